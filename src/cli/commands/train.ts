@@ -1,0 +1,62 @@
+import path from 'node:path';
+import type { Command } from '../command.js';
+import { intOption, parseCommandArgs, resolveDataDir } from '../command.js';
+import { RECIPES } from '../../train/recipe.js';
+import { trainModel } from '../../train/train.js';
+import { loadPretrained } from '../../model/pretrained.js';
+import { UserError } from '../../util/errors.js';
+
+export const trainCommand: Command = {
+  words: ['train'],
+  summary: 'train a model (epoch, weight decay and threshold chosen on val)',
+  help: `
+Usage: covid-ct train --pretrained FILE --out DIR [--data DIR] [options]
+
+Trains a classifier on the official train split: frozen MobileNetV2 features of augmented views (cached on
+disk, so an interrupted run resumes), a logistic head whose weight decay and epoch are chosen by val AUC, and
+a decision threshold chosen on val. The test split is never read. Same seed and data give the same model.
+
+Options:
+  --pretrained FILE  MobileNetV2 weights: the ImageNet mobilenetv2-12-int8.onnx of the ONNX Model Zoo
+                     (see README: where it comes from, its Apache-2.0 licence)
+  --out DIR          model folder to write (replaced atomically when training succeeds)
+  --data DIR         COVID-CT data folder (default: $COVID_CT_DATA or ../shared/data/covid-ct)
+  --recipe NAME      ${Object.keys(RECIPES).join(' | ')} (default: default)
+  --seed N           seed of augmentation and head training (default 0)
+  --epochs N         head training epochs (default: the recipe's)
+  --views N          augmented views per training image (default: the recipe's)
+  --limit N          use only the first N images of each split and class (smoke tests)
+  --cache DIR        feature cache (default .cache/covid-ct/features); --no-cache disables it
+  --quiet            no progress output
+`,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      pretrained: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, recipe: { type: 'string' },
+      seed: { type: 'string' }, epochs: { type: 'string' }, views: { type: 'string' }, limit: { type: 'string' },
+      cache: { type: 'string' }, 'no-cache': { type: 'boolean' }, quiet: { type: 'boolean' },
+    });
+    if (!values.out) throw new UserError('--out DIR is required (where to write the model)');
+    if (!values.pretrained) {
+      throw new UserError('--pretrained FILE is required: the ImageNet MobileNetV2 mobilenetv2-12-int8.onnx (see README, "Pretrained weights")');
+    }
+    const base = RECIPES[values.recipe ?? 'default'];
+    if (!base) throw new UserError(`unknown recipe "${values.recipe}" (known: ${Object.keys(RECIPES).join(', ')})`);
+    const recipe = {
+      ...base,
+      trainViews: intOption(values.views, 'views', base.trainViews, 1),
+      head: { ...base.head, epochs: intOption(values.epochs, 'epochs', base.head.epochs, 1) },
+    };
+    const dataDir = resolveDataDir(values.data);
+    const pretrained = await loadPretrained(path.resolve(values.pretrained));
+    const summary = await trainModel({
+      dataDir, outDir: path.resolve(values.out), recipe, pretrained,
+      seed: intOption(values.seed, 'seed', 0, 0),
+      limit: values.limit === undefined ? undefined : intOption(values.limit, 'limit', 0, 1),
+      cacheDir: values['no-cache'] ? undefined : path.resolve(values.cache ?? '.cache/covid-ct/features'),
+      quiet: values.quiet,
+    });
+    console.log(`model written to ${summary.outDir} (val AUC ${summary.valAuc.toFixed(4)}, threshold ${summary.model.threshold.toFixed(4)}, ${Math.round(summary.seconds)} s)`);
+    if (summary.skipped.length) console.log(`${summary.skipped.length} image(s) could not be decoded and were skipped (listed in model.json)`);
+    return 0;
+  },
+};

@@ -1,0 +1,96 @@
+/**
+ * The one way covid-ct turns a file into pixels: PNG or JPEG, decided by content, reduced to one 8-bit grey
+ * channel. Every file property (format, colour mode, bit depth, progressive) predicts the label on COVID-CT, so
+ * all of them must be erased here and nothing but the grey pixels may leave this module.
+ */
+import { readFile } from 'node:fs/promises';
+import sharp, { type OutputInfo } from 'sharp';
+import type { GreyImage } from '../types.js';
+import { ImageDecodeError, errorMessage } from '../util/errors.js';
+import { describeImage, pngStructureProblem } from './format.js';
+
+/** 50 megapixels: 30x the largest COVID-CT slice, and an RGBA decode of it still fits in 200 MB. */
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (checked from the header, before any pixel is decoded). */
+  maxPixels?: number;
+}
+
+/**
+ * Decodes a PNG (1-16 bit; L, LA, RGB, RGBA, palette) or JPEG (baseline or progressive) into one 8-bit grey
+ * channel: alpha is dropped (COVID-CT has no transparent pixel, and dropping keeps RGBA equal to its RGB), 16-bit
+ * is scaled to 8-bit, colour becomes luminance (grey pixels keep their value; libvips computes it in linear
+ * light, so pure red is 127, not Rec.601's 76). Embedded ICC profiles and EXIF orientation are ignored, as PIL does.
+ * Throws ImageDecodeError for anything else and for truncated or corrupt files; the message names the problem,
+ * not the file.
+ */
+export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<GreyImage> {
+  const info = describeImage(bytes); // throws "not a PNG or JPEG image (starts with ...)"
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const pixels = info.width * info.height;
+  if (pixels > maxPixels) {
+    throw new ImageDecodeError(
+      `image is ${info.width}x${info.height} = ${megapixels(pixels)} megapixels, over the limit of ${megapixels(maxPixels)} megapixels`,
+    );
+  }
+  if (info.format === 'png') {
+    const problem = pngStructureProblem(bytes);
+    if (problem) throw new ImageDecodeError(`truncated or corrupt PNG: ${problem}`);
+  }
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    // failOn makes truncated data an error instead of a half-decoded image, grey below the cut ('none' would).
+    // JPEG gets the strictest level: libjpeg reports damaged scan data ("Corrupt JPEG data: premature end of
+    // data segment") only as a warning, and such a file decodes to garbage. PNG stops at 'error': libpng warns
+    // about harmless things such as a slightly wrong sRGB profile, common in PNGs from elsewhere, and reports
+    // real damage (bad CRC, broken zlib stream) as errors anyway. All 746 COVID-CT files pass at these levels.
+    const failOn = info.format === 'jpeg' ? 'warning' : 'error';
+    // ignoreIcc: the stored values are the pixels. 66 COVID-CT files embed a profile; applying it moves six
+    // greyscale non-COVID JPEGs by ~13 grey levels (a print "dot gain" profile), a shift tied to one source,
+    // and PIL-based pipelines (the published baselines) ignore profiles too.
+    out = await sharp(bytes, { failOn, limitInputPixels: maxPixels, ignoreIcc: true })
+      .greyscale()
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      // toBuffer wraps libvips' memory without copying; toUint8Array would copy it once more.
+      .toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new ImageDecodeError(`truncated or corrupt ${info.format.toUpperCase()}: ${sharpReason(e)}`);
+  }
+  const { width, height, channels } = out.info;
+  if (channels !== 1 || width !== info.width || height !== info.height || out.data.length !== width * height) {
+    // Would be a bug in the sharp pipeline above, not a bad file.
+    throw new Error(`decodeGrey: sharp returned ${width}x${height}x${channels} (${out.data.length} bytes) for a ${info.width}x${info.height} image`);
+  }
+  // A plain Uint8Array view on the same memory, so that callers see the type they were promised, not a Buffer.
+  return { width, height, data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length) };
+}
+
+/**
+ * Reads a file and decodes it like decodeGrey. Every failure, including an unreadable file, is an
+ * ImageDecodeError whose message leaves out the path, so that callers can prefix the name their user knows.
+ */
+export async function readAndDecodeGrey(file: string, opts: DecodeOptions = {}): Promise<GreyImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    // Node's message ends in ", open '/the/path'": drop it, the caller names the file.
+    const reason = err.code ? errorMessage(e).replace(/, \w+ '.*'$/s, '') : errorMessage(e);
+    throw new ImageDecodeError(`cannot read the file (${reason})`);
+  }
+  return decodeGrey(bytes, opts);
+}
+
+function megapixels(n: number): string {
+  const mp = n / 1e6;
+  return mp >= 10 ? mp.toFixed(0) : mp.toPrecision(2);
+}
+
+/** sharp's messages carry libvips' layer names and newlines ("VipsJpeg: premature end of JPEG image\n"). */
+function sharpReason(e: unknown): string {
+  const text = errorMessage(e).split('\n').map((l) => l.trim()).filter(Boolean).join('; ');
+  return text.replace(/^(vipspng|VipsJpeg|VipsForeignLoad\w*):\s*/i, '').replace(/:$/, '') || 'the decoder gave no reason';
+}

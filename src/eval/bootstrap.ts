@@ -1,0 +1,106 @@
+/**
+ * Percentile bootstrap confidence intervals for every metric of `binaryMetrics`.
+ *
+ * Each draw resamples the evaluated images with replacement (n out of n, not stratified: the class mix
+ * varies between draws as it would between test sets drawn from the same population), recomputes every
+ * metric at the fixed threshold, and the interval is the (1 - level)/2 and (1 + level)/2 percentiles of
+ * the draws (linear interpolation between order statistics, numpy's default).
+ *
+ * Skipping rule: a draw in which a metric is undefined — AUC when the draw holds one class only, a ratio
+ * whose denominator is 0 (e.g. precision when the draw has no predicted COVID) — is left out of that
+ * metric's interval only, and counted in its `skipped`. It is not counted as 0: the zero_division = 0
+ * convention of the point estimate is a reporting convention, and folding those zeros into an interval
+ * would drag it towards 0 for no reason in the data. A metric undefined in every draw has `ci: null`.
+ *
+ * Deterministic: all randomness comes from one `Rng(seed)` stream, consumed in a fixed order.
+ */
+import type { Binary } from '../types.js';
+import { Rng } from '../util/prng.js';
+import { METRIC_NAMES, type MetricName, aucOrNull, checkScores, confusionRates, predict } from './metrics.js';
+
+export interface BootstrapOptions {
+  /** Number of resamples; default 2000. */
+  draws?: number;
+  /** Seed of the resampling stream; default 0. */
+  seed?: number;
+  /** Coverage of the intervals, in (0, 1); default 0.95. */
+  level?: number;
+}
+
+export interface MetricInterval {
+  /** [lower, upper] percentile bounds, or null if the metric was undefined in every draw. */
+  ci: [number, number] | null;
+  /** Draws in which the metric was defined (and so used). */
+  defined: number;
+  /** Draws left out because the metric was undefined in them. */
+  skipped: number;
+}
+
+export interface BootstrapResult {
+  draws: number;
+  seed: number;
+  level: number;
+  intervals: Record<MetricName, MetricInterval>;
+}
+
+/** The p-quantile (0 <= p <= 1) of ascending `sorted`, interpolating linearly (numpy 'linear'). */
+export function quantileSorted(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) throw new Error('quantile of an empty sample');
+  const h = (sorted.length - 1) * p;
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+}
+
+function checkOptions(draws: number, seed: number, level: number): void {
+  if (!Number.isInteger(draws) || draws < 1) throw new Error(`draws must be an integer >= 1, got ${draws}`);
+  if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
+  if (!(level > 0 && level < 1)) throw new Error(`level must be in (0, 1), got ${level}`);
+}
+
+/** Percentile bootstrap intervals of every metric at `threshold`; see the module comment for the rules. */
+export function bootstrapIntervals(
+  yTrue: readonly Binary[],
+  scores: readonly number[],
+  threshold: number,
+  { draws = 2000, seed = 0, level = 0.95 }: BootstrapOptions = {},
+): BootstrapResult {
+  checkScores(yTrue, scores);
+  checkOptions(draws, seed, level);
+  const n = yTrue.length;
+  // Predictions do not depend on the draw, only which images are in it.
+  const yPred = predict(scores, threshold);
+  const samples = Object.fromEntries(METRIC_NAMES.map((m) => [m, [] as number[]])) as Record<MetricName, number[]>;
+  const rng = new Rng(seed);
+  const yb: Binary[] = new Array<Binary>(n);
+  const sb: number[] = new Array<number>(n);
+  for (let d = 0; d < draws; d++) {
+    const c = { tp: 0, fp: 0, tn: 0, fn: 0 };
+    for (let k = 0; k < n; k++) {
+      const i = rng.int(n);
+      yb[k] = yTrue[i];
+      sb[k] = scores[i];
+      if (yTrue[i] === 1) {
+        if (yPred[i] === 1) c.tp++;
+        else c.fn++;
+      } else if (yPred[i] === 1) c.fp++;
+      else c.tn++;
+    }
+    const values: Record<MetricName, number | null> = { ...confusionRates(c), auc: aucOrNull(yb, sb) };
+    for (const m of METRIC_NAMES) {
+      const v = values[m];
+      if (v !== null) samples[m].push(v);
+    }
+  }
+  const alpha = (1 - level) / 2;
+  const intervals = {} as Record<MetricName, MetricInterval>;
+  for (const m of METRIC_NAMES) {
+    const s = samples[m].sort((a, b) => a - b);
+    intervals[m] = {
+      ci: s.length === 0 ? null : [quantileSorted(s, alpha), quantileSorted(s, 1 - alpha)],
+      defined: s.length,
+      skipped: draws - s.length,
+    };
+  }
+  return { draws, seed, level, intervals };
+}

@@ -1,0 +1,311 @@
+/**
+ * Human-readable output of an evaluation: a fixed-width text table for the terminal, the ROC curve as a
+ * PNG (drawn as SVG, rendered by sharp), and a Markdown report that references that PNG. Files are
+ * written atomically (temp file in the same folder, then rename) so an interrupted run never leaves a
+ * half-written report behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { Binary } from '../types.js';
+import { type MetricName, binaryMetrics, rocAuc, rocCurve } from './metrics.js';
+import type { BootstrapResult } from './bootstrap.js';
+import type { EvaluationResult } from './evaluation.js';
+
+/** The exact label of the legacy metric wherever it is shown, so nobody mistakes it for the COVID F1. */
+export const LEGACY_F1_LABEL = 'legacy F1 (NonCOVID as positive, as printed by the original COVID-CT code)';
+
+/** Display names of the COVID-positive metrics, in report order (the legacy F1 is shown apart). */
+const MAIN_METRICS: readonly [Exclude<MetricName, 'legacy_f1_noncovid'>, string][] = [
+  ['accuracy', 'accuracy'],
+  ['sensitivity', 'sensitivity (recall)'],
+  ['specificity', 'specificity'],
+  ['precision', 'precision (PPV)'],
+  ['f1', 'F1'],
+  ['auc', 'ROC AUC'],
+];
+
+const num = (v: number, digits = 4): string => v.toFixed(digits);
+const ciText = (ci: [number, number] | null): string => (ci === null ? 'n/a (undefined in every draw)' : `[${num(ci[0])}, ${num(ci[1])}]`);
+
+function classCounts(result: EvaluationResult): { covid: number; noncovid: number } {
+  const c = result.confusion;
+  return { covid: c.tp + c.fn, noncovid: c.fp + c.tn };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Text table
+
+/** A fixed-width text table of one evaluation: metric, value, 95% CI; the legacy F1 apart; the confusion matrix. */
+export function formatTable(result: EvaluationResult): string {
+  const { covid, noncovid } = classCounts(result);
+  const rows: [string, string, string][] = [['metric (COVID = positive)', 'value', '95% CI']];
+  for (const [key, label] of MAIN_METRICS) rows.push([label, num(result.metrics[key].value), ciText(result.metrics[key].ci)]);
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  const line = (r: [string, string, string]): string => `${r[0].padEnd(w0)}  ${r[1].padStart(w1)}  ${r[2]}`.trimEnd();
+  const rule = `${'-'.repeat(w0)}  ${'-'.repeat(w1)}  ${'-'.repeat(16)}`;
+  const legacy = result.metrics.legacy_f1_noncovid;
+
+  const c = result.confusion;
+  const cm: string[][] = [
+    ['', 'predicted COVID', 'predicted NonCOVID'],
+    ['true COVID', String(c.tp), String(c.fn)],
+    ['true NonCOVID', String(c.fp), String(c.tn)],
+  ];
+  const cw = [0, 1, 2].map((j) => Math.max(...cm.map((r) => r[j].length)));
+  const cmLine = (r: string[]): string => `${r[0].padEnd(cw[0])}  ${r[1].padStart(cw[1])}  ${r[2].padStart(cw[2])}`;
+
+  return [
+    `split: ${result.split}   n = ${result.n} (${covid} COVID, ${noncovid} NonCOVID)   threshold = ${num(result.threshold)} (COVID when P(COVID) >= threshold)`,
+    '',
+    line(rows[0]),
+    rule,
+    ...rows.slice(1).map(line),
+    '',
+    `${LEGACY_F1_LABEL}: ${num(legacy.value)}  95% CI ${ciText(legacy.ci)}`,
+    '',
+    'confusion matrix (rows: true class, columns: predicted class)',
+    ...cm.map(cmLine),
+    '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Atomic files
+
+/** Writes `data` to a temp file beside `file` and renames it over `file`: readers see the old or the new file, never half of one. */
+export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true });
+  // Same folder, so the rename stays on one file system and is atomic.
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// ROC figure
+
+export interface RocPlotOptions {
+  /** Image size in pixels; default 640 x 640. */
+  width?: number;
+  height?: number;
+  /** When given, the operating point (FPR, TPR) at this threshold is marked. */
+  threshold?: number;
+  title?: string;
+}
+
+const escapeXml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** The ROC figure as an SVG document: axes with ticks, grid, chance diagonal, curve, AUC legend, operating point. */
+export function rocSvg(yTrue: readonly Binary[], scores: readonly number[], opts: RocPlotOptions = {}): string {
+  const width = opts.width ?? 640;
+  const height = opts.height ?? 640;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 200 || height < 200) {
+    throw new Error(`ROC image size must be integers >= 200, got ${width} x ${height}`);
+  }
+  const curve = rocCurve(yTrue, scores);
+  const auc = rocAuc(yTrue, scores);
+  const left = 72;
+  const right = 24;
+  const top = 48;
+  const bottom = 64;
+  const pw = width - left - right;
+  const ph = height - top - bottom;
+  const X = (fpr: number): string => (left + fpr * pw).toFixed(2);
+  const Y = (tpr: number): string => (top + (1 - tpr) * ph).toFixed(2);
+  const font = 'font-family="DejaVu Sans, Arial, Helvetica, sans-serif"';
+  const parts: string[] = [];
+  parts.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
+  parts.push(`<text x="${width / 2}" y="${top - 18}" ${font} font-size="17" text-anchor="middle" fill="#111">${escapeXml(opts.title ?? 'ROC curve (COVID = positive)')}</text>`);
+  // Grid and ticks every 0.2.
+  for (let k = 0; k <= 5; k++) {
+    const t = k / 5;
+    parts.push(`<line x1="${X(t)}" y1="${Y(0)}" x2="${X(t)}" y2="${Y(1)}" stroke="#e5e5e5" stroke-width="1"/>`);
+    parts.push(`<line x1="${X(0)}" y1="${Y(t)}" x2="${X(1)}" y2="${Y(t)}" stroke="#e5e5e5" stroke-width="1"/>`);
+    parts.push(`<line x1="${X(t)}" y1="${Y(0)}" x2="${X(t)}" y2="${(top + ph + 6).toFixed(2)}" stroke="#333" stroke-width="1"/>`);
+    parts.push(`<line x1="${(left - 6).toFixed(2)}" y1="${Y(t)}" x2="${X(0)}" y2="${Y(t)}" stroke="#333" stroke-width="1"/>`);
+    parts.push(`<text x="${X(t)}" y="${(top + ph + 22).toFixed(2)}" ${font} font-size="13" text-anchor="middle" fill="#333">${t.toFixed(1)}</text>`);
+    parts.push(`<text x="${(left - 10).toFixed(2)}" y="${(Number(Y(t)) + 4).toFixed(2)}" ${font} font-size="13" text-anchor="end" fill="#333">${t.toFixed(1)}</text>`);
+  }
+  // Axes.
+  parts.push(`<rect x="${left}" y="${top}" width="${pw}" height="${ph}" fill="none" stroke="#333" stroke-width="1.2"/>`);
+  parts.push(`<text x="${left + pw / 2}" y="${height - 18}" ${font} font-size="14" text-anchor="middle" fill="#111">False positive rate (1 - specificity)</text>`);
+  parts.push(`<text x="0" y="0" transform="translate(${20} ${top + ph / 2}) rotate(-90)" ${font} font-size="14" text-anchor="middle" fill="#111">True positive rate (sensitivity)</text>`);
+  // Chance diagonal, then the curve on top of it.
+  parts.push(`<line x1="${X(0)}" y1="${Y(0)}" x2="${X(1)}" y2="${Y(1)}" stroke="#888" stroke-width="1.5" stroke-dasharray="6 5"/>`);
+  const points = curve.fpr.map((f, i) => `${X(f)},${Y(curve.tpr[i])}`).join(' ');
+  parts.push(`<polyline points="${points}" fill="none" stroke="#1f5fbf" stroke-width="2.5" stroke-linejoin="round"/>`);
+  // Operating point.
+  const legend: { mark: string; text: string }[] = [
+    { mark: `<line x1="0" y1="0" x2="24" y2="0" stroke="#1f5fbf" stroke-width="2.5"/>`, text: `ROC (AUC = ${num(auc, 3)})` },
+    { mark: `<line x1="0" y1="0" x2="24" y2="0" stroke="#888" stroke-width="1.5" stroke-dasharray="6 5"/>`, text: 'chance (AUC = 0.5)' },
+  ];
+  if (opts.threshold !== undefined) {
+    const m = binaryMetrics(yTrue, scores, opts.threshold);
+    const c = m.confusion;
+    const fpr = c.fp / (c.fp + c.tn);
+    const tpr = c.tp / (c.tp + c.fn);
+    const dot = (cx: string | number, cy: string | number): string => `<circle cx="${cx}" cy="${cy}" r="6" fill="#d62728" stroke="#ffffff" stroke-width="1.5"/>`;
+    parts.push(dot(X(fpr), Y(tpr)));
+    legend.push({ mark: dot(12, 0), text: `threshold ${num(opts.threshold, 3)}: sens ${num(m.sensitivity, 3)}, spec ${num(m.specificity, 3)}` });
+  }
+  // Legend in the lower right, where a useful ROC curve never goes.
+  const lh = 22;
+  const lw = Math.min(pw - 20, 330);
+  const lx = left + pw - lw - 10;
+  const ly = top + ph - legend.length * lh - 16;
+  parts.push(`<rect x="${lx}" y="${ly}" width="${lw}" height="${legend.length * lh + 8}" fill="#ffffff" fill-opacity="0.92" stroke="#999" stroke-width="1"/>`);
+  legend.forEach((e, i) => {
+    const y = ly + 15 + i * lh;
+    parts.push(`<g transform="translate(${lx + 10} ${y})">${e.mark}</g>`);
+    parts.push(`<text x="${lx + 42}" y="${y + 4}" ${font} font-size="13" fill="#111">${escapeXml(e.text)}</text>`);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">\n${parts.join('\n')}\n</svg>\n`;
+}
+
+/** Draws the ROC curve and writes it as a PNG at `outPath` (atomically). Resolves to the image size and AUC. */
+export async function renderRocPng(
+  yTrue: readonly Binary[],
+  scores: readonly number[],
+  outPath: string,
+  opts: RocPlotOptions = {},
+): Promise<{ path: string; width: number; height: number; auc: number }> {
+  const svg = rocSvg(yTrue, scores, opts);
+  // density 72 keeps 1 SVG user unit = 1 pixel, so the PNG has exactly the requested size.
+  const png = await sharp(Buffer.from(svg), { density: 72 }).png().toBuffer();
+  await writeFileAtomic(outPath, png);
+  return { path: outPath, width: opts.width ?? 640, height: opts.height ?? 640, auc: rocAuc(yTrue, scores) };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Markdown report
+
+export interface ReportModel {
+  name: string;
+  /** Free lines describing the model (recipe, weights, training data, how the threshold was chosen...). */
+  description?: readonly string[];
+}
+
+export interface MarkdownReportInput {
+  result: EvaluationResult;
+  /** The labels and scores the result was computed from (for the ROC figure). */
+  yTrue: readonly Binary[];
+  scores: readonly number[];
+  /** Path of the .md file; the figure goes beside it as <basename>-roc.png. */
+  file: string;
+  model?: ReportModel;
+  /** The command line that produced the report, shown verbatim. */
+  command?: string;
+  /** The bootstrap behind result's intervals, for its draws, seed and skipped-draw counts. */
+  bootstrap?: BootstrapResult;
+}
+
+/** A fenced code block whose fence is longer than any backtick run inside the text. */
+function fenced(text: string, lang = ''): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((s) => s.length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}${lang}\n${text}\n${fence}`;
+}
+
+function bootstrapNote(result: EvaluationResult, bootstrap: BootstrapResult | undefined): string[] {
+  const lines = [
+    'The 95% confidence intervals are percentile bootstrap intervals: the evaluated images are resampled with',
+    'replacement (same number of images, not stratified by class), every metric is recomputed at the same',
+    'threshold, and the interval is the 2.5th to 97.5th percentile of the draws. A draw in which a metric is',
+    'undefined (a single class for the AUC, or a zero denominator, e.g. no predicted COVID for precision) is',
+    'skipped for that metric only, never counted as 0.',
+  ];
+  if (bootstrap) {
+    const skipped = Object.entries(bootstrap.intervals)
+      .filter(([, iv]) => iv.skipped > 0)
+      .map(([k, iv]) => `${k}: ${iv.skipped}`);
+    lines.push(
+      '',
+      `This report used ${bootstrap.draws} draws with seed ${bootstrap.seed}; ` +
+        (skipped.length === 0 ? 'no draw was skipped for any metric.' : `draws skipped: ${skipped.join(', ')}.`),
+    );
+  }
+  lines.push(
+    '',
+    `The intervals describe the uncertainty from the choice of the ${result.n} evaluated images only; they do not`,
+    'include the variation between training runs, nor the uncertainty of the threshold, which is held fixed',
+    'and should have been chosen on the validation split, not on the split evaluated here.',
+  );
+  return lines;
+}
+
+/** The Markdown text of the report; `rocFile` is the figure's path relative to the .md file. */
+export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile: string): string {
+  const { result, model, command, bootstrap } = input;
+  const { covid, noncovid } = classCounts(result);
+  const c = result.confusion;
+  const out: string[] = [`# COVID-CT evaluation: ${result.split} split`, '', '## What was evaluated', ''];
+  if (model) {
+    out.push(`- Model: **${model.name}**`);
+    for (const d of model.description ?? []) out.push(`  - ${d}`);
+  }
+  out.push(
+    `- Split: \`${result.split}\`, ${result.n} images (${covid} COVID, ${noncovid} NonCOVID)`,
+    '- Positive class: COVID (sensitivity, precision and F1 are about finding COVID)',
+    `- Decision threshold: ${num(result.threshold)} (an image is predicted COVID when P(COVID) >= threshold)`,
+    '',
+  );
+  if (command) out.push('## Command', '', fenced(command, 'sh'), '');
+  out.push('## Results', '', '| metric (COVID = positive) | value | 95% CI |', '|---|---:|---|');
+  for (const [key, label] of MAIN_METRICS) out.push(`| ${label} | ${num(result.metrics[key].value)} | ${ciText(result.metrics[key].ci)} |`);
+  const legacy = result.metrics.legacy_f1_noncovid;
+  out.push(
+    '',
+    '### Confusion matrix',
+    '',
+    '| | predicted COVID | predicted NonCOVID |',
+    '|---|---:|---:|',
+    `| **true COVID** | ${c.tp} (TP) | ${c.fn} (FN) |`,
+    `| **true NonCOVID** | ${c.fp} (FP) | ${c.tn} (TN) |`,
+    '',
+    '### Legacy F1',
+    '',
+    `**${LEGACY_F1_LABEL}**: ${num(legacy.value)}, 95% CI ${ciText(legacy.ci)}.`,
+    '',
+    'Shown only for comparison with numbers published with the original COVID-CT code, which printed the F1',
+    'of the NonCOVID class. It is not the F1 of the table above.',
+    '',
+    '## ROC curve',
+    '',
+    `![ROC curve, AUC ${num(result.metrics.auc.value, 3)}; the red dot is the operating point at threshold ${num(result.threshold, 3)}](${encodeURI(rocFile)})`,
+    '',
+    '## About the intervals',
+    '',
+    ...bootstrapNote(result, bootstrap),
+    '',
+  );
+  return out.join('\n');
+}
+
+/**
+ * Writes the Markdown report at `file` and its ROC figure beside it as `<basename>-roc.png`, referenced by
+ * a relative link so the pair can be moved together. The figure is written first, so a report never
+ * points at a missing image. Resolves to the two paths.
+ */
+export async function writeMarkdownReport(input: MarkdownReportInput): Promise<{ markdown: string; roc: string }> {
+  const { result, yTrue, scores, file, model } = input;
+  if (yTrue.length !== result.n || scores.length !== result.n) {
+    throw new Error(`report inputs disagree: result.n = ${result.n}, yTrue has ${yTrue.length}, scores has ${scores.length}`);
+  }
+  const base = path.basename(file).replace(/\.(md|markdown)$/i, '');
+  const rocName = `${base}-roc.png`;
+  const rocPath = path.join(path.dirname(file), rocName);
+  const title = model ? `ROC curve: ${model.name}, ${result.split} split` : `ROC curve: ${result.split} split`;
+  await renderRocPng(yTrue, scores, rocPath, { threshold: result.threshold, title });
+  await writeFileAtomic(file, markdownReport(input, rocName));
+  return { markdown: file, roc: rocPath };
+}

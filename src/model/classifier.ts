@@ -1,0 +1,54 @@
+/**
+ * A loaded covid-ct model as one object: grey images in, P(COVID) out, with the same working-image resize and
+ * test-time views as training used for val and test.
+ */
+import type { GreyImage, Label } from '../types.js';
+import { loadModel, type LoadedModel } from './model-files.js';
+import { mobileNetV2Backbone, type Backbone } from './backbone.js';
+import { headProbability } from './head.js';
+import { toWorkingImage } from '../data/preprocess.js';
+import { renderViews, TTA_PLAN, type ViewPlan } from '../train/features.js';
+
+export class Classifier {
+  private constructor(readonly model: LoadedModel, private readonly backbone: Backbone) {}
+
+  static async load(dir: string): Promise<Classifier> {
+    const model = await loadModel(dir);
+    const backbone = await mobileNetV2Backbone(model.layers, model.json.backbone.taps, model.json.backbone.inputSize);
+    if (backbone.dim !== model.head.weight.length) throw new Error(`${dir}: head expects ${model.head.weight.length} features, backbone gives ${backbone.dim}`);
+    return new Classifier(model, backbone);
+  }
+
+  get threshold(): number {
+    return this.model.json.threshold;
+  }
+
+  get viewPlan(): ViewPlan {
+    return { ...TTA_PLAN, views: this.model.json.preprocessing.views };
+  }
+
+  labelOf(p: number): Label {
+    return p >= this.threshold ? 'COVID' : 'NonCOVID';
+  }
+
+  /** P(COVID) of each image (mean over the model's test-time views). */
+  async probabilities(images: GreyImage[]): Promise<number[]> {
+    const plan = this.viewPlan;
+    const views: Float32Array[] = [];
+    for (const img of images) {
+      const work = await toWorkingImage(img, this.model.json.preprocessing.workingSize);
+      views.push(...(await renderViews(work, '', plan, this.backbone.inputSize)));
+    }
+    const feats = await this.backbone.extract(views);
+    const dim = this.backbone.dim;
+    return images.map((_, i) => {
+      const f = new Float32Array(plan.views * dim);
+      for (let v = 0; v < plan.views; v++) f.set(feats[i * plan.views + v], v * dim);
+      return headProbability(this.model.head, f, plan.views);
+    });
+  }
+
+  dispose(): void {
+    this.backbone.dispose();
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Training recipes: everything that defines how a model is made, recorded in full in the model card.
+ * `default` is the shipped model's recipe; `quick` is for smoke tests and trying the pipeline.
+ */
+import { DEFAULT_AUGMENT, WORKING_SIZE, type AugmentConfig } from '../data/preprocess.js';
+import type { ThresholdRule } from '../eval/metrics.js';
+import { DEFAULT_LOGREG, type LogRegOptions } from './logreg.js';
+
+export interface Recipe {
+  name: string;
+  /** MobileNetV2 feature maps, mean-pooled and concatenated. */
+  taps: string[];
+  inputSize: number;
+  workingSize: number;
+  /** Views per training image: identity, mirror, then random augmented views. */
+  trainViews: number;
+  /** Views averaged at val/test/predict time (1 identity, 2 identity + mirror). */
+  evalViews: number;
+  augment: AugmentConfig;
+  jpegProbability: number;
+  rescaleProbability: number;
+  head: Omit<LogRegOptions, 'seed' | 'weightDecay'>;
+  /** Weight decays tried; the one with the best val AUC is kept. */
+  weightDecays: number[];
+  thresholdRule: ThresholdRule;
+}
+
+export const RECIPES: Record<string, Recipe> = {
+  default: {
+    name: 'default',
+    taps: ['f14.expand', 'f16.expand', 'f17.expand', 'f18'],
+    inputSize: 224,
+    workingSize: WORKING_SIZE,
+    trainViews: 10,
+    evalViews: 2,
+    augment: DEFAULT_AUGMENT,
+    jpegProbability: 0.3,
+    rescaleProbability: 0.2,
+    head: { ...DEFAULT_LOGREG, epochs: 30 },
+    weightDecays: [1e-3, 1e-2, 1e-1],
+    thresholdRule: 'youden',
+  },
+  quick: {
+    name: 'quick',
+    taps: ['f14.expand', 'f18'],
+    inputSize: 224,
+    workingSize: WORKING_SIZE,
+    trainViews: 2,
+    evalViews: 2,
+    augment: DEFAULT_AUGMENT,
+    jpegProbability: 0,
+    rescaleProbability: 0,
+    head: { ...DEFAULT_LOGREG, epochs: 10 },
+    weightDecays: [1e-2],
+    thresholdRule: 'youden',
+  },
+};

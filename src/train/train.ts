@@ -1,0 +1,165 @@
+/**
+ * Trains a covid-ct model: frozen MobileNetV2 features of augmented views (cached), a logistic head trained
+ * per weight decay with its epoch chosen by val AUC, the decision threshold chosen on val. The test split is
+ * never read here.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Binary, DatasetEntry } from '../types.js';
+import { labelToBinary } from '../types.js';
+import { loadDataset, entriesOf, splitFileHashes } from '../data/dataset.js';
+import { readAndDecodeGrey } from '../data/decode.js';
+import { mobileNetV2Backbone, type Backbone } from '../model/backbone.js';
+import { headProbability, type LinearHead } from '../model/head.js';
+import { saveModel, type ModelJson } from '../model/model-files.js';
+import type { ConvLayer } from '../model/mobilenetv2.js';
+import type { PretrainedSource } from '../model/pretrained.js';
+import { binaryMetrics, chooseThreshold, rocAuc } from '../eval/metrics.js';
+import { extractFeatures, TTA_PLAN, type ImageSource, type ViewPlan } from './features.js';
+import { trainLogReg } from './logreg.js';
+import type { Recipe } from './recipe.js';
+import { Progress } from '../util/progress.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface TrainOptions {
+  dataDir: string;
+  outDir: string;
+  recipe: Recipe;
+  pretrained: { layers: ConvLayer[]; source: PretrainedSource };
+  seed: number;
+  /** Folder of the feature cache; undefined disables it. */
+  cacheDir?: string;
+  /** Use at most this many images per split and class (smoke tests); undefined = all. */
+  limit?: number;
+  quiet?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface TrainSummary {
+  outDir: string;
+  model: ModelJson;
+  valAuc: number;
+  seconds: number;
+  skipped: { file: string; error: string }[];
+}
+
+function limitEntries(entries: DatasetEntry[], limit: number | undefined): DatasetEntry[] {
+  if (limit === undefined) return entries;
+  const seen = new Map<string, number>();
+  return entries.filter((e) => {
+    const k = `${e.split}/${e.label}`;
+    const n = seen.get(k) ?? 0;
+    seen.set(k, n + 1);
+    return n < limit;
+  });
+}
+
+async function sources(entries: DatasetEntry[]): Promise<ImageSource[]> {
+  return Promise.all(entries.map(async (e) => {
+    const bytes = new Uint8Array(await readFile(e.path).catch(() => new Uint8Array(0)));
+    return { name: e.name, bytes, decode: () => readAndDecodeGrey(e.path) };
+  }));
+}
+
+function weightsFingerprint(layers: ConvLayer[]): string {
+  const h = createHash('sha256');
+  for (const l of layers) { h.update(new Uint8Array(l.weight.buffer, l.weight.byteOffset, l.weight.byteLength)); h.update(new Uint8Array(l.bias.buffer, l.bias.byteOffset, l.bias.byteLength)); }
+  return h.digest('hex');
+}
+
+export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
+  const started = Date.now();
+  const log = opts.log ?? ((s: string) => { if (!opts.quiet) process.stderr.write(s + '\n'); });
+  const { recipe, seed } = opts;
+  const all = limitEntries(await loadDataset(opts.dataDir), opts.limit);
+  const train = entriesOf(all, 'train');
+  const val = entriesOf(all, 'val');
+  log(`training recipe "${recipe.name}" seed ${seed} on ${train.length} train images, choosing on ${val.length} val images`);
+
+  const backbone: Backbone = await mobileNetV2Backbone(opts.pretrained.layers, recipe.taps, recipe.inputSize);
+  const wfp = weightsFingerprint(opts.pretrained.layers);
+  const skipped: { file: string; error: string }[] = [];
+
+  const featuresOf = async (entries: DatasetEntry[], plan: ViewPlan, what: string) => {
+    const fingerprint = JSON.stringify({ v: 1, wfp, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, plan });
+    const progress = new Progress(entries.length, what, { enabled: !opts.quiet });
+    const feats = await extractFeatures(await sources(entries), {
+      backbone, plan, workingSize: recipe.workingSize,
+      cache: opts.cacheDir ? { dir: opts.cacheDir, fingerprint } : undefined,
+      onImage: (done) => progress.tick(done - progress.completed),
+      onError: (src, e) => {
+        const file = entries.find((x) => x.name === src.name)?.path ?? src.name;
+        skipped.push({ file, error: errorMessage(e) });
+        log(`skipping ${file}: ${errorMessage(e)}`);
+      },
+    });
+    progress.done();
+    return feats;
+  };
+
+  const trainPlan: ViewPlan = { views: recipe.trainViews, augment: recipe.augment, jpegProbability: recipe.jpegProbability, rescaleProbability: recipe.rescaleProbability, seed };
+  const evalPlan: ViewPlan = { ...TTA_PLAN, views: recipe.evalViews };
+  const trainFeats = await featuresOf(train, trainPlan, `train features (${recipe.trainViews} views/image)`);
+  const valFeats = await featuresOf(val, evalPlan, `val features (${recipe.evalViews} views/image)`);
+  backbone.dispose();
+
+  const dim = backbone.dim;
+  const rows: Float32Array[] = [];
+  const y: Binary[] = [];
+  train.forEach((e, i) => {
+    const f = trainFeats[i];
+    if (!f) return;
+    for (let v = 0; v < recipe.trainViews; v++) { rows.push(f.subarray(v * dim, (v + 1) * dim)); y.push(labelToBinary(e.label)); }
+  });
+  const valIdx = val.map((_, i) => i).filter((i) => valFeats[i] !== null);
+  const yVal = valIdx.map((i) => labelToBinary(val[i].label));
+  const valScores = (head: LinearHead) => valIdx.map((i) => headProbability(head, valFeats[i]!, recipe.evalViews));
+
+  let best: { head: LinearHead; auc: number; epoch: number; weightDecay: number } | undefined;
+  const search: { weightDecay: number; bestEpoch: number; valAuc: number }[] = [];
+  for (const weightDecay of recipe.weightDecays) {
+    const progress = new Progress(recipe.head.epochs, `head epochs (weight decay ${weightDecay})`, { enabled: !opts.quiet });
+    const r = trainLogReg(rows, y, { ...recipe.head, weightDecay, seed }, (h) => rocAuc(yVal, valScores(h)), () => progress.tick());
+    progress.done();
+    search.push({ weightDecay, bestEpoch: r.best.epoch, valAuc: r.best.score });
+    log(`  weight decay ${weightDecay}: best val AUC ${r.best.score.toFixed(4)} at epoch ${r.best.epoch}`);
+    if (!best || r.best.score > best.auc) best = { head: r.head, auc: r.best.score, epoch: r.best.epoch, weightDecay };
+  }
+  const chosen = best!;
+  const scores = valScores(chosen.head);
+  const threshold = chooseThreshold(yVal, scores, recipe.thresholdRule);
+  const valMetrics = binaryMetrics(yVal, scores, threshold);
+  log(`chosen: weight decay ${chosen.weightDecay}, epoch ${chosen.epoch}, val AUC ${chosen.auc.toFixed(4)}, threshold ${threshold.toFixed(4)} (${recipe.thresholdRule} on val)`);
+
+  const json = await saveModel(opts.outDir, {
+    layers: opts.pretrained.layers,
+    head: chosen.head,
+    attribution: `# Attribution\n\n${opts.pretrained.source.attribution}\n\nTrained by covid-ct on the COVID-CT dataset (Zhao J, Zhang Y, He X, Xie P. COVID-CT-Dataset: a CT scan dataset about COVID-19. arXiv:2003.13865, 2020).\n`,
+    json: {
+      backbone: { architecture: 'mobilenetv2-1.0', taps: recipe.taps, inputSize: recipe.inputSize, pooling: 'mean' },
+      preprocessing: {
+        colour: 'grey', workingSize: recipe.workingSize, inputSize: recipe.inputSize,
+        normalisation: 'grey/255 replicated to RGB, ImageNet mean/std', views: recipe.evalViews,
+      },
+      threshold,
+      card: {
+        name: `covid-ct ${recipe.name}`,
+        task: 'P(COVID-19 findings) of one axial chest CT slice; COVID is the positive class',
+        intendedUse: 'research and education; not a diagnosis and not a medical device',
+        pretrained: opts.pretrained.source,
+        recipe,
+        seed,
+        chosen: { weightDecay: chosen.weightDecay, epoch: chosen.epoch, thresholdRule: recipe.thresholdRule },
+        search,
+        val: { n: yVal.length, ...valMetrics },
+        data: { folder: path.basename(path.resolve(opts.dataDir)), splitFiles: await splitFileHashes(opts.dataDir), train: train.length, val: val.length, limit: opts.limit ?? null },
+        skipped,
+        trainedAt: new Date().toISOString(),
+        trainSeconds: Math.round((Date.now() - started) / 1000),
+        software: { node: process.version, covidCt: '0.1.0' },
+      },
+    },
+  });
+  return { outDir: opts.outDir, model: json, valAuc: chosen.auc, seconds: (Date.now() - started) / 1000, skipped };
+}

@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Binary } from '../src/types.js';
+import { Rng } from '../src/util/prng.js';
+import { METRIC_NAMES, binaryMetrics } from '../src/eval/metrics.js';
+import { bootstrapIntervals, quantileSorted } from '../src/eval/bootstrap.js';
+
+/** A realistic synthetic test set: n images, ~45% COVID, logistic scores with AUC around 0.9. */
+function synthetic(n: number, seed: number): { y: Binary[]; s: number[] } {
+  const rng = new Rng(seed);
+  const y: Binary[] = [];
+  const s: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c: Binary = rng.next() < 0.45 ? 1 : 0;
+    y.push(c);
+    s.push(1 / (1 + Math.exp(-((c ? 1.3 : -1.3) + rng.normal()))));
+  }
+  return { y, s };
+}
+
+test('quantileSorted interpolates linearly like numpy.percentile', () => {
+  // numpy.percentile([1, 2, 3, 4], 50) = 2.5; [0..100] at 2.5% → 2.5; ends are the min and max.
+  assert.equal(quantileSorted([1, 2, 3, 4], 0.5), 2.5);
+  assert.equal(quantileSorted(Array.from({ length: 101 }, (_, i) => i), 0.025), 2.5);
+  assert.equal(quantileSorted([3, 7], 0), 3);
+  assert.equal(quantileSorted([3, 7], 1), 7);
+  assert.equal(quantileSorted([5], 0.975), 5);
+});
+
+test('same seed → same intervals; different seed → different intervals', () => {
+  const { y, s } = synthetic(150, 1);
+  const a = bootstrapIntervals(y, s, 0.5, { draws: 300, seed: 42 });
+  const b = bootstrapIntervals(y, s, 0.5, { draws: 300, seed: 42 });
+  const c = bootstrapIntervals(y, s, 0.5, { draws: 300, seed: 43 });
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a.intervals, c.intervals);
+  assert.notDeepEqual(a.intervals.auc.ci, c.intervals.auc.ci);
+});
+
+test('defaults: 2000 draws, seed 0, level 0.95', () => {
+  const { y, s } = synthetic(60, 2);
+  const r = bootstrapIntervals(y, s, 0.5);
+  assert.equal(r.draws, 2000);
+  assert.equal(r.seed, 0);
+  assert.equal(r.level, 0.95);
+  assert.deepEqual(r, bootstrapIntervals(y, s, 0.5, { draws: 2000, seed: 0, level: 0.95 }));
+});
+
+test('intervals contain the point estimate on a realistic synthetic test set', () => {
+  const { y, s } = synthetic(300, 3);
+  const point = binaryMetrics(y, s, 0.5);
+  const r = bootstrapIntervals(y, s, 0.5, { draws: 1000, seed: 7 });
+  for (const m of METRIC_NAMES) {
+    const iv = r.intervals[m];
+    assert.ok(iv.ci, `${m} has an interval`);
+    const [lo, hi] = iv.ci;
+    assert.ok(lo < point[m] && point[m] < hi, `${m}: ${point[m]} in [${lo}, ${hi}]`);
+    assert.ok(lo >= 0 && hi <= 1);
+    assert.equal(iv.skipped, 0, `${m} never undefined with n = 300`);
+    assert.equal(iv.defined, 1000);
+  }
+  // Sanity of the scale: with n = 300, an accuracy interval is a few points wide, not 0 and not 0.5.
+  const [lo, hi] = r.intervals.accuracy.ci ?? [0, 0];
+  assert.ok(hi - lo > 0.03 && hi - lo < 0.2, `accuracy interval width ${hi - lo}`);
+});
+
+test('intervals narrow as the test set grows', () => {
+  const width = (n: number): number => {
+    const { y, s } = synthetic(n, 4);
+    const ci = bootstrapIntervals(y, s, 0.5, { draws: 500, seed: 1 }).intervals.auc.ci ?? [0, 1];
+    return ci[1] - ci[0];
+  };
+  // The width shrinks like 1/sqrt(n): 16x the images → about 1/4 of the width.
+  assert.ok(width(1600) < width(100) / 2);
+});
+
+test('a wider level gives a wider interval', () => {
+  const { y, s } = synthetic(120, 5);
+  const w = (level: number): number => {
+    const ci = bootstrapIntervals(y, s, 0.5, { draws: 500, seed: 3, level }).intervals.accuracy.ci ?? [0, 0];
+    return ci[1] - ci[0];
+  };
+  assert.ok(w(0.99) > w(0.5));
+});
+
+test('draws where a metric is undefined are skipped for that metric and counted', () => {
+  // Two images: index 0 is COVID (score 0.9, predicted COVID), index 1 NonCOVID (0.1, predicted NonCOVID).
+  // A draw is {0,0}, {1,1} or one of each. Sensitivity and precision need index 0 in the draw; specificity
+  // needs index 1; AUC needs both. "No index 0" and "no index 1" cannot happen in the same draw, so
+  // AUC's defined draws = draws − (draws without index 0) − (draws without index 1).
+  const draws = 400;
+  const r = bootstrapIntervals([1, 0], [0.9, 0.1], 0.5, { draws, seed: 9 });
+  const noCovid = r.intervals.sensitivity.skipped;
+  const noNonCovid = r.intervals.specificity.skipped;
+  assert.equal(r.intervals.precision.skipped, noCovid);
+  assert.ok(noCovid > 50 && noCovid < 150, `about a quarter of the draws lack index 0, got ${noCovid}`);
+  assert.ok(noNonCovid > 50 && noNonCovid < 150);
+  assert.equal(r.intervals.auc.defined, draws - noCovid - noNonCovid);
+  assert.equal(r.intervals.auc.skipped, noCovid + noNonCovid);
+  assert.equal(r.intervals.accuracy.skipped, 0);
+  for (const m of METRIC_NAMES) assert.equal(r.intervals[m].defined + r.intervals[m].skipped, draws);
+  // Every defined draw ranks the COVID image above the NonCOVID one, and skipped draws are not zeros.
+  assert.deepEqual(r.intervals.auc.ci, [1, 1]);
+  assert.deepEqual(r.intervals.precision.ci, [1, 1]);
+});
+
+test('a metric undefined in every draw has no interval', () => {
+  // Threshold above every score: nothing is ever predicted COVID, so precision is 0/0 in every draw.
+  const { y, s } = synthetic(40, 6);
+  const r = bootstrapIntervals(y, s, 2, { draws: 50, seed: 0 });
+  assert.equal(r.intervals.precision.ci, null);
+  assert.equal(r.intervals.precision.skipped, 50);
+  assert.deepEqual(r.intervals.sensitivity.ci, [0, 0]);
+});
+
+test('bad options throw', () => {
+  assert.throws(() => bootstrapIntervals([0, 1], [0.1, 0.9], 0.5, { draws: 0 }), /draws must be an integer >= 1/);
+  assert.throws(() => bootstrapIntervals([0, 1], [0.1, 0.9], 0.5, { draws: 1.5 }), /draws/);
+  assert.throws(() => bootstrapIntervals([0, 1], [0.1, 0.9], 0.5, { level: 1 }), /level must be in \(0, 1\)/);
+  assert.throws(() => bootstrapIntervals([0, 1], [0.1, 0.9], 0.5, { seed: 0.5 }), /seed/);
+  assert.throws(() => bootstrapIntervals([0, 1], [0.1], 0.5), /same length/);
+});
