@@ -1,0 +1,119 @@
+/**
+ * End to end on a small subset of the real data: train (quick recipe) -> evaluate -> predict through the
+ * compiled CLI, checking that the outputs agree with each other and that training is reproducible.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DATA, WEIGHTS, requireShared, runCli, readCsv } from './helpers.js';
+import { rocAuc } from '../src/eval/metrics.js';
+import type { Binary } from '../src/types.js';
+
+const PER_CLASS = 8;
+let dir = '';
+let data = '';
+
+/** A data folder with the first PER_CLASS images of each split and class (same layout, real files). */
+async function makeSubset(): Promise<void> {
+  data = path.join(dir, 'data');
+  await mkdir(path.join(data, 'splits'), { recursive: true });
+  for (const f of ['COVID-CT-MetaInfo.xlsx', 'NonCOVID-CT-MetaInfo.csv']) await cp(path.join(DATA, f), path.join(data, f));
+  for (const cls of ['CT_COVID', 'CT_NonCOVID']) {
+    await mkdir(path.join(data, 'images', cls), { recursive: true });
+    for (const split of ['train', 'val', 'test']) {
+      const names = (await readFile(path.join(DATA, 'splits', `${split}${cls}.txt`), 'utf8')).split('\n').map((s) => s.trim()).filter(Boolean).slice(0, PER_CLASS);
+      await writeFile(path.join(data, 'splits', `${split}${cls}.txt`), names.join('\n') + '\n');
+      for (const n of names) await cp(path.join(DATA, 'images', cls, n), path.join(data, 'images', cls, n));
+    }
+  }
+}
+
+before(async () => {
+  requireShared();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-e2e-'));
+  await makeSubset();
+});
+after(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
+
+const train = (out: string, extra: string[] = []) => runCli(['train', '--data', data, '--pretrained', WEIGHTS, '--out', out, '--recipe', 'quick', '--seed', '3', '--quiet', ...extra]);
+
+test('train -> evaluate -> predict agree, and the same seed gives the same model', async () => {
+  const modelA = path.join(dir, 'model-a');
+  const t = await train(modelA, ['--cache', path.join(dir, 'cache')]);
+  assert.equal(t.code, 0, t.stderr);
+  const card = JSON.parse(await readFile(path.join(modelA, 'model.json'), 'utf8'));
+  assert.equal(card.format, 'covid-ct-model');
+  assert.ok(card.threshold > 0 && card.threshold < 1, `threshold ${card.threshold}`);
+  assert.equal(card.card.seed, 3);
+  assert.equal(Object.keys(card.card.data.splitFiles).length, 6);
+
+  // Same seed, no cache: bit-identical weights (the hashes cover backbone and head).
+  const modelB = path.join(dir, 'model-b');
+  const t2 = await train(modelB, ['--no-cache']);
+  assert.equal(t2.code, 0, t2.stderr);
+  const cardB = JSON.parse(await readFile(path.join(modelB, 'model.json'), 'utf8'));
+  assert.equal(cardB.head.sha256, card.head.sha256);
+  assert.equal(cardB.backbone.sha256, card.backbone.sha256);
+  assert.equal(cardB.threshold, card.threshold);
+
+  // The val AUC that training chose with equals what evaluate measures on val with the saved model.
+  const ev = await runCli(['evaluate', '--data', data, '--model', modelA, '--split', 'val', '--json', '--quiet']);
+  assert.equal(ev.code, 0, ev.stderr);
+  const valResult = JSON.parse(ev.stdout);
+  assert.ok(Math.abs(valResult.metrics.auc.value - card.card.val.auc) < 1e-12, `${valResult.metrics.auc.value} vs ${card.card.val.auc}`);
+
+  // evaluate on test, with per-image scores; predict on the same files gives the same probabilities and AUC.
+  const scoresCsv = path.join(dir, 'scores.csv');
+  const et = await runCli(['evaluate', '--data', data, '--model', modelA, '--split', 'test', '--json', '--quiet', '--scores', scoresCsv]);
+  assert.equal(et.code, 0, et.stderr);
+  const testResult = JSON.parse(et.stdout);
+  assert.deepEqual(Object.keys(testResult), ['split', 'n', 'threshold', 'metrics', 'confusion']);
+  assert.equal(testResult.n, 2 * PER_CLASS);
+  const c = testResult.confusion;
+  assert.equal(c.tp + c.fp + c.tn + c.fn, 2 * PER_CLASS);
+
+  const pr = await runCli(['predict', path.join(data, 'images'), '--model', modelA, '--format', 'csv', '--quiet']);
+  assert.equal(pr.code, 0, pr.stderr);
+  const predicted = new Map(readCsv(pr.stdout).map((r) => [path.basename(r.file), r]));
+  const scored = readCsv(await readFile(scoresCsv, 'utf8'));
+  assert.equal(scored.length, 2 * PER_CLASS);
+  const y: Binary[] = [];
+  const p: number[] = [];
+  for (const r of scored) {
+    const row = predicted.get(r.file);
+    assert.ok(row, `predict has no row for ${r.file}`);
+    assert.equal(Number(row.probability), Number(r.probability));
+    assert.equal(row.label, Number(row.probability) >= card.threshold ? 'COVID' : 'NonCOVID');
+    y.push(r.label === 'COVID' ? 1 : 0);
+    p.push(Number(row.probability));
+  }
+  assert.equal(rocAuc(y, p), testResult.metrics.auc.value);
+});
+
+test('predict: a bad file gets an error row and exit code 2, the others are still scored', async () => {
+  const folder = path.join(dir, 'mixed');
+  await mkdir(folder, { recursive: true });
+  await cp(path.join(data, 'images', 'CT_COVID', (await readFile(path.join(data, 'splits', 'testCT_COVID.txt'), 'utf8')).split('\n')[0].trim()), path.join(folder, 'good.png'));
+  await writeFile(path.join(folder, 'notes.png'), 'this is text, not an image\n');
+  const r = await runCli(['predict', folder, '--model', path.join(dir, 'model-a'), '--format', 'json', '--quiet']);
+  assert.equal(r.code, 2);
+  const out = JSON.parse(r.stdout);
+  const byName = new Map(out.predictions.map((x: { file: string }) => [path.basename(x.file), x]));
+  const good = byName.get('good.png') as { probability: number; error: string | null };
+  const bad = byName.get('notes.png') as { probability: number | null; error: string };
+  assert.ok(good.probability > 0 && good.probability < 1 && good.error === null);
+  assert.equal(bad.probability, null);
+  assert.match(bad.error, /not a PNG or JPEG/);
+});
+
+test('user errors are one clear line, not a stack trace', async () => {
+  const r = await runCli(['evaluate', '--data', path.join(dir, 'nowhere'), '--model', path.join(dir, 'model-a')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^covid-ct: data folder not found: .*nowhere/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  const m = await runCli(['predict', data, '--model', path.join(dir, 'no-model')]);
+  assert.equal(m.code, 1);
+  assert.match(m.stderr, /is not a covid-ct model folder/);
+});

@@ -1,0 +1,57 @@
+/** Paths and a CLI runner shared by the tests that use the real data and the compiled command line. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The project's root: the first folder above this (compiled) file that holds package.json. */
+export function findRepoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+
+export const REPO = findRepoRoot();
+export const DATA = path.resolve(REPO, '../shared/data/covid-ct');
+export const WEIGHTS = path.resolve(REPO, '../shared/weights/mobilenetv2-12-int8.onnx');
+export const CLI = path.join(REPO, 'dist/src/cli/main.js');
+
+/** Fails (never skips) when the shared data is not beside the project, as in CI. */
+export function requireShared(): void {
+  assert.ok(existsSync(path.join(DATA, 'splits')), `the COVID-CT dataset is not at ${DATA} (../shared/data/covid-ct)`);
+  assert.ok(existsSync(WEIGHTS), `the ImageNet MobileNetV2 is not at ${WEIGHTS}`);
+}
+
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? REPO, env: { ...process.env, ...opts.env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Minimal CSV reader for the files our own commands write (quoted fields with "" escapes). */
+export function readCsv(text: string): Record<string, string>[] {
+  const rows: string[][] = [];
+  let row: string[] = [], field = '', quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(field); field = ''; }
+    else if (c === '\n') { row.push(field); rows.push(row); row = []; field = ''; }
+    else field += c;
+  }
+  if (field || row.length) { row.push(field); rows.push(row); }
+  const [head, ...body] = rows;
+  return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ''])));
+}
