@@ -43,7 +43,7 @@ const views = json.preprocessing.views;
 await scoreFiles(clf, names.slice(0, 2), { batchSize: 2 }); // warm-up: XNNPACK operator setup
 
 const model = await loadModel(modelDir);
-const bb = await mobileNetV2Backbone(model.layers, json.backbone.taps, json.backbone.inputSize);
+const bb = await mobileNetV2Backbone(model.layers, { taps: json.backbone.taps, inputSize: json.backbone.inputSize, normalisation: json.preprocessing.normalisation });
 const s = json.backbone.inputSize;
 const rng = new Rng(0);
 const ready = Array.from({ length: 16 }, () => Float32Array.from({ length: s * s }, () => rng.next()));

@@ -54,7 +54,7 @@ test('a model folder round-trips exactly and refuses a corrupted file', async ()
     const out = path.join(dir, 'm');
     await saveModel(out, {
       layers, head, attribution: 'test',
-      json: { backbone: { architecture: 'mobilenetv2-1.0', taps: ['f18'], inputSize: 224, pooling: 'mean' }, preprocessing: { colour: 'grey', workingSize: 256, inputSize: 224, normalisation: 'x', views: 2 }, threshold: 0.4, card: { note: 'unit test' } },
+      json: { backbone: { architecture: 'mobilenetv2-1.0', taps: ['f18'], inputSize: 224, pooling: 'mean' }, preprocessing: { colour: 'grey', workingSize: 256, inputSize: 224, normalisation: 'imagenet', views: 2 }, threshold: 0.4, card: { note: 'unit test' } },
     });
     const m = await loadModel(out);
     assert.equal(m.layers.length, 52);
@@ -98,7 +98,7 @@ test('views: identity is a plain resize, the mirror mirrors, augmented views are
 
 test('backbone features do not depend on batch composition', async () => {
   requireShared();
-  const bb = await mobileNetV2Backbone(mobileNetV2FromOnnx(readFileSync(WEIGHTS)), ['f14.expand', 'f18'], 96);
+  const bb = await mobileNetV2Backbone(mobileNetV2FromOnnx(readFileSync(WEIGHTS)), { taps: ['f14.expand', 'f18'], inputSize: 96, normalisation: 'imagenet' });
   try {
     const rng = new Rng(1);
     const v = Array.from({ length: 3 }, () => Float32Array.from({ length: 96 * 96 }, () => rng.next()));
@@ -132,4 +132,31 @@ test('logistic head: learns a separable problem, deterministically, and keeps th
   assert.equal(r1.best.epoch, r1.history.find((h) => h.score === r1.best.score)!.epoch);
   assert.equal(sigmoid(0), 0.5);
   assert.ok(sigmoid(-800) >= 0 && sigmoid(800) <= 1);
+});
+
+test('nsfwjs fallback: our folded network equals the Keras model it came from', async () => {
+  const { tf } = await import('../src/model/tf-backend.js');
+  const { mobileNetV2FromNsfwjs } = await import('../src/model/nsfwjs-import.js');
+  const { buildMobileNetV2, runMobileNetV2, disposeMobileNetV2 } = await import('../src/model/mobilenetv2.js');
+  const mod = (await import('nsfwjs/models/mobilenet_v2')) as unknown as {
+    MobileNetV2Model: { modelJson: () => Promise<{ default: any }>; weightBundles: (() => Promise<{ default: string }>)[] };
+  };
+  const layers = await mobileNetV2FromNsfwjs();
+  assert.ok(layers.every((l) => l.padding === 'keras'));
+  let j = (await mod.MobileNetV2Model.modelJson()).default;
+  if (typeof j === 'string') j = JSON.parse(j);
+  const buf = Buffer.from((await mod.MobileNetV2Model.weightBundles[0]()).default, 'base64');
+  const keras = await tf.loadLayersModel(tf.io.fromMemory({
+    modelTopology: j.modelTopology, weightSpecs: j.weightsManifest[0].weights,
+    weightData: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength),
+  }));
+  const sub = tf.model({ inputs: keras.inputs, outputs: keras.getLayer('out_relu').output });
+  const net = buildMobileNetV2(layers);
+  const x = tf.randomUniform([1, 224, 224, 3], 0, 1, 'float32', 5) as import('@tensorflow/tfjs').Tensor4D;
+  const ref = sub.predict(x) as import('@tensorflow/tfjs').Tensor;
+  const ours = runMobileNetV2(net, x, ['f18']).get('f18')!;
+  const rel = tf.max(tf.abs(tf.sub(ref, ours))).dataSync()[0] / tf.max(tf.abs(ref)).dataSync()[0];
+  assert.ok(rel < 1e-4, `relative difference ${rel}`);
+  disposeMobileNetV2(net);
+  keras.dispose();
 });

@@ -9,6 +9,18 @@ import { buildMobileNetV2, disposeMobileNetV2, runMobileNetV2, type ConvLayer, t
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 
+/**
+ * What the weights expect of their RGB input: 'imagenet' = [0,1] then ImageNet mean/std per channel
+ * (torchvision), 'unit' = [0,1] as is (the nsfwjs Keras model).
+ */
+export type InputNormalisation = 'imagenet' | 'unit';
+
+export interface BackboneOptions {
+  taps: string[];
+  inputSize: number;
+  normalisation: InputNormalisation;
+}
+
 /** Channels of each MobileNetV2 tap that a recipe may use. */
 export const TAP_CHANNELS: Record<string, number> = {
   'f14.expand': 576, 'f15.expand': 960, 'f16.expand': 960, 'f17.expand': 960, f17: 320, f18: 1280,
@@ -33,8 +45,12 @@ export function tapsDim(taps: string[]): number {
 
 class MobileNetV2Backbone implements Backbone {
   readonly dim: number;
-  constructor(private readonly net: MobileNetV2, readonly taps: string[], readonly inputSize: number) {
-    this.dim = tapsDim(taps);
+  readonly taps: string[];
+  readonly inputSize: number;
+  constructor(private readonly net: MobileNetV2, private readonly opts: BackboneOptions) {
+    this.taps = opts.taps;
+    this.inputSize = opts.inputSize;
+    this.dim = tapsDim(opts.taps);
   }
 
   async extract(views: Float32Array[]): Promise<Float32Array[]> {
@@ -43,8 +59,9 @@ class MobileNetV2Backbone implements Backbone {
     for (const v of views) if (v.length !== s * s) throw new Error(`view has ${v.length} pixels, expected ${s}x${s}`);
     const pooled = tf.tidy(() => {
       const grey = tf.tensor4d(concat(views), [views.length, s, s, 1]);
-      // Grey replicated to the three channels, then ImageNet normalisation per channel.
-      const x = tf.div(tf.sub(tf.tile(grey, [1, 1, 1, 3]), tf.tensor1d(MEAN)), tf.tensor1d(STD)) as tf.Tensor4D;
+      // Grey replicated to the three channels, then the normalisation the weights were trained with.
+      const rgb = tf.tile(grey, [1, 1, 1, 3]) as tf.Tensor4D;
+      const x = this.opts.normalisation === 'imagenet' ? tf.div(tf.sub(rgb, tf.tensor1d(MEAN)), tf.tensor1d(STD)) as tf.Tensor4D : rgb;
       const maps = runMobileNetV2(this.net, x, this.taps);
       const parts = this.taps.map((t) => tf.mean(maps.get(t)!, [1, 2]));
       // The taps were tf.keep()-ed inside the network's own tidy, so this tidy would not free them.
@@ -67,7 +84,8 @@ function concat(views: Float32Array[]): Float32Array {
   return out;
 }
 
-export async function mobileNetV2Backbone(layers: ConvLayer[], taps: string[], inputSize = 224): Promise<Backbone> {
+export async function mobileNetV2Backbone(layers: ConvLayer[], opts: BackboneOptions): Promise<Backbone> {
   await initTf();
-  return new MobileNetV2Backbone(buildMobileNetV2(layers), taps, inputSize);
+  tapsDim(opts.taps);
+  return new MobileNetV2Backbone(buildMobileNetV2(layers), opts);
 }

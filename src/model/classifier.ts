@@ -14,7 +14,8 @@ export class Classifier {
 
   static async load(dir: string): Promise<Classifier> {
     const model = await loadModel(dir);
-    const backbone = await mobileNetV2Backbone(model.layers, model.json.backbone.taps, model.json.backbone.inputSize);
+    const { taps, inputSize } = model.json.backbone;
+    const backbone = await mobileNetV2Backbone(model.layers, { taps, inputSize, normalisation: model.json.preprocessing.normalisation });
     if (backbone.dim !== model.head.weight.length) throw new Error(`${dir}: head expects ${model.head.weight.length} features, backbone gives ${backbone.dim}`);
     return new Classifier(model, backbone);
   }

@@ -17,6 +17,11 @@ export interface ConvLayer {
   cin: number;
   cout: number;
   relu6: boolean;
+  /**
+   * How a 3x3 stride-2 conv pads: 'symmetric' (torchvision: 1 on every side) or 'keras' (Keras/TF 'same':
+   * bottom and right only). Stride-1 convs pad 1 on every side either way. Default symmetric.
+   */
+  padding?: 'symmetric' | 'keras';
   weight: Float32Array;
   bias: Float32Array;
   /** When the weights came from an int8 file: the exact source (weight = scale[c] * q), stored compactly. */
@@ -92,7 +97,8 @@ function conv(net: MobileNetV2, i: number, x: tf.Tensor4D): tf.Tensor4D {
   const l = net.layers[i];
   const { w, b } = net.vars[i];
   // torchvision pads 3x3 convs by 1 on every side (also at stride 2), unlike tfjs 'same' (bottom/right only).
-  const pad = l.kernel === 3 ? 1 : 0;
+  const pad: number | [[number, number], [number, number], [number, number], [number, number]] =
+    l.kernel !== 3 ? 0 : l.stride === 2 && l.padding === 'keras' ? [[0, 0], [0, 1], [0, 1], [0, 0]] : 1;
   const y = l.kind === 'conv'
     ? tf.conv2d(x, w, l.stride, pad)
     : tf.depthwiseConv2d(x, w, l.stride, pad);

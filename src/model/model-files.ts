@@ -10,13 +10,14 @@ import { mkdir, readFile, rename, rm, writeFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConvLayer, ConvKind } from './mobilenetv2.js';
 import type { LinearHead } from './head.js';
+import type { InputNormalisation } from './backbone.js';
 import { UserError } from '../util/errors.js';
 
 export const MODEL_FORMAT = 'covid-ct-model';
 export const MODEL_FORMAT_VERSION = 1;
 
 interface LayerEntry {
-  name: string; kind: ConvKind; kernel: number; stride: number; cin: number; cout: number; relu6: boolean;
+  name: string; kind: ConvKind; kernel: number; stride: number; cin: number; cout: number; relu6: boolean; padding?: 'symmetric' | 'keras';
   weight: { dtype: 'int8'; offset: number; length: number; scaleOffset: number } | { dtype: 'float32'; offset: number; length: number };
   bias: { offset: number; length: number };
 }
@@ -39,7 +40,8 @@ export interface ModelJson {
     colour: 'grey';
     workingSize: number;
     inputSize: number;
-    normalisation: string;
+    /** Grey is replicated to RGB, then: see InputNormalisation. */
+    normalisation: InputNormalisation;
     /** Test-time views averaged: 1 = identity only, 2 = identity + horizontal flip. */
     views: number;
   };
@@ -73,7 +75,7 @@ function packBackbone(layers: ConvLayer[]): { bin: Uint8Array; entries: LayerEnt
       ? { dtype: 'int8', offset: push(bytes(l.quant.q)), length: l.quant.q.length, scaleOffset: push(bytes(l.quant.scale)) }
       : { dtype: 'float32', offset: push(bytes(l.weight)), length: l.weight.length };
     const bias = { offset: push(bytes(l.bias)), length: l.bias.length };
-    return { name: l.name, kind: l.kind, kernel: l.kernel, stride: l.stride, cin: l.cin, cout: l.cout, relu6: l.relu6, weight, bias };
+    return { name: l.name, kind: l.kind, kernel: l.kernel, stride: l.stride, cin: l.cin, cout: l.cout, relu6: l.relu6, padding: l.padding ?? 'symmetric', weight, bias };
   });
   const bin = new Uint8Array(offset);
   let o = 0;

@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConvLayer } from './mobilenetv2.js';
 import { mobileNetV2FromOnnx } from './onnx-import.js';
+import { mobileNetV2FromNsfwjs } from './nsfwjs-import.js';
+import type { InputNormalisation } from './backbone.js';
 import { UserError, errorMessage } from '../util/errors.js';
 
 export interface PretrainedSource {
@@ -15,6 +17,24 @@ export interface PretrainedSource {
   description: string;
   licence: string;
   attribution: string;
+  normalisation: InputNormalisation;
+}
+
+export const NSFWJS_ATTRIBUTION = [
+  'The backbone of this model is the MobileNetV2 bundled in the npm package nsfwjs@4.4.0 (Copyright Infinite Red,',
+  'Inc., MIT licence), itself ImageNet weights fine-tuned on NSFW photos from block_11 on. BatchNorm was folded into',
+  'its convolutions and it is used here as a frozen feature extractor.',
+].join('\n');
+
+/** The fallback that needs no file: nsfwjs's MobileNetV2 (weaker on CT than the ImageNet file). */
+export async function loadNsfwjsPretrained(): Promise<{ layers: ConvLayer[]; source: PretrainedSource }> {
+  return {
+    layers: await mobileNetV2FromNsfwjs(),
+    source: {
+      file: 'nsfwjs@4.4.0/models/mobilenet_v2', sha256: 'bundled', description: 'nsfwjs@4.4.0 Keras MobileNetV2 (ImageNet, then NSFW-tuned)',
+      licence: 'MIT', attribution: NSFWJS_ATTRIBUTION, normalisation: 'unit',
+    },
+  };
 }
 
 /** sha256 of the ONNX Model Zoo's mobilenetv2-12-int8.onnx, as documented in ../shared/README.md. */
@@ -51,6 +71,7 @@ export async function loadPretrained(file: string): Promise<{ layers: ConvLayer[
       description: known ? 'ImageNet MobileNetV2, ONNX Model Zoo mobilenetv2-12-int8.onnx' : 'MobileNetV2 ONNX file (unrecognised sha256)',
       licence: known ? 'Apache-2.0' : 'unknown: check the licence of the file you supplied',
       attribution: known ? IMAGENET_ATTRIBUTION : `The backbone was derived from ${path.basename(file)} (sha256 ${sha256}), supplied by the user.`,
+      normalisation: 'imagenet',
     },
   };
 }

@@ -77,12 +77,13 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const val = entriesOf(all, 'val');
   log(`training recipe "${recipe.name}" seed ${seed} on ${train.length} train images, choosing on ${val.length} val images`);
 
-  const backbone: Backbone = await mobileNetV2Backbone(opts.pretrained.layers, recipe.taps, recipe.inputSize);
+  const normalisation = opts.pretrained.source.normalisation;
+  const backbone: Backbone = await mobileNetV2Backbone(opts.pretrained.layers, { taps: recipe.taps, inputSize: recipe.inputSize, normalisation });
   const wfp = weightsFingerprint(opts.pretrained.layers);
   const skipped: { file: string; error: string }[] = [];
 
   const featuresOf = async (entries: DatasetEntry[], plan: ViewPlan, what: string) => {
-    const fingerprint = JSON.stringify({ v: 1, wfp, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, plan });
+    const fingerprint = JSON.stringify({ v: 1, wfp, normalisation, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, plan });
     const progress = new Progress(entries.length, what, { enabled: !opts.quiet });
     const feats = await extractFeatures(await sources(entries), {
       backbone, plan, workingSize: recipe.workingSize,
@@ -140,7 +141,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
       backbone: { architecture: 'mobilenetv2-1.0', taps: recipe.taps, inputSize: recipe.inputSize, pooling: 'mean' },
       preprocessing: {
         colour: 'grey', workingSize: recipe.workingSize, inputSize: recipe.inputSize,
-        normalisation: 'grey/255 replicated to RGB, ImageNet mean/std', views: recipe.evalViews,
+        normalisation, views: recipe.evalViews,
       },
       threshold,
       card: {

@@ -3,14 +3,14 @@ import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, resolveDataDir } from '../command.js';
 import { RECIPES } from '../../train/recipe.js';
 import { trainModel } from '../../train/train.js';
-import { loadPretrained } from '../../model/pretrained.js';
+import { loadNsfwjsPretrained, loadPretrained } from '../../model/pretrained.js';
 import { UserError } from '../../util/errors.js';
 
 export const trainCommand: Command = {
   words: ['train'],
   summary: 'train a model (epoch, weight decay and threshold chosen on val)',
   help: `
-Usage: covid-ct train --pretrained FILE --out DIR [--data DIR] [options]
+Usage: covid-ct train --out DIR [--pretrained FILE] [--data DIR] [options]
 
 Trains a classifier on the official train split: frozen MobileNetV2 features of augmented views (cached on
 disk, so an interrupted run resumes), a logistic head whose weight decay and epoch are chosen by val AUC, and
@@ -18,7 +18,8 @@ a decision threshold chosen on val. The test split is never read. Same seed and 
 
 Options:
   --pretrained FILE  MobileNetV2 weights: the ImageNet mobilenetv2-12-int8.onnx of the ONNX Model Zoo
-                     (see README: where it comes from, its Apache-2.0 licence)
+                     (see README: where it comes from, its Apache-2.0 licence). Without it, the
+                     MobileNetV2 bundled in the nsfwjs package is used (weaker on CT)
   --out DIR          model folder to write (replaced atomically when training succeeds)
   --data DIR         COVID-CT data folder (default: $COVID_CT_DATA or ../shared/data/covid-ct)
   --recipe NAME      ${Object.keys(RECIPES).join(' | ')} (default: default)
@@ -36,9 +37,6 @@ Options:
       cache: { type: 'string' }, 'no-cache': { type: 'boolean' }, quiet: { type: 'boolean' },
     });
     if (!values.out) throw new UserError('--out DIR is required (where to write the model)');
-    if (!values.pretrained) {
-      throw new UserError('--pretrained FILE is required: the ImageNet MobileNetV2 mobilenetv2-12-int8.onnx (see README, "Pretrained weights")');
-    }
     const base = RECIPES[values.recipe ?? 'default'];
     if (!base) throw new UserError(`unknown recipe "${values.recipe}" (known: ${Object.keys(RECIPES).join(', ')})`);
     const recipe = {
@@ -47,7 +45,11 @@ Options:
       head: { ...base.head, epochs: intOption(values.epochs, 'epochs', base.head.epochs, 1) },
     };
     const dataDir = resolveDataDir(values.data);
-    const pretrained = await loadPretrained(path.resolve(values.pretrained));
+    if (!values.pretrained && !values.quiet) {
+      process.stderr.write('no --pretrained FILE: using the MobileNetV2 bundled in nsfwjs (ImageNet then NSFW-tuned; clearly weaker on CT than\n' +
+        'the ImageNet mobilenetv2-12-int8.onnx, see README "Pretrained weights")\n');
+    }
+    const pretrained = values.pretrained ? await loadPretrained(path.resolve(values.pretrained)) : await loadNsfwjsPretrained();
     const summary = await trainModel({
       dataDir, outDir: path.resolve(values.out), recipe, pretrained,
       seed: intOption(values.seed, 'seed', 0, 0),
