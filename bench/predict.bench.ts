@@ -1,20 +1,26 @@
 /**
- * Throughput on this machine: prediction end to end (read + decode + preprocess + model + head) for single
- * images and batches, feature extraction for training views, and head training; the reference in the same run
- * is the bare MobileNetV2 forward pass on ready tensors, so the table shows what our pipeline adds to it.
+ * Inference and training throughput on this machine, all in one run, with ratios:
+ *   - model only (ready views -> P(COVID)): onnxruntime-node vs tfjs-wasm, batch 1 and 16;
+ *   - end to end (read + decode + preprocess + model + head): both engines, 1 image and 16 images per call;
+ *   - reference: the seed project's DenseNet-169 in PyTorch (CPU, model only; skipped with a message when
+ *     PyTorch is not installed: apt-get install python3-torch python3-torchvision);
+ *   - training: feature extraction of augmented views and the logistic head's epochs;
+ *   - peak memory (RSS) of this process.
  *
  *   npm run bench [-- --model DIR --images N]
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Classifier } from '../src/model/classifier.js';
+import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { mobileNetV2Backbone } from '../src/model/backbone.js';
-import { loadModel } from '../src/model/model-files.js';
 import { scoreFiles } from '../src/predict/score-files.js';
 import { extractFeatures, type ImageSource } from '../src/train/features.js';
 import { readAndDecodeGrey } from '../src/data/decode.js';
+import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { RECIPES } from '../src/train/recipe.js';
 import { trainLogReg } from '../src/train/logreg.js';
 import { Rng } from '../src/util/prng.js';
@@ -25,58 +31,77 @@ const { values } = parseArgs({ options: { model: { type: 'string' }, images: { t
 const root = packageRoot();
 const modelDir = path.resolve(values.model ?? path.join(root, 'models/default'));
 const dataDir = path.resolve(values.data ?? path.join(root, '../shared/data/covid-ct'));
-const N = Number(values.images ?? 48);
+const N = Number(values.images ?? 64);
 
-interface Row { what: string; batch: string; n: number; seconds: number; unit: string }
+interface Row { group: string; what: string; batch: number; items: number; seconds: number; unit: string }
 const rows: Row[] = [];
-async function time(what: string, batch: string, n: number, unit: string, fn: () => Promise<unknown>): Promise<void> {
+async function time(group: string, what: string, batch: number, items: number, unit: string, fn: () => Promise<unknown>): Promise<void> {
+  await fn(); // warm-up: operator setup, caches
   const t0 = process.hrtime.bigint();
   await fn();
-  rows.push({ what, batch, n, seconds: Number(process.hrtime.bigint() - t0) / 1e9, unit });
+  rows.push({ group, what, batch, items, seconds: Number(process.hrtime.bigint() - t0) / 1e9, unit });
+}
+const rate = (r: Row) => r.items / r.seconds;
+
+const files = entriesOf(await loadDataset(dataDir), 'test').slice(0, N).map((e) => e.path);
+const onnx = await OnnxClassifier.load(modelDir);
+const tfjs = await Classifier.load(modelDir);
+const json = onnx.json;
+const S = json.backbone.inputSize;
+const V = json.preprocessing.views;
+const rng = new Rng(0);
+const ready = Array.from({ length: 16 }, () => Float32Array.from({ length: S * S }, () => rng.next()));
+const bb = await mobileNetV2Backbone(tfjs.model.layers, { taps: json.backbone.taps, inputSize: S, normalisation: json.preprocessing.normalisation });
+
+for (const batch of [1, 16]) {
+  const reps = batch === 1 ? 32 : 4;
+  await time('model only (ready views)', 'onnxruntime-node', batch, reps * batch, 'views', async () => { for (let i = 0; i < reps; i++) await onnx.runViews(ready.slice(0, batch)); });
+  await time('model only (ready views)', 'tfjs-wasm', batch, reps * batch, 'views', async () => { for (let i = 0; i < reps; i++) await bb.extract(ready.slice(0, batch)); });
+}
+for (const batch of [1, 16]) {
+  await time(`end to end (${V} views/image)`, 'onnxruntime-node', batch, files.length, 'images', () => scoreFiles(onnx, files, { batchSize: batch }));
+  await time(`end to end (${V} views/image)`, 'tfjs-wasm', batch, files.length, 'images', () => scoreFiles(tfjs, files, { batchSize: batch }));
 }
 
-const names = (await readdir(path.join(dataDir, 'images/CT_COVID'))).sort().slice(0, N / 2).map((n) => path.join(dataDir, 'images/CT_COVID', n))
-  .concat((await readdir(path.join(dataDir, 'images/CT_NonCOVID'))).sort().slice(0, N / 2).map((n) => path.join(dataDir, 'images/CT_NonCOVID', n)));
-const clf = await Classifier.load(modelDir);
-const json = clf.model.json;
-const views = json.preprocessing.views;
-await scoreFiles(clf, names.slice(0, 2), { batchSize: 2 }); // warm-up: XNNPACK operator setup
-
-const model = await loadModel(modelDir);
-const bb = await mobileNetV2Backbone(model.layers, { taps: json.backbone.taps, inputSize: json.backbone.inputSize, normalisation: json.preprocessing.normalisation });
-const s = json.backbone.inputSize;
-const rng = new Rng(0);
-const ready = Array.from({ length: 16 }, () => Float32Array.from({ length: s * s }, () => rng.next()));
-await bb.extract(ready); // warm-up of each batch shape: XNNPACK sets up operators on first use
-await bb.extract(ready.slice(0, 1));
-await time('reference: MobileNetV2 forward only (ready tensors)', '16 views', 64, 'views', async () => { for (let i = 0; i < 4; i++) await bb.extract(ready); });
-await time('reference: MobileNetV2 forward only (ready tensors)', '1 view', 16, 'views', async () => { for (const v of ready) await bb.extract([v]); });
-await time('decode + grey (sharp), no model', '1 image', names.length, 'images', async () => { for (const f of names) await readAndDecodeGrey(f); });
-await time(`predict end to end (${views} views/image)`, '1 image', names.length, 'images', () => scoreFiles(clf, names, { batchSize: 1 }));
-await time(`predict end to end (${views} views/image)`, '8 images', names.length, 'images', () => scoreFiles(clf, names, { batchSize: 8 }));
-
+// Training throughput: augmented views through the frozen backbone, and the head.
 const recipe = RECIPES.default;
-const sources: ImageSource[] = await Promise.all(names.slice(0, 16).map(async (f) => ({ name: f, bytes: new Uint8Array(await readFile(f)), decode: () => readAndDecodeGrey(f) })));
+const sources: ImageSource[] = await Promise.all(files.slice(0, 16).map(async (f) => ({ name: f, bytes: new Uint8Array(await readFile(f)), decode: () => readAndDecodeGrey(f) })));
 const plan = { views: recipe.trainViews, augment: recipe.augment, jpegProbability: recipe.jpegProbability, rescaleProbability: recipe.rescaleProbability, seed: 0 };
 let feats: (Float32Array | null)[] = [];
-await time(`training features (${recipe.trainViews} augmented views/image, no cache)`, '16 views', 16 * recipe.trainViews, 'views', async () => { feats = await extractFeatures(sources, { backbone: bb, plan }); });
-const dim = bb.dim;
+await time('training', `features, ${recipe.trainViews} views/image (tfjs-wasm)`, 16, 16 * recipe.trainViews, 'views', async () => { feats = await extractFeatures(sources, { backbone: bb, plan, workingSize: recipe.workingSize, fit: recipe.fit }); });
 const trainRows: Float32Array[] = [];
 const y: Binary[] = [];
-for (let r = 0; r < 425 * recipe.trainViews; r++) { trainRows.push(feats[r % feats.length]!.subarray(0, dim)); y.push((r % 2) as Binary); }
-await time('head training (logistic, 1 epoch of 425 x views rows)', '32 rows', trainRows.length, 'rows', async () => { trainLogReg(trainRows, y, { ...recipe.head, epochs: 1, weightDecay: 0.01, seed: 0 }, () => 0); });
-clf.dispose();
+for (let r = 0; r < 425 * recipe.trainViews; r++) { trainRows.push(feats[r % feats.length]!.subarray(0, bb.dim)); y.push((r % 2) as Binary); }
+await time('training', 'logistic head, 1 epoch (425 images x views)', recipe.head.batchSize, trainRows.length, 'rows', async () => { trainLogReg(trainRows, y, { ...recipe.head, epochs: 1, weightDecay: 0.01, seed: 0 }, () => 0); });
+onnx.dispose();
+tfjs.dispose();
 bb.dispose();
 
-const ref = rows[0].n / rows[0].seconds;
-console.log(`\ncovid-ct benchmark: ${os.cpus()[0]?.model ?? 'cpu'} x ${os.cpus().length}, node ${process.version}, tfjs wasm backend (1 thread)`);
-console.log(`model: ${modelDir} (MobileNetV2 taps ${json.backbone.taps.join('+')}, input ${s}x${s}, ${views} test-time views)\n`);
-console.log('| what | batch | items | seconds | throughput | vs reference forward |');
-console.log('|---|---|---|---|---|---|');
-for (const r of rows) {
-  const rate = r.n / r.seconds;
-  const perView = r.unit === 'images' ? rate * views : rate;
-  const rel = r.unit === 'rows' || r.what.startsWith('decode') ? '' : `${(perView / ref).toFixed(2)}x`;
-  console.log(`| ${r.what} | ${r.batch} | ${r.n} ${r.unit} | ${r.seconds.toFixed(2)} | ${rate.toFixed(1)} ${r.unit}/s | ${rel} |`);
+let torch: { b1?: number; b16?: number; torch?: string; error?: string } = {};
+try {
+  torch = JSON.parse(execFileSync('python3', [path.join(root, 'bench/python/densenet169_forward.py'), String(os.cpus().length)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!);
+} catch (e) {
+  torch = { error: `python3 failed: ${(e as Error).message.split('\n')[0]}` };
 }
-console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+
+console.log(`\ncovid-ct benchmark - ${os.cpus()[0]?.model ?? 'cpu'} x ${os.cpus().length}, node ${process.version}`);
+console.log(`model: ${path.relative(process.cwd(), modelDir) || modelDir} (MobileNetV2, taps ${json.backbone.taps.join('+')}, ${S}x${S}, ${V} test-time views); ${files.length} real test images\n`);
+console.log('| group | engine / what | batch | throughput | vs tfjs-wasm |');
+console.log('|---|---|---|---|---|');
+for (const r of rows) {
+  const twin = rows.find((o) => o.group === r.group && o.batch === r.batch && o.what === 'tfjs-wasm');
+  const vs = r.what === 'onnxruntime-node' && twin ? `${(rate(r) / rate(twin)).toFixed(1)}x` : '';
+  console.log(`| ${r.group} | ${r.what} | ${r.batch} | ${rate(r).toFixed(1)} ${r.unit}/s | ${vs} |`);
+}
+if (torch.error) {
+  console.log(`| reference | PyTorch DenseNet-169 (seed) | - | skipped: ${torch.error} | |`);
+} else {
+  console.log(`| reference (model only) | PyTorch ${torch.torch} DenseNet-169 (seed) | 1 | ${torch.b1!.toFixed(1)} images/s | |`);
+  console.log(`| reference (model only) | PyTorch ${torch.torch} DenseNet-169 (seed) | 16 | ${torch.b16!.toFixed(1)} images/s | |`);
+  const e2e = rows.find((r) => r.group.startsWith('end to end') && r.what === 'onnxruntime-node' && r.batch === 16)!;
+  console.log(`\nour end-to-end batch throughput / seed DenseNet-169 model-only batch throughput: ${(rate(e2e) / torch.b16!).toFixed(1)}x (goal >= 5x)`);
+}
+const m1 = rows.find((r) => r.group.startsWith('model only') && r.what === 'onnxruntime-node' && r.batch === 16)!;
+const e1 = rows.find((r) => r.group.startsWith('end to end') && r.what === 'onnxruntime-node' && r.batch === 16)!;
+console.log(`end to end uses ${(((rate(e1) * V) / rate(m1)) * 100).toFixed(0)}% of the bare onnxruntime view throughput (the rest: decode, resize, views)`);
+console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);

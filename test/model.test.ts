@@ -54,7 +54,7 @@ test('a model folder round-trips exactly and refuses a corrupted file', async ()
     const out = path.join(dir, 'm');
     await saveModel(out, {
       layers, head, attribution: 'test',
-      json: { backbone: { architecture: 'mobilenetv2-1.0', taps: ['f18'], inputSize: 224, pooling: 'mean' }, preprocessing: { colour: 'grey', workingSize: 256, inputSize: 224, normalisation: 'imagenet', views: 2 }, threshold: 0.4, card: { note: 'unit test' } },
+      json: { backbone: { architecture: 'mobilenetv2-1.0', taps: ['f18'], inputSize: 224, pooling: 'mean' }, preprocessing: { colour: 'grey', workingSize: 256, fit: 'cover', inputSize: 224, normalisation: 'imagenet', views: 2 }, threshold: 0.4, card: { note: 'unit test' } },
     });
     const m = await loadModel(out);
     assert.equal(m.layers.length, 52);
@@ -86,12 +86,13 @@ test('views: identity is a plain resize, the mirror mirrors, augmented views are
   const id = renderView(img, IDENTITY_VIEW, 64);
   // Same size, identity: every pixel back exactly (bilinear at pixel centres).
   for (let i = 0; i < id.length; i++) assert.ok(Math.abs(id[i] - img.data[i] / 255) < 1e-6);
-  const [a, b] = await renderViews(img, 'x', TTA_PLAN, 32);
+  const framing = { workingSize: 64, fit: 'cover' as const, inputSize: 32 };
+  const [a, b] = await renderViews(img, 'x', TTA_PLAN, framing);
   for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) assert.ok(Math.abs(a[y * 32 + x] - b[y * 32 + 31 - x]) < 1e-6);
   const plan = { views: 5, augment: DEFAULT_AUGMENT, jpegProbability: 0.5, rescaleProbability: 0.5, seed: 7 };
-  const v1 = await renderViews(img, 'img-1', plan, 32);
-  const v2 = await renderViews(img, 'img-1', plan, 32);
-  const v3 = await renderViews(img, 'img-1', { ...plan, seed: 8 }, 32);
+  const v1 = await renderViews(img, 'img-1', plan, framing);
+  const v2 = await renderViews(img, 'img-1', plan, framing);
+  const v3 = await renderViews(img, 'img-1', { ...plan, seed: 8 }, framing);
   assert.deepEqual(v1, v2);
   assert.notDeepEqual(v1[4], v3[4]);
 });
@@ -159,4 +160,22 @@ test('nsfwjs fallback: our folded network equals the Keras model it came from', 
   assert.ok(rel < 1e-4, `relative difference ${rel}`);
   disposeMobileNetV2(net);
   keras.dispose();
+});
+
+test('working image: cover keeps the centre at the right aspect ratio, with no bars; fill squashes', async () => {
+  const { toWorkingImage } = await import('../src/data/preprocess.js');
+  // 300x100: left third 0, middle third 200, right third 100.
+  const w = 300, h = 100;
+  const data = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = x < 100 ? 0 : x < 200 ? 200 : 100;
+  const img = { width: w, height: h, data };
+  const cover = await toWorkingImage(img, 64, 'cover');
+  assert.equal(cover.data.length, 64 * 64);
+  // The centre third fills the whole square: every pixel ~200 away from the edges of the band.
+  for (let y = 0; y < 64; y++) for (const x of [4, 32, 59]) assert.ok(Math.abs(cover.data[y * 64 + x] - 200) <= 2, `cover(${x},${y}) = ${cover.data[y * 64 + x]}`);
+  const fill = await toWorkingImage(img, 63, 'fill');
+  assert.ok(fill.data[10] < 5 && Math.abs(fill.data[31] - 200) <= 2 && Math.abs(fill.data[60] - 100) <= 2);
+  const contain = await toWorkingImage(img, 60, 'contain');
+  assert.equal(contain.data[0], 0); // top bar is black
+  assert.equal(contain.data.length, 3600);
 });

@@ -6,8 +6,10 @@ import { datasetCheckCommand } from './commands/dataset-check.js';
 import { trainCommand } from './commands/train.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { predictCommand } from './commands/predict.js';
+import { explainCommand } from './commands/explain.js';
+import { exportCommand } from './commands/export.js';
 
-const COMMANDS: Command[] = [datasetCheckCommand, trainCommand, evaluateCommand, predictCommand];
+const COMMANDS: Command[] = [datasetCheckCommand, trainCommand, evaluateCommand, predictCommand, explainCommand, exportCommand];
 
 function usage(): string {
   const rows = COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(16)} ${c.summary}`);

@@ -10,12 +10,22 @@ import type { Rng } from '../util/prng.js';
 /** Side of the working image every view is sampled from. */
 export const WORKING_SIZE = 256;
 
-/** Resizes (squashes) a grey image to size x size with sharp's antialiased resampling. */
-export async function toWorkingImage(img: GreyImage, size = WORKING_SIZE): Promise<GreyImage> {
+/**
+ * How a non-square slice becomes the square working image. 'cover' scales the shorter side to the size and
+ * keeps the centre (aspect ratio kept, no bars: the model cannot see the file's shape); 'fill' squashes;
+ * 'contain' letterboxes with black bars (which would show the aspect ratio). Measured on val (frozen features,
+ * AUC): fill 0.75, contain 0.82, cover 0.86; ImageNet features dislike distorted anatomy.
+ */
+export type WorkingFit = 'cover' | 'fill' | 'contain';
+
+/** Resizes a grey image to size x size with sharp's antialiased (Lanczos) resampling. */
+export async function toWorkingImage(img: GreyImage, size = WORKING_SIZE, fit: WorkingFit = 'cover'): Promise<GreyImage> {
   const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 1 } })
-    .resize(size, size, { fit: 'fill', kernel: 'lanczos3' })
+    .resize(size, size, { fit, position: 'centre', kernel: 'lanczos3', background: { r: 0, g: 0, b: 0 } })
+    .extractChannel(0) // contain's background makes sharp emit RGB; the image itself is grey
     .raw()
     .toBuffer();
+  if (data.byteLength !== size * size) throw new Error(`working image has ${data.byteLength} bytes, expected ${size * size}`);
   return { width: size, height: size, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 

@@ -6,11 +6,17 @@ import type { GreyImage, Label } from '../types.js';
 import { loadModel, type LoadedModel } from './model-files.js';
 import { mobileNetV2Backbone, type Backbone } from './backbone.js';
 import { headProbability } from './head.js';
-import { toWorkingImage } from '../data/preprocess.js';
-import { renderViews, TTA_PLAN, type ViewPlan } from '../train/features.js';
+import type { ModelJson } from './model-files.js';
+import { labelAt, modelViews, type Engine } from './engine.js';
 
-export class Classifier {
+/** The tfjs engine: the same network as training, on the wasm backend. */
+export class Classifier implements Engine {
+  readonly name = 'tfjs' as const;
   private constructor(readonly model: LoadedModel, private readonly backbone: Backbone) {}
+
+  get json(): ModelJson {
+    return this.model.json;
+  }
 
   static async load(dir: string): Promise<Classifier> {
     const model = await loadModel(dir);
@@ -24,22 +30,15 @@ export class Classifier {
     return this.model.json.threshold;
   }
 
-  get viewPlan(): ViewPlan {
-    return { ...TTA_PLAN, views: this.model.json.preprocessing.views };
-  }
-
   labelOf(p: number): Label {
-    return p >= this.threshold ? 'COVID' : 'NonCOVID';
+    return labelAt(this.threshold, p);
   }
 
   /** P(COVID) of each image (mean over the model's test-time views). */
   async probabilities(images: GreyImage[]): Promise<number[]> {
-    const plan = this.viewPlan;
+    const plan = { views: this.model.json.preprocessing.views };
     const views: Float32Array[] = [];
-    for (const img of images) {
-      const work = await toWorkingImage(img, this.model.json.preprocessing.workingSize);
-      views.push(...(await renderViews(work, '', plan, this.backbone.inputSize)));
-    }
+    for (const img of images) views.push(...(await modelViews(this.model.json, img)));
     const feats = await this.backbone.extract(views);
     const dim = this.backbone.dim;
     return images.map((_, i) => {

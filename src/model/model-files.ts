@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { ConvLayer, ConvKind } from './mobilenetv2.js';
 import type { LinearHead } from './head.js';
 import type { InputNormalisation } from './backbone.js';
+import type { WorkingFit } from '../data/preprocess.js';
 import { UserError } from '../util/errors.js';
 
 export const MODEL_FORMAT = 'covid-ct-model';
@@ -39,6 +40,8 @@ export interface ModelJson {
   preprocessing: {
     colour: 'grey';
     workingSize: number;
+    /** How the slice was fitted into the square working image. */
+    fit: WorkingFit;
     inputSize: number;
     /** Grey is replicated to RGB, then: see InputNormalisation. */
     normalisation: InputNormalisation;

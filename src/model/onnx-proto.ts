@@ -67,6 +67,7 @@ export interface OnnxGraph {
   inputs: string[];
   outputs: string[];
   opset: number;
+  metadata: Map<string, string>;
 }
 
 let root: protobuf.Root | undefined;
@@ -122,8 +123,9 @@ export function readOnnxGraph(bytes: Uint8Array): OnnxGraph {
     }])),
   }));
   const opset = toNumber((m.opset_import ?? []).find((o: any) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0);
+  const metadata = new Map<string, string>((m.metadata_props ?? []).map((p: any) => [String(p.key), String(p.value)]));
   return {
-    nodes, initializers, opset,
+    nodes, initializers, opset, metadata,
     inputs: (g.input ?? []).map((v: any) => v.name).filter((n: string) => !initializers.has(n)),
     outputs: (g.output ?? []).map((v: any) => v.name),
   };

@@ -5,7 +5,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { GreyImage, Prediction } from '../types.js';
-import type { Classifier } from '../model/classifier.js';
+import type { Engine } from '../model/engine.js';
 import { readAndDecodeGrey } from '../data/decode.js';
 import { errorMessage } from '../util/errors.js';
 
@@ -34,7 +34,7 @@ export interface ScoreOptions {
 }
 
 /** One Prediction per file, in order; `file` is the path as given. */
-export async function scoreFiles(classifier: Classifier, files: string[], opts: ScoreOptions = {}): Promise<Prediction[]> {
+export async function scoreFiles(classifier: Engine, files: string[], opts: ScoreOptions = {}): Promise<Prediction[]> {
   const batchSize = opts.batchSize ?? 8;
   const out: Prediction[] = [];
   for (let s = 0; s < files.length; s += batchSize) {

@@ -8,26 +8,10 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { GreyImage } from '../types.js';
 import type { Backbone } from '../model/backbone.js';
-import {
-  blurByRescale, DEFAULT_AUGMENT, FLIP_VIEW, IDENTITY_VIEW, reencodeJpeg, renderView, sampleView, toWorkingImage,
-  type AugmentConfig, type ViewParams,
-} from '../data/preprocess.js';
-import { Rng, deriveSeed } from '../util/prng.js';
+import type { WorkingFit } from '../data/preprocess.js';
+import { renderViews, type ViewPlan } from '../data/views.js';
 
-/** How the views of one image are made. View 0 is always the identity; view 1 the horizontal flip. */
-export interface ViewPlan {
-  views: number;
-  /** Random views (index >= 2) are augmented; with views <= 2 there are none. */
-  augment: AugmentConfig;
-  /** Probability that a random view's working image is re-encoded as JPEG (quality 30-95) first. */
-  jpegProbability: number;
-  /** Probability that a random view's working image is downscaled by 2 and back first. */
-  rescaleProbability: number;
-  seed: number;
-}
-
-/** The views used at inference: the image and its mirror image, averaged. */
-export const TTA_PLAN: ViewPlan = { views: 2, augment: DEFAULT_AUGMENT, jpegProbability: 0, rescaleProbability: 0, seed: 0 };
+export { TTA_PLAN, renderViews, type ViewPlan } from '../data/views.js';
 
 export interface ImageSource {
   /** Unique key, e.g. the dataset file name. */
@@ -35,22 +19,6 @@ export interface ImageSource {
   /** Raw file bytes (hashed for the cache key). */
   bytes: Uint8Array;
   decode(): Promise<GreyImage>;
-}
-
-/** Renders the views of one working image according to a plan (deterministic for plan.seed and name). */
-export async function renderViews(work: GreyImage, name: string, plan: ViewPlan, size: number): Promise<Float32Array[]> {
-  const rng = new Rng(deriveSeed(plan.seed, name));
-  const out: Float32Array[] = [];
-  for (let v = 0; v < plan.views; v++) {
-    if (v === 0) { out.push(renderView(work, IDENTITY_VIEW, size)); continue; }
-    if (v === 1) { out.push(renderView(work, FLIP_VIEW, size)); continue; }
-    const params: ViewParams = sampleView(rng, plan.augment);
-    let src = work;
-    if (rng.next() < plan.rescaleProbability) src = await blurByRescale(src, 2);
-    if (rng.next() < plan.jpegProbability) src = await reencodeJpeg(src, Math.round(rng.uniform(30, 95)));
-    out.push(renderView(src, params, size));
-  }
-  return out;
 }
 
 export interface FeatureCache {
@@ -87,8 +55,9 @@ export interface ExtractOptions {
   cache?: FeatureCache;
   /** Views per backbone call. */
   batchSize?: number;
-  /** Side of the working image views are sampled from. */
+  /** Side of the working image views are sampled from, and how the slice is fitted into it. */
   workingSize?: number;
+  fit?: WorkingFit;
   /** Called after each image with the number done so far. */
   onImage?: (done: number) => void;
   /** Called when an image cannot be decoded; the image gets no features. Without it, the error is thrown. */
@@ -116,8 +85,8 @@ export async function extractFeatures(sources: ImageSource[], opts: ExtractOptio
       const hit = file ? await readCached(file, per) : undefined;
       if (hit) { result[i] = hit; return; }
       try {
-        const work = await toWorkingImage(await src.decode(), opts.workingSize);
-        todo.push({ i, views: await renderViews(work, src.name, plan, backbone.inputSize) });
+        const framing = { workingSize: opts.workingSize ?? 256, fit: opts.fit ?? 'cover', inputSize: backbone.inputSize };
+        todo.push({ i, views: await renderViews(await src.decode(), src.name, plan, framing) });
       } catch (e) {
         if (!opts.onError) throw e;
         opts.onError(src, e);

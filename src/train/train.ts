@@ -12,7 +12,9 @@ import { loadDataset, entriesOf, splitFileHashes } from '../data/dataset.js';
 import { readAndDecodeGrey } from '../data/decode.js';
 import { mobileNetV2Backbone, type Backbone } from '../model/backbone.js';
 import { headProbability, type LinearHead } from '../model/head.js';
-import { saveModel, type ModelJson } from '../model/model-files.js';
+import { loadModel, saveModel, type ModelJson } from '../model/model-files.js';
+import { exportOnnx } from '../model/onnx-export.js';
+import { writeFileAtomic } from '../eval/report.js';
 import type { ConvLayer } from '../model/mobilenetv2.js';
 import type { PretrainedSource } from '../model/pretrained.js';
 import { binaryMetrics, chooseThreshold, rocAuc } from '../eval/metrics.js';
@@ -83,10 +85,10 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const skipped: { file: string; error: string }[] = [];
 
   const featuresOf = async (entries: DatasetEntry[], plan: ViewPlan, what: string) => {
-    const fingerprint = JSON.stringify({ v: 1, wfp, normalisation, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, plan });
+    const fingerprint = JSON.stringify({ v: 1, wfp, normalisation, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, plan });
     const progress = new Progress(entries.length, what, { enabled: !opts.quiet });
     const feats = await extractFeatures(await sources(entries), {
-      backbone, plan, workingSize: recipe.workingSize,
+      backbone, plan, workingSize: recipe.workingSize, fit: recipe.fit,
       cache: opts.cacheDir ? { dir: opts.cacheDir, fingerprint } : undefined,
       onImage: (done) => progress.tick(done - progress.completed),
       onError: (src, e) => {
@@ -140,7 +142,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
     json: {
       backbone: { architecture: 'mobilenetv2-1.0', taps: recipe.taps, inputSize: recipe.inputSize, pooling: 'mean' },
       preprocessing: {
-        colour: 'grey', workingSize: recipe.workingSize, inputSize: recipe.inputSize,
+        colour: 'grey', workingSize: recipe.workingSize, fit: recipe.fit, inputSize: recipe.inputSize,
         normalisation, views: recipe.evalViews,
       },
       threshold,
@@ -162,5 +164,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
       },
     },
   });
+  // The folder carries its ONNX export for the fast engine (if this step is interrupted, the engine exports
+  // in memory instead; nothing is left half-written).
+  await writeFileAtomic(path.join(opts.outDir, 'model.onnx'), Buffer.from(exportOnnx(await loadModel(opts.outDir))));
   return { outDir: opts.outDir, model: json, valAuc: chosen.auc, seconds: (Date.now() - started) / 1000, skipped };
 }

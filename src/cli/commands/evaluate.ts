@@ -4,7 +4,8 @@ import { parseCommandArgs, resolveDataDir, resolveModelDir } from '../command.js
 import type { Split } from '../../types.js';
 import { SPLITS, labelToBinary } from '../../types.js';
 import { loadDataset, entriesOf } from '../../data/dataset.js';
-import { Classifier } from '../../model/classifier.js';
+import { loadEngine } from '../../model/load-engine.js';
+import type { Engine } from '../../model/engine.js';
 import { scoreFiles } from '../../predict/score-files.js';
 import { evaluateScoresWithBootstrap } from '../../eval/evaluation.js';
 import { formatTable, writeMarkdownReport } from '../../eval/report.js';
@@ -27,21 +28,23 @@ Options:
   --model DIR     model folder (default: the shipped model, models/default)
   --split NAME    test (default) or val
   --json          print exactly one JSON object instead of the table
-  --report FILE   also write a Markdown report with an ROC curve image beside it
+  --report FILE   also write a Markdown report, with its ROC curve (FILE-roc.png) and the exact
+                  JSON result (FILE.json) beside it
   --scores FILE   also write the per-image probabilities as CSV (file,label,probability)
+  --engine NAME   onnx (default: onnxruntime) or tfjs (the training engine); same numbers
   --quiet         no progress output
 `,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       data: { type: 'string' }, model: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' },
-      report: { type: 'string' }, scores: { type: 'string' }, quiet: { type: 'boolean' },
+      report: { type: 'string' }, scores: { type: 'string' }, engine: { type: 'string' }, quiet: { type: 'boolean' },
     });
     const split = (values.split ?? 'test') as Split;
     if (!SPLITS.includes(split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`);
     const dataDir = resolveDataDir(values.data);
     const modelDir = resolveModelDir(values.model);
     const entries = entriesOf(await loadDataset(dataDir), split);
-    const classifier = await Classifier.load(modelDir);
+    const classifier = await loadEngine(modelDir, values.engine);
     const progress = new Progress(entries.length, `scoring ${split}`, { enabled: !values.quiet });
     const preds = await scoreFiles(classifier, entries.map((e) => e.path), { onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
@@ -60,7 +63,10 @@ Options:
       await writeFileAtomic(path.resolve(values.scores), csv);
     }
     if (values.report) {
-      const card = classifier.model.json.card as { name?: string };
+      // The exact result beside the report, so that anyone can check a re-run reproduces it to the last digit.
+      const { writeFileAtomic } = await import('../../eval/report.js');
+      await writeFileAtomic(path.resolve(values.report).replace(/\.md$/i, '') + '.json', JSON.stringify(result, null, 2) + '\n');
+      const card = classifier.json.card as { name?: string };
       await writeMarkdownReport({
         result, yTrue, scores, bootstrap,
         file: path.resolve(values.report),
@@ -73,8 +79,8 @@ Options:
   },
 };
 
-function describeModel(c: Classifier): string[] {
-  const j = c.model.json;
+function describeModel(c: Engine): string[] {
+  const j = c.json;
   const card = j.card as Record<string, any>;
   return [
     `Backbone: MobileNetV2 1.0 (${card.pretrained?.description ?? 'pretrained'}), frozen; features: mean-pooled ${j.backbone.taps.join(', ')} (${j.head.dim} values) at ${j.backbone.inputSize}x${j.backbone.inputSize}, grey.`,

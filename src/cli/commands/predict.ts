@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { parseCommandArgs, resolveModelDir } from '../command.js';
-import { Classifier } from '../../model/classifier.js';
+import { loadEngine } from '../../model/load-engine.js';
 import { expandPaths, scoreFiles } from '../../predict/score-files.js';
 import { formatPredictions, type PredictFormat } from '../../predict/format.js';
 import { Progress } from '../../util/progress.js';
@@ -20,17 +20,18 @@ Exit code: 0 when every file was scored, 2 when some were not.
 Options:
   --model DIR      model folder (default: the shipped model, models/default)
   --format NAME    table (default), json or csv
+  --engine NAME    onnx (default: onnxruntime, fastest) or tfjs (the training engine); same numbers
   --quiet          no progress output
 `,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
-      model: { type: 'string' }, format: { type: 'string' }, quiet: { type: 'boolean' },
+      model: { type: 'string' }, format: { type: 'string' }, engine: { type: 'string' }, quiet: { type: 'boolean' },
     }, true);
     const format = (values.format ?? 'table') as PredictFormat;
     if (!['table', 'json', 'csv'].includes(format)) throw new UserError(`--format must be table, json or csv, got "${values.format}"`);
     if (positionals.length === 0) throw new UserError('give at least one image file or folder (see --help)');
     const { files, missing } = await expandPaths(positionals);
-    const classifier = await Classifier.load(resolveModelDir(values.model));
+    const classifier = await loadEngine(resolveModelDir(values.model), values.engine);
     const progress = new Progress(files.length, 'scoring', { enabled: !values.quiet && files.length > 8 });
     const preds = await scoreFiles(classifier, files, { onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();

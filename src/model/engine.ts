@@ -1,0 +1,27 @@
+/**
+ * What every inference engine offers (tfjs for training and as a reference, onnxruntime for speed), and the
+ * view rendering they share so that both see exactly the same pixels.
+ */
+import type { GreyImage, Label } from '../types.js';
+import type { ModelJson } from './model-files.js';
+import { renderViews, TTA_PLAN } from '../data/views.js';
+
+export type EngineName = 'onnx' | 'tfjs';
+
+export interface Engine {
+  readonly name: EngineName;
+  readonly json: ModelJson;
+  readonly threshold: number;
+  labelOf(p: number): Label;
+  /** P(COVID) of each image: the mean over the model's test-time views. */
+  probabilities(images: GreyImage[]): Promise<number[]>;
+  dispose(): void;
+}
+
+/** The test-time views of one image (identity, then mirror), size x size in [0, 1]. */
+export async function modelViews(json: ModelJson, img: GreyImage): Promise<Float32Array[]> {
+  const { workingSize, fit, views, inputSize } = json.preprocessing;
+  return renderViews(img, '', { ...TTA_PLAN, views }, { workingSize, fit, inputSize });
+}
+
+export const labelAt = (threshold: number, p: number): Label => (p >= threshold ? 'COVID' : 'NonCOVID');
