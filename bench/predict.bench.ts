@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Classifier } from '../src/model/classifier.js';
+import * as ort from 'onnxruntime-node';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { mobileNetV2Backbone } from '../src/model/backbone.js';
 import { scoreFiles } from '../src/predict/score-files.js';
@@ -43,6 +44,18 @@ async function time(group: string, what: string, batch: number, items: number, u
 }
 const rate = (r: Row) => r.items / r.seconds;
 
+// PyTorch first, while this process runs nothing: onnxruntime's and OpenMP's spinning threads would skew it.
+let torch: { b1?: number; b16?: number; torch?: string; threads?: number; error?: string } = { error: 'no python3 found' };
+// Debian's python3-torch lives in the system interpreter, which may not be the first python3 on PATH.
+for (const py of ['/usr/bin/python3', 'python3']) {
+  try {
+    torch = JSON.parse(execFileSync(py, [path.join(root, 'bench/python/densenet169_forward.py'), String(os.cpus().length)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!);
+    if (!torch.error) break;
+  } catch (e) {
+    torch = { error: `${py} failed: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
 const files = entriesOf(await loadDataset(dataDir), 'test').slice(0, N).map((e) => e.path);
 const onnx = await OnnxClassifier.load(modelDir);
 const tfjs = await Classifier.load(modelDir);
@@ -53,8 +66,14 @@ const rng = new Rng(0);
 const ready = Array.from({ length: 16 }, () => Float32Array.from({ length: S * S }, () => rng.next()));
 const bb = await mobileNetV2Backbone(tfjs.model.layers, { taps: json.backbone.taps, inputSize: S, normalisation: json.preprocessing.normalisation });
 
+// The same network straight through onnxruntime's API, without our code around it.
+const raw = await ort.InferenceSession.create(await readFile(path.join(modelDir, 'model.onnx')), { graphOptimizationLevel: 'all' });
 for (const batch of [1, 16]) {
   const reps = batch === 1 ? 32 : 4;
+  const flat = new Float32Array(batch * S * S);
+  ready.slice(0, batch).forEach((v, i) => flat.set(v, i * S * S));
+  const tensor = new ort.Tensor('float32', flat, [batch, 1, S, S]);
+  await time('model only (ready views)', 'bare onnxruntime session.run', batch, reps * batch, 'views', async () => { for (let i = 0; i < reps; i++) await raw.run({ views: tensor }); });
   await time('model only (ready views)', 'onnxruntime-node', batch, reps * batch, 'views', async () => { for (let i = 0; i < reps; i++) await onnx.runViews(ready.slice(0, batch)); });
   await time('model only (ready views)', 'tfjs-wasm', batch, reps * batch, 'views', async () => { for (let i = 0; i < reps; i++) await bb.extract(ready.slice(0, batch)); });
 }
@@ -75,14 +94,8 @@ for (let r = 0; r < 425 * recipe.trainViews; r++) { trainRows.push(feats[r % fea
 await time('training', 'logistic head, 1 epoch (425 images x views)', recipe.head.batchSize, trainRows.length, 'rows', async () => { trainLogReg(trainRows, y, { ...recipe.head, epochs: 1, weightDecay: 0.01, seed: 0 }, () => 0); });
 onnx.dispose();
 tfjs.dispose();
+void raw.release();
 bb.dispose();
-
-let torch: { b1?: number; b16?: number; torch?: string; error?: string } = {};
-try {
-  torch = JSON.parse(execFileSync('python3', [path.join(root, 'bench/python/densenet169_forward.py'), String(os.cpus().length)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!);
-} catch (e) {
-  torch = { error: `python3 failed: ${(e as Error).message.split('\n')[0]}` };
-}
 
 console.log(`\ncovid-ct benchmark - ${os.cpus()[0]?.model ?? 'cpu'} x ${os.cpus().length}, node ${process.version}`);
 console.log(`model: ${path.relative(process.cwd(), modelDir) || modelDir} (MobileNetV2, taps ${json.backbone.taps.join('+')}, ${S}x${S}, ${V} test-time views); ${files.length} real test images\n`);
@@ -102,6 +115,8 @@ if (torch.error) {
   console.log(`\nour end-to-end batch throughput / seed DenseNet-169 model-only batch throughput: ${(rate(e2e) / torch.b16!).toFixed(1)}x (goal >= 5x)`);
 }
 const m1 = rows.find((r) => r.group.startsWith('model only') && r.what === 'onnxruntime-node' && r.batch === 16)!;
+const bare = rows.find((r) => r.group.startsWith('model only') && r.what.startsWith('bare') && r.batch === 16)!;
+console.log(`our onnxruntime engine (model only, batch 16) runs at ${((rate(m1) / rate(bare)) * 100).toFixed(0)}% of bare onnxruntime on the same network`);
 const e1 = rows.find((r) => r.group.startsWith('end to end') && r.what === 'onnxruntime-node' && r.batch === 16)!;
 console.log(`end to end uses ${(((rate(e1) * V) / rate(m1)) * 100).toFixed(0)}% of the bare onnxruntime view throughput (the rest: decode, resize, views)`);
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);

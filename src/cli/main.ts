@@ -8,8 +8,9 @@ import { evaluateCommand } from './commands/evaluate.js';
 import { predictCommand } from './commands/predict.js';
 import { explainCommand } from './commands/explain.js';
 import { exportCommand } from './commands/export.js';
+import { auditCommand } from './commands/audit.js';
 
-const COMMANDS: Command[] = [datasetCheckCommand, trainCommand, evaluateCommand, predictCommand, explainCommand, exportCommand];
+const COMMANDS: Command[] = [datasetCheckCommand, trainCommand, evaluateCommand, predictCommand, explainCommand, exportCommand, auditCommand];
 
 function usage(): string {
   const rows = COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(16)} ${c.summary}`);

@@ -36,15 +36,23 @@ export class Classifier implements Engine {
 
   /** P(COVID) of each image (mean over the model's test-time views). */
   async probabilities(images: GreyImage[]): Promise<number[]> {
-    const plan = { views: this.model.json.preprocessing.views };
+    return this.probabilitiesOfViews(await this.viewsOf(images));
+  }
+
+  async viewsOf(images: GreyImage[]): Promise<Float32Array[]> {
     const views: Float32Array[] = [];
     for (const img of images) views.push(...(await modelViews(this.model.json, img)));
+    return views;
+  }
+
+  async probabilitiesOfViews(views: Float32Array[]): Promise<number[]> {
+    const v = this.model.json.preprocessing.views;
     const feats = await this.backbone.extract(views);
     const dim = this.backbone.dim;
-    return images.map((_, i) => {
-      const f = new Float32Array(plan.views * dim);
-      for (let v = 0; v < plan.views; v++) f.set(feats[i * plan.views + v], v * dim);
-      return headProbability(this.model.head, f, plan.views);
+    return Array.from({ length: views.length / v }, (_, i) => {
+      const f = new Float32Array(v * dim);
+      for (let k = 0; k < v; k++) f.set(feats[i * v + k], k * dim);
+      return headProbability(this.model.head, f, v);
     });
   }
 

@@ -15,6 +15,12 @@ export interface Engine {
   labelOf(p: number): Label;
   /** P(COVID) of each image: the mean over the model's test-time views. */
   probabilities(images: GreyImage[]): Promise<number[]>;
+  /**
+   * The same in two steps, so that a caller can prepare the next batch (CPU work on this thread) while the
+   * model runs the current one: views of each image, then P(COVID) of each image from its views.
+   */
+  viewsOf(images: GreyImage[]): Promise<Float32Array[]>;
+  probabilitiesOfViews(views: Float32Array[]): Promise<number[]>;
   dispose(): void;
 }
 

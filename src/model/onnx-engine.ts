@@ -72,10 +72,7 @@ export class OnnxClassifier implements Engine {
 
   /** Runs the network on rendered views: per-view logits and maps. */
   async runViews(views: Float32Array[]): Promise<{ logits: Float64Array; cams: Float32Array; grid: number }> {
-    const s = this.model.json.backbone.inputSize;
-    const input = new Float32Array(views.length * s * s);
-    views.forEach((v, i) => input.set(v, i * s * s));
-    const out = await this.session.run({ views: new ort.Tensor('float32', input, [views.length, 1, s, s]) });
+    const out = await this.session.run({ views: this.viewsTensor(views) });
     const cam = out.cam;
     const grid = cam.dims[2];
     const cams = cam.data as Float32Array;
@@ -91,16 +88,31 @@ export class OnnxClassifier implements Engine {
   }
 
   async probabilities(images: GreyImage[]): Promise<number[]> {
-    const v = this.model.json.preprocessing.views;
+    return this.probabilitiesOfViews(await this.viewsOf(images));
+  }
+
+  async viewsOf(images: GreyImage[]): Promise<Float32Array[]> {
     const views: Float32Array[] = [];
     for (const img of images) views.push(...(await modelViews(this.model.json, img)));
+    return views;
+  }
+
+  async probabilitiesOfViews(views: Float32Array[]): Promise<number[]> {
     if (views.length === 0) return [];
+    const v = this.model.json.preprocessing.views;
     const { logits } = await this.runViews(views);
-    return images.map((_, i) => {
+    return Array.from({ length: views.length / v }, (_, i) => {
       let sum = 0;
       for (let k = 0; k < v; k++) sum += sigmoid(logits[i * v + k]);
       return sum / v;
     });
+  }
+
+  private viewsTensor(views: Float32Array[]): ort.Tensor {
+    const s = this.model.json.backbone.inputSize;
+    const input = new Float32Array(views.length * s * s);
+    views.forEach((x, i) => input.set(x, i * s * s));
+    return new ort.Tensor('float32', input, [views.length, 1, s, s]);
   }
 
   /** P(COVID) and the class activation map of one image. */

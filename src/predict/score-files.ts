@@ -33,32 +33,51 @@ export interface ScoreOptions {
   onProgress?: (done: number) => void;
 }
 
-/** One Prediction per file, in order; `file` is the path as given. */
+interface Prepared {
+  files: string[];
+  errors: (string | undefined)[];
+  views: Float32Array[];
+}
+
+/** Reads, decodes and renders the views of one batch; failures become per-file errors. */
+async function prepare(engine: Engine, files: string[]): Promise<Prepared> {
+  const decoded = await Promise.all(files.map(async (f) => {
+    try {
+      return { image: await readAndDecodeGrey(f) } as { image: GreyImage; error?: undefined };
+    } catch (e) {
+      return { error: errorMessage(e) } as { image?: undefined; error: string };
+    }
+  }));
+  const images = decoded.flatMap((d) => (d.image ? [d.image] : []));
+  return { files, errors: decoded.map((d) => d.error), views: images.length ? await engine.viewsOf(images) : [] };
+}
+
+/**
+ * One Prediction per file, in order; `file` is the path as given. Pipelined: the next batch is read, decoded
+ * and rendered on this thread while the model runs the current one.
+ */
 export async function scoreFiles(classifier: Engine, files: string[], opts: ScoreOptions = {}): Promise<Prediction[]> {
   const batchSize = opts.batchSize ?? 8;
   const out: Prediction[] = [];
-  for (let s = 0; s < files.length; s += batchSize) {
-    const batch = files.slice(s, s + batchSize);
-    const decoded = await Promise.all(batch.map(async (f) => {
-      try {
-        return { image: await readAndDecodeGrey(f) } as { image: GreyImage; error?: undefined };
-      } catch (e) {
-        return { error: errorMessage(e) } as { image?: undefined; error: string };
-      }
-    }));
-    const ok = decoded.flatMap((d) => (d.image ? [d.image] : []));
-    const probs = ok.length ? await classifier.probabilities(ok) : [];
+  const batches: string[][] = [];
+  for (let s = 0; s < files.length; s += batchSize) batches.push(files.slice(s, s + batchSize));
+  let next: Promise<Prepared> | undefined = batches.length ? prepare(classifier, batches[0]) : undefined;
+  for (let b = 0; b < batches.length; b++) {
+    const current = await next!;
+    const scoring = current.views.length ? classifier.probabilitiesOfViews(current.views) : Promise.resolve([]);
+    next = b + 1 < batches.length ? prepare(classifier, batches[b + 1]) : undefined;
+    const probs = await scoring;
     let k = 0;
-    batch.forEach((file, i) => {
-      const d = decoded[i];
-      if (d.image) {
+    current.files.forEach((file, i) => {
+      const error = current.errors[i];
+      if (error === undefined) {
         const p = probs[k++];
         out.push({ file, probability: p, label: classifier.labelOf(p) });
       } else {
-        out.push({ file, probability: null, label: null, error: d.error });
+        out.push({ file, probability: null, label: null, error });
       }
     });
-    opts.onProgress?.(Math.min(files.length, s + batchSize));
+    opts.onProgress?.(Math.min(files.length, (b + 1) * batchSize));
   }
   return out;
 }
