@@ -28,7 +28,7 @@ export const AUDIT_VARIANTS: readonly AuditVariant[] = [
   },
   {
     name: 'grey', description: 'every file converted to a greyscale PNG',
-    apply: async (b) => u8(await sharp(b).greyscale().png().toBuffer()),
+    apply: async (b) => u8(await sharp(b).greyscale().toColourspace('b-w').png().toBuffer()),
   },
   {
     name: 'downscale-2x', description: 'downscaled by 2 and back up to the original size (PNG)',
