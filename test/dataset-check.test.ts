@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs';
 import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { DatasetCheckReport } from '../src/data/check.js';
 import { entriesOf, loadDataset, parseSplitFile, splitFileHashes } from '../src/data/dataset.js';
@@ -17,20 +16,8 @@ import { loadPatientIds, parseCsv } from '../src/data/metadata.js';
 import { Progress } from '../src/util/progress.js';
 import { UserError } from '../src/util/errors.js';
 
-/** The project's root: the first folder above this (compiled) file that holds package.json. */
-function findRepoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
+import { DATA, CLI } from './helpers.js';
 
-const repoRoot = findRepoRoot();
-const DATA = path.resolve(repoRoot, '../shared/data/covid-ct');
-const CLI = path.join(repoRoot, 'dist/src/cli/main.js');
 
 function requireData(): void {
   assert.ok(

@@ -3,20 +3,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../src/cli/command.js';
 
-/** The project's root: the first folder above this (compiled) file that holds package.json. */
-export function findRepoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
-
-export const REPO = findRepoRoot();
+/** The project's root (where package.json is). */
+export const REPO = packageRoot();
 export const DATA = path.resolve(REPO, '../shared/data/covid-ct');
 export const WEIGHTS = path.resolve(REPO, '../shared/weights/mobilenetv2-12-int8.onnx');
 export const CLI = path.join(REPO, 'dist/src/cli/main.js');

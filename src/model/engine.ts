@@ -31,3 +31,29 @@ export async function modelViews(json: ModelJson, img: GreyImage): Promise<Float
 }
 
 export const labelAt = (threshold: number, p: number): Label => (p >= threshold ? 'COVID' : 'NonCOVID');
+
+/** What both engines share: the threshold, labels, and views -> probabilities in two steps. */
+export abstract class EngineBase implements Engine {
+  abstract readonly name: EngineName;
+  abstract readonly json: ModelJson;
+  abstract probabilitiesOfViews(views: Float32Array[]): Promise<number[]>;
+  abstract dispose(): void;
+
+  get threshold(): number {
+    return this.json.threshold;
+  }
+
+  labelOf(p: number): Label {
+    return labelAt(this.threshold, p);
+  }
+
+  async probabilities(images: GreyImage[]): Promise<number[]> {
+    return this.probabilitiesOfViews(await this.viewsOf(images));
+  }
+
+  async viewsOf(images: GreyImage[]): Promise<Float32Array[]> {
+    const views: Float32Array[] = [];
+    for (const img of images) views.push(...(await modelViews(this.json, img)));
+    return views;
+  }
+}

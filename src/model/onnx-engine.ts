@@ -6,11 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { GreyImage, Label } from '../types.js';
+import type { GreyImage } from '../types.js';
 import { loadModel, type LoadedModel, type ModelJson } from './model-files.js';
 import { exportOnnx } from './onnx-export.js';
 import { readOnnxGraph } from './onnx-proto.js';
-import { labelAt, modelViews, type Engine } from './engine.js';
+import { EngineBase, modelViews } from './engine.js';
 import { sigmoid } from './head.js';
 import { UserError } from '../util/errors.js';
 
@@ -44,9 +44,11 @@ async function onnxBytes(model: LoadedModel): Promise<Uint8Array> {
   return bytes;
 }
 
-export class OnnxClassifier implements Engine {
+export class OnnxClassifier extends EngineBase {
   readonly name = 'onnx' as const;
-  private constructor(readonly model: LoadedModel, private readonly session: ort.InferenceSession) {}
+  private constructor(readonly model: LoadedModel, private readonly session: ort.InferenceSession) {
+    super();
+  }
 
   static async load(dir: string): Promise<OnnxClassifier> {
     const model = await loadModel(dir);
@@ -62,13 +64,7 @@ export class OnnxClassifier implements Engine {
     return this.model.json;
   }
 
-  get threshold(): number {
-    return this.model.json.threshold;
-  }
 
-  labelOf(p: number): Label {
-    return labelAt(this.threshold, p);
-  }
 
   /** Runs the network on rendered views: per-view logits and maps. */
   async runViews(views: Float32Array[]): Promise<{ logits: Float64Array; cams: Float32Array; grid: number }> {
@@ -87,15 +83,7 @@ export class OnnxClassifier implements Engine {
     return { logits, cams, grid };
   }
 
-  async probabilities(images: GreyImage[]): Promise<number[]> {
-    return this.probabilitiesOfViews(await this.viewsOf(images));
-  }
 
-  async viewsOf(images: GreyImage[]): Promise<Float32Array[]> {
-    const views: Float32Array[] = [];
-    for (const img of images) views.push(...(await modelViews(this.model.json, img)));
-    return views;
-  }
 
   async probabilitiesOfViews(views: Float32Array[]): Promise<number[]> {
     if (views.length === 0) return [];
