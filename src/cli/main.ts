@@ -9,8 +9,9 @@ import { predictCommand } from './commands/predict.js';
 import { explainCommand } from './commands/explain.js';
 import { exportCommand } from './commands/export.js';
 import { auditCommand } from './commands/audit.js';
+import { serveCommand } from './commands/serve.js';
 
-const COMMANDS: Command[] = [datasetCheckCommand, trainCommand, evaluateCommand, predictCommand, explainCommand, exportCommand, auditCommand];
+const COMMANDS: Command[] = [datasetCheckCommand, trainCommand, evaluateCommand, predictCommand, explainCommand, exportCommand, auditCommand, serveCommand];
 
 function usage(): string {
   const rows = COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(16)} ${c.summary}`);

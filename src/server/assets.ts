@@ -1,0 +1,43 @@
+/**
+ * The files the server may send, fixed at start-up: a URL path maps to one file of the package. Nothing a
+ * client sends is ever used as a file path.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface Asset { file: string; type: string }
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.png': 'image/png',
+};
+
+/** onnxruntime-web's wasm build: the ES module and its single-threaded SIMD runtime. */
+const ORT_FILES = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
+
+export function assetTable(root: string, modelDir: string): Map<string, Asset> {
+  const ortDir = path.join(root, 'node_modules', 'onnxruntime-web', 'dist');
+  const entries: [string, string][] = [
+    ['/', path.join(root, 'src/web/index.html')],
+    ['/style.css', path.join(root, 'src/web/style.css')],
+    ['/js/web/app.js', path.join(root, 'dist/src/web/app.js')],
+    ['/js/data/render-view.js', path.join(root, 'dist/src/data/render-view.js')],
+    ['/model/model.onnx', path.join(modelDir, 'model.onnx')],
+    ...ORT_FILES.map((f): [string, string] => [`/vendor/ort/${f}`, path.join(ortDir, f)]),
+  ];
+  return new Map(entries.map(([url, file]) => [url, { file, type: TYPES[path.extname(file)] ?? 'application/octet-stream' }]));
+}
+
+/** Reads an asset once and keeps it (they are small, except the model, which is read once too). */
+export function assetReader(): (a: Asset) => Promise<Uint8Array> {
+  const cache = new Map<string, Promise<Uint8Array>>();
+  return (a) => {
+    let p = cache.get(a.file);
+    if (!p) {
+      p = readFile(a.file).then((b) => new Uint8Array(b));
+      p.catch(() => cache.delete(a.file));
+      cache.set(a.file, p);
+    }
+    return p;
+  };
+}
