@@ -117,3 +117,18 @@ test('user errors are one clear line, not a stack trace', async () => {
   assert.equal(m.code, 1);
   assert.match(m.stderr, /is not a covid-ct model folder/);
 });
+
+test('every command answers --help with its usage, and unknown options are clear errors', async () => {
+  const top = await runCli(['--help']);
+  assert.equal(top.code, 0);
+  const commands = ['dataset check', 'train', 'evaluate', 'predict', 'explain', 'export', 'audit', 'serve'];
+  for (const c of commands) assert.ok(top.stdout.includes(c), `top-level help lists ${c}`);
+  for (const c of commands) {
+    const r = await runCli([...c.split(' '), '--help']);
+    assert.equal(r.code, 0, `${c} --help`);
+    assert.match(r.stdout, new RegExp(`^Usage: covid-ct ${c}`), `${c} --help starts with its usage`);
+  }
+  const bad = await runCli(['evaluate', '--no-such-option']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^covid-ct: .*no-such-option/);
+});

@@ -179,3 +179,13 @@ test('working image: cover keeps the centre at the right aspect ratio, with no b
   assert.equal(contain.data[0], 0); // top bar is black
   assert.equal(contain.data.length, 3600);
 });
+
+test('views without rotation take a faster path that is bit-identical to the general one', async () => {
+  const { renderView, sampleView, IDENTITY_VIEW, FLIP_VIEW, DEFAULT_AUGMENT } = await import('../src/data/render-view.js');
+  const rng = new Rng(11);
+  const img = { width: 97, height: 83, data: Uint8Array.from({ length: 97 * 83 }, () => rng.int(256)) };
+  // A rotation of 1e-300 rad takes the general path but moves no sampling position (cos = 1, sin*|p| < ulp).
+  for (const v of [IDENTITY_VIEW, FLIP_VIEW, { ...sampleView(rng, DEFAULT_AUGMENT), angle: 0 }]) {
+    assert.deepEqual(renderView(img, v, 64), renderView(img, { ...v, angle: 1e-300 }, 64));
+  }
+});

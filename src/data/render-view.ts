@@ -56,6 +56,7 @@ export function sampleView(rng: Rng, cfg: AugmentConfig): ViewParams {
  * (the background of a CT slice).
  */
 export function renderView(img: GreyImage, v: ViewParams, size: number, out = new Float32Array(size * size)): Float32Array {
+  if (v.angle === 0) return renderUnrotated(img, v, size, out);
   const { width: W, height: H, data } = img;
   const cos = Math.cos(v.angle);
   const sin = Math.sin(v.angle);
@@ -81,3 +82,37 @@ export function renderView(img: GreyImage, v: ViewParams, size: number, out = ne
   return out;
 }
 
+
+/**
+ * renderView without rotation (every test-time view): the sampling positions of a column or a row are the same
+ * for all rows or columns, so they are computed once. The arithmetic is the general path's, operation for
+ * operation (with cos = 1 and sin = 0 its rotation leaves px and py exactly unchanged), so the result is
+ * bit-identical; it is only faster.
+ */
+function renderUnrotated(img: GreyImage, v: ViewParams, size: number, out: Float32Array): Float32Array {
+  const { width: W, height: H, data } = img;
+  const xs = new Int32Array(size), fxs = new Float64Array(size);
+  const ys = new Int32Array(size), fys = new Float64Array(size);
+  for (let o = 0; o < size; o++) {
+    let px = (o + 0.5) / size - 0.5;
+    if (v.flip) px = -px;
+    const sx = (v.cx + px * v.cw) * W - 0.5;
+    xs[o] = Math.floor(sx);
+    fxs[o] = sx - xs[o];
+    const py = (o + 0.5) / size - 0.5;
+    const sy = (v.cy + py * v.ch) * H - 0.5;
+    ys[o] = Math.floor(sy);
+    fys[o] = sy - ys[o];
+  }
+  const at = (x: number, y: number): number => (x < 0 || y < 0 || x >= W || y >= H ? 0 : data[y * W + x]);
+  for (let oy = 0; oy < size; oy++) {
+    const y0 = ys[oy], fy = fys[oy];
+    for (let ox = 0; ox < size; ox++) {
+      const x0 = xs[ox], fx = fxs[ox];
+      const val = (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy) + (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy;
+      const t = (val / 255 - 0.5) * v.contrast + 0.5 + v.brightness;
+      out[oy * size + ox] = t < 0 ? 0 : t > 1 ? 1 : t;
+    }
+  }
+  return out;
+}

@@ -52,8 +52,7 @@ export abstract class EngineBase implements Engine {
   }
 
   async viewsOf(images: GreyImage[]): Promise<Float32Array[]> {
-    const views: Float32Array[] = [];
-    for (const img of images) views.push(...(await modelViews(this.json, img)));
-    return views;
+    // Concurrently: sharp resizes on its own threads while this one renders views.
+    return (await Promise.all(images.map((img) => modelViews(this.json, img)))).flat();
   }
 }

@@ -68,10 +68,18 @@ export class OnnxClassifier extends EngineBase {
 
   /** Runs the network on rendered views: per-view logits and maps. */
   async runViews(views: Float32Array[]): Promise<{ logits: Float64Array; cams: Float32Array; grid: number }> {
-    const out = await this.session.run({ views: this.viewsTensor(views) });
-    const cam = out.cam;
-    const grid = cam.dims[2];
-    const cams = cam.data as Float32Array;
+    // Small chunks: on this CPU onnxruntime runs 4 views ~25% faster per view than 16 (cache-sized activations).
+    const CHUNK = 4;
+    const parts: Float32Array[] = [];
+    let grid = 0;
+    for (let i = 0; i < views.length; i += CHUNK) {
+      const out = await this.session.run({ views: this.viewsTensor(views.slice(i, i + CHUNK)) });
+      grid = out.cam.dims[2];
+      parts.push(out.cam.data as Float32Array);
+    }
+    const cams = new Float32Array(views.length * grid * grid);
+    let at = 0;
+    for (const p of parts) { cams.set(p, at); at += p.length; }
     // The logit is the mean of the map, exactly; taking it from there keeps full precision at the extremes,
     // where the float32 sigmoid output would round to 0 or 1.
     const logits = new Float64Array(views.length);
