@@ -35,7 +35,7 @@ export const RECIPES: Record<string, Recipe> = {
     fit: 'cover',
     trainViews: 8,
     evalViews: 2,
-    // Mild geometry only. On val, JPEG re-encoding / downscaling views cost ~0.06 AUC and did not make the
+    // Mild geometry only. On val, JPEG re-encoding / downscaling views cost 0.03-0.06 AUC and did not make the
     // head less sensitive to those degradations (val AUC moved as much), so they are off; see README.
     augment: { scale: [0.85, 1], ratio: [0.9, 1.111], rotateDeg: 5, flipProbability: 0.5, brightness: 0.05, contrast: 0.1 },
     jpegProbability: 0,
