@@ -3,7 +3,8 @@ import type { Prediction } from '../types.js';
 
 export type PredictFormat = 'table' | 'json' | 'csv';
 
-function csvField(s: string): string {
+/** One CSV field, quoted when it holds a comma, quote or line break. */
+export function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { GreyImage } from '../types.js';
 import type { Backbone } from '../model/backbone.js';
-import type { WorkingFit } from '../data/preprocess.js';
+import { WORKING_SIZE, type WorkingFit } from '../data/preprocess.js';
 import { renderViews, type ViewPlan } from '../data/views.js';
 
 export { TTA_PLAN, renderViews, type ViewPlan } from '../data/views.js';
@@ -85,7 +85,7 @@ export async function extractFeatures(sources: ImageSource[], opts: ExtractOptio
       const hit = file ? await readCached(file, per) : undefined;
       if (hit) { result[i] = hit; return; }
       try {
-        const framing = { workingSize: opts.workingSize ?? 256, fit: opts.fit ?? 'cover', inputSize: backbone.inputSize };
+        const framing = { workingSize: opts.workingSize ?? WORKING_SIZE, fit: opts.fit ?? 'cover', inputSize: backbone.inputSize };
         todo.push({ i, views: await renderViews(await src.decode(), src.name, plan, framing) });
       } catch (e) {
         if (!opts.onError) throw e;

@@ -12,7 +12,7 @@ import { loadDataset, entriesOf, splitFileHashes } from '../data/dataset.js';
 import { readAndDecodeGrey } from '../data/decode.js';
 import { mobileNetV2Backbone, type Backbone } from '../model/backbone.js';
 import { headProbability, type LinearHead } from '../model/head.js';
-import { loadModel, saveModel, type ModelJson } from '../model/model-files.js';
+import { saveModel, type ModelJson } from '../model/model-files.js';
 import { exportOnnx } from '../model/onnx-export.js';
 import { writeFileAtomic } from '../eval/report.js';
 import type { ConvLayer } from '../model/mobilenetv2.js';
@@ -166,6 +166,6 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   });
   // The folder carries its ONNX export for the fast engine (if this step is interrupted, the engine exports
   // in memory instead; nothing is left half-written).
-  await writeFileAtomic(path.join(opts.outDir, 'model.onnx'), Buffer.from(exportOnnx(await loadModel(opts.outDir))));
+  await writeFileAtomic(path.join(opts.outDir, 'model.onnx'), Buffer.from(exportOnnx({ dir: opts.outDir, json, layers: opts.pretrained.layers, head: chosen.head })));
   return { outDir: opts.outDir, model: json, valAuc: chosen.auc, seconds: (Date.now() - started) / 1000, skipped };
 }

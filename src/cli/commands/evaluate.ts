@@ -8,7 +8,8 @@ import { loadEngine } from '../../model/load-engine.js';
 import type { Engine } from '../../model/engine.js';
 import { scoreFiles } from '../../predict/score-files.js';
 import { evaluateScoresWithBootstrap } from '../../eval/evaluation.js';
-import { formatTable, writeMarkdownReport } from '../../eval/report.js';
+import { formatTable, writeFileAtomic, writeMarkdownReport } from '../../eval/report.js';
+import { csvField } from '../../predict/format.js';
 import { Progress } from '../../util/progress.js';
 import { UserError } from '../../util/errors.js';
 
@@ -58,13 +59,11 @@ Options:
     const scores = preds.map((p) => p.probability as number);
     const { result, bootstrap } = evaluateScoresWithBootstrap({ split, yTrue, scores, threshold: classifier.threshold });
     if (values.scores) {
-      const { writeFileAtomic } = await import('../../eval/report.js');
       const csv = ['file,label,probability', ...entries.map((e, i) => `${csvField(e.name)},${e.label},${scores[i]}`)].join('\n') + '\n';
       await writeFileAtomic(path.resolve(values.scores), csv);
     }
     if (values.report) {
       // The exact result beside the report, so that anyone can check a re-run reproduces it to the last digit.
-      const { writeFileAtomic } = await import('../../eval/report.js');
       await writeFileAtomic(path.resolve(values.report).replace(/\.md$/i, '') + '.json', JSON.stringify(result, null, 2) + '\n');
       const card = classifier.json.card as { name?: string };
       await writeMarkdownReport({
@@ -88,8 +87,4 @@ function describeModel(c: Engine): string[] {
     `Threshold ${j.threshold.toFixed(4)} chosen on val (${card.chosen?.thresholdRule}); val AUC ${typeof card.val?.auc === 'number' ? card.val.auc.toFixed(4) : '?'} on ${card.val?.n} images.`,
     `Seed ${card.seed}; recipe "${card.recipe?.name}".`,
   ];
-}
-
-function csvField(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
