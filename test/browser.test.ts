@@ -1,47 +1,56 @@
 /**
- * The model in a real browser: Debian's chromium, driven by playwright-core, loads our page from our server,
- * which serves onnxruntime-web and model.onnx from this package. The same views give the same probability as
- * onnxruntime-node; a real CT slice picked in the page is analysed on the device.
+ * The web app end to end in a real browser: Debian's chromium, driven by playwright-core, loads the page from
+ * our server (which serves onnxruntime-web and model.onnx from this package; nothing from elsewhere). A real
+ * test slice and a corrupt file are dropped: the probability shown equals `covid-ct predict`'s, the corrupt
+ * file gets its error in words, the heatmap toggles, the CSV downloads; on this device the same slice gets
+ * the same number.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { DATA, REPO, requireShared } from './helpers.js';
-import { createApp } from '../src/server/app.js';
+import { DATA, REPO, readCsv, requireShared, runCli } from './helpers.js';
+import { createApp, listen } from '../src/server/app.js';
+import { DEFAULT_LIMITS } from '../src/server/api.js';
+import { modelCard } from '../src/server/card.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
-import { readAndDecodeGrey } from '../src/data/decode.js';
+import type { DatasetEntry } from '../src/types.js';
 
 const MODEL = path.join(REPO, 'models/default');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-let server: ServerType | undefined;
+const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(REPO, 'docs') : undefined; // the README's pictures
+let server: Server | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let engine: OnnxClassifier;
 let url = '';
+let picks: DatasetEntry[];
+const external: string[] = [];
 
 before(async () => {
   requireShared();
   assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does)`);
   engine = await OnnxClassifier.load(MODEL);
-  const app = createApp({ root: REPO, modelDir: MODEL, model: engine.json });
-  await new Promise<void>((resolve) => { server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve()); });
-  url = `http://127.0.0.1:${(server!.address() as AddressInfo).port}/`;
+  const app = createApp({ root: REPO, modelDir: MODEL, engine, card: modelCard(engine.json), limits: DEFAULT_LIMITS });
+  const bound = await listen(app, { port: 0, hostname: '127.0.0.1' });
+  server = bound.server;
+  url = `http://127.0.0.1:${bound.port}/`;
+  const test = entriesOf(await loadDataset(DATA), 'test');
+  // One JPEG and one PNG (by content), so both browser decoders are exercised.
+  const kinds = await Promise.all(test.map(async (e) => (await readFile(e.path)).subarray(0, 2).toString('hex')));
+  picks = [test[kinds.indexOf('ffd8')], test[kinds.indexOf('8950')]];
   browser = await chromium.launch({
     executablePath: CHROMIUM, headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
-  page = await browser.newPage();
-  const external: string[] = [];
-  page.on('request', (r) => { if (!r.url().startsWith(url)) external.push(r.url()); });
+  page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  page.on('request', (r) => { if (!r.url().startsWith(url) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) external.push(r.url()); });
   await page.goto(url);
-  await page.waitForFunction(() => !document.querySelector('#model')?.textContent?.startsWith('loading'), null, { timeout: 60_000 });
-  assert.deepEqual(external, [], 'the page fetches nothing from outside our server');
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
 });
 
 after(async () => {
@@ -50,34 +59,72 @@ after(async () => {
   engine?.dispose();
 });
 
-test('onnxruntime-web in the browser gives onnxruntime-node probabilities for the same views', async () => {
-  const entries = entriesOf(await loadDataset(DATA), 'test');
-  const picks = [entries[0], entries[entries.length - 1], entries[50]];
-  for (const e of picks) {
-    const views = await engine.viewsOf([await readAndDecodeGrey(e.path)]);
-    const [node] = await engine.probabilitiesOfViews(views);
-    const inBrowser = await page.evaluate(async (arrays: number[][]) => {
-      const api = (globalThis as unknown as { covidCt: { probabilityOfViews(v: Float32Array[]): Promise<number> } }).covidCt;
-      return api.probabilityOfViews(arrays.map((a) => Float32Array.from(a)));
-    }, views.map((v) => Array.from(v)));
-    assert.ok(Math.abs(inBrowser - node) < 1e-4, `${e.name}: browser ${inBrowser} vs node ${node}`);
-  }
+async function waitForRows(n: number): Promise<void> {
+  await page.waitForFunction((k) => document.querySelectorAll('#results tbody tr').length >= k && !document.body.dataset.busy, n, { timeout: 120_000 });
+}
+
+test('the page shows the model card and its intended use, and fetches nothing from outside our server', async () => {
+  const cardText = await page.textContent('#model-card');
+  assert.match(cardText ?? '', /MobileNetV2/);
+  assert.match(cardText ?? '', /not a diagnosis/);
+  assert.match(await page.textContent('#mode-status') ?? '', /on the covid-ct server/);
 });
 
-test('a CT slice picked in the page is analysed on the device', async () => {
-  const e = entriesOf(await loadDataset(DATA), 'test')[3];
-  const [node] = await engine.probabilities([await readAndDecodeGrey(e.path)]);
-  await page.setInputFiles('#file', e.path);
-  await page.waitForFunction(() => document.querySelector('#result')?.getAttribute('data-probability') !== null, null, { timeout: 60_000 });
-  const shown = Number(await page.getAttribute('#result', 'data-probability'));
-  const text = await page.textContent('#result');
-  assert.ok(shown > 0 && shown < 1, `probability shown: ${shown}`);
-  assert.match(text ?? '', /P\(COVID\) = 0\.\d{4} -> (COVID|NonCOVID)/);
-  // The browser decodes and resizes with its own code, so only closeness is expected here.
-  assert.ok(Math.abs(shown - node) < 0.1, `browser pipeline ${shown} vs node ${node}`);
-  if (process.env.UPDATE_SCREENSHOTS) { // the README's picture; not rewritten by ordinary test runs
-    await mkdir(path.join(REPO, 'docs'), { recursive: true });
-    await page.screenshot({ path: path.join(REPO, 'docs/on-device.png') });
-  }
-  console.log(`# browser pipeline P(COVID) ${shown.toFixed(6)} vs node ${node.toFixed(6)} for ${e.name}`);
+test('on the server: dropped slices show predict\'s probability, a corrupt file its error; heatmap toggles; CSV downloads', async () => {
+  const cli = await runCli(['predict', ...picks.map((p) => p.path), '--format', 'json', '--quiet']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const expected = (JSON.parse(cli.stdout) as { predictions: { file: string; probability: number; label: string }[] }).predictions;
+  await page.setInputFiles('#files', [
+    ...await Promise.all(picks.map(async (p) => ({ name: p.name, mimeType: 'application/octet-stream', buffer: await readFile(p.path) }))),
+    { name: 'scan.png', mimeType: 'image/png', buffer: Buffer.from('definitely not a PNG') },
+  ]);
+  await waitForRows(3);
+  const shown = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => ({
+    file: (tr as HTMLElement).dataset.file, probability: (tr as HTMLElement).dataset.probability,
+    verdict: tr.querySelector('.verdict')?.textContent, text: tr.querySelector('.probability')?.textContent,
+  })));
+  picks.forEach((p, i) => {
+    assert.equal(shown[i].file, p.name);
+    assert.ok(Math.abs(Number(shown[i].probability) - expected[i].probability) < 1e-5, `${p.name}: page ${shown[i].probability} vs predict ${expected[i].probability}`);
+    assert.equal(shown[i].text, expected[i].probability.toFixed(4));
+    assert.match(shown[i].verdict ?? '', expected[i].label === 'COVID' ? /COVID-19 findings likely/ : /no COVID-19 findings/);
+  });
+  assert.match(shown[2].verdict ?? '', /^scan\.png: not a PNG/);
+  assert.equal(shown[2].probability, undefined);
+
+  const img = page.locator('#results tbody tr').first().locator('img');
+  const before = await img.getAttribute('src');
+  await page.locator('#results tbody tr').first().locator('.heatmap-toggle').check();
+  const afterToggle = await img.getAttribute('src');
+  assert.ok(before?.startsWith('data:image/png') && afterToggle?.startsWith('data:image/png') && before !== afterToggle, 'the heatmap replaces the slice');
+  if (SHOTS) { await mkdir(SHOTS, { recursive: true }); await page.screenshot({ path: path.join(SHOTS, 'web-app.png'), fullPage: true }); }
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+  const csv = readCsv(await readFile((await download.path())!, 'utf8'));
+  assert.equal(csv.length, 3);
+  assert.equal(csv[0].file, picks[0].name);
+  assert.ok(Math.abs(Number(csv[0].probability) - expected[0].probability) < 1e-5);
+  assert.equal(csv[2].probability, '');
+  assert.match(csv[2].error, /not a PNG/);
+  assert.equal(csv[0].mode, 'server');
+});
+
+test('on this device: the same slices get the same numbers, and nothing is uploaded', async () => {
+  if (await page.isEnabled('#clear')) await page.click('#clear');
+  await page.check('input[name=mode][value=device]');
+  assert.match(await page.textContent('#mode-status') ?? '', /on this device.*not uploaded/);
+  const cli = await runCli(['predict', ...picks.map((p) => p.path), '--format', 'json', '--quiet']);
+  const expected = (JSON.parse(cli.stdout) as { predictions: { probability: number }[] }).predictions;
+  const posts: string[] = [];
+  page.on('request', (r) => { if (r.method() === 'POST') posts.push(r.url()); });
+  await page.setInputFiles('#files', picks.map((p) => p.path));
+  await waitForRows(2);
+  const shown = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.probability)));
+  picks.forEach((p, i) => {
+    assert.ok(Math.abs(shown[i] - expected[i].probability) < 1e-4, `${p.name}: on device ${shown[i]} vs server ${expected[i].probability}`);
+  });
+  assert.deepEqual(posts, [], 'nothing was posted in device mode');
+  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'on-device.png'), fullPage: true });
+  assert.deepEqual(external, [], 'the page fetches nothing from outside our server');
+  console.log(`# on device vs server: ${picks.map((p, i) => `${p.name}: ${shown[i].toFixed(6)} / ${expected[i].probability.toFixed(6)}`).join('; ')}`);
 });

@@ -1,31 +1,17 @@
 /**
  * From a decoded grey image to the square views the backbone sees. Every view is an affine warp of one
- * "working image" (the whole slice resized to a fixed square by sharp, antialiased), so the evaluation view
+ * "working image" (the whole slice resized to a fixed square, antialiased; working-image.ts), so the evaluation view
  * is exactly the identity augmentation and training views differ from it only by the sampled parameters.
  */
 import sharp from 'sharp';
 import type { GreyImage } from '../types.js';
+import { WORKING_SIZE, workingImage, type WorkingFit } from './working-image.js';
 
-/** Side of the working image every view is sampled from. */
-export const WORKING_SIZE = 256;
+export { WORKING_SIZE, type WorkingFit } from './working-image.js';
 
-/**
- * How a non-square slice becomes the square working image. 'cover' scales the shorter side to the size and
- * keeps the centre (aspect ratio kept, no bars: the model cannot see the file's shape); 'fill' squashes;
- * 'contain' letterboxes with black bars (which would show the aspect ratio). Measured on val (frozen features,
- * AUC): fill 0.75, contain 0.82, cover 0.86; ImageNet features dislike distorted anatomy.
- */
-export type WorkingFit = 'cover' | 'fill' | 'contain';
-
-/** Resizes a grey image to size x size with sharp's antialiased (Lanczos) resampling. */
+/** The working image (pure TypeScript, identical in the browser; see working-image.ts). */
 export async function toWorkingImage(img: GreyImage, size = WORKING_SIZE, fit: WorkingFit = 'cover'): Promise<GreyImage> {
-  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 1 } })
-    .resize(size, size, { fit, position: 'centre', kernel: 'lanczos3', background: { r: 0, g: 0, b: 0 } })
-    .extractChannel(0) // contain's background makes sharp emit RGB; the image itself is grey
-    .raw()
-    .toBuffer();
-  if (data.byteLength !== size * size) throw new Error(`working image has ${data.byteLength} bytes, expected ${size * size}`);
-  return { width: size, height: size, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  return workingImage(img, size, fit);
 }
 
 export { IDENTITY_VIEW, FLIP_VIEW, DEFAULT_AUGMENT, sampleView, renderView, type ViewParams, type AugmentConfig } from './render-view.js';

@@ -1,34 +1,23 @@
 /**
- * covid-ct's HTTP server (hono): the web page, the model card, and the files that let the browser run the
- * model itself with onnxruntime-web, all served from this package; no CDN, nothing leaves the machine.
+ * covid-ct's HTTP server (hono): the API (see api.ts), the web page, and the files that let the browser run
+ * the model itself with onnxruntime-web, all served from this package; no CDN, nothing leaves the machine.
  */
-import { Hono } from 'hono';
-import type { ModelJson } from '../model/model-files.js';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createApi, type ApiOptions } from './api.js';
 import { assetReader, assetTable } from './assets.js';
 
-export interface ServerOptions {
+export interface ServerOptions extends ApiOptions {
   /** The package root (where node_modules and dist are). */
   root: string;
   modelDir: string;
-  model: ModelJson;
 }
 
-/** The part of model.json the page needs, without anything about the machine it was trained on. */
-export function publicCard(model: ModelJson) {
-  const card = model.card as Record<string, unknown>;
-  return {
-    name: card.name, task: card.task, intendedUse: card.intendedUse, threshold: model.threshold,
-    preprocessing: model.preprocessing, backbone: { architecture: model.backbone.architecture, taps: model.backbone.taps },
-    val: card.val, pretrained: card.pretrained, seed: card.seed,
-  };
-}
-
-export function createApp(opts: ServerOptions): Hono {
-  const app = new Hono();
+export function createApp(opts: ServerOptions): OpenAPIHono {
+  const app = createApi(opts);
   const assets = assetTable(opts.root, opts.modelDir);
   const read = assetReader();
-  app.get('/healthz', (c) => c.json({ ok: true }));
-  app.get('/api/model', (c) => c.json(publicCard(opts.model)));
   app.get('*', async (c) => {
     const asset = assets.get(c.req.path);
     if (!asset) return c.json({ error: `not found: ${c.req.path}` }, 404);
@@ -38,10 +27,33 @@ export function createApp(opts: ServerOptions): Hono {
         'content-type': asset.type,
         'cache-control': 'no-cache',
         'x-content-type-options': 'nosniff',
+        // The page runs only our own scripts and talks only to this server.
+        'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'",
       });
     } catch {
       return c.json({ error: `missing on the server: ${c.req.path}` }, 500);
     }
   });
+  app.all('*', (c) => c.json({ error: `${c.req.method} is not supported on ${c.req.path}` }, 405));
   return app;
+}
+
+export interface ListenOptions {
+  port: number;
+  hostname: string;
+  /** Milliseconds a client may take to send a whole request (slow clients are cut off). */
+  requestTimeoutMs?: number;
+}
+
+/** Starts listening; resolves with the node server and the port it got (port 0 picks a free one). */
+export function listen(app: Pick<OpenAPIHono, 'fetch'>, opts: ListenOptions): Promise<{ server: Server; port: number }> {
+  const limit = opts.requestTimeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const server = serve({
+      fetch: app.fetch, port: opts.port, hostname: opts.hostname,
+      // A slow client is cut off once its request has taken `limit`; node checks on connectionsCheckingInterval.
+      serverOptions: { requestTimeout: limit, headersTimeout: Math.min(limit, 20_000), connectionsCheckingInterval: Math.min(1000, limit) },
+    }, (info) => resolve({ server, port: info.port })) as Server;
+    server.once('error', reject);
+  });
 }

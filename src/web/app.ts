@@ -1,115 +1,339 @@
 /**
- * The covid-ct page, in the browser: the image is decoded, turned grey and framed here, and the model runs
- * here with onnxruntime-web (wasm, served by our own server), so the image never leaves this device.
+ * The covid-ct page: files are dropped or picked, analysed on our server (POST /api/predict) or on this
+ * device (onnxruntime-web, see on-device.ts), and shown with their probability, verdict and heatmap; the
+ * results download as CSV. Nothing is fetched from anywhere but our own server.
  */
-import { FLIP_VIEW, IDENTITY_VIEW, renderView } from '../data/render-view.js';
+import { analyseOnDevice, type Grey, type Preprocessing } from './on-device.js';
+import { mapToImage, overlayRgb } from '../explain/cam-overlay.js';
+import { resample } from '../data/working-image.js';
+import { csvField } from '../predict/format.js';
 
-interface OrtTensor { data: Float32Array; dims: readonly number[] }
-interface OrtSession { run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensor>> }
-interface OrtModule {
-  env: { wasm: { wasmPaths: string; numThreads: number } };
-  InferenceSession: { create(url: string, opts?: Record<string, unknown>): Promise<OrtSession> };
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
-}
+type Mode = 'server' | 'device';
+type Label = 'COVID' | 'NonCOVID';
+
+interface Estimate { value: number; ci: [number, number] }
 interface ModelCard {
-  name: string; threshold: number; intendedUse: string;
-  preprocessing: { workingSize: number; inputSize: number; views: number; fit: 'cover' | 'fill' | 'contain' };
-}
-interface Grey { width: number; height: number; data: Uint8Array }
-
-const ORT_URL = '/vendor/ort/ort.wasm.min.mjs';
-let ready: Promise<{ ort: OrtModule; session: OrtSession; card: ModelCard }> | undefined;
-
-function load() {
-  ready ??= (async () => {
-    const ort = (await import(ORT_URL)) as OrtModule;
-    ort.env.wasm.wasmPaths = '/vendor/ort/';
-    ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one is enough for one image
-    const [session, card] = await Promise.all([
-      ort.InferenceSession.create('/model/model.onnx', { executionProviders: ['wasm'] }),
-      fetch('/api/model').then((r) => r.json() as Promise<ModelCard>),
-    ]);
-    return { ort, session, card };
-  })();
-  return ready;
+  name: string; task: string; intendedUse: string; threshold: number; trainingData: string; attribution?: string;
+  backbone: { architecture: string; pretrained?: string; licence?: string; inputSize: number };
+  preprocessing: Preprocessing;
+  val?: { n: number; auc: number };
+  test?: { n: number; metrics: Record<string, Estimate>; confusion: { tp: number; fp: number; tn: number; fn: number } };
 }
 
-const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+/** One row of the results: one image, or one slice of a DICOM file or zip. */
+export interface ResultRow {
+  file: string;
+  mode: Mode;
+  probability: number | null;
+  label: Label | null;
+  threshold: number | null;
+  error?: string;
+  thumbnail?: string;
+  heatmap?: string;
+}
+interface ScanRow { series: string; slices: number; probability: number; label?: Label; method: string; k?: number }
 
-/** P(COVID) of an image from its rendered views: mean of the views' probabilities (logit = mean of the map). */
-export async function probabilityOfViews(views: Float32Array[]): Promise<number> {
-  const { ort, session, card } = await load();
-  const s = card.preprocessing.inputSize;
-  const input = new Float32Array(views.length * s * s);
-  views.forEach((v, i) => input.set(v, i * s * s));
-  const out = await session.run({ views: new ort.Tensor('float32', input, [views.length, 1, s, s]) });
-  const cam = out.cam;
-  const g = cam.dims[2] * cam.dims[3];
-  let p = 0;
-  for (let i = 0; i < views.length; i++) {
-    let sum = 0;
-    for (let k = 0; k < g; k++) sum += cam.data[i * g + k];
-    p += sigmoid(sum / g) / views.length;
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
+const rows: ResultRow[] = [];
+let card: ModelCard | undefined;
+
+function mode(): Mode {
+  return ($<HTMLInputElement>('input[name=mode]:checked').value as Mode) ?? 'server';
+}
+
+function showMode(): void {
+  $('#mode-status').textContent = mode() === 'device'
+    ? 'Mode: on this device. Images are analysed in this browser and are not uploaded anywhere (PNG and JPEG).'
+    : `Mode: on the covid-ct server at ${location.host}. Images are sent to it, analysed in memory and not kept.`;
+  document.body.dataset.mode = mode();
+}
+
+// ---- rendering -------------------------------------------------------------------------------------------
+
+function verdictText(r: ResultRow): string {
+  if (r.error) return `${r.file}: ${r.error}`;
+  return r.label === 'COVID' ? 'COVID-19 findings likely' : 'no COVID-19 findings detected';
+}
+
+function renderRow(r: ResultRow): HTMLTableRowElement {
+  const tr = document.createElement('tr');
+  tr.className = r.error ? 'error' : `row-${r.label}`;
+  tr.dataset.file = r.file;
+  if (r.probability !== null) tr.dataset.probability = String(r.probability);
+  const img = document.createElement('td');
+  if (r.thumbnail) {
+    const el = document.createElement('img');
+    el.alt = `${r.file}`;
+    el.src = $<HTMLInputElement>('#show-heatmaps').checked && r.heatmap ? r.heatmap : r.thumbnail;
+    img.append(el);
   }
-  return p;
+  const name = document.createElement('td');
+  name.textContent = r.file;
+  const prob = document.createElement('td');
+  prob.className = 'probability';
+  if (r.probability !== null) {
+    prob.textContent = r.probability.toFixed(4);
+    const bar = document.createElement('div');
+    bar.className = 'bar';
+    bar.setAttribute('role', 'meter');
+    bar.setAttribute('aria-valuenow', r.probability.toFixed(4));
+    const fill = document.createElement('span');
+    fill.style.width = `${(100 * r.probability).toFixed(1)}%`;
+    const mark = document.createElement('i');
+    mark.style.left = `${(100 * (r.threshold ?? 0.5)).toFixed(1)}%`;
+    mark.title = `threshold ${r.threshold?.toFixed(4)}`;
+    bar.append(fill, mark);
+    prob.append(bar);
+  } else {
+    prob.textContent = '-';
+  }
+  const verdict = document.createElement('td');
+  verdict.className = `verdict ${r.label ?? ''}`;
+  verdict.textContent = verdictText(r);
+  const toggle = document.createElement('td');
+  if (r.heatmap && r.thumbnail) {
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.className = 'heatmap-toggle';
+    box.checked = $<HTMLInputElement>('#show-heatmaps').checked;
+    box.setAttribute('aria-label', `heatmap of ${r.file}`);
+    box.addEventListener('change', () => { (img.firstChild as HTMLImageElement).src = box.checked ? r.heatmap! : r.thumbnail!; });
+    toggle.append(box);
+  }
+  tr.append(img, name, prob, verdict, toggle);
+  return tr;
 }
 
-const toLinear = (c: number) => (c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
-const toSrgb = (c: number) => (c <= 0.0031308 ? c * 12.92 : 1.055 * Math.pow(c, 1 / 2.4) - 0.055);
+function addRows(batch: ResultRow[]): void {
+  const body = $('#results tbody');
+  for (const r of batch) { rows.push(r); body.append(renderRow(r)); }
+  $<HTMLButtonElement>('#download-csv').disabled = rows.length === 0;
+  $<HTMLButtonElement>('#clear').disabled = rows.length === 0;
+}
 
-/** The working image: the slice's centre square (cover), resized by the browser, as one grey channel. */
-async function workingImage(file: Blob, size: number): Promise<Grey> {
-  const bitmap = await createImageBitmap(file);
-  const m = Math.min(bitmap.width, bitmap.height);
-  const canvas = new OffscreenCanvas(size, size);
+function addScans(scans: ScanRow[]): void {
+  if (!scans.length) return;
+  const section = $('#scans');
+  section.hidden = false;
+  const body = section.querySelector('tbody')!;
+  for (const s of scans) {
+    const tr = document.createElement('tr');
+    tr.className = `row-${s.label ?? ''}`;
+    tr.dataset.probability = String(s.probability);
+    for (const text of [s.series, String(s.slices), s.probability.toFixed(4), s.label ?? '', s.method]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+}
+
+// ---- CSV --------------------------------------------------------------------------------------------------
+
+export function resultsCsv(list: ResultRow[]): string {
+  const lines = ['file,probability,label,threshold,mode,error'];
+  for (const r of list) {
+    lines.push([r.file, r.probability === null ? '' : String(r.probability), r.label ?? '', r.threshold === null ? '' : String(r.threshold), r.mode, r.error ?? '']
+      .map(csvField).join(','));
+  }
+  return lines.join('\n') + '\n';
+}
+
+function downloadCsv(): void {
+  const url = URL.createObjectURL(new Blob([resultsCsv(rows)], { type: 'text/csv' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = 'covid-ct-results.csv';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// ---- analysis ---------------------------------------------------------------------------------------------
+
+/** Requests stay well under the server's 50 MB limit; a DICOM series should be sent in one (see README). */
+const MAX_REQUEST_BYTES = 40 * 1024 * 1024;
+
+function batchesOf(files: File[]): File[][] {
+  const out: File[][] = [];
+  let cur: File[] = [], size = 0;
+  for (const f of files) {
+    if (cur.length && size + f.size > MAX_REQUEST_BYTES) { out.push(cur); cur = []; size = 0; }
+    cur.push(f); size += f.size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+async function analyseOnServer(files: File[]): Promise<void> {
+  const width = $<HTMLInputElement>('#window-width').value;
+  const level = $<HTMLInputElement>('#window-level').value;
+  for (const batch of batchesOf(files)) {
+    const body = new FormData();
+    for (const f of batch) body.append('files', f, f.name);
+    const query = new URLSearchParams({ heatmap: '1', preview: '1', windowWidth: width, windowLevel: level });
+    let res: Response;
+    try {
+      res = await fetch(`/api/predict?${query}`, { method: 'POST', body });
+    } catch {
+      addRows(batch.map((f) => ({ file: f.name, mode: 'server', probability: null, label: null, threshold: null, error: 'the server could not be reached' })));
+      continue;
+    }
+    const json = await res.json().catch(() => ({ error: `the server answered ${res.status}` })) as { results?: any[]; scans?: ScanRow[]; error?: string };
+    if (!res.ok || !json.results) {
+      addRows(batch.map((f) => ({ file: f.name, mode: 'server', probability: null, label: null, threshold: null, error: json.error ?? `the server answered ${res.status}` })));
+      continue;
+    }
+    addRows(json.results.map((r) => ({
+      file: r.file, mode: 'server', probability: r.probability, label: r.label, threshold: r.threshold, error: r.error,
+      thumbnail: r.preview, heatmap: r.heatmap,
+    })));
+    addScans(json.scans ?? []);
+  }
+}
+
+function pngUrl(width: number, height: number, rgb: (i: number) => [number, number, number]): string {
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
   const ctx = canvas.getContext('2d')!;
-  ctx.imageSmoothingEnabled = true;
-  ctx.imageSmoothingQuality = 'high';
-  ctx.fillStyle = '#000';
-  ctx.fillRect(0, 0, size, size);
-  ctx.drawImage(bitmap, (bitmap.width - m) / 2, (bitmap.height - m) / 2, m, m, 0, 0, size, size);
-  const rgba = ctx.getImageData(0, 0, size, size).data;
-  const data = new Uint8Array(size * size);
-  for (let i = 0; i < data.length; i++) {
-    const [r, g, b] = [rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]];
-    // Grey as the server computes it: luminance in linear light (equal channels stay exactly as they are).
-    data[i] = r === g && g === b ? r : Math.round(255 * toSrgb(0.2126 * toLinear(r / 255) + 0.7152 * toLinear(g / 255) + 0.0722 * toLinear(b / 255)));
+  const img = ctx.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    const [r, g, b] = rgb(i);
+    img.data[4 * i] = r; img.data[4 * i + 1] = g; img.data[4 * i + 2] = b; img.data[4 * i + 3] = 255;
   }
-  return { width: size, height: size, data };
+  ctx.putImageData(img, 0, 0);
+  return canvas.toDataURL('image/png');
 }
 
-export async function analyseOnDevice(file: Blob): Promise<{ probability: number; threshold: number }> {
-  const { card } = await load();
-  const { workingSize, inputSize, views } = card.preprocessing;
-  const work = await workingImage(file, workingSize);
-  const rendered = [renderView(work, IDENTITY_VIEW, inputSize), renderView(work, FLIP_VIEW, inputSize)].slice(0, views);
-  return { probability: await probabilityOfViews(rendered), threshold: card.threshold };
+/** A smaller copy for the thumbnail and the overlay (the map covers the same region at any size). */
+function shrink(grey: Grey, side: number): Grey {
+  const long = Math.max(grey.width, grey.height);
+  if (long <= side) return grey;
+  const w = Math.max(1, Math.round((grey.width * side) / long)), h = Math.max(1, Math.round((grey.height * side) / long));
+  return resample(grey, { x0: 0, y0: 0, w: grey.width, h: grey.height }, w, h);
 }
 
-function show(text: string, cls = ''): void {
-  const out = document.querySelector<HTMLElement>('#result')!;
-  out.textContent = text;
-  out.className = cls;
+async function analyseHere(files: File[]): Promise<void> {
+  const p = card!.preprocessing;
+  for (const f of files) {
+    const row: ResultRow = { file: f.name, mode: 'device', probability: null, label: null, threshold: card!.threshold };
+    try {
+      const head = new Uint8Array(await f.slice(0, 132).arrayBuffer());
+      const isPng = head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47;
+      const isJpeg = head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff;
+      if (!isPng && !isJpeg) {
+        const dicom = head.length >= 132 && String.fromCharCode(...head.slice(128, 132)) === 'DICM';
+        const zip = head[0] === 0x50 && head[1] === 0x4b;
+        throw new Error(dicom || zip
+          ? 'DICOM files and zips are analysed on the server: switch to "On this covid-ct server"'
+          : `not a PNG or JPEG image`);
+      }
+      const { grey, probability, grid, cam } = await analyseOnDevice(f, p);
+      row.probability = probability;
+      row.label = probability >= card!.threshold ? 'COVID' : 'NonCOVID';
+      const small = shrink(grey, 512);
+      row.thumbnail = pngUrl(small.width, small.height, (i) => [small.data[i], small.data[i], small.data[i]]);
+      const heat = mapToImage({ grid, values: cam }, small.width, small.height, p.fit);
+      const rgb = overlayRgb(small, heat);
+      row.heatmap = pngUrl(small.width, small.height, (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
+    } catch (e) {
+      row.error = e instanceof DOMException || (e as Error).name === 'InvalidStateError'
+        ? 'not an image this browser can decode (truncated or corrupt?)'
+        : (e as Error).message;
+    }
+    addRows([row]);
+  }
 }
 
-async function onFile(file: File): Promise<void> {
-  show(`analysing ${file.name} on this device...`);
+async function analyse(list: FileList | File[]): Promise<void> {
+  const files = Array.from(list);
+  if (!files.length) return;
+  const progress = $('#progress');
+  progress.textContent = `analysing ${files.length} file(s) ${mode() === 'device' ? 'on this device' : 'on the server'}...`;
+  document.body.dataset.busy = '1';
   try {
-    const { probability, threshold } = await analyseOnDevice(file);
-    const label = probability >= threshold ? 'COVID' : 'NonCOVID';
-    show(`${file.name}: P(COVID) = ${probability.toFixed(4)} -> ${label} (threshold ${threshold.toFixed(4)})`, label);
-    document.querySelector<HTMLElement>('#result')!.dataset.probability = String(probability);
+    if (mode() === 'device') await analyseHere(files);
+    else await analyseOnServer(files);
+    progress.textContent = `${rows.length} result(s)`;
   } catch (e) {
-    show(`${file.name} could not be analysed: ${(e as Error).message}`, 'error');
+    progress.textContent = `analysis failed: ${(e as Error).message}`;
+  } finally {
+    delete document.body.dataset.busy;
   }
 }
 
-// Wire the page (and expose the two entry points for tests and for other scripts).
-(globalThis as Record<string, unknown>).covidCt = { probabilityOfViews, analyseOnDevice, load };
+// ---- model card -------------------------------------------------------------------------------------------
+
+function renderCard(c: ModelCard): void {
+  const el = $('#model-card');
+  el.replaceChildren();
+  const add = (tag: string, text: string) => { const n = document.createElement(tag); n.textContent = text; el.append(n); return n; };
+  add('h2', 'The model');
+  add('p', `${c.name}: ${c.task}.`);
+  add('p', `Backbone: ${c.backbone.architecture} (${c.backbone.pretrained ?? 'pretrained'}${c.backbone.licence ? `, ${c.backbone.licence}` : ''}), input ${c.backbone.inputSize}x${c.backbone.inputSize} grey.`);
+  add('p', `Training data: ${c.trainingData}`);
+  add('p', `Threshold: ${c.threshold.toFixed(4)} (chosen on val). Val AUC ${c.val?.auc?.toFixed(4) ?? '?'} on ${c.val?.n ?? '?'} slices.`);
+  if (c.test) {
+    add('h3', `Test split (${c.test.n} slices, scored once), 95% bootstrap intervals`);
+    const t = document.createElement('table');
+    const names: Record<string, string> = { accuracy: 'accuracy', sensitivity: 'sensitivity', specificity: 'specificity', precision: 'precision', f1: 'F1', auc: 'AUC' };
+    for (const [k, label] of Object.entries(names)) {
+      const m = c.test.metrics[k];
+      if (!m) continue;
+      const tr = document.createElement('tr');
+      for (const text of [label, m.value.toFixed(3), `[${m.ci[0].toFixed(3)}, ${m.ci[1].toFixed(3)}]`]) {
+        const td = document.createElement('td'); td.textContent = text; tr.append(td);
+      }
+      t.append(tr);
+    }
+    el.append(t);
+    const cm = c.test.confusion;
+    add('p', `Confusion (COVID positive): TP ${cm.tp}, FN ${cm.fn}, FP ${cm.fp}, TN ${cm.tn}.`);
+  }
+  add('h3', 'Intended use');
+  add('p', c.intendedUse).className = 'warning';
+  if (c.attribution) add('p', c.attribution).className = 'hint';
+}
+
+// ---- wiring -----------------------------------------------------------------------------------------------
+
+(globalThis as Record<string, unknown>).covidCt = { analyseOnDevice, resultsCsv, rows };
 if (typeof document !== 'undefined') {
-  const input = document.querySelector<HTMLInputElement>('#file');
-  input?.addEventListener('change', () => { if (input.files?.[0]) void onFile(input.files[0]); });
-  void load().then(({ card }) => {
-    document.querySelector<HTMLElement>('#model')!.textContent = `${card.name}; threshold ${card.threshold.toFixed(4)}. ${card.intendedUse}.`;
-  }, (e: Error) => show(`the model could not be loaded: ${e.message}`, 'error'));
+  showMode();
+  for (const r of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) r.addEventListener('change', showMode);
+  const input = $<HTMLInputElement>('#files');
+  input.addEventListener('change', () => { if (input.files?.length) void analyse(input.files).then(() => { input.value = ''; }); });
+  const drop = $('#drop');
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    if (e.dataTransfer?.files.length) void analyse(e.dataTransfer.files);
+  });
+  $('#download-csv').addEventListener('click', downloadCsv);
+  $('#clear').addEventListener('click', () => {
+    rows.length = 0;
+    $('#results tbody').replaceChildren();
+    $('#scans tbody').replaceChildren();
+    $('#scans').hidden = true;
+    $<HTMLButtonElement>('#download-csv').disabled = true;
+    $<HTMLButtonElement>('#clear').disabled = true;
+  });
+  $<HTMLInputElement>('#show-heatmaps').addEventListener('change', (e) => {
+    const on = (e.target as HTMLInputElement).checked;
+    for (const box of document.querySelectorAll<HTMLInputElement>('.heatmap-toggle')) {
+      box.checked = on;
+      box.dispatchEvent(new Event('change'));
+    }
+  });
+  fetch('/api/model').then((r) => r.json() as Promise<ModelCard>).then((c) => {
+    card = c;
+    renderCard(c);
+    $('#intended-use').textContent = c.intendedUse;
+    document.body.dataset.ready = '1';
+  }, () => { $('#model-card').textContent = 'the model card could not be loaded'; });
 }

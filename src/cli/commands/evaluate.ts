@@ -62,9 +62,11 @@ Options:
       const csv = ['file,label,probability', ...entries.map((e, i) => `${csvField(e.name)},${e.label},${scores[i]}`)].join('\n') + '\n';
       await writeFileAtomic(path.resolve(values.scores), csv);
     }
+    // Which weights were scored, so that a model card can show these metrics only beside the model they belong to.
+    const output = { ...result, model: { name: (classifier.json.card as { name?: string }).name, headSha256: classifier.json.head.sha256, backboneSha256: classifier.json.backbone.sha256 } };
     if (values.report) {
       // The exact result beside the report, so that anyone can check a re-run reproduces it to the last digit.
-      await writeFileAtomic(path.resolve(values.report).replace(/\.md$/i, '') + '.json', JSON.stringify(result, null, 2) + '\n');
+      await writeFileAtomic(path.resolve(values.report).replace(/\.md$/i, '') + '.json', JSON.stringify(output, null, 2) + '\n');
       const card = classifier.json.card as { name?: string };
       await writeMarkdownReport({
         result, yTrue, scores, bootstrap,
@@ -73,7 +75,7 @@ Options:
         model: { name: card.name ?? path.basename(modelDir), description: describeModel(classifier) },
       });
     }
-    console.log(values.json ? JSON.stringify(result) : formatTable(result));
+    console.log(values.json ? JSON.stringify(output) : formatTable(result));
     return 0;
   },
 };

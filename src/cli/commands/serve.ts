@@ -1,38 +1,77 @@
-import { serve } from '@hono/node-server';
+import path from 'node:path';
+import { access } from 'node:fs/promises';
 import type { Command } from '../command.js';
 import { intOption, packageRoot, parseCommandArgs, resolveModelDir } from '../command.js';
-import { loadModel } from '../../model/model-files.js';
-import { createApp } from '../../server/app.js';
+import { OnnxClassifier } from '../../model/onnx-engine.js';
+import { createApp, listen } from '../../server/app.js';
+import { DEFAULT_LIMITS } from '../../server/api.js';
+import { modelCard, readReportFor, type EvaluationReport } from '../../server/card.js';
+import { UserError } from '../../util/errors.js';
 
 export const serveCommand: Command = {
   words: ['serve'],
-  summary: 'serve the web page that runs the model in the browser',
+  summary: 'serve the web app and the HTTP API',
   help: `
-Usage: covid-ct serve [--model DIR] [--port N] [--host ADDR]
+Usage: covid-ct serve [--model DIR] [--port N] [--host ADDR] [limits...]
 
-Serves the covid-ct page: pick a CT image and it is analysed on this device by onnxruntime-web (wasm, served
-from this package; the image never leaves the browser). Listens on 127.0.0.1:3000 unless told otherwise
-(PORT and HOST also work).
+Serves the covid-ct web app and API on http://127.0.0.1:3000/ (PORT and HOST also work):
+  /                   the page: drop PNG, JPEG or DICOM files; analysed on this server or, with the switch,
+                      on this device (onnxruntime-web; the image never leaves the browser)
+  POST /api/predict   multipart field "files" (one or more; PNG, JPEG, DICOM, or a .zip of them);
+                      ?heatmap=1 ?preview=1 ?windowWidth=1500 ?windowLevel=-600
+  GET  /api/model     the model card;  GET /api/openapi.json  the API description;  GET /healthz
+Uploads are processed in memory and never written to disk; file names are shown, never used as paths.
 
 Options:
-  --model DIR   model folder (default: the shipped model)
-  --port N      port (default $PORT or 3000)
-  --host ADDR   address (default $HOST or 127.0.0.1)
+  --model DIR          model folder (default: the shipped model)
+  --report FILE        the model's test evaluation (JSON from covid-ct evaluate --report) for the model card
+                       (default: reports/default.json for the shipped model)
+  --port N             port (default $PORT or 3000)
+  --host ADDR          address (default $HOST or 127.0.0.1; 0.0.0.0 exposes it to the network)
+  --max-upload-mb N    request body limit (default 50; 413 past it)
+  --max-megapixels N   pixels per image or frame (default 50)
+  --timeout-s N        seconds per request once uploaded, queueing included (default 60; 504 past it)
+  --concurrency N      model passes at once (default 1: onnxruntime already uses every core)
+  --queue N            requests that may wait for the model (default 16; 503 + Retry-After past it)
+  --request-timeout-s N  seconds a client may take to send its request (default 30)
 `,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, { model: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } });
+    const { values } = parseCommandArgs(argv, {
+      model: { type: 'string' }, report: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
+      'max-upload-mb': { type: 'string' }, 'max-megapixels': { type: 'string' }, 'timeout-s': { type: 'string' },
+      concurrency: { type: 'string' }, queue: { type: 'string' }, 'request-timeout-s': { type: 'string' },
+    });
     const modelDir = resolveModelDir(values.model);
-    const model = await loadModel(modelDir);
     const port = intOption(values.port ?? process.env.PORT, 'port', 3000, 0);
     const hostname = values.host ?? process.env.HOST ?? '127.0.0.1';
-    const app = createApp({ root: packageRoot(), modelDir, model: model.json });
-    await new Promise<void>((resolve) => {
-      serve({ fetch: app.fetch, port, hostname }, (info) => {
-        console.log(`covid-ct: serving http://${hostname}:${info.port}/ (model ${modelDir}); Ctrl-C stops`);
-        resolve();
-      });
+    const limits = {
+      maxRequestBytes: intOption(values['max-upload-mb'], 'max-upload-mb', DEFAULT_LIMITS.maxRequestBytes / 1024 / 1024, 1) * 1024 * 1024,
+      maxPixels: intOption(values['max-megapixels'], 'max-megapixels', DEFAULT_LIMITS.maxPixels / 1e6, 1) * 1e6,
+      timeoutMs: intOption(values['timeout-s'], 'timeout-s', DEFAULT_LIMITS.timeoutMs / 1000, 1) * 1000,
+      concurrency: intOption(values.concurrency, 'concurrency', DEFAULT_LIMITS.concurrency, 1),
+      maxWaiting: intOption(values.queue, 'queue', DEFAULT_LIMITS.maxWaiting, 0),
+    };
+    const requestTimeoutMs = intOption(values['request-timeout-s'], 'request-timeout-s', 30, 1) * 1000;
+    const engine = await OnnxClassifier.load(modelDir);
+    const report = await loadReport(values.report, modelDir, engine);
+    const app = createApp({ root: packageRoot(), modelDir, engine, card: modelCard(engine.json, report), limits });
+    const { port: bound } = await listen(app, { port, hostname, requestTimeoutMs }).catch((e: NodeJS.ErrnoException) => {
+      throw new UserError(e.code === 'EADDRINUSE' ? `port ${port} on ${hostname} is in use: pick another with --port or PORT` : `cannot listen on ${hostname}:${port}: ${e.message}`);
     });
+    console.log(`covid-ct: serving http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${bound}/ (model ${path.relative(process.cwd(), modelDir) || modelDir}); Ctrl-C stops`);
     await new Promise(() => {}); // until the process is stopped
     return 0;
   },
 };
+
+async function loadReport(option: string | undefined, modelDir: string, engine: OnnxClassifier): Promise<EvaluationReport | undefined> {
+  if (option) return readReportFor(path.resolve(option), engine.json);
+  // The shipped model's report, when serving the shipped model and it is there.
+  if (path.resolve(modelDir) !== path.resolve(packageRoot(), 'models/default')) return undefined;
+  const file = path.join(packageRoot(), 'reports/default.json');
+  if (!(await access(file).then(() => true, () => false))) return undefined;
+  return readReportFor(file, engine.json).catch((e: Error) => {
+    console.error(`covid-ct: warning: the model card shows no test metrics: ${e.message}`);
+    return undefined;
+  });
+}

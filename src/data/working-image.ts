@@ -1,0 +1,117 @@
+/**
+ * The working image (the square every view is sampled from), computed in plain TypeScript with no native
+ * code, so that Node and the browser ("analyse on this device") produce the same bytes from the same decoded
+ * slice and so the same P(COVID). Resampling is separable Lanczos-3, widened by the scale factor when
+ * shrinking (antialiased, as Pillow and libvips do), with weights renormalised at the borders.
+ */
+import type { GreyImage } from '../types.js';
+
+/** Side of the working image every view is sampled from. */
+export const WORKING_SIZE = 256;
+
+/**
+ * How a non-square slice becomes the square working image. 'cover' scales the shorter side to the size and
+ * keeps the centre (aspect ratio kept, no bars: the model cannot see the file's shape); 'fill' squashes;
+ * 'contain' letterboxes with black bars (which would show the aspect ratio). Measured on val (frozen features,
+ * AUC): fill 0.75, contain 0.82, cover 0.86; ImageNet features dislike distorted anatomy.
+ */
+export type WorkingFit = 'cover' | 'fill' | 'contain';
+
+const LANCZOS_A = 3;
+
+function lanczos(x: number): number {
+  if (x === 0) return 1;
+  if (x <= -LANCZOS_A || x >= LANCZOS_A) return 0;
+  const px = Math.PI * x;
+  return (LANCZOS_A * Math.sin(px) * Math.sin(px / LANCZOS_A)) / (px * px);
+}
+
+/** Sparse weights of a 1-D resampling: output i reads input[start[i] .. start[i]+count[i]) with weights. */
+interface Taps { start: Int32Array; count: Int32Array; weights: Float32Array; width: number }
+
+/**
+ * Output pixel i (of outSize) covers input coordinates [from + i*step, from + (i+1)*step), step = span/outSize.
+ * Input pixels outside [0, inSize) are left out and the rest renormalised (edge pixels are not repeated).
+ */
+function taps(inSize: number, from: number, span: number, outSize: number): Taps {
+  const step = span / outSize;
+  const stretch = Math.max(step, 1);
+  const support = LANCZOS_A * stretch;
+  const width = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weights = new Float32Array(outSize * width);
+  for (let i = 0; i < outSize; i++) {
+    const centre = from + (i + 0.5) * step;
+    const lo = Math.max(0, Math.floor(centre - support + 0.5));
+    const hi = Math.min(inSize, Math.floor(centre + support + 0.5));
+    let sum = 0;
+    const n = Math.min(width, Math.max(0, hi - lo));
+    for (let k = 0; k < n; k++) {
+      const w = lanczos((lo + k + 0.5 - centre) / stretch);
+      weights[i * width + k] = w;
+      sum += w;
+    }
+    if (sum !== 0) for (let k = 0; k < n; k++) weights[i * width + k] /= sum;
+    start[i] = lo;
+    count[i] = n;
+  }
+  return { start, count, weights, width };
+}
+
+/** Region (x0, y0, w, h in source pixels, may be fractional) resampled to outW x outH. */
+export function resample(src: GreyImage, region: { x0: number; y0: number; w: number; h: number }, outW: number, outH: number): GreyImage {
+  const tx = taps(src.width, region.x0, region.w, outW);
+  const ty = taps(src.height, region.y0, region.h, outH);
+  // Rows of the source that any output row reads.
+  let rowLo = src.height, rowHi = 0;
+  for (let j = 0; j < outH; j++) {
+    rowLo = Math.min(rowLo, ty.start[j]);
+    rowHi = Math.max(rowHi, ty.start[j] + ty.count[j]);
+  }
+  rowHi = Math.max(rowHi, rowLo);
+  // Horizontal pass into floats (no rounding between passes), then vertical.
+  const rows = rowHi - rowLo;
+  const mid = new Float32Array(rows * outW);
+  const s = src.data;
+  for (let r = 0; r < rows; r++) {
+    const rowAt = (rowLo + r) * src.width;
+    for (let i = 0; i < outW; i++) {
+      let acc = 0;
+      const base = tx.start[i] + rowAt;
+      const wAt = i * tx.width;
+      for (let k = 0, n = tx.count[i]; k < n; k++) acc += s[base + k] * tx.weights[wAt + k];
+      mid[r * outW + i] = acc;
+    }
+  }
+  const out = new Uint8Array(outW * outH);
+  for (let j = 0; j < outH; j++) {
+    const wAt = j * ty.width;
+    const first = ty.start[j] - rowLo;
+    for (let i = 0; i < outW; i++) {
+      let acc = 0;
+      for (let k = 0, n = ty.count[j]; k < n; k++) acc += mid[(first + k) * outW + i] * ty.weights[wAt + k];
+      out[j * outW + i] = acc <= 0 ? 0 : acc >= 255 ? 255 : Math.round(acc);
+    }
+  }
+  return { width: outW, height: outH, data: out };
+}
+
+/** The slice fitted into a size x size square (see WorkingFit). */
+export function workingImage(img: GreyImage, size = WORKING_SIZE, fit: WorkingFit = 'cover'): GreyImage {
+  const { width: w, height: h } = img;
+  if (fit === 'fill') return resample(img, { x0: 0, y0: 0, w, h }, size, size);
+  if (fit === 'cover') {
+    const m = Math.min(w, h);
+    return resample(img, { x0: (w - m) / 2, y0: (h - m) / 2, w: m, h: m }, size, size);
+  }
+  // contain: the whole slice scaled to fit, centred on black.
+  const scale = size / Math.max(w, h);
+  const cw = Math.max(1, Math.round(w * scale));
+  const ch = Math.max(1, Math.round(h * scale));
+  const inner = resample(img, { x0: 0, y0: 0, w, h }, cw, ch);
+  const out = new Uint8Array(size * size);
+  const ox = Math.floor((size - cw) / 2), oy = Math.floor((size - ch) / 2);
+  for (let y = 0; y < ch; y++) out.set(inner.data.subarray(y * cw, (y + 1) * cw), (oy + y) * size + ox);
+  return { width: size, height: size, data: out };
+}

@@ -1,0 +1,69 @@
+/**
+ * What the API does with an upload: every file (PNG, JPEG, DICOM, a zip of them) becomes slices, every slice
+ * gets P(COVID) from the ONNX engine and, on request, a heatmap and a preview; a file that cannot be read gets
+ * an error of its own and the others go on. Pure of HTTP: the server and tests call it the same way.
+ */
+import type { Label } from '../types.js';
+import type { OnnxClassifier } from '../model/onnx-engine.js';
+import { decodeInput, type LungWindow, type SliceOrder } from '../data/inputs.js';
+import { greyPng, overlayPng } from '../explain/heatmap.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface UploadedFile {
+  /** The name the client gave (display only: never used as a path). */
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface AnalyseOptions {
+  window?: LungWindow;
+  maxPixels?: number;
+  heatmap?: boolean;
+  preview?: boolean;
+  /** Long side of heatmap and preview PNGs. */
+  imageSide?: number;
+  /** Checked between slices: a request that timed out stops using the model. */
+  signal?: AbortSignal;
+}
+
+export interface SliceResult {
+  file: string;
+  probability: number | null;
+  label: Label | null;
+  threshold: number;
+  error?: string;
+  /** data:image/png;base64 overlay of the class activation map. */
+  heatmap?: string;
+  /** data:image/png;base64 of the grey slice the model was given (after the DICOM window). */
+  preview?: string;
+  /** Where the slice sits in its DICOM series. */
+  dicom?: SliceOrder;
+}
+
+const dataUrl = (png: Uint8Array) => `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
+
+export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[], opts: AnalyseOptions = {}): Promise<SliceResult[]> {
+  const threshold = engine.threshold;
+  const side = opts.imageSide ?? 512;
+  const out: SliceResult[] = [];
+  for (const f of files) {
+    for (const slice of await decodeInput(f.name, f.bytes, { window: opts.window, maxPixels: opts.maxPixels })) {
+      opts.signal?.throwIfAborted();
+      const base = { file: slice.name, threshold, ...(slice.dicom ? { dicom: slice.dicom } : {}) };
+      if (!slice.image) {
+        out.push({ ...base, probability: null, label: null, error: slice.error ?? 'could not be read' });
+        continue;
+      }
+      try {
+        const ex = await engine.explain(slice.image);
+        const r: SliceResult = { ...base, probability: ex.probability, label: engine.labelOf(ex.probability) };
+        if (opts.heatmap) r.heatmap = dataUrl(await overlayPng(slice.image, ex.cam, engine.json.preprocessing.fit, side));
+        if (opts.preview) r.preview = dataUrl(await greyPng(slice.image, side));
+        out.push(r);
+      } catch (e) {
+        out.push({ ...base, probability: null, label: null, error: errorMessage(e) });
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,193 @@
+/**
+ * The HTTP API, described with OpenAPI (served at /api/openapi.json) by the same zod schemas that validate
+ * every request: POST /api/predict, GET /api/model, GET /healthz.
+ */
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { OnnxClassifier } from '../model/onnx-engine.js';
+import { analyseFiles, type SliceResult, type UploadedFile } from '../predict/analyse.js';
+import { DEFAULT_LUNG_WINDOW } from '../data/inputs.js';
+import type { ModelCard } from './card.js';
+import { QueueFullError, WorkQueue } from './queue.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface ApiLimits {
+  /** Bytes of one request body (413 past it). */
+  maxRequestBytes: number;
+  /** Pixels of one image or frame (decompression bombs). */
+  maxPixels: number;
+  /** Milliseconds from the end of the upload to the answer, queueing included (504 past it). */
+  timeoutMs: number;
+  concurrency: number;
+  maxWaiting: number;
+}
+
+export const DEFAULT_LIMITS: ApiLimits = {
+  maxRequestBytes: 50 * 1024 * 1024, maxPixels: 50_000_000, timeoutMs: 60_000, concurrency: 1, maxWaiting: 16,
+};
+
+export interface ApiOptions {
+  engine: OnnxClassifier;
+  card: ModelCard;
+  limits: ApiLimits;
+}
+
+const ErrorBody = z.object({ error: z.string() }).openapi('Error');
+
+const flag = z.enum(['0', '1', 'true', 'false']).optional().transform((v) => v === '1' || v === 'true');
+const PredictQuery = z.object({
+  heatmap: flag.openapi({ description: 'add a PNG heatmap (class activation map over the slice) per image', example: '1' }),
+  preview: flag.openapi({ description: 'add a PNG of the grey slice the model was given (after the DICOM window)' }),
+  windowWidth: z.coerce.number().gt(0).max(10000).optional().openapi({ description: `DICOM lung window width in HU (default ${DEFAULT_LUNG_WINDOW.width})` }),
+  windowLevel: z.coerce.number().min(-2000).max(4000).optional().openapi({ description: `DICOM lung window level in HU (default ${DEFAULT_LUNG_WINDOW.level})` }),
+});
+
+const Upload = z.instanceof(File).openapi({ type: 'string', format: 'binary' });
+const PredictForm = z.object({
+  files: z.union([Upload, z.array(Upload)]).openapi({ description: 'one or more PNG, JPEG or DICOM files, or a .zip of them (field repeated)' }),
+});
+
+const SliceOrderSchema = z.object({
+  series: z.string(), instance: z.number().optional(), position: z.number().optional(), frame: z.number().optional(),
+});
+const SliceResultSchema = z.object({
+  file: z.string().openapi({ description: 'the uploaded name (for a zip or multi-frame DICOM, which entry or frame)' }),
+  probability: z.number().nullable().openapi({ description: 'P(COVID), null when the file could not be scored' }),
+  label: z.enum(['COVID', 'NonCOVID']).nullable(),
+  threshold: z.number(),
+  error: z.string().optional(),
+  heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay' }),
+  preview: z.string().optional(),
+  dicom: SliceOrderSchema.optional(),
+}).openapi('SliceResult');
+const PredictResponse = z.object({
+  results: z.array(SliceResultSchema),
+  scans: z.array(z.object({}).passthrough()).openapi({ description: 'one per DICOM series of two or more slices' }),
+}).openapi('PredictResponse');
+
+const predictRoute = createRoute({
+  method: 'post', path: '/api/predict',
+  summary: 'P(COVID) of each uploaded image, slice or DICOM series',
+  request: {
+    query: PredictQuery,
+    body: { required: true, content: { 'multipart/form-data': { schema: PredictForm } } },
+  },
+  responses: {
+    200: { description: 'one result per image or slice (per-file errors inside)', content: { 'application/json': { schema: PredictResponse } } },
+    400: { description: 'invalid request (no files, bad parameters)', content: { 'application/json': { schema: ErrorBody } } },
+    413: { description: 'upload larger than the limit', content: { 'application/json': { schema: ErrorBody } } },
+    503: { description: 'queue full; see Retry-After', content: { 'application/json': { schema: ErrorBody } } },
+    504: { description: 'took longer than the time limit', content: { 'application/json': { schema: ErrorBody } } },
+  },
+});
+
+const modelRoute = createRoute({
+  method: 'get', path: '/api/model', summary: 'the model card',
+  responses: { 200: { description: 'model card', content: { 'application/json': { schema: z.object({}).passthrough().openapi('ModelCard') } } } },
+});
+
+const healthRoute = createRoute({
+  method: 'get', path: '/healthz', summary: 'liveness and load',
+  responses: { 200: { description: 'ok', content: { 'application/json': { schema: z.object({ ok: z.boolean(), pending: z.number(), active: z.number() }) } } } },
+});
+
+/** A client's file name for display: its last path component, printable, at most 200 characters. Never a path. */
+export function displayName(name: string | undefined): string {
+  const base = (name ?? '').split(/[\\/]/).pop() ?? '';
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 200);
+  return clean || 'upload';
+}
+
+export function createApi(opts: ApiOptions): OpenAPIHono {
+  const { limits } = opts;
+  const queue = new WorkQueue({ concurrency: limits.concurrency, maxWaiting: limits.maxWaiting });
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) return c.json({ error: describeIssues(result.error.issues) }, 400);
+    },
+  });
+
+  // Admission first, before a byte of the body is read: a full house answers 503 at once.
+  app.use('/api/predict', async (c, next) => {
+    if (c.req.method !== 'POST') return next();
+    let release: () => void;
+    try {
+      release = queue.admit();
+    } catch (e) {
+      if (!(e instanceof QueueFullError)) throw e;
+      c.header('Retry-After', String(e.retryAfterSeconds));
+      return c.json({ error: e.message }, 503);
+    }
+    try {
+      await next();
+    } finally {
+      release();
+    }
+  });
+  app.use('/api/predict', bodyLimit({
+    maxSize: limits.maxRequestBytes,
+    onError: (c) => c.json({ error: `the upload is larger than the limit of ${formatBytes(limits.maxRequestBytes)} per request` }, 413),
+  }));
+  app.use('/api/predict', async (c, next) => {
+    // An upload that is not multipart never reaches the form validator (it would see an empty body).
+    const type = c.req.header('content-type') ?? '';
+    if (c.req.method === 'POST' && !/^multipart\/form-data/i.test(type)) {
+      return c.json({ error: 'send the files as multipart/form-data, field "files"' }, 400);
+    }
+    return next();
+  });
+
+  app.openapi(predictRoute, async (c) => {
+    const query = c.req.valid('query');
+    const form = c.req.valid('form');
+    const uploads = (Array.isArray(form.files) ? form.files : [form.files]);
+    const files: UploadedFile[] = await Promise.all(uploads.map(async (f) => ({ name: displayName(f.name), bytes: new Uint8Array(await f.arrayBuffer()) })));
+    const window = {
+      width: query.windowWidth ?? DEFAULT_LUNG_WINDOW.width,
+      level: query.windowLevel ?? DEFAULT_LUNG_WINDOW.level,
+    };
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), limits.timeoutMs);
+    try {
+      const results = await queue.run(async () => {
+        abort.signal.throwIfAborted();
+        return analyseFiles(opts.engine, files, {
+          window, maxPixels: limits.maxPixels, heatmap: query.heatmap, preview: query.preview, signal: abort.signal,
+        });
+      });
+      return c.json({ results: results as SliceResult[], scans: [] }, 200);
+    } catch (e) {
+      if (abort.signal.aborted) return c.json({ error: `the analysis took longer than the limit of ${limits.timeoutMs / 1000} s` }, 504);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
+  app.openapi(modelRoute, (c) => c.json(opts.card as unknown as Record<string, never>, 200));
+  app.openapi(healthRoute, (c) => c.json({ ok: true, pending: queue.pending, active: queue.active }, 200));
+  app.doc('/api/openapi.json', {
+    openapi: '3.0.0',
+    info: { title: 'covid-ct', version: '1', description: `P(COVID-19) of chest CT slices. ${opts.card.intendedUse}` },
+  });
+  app.onError((e, c) => {
+    const status = (e as { status?: number }).status;
+    if (status && status >= 400 && status < 500) return c.json({ error: errorMessage(e) }, status as 400);
+    console.error(`covid-ct server: ${c.req.method} ${c.req.path}: ${errorMessage(e)}`);
+    return c.json({ error: 'internal error' }, 500);
+  });
+  return app;
+}
+
+function describeIssues(issues: { path: PropertyKey[]; message: string }[]): string {
+  return issues.map((i) => {
+    const where = i.path.map(String).join('.');
+    if (where === 'files' || where.startsWith('files.')) return 'no files: send one or more files as multipart/form-data, field "files"';
+    return `${where || 'request'}: ${i.message}`;
+  }).filter((m, k, all) => all.indexOf(m) === k).join('; ');
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(0)} MB` : `${(n / 1024).toFixed(0)} KB`;
+}
+

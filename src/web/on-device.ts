@@ -1,0 +1,89 @@
+/**
+ * "Analyse on this device": the file is decoded by the browser, made grey, framed and rendered into views by
+ * the same TypeScript modules the server uses (working-image.ts, render-view.ts), and the model runs here
+ * with onnxruntime-web (wasm, served by our own server). The image never leaves the machine.
+ */
+import { FLIP_VIEW, IDENTITY_VIEW, renderView } from '../data/render-view.js';
+import { workingImage, type WorkingFit } from '../data/working-image.js';
+import { meanViewMap } from '../explain/cam-overlay.js';
+
+interface OrtTensor { data: Float32Array; dims: readonly number[] }
+interface OrtSession { run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensor>> }
+interface OrtModule {
+  env: { wasm: { wasmPaths: string; numThreads: number } };
+  InferenceSession: { create(url: string, opts?: Record<string, unknown>): Promise<OrtSession> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+}
+export interface Grey { width: number; height: number; data: Uint8Array }
+export interface Preprocessing { workingSize: number; inputSize: number; views: number; fit: WorkingFit }
+
+const ORT_URL = '/vendor/ort/ort.wasm.min.mjs';
+let session: Promise<{ ort: OrtModule; session: OrtSession }> | undefined;
+
+/** Loads onnxruntime-web and the model once (about 9 MB from our server). */
+export function loadModel(): Promise<{ ort: OrtModule; session: OrtSession }> {
+  session ??= (async () => {
+    const ort = (await import(ORT_URL)) as OrtModule;
+    ort.env.wasm.wasmPaths = '/vendor/ort/';
+    ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one is enough for one image
+    return { ort, session: await ort.InferenceSession.create('/model/model.onnx', { executionProviders: ['wasm'] }) };
+  })();
+  session.catch(() => { session = undefined; });
+  return session;
+}
+
+const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+
+/** P(COVID) of an image from its rendered views, and its activation map (mean over views, unflipped). */
+export async function runViews(views: Float32Array[], inputSize: number): Promise<{ probability: number; grid: number; cam: Float32Array }> {
+  const { ort, session: s } = await loadModel();
+  const input = new Float32Array(views.length * inputSize * inputSize);
+  views.forEach((v, i) => input.set(v, i * inputSize * inputSize));
+  const out = await s.run({ views: new ort.Tensor('float32', input, [views.length, 1, inputSize, inputSize]) });
+  const cams = out.cam.data;
+  const grid = out.cam.dims[2];
+  const g = grid * grid;
+  let p = 0;
+  for (let i = 0; i < views.length; i++) {
+    // The logit is the mean of the map (see onnx-engine.ts); the same sum order as the server.
+    let sum = 0;
+    for (let k = 0; k < g; k++) sum += cams[i * g + k];
+    p += sigmoid(sum / g) / views.length;
+  }
+  return { probability: p, grid, cam: meanViewMap(cams, grid, views.length) };
+}
+
+const toLinear = (c: number) => (c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
+const toSrgb = (c: number) => (c <= 0.0031308 ? c * 12.92 : 1.055 * Math.pow(c, 1 / 2.4) - 0.055);
+
+/**
+ * Decodes a PNG or JPEG with the browser's own decoder, as stored (no colour management, no EXIF rotation,
+ * alpha dropped), into one grey channel computed as the server computes it (luminance in linear light;
+ * equal channels keep their value exactly).
+ */
+export async function decodeInBrowser(file: Blob): Promise<Grey> {
+  const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'none' } as ImageBitmapOptions);
+  const { width, height } = bitmap;
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const data = new Uint8Array(width * height);
+  for (let i = 0; i < data.length; i++) {
+    const r = rgba[4 * i], g = rgba[4 * i + 1], b = rgba[4 * i + 2];
+    data[i] = r === g && g === b ? r : Math.round(255 * toSrgb(0.2126 * toLinear(r / 255) + 0.7152 * toLinear(g / 255) + 0.0722 * toLinear(b / 255)));
+  }
+  return { width, height, data };
+}
+
+/** The model's test-time views of a grey slice (identity, then mirror), as the server renders them. */
+export function viewsOf(grey: Grey, p: Preprocessing): Float32Array[] {
+  const work = workingImage(grey, p.workingSize, p.fit);
+  return [renderView(work, IDENTITY_VIEW, p.inputSize), renderView(work, FLIP_VIEW, p.inputSize)].slice(0, p.views);
+}
+
+export async function analyseOnDevice(file: Blob, p: Preprocessing) {
+  const grey = await decodeInBrowser(file);
+  return { grey, ...(await runViews(viewsOf(grey, p), p.inputSize)) };
+}
