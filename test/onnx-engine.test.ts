@@ -52,22 +52,22 @@ function occludeCell(img: GreyImage, cell: number, grid: number, fit: 'cover' | 
   // A 3x3-cell block around the cell: one cell is smaller than the network's receptive field.
   const x0 = Math.max(0, Math.floor(r.x0 + ((cx - 1) * r.w) / grid)), x1 = Math.min(img.width, Math.ceil(r.x0 + ((cx + 2) * r.w) / grid));
   const y0 = Math.max(0, Math.floor(r.y0 + ((cy - 1) * r.h) / grid)), y1 = Math.min(img.height, Math.ceil(r.y0 + ((cy + 2) * r.h) / grid));
-  let mean = 0;
-  for (const v of img.data) mean += v / img.data.length;
+  // Filled with black, CT's air: a mid-grey patch would itself look like ground-glass opacity, a COVID sign
+  // (measured: mean-grey patches raised P(COVID) wherever they were put).
   const data = Uint8Array.from(img.data);
-  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) data[y * img.width + x] = Math.round(mean);
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) data[y * img.width + x] = 0;
   return { ...img, data };
 }
 
-test('the heatmap is real: occluding the hottest region lowers P(COVID) more than the coldest', async () => {
+test('the heatmap is real: occluding the hottest region lowers P(COVID) more than the coldest (in 6 of 8 slices at least)', async () => {
   requireShared();
   const engine = await OnnxClassifier.load(MODEL);
   try {
-    const test = entriesOf(await loadDataset(DATA), 'test').filter((e) => e.label === 'COVID').slice(0, 12);
+    const test = entriesOf(await loadDataset(DATA), 'test').filter((e) => e.label === 'COVID').slice(0, 24);
     const images = await Promise.all(test.map((e) => readAndDecodeGrey(e.path)));
     const probs = await engine.probabilities(images);
     // The test builds its occluded images from the COVID slices the model is most confident about.
-    const order = probs.map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 4);
+    const order = probs.map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 8);
     let wins = 0;
     for (const [, i] of order) {
       const ex = await engine.explain(images[i]);
@@ -84,7 +84,7 @@ test('the heatmap is real: occluding the hottest region lowers P(COVID) more tha
       if (ex.probability - pHot > ex.probability - pCold) wins++;
       assert.ok(Math.abs(ex.probability - probs[i]) < 1e-9, 'explain and probabilities agree');
     }
-    assert.ok(wins >= 3, `hottest-region occlusion lowered the score more in only ${wins} of 4 images`);
+    assert.ok(wins >= 6, `hottest-region occlusion lowered the score more in only ${wins} of 8 images`);
   } finally {
     engine.dispose();
   }
