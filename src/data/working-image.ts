@@ -6,6 +6,12 @@
  */
 import type { GreyImage } from '../types.js';
 
+/**
+ * Names this resampler in feature-cache keys: cached features made by another working-image implementation
+ * must not be reused. Change it whenever the bytes this module produces change.
+ */
+export const WORKING_IMAGE_VERSION = 'ts-lanczos3-v1';
+
 /** Side of the working image every view is sampled from. */
 export const WORKING_SIZE = 256;
 

@@ -3,6 +3,7 @@
  * per weight decay with its epoch chosen by val AUC, the decision threshold chosen on val. The test split is
  * never read here.
  */
+import { WORKING_IMAGE_VERSION } from '../data/working-image.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -85,7 +86,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const skipped: { file: string; error: string }[] = [];
 
   const featuresOf = async (entries: DatasetEntry[], plan: ViewPlan, what: string) => {
-    const fingerprint = JSON.stringify({ v: 1, wfp, normalisation, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, plan });
+    const fingerprint = JSON.stringify({ v: 1, resampler: WORKING_IMAGE_VERSION, wfp, normalisation, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, plan });
     const progress = new Progress(entries.length, what, { enabled: !opts.quiet });
     const feats = await extractFeatures(await sources(entries), {
       backbone, plan, workingSize: recipe.workingSize, fit: recipe.fit,
