@@ -40,6 +40,10 @@ export interface DicomSpec {
   seriesUid?: string;
   patientName?: string;
   patientId?: string;
+  /** Enhanced multi-frame: one ImagePositionPatient per frame in the per-frame functional groups (explicit VR only). */
+  perFramePositions?: number[][];
+  /** Enhanced multi-frame: orientation and rescale in the shared functional groups (explicit VR only). */
+  shared?: { orientation?: number[]; slope?: number; intercept?: number };
   /** Stored sample values, frame after frame, pixel-interleaved; negative values are written two's complement. */
   pixels?: ArrayLike<number>;
   /** Leave out (7FE0,0010) altogether. */
@@ -164,6 +168,23 @@ export function writeDicom(spec: DicomSpec): Uint8Array {
   if (spec.rescaleIntercept !== undefined) els.push(str(0x00281052, 'DS', String(spec.rescaleIntercept)));
   if (spec.rescaleSlope !== undefined) els.push(str(0x00281053, 'DS', String(spec.rescaleSlope)));
 
+  // Sequences with defined lengths: SQ -> items (FFFE,E000) -> elements, all explicit VR little endian.
+  const item = (children: El[]): Uint8Array => {
+    const body = concat(children.sort((x, y) => x.tag - y.tag).map((e) => encodeElement(e, explicit, le)));
+    return concat([new Bytes(le).u16(0xfffe).u16(0xe000).u32(body.length).done(), body]);
+  };
+  const sq = (tag: number, items: El[][]): El => ({ tag, vr: 'SQ', value: concat(items.map(item)) });
+  if (spec.perFramePositions) {
+    els.push(sq(0x52009230, spec.perFramePositions.map((p) => [sq(0x00209113, [[str(0x00200032, 'DS', p.join('\\'))]])])));
+  }
+  if (spec.shared) {
+    const groups: El[] = [];
+    if (spec.shared.orientation) groups.push(sq(0x00209116, [[str(0x00200037, 'DS', spec.shared.orientation.join('\\'))]]));
+    if (spec.shared.slope !== undefined || spec.shared.intercept !== undefined) {
+      groups.push(sq(0x00289145, [[str(0x00281052, 'DS', String(spec.shared.intercept ?? 0)), str(0x00281053, 'DS', String(spec.shared.slope ?? 1))]]));
+    }
+    els.push(sq(0x52009229, [groups]));
+  }
   if (!spec.noPixelData) {
     const pixels = spec.rows * spec.columns;
     const samples = Array.from(spec.pixels ?? new Array(pixels * spp * frames).fill(0), (v) => v & (ba === 16 ? 0xffff : 0xff));

@@ -121,6 +121,17 @@ test('multi-frame: one image per frame, in stored order, for native and RLE data
   }
 });
 
+test('enhanced multi-frame: per-frame positions and the shared rescale come from the functional groups', async () => {
+  const pixels = [...new Array(8).fill(424), ...new Array(8).fill(-326), ...new Array(8).fill(1174)];
+  const d = await decodeDicom(writeDicom({
+    rows: 2, columns: 4, frames: 3, modality: 'CT', pixelRepresentation: 1, pixels,
+    perFramePositions: [[0, 0, 30], [0, 0, 25], [0, 0, 20]],
+    shared: { orientation: [1, 0, 0, 0, 1, 0], slope: 1, intercept: -1024 },
+  }));
+  assert.deepEqual(d.frames.map((f) => f.position), [30, 25, 20]);
+  assert.deepEqual(d.frames.map((f) => f.image.data[0]), [128, 0, 255]); // -600, -1350, 150 HU: the shared intercept was applied
+});
+
 test('order info: position along the slice normal, instance number, opaque series key; no patient data out', async () => {
   const d = await decodeDicom(writeDicom(ct({ patientName: 'SMITH^ALICE', patientId: 'MRN-777' })));
   assert.equal(d.instance, 7);
@@ -152,6 +163,9 @@ test('compressed transfer syntaxes we cannot decode are named in the error', asy
 test('no pixel data, unsupported pixel formats: clear errors', async () => {
   await assert.rejects(decodeDicom(writeDicom(ct({ noPixelData: true }))), /^DicomDecodeError: this DICOM has no pixel data/);
   await assert.rejects(decodeDicom(writeDicom(ct({ photometric: 'PALETTE COLOR' }))), /photometric interpretation PALETTE COLOR is not supported/);
+  // a value that is not a code (a crafted file could hide a name there) is never echoed
+  await assert.rejects(decodeDicom(writeDicom(ct({ photometric: 'Smith^John' }))), (e: Error) => /photometric interpretation \(an unreadable value\) is not supported/.test(e.message) && !/smith/i.test(e.message));
+  await assert.rejects(decodeDicom(writeDicom(ct()), { window: { width: 0, level: -600 } }), RangeError);
   await assert.rejects(decodeDicom(writeDicom({ ...ct(), rows: 0 })), /no valid image size/);
 });
 

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import type { GreyImage } from '../types.js';
 import { ImageDecodeError, errorMessage } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
-import { DEFAULT_LUNG_WINDOW, type LungWindow, windowValue } from './window.js';
+import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem, windowValue } from './window.js';
 import { decodeRle } from './rle.js';
 
 /** A DICOM that cannot be turned into pixels; the message says why in plain words and never names the file. */
@@ -147,6 +147,9 @@ export function opaqueKey(s: string): string {
 export async function decodeDicom(bytes: Uint8Array, opts: DicomOptions = {}): Promise<DecodedDicom> {
   if (!isDicom(bytes)) throw new DicomDecodeError('not a DICOM file (no "DICM" after the 128-byte preamble)');
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const window = opts.window ?? DEFAULT_LUNG_WINDOW;
+  const windowProblem = lungWindowProblem(window);
+  if (windowProblem) throw new RangeError(windowProblem); // the caller's mistake, not the file's
   const ds = parse(bytes, maxPixels);
   const geometry = readGeometry(ds, maxPixels);
   const rawFrames = frameBytes(ds, geometry);
@@ -158,7 +161,7 @@ export async function decodeDicom(bytes: Uint8Array, opts: DicomOptions = {}): P
     images = [];
     for (const f of rawFrames) images.push(await rgbToGrey(f, geometry));
   } else {
-    const grey = greyscaleMapping(ds, opts.window ?? DEFAULT_LUNG_WINDOW);
+    const grey = greyscaleMapping(ds, window);
     mapping = grey.mapping;
     images = rawFrames.map((f) => greyFrame(f, geometry, grey));
   }
@@ -234,20 +237,20 @@ function readGeometry(ds: DataSet, maxPixels: number): Geometry {
   const named = UNDECODABLE_SYNTAXES[transferSyntax];
   if (named) throw new DicomDecodeError(`this DICOM uses a compression we cannot decode: ${named}`);
   if (!NATIVE_SYNTAXES[transferSyntax] && transferSyntax !== RLE_LOSSLESS) {
-    throw new DicomDecodeError(`this DICOM uses a transfer syntax we do not know (${transferSyntax || 'none given'}), so its pixels cannot be read`);
+    throw new DicomDecodeError(`this DICOM uses a transfer syntax we do not know (${shown(transferSyntax, /^[0-9.]{1,64}$/) || 'none given'}), so its pixels cannot be read`);
   }
   const rows = ds.uint16(TAGS.rows);
   const columns = ds.uint16(TAGS.columns);
   if (!rows || !columns) throw new DicomDecodeError(`this DICOM has pixel data but no valid image size (Rows ${rows ?? 'missing'}, Columns ${columns ?? 'missing'})`);
   const framesText = ds.string(TAGS.numberOfFrames);
   const frames = framesText === undefined || framesText === '' ? 1 : Number(framesText);
-  if (!Number.isInteger(frames) || frames < 1) throw new DicomDecodeError(`this DICOM has an invalid number of frames (${framesText})`);
+  if (!Number.isInteger(frames) || frames < 1) throw new DicomDecodeError(`this DICOM has an invalid number of frames (${shown(framesText ?? '', /^[-+0-9. ]{1,16}$/)})`);
   const total = rows * columns * frames;
   if (total > maxPixels) {
     throw new DicomDecodeError(`image is ${columns}x${rows}${frames > 1 ? ` x ${frames} frames` : ''} = ${megapixels(total)} megapixels, over the limit of ${megapixels(maxPixels)} megapixels`);
   }
   const samplesPerPixel = ds.uint16(TAGS.samplesPerPixel) ?? 1;
-  const photometric = (ds.string(TAGS.photometric) ?? (samplesPerPixel === 3 ? 'RGB' : 'MONOCHROME2')).toUpperCase();
+  const photometric = shown((ds.string(TAGS.photometric) ?? (samplesPerPixel === 3 ? 'RGB' : 'MONOCHROME2')).toUpperCase(), /^[A-Z0-9_ ]{1,16}$/);
   if (samplesPerPixel === 1) {
     if (photometric !== 'MONOCHROME1' && photometric !== 'MONOCHROME2') {
       throw new DicomDecodeError(`photometric interpretation ${photometric} is not supported (MONOCHROME1, MONOCHROME2 and RGB are)`);
@@ -469,6 +472,14 @@ function numbers(ds: DataSet | undefined, tag: string, count: number): number[] 
 
 function firstItem(ds: DataSet | undefined, tag: string): DataSet | undefined {
   return ds?.elements[tag]?.items?.[0]?.dataSet;
+}
+
+/**
+ * A coded value from the file, fit to appear in a message only when it looks like a code (a crafted file could
+ * put any text, even a name, in any tag): otherwise a placeholder.
+ */
+function shown(value: string, pattern: RegExp): string {
+  return value === '' || pattern.test(value) ? value : '(an unreadable value)';
 }
 
 function megapixels(n: number): string {
