@@ -42,6 +42,8 @@ export interface DicomSpec {
   patientId?: string;
   /** Enhanced multi-frame: one ImagePositionPatient per frame in the per-frame functional groups (explicit VR only). */
   perFramePositions?: number[][];
+  /** Enhanced multi-frame: one rescale intercept per frame in the per-frame functional groups. */
+  perFrameIntercepts?: number[];
   /** Enhanced multi-frame: orientation and rescale in the shared functional groups (explicit VR only). */
   shared?: { orientation?: number[]; slope?: number; intercept?: number };
   /** Stored sample values, frame after frame, pixel-interleaved; negative values are written two's complement. */
@@ -174,8 +176,15 @@ export function writeDicom(spec: DicomSpec): Uint8Array {
     return concat([new Bytes(le).u16(0xfffe).u16(0xe000).u32(body.length).done(), body]);
   };
   const sq = (tag: number, items: El[][]): El => ({ tag, vr: 'SQ', value: concat(items.map(item)) });
-  if (spec.perFramePositions) {
-    els.push(sq(0x52009230, spec.perFramePositions.map((p) => [sq(0x00209113, [[str(0x00200032, 'DS', p.join('\\'))]])])));
+  if (spec.perFramePositions || spec.perFrameIntercepts) {
+    els.push(sq(0x52009230, Array.from({ length: frames }, (_, f) => {
+      const group: El[] = [];
+      const p = spec.perFramePositions?.[f];
+      if (p) group.push(sq(0x00209113, [[str(0x00200032, 'DS', p.join('\\'))]]));
+      const intercept = spec.perFrameIntercepts?.[f];
+      if (intercept !== undefined) group.push(sq(0x00289145, [[str(0x00281052, 'DS', String(intercept)), str(0x00281053, 'DS', '1')]]));
+      return group;
+    })));
   }
   if (spec.shared) {
     const groups: El[] = [];

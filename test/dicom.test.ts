@@ -130,6 +130,12 @@ test('enhanced multi-frame: per-frame positions and the shared rescale come from
   }));
   assert.deepEqual(d.frames.map((f) => f.position), [30, 25, 20]);
   assert.deepEqual(d.frames.map((f) => f.image.data[0]), [128, 0, 255]); // -600, -1350, 150 HU: the shared intercept was applied
+  // a per-frame rescale wins over the shared one: same stored 424 in every frame, intercepts -1024, -1774, -274 (-600, -1350, 150 HU)
+  const perFrame = await decodeDicom(writeDicom({
+    rows: 2, columns: 4, frames: 3, modality: 'CT', pixels: new Array(24).fill(424),
+    perFrameIntercepts: [-1024, -1774, -274], shared: { orientation: [1, 0, 0, 0, 1, 0], slope: 1, intercept: 0 },
+  }));
+  assert.deepEqual(perFrame.frames.map((f) => f.image.data[0]), [128, 0, 255]);
 });
 
 test('order info: position along the slice normal, instance number, opaque series key; no patient data out', async () => {

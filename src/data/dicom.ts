@@ -161,9 +161,11 @@ export async function decodeDicom(bytes: Uint8Array, opts: DicomOptions = {}): P
     images = [];
     for (const f of rawFrames) images.push(await rgbToGrey(f, geometry));
   } else {
-    const grey = greyscaleMapping(ds, window);
-    mapping = grey.mapping;
-    images = rawFrames.map((f) => greyFrame(f, geometry, grey));
+    // Enhanced multi-frame CT may give each frame its own rescale, in the per-frame functional groups.
+    const perFrame = ds.elements[TAGS.perFrameGroups]?.items;
+    const specs = rawFrames.map((_, i) => greyscaleMapping(ds, window, perFrame?.length === rawFrames.length ? perFrame[i].dataSet : undefined));
+    mapping = specs[0].mapping;
+    images = rawFrames.map((f, i) => greyFrame(f, geometry, specs[i]));
   }
   return {
     frames: images.map((image, i) => ({ image, position: order.positions[i] })),
@@ -335,12 +337,18 @@ interface GreyMappingSpec {
   window?: LungWindow;
 }
 
-/** Which window turns this file's values into grey: the lung window for CT, else the file's, else min-max. */
-function greyscaleMapping(ds: DataSet, lung: LungWindow): GreyMappingSpec {
-  const transform = firstItem(firstItem(ds, TAGS.sharedGroups), TAGS.pixelValueTransformation);
+/**
+ * Which window turns this file's values into grey: the lung window for CT, else the file's, else min-max.
+ * Rescale: the top-level tags, else this frame's functional group, else the shared functional group.
+ */
+function greyscaleMapping(ds: DataSet, lung: LungWindow, frameGroup?: DataSet): GreyMappingSpec {
+  const sources = [ds, firstItem(frameGroup, TAGS.pixelValueTransformation), firstItem(firstItem(ds, TAGS.sharedGroups), TAGS.pixelValueTransformation)];
   const num = (tag: string): number | undefined => {
-    const v = ds.floatString(tag) ?? (transform ? transform.floatString(tag) : undefined);
-    return v !== undefined && Number.isFinite(v) ? v : undefined;
+    for (const source of sources) {
+      const v = source?.floatString(tag);
+      if (v !== undefined && Number.isFinite(v)) return v;
+    }
+    return undefined;
   };
   const slope = num(TAGS.rescaleSlope) ?? 1;
   const intercept = num(TAGS.rescaleIntercept) ?? 0;
