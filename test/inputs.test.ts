@@ -174,7 +174,7 @@ test('scan aggregate: mean of the top ceil(n/10) probabilities, labelled at the 
   assert.equal(scoreScans(slices, 0.92)[0].label, 'COVID');
 });
 
-test('covid-ct predict: a folder with a DICOM series (no extensions, names out of order) and a PNG', async () => {
+test('covid-ct predict: a folder with a DICOM series (no extensions, names out of order), a PNG, a JPEG 2000 DICOM and a zipped series', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-dicom-'));
   try {
     // file names sort opposite to the slice positions: the output follows the positions
@@ -182,16 +182,22 @@ test('covid-ct predict: a folder with a DICOM series (no extensions, names out o
     const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 60, g: 60, b: 60 } } }).png().toBuffer();
     await writeFile(path.join(dir, 'a.png'), png);
     await writeFile(path.join(dir, 'j2k'), writeDicom({ rows: 2, columns: 2, transferSyntax: TS.jpeg2000, fragments: [Uint8Array.of(1, 2)] }));
+    // a zip holding a second series (another SeriesInstanceUID), entries stored out of order
+    const other = { seriesUid: '1.2.3.4.5.6.8' };
+    await writeFile(path.join(dir, 'z.zip'), zipSync({ S2: ctSlice(9, other), S1: ctSlice(8, other) }));
     const json = await runCli(['predict', dir, '--format', 'json', '--quiet']);
     assert.equal(json.code, 2, json.stderr);
     const out = JSON.parse(json.stdout);
     const names = out.predictions.map((p: { file: string }) => path.basename(p.file));
     // expandPaths sorts IM1..IM4 before a.png; the series is shown in position order where IM1 was
-    assert.deepEqual(names, ['IM4', 'IM3', 'IM2', 'IM1', 'a.png', 'j2k']);
+    assert.deepEqual(names, ['IM4', 'IM3', 'IM2', 'IM1', 'a.png', 'j2k', 'S1', 'S2']);
+    assert.deepEqual(out.predictions.slice(6).map((p: { file: string }) => path.relative(dir, p.file)), ['z.zip/S1', 'z.zip/S2']);
     const dicomRows = out.predictions.slice(0, 4);
     assert.ok(dicomRows.every((p: { probability: number; series: string }) => p.probability > 0 && p.probability < 1 && /^[0-9a-f]{12}$/.test(p.series)));
     assert.equal(out.predictions[5].error, 'this DICOM uses a compression we cannot decode: JPEG 2000');
-    assert.equal(out.scans.length, 1);
+    assert.equal(out.scans.length, 2);
+    assert.equal(out.scans[1].slices, 2);
+    assert.notEqual(out.scans[1].series, out.scans[0].series);
     const scan = out.scans[0];
     assert.equal(scan.slices, 4);
     assert.equal(scan.k, 1);
@@ -208,7 +214,7 @@ test('covid-ct predict: a folder with a DICOM series (no extensions, names out o
     assert.match(table.stdout, /scan \(DICOM series\)/);
     assert.match(table.stdout, new RegExp(`scan ${scan.series} \\(mean of top 1 of 4 slices\\)\\s+\\d\\.\\d{4}  (COVID|NonCOVID)`));
     assert.match(table.stdout, /not calibrated for whole scans/);
-    for (const secret of ['SECRET', 'ID-424242', '1.2.3.4.5.6.7']) {
+    for (const secret of ['SECRET', 'ID-424242', '1.2.3.4.5.6.']) {
       assert.ok(!json.stdout.includes(secret) && !table.stdout.includes(secret) && !table.stderr.includes(secret), `${secret} leaked`);
     }
     const bad = await runCli(['predict', dir, '--window-width', '0']);
