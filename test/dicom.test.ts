@@ -158,6 +158,7 @@ test('compressed transfer syntaxes we cannot decode are named in the error', asy
     [TS.htj2k, /cannot decode: HTJ2K/],
     ['1.2.840.10008.1.2.4.80', /cannot decode: JPEG-LS lossless/],
     ['1.2.840.10008.1.2.4.102', /cannot decode: MPEG-4 AVC\/H.264 video/],
+    ['1.2.840.10008.1.2.4.55', /cannot decode: JPEG \(retired process, transfer syntax 1\.2\.840\.10008\.1\.2\.4\.55\)/],
   ];
   for (const [ts, message] of cases) {
     const file = writeDicom(ct({ transferSyntax: ts, fragments: [Uint8Array.of(0xff, 0x4f, 0xff, 0x51, 1, 2)] }));

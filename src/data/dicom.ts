@@ -122,7 +122,7 @@ export interface DicomFrame {
 
 export interface DecodedDicom {
   frames: DicomFrame[];
-  /** First 12 hex digits of sha256(SeriesInstanceUID): groups slices of one scan, reveals nothing. */
+  /** opaqueKey(SeriesInstanceUID): groups the slices of one scan without showing the UID. */
   series?: string;
   instance?: number;
   mapping: GreyMapping;
@@ -133,7 +133,11 @@ export function isDicom(bytes: Uint8Array): boolean {
   return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }
 
-/** Short hex of a string, for opaque keys (never reversible to the UID in practice, and never shown raw). */
+/**
+ * 12 hex digits of sha256: an opaque, stable key that groups slices without showing the UID. Unsalted on
+ * purpose (the same series gets the same key in every run); someone who already holds a UID could confirm a
+ * match, but the key alone reveals nothing about the patient.
+ */
 export function opaqueKey(s: string): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 12);
 }
@@ -238,6 +242,8 @@ function readGeometry(ds: DataSet, maxPixels: number): Geometry {
   const transferSyntax = (ds.string(TAGS.transferSyntax) ?? '').replace(/\0/g, '').trim();
   const named = UNDECODABLE_SYNTAXES[transferSyntax];
   if (named) throw new DicomDecodeError(`this DICOM uses a compression we cannot decode: ${named}`);
+  // The retired JPEG processes (.4.52 to .4.66) are all compressed too.
+  if (/^1\.2\.840\.10008\.1\.2\.4\.\d+$/.test(transferSyntax)) throw new DicomDecodeError(`this DICOM uses a compression we cannot decode: JPEG (retired process, transfer syntax ${transferSyntax})`);
   if (!NATIVE_SYNTAXES[transferSyntax] && transferSyntax !== RLE_LOSSLESS) {
     throw new DicomDecodeError(`this DICOM uses a transfer syntax we do not know (${shown(transferSyntax, /^[0-9.]{1,64}$/) || 'none given'}), so its pixels cannot be read`);
   }
