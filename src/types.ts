@@ -27,10 +27,27 @@ export interface GreyImage {
   data: Uint8Array;
 }
 
-/** The score of one file; `error` is set (and probability is null) when the file could not be scored. */
+/**
+ * Where a DICOM slice belongs in its scan. `series` is an opaque key (a hash of the SeriesInstanceUID, or of the
+ * file name when there is none), never the UID itself.
+ */
+export interface SliceOrder {
+  series: string;
+  instance?: number;
+  /** Position along the slice normal in mm (ImagePositionPatient . normal of ImageOrientationPatient). */
+  position?: number;
+  /** 1-based frame number within a multi-frame file. */
+  frame?: number;
+}
+
+/**
+ * The score of one image (a file, a frame of a multi-frame DICOM, or an entry of a zip); `error` is set (and
+ * probability is null) when it could not be scored. `dicom` is set for DICOM slices.
+ */
 export interface Prediction {
   file: string;
   probability: number | null;
   label: Label | null;
   error?: string;
+  dicom?: SliceOrder;
 }

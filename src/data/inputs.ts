@@ -1,18 +1,107 @@
-/** One entry point for any uploaded or local file (placeholder until DICOM and zip land: PNG and JPEG only). */
-import type { GreyImage } from '../types.js';
-import { decodeGrey } from './decode.js';
+/**
+ * The one entry point from uploaded or local bytes to model-ready grey slices: PNG, JPEG, DICOM or a zip of
+ * them, decided by content alone (never by the name). Bad content never throws: every problem becomes the
+ * error of one slice, so one broken file in a series leaves the others scored.
+ */
+import type { GreyImage, SliceOrder } from '../types.js';
 import { errorMessage } from '../util/errors.js';
+import { DEFAULT_MAX_PIXELS, decodeGrey } from './decode.js';
+import { decodeDicom, isDicom, opaqueKey } from './dicom.js';
+import { describeStart, sniffFormat } from './format.js';
+import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem } from './window.js';
+import { DEFAULT_ZIP_LIMITS, type ZipLimits, isZip, readZip } from './zip.js';
 
-export interface LungWindow { width: number; level: number }
-export const DEFAULT_LUNG_WINDOW: LungWindow = { width: 1500, level: -600 };
-export interface InputOptions { window?: LungWindow; maxPixels?: number }
-export interface SliceOrder { series: string; instance?: number; position?: number; frame?: number }
-export interface InputSlice { name: string; image?: GreyImage; error?: string; dicom?: SliceOrder }
+export { DEFAULT_LUNG_WINDOW, lungWindowProblem, type LungWindow, type SliceOrder };
+export { DEFAULT_ZIP_LIMITS, type ZipLimits };
 
+export interface InputOptions {
+  /** Window applied to CT DICOMs, in HU (default DEFAULT_LUNG_WINDOW: width 1500, level -600). */
+  window?: LungWindow;
+  /** Pixel limit per image file (all frames of a DICOM together); default DEFAULT_MAX_PIXELS. */
+  maxPixels?: number;
+  /** Limits for zip archives; default DEFAULT_ZIP_LIMITS. */
+  zipLimits?: ZipLimits;
+  /** Decoded pixels of all slices of one zip together; default DEFAULT_MAX_TOTAL_PIXELS. */
+  maxTotalPixels?: number;
+}
+
+/**
+ * 300 megapixels (300 MB of 8-bit grey) per zip: a 1000-slice 512x512 CT is 262. Without it, 2000 small PNG
+ * entries that each decode to the per-image limit would need 100 GB.
+ */
+export const DEFAULT_MAX_TOTAL_PIXELS = 300_000_000;
+
+
+/** One image to score, or why it cannot be: `image` xor `error`. `dicom` is set for DICOM slices only. */
+export interface InputSlice {
+  name: string;
+  image?: GreyImage;
+  error?: string;
+  dicom?: SliceOrder;
+}
+
+/** Throws a RangeError with a clear message unless the window is usable (finite numbers, width > 0). */
+export function checkLungWindow(w: { width: unknown; level: unknown }): LungWindow {
+  const problem = lungWindowProblem(w);
+  if (problem) throw new RangeError(problem);
+  return { width: w.width as number, level: w.level as number };
+}
+
+/**
+ * Decodes one uploaded or local file into slices: PNG/JPEG -> one slice named `name`; DICOM -> one per frame
+ * (`name`, or `name [frame 3]` for multi-frame files); zip -> the slices of every entry (`name/IM0001`), with
+ * nested zips refused. Anything else is one slice with an error. Never throws for bad content.
+ */
 export async function decodeInput(name: string, bytes: Uint8Array, opts: InputOptions = {}): Promise<InputSlice[]> {
+  if (isZip(bytes)) return decodeZip(name, bytes, opts);
+  return decodeSingle(name, bytes, opts);
+}
+
+async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions): Promise<InputSlice[]> {
   try {
-    return [{ name, image: await decodeGrey(bytes, { maxPixels: opts.maxPixels }) }];
+    if (sniffFormat(bytes)) return [{ name, image: await decodeGrey(bytes, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS }) }];
+    if (isDicom(bytes)) {
+      const window = opts.window ?? DEFAULT_LUNG_WINDOW;
+      const problem = lungWindowProblem(window);
+      if (problem) return [{ name, error: problem }];
+      const d = await decodeDicom(bytes, { window, maxPixels: opts.maxPixels });
+      // A file with no SeriesInstanceUID is its own series; its name is hashed like a UID, never shown as a key.
+      const series = d.series ?? opaqueKey(`file:${name}`);
+      const multi = d.frames.length > 1;
+      return d.frames.map((f, i) => ({
+        name: multi ? `${name} [frame ${i + 1}]` : name,
+        image: f.image,
+        dicom: { series, instance: d.instance, position: f.position, frame: multi ? i + 1 : undefined },
+      }));
+    }
+    if (isZip(bytes)) return [{ name, error: 'a zip inside a zip is not opened (zip the slices in one archive)' }];
+    if (bytes.length === 0) return [{ name, error: 'not a PNG, JPEG or DICOM image: the file is empty (0 bytes)' }];
+    return [{ name, error: `not a PNG, JPEG or DICOM image (starts with ${describeStart(bytes)})` }];
   } catch (e) {
     return [{ name, error: errorMessage(e) }];
   }
+}
+
+async function decodeZip(name: string, bytes: Uint8Array, opts: InputOptions): Promise<InputSlice[]> {
+  const out: InputSlice[] = [];
+  const maxTotal = opts.maxTotalPixels ?? DEFAULT_MAX_TOTAL_PIXELS;
+  let pixels = 0;
+  try {
+    for (const entry of readZip(bytes, opts.zipLimits ?? DEFAULT_ZIP_LIMITS)) {
+      const entryName = `${name}/${entry.name}`;
+      if (entry.error !== undefined || !entry.bytes) { out.push({ name: entryName, error: entry.error ?? 'the entry could not be read' }); continue; }
+      const slices = await decodeSingle(entryName, entry.bytes, opts);
+      for (const s of slices) pixels += s.image ? s.image.width * s.image.height : 0;
+      if (pixels > maxTotal) {
+        out.push({ name, error: `the images in the archive add up to more than ${Math.round(maxTotal / 1e6)} megapixels, over the limit; the remaining entries were not read` });
+        break;
+      }
+      out.push(...slices);
+    }
+  } catch (e) {
+    // An archive-level problem: what was read stays, and the archive itself gets the error.
+    out.push({ name, error: errorMessage(e) });
+  }
+  if (out.length === 0) out.push({ name, error: 'the zip archive holds no files' });
+  return out;
 }

@@ -1,12 +1,13 @@
 /**
- * Scores image files with a classifier: reads and decodes each (by content), batches the model passes, and
- * turns every failure into a per-file error so that one bad file never stops the rest.
+ * Scores image files with a classifier: reads each file, decodes it by content into slices (PNG, JPEG, DICOM
+ * frames, zip entries: see data/inputs.ts), batches the model passes over slices, and turns every failure into
+ * a per-slice error so that one bad file never stops the rest.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { GreyImage, Prediction } from '../types.js';
+import type { Prediction } from '../types.js';
 import type { Engine } from '../model/engine.js';
-import { readAndDecodeGrey } from '../data/decode.js';
+import { decodeInput, type InputOptions, type InputSlice } from '../data/inputs.js';
 import { errorMessage } from '../util/errors.js';
 
 /** Expands files and folders (recursively, sorted, hidden entries skipped) into a list of files. */
@@ -28,56 +29,89 @@ export async function expandPaths(paths: string[]): Promise<{ files: string[]; m
 }
 
 export interface ScoreOptions {
-  /** Images per model call. */
+  /** Images (slices) per model call; also how many files are read and decoded at once. */
   batchSize?: number;
+  /** Called with the number of files fully scored so far. */
   onProgress?: (done: number) => void;
+  /** Lung window and limits for DICOM and zip inputs. */
+  input?: InputOptions;
+}
+
+type Slice = InputSlice & { fileIndex: number };
+
+/** Reads one file into slices; an unreadable file is one slice with the reason (the path left out of it). */
+async function readInput(file: string, input: InputOptions | undefined): Promise<InputSlice[]> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    // Node's message ends in ", open '/the/path'": drop it, the row names the file.
+    const reason = err.code ? errorMessage(e).replace(/, \w+ '.*'$/s, '') : errorMessage(e);
+    return [{ name: file, error: `cannot read the file (${reason})` }];
+  }
+  return decodeInput(file, bytes, input);
+}
+
+/** Slices of all files in order; `batchSize` files are read and decoded concurrently. */
+async function* slicesOf(files: string[], batchSize: number, input: InputOptions | undefined): AsyncGenerator<Slice> {
+  for (let s = 0; s < files.length; s += batchSize) {
+    const decoded = await Promise.all(files.slice(s, s + batchSize).map((f) => readInput(f, input)));
+    for (let i = 0; i < decoded.length; i++) for (const slice of decoded[i]) yield { ...slice, fileIndex: s + i };
+  }
 }
 
 interface Prepared {
-  files: string[];
-  errors: (string | undefined)[];
+  slices: Slice[];
   views: Float32Array[];
+  /** No slice is left after this batch. */
+  last: boolean;
 }
 
-/** Reads, decodes and renders the views of one batch; failures become per-file errors. */
-async function prepare(engine: Engine, files: string[]): Promise<Prepared> {
-  const decoded = await Promise.all(files.map(async (f) => {
-    try {
-      return { image: await readAndDecodeGrey(f) } as { image: GreyImage; error?: undefined };
-    } catch (e) {
-      return { error: errorMessage(e) } as { image?: undefined; error: string };
-    }
-  }));
-  const images = decoded.flatMap((d) => (d.image ? [d.image] : []));
-  return { files, errors: decoded.map((d) => d.error), views: images.length ? await engine.viewsOf(images) : [] };
+/** Takes slices until `batchSize` of them have an image (error slices ride along), and renders their views. */
+async function prepare(engine: Engine, source: AsyncGenerator<Slice>, batchSize: number): Promise<Prepared> {
+  const slices: Slice[] = [];
+  let images = 0;
+  let last = false;
+  while (images < batchSize) {
+    const r = await source.next();
+    if (r.done) { last = true; break; }
+    slices.push(r.value);
+    if (r.value.image) images++;
+  }
+  const imgs = slices.flatMap((s) => (s.image ? [s.image] : []));
+  return { slices, views: imgs.length ? await engine.viewsOf(imgs) : [], last };
 }
 
 /**
- * One Prediction per file, in order; `file` is the path as given. Pipelined: the next batch is read, decoded
- * and rendered on this thread while the model runs the current one.
+ * One Prediction per slice, in file order: one per PNG/JPEG file (`file` is the path as given), one per frame of
+ * a DICOM, one per image of a zip. Pipelined: the next batch is read, decoded and rendered on this thread while
+ * the model runs the current one.
  */
 export async function scoreFiles(classifier: Engine, files: string[], opts: ScoreOptions = {}): Promise<Prediction[]> {
   const batchSize = opts.batchSize ?? 8;
   const out: Prediction[] = [];
-  const batches: string[][] = [];
-  for (let s = 0; s < files.length; s += batchSize) batches.push(files.slice(s, s + batchSize));
-  let next: Promise<Prepared> | undefined = batches.length ? prepare(classifier, batches[0]) : undefined;
-  for (let b = 0; b < batches.length; b++) {
-    const current = await next!;
+  if (files.length === 0) return out;
+  const source = slicesOf(files, batchSize, opts.input);
+  let next: Promise<Prepared> | undefined = prepare(classifier, source, batchSize);
+  while (next) {
+    const current: Prepared = await next;
     const scoring = current.views.length ? classifier.probabilitiesOfViews(current.views) : Promise.resolve([]);
-    next = b + 1 < batches.length ? prepare(classifier, batches[b + 1]) : undefined;
+    next = current.last ? undefined : prepare(classifier, source, batchSize);
     const probs = await scoring;
     let k = 0;
-    current.files.forEach((file, i) => {
-      const error = current.errors[i];
-      if (error === undefined) {
+    for (const s of current.slices) {
+      const dicom = s.dicom ? { dicom: s.dicom } : {};
+      if (s.image) {
         const p = probs[k++];
-        out.push({ file, probability: p, label: classifier.labelOf(p) });
+        out.push({ file: s.name, probability: p, label: classifier.labelOf(p), ...dicom });
       } else {
-        out.push({ file, probability: null, label: null, error });
+        out.push({ file: s.name, probability: null, label: null, error: s.error ?? 'not decoded', ...dicom });
       }
-    });
-    opts.onProgress?.(Math.min(files.length, (b + 1) * batchSize));
+    }
+    // Files before the last one touched are complete; the last one may have slices in the next batch.
+    const lastFile = current.slices.length ? current.slices[current.slices.length - 1].fileIndex : 0;
+    opts.onProgress?.(current.last ? files.length : lastFile);
   }
   return out;
 }

@@ -50,6 +50,10 @@ Options:
     const preds = await scoreFiles(classifier, entries.map((e) => e.path), { onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
     classifier.dispose();
+    // evaluate scores one image per file; a multi-frame DICOM or a zip in a split would break the pairing.
+    if (preds.length !== entries.length) {
+      throw new UserError(`the ${split} split must hold single images: its ${entries.length} files gave ${preds.length} slices (a multi-frame DICOM or a zip?)`);
+    }
     const failed = preds.filter((p) => p.error);
     if (failed.length) {
       throw new UserError(`${failed.length} image(s) of the ${split} split could not be scored, so no honest metrics can be given:\n` +

@@ -3,41 +3,83 @@ import { parseCommandArgs, resolveModelDir } from '../command.js';
 import { loadEngine } from '../../model/load-engine.js';
 import { expandPaths, scoreFiles } from '../../predict/score-files.js';
 import { formatPredictions, type PredictFormat } from '../../predict/format.js';
+import { orderForDisplay, scoreScans } from '../../predict/series.js';
+import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem } from '../../data/window.js';
 import { Progress } from '../../util/progress.js';
 import { UserError } from '../../util/errors.js';
 
 export const predictCommand: Command = {
   words: ['predict'],
-  summary: 'P(COVID) of image files or folders',
+  summary: 'P(COVID) of image files, DICOM series, zips or folders',
   help: `
-Usage: covid-ct predict PATH... [--model DIR] [--format table|json|csv]
+Usage: covid-ct predict PATH... [--model DIR] [--format table|json|csv] [--window-width N] [--window-level N]
 
 Scores every image file given, walking folders recursively. The format is detected from the file's bytes
-(PNG or JPEG), never its name. Each row: file, probability (P(COVID)), label (COVID or NonCOVID at the model's
-threshold), error. A file that cannot be scored gets a row with the reason and the others go on.
-Exit code: 0 when every file was scored, 2 when some were not.
+(PNG, JPEG, DICOM or a zip of them), never its name, so DICOM files without an extension work too.
+Each row: file, probability (P(COVID)), label (COVID or NonCOVID at the model's threshold), error.
+A multi-frame DICOM gives one row per frame ("scan.dcm [frame 3]"), a zip one row per image inside
+("series.zip/IM0001"). A file that cannot be scored gets a row with the reason and the others go on.
+
+DICOM: stored values are rescaled to Hounsfield units (RescaleSlope, RescaleIntercept) and CT images are
+shown to the model through a lung window: grey = round(255 * clamp((HU - (level - width/2)) / width, 0, 1)).
+Other monochrome images use the file's own window, else their min-max; RGB becomes grey luminance.
+The slices of each DICOM series (2 slices or more) are listed in scan order (position along the slice
+normal, else instance number) and get a scan row: the mean of the top 10% slice probabilities (at least 1),
+labelled at the slice threshold (not calibrated for whole scans).
+Compressed DICOMs other than RLE and deflate (JPEG, JPEG-LS, JPEG 2000, HTJ2K, video) are reported as errors.
+
+Exit code: 0 when every image was scored, 2 when some were not.
 
 Options:
-  --model DIR      model folder (default: the shipped model, models/default)
-  --format NAME    table (default), json or csv
-  --engine NAME    onnx (default: onnxruntime, fastest) or tfjs (the training engine); same numbers
-  --quiet          no progress output
+  --model DIR         model folder (default: the shipped model, models/default)
+  --format NAME       table (default), json or csv
+  --window-width N    lung window width in HU for CT DICOMs (default ${DEFAULT_LUNG_WINDOW.width})
+  --window-level N    lung window level (centre) in HU for CT DICOMs (default ${DEFAULT_LUNG_WINDOW.level});
+                      negative values as --window-level -500 or --window-level=-500
+  --engine NAME       onnx (default: onnxruntime, fastest) or tfjs (the training engine); same numbers
+  --quiet             no progress output
 `,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
+    const { values, positionals } = parseCommandArgs(joinNegativeNumbers(argv, ['--window-level', '--window-width']), {
       model: { type: 'string' }, format: { type: 'string' }, engine: { type: 'string' }, quiet: { type: 'boolean' },
+      'window-width': { type: 'string' }, 'window-level': { type: 'string' },
     }, true);
     const format = (values.format ?? 'table') as PredictFormat;
     if (!['table', 'json', 'csv'].includes(format)) throw new UserError(`--format must be table, json or csv, got "${values.format}"`);
+    const window = windowOption(values['window-width'], values['window-level']);
     if (positionals.length === 0) throw new UserError('give at least one image file or folder (see --help)');
     const { files, missing } = await expandPaths(positionals);
     const classifier = await loadEngine(resolveModelDir(values.model), values.engine);
     const progress = new Progress(files.length, 'scoring', { enabled: !values.quiet && files.length > 8 });
-    const preds = await scoreFiles(classifier, files, { onProgress: (d) => progress.tick(d - progress.completed) });
+    const scored = await scoreFiles(classifier, files, { input: { window }, onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
     classifier.dispose();
-    for (const m of missing) preds.push({ file: m, probability: null, label: null, error: 'no such file or folder' });
-    process.stdout.write(formatPredictions(preds, format, classifier.threshold));
+    const preds = orderForDisplay(scored.map((p) => ({ ...p, name: p.file })));
+    const scans = scoreScans(preds, classifier.threshold);
+    for (const m of missing) preds.push({ file: m, name: m, probability: null, label: null, error: 'no such file or folder' });
+    process.stdout.write(formatPredictions(preds, format, classifier.threshold, scans));
     return preds.some((p) => p.error) ? 2 : 0;
   },
 };
+
+/** --window-width / --window-level as numbers (either may be left out), checked like the web API checks them. */
+function windowOption(width: string | undefined, level: string | undefined): LungWindow {
+  const parse = (v: string | undefined, fallback: number): number => (v === undefined || v.trim() === '' ? (v === undefined ? fallback : NaN) : Number(v));
+  const w = { width: parse(width, DEFAULT_LUNG_WINDOW.width), level: parse(level, DEFAULT_LUNG_WINDOW.level) };
+  const problem = lungWindowProblem(w);
+  if (problem) {
+    const given = Number.isNaN(w.width) || w.width <= 0 ? `--window-width "${width}"` : `--window-level "${level}"`;
+    throw new UserError(`${problem.replace(/, got .*$/, '')} (${given})`);
+  }
+  return w;
+}
+
+/** parseArgs refuses `--window-level -600` as ambiguous; levels are usually negative, so join such pairs. */
+function joinNegativeNumbers(argv: string[], options: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (options.includes(argv[i]) && i + 1 < argv.length && /^-\d/.test(argv[i + 1])) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}

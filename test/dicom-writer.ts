@@ -1,0 +1,255 @@
+/**
+ * Test-only writer of small DICOM Part-10 files, so that every decoding path is tested on bytes we control:
+ * implicit/explicit VR little endian, explicit VR big endian, deflated, RLE Lossless, multi-frame, and
+ * encapsulated data under any transfer syntax UID (for the "cannot decode" errors).
+ */
+import { deflateRawSync } from 'node:zlib';
+
+export const TS = {
+  implicit: '1.2.840.10008.1.2',
+  explicit: '1.2.840.10008.1.2.1',
+  deflate: '1.2.840.10008.1.2.1.99',
+  big: '1.2.840.10008.1.2.2',
+  rle: '1.2.840.10008.1.2.5',
+  jpegBaseline: '1.2.840.10008.1.2.4.50',
+  jpeg2000: '1.2.840.10008.1.2.4.91',
+  htj2k: '1.2.840.10008.1.2.4.201',
+} as const;
+
+export interface DicomSpec {
+  transferSyntax?: string;
+  rows: number;
+  columns: number;
+  frames?: number;
+  bitsAllocated?: 8 | 16;
+  bitsStored?: number;
+  highBit?: number;
+  pixelRepresentation?: 0 | 1;
+  samplesPerPixel?: 1 | 3;
+  /** 0: RGBRGB..., 1: RRR..GGG..BBB... (the `pixels` are always given pixel-interleaved). */
+  planarConfiguration?: 0 | 1;
+  photometric?: string;
+  modality?: string;
+  rescaleSlope?: number;
+  rescaleIntercept?: number;
+  windowCenter?: number;
+  windowWidth?: number;
+  instanceNumber?: number;
+  imagePosition?: number[];
+  imageOrientation?: number[];
+  seriesUid?: string;
+  patientName?: string;
+  patientId?: string;
+  /** Enhanced multi-frame: one ImagePositionPatient per frame in the per-frame functional groups (explicit VR only). */
+  perFramePositions?: number[][];
+  /** Enhanced multi-frame: one rescale intercept per frame in the per-frame functional groups. */
+  perFrameIntercepts?: number[];
+  /** Enhanced multi-frame: orientation and rescale in the shared functional groups (explicit VR only). */
+  shared?: { orientation?: number[]; slope?: number; intercept?: number };
+  /** Stored sample values, frame after frame, pixel-interleaved; negative values are written two's complement. */
+  pixels?: ArrayLike<number>;
+  /** Leave out (7FE0,0010) altogether. */
+  noPixelData?: boolean;
+  /** Encapsulated frames written as-is (one fragment each), for compressed transfer syntaxes. */
+  fragments?: Uint8Array[];
+}
+
+interface El { tag: number; vr: string; value: Uint8Array; undefinedLength?: boolean }
+
+const LONG_VRS = new Set(['OB', 'OW', 'OF', 'SQ', 'UT', 'UN']);
+
+class Bytes {
+  private parts: number[] = [];
+  constructor(private readonly le: boolean) {}
+  u16(v: number) { this.le ? this.parts.push(v & 255, v >> 8) : this.parts.push(v >> 8, v & 255); return this; }
+  u32(v: number) { const b = [v & 255, (v >>> 8) & 255, (v >>> 16) & 255, v >>> 24]; this.parts.push(...(this.le ? b : b.reverse())); return this; }
+  bytes(b: ArrayLike<number>) { for (let i = 0; i < b.length; i++) this.parts.push(b[i]); return this; }
+  done(): Uint8Array { return Uint8Array.from(this.parts); }
+}
+
+const ascii = (s: string, pad = ' '): Uint8Array => {
+  const t = s.length % 2 ? s + pad : s;
+  return Uint8Array.from(t, (c) => c.charCodeAt(0));
+};
+const us = (v: number, le: boolean): Uint8Array => new Bytes(le).u16(v).done();
+
+function encodeElement(e: El, explicit: boolean, le: boolean): Uint8Array {
+  const b = new Bytes(le).u16(e.tag >>> 16).u16(e.tag & 0xffff);
+  const length = e.undefinedLength ? 0xffffffff : e.value.length;
+  if (explicit) {
+    b.bytes(ascii(e.vr));
+    if (LONG_VRS.has(e.vr)) b.u16(0).u32(length);
+    else b.u16(length);
+  } else {
+    b.u32(length);
+  }
+  return concat([b.done(), e.value]);
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/** PackBits as DICOM RLE uses it: repeat runs of 2..128 bytes, literal runs of 1..128 bytes. */
+export function packBits(src: Uint8Array): Uint8Array {
+  const out: number[] = [];
+  let i = 0;
+  while (i < src.length) {
+    let run = 1;
+    while (i + run < src.length && src[i + run] === src[i] && run < 128) run++;
+    if (run >= 2) { out.push(257 - run, src[i]); i += run; continue; }
+    let j = i + 1;
+    while (j < src.length && j - i < 128 && !(j + 1 < src.length && src[j] === src[j + 1])) j++;
+    out.push(j - i - 1, ...src.subarray(i, j));
+    i = j;
+  }
+  if (out.length % 2) out.push(0x80); // segments are padded to even length with a no-op
+  return Uint8Array.from(out);
+}
+
+/** One RLE frame: header + one segment per byte plane (MSB plane first for each sample). */
+function rleFrame(samples: number[], pixels: number, spp: number, bytesPerSample: number): Uint8Array {
+  const segments: Uint8Array[] = [];
+  for (let s = 0; s < spp; s++) {
+    for (let byte = bytesPerSample - 1; byte >= 0; byte--) {
+      const plane = new Uint8Array(pixels);
+      for (let p = 0; p < pixels; p++) plane[p] = (samples[p * spp + s] >> (8 * byte)) & 255;
+      segments.push(packBits(plane));
+    }
+  }
+  const header = new Bytes(true).u32(segments.length);
+  let offset = 64;
+  for (let k = 0; k < 15; k++) {
+    header.u32(k < segments.length ? offset : 0);
+    if (k < segments.length) offset += segments[k].length;
+  }
+  return concat([header.done(), ...segments]);
+}
+
+function encapsulated(frames: Uint8Array[]): Uint8Array {
+  const item = (data: Uint8Array) => concat([new Bytes(true).u16(0xfffe).u16(0xe000).u32(data.length).done(), data]);
+  const padded = frames.map((f) => (f.length % 2 ? concat([f, new Uint8Array(1)]) : f));
+  return concat([item(new Uint8Array(0)), ...padded.map(item), new Bytes(true).u16(0xfffe).u16(0xe0dd).u32(0).done()]);
+}
+
+/** A complete Part-10 file (preamble, DICM, meta header, data set) for the spec. */
+export function writeDicom(spec: DicomSpec): Uint8Array {
+  const ts = spec.transferSyntax ?? TS.explicit;
+  const le = ts !== TS.big;
+  const explicit = ts !== TS.implicit;
+  const frames = spec.frames ?? 1;
+  const spp = spec.samplesPerPixel ?? 1;
+  const ba = spec.bitsAllocated ?? 16;
+  const str = (tag: number, vr: string, v: string): El => ({ tag, vr, value: ascii(v, vr === 'UI' ? '\0' : ' ') });
+  const els: El[] = [
+    str(0x00080016, 'UI', '1.2.840.10008.5.1.4.1.1.2'),
+    str(0x00080018, 'UI', '1.2.3.4.5.6.7.8.1'),
+    str(0x00100010, 'PN', spec.patientName ?? 'DOE^JANE'),
+    str(0x00100020, 'LO', spec.patientId ?? 'PID-12345'),
+    { tag: 0x00280002, vr: 'US', value: us(spp, le) },
+    str(0x00280004, 'CS', spec.photometric ?? (spp === 3 ? 'RGB' : 'MONOCHROME2')),
+    { tag: 0x00280010, vr: 'US', value: us(spec.rows, le) },
+    { tag: 0x00280011, vr: 'US', value: us(spec.columns, le) },
+    { tag: 0x00280100, vr: 'US', value: us(ba, le) },
+    { tag: 0x00280101, vr: 'US', value: us(spec.bitsStored ?? ba, le) },
+    { tag: 0x00280102, vr: 'US', value: us(spec.highBit ?? (spec.bitsStored ?? ba) - 1, le) },
+    { tag: 0x00280103, vr: 'US', value: us(spec.pixelRepresentation ?? 0, le) },
+  ];
+  if (spec.modality) els.push(str(0x00080060, 'CS', spec.modality));
+  if (spec.seriesUid) els.push(str(0x0020000e, 'UI', spec.seriesUid));
+  if (spec.instanceNumber !== undefined) els.push(str(0x00200013, 'IS', String(spec.instanceNumber)));
+  if (spec.imagePosition) els.push(str(0x00200032, 'DS', spec.imagePosition.join('\\')));
+  if (spec.imageOrientation) els.push(str(0x00200037, 'DS', spec.imageOrientation.join('\\')));
+  if (spp === 3) els.push({ tag: 0x00280006, vr: 'US', value: us(spec.planarConfiguration ?? 0, le) });
+  if (frames > 1) els.push(str(0x00280008, 'IS', String(frames)));
+  if (spec.windowCenter !== undefined) els.push(str(0x00281050, 'DS', String(spec.windowCenter)));
+  if (spec.windowWidth !== undefined) els.push(str(0x00281051, 'DS', String(spec.windowWidth)));
+  if (spec.rescaleIntercept !== undefined) els.push(str(0x00281052, 'DS', String(spec.rescaleIntercept)));
+  if (spec.rescaleSlope !== undefined) els.push(str(0x00281053, 'DS', String(spec.rescaleSlope)));
+
+  // Sequences with defined lengths: SQ -> items (FFFE,E000) -> elements, all explicit VR little endian.
+  const item = (children: El[]): Uint8Array => {
+    const body = concat(children.sort((x, y) => x.tag - y.tag).map((e) => encodeElement(e, explicit, le)));
+    return concat([new Bytes(le).u16(0xfffe).u16(0xe000).u32(body.length).done(), body]);
+  };
+  const sq = (tag: number, items: El[][]): El => ({ tag, vr: 'SQ', value: concat(items.map(item)) });
+  if (spec.perFramePositions || spec.perFrameIntercepts) {
+    els.push(sq(0x52009230, Array.from({ length: frames }, (_, f) => {
+      const group: El[] = [];
+      const p = spec.perFramePositions?.[f];
+      if (p) group.push(sq(0x00209113, [[str(0x00200032, 'DS', p.join('\\'))]]));
+      const intercept = spec.perFrameIntercepts?.[f];
+      if (intercept !== undefined) group.push(sq(0x00289145, [[str(0x00281052, 'DS', String(intercept)), str(0x00281053, 'DS', '1')]]));
+      return group;
+    })));
+  }
+  if (spec.shared) {
+    const groups: El[] = [];
+    if (spec.shared.orientation) groups.push(sq(0x00209116, [[str(0x00200037, 'DS', spec.shared.orientation.join('\\'))]]));
+    if (spec.shared.slope !== undefined || spec.shared.intercept !== undefined) {
+      groups.push(sq(0x00289145, [[str(0x00281052, 'DS', String(spec.shared.intercept ?? 0)), str(0x00281053, 'DS', String(spec.shared.slope ?? 1))]]));
+    }
+    els.push(sq(0x52009229, [groups]));
+  }
+  if (!spec.noPixelData) {
+    const pixels = spec.rows * spec.columns;
+    const samples = Array.from(spec.pixels ?? new Array(pixels * spp * frames).fill(0), (v) => v & (ba === 16 ? 0xffff : 0xff));
+    if (spec.fragments) {
+      els.push({ tag: 0x7fe00010, vr: 'OB', value: encapsulated(spec.fragments), undefinedLength: true });
+    } else if (ts === TS.rle) {
+      const perFrame = pixels * spp;
+      const rle = Array.from({ length: frames }, (_, f) => rleFrame(samples.slice(f * perFrame, (f + 1) * perFrame), pixels, spp, ba / 8));
+      els.push({ tag: 0x7fe00010, vr: 'OB', value: encapsulated(rle), undefinedLength: true });
+    } else {
+      let ordered = samples;
+      if (spp === 3 && spec.planarConfiguration === 1) {
+        ordered = [];
+        for (let f = 0; f < frames; f++) for (let c = 0; c < 3; c++) for (let p = 0; p < pixels; p++) ordered.push(samples[(f * pixels + p) * 3 + c]);
+      }
+      const b = new Bytes(le);
+      if (ba === 16) for (const v of ordered) b.u16(v); else b.bytes(ordered);
+      let value = b.done();
+      if (value.length % 2) value = concat([value, new Uint8Array(1)]);
+      els.push({ tag: 0x7fe00010, vr: ba === 16 ? 'OW' : 'OB', value });
+    }
+  }
+  els.sort((a, b) => a.tag - b.tag);
+  let dataSet = concat(els.map((e) => encodeElement(e, explicit, le)));
+  if (ts === TS.deflate) dataSet = deflateRawSync(dataSet);
+
+  const meta = [
+    { tag: 0x00020001, vr: 'OB', value: Uint8Array.of(0, 1) },
+    str(0x00020002, 'UI', '1.2.840.10008.5.1.4.1.1.2'),
+    str(0x00020003, 'UI', '1.2.3.4.5.6.7.8.1'),
+    str(0x00020010, 'UI', ts),
+    str(0x00020012, 'UI', '1.2.3.4.99'),
+  ].map((e) => encodeElement(e, true, true));
+  const metaBytes = concat(meta);
+  const groupLength = encodeElement({ tag: 0x00020000, vr: 'UL', value: new Bytes(true).u32(metaBytes.length).done() }, true, true);
+  const preamble = new Uint8Array(132);
+  preamble.set(ascii('DICM'), 128);
+  return concat([preamble, groupLength, metaBytes, dataSet]);
+}
+
+/** A stored zip entry or deflated entry written by hand, with sizes and CRC as given (they may lie). */
+export interface RawZipEntry { name: string; data: Uint8Array; method: 0 | 8; crc: number; declaredSize: number }
+
+/** A zip archive from raw entries: local headers, data, central directory, end record. */
+export function writeRawZip(entries: RawZipEntry[]): Uint8Array {
+  const locals: Uint8Array[] = [];
+  const central: Uint8Array[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Uint8Array.from(Buffer.from(e.name, 'utf8'));
+    const local = concat([new Bytes(true).u32(0x04034b50).u16(20).u16(0x800).u16(e.method).u16(0).u16(0).u32(e.crc).u32(e.data.length).u32(e.declaredSize).u16(name.length).u16(0).done(), name, e.data]);
+    central.push(concat([new Bytes(true).u32(0x02014b50).u16(20).u16(20).u16(0x800).u16(e.method).u16(0).u16(0).u32(e.crc).u32(e.data.length).u32(e.declaredSize).u16(name.length).u16(0).u16(0).u16(0).u16(0).u32(0).u32(offset).done(), name]));
+    locals.push(local);
+    offset += local.length;
+  }
+  const dir = concat(central);
+  const end = new Bytes(true).u32(0x06054b50).u16(0).u16(0).u16(entries.length).u16(entries.length).u32(dir.length).u32(offset).u16(0).done();
+  return concat([...locals, dir, end]);
+}
