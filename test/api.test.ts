@@ -18,6 +18,9 @@ import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { readAndDecodeGrey } from '../src/data/decode.js';
 import type { DatasetEntry } from '../src/types.js';
+import { zipSync } from 'fflate';
+import { crc32 as zipCrc } from '../src/data/zip.js';
+import { TS, ctSlice, writeDicom, writeRawZip, zipBombStream } from './dicom-writer.js';
 
 const MODEL = path.join(REPO, 'models/default');
 let engine: OnnxClassifier;
@@ -209,6 +212,49 @@ test('a slow client is cut off while others are served', async () => {
   } finally {
     server.close();
   }
+});
+
+test('a DICOM series (loose files and a zip) gets slices in scan order and a scan score; no patient data comes back', async () => {
+  const app = appWith();
+  // Three slices of one series sent out of order, plus a second series zipped (also out of order).
+  const loose = [3, 1, 2].map((k) => ({ name: `IM000${k}`, bytes: ctSlice(k) }));
+  const other = (k: number) => ctSlice(k, { seriesUid: '1.2.3.4.5.6.8' });
+  const r = await post(app, [...loose, { name: 'series.zip', bytes: zipSync({ 'a/IM0002': other(2), 'a/IM0001': other(1) }) }], '?preview=1');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.results.map((x: any) => x.file), ['IM0001', 'IM0002', 'IM0003', 'series.zip/a/IM0001', 'series.zip/a/IM0002']);
+  assert.ok(r.body.results.every((x: any) => x.probability > 0 && x.probability < 1 && x.dicom?.series && x.preview));
+  assert.equal(r.body.scans.length, 2);
+  const [first, second] = r.body.scans;
+  assert.deepEqual([first.slices, first.k, second.slices, second.k], [3, 1, 2, 1]);
+  assert.equal(first.probability, Math.max(...r.body.results.slice(0, 3).map((x: any) => x.probability)), 'top-1 of 3 slices');
+  assert.equal(first.label, first.probability >= engine.threshold ? 'COVID' : 'NonCOVID');
+  const text = JSON.stringify(r.body);
+  for (const secret of ['SECRET', 'PATIENT', 'ID-424242', '1.2.3.4.5.6.7']) assert.ok(!text.includes(secret), `${secret} leaked`);
+  // A different window changes what the model sees.
+  const narrow = await post(app, [loose[1]], '?windowWidth=400&windowLevel=40');
+  assert.notEqual(narrow.body.results[0].probability, r.body.results[0].probability);
+});
+
+test('hostile DICOM and zips: no pixel data, JPEG 2000, a zip bomb; each gets its error and the server goes on', async () => {
+  const app = appWith();
+  const noPixels = writeDicom({ rows: 64, columns: 64, modality: 'CT', noPixelData: true });
+  const j2k = writeDicom({ rows: 64, columns: 64, modality: 'CT', transferSyntax: TS.jpeg2000, fragments: [new Uint8Array(100)] });
+  const slice = ctSlice(4);
+  const bomb = writeRawZip([
+    { name: 'IM0001', data: zipBombStream(), method: 8, crc: 0, declaredSize: 1000 },
+    { name: 'IM0002', data: slice, method: 0, crc: zipCrc(slice), declaredSize: slice.length },
+  ]);
+  const r = await post(app, [{ name: 'empty.dcm', bytes: noPixels }, { name: 'j2k.dcm', bytes: j2k }, { name: 'bomb.zip', bytes: bomb }]);
+  assert.equal(r.status, 200);
+  const by = Object.fromEntries(r.body.results.map((x: any) => [x.file, x]));
+  assert.match(by['empty.dcm'].error, /no pixel data/i);
+  assert.match(by['j2k.dcm'].error, /compression we cannot decode.*JPEG 2000|JPEG 2000/);
+  assert.match(by['bomb.zip/IM0001'].error, /more than 50 MB/);
+  assert.ok(by['bomb.zip/IM0002'].probability > 0, 'the entry after the bomb is scored');
+  const e = slices[3];
+  const [expected] = await engine.probabilities([await readAndDecodeGrey(e.path)]);
+  const again = await post(app, [await fileOf(e)]);
+  assert.ok(Math.abs(again.body.results[0].probability - expected) < 1e-6);
 });
 
 test('a client\'s file name is shown, never used as a path', () => {

@@ -19,6 +19,8 @@ import { modelCard } from '../src/server/card.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import type { DatasetEntry } from '../src/types.js';
+import { zipSync } from 'fflate';
+import { ctSlice } from './dicom-writer.js';
 
 const MODEL = path.join(REPO, 'models/default');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -107,6 +109,19 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
   assert.equal(csv[2].probability, '');
   assert.match(csv[2].error, /not a PNG/);
   assert.equal(csv[0].mode, 'server');
+});
+
+test('on the server: a zipped DICOM series shows its slices and a scan score', async () => {
+  if (await page.isEnabled('#clear')) await page.click('#clear');
+  const zip = zipSync({ 'series/IM0002': ctSlice(2), 'series/IM0001': ctSlice(1), 'series/IM0003': ctSlice(3) });
+  await page.setInputFiles('#files', [{ name: 'series.zip', mimeType: 'application/zip', buffer: Buffer.from(zip) }]);
+  await waitForRows(3);
+  const files = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.file));
+  assert.deepEqual(files, ['series.zip/series/IM0001', 'series.zip/series/IM0002', 'series.zip/series/IM0003']);
+  assert.equal(await page.isVisible('#scans'), true);
+  const scan = await page.$$eval('#scans tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  assert.equal(scan.length, 1);
+  assert.match(scan[0] ?? '', /top 1 of 3/);
 });
 
 test('on this device: the same slices get the same numbers, and nothing is uploaded', async () => {

@@ -3,7 +3,7 @@
  * implicit/explicit VR little endian, explicit VR big endian, deflated, RLE Lossless, multi-frame, and
  * encapsulated data under any transfer syntax UID (for the "cannot decode" errors).
  */
-import { deflateRawSync } from 'node:zlib';
+import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 
 export const TS = {
   implicit: '1.2.840.10008.1.2',
@@ -252,4 +252,30 @@ export function writeRawZip(entries: RawZipEntry[]): Uint8Array {
   const dir = concat(central);
   const end = new Bytes(true).u32(0x06054b50).u16(0).u16(0).u16(entries.length).u16(entries.length).u32(dir.length).u32(offset).u16(0).done();
   return concat([...locals, dir, end]);
+}
+
+/** A 64x64 CT slice with some structure: a disc of soft tissue in air, varying with `seed`. */
+export function ctSlice(seed: number, extra: Partial<DicomSpec> = {}): Uint8Array {
+  const n = 64;
+  const pixels: number[] = [];
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) {
+      const r = Math.hypot(x - 32, y - 32);
+      const hu = r < 26 ? (r < 20 ? -850 + ((x * 7 + y * 13 + seed * 31) % 200) : 40) : -1000;
+      pixels.push(hu + 1024);
+    }
+  }
+  return writeDicom({ rows: n, columns: n, modality: 'CT', pixelRepresentation: 1, rescaleIntercept: -1024, rescaleSlope: 1,
+    pixels, seriesUid: '1.2.3.4.5.6.7', imageOrientation: [1, 0, 0, 0, 1, 0], imagePosition: [0, 0, seed * 5], instanceNumber: seed,
+    patientName: 'SECRET^PATIENT', patientId: 'ID-424242', ...extra });
+}
+
+/**
+ * The deflate data of a zip bomb: 1 GB of zeros in under 2 MB. 1 MB of zeros deflated and sync-flushed ends on a
+ * byte boundary with the block still open; 1024 copies are a valid stream of 1 GB (each copy's first literal
+ * continues the run), closed by an empty final fixed block.
+ */
+export function zipBombStream(): Uint8Array {
+  const chunk = deflateRawSync(new Uint8Array(1 << 20), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  return concat([...new Array(1024).fill(chunk), Uint8Array.of(0x03, 0x00)]);
 }

@@ -8,6 +8,7 @@ import type { OnnxClassifier } from '../model/onnx-engine.js';
 import { decodeInput, type LungWindow, type SliceOrder } from '../data/inputs.js';
 import { greyPng, overlayPng } from '../explain/heatmap.js';
 import { errorMessage } from '../util/errors.js';
+import { orderForDisplay, scoreScans, type ScanScore } from './series.js';
 
 export interface UploadedFile {
   /** The name the client gave (display only: never used as a path). */
@@ -42,7 +43,14 @@ export interface SliceResult {
 
 const dataUrl = (png: Uint8Array) => `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
 
-export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[], opts: AnalyseOptions = {}): Promise<SliceResult[]> {
+export interface Analysis {
+  /** One per image or slice; the slices of a DICOM series in scan order. */
+  results: SliceResult[];
+  /** One per DICOM series of two or more scored slices (see series.ts for the aggregate). */
+  scans: ScanScore[];
+}
+
+export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[], opts: AnalyseOptions = {}): Promise<Analysis> {
   const threshold = engine.threshold;
   const side = opts.imageSide ?? 512;
   const out: SliceResult[] = [];
@@ -65,5 +73,7 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
       }
     }
   }
-  return out;
+  const scored = out.map((r) => ({ ...r, name: r.file }));
+  const ordered = orderForDisplay(scored).map(({ name: _name, ...r }) => r as SliceResult);
+  return { results: ordered, scans: scoreScans(scored, threshold) };
 }

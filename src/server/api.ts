@@ -5,7 +5,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { OnnxClassifier } from '../model/onnx-engine.js';
-import { analyseFiles, type SliceResult, type UploadedFile } from '../predict/analyse.js';
+import { analyseFiles, type UploadedFile } from '../predict/analyse.js';
 import { DEFAULT_LUNG_WINDOW } from '../data/inputs.js';
 import type { ModelCard } from './card.js';
 import { QueueFullError, WorkQueue } from './queue.js';
@@ -62,7 +62,11 @@ const SliceResultSchema = z.object({
 }).openapi('SliceResult');
 const PredictResponse = z.object({
   results: z.array(SliceResultSchema),
-  scans: z.array(z.object({}).passthrough()).openapi({ description: 'one per DICOM series of two or more slices' }),
+  scans: z.array(z.object({
+    series: z.string().openapi({ description: 'an opaque key of the series (a hash; no DICOM identifier is returned)' }),
+    slices: z.number(), probability: z.number(), method: z.literal('mean of top k'), k: z.number(),
+    label: z.enum(['COVID', 'NonCOVID']).openapi({ description: 'at the slice threshold; not calibrated for whole scans' }),
+  })).openapi({ description: 'one per DICOM series of two or more scored slices: the mean of the top k = ceil(n/10) slice probabilities' }),
 }).openapi('PredictResponse');
 
 const predictRoute = createRoute({
@@ -149,13 +153,13 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), limits.timeoutMs);
     try {
-      const results = await queue.run(async () => {
+      const analysis = await queue.run(async () => {
         abort.signal.throwIfAborted();
         return analyseFiles(opts.engine, files, {
           window, maxPixels: limits.maxPixels, heatmap: query.heatmap, preview: query.preview, signal: abort.signal,
         });
       });
-      return c.json({ results: results as SliceResult[], scans: [] }, 200);
+      return c.json(analysis, 200);
     } catch (e) {
       if (abort.signal.aborted) return c.json({ error: `the analysis took longer than the limit of ${limits.timeoutMs / 1000} s` }, 504);
       throw e;

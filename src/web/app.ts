@@ -120,7 +120,7 @@ function addScans(scans: ScanRow[]): void {
     const tr = document.createElement('tr');
     tr.className = `row-${s.label ?? ''}`;
     tr.dataset.probability = String(s.probability);
-    for (const text of [s.series, String(s.slices), s.probability.toFixed(4), s.label ?? '', s.method]) {
+    for (const text of [s.series, String(s.slices), s.probability.toFixed(4), s.label ?? '', `mean of the top ${s.k ?? 1} of ${s.slices} slice probabilities (not calibrated for whole scans)`]) {
       const td = document.createElement('td');
       td.textContent = text;
       tr.append(td);
