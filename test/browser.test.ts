@@ -132,7 +132,14 @@ test('on this device: the same slices get the same numbers, and nothing is uploa
   const expected = (JSON.parse(cli.stdout) as { predictions: { probability: number }[] }).predictions;
   const posts: string[] = [];
   page.on('request', (r) => { if (r.method() === 'POST') posts.push(r.url()); });
-  await page.setInputFiles('#files', picks.map((p) => p.path));
+  // Dropped on the drop zone, as a user would (a real drop event carrying the two files).
+  const files = await Promise.all(picks.map(async (p) => ({ name: p.name, b64: (await readFile(p.path)).toString('base64') })));
+  const transfer = await page.evaluateHandle((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name));
+    return dt;
+  }, files);
+  await page.dispatchEvent('#drop', 'drop', { dataTransfer: transfer });
   await waitForRows(2);
   const shown = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.probability)));
   picks.forEach((p, i) => {
