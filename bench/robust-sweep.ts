@@ -12,7 +12,6 @@ import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { decodeGrey } from '../src/data/decode.js';
-import { blurByRescale } from '../src/data/preprocess.js';
 import { renderViews, TTA_PLAN, type ViewPlan } from '../src/data/views.js';
 import { AUDIT_VARIANTS } from '../src/eval/audit.js';
 import { rocAuc } from '../src/eval/metrics.js';
@@ -84,7 +83,7 @@ for (const arg of args) {
   const seed = cfg.seed ?? 0;
   const S = recipe.inputSize;
   const session = await featureSession(recipe.taps, S, layers);
-  const framing = { workingSize: recipe.workingSize, fit: recipe.fit, inputSize: S, blurSigma: recipe.blurSigma, preDownscale: recipe.preDownscale };
+  const framing = { workingSize: recipe.workingSize, fit: recipe.fit, inputSize: S, blurSigma: recipe.blurSigma };
   const featsOf = async (imgs: GreyImage[], names: string[], plan: ViewPlan): Promise<Float32Array[]> => {
     const res: Float32Array[] = [];
     for (let i = 0; i < imgs.length; i += 8) {
@@ -96,12 +95,6 @@ for (const arg of args) {
   const trainPlan: ViewPlan = { views: recipe.trainViews, augment: recipe.augment, jpegProbability: recipe.jpegProbability, rescaleProbability: recipe.rescaleProbability, seed };
   const trainImgs = await Promise.all(trainBytes.map((b) => decodeGrey(b)));
   const trainF = await featsOf(trainImgs, train.map((e) => e.name), trainPlan);
-  const pairs: { clean: Float32Array; degraded: Float32Array }[] = [];
-  if (recipe.invariance) {
-    const deg = await Promise.all(trainImgs.map((im) => blurByRescale(im, recipe.invariance!.downscale)));
-    const df = await featsOf(deg, train.map((e) => `${e.name}#downscale${recipe.invariance!.downscale}`), { ...TTA_PLAN, views: 1 });
-    df.forEach((f, i) => pairs.push({ clean: trainF[i * recipe.trainViews], degraded: f }));
-  }
   const y: Binary[] = train.flatMap((e) => Array<Binary>(recipe.trainViews).fill(labelToBinary(e.label)));
   const evalPlan: ViewPlan = { ...TTA_PLAN, views: recipe.evalViews };
   const valFeats = async (bytes: Uint8Array[]) => {
@@ -114,7 +107,7 @@ for (const arg of args) {
   const tFeat = (Date.now() - t0) / 1000;
   let best: { auc: number; head: ReturnType<typeof trainLogReg>['head']; wd: number; epoch: number } | undefined;
   for (const wd of recipe.weightDecays) {
-    const r = trainLogReg(trainF, y, { ...recipe.head, weightDecay: wd, seed, invariance: recipe.invariance?.weight ?? 0 }, (h) => rocAuc(yVal, vf.map((f) => headProbability(h, f, recipe.evalViews))), undefined, pairs);
+    const r = trainLogReg(trainF, y, { ...recipe.head, weightDecay: wd, seed }, (h) => rocAuc(yVal, vf.map((f) => headProbability(h, f, recipe.evalViews))));
     if (!best || r.best.score > best.auc) best = { auc: r.best.score, head: r.head, wd, epoch: r.best.epoch };
   }
   const deltas: string[] = [];

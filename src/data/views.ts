@@ -31,11 +31,6 @@ export interface Framing {
   inputSize: number;
   /** Gaussian blur (sigma in working-image pixels) applied to every working image; absent or 0 = none. */
   blurSigma?: number;
-  /**
-   * The original is first downscaled by this factor and enlarged back to its size (sharp, Lanczos), so that only
-   * detail that survives such a loss of resolution of the file reaches the model; absent or <= 1 = none.
-   */
-  preDownscale?: number;
 }
 
 /** The views used at inference: the image and its mirror image, averaged. */
@@ -44,8 +39,7 @@ export const TTA_PLAN: ViewPlan = { views: 2, augment: DEFAULT_AUGMENT, jpegProb
 export async function renderViews(original: GreyImage, name: string, plan: ViewPlan, framing: Framing): Promise<Float32Array[]> {
   const { workingSize, fit, inputSize } = framing;
   const sigma = framing.blurSigma ?? 0;
-  const pre = framing.preDownscale ?? 0;
-  const working = async (img: GreyImage) => gaussianBlur(await toWorkingImage(pre > 1 ? await blurByRescale(img, pre) : img, workingSize, fit), sigma);
+  const working = async (img: GreyImage) => gaussianBlur(await toWorkingImage(img, workingSize, fit), sigma);
   const work = await working(original);
   const rng = new Rng(deriveSeed(plan.seed, name));
   const [qLo, qHi] = plan.jpegQuality ?? [60, 95];

@@ -53,8 +53,6 @@ export interface ModelJson {
      * same anatomy looks the same.
      */
     blurSigma?: number;
-    /** The original downscaled by this factor and enlarged back (sharp, Lanczos) first; absent = none. */
-    preDownscale?: number;
   };
   threshold: number;
   card: Record<string, unknown>;

@@ -16,11 +16,6 @@ export interface LogRegOptions {
   /** Targets become 1 - s/2 and s/2. */
   labelSmoothing: number;
   seed: number;
-  /**
-   * Weight of the invariance penalty (see trainLogReg's `pairs`): weight * mean over a batch of pairs of
-   * (w . (z_clean - z_degraded))^2, i.e. the squared change of the logit when the image is degraded. 0 = none.
-   */
-  invariance?: number;
 }
 
 export const DEFAULT_LOGREG: LogRegOptions = { epochs: 40, learningRate: 1e-3, weightDecay: 1e-2, batchSize: 32, labelSmoothing: 0.1, seed: 0 };
@@ -46,16 +41,9 @@ export interface EpochReport { epoch: number; loss: number; score: number }
  * Trains on `rows` (one feature vector per training view) with labels `y`. `score(head)` is called after every
  * epoch (higher is better, e.g. val AUC); the head of the best epoch is returned (earliest on ties).
  */
-/**
- * With `pairs` (raw features of the same training image clean and degraded, e.g. downscaled by 2 and back) and
- * opts.invariance > 0, each step also penalises the change of the logit between the two, so that the head does
- * not use the feature directions that the degradation moves (on this data sharpness goes with the source and so
- * with the label). Pairs come from the training images only.
- */
 export function trainLogReg(
   rows: Float32Array[], y: Binary[], opts: LogRegOptions,
   score: (head: LinearHead) => number, onEpoch?: (r: EpochReport) => void,
-  pairs: { clean: Float32Array; degraded: Float32Array }[] = [],
 ): { head: LinearHead; best: EpochReport; history: EpochReport[] } {
   if (rows.length !== y.length || rows.length === 0) throw new Error('trainLogReg: rows and labels must be non-empty and of equal length');
   const dim = rows[0].length;
@@ -65,22 +53,12 @@ export function trainLogReg(
     for (let j = 0; j < dim; j++) out[j] = (r[j] - mean[j]) / std[j];
     return out;
   });
-  const lambda = opts.invariance ?? 0;
-  // Standardised differences (the mean cancels): the logit changes by w . dz.
-  const dz = lambda > 0 ? pairs.map(({ clean, degraded }) => {
-    const out = new Float32Array(dim);
-    for (let j = 0; j < dim; j++) out[j] = (clean[j] - degraded[j]) / std[j];
-    return out;
-  }) : [];
-  const pairOrder = Array.from(dz.keys());
-  let pairAt = pairOrder.length;
   const w = new Float64Array(dim);
   let b = 0;
   const mW = new Float64Array(dim), vW = new Float64Array(dim);
   let mB = 0, vB = 0, t = 0;
   const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   const rng = new Rng(opts.seed);
-  const pairRng = new Rng(opts.seed + 0x9e3779b9);
   const order = Array.from(rows.keys());
   const target = y.map((v) => (v === 1 ? 1 - opts.labelSmoothing / 2 : opts.labelSmoothing / 2));
   const gW = new Float64Array(dim);
@@ -104,18 +82,6 @@ export function trainLogReg(
         const g = (p - q) / batch.length;
         for (let j = 0; j < dim; j++) gW[j] += g * zi[j];
         gB += g;
-      }
-      if (dz.length > 0) {
-        // A batch of pairs, cycling through a shuffled order (its own stream of the same seed: deterministic).
-        const n = Math.min(opts.batchSize, dz.length);
-        for (let k = 0; k < n; k++) {
-          if (pairAt >= pairOrder.length) { pairRng.shuffle(pairOrder); pairAt = 0; }
-          const d = dz[pairOrder[pairAt++]];
-          let change = 0;
-          for (let j = 0; j < dim; j++) change += w[j] * d[j];
-          const g = (2 * lambda * change) / n;
-          for (let j = 0; j < dim; j++) gW[j] += g * d[j];
-        }
       }
       t++;
       const c1 = 1 - Math.pow(beta1, t), c2 = 1 - Math.pow(beta2, t);

@@ -15,8 +15,6 @@ export interface Recipe {
   fit: WorkingFit;
   /** Gaussian blur of every working image, sigma in working-image pixels (absent or 0 = none). */
   blurSigma?: number;
-  /** Downscale the original by this factor and back before anything else (absent or <= 1 = none). */
-  preDownscale?: number;
   /** Views per training image: identity, mirror, then random augmented views. */
   trainViews: number;
   /** Views averaged at val/test/predict time (1 identity, 2 identity + mirror). */
@@ -25,12 +23,6 @@ export interface Recipe {
   jpegProbability: number;
   rescaleProbability: number;
   head: Omit<LogRegOptions, 'seed' | 'weightDecay'>;
-  /**
-   * Invariance of the head to a loss of resolution: the training images are also downscaled by `downscale` and
-   * enlarged back (identity view), and the head is penalised by `weight` * the squared change of its logit
-   * between the clean and the degraded image (src/train/logreg.ts). Absent = none.
-   */
-  invariance?: { downscale: number; weight: number };
   /** Weight decays tried; the one with the best val AUC is kept. */
   weightDecays: number[];
   thresholdRule: ThresholdRule;

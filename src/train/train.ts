@@ -10,7 +10,6 @@ import type { Binary, DatasetEntry } from '../types.js';
 import { labelToBinary } from '../types.js';
 import { loadDataset, entriesOf, splitFileHashes } from '../data/dataset.js';
 import { readAndDecodeGrey } from '../data/decode.js';
-import { blurByRescale } from '../data/preprocess.js';
 import { mobileNetV2Backbone, type Backbone } from '../model/backbone.js';
 import { headProbability, type LinearHead } from '../model/head.js';
 import { saveModel, type ModelJson } from '../model/model-files.js';
@@ -85,11 +84,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const wfp = weightsFingerprint(opts.pretrained.layers);
   const skipped: { file: string; error: string }[] = [];
 
-  // Band-limiting steps, recorded only when used (so that older recipes keep their cache keys and model cards).
-  const bandLimit = {
-    ...(recipe.blurSigma ? { blurSigma: recipe.blurSigma } : {}),
-    ...(recipe.preDownscale && recipe.preDownscale > 1 ? { preDownscale: recipe.preDownscale } : {}),
-  };
+  // The band-limiting blur is recorded only when used (so that older recipes keep their cache keys and cards).
+  const bandLimit = recipe.blurSigma ? { blurSigma: recipe.blurSigma } : {};
   const featuresOf = async (entries: DatasetEntry[], plan: ViewPlan, what: string) => {
     const fingerprint = JSON.stringify({ v: 1, wfp, normalisation, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit, plan });
     const progress = new Progress(entries.length, what, { enabled: !opts.quiet });
@@ -111,25 +107,6 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const evalPlan: ViewPlan = { ...TTA_PLAN, views: recipe.evalViews };
   const trainFeats = await featuresOf(train, trainPlan, `train features (${recipe.trainViews} views/image)`);
   const valFeats = await featuresOf(val, evalPlan, `val features (${recipe.evalViews} views/image)`);
-  // Invariance pairs: the identity view of each training image (view 0 above) and of the same image downscaled
-  // and enlarged back (its own cache entries, under a distinct name).
-  const pairs: { clean: Float32Array; degraded: Float32Array }[] = [];
-  if (recipe.invariance) {
-    const { downscale } = recipe.invariance;
-    const degraded = (await sources(train)).map((s) => ({
-      ...s, name: `${s.name}#downscale${downscale}`, decode: async () => blurByRescale(await s.decode(), downscale),
-    }));
-    const fingerprint = JSON.stringify({ v: 1, wfp, normalisation, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit, plan: { ...TTA_PLAN, views: 1 } });
-    const progress = new Progress(train.length, `train features downscaled by ${downscale} (1 view/image)`, { enabled: !opts.quiet });
-    const feats = await extractFeatures(degraded, {
-      backbone, plan: { ...TTA_PLAN, views: 1 }, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit,
-      cache: opts.cacheDir ? { dir: opts.cacheDir, fingerprint } : undefined,
-      onImage: (done) => progress.tick(done - progress.completed),
-      onError: () => undefined, // the clean image failed too and is already in `skipped`
-    });
-    progress.done();
-    feats.forEach((f, i) => { const c = trainFeats[i]; if (f && c) pairs.push({ clean: c.subarray(0, backbone.dim), degraded: f }); });
-  }
   backbone.dispose();
 
   const dim = backbone.dim;
@@ -148,7 +125,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const search: { weightDecay: number; bestEpoch: number; valAuc: number }[] = [];
   for (const weightDecay of recipe.weightDecays) {
     const progress = new Progress(recipe.head.epochs, `head epochs (weight decay ${weightDecay})`, { enabled: !opts.quiet });
-    const r = trainLogReg(rows, y, { ...recipe.head, weightDecay, seed, invariance: recipe.invariance?.weight ?? 0 }, (h) => rocAuc(yVal, valScores(h)), () => progress.tick(), pairs);
+    const r = trainLogReg(rows, y, { ...recipe.head, weightDecay, seed }, (h) => rocAuc(yVal, valScores(h)), () => progress.tick());
     progress.done();
     search.push({ weightDecay, bestEpoch: r.best.epoch, valAuc: r.best.score });
     log(`  weight decay ${weightDecay}: best val AUC ${r.best.score.toFixed(4)} at epoch ${r.best.epoch}`);
