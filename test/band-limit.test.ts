@@ -79,3 +79,17 @@ test('views apply the blur of the framing to the working image (and nothing chan
   const spread = (v: Float32Array) => Math.max(...v.slice(640, 1400)) - Math.min(...v.slice(640, 1400));
   assert.ok(spread(blurred) < spread(sharp0) / 4, `${spread(blurred)} vs ${spread(sharp0)}`);
 });
+
+test('both engines render through modelViews, which applies the blur recorded in model.json', async () => {
+  const { modelViews } = await import('../src/model/engine.js');
+  const img = image(90, 70, (x, y) => ((x * 37) ^ (y * 11)) & 255);
+  const preprocessing = { colour: 'grey', workingSize: 48, fit: 'cover', inputSize: 32, normalisation: 'imagenet', views: 2 } as const;
+  const json = (extra: object) => ({ preprocessing: { ...preprocessing, ...extra } }) as unknown as Parameters<typeof modelViews>[0];
+  const plain = await modelViews(json({}), img);
+  const blurred = await modelViews(json({ blurSigma: 0.7 }), img);
+  const framing = { workingSize: 48, fit: 'cover' as const, inputSize: 32 };
+  assert.deepEqual(plain, await renderViews(img, '', TTA_PLAN, framing));
+  assert.deepEqual(blurred, await renderViews(img, '', TTA_PLAN, { ...framing, blurSigma: 0.7 }));
+  assert.notDeepEqual(blurred[0], plain[0]);
+  assert.equal(blurred.length, 2);
+});
