@@ -10,6 +10,7 @@ import {
   blurByRescale, DEFAULT_AUGMENT, FLIP_VIEW, IDENTITY_VIEW, reencodeJpeg, renderView, sampleView, toWorkingImage,
   type AugmentConfig, type WorkingFit,
 } from './preprocess.js';
+import { gaussianBlur } from './band-limit.js';
 import { Rng, deriveSeed } from '../util/prng.js';
 
 export interface ViewPlan {
@@ -28,6 +29,8 @@ export interface Framing {
   workingSize: number;
   fit: WorkingFit;
   inputSize: number;
+  /** Gaussian blur (sigma in working-image pixels) applied to every working image; absent or 0 = none. */
+  blurSigma?: number;
 }
 
 /** The views used at inference: the image and its mirror image, averaged. */
@@ -35,7 +38,9 @@ export const TTA_PLAN: ViewPlan = { views: 2, augment: DEFAULT_AUGMENT, jpegProb
 
 export async function renderViews(original: GreyImage, name: string, plan: ViewPlan, framing: Framing): Promise<Float32Array[]> {
   const { workingSize, fit, inputSize } = framing;
-  const work = await toWorkingImage(original, workingSize, fit);
+  const sigma = framing.blurSigma ?? 0;
+  const working = async (img: GreyImage) => gaussianBlur(await toWorkingImage(img, workingSize, fit), sigma);
+  const work = await working(original);
   const rng = new Rng(deriveSeed(plan.seed, name));
   const [qLo, qHi] = plan.jpegQuality ?? [60, 95];
   const out: Float32Array[] = [];
@@ -49,7 +54,7 @@ export async function renderViews(original: GreyImage, name: string, plan: ViewP
     let src = original;
     if (rescale) src = await blurByRescale(src, 2);
     if (jpeg) src = await reencodeJpeg(src, quality);
-    out.push(renderView(src === original ? work : await toWorkingImage(src, workingSize, fit), params, inputSize));
+    out.push(renderView(src === original ? work : await working(src), params, inputSize));
   }
   return out;
 }

@@ -26,8 +26,8 @@ export interface Engine {
 
 /** The test-time views of one image (identity, then mirror), size x size in [0, 1]. */
 export async function modelViews(json: ModelJson, img: GreyImage): Promise<Float32Array[]> {
-  const { workingSize, fit, views, inputSize } = json.preprocessing;
-  return renderViews(img, '', { ...TTA_PLAN, views }, { workingSize, fit, inputSize });
+  const { workingSize, fit, views, inputSize, blurSigma } = json.preprocessing;
+  return renderViews(img, '', { ...TTA_PLAN, views }, { workingSize, fit, inputSize, blurSigma });
 }
 
 export const labelAt = (threshold: number, p: number): Label => (p >= threshold ? 'COVID' : 'NonCOVID');

@@ -47,6 +47,12 @@ export interface ModelJson {
     normalisation: InputNormalisation;
     /** Test-time views averaged: 1 = identity only, 2 = identity + horizontal flip. */
     views: number;
+    /**
+     * Gaussian blur of the working image (sigma in its pixels; src/data/band-limit.ts) before the views are
+     * rendered; absent = none. It band-limits what the model sees so that a sharper or blurrier file of the
+     * same anatomy looks the same.
+     */
+    blurSigma?: number;
   };
   threshold: number;
   card: Record<string, unknown>;

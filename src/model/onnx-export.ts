@@ -158,6 +158,8 @@ export function exportOnnx(model: LoadedModel): Uint8Array {
     metadata_props: [
       { key: 'threshold', value: String(json.threshold) },
       { key: 'views', value: String(json.preprocessing.views) },
+      // How the views were made from the image (working size, fit, blur, input size): see model.json.
+      { key: 'covid_ct_preprocessing', value: JSON.stringify(json.preprocessing) },
       // Tie the file to the model folder it was exported from (checked when it is loaded).
       { key: 'covid_ct_backbone_sha256', value: json.backbone.sha256 },
       { key: 'covid_ct_head_sha256', value: json.head.sha256 },

@@ -58,6 +58,7 @@ export interface ExtractOptions {
   /** Side of the working image views are sampled from, and how the slice is fitted into it. */
   workingSize?: number;
   fit?: WorkingFit;
+  blurSigma?: number;
   /** Called after each image with the number done so far. */
   onImage?: (done: number) => void;
   /** Called when an image cannot be decoded; the image gets no features. Without it, the error is thrown. */
@@ -85,7 +86,7 @@ export async function extractFeatures(sources: ImageSource[], opts: ExtractOptio
       const hit = file ? await readCached(file, per) : undefined;
       if (hit) { result[i] = hit; return; }
       try {
-        const framing = { workingSize: opts.workingSize ?? WORKING_SIZE, fit: opts.fit ?? 'cover', inputSize: backbone.inputSize };
+        const framing = { workingSize: opts.workingSize ?? WORKING_SIZE, fit: opts.fit ?? 'cover', inputSize: backbone.inputSize, blurSigma: opts.blurSigma };
         todo.push({ i, views: await renderViews(await src.decode(), src.name, plan, framing) });
       } catch (e) {
         if (!opts.onError) throw e;

@@ -85,11 +85,13 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const wfp = weightsFingerprint(opts.pretrained.layers);
   const skipped: { file: string; error: string }[] = [];
 
+  // The band-limiting blur is recorded only when used (so that older recipes keep their cache keys and cards).
+  const bandLimit = recipe.blurSigma ? { blurSigma: recipe.blurSigma } : {};
   const featuresOf = async (entries: DatasetEntry[], plan: ViewPlan, what: string) => {
-    const fingerprint = JSON.stringify({ v: 1, resampler: WORKING_IMAGE_VERSION, wfp, normalisation, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, plan });
+    const fingerprint = JSON.stringify({ v: 1, resampler: WORKING_IMAGE_VERSION, wfp, normalisation, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit, plan });
     const progress = new Progress(entries.length, what, { enabled: !opts.quiet });
     const feats = await extractFeatures(await sources(entries), {
-      backbone, plan, workingSize: recipe.workingSize, fit: recipe.fit,
+      backbone, plan, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit,
       cache: opts.cacheDir ? { dir: opts.cacheDir, fingerprint } : undefined,
       onImage: (done) => progress.tick(done - progress.completed),
       onError: (src, e) => {
@@ -144,7 +146,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
       backbone: { architecture: 'mobilenetv2-1.0', taps: recipe.taps, inputSize: recipe.inputSize, pooling: 'mean' },
       preprocessing: {
         colour: 'grey', workingSize: recipe.workingSize, fit: recipe.fit, inputSize: recipe.inputSize,
-        normalisation, views: recipe.evalViews,
+        normalisation, views: recipe.evalViews, ...bandLimit,
       },
       threshold,
       card: {
