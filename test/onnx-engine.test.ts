@@ -45,13 +45,18 @@ test('onnxruntime and tfjs give the same probabilities and the same metrics on t
   }
 });
 
-/** Paints the original-image rectangle that a map cell covers with the image's mean grey. */
+/**
+ * Paints the original-image rectangle that a block of map cells covers: (2 * reach + 1) cells a side around
+ * `cell`, so that the block is about a fifth of the slice's side: 3x3 cells on a 14x14 map (one cell is smaller
+ * than the network's receptive field), one cell on the 8x8 map of a 128 px model.
+ */
+const reachOf = (grid: number) => (grid >= 12 ? 1 : 0);
 function occludeCell(img: GreyImage, cell: number, grid: number, fit: 'cover' | 'fill' | 'contain'): GreyImage {
   const r = workingRegion(img.width, img.height, fit);
   const cx = cell % grid, cy = Math.floor(cell / grid);
-  // A 3x3-cell block around the cell: one cell is smaller than the network's receptive field.
-  const x0 = Math.max(0, Math.floor(r.x0 + ((cx - 1) * r.w) / grid)), x1 = Math.min(img.width, Math.ceil(r.x0 + ((cx + 2) * r.w) / grid));
-  const y0 = Math.max(0, Math.floor(r.y0 + ((cy - 1) * r.h) / grid)), y1 = Math.min(img.height, Math.ceil(r.y0 + ((cy + 2) * r.h) / grid));
+  const k = reachOf(grid);
+  const x0 = Math.max(0, Math.floor(r.x0 + ((cx - k) * r.w) / grid)), x1 = Math.min(img.width, Math.ceil(r.x0 + ((cx + k + 1) * r.w) / grid));
+  const y0 = Math.max(0, Math.floor(r.y0 + ((cy - k) * r.h) / grid)), y1 = Math.min(img.height, Math.ceil(r.y0 + ((cy + k + 1) * r.h) / grid));
   // Filled with black, CT's air: a mid-grey patch would itself look like ground-glass opacity, a COVID sign
   // (measured: mean-grey patches raised P(COVID) wherever they were put).
   const data = Uint8Array.from(img.data);
@@ -72,9 +77,10 @@ test('the heatmap is real: occluding the hottest region lowers P(COVID) more tha
     for (const [, i] of order) {
       const ex = await engine.explain(images[i]);
       const { grid, values } = ex.cam;
-      // Hottest and coldest cells away from the border (a block of 3x3 cells must fit).
+      // Hottest and coldest cells whose block fits inside the map.
       let hot = -1, cold = -1;
-      for (let y = 1; y < grid - 1; y++) for (let x = 1; x < grid - 1; x++) {
+      const k0 = reachOf(grid);
+      for (let y = k0; y < grid - k0; y++) for (let x = k0; x < grid - k0; x++) {
         const k = y * grid + x;
         if (hot < 0 || values[k] > values[hot]) hot = k;
         if (cold < 0 || values[k] < values[cold]) cold = k;

@@ -6,6 +6,7 @@
 import { FLIP_VIEW, IDENTITY_VIEW, renderView } from '../data/render-view.js';
 import { workingImage, type WorkingFit } from '../data/working-image.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
+import { gaussianBlur } from '../data/band-limit.js';
 
 interface OrtTensor { data: Float32Array; dims: readonly number[] }
 interface OrtSession { run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensor>> }
@@ -15,7 +16,7 @@ interface OrtModule {
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
 }
 export interface Grey { width: number; height: number; data: Uint8Array }
-export interface Preprocessing { workingSize: number; inputSize: number; views: number; fit: WorkingFit }
+export interface Preprocessing { workingSize: number; inputSize: number; views: number; fit: WorkingFit; blurSigma?: number }
 
 const ORT_URL = '/vendor/ort/ort.wasm.min.mjs';
 let session: Promise<{ ort: OrtModule; session: OrtSession }> | undefined;
@@ -79,7 +80,8 @@ export async function decodeInBrowser(file: Blob): Promise<Grey> {
 
 /** The model's test-time views of a grey slice (identity, then mirror), as the server renders them. */
 export function viewsOf(grey: Grey, p: Preprocessing): Float32Array[] {
-  const work = workingImage(grey, p.workingSize, p.fit);
+  // The band limit the model was trained with (see band-limit.ts), exactly as the server applies it.
+  const work = gaussianBlur(workingImage(grey, p.workingSize, p.fit), p.blurSigma ?? 0);
   return [renderView(work, IDENTITY_VIEW, p.inputSize), renderView(work, FLIP_VIEW, p.inputSize)].slice(0, p.views);
 }
 
