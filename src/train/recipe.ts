@@ -24,6 +24,25 @@ export interface Recipe {
   /** Weight decays tried; the one with the best val AUC is kept. */
   weightDecays: number[];
   thresholdRule: ThresholdRule;
+  /**
+   * When present, the upper blocks are fine-tuned (train/finetune-run.ts) on cached lower-block maps, starting
+   * from the frozen recipe's head (head + weightDecays above), instead of training the head alone.
+   */
+  finetune?: FineTuneRecipe;
+}
+
+export interface FineTuneRecipe {
+  /** Blocks firstBlock..17 (+ features.18) are trained; the stem and blocks below are frozen and cached. */
+  firstBlock: number;
+  epochs: number;
+  batchSize: number;
+  patience: number;
+  learningRate: number;
+  headLearningRate: number;
+  /** Decoupled weight decay towards the pretrained weights (L2-SP). */
+  weightDecay: number;
+  warmupEpochs: number;
+  labelSmoothing: number;
 }
 
 export const RECIPES: Record<string, Recipe> = {
@@ -43,6 +62,26 @@ export const RECIPES: Record<string, Recipe> = {
     head: { ...DEFAULT_LOGREG, learningRate: 3e-4, epochs: 30 },
     weightDecays: [1e-2, 1e-1],
     thresholdRule: 'youden',
+  },
+  // Fine-tuning of blocks 14-17 + features.18 + head on cached 14x14x96 maps of block 13 (see README).
+  finetune: {
+    name: 'finetune',
+    taps: ['f14.expand', 'f16.expand', 'f17.expand', 'f18'],
+    inputSize: 224,
+    workingSize: WORKING_SIZE,
+    fit: 'cover',
+    trainViews: 8,
+    evalViews: 2,
+    augment: { scale: [0.85, 1], ratio: [0.9, 1.111], rotateDeg: 5, flipProbability: 0.5, brightness: 0.05, contrast: 0.1 },
+    jpegProbability: 0,
+    rescaleProbability: 0,
+    head: { ...DEFAULT_LOGREG, learningRate: 3e-4, epochs: 30 },
+    weightDecays: [1e-2, 1e-1],
+    thresholdRule: 'youden',
+    finetune: {
+      firstBlock: 14, epochs: 12, batchSize: 16, patience: 5,
+      learningRate: 1e-4, headLearningRate: 1e-4, weightDecay: 1e-2, warmupEpochs: 1, labelSmoothing: 0.1,
+    },
   },
   quick: {
     name: 'quick',
