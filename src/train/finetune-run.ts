@@ -114,7 +114,7 @@ export async function trainFineTuned(opts: TrainOptions): Promise<TrainSummary> 
     checkpoint: ckFile ? { file: ckFile, fingerprint } : undefined,
     elapsedBefore: (Date.now() - started) / 1000,
     onStep: (step) => { if (step > progress.completed) progress.tick(step - progress.completed); },
-    onEpoch: (e) => log(`epoch ${e.epoch}/${ft.epochs}: ${Number.isNaN(e.loss) ? 'start (frozen model)' : `loss ${e.loss.toFixed(4)}`}, val AUC ${e.valAuc.toFixed(4)}, ${e.wallSeconds.toFixed(0)} s since start`),
+    onEpoch: (e) => log(`epoch ${e.epoch}/${ft.epochs}: ${e.loss === null ? 'start (frozen model)' : `loss ${e.loss.toFixed(4)}`}, val AUC ${e.valAuc.toFixed(4)}, ${e.wallSeconds.toFixed(0)} s since start`),
   });
   progress.done();
   if (r.resumedFrom !== null) log(`resumed from the checkpoint of epoch ${r.resumedFrom} (${ckFile})`);

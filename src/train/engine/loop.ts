@@ -43,8 +43,8 @@ export interface LoopOptions {
 
 export interface EpochRecord {
   epoch: number;
-  /** Mean training loss of the epoch (NaN for epoch 0). */
-  loss: number;
+  /** Mean training loss of the epoch (null for epoch 0, the starting model). */
+  loss: number | null;
   valAuc: number;
   /** Wall-clock seconds since the start of the run when this epoch's val AUC was known. */
   wallSeconds: number;
@@ -108,7 +108,7 @@ export async function fineTuneLoop(layers: ConvLayer[], spec: UpperSpec, head: L
       resumedFrom = meta.epoch;
     } else {
       const auc0 = rocAuc(yVal, valScores(tuner, data));
-      const r0: EpochRecord = { epoch: 0, loss: NaN, valAuc: auc0, wallSeconds: Date.now() / 1000 - t0 };
+      const r0: EpochRecord = { epoch: 0, loss: null, valAuc: auc0, wallSeconds: Date.now() / 1000 - t0 };
       meta = { fingerprint: opts.checkpoint?.fingerprint ?? '', epoch: 0, history: [r0], bestEpoch: 0, bestAuc: auc0, done: false };
       best = tuner.weights();
       opts.onEpoch?.(r0, tuner);
