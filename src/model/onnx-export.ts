@@ -32,7 +32,7 @@ function floatTensor(name: string, dims: number[], data: Float32Array | number[]
 }
 
 /** tfjs [kh,kw,in,out] (or depthwise [kh,kw,C,1]) -> ONNX [out, in/group, kh, kw]. */
-function onnxConvWeight(w: Float32Array, k: number, cin: number, cout: number, depthwise: boolean): Float32Array {
+export function onnxConvWeight(w: Float32Array, k: number, cin: number, cout: number, depthwise: boolean): Float32Array {
   const out = new Float32Array(w.length);
   const inPer = depthwise ? 1 : cin;
   for (let o = 0; o < cout; o++) for (let i = 0; i < inPer; i++) for (let y = 0; y < k; y++) for (let x = 0; x < k; x++) {

@@ -43,6 +43,8 @@ export interface FineTuneRecipe {
   weightDecay: number;
   warmupEpochs: number;
   labelSmoothing: number;
+  /** Probability of mixup per batch (on the cached maps); 0 = off. */
+  mixup: number;
 }
 
 export const RECIPES: Record<string, Recipe> = {
@@ -80,7 +82,7 @@ export const RECIPES: Record<string, Recipe> = {
     thresholdRule: 'youden',
     finetune: {
       firstBlock: 14, epochs: 12, batchSize: 16, patience: 5,
-      learningRate: 1e-4, headLearningRate: 1e-4, weightDecay: 1e-2, warmupEpochs: 1, labelSmoothing: 0.1,
+      learningRate: 1e-4, headLearningRate: 1e-4, weightDecay: 1e-2, warmupEpochs: 1, labelSmoothing: 0.1, mixup: 0,
     },
   },
   quick: {

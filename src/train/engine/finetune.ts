@@ -107,7 +107,8 @@ export function upperLogits(upper: ConvLayer[], spec: UpperSpec, params: tf.Tens
 
 /** Mean binary cross-entropy with logits and label smoothing: softplus(z) - q z. */
 export function bceLoss(logits: tf.Tensor1D, y: number[], smoothing: number): tf.Scalar {
-  const q = tf.tensor1d(y.map((v) => (v === 1 ? 1 - smoothing / 2 : smoothing / 2)));
+  // y may be soft (mixup): q = y (1 - s) + s/2, which is 1 - s/2 and s/2 for hard labels.
+  const q = tf.tensor1d(y.map((v) => v * (1 - smoothing) + smoothing / 2));
   return tf.mean(tf.sub(tf.softplus(logits), tf.mul(q, logits))) as tf.Scalar;
 }
 

@@ -31,6 +31,12 @@ export interface LoopOptions {
   weightDecay: number;
   warmupEpochs: number;
   labelSmoothing: number;
+  /**
+   * Mixup on the cached maps (manifold mixup at block 13) with this probability per batch: each map becomes
+   * l x_i + (1 - l) x_j and its label l y_i + (1 - l) y_j, l = max(u, 1 - u), u uniform, j a permutation of
+   * the batch. 0 = off.
+   */
+  mixup?: number;
   seed: number;
   /** Resume from / save to this file; the fingerprint must match for a checkpoint to be used. */
   checkpoint?: { file: string; fingerprint: string };
@@ -129,8 +135,20 @@ export async function fineTuneLoop(layers: ConvLayer[], spec: UpperSpec, head: L
       for (let s = 0; s < order.length; s += opts.batchSize) {
         const idx = order.slice(s, s + opts.batchSize);
         idx.forEach((i, k) => batch.set(data.train[i].x.subarray(viewOf[i] * per, (viewOf[i] + 1) * per), k * per));
+        let labels: number[] = idx.map((i) => data.train[i].y);
+        if (opts.mixup && rng.next() < opts.mixup) {
+          const u = rng.next();
+          const l = Math.max(u, 1 - u);
+          const perm = rng.shuffle(Array.from(idx.keys()));
+          const src = batch.slice(0, idx.length * per);
+          for (let k = 0; k < idx.length; k++) {
+            const a = k * per, b = perm[k] * per;
+            for (let e = 0; e < per; e++) batch[a + e] = l * src[a + e] + (1 - l) * src[b + e];
+          }
+          labels = labels.map((v, k) => l * v + (1 - l) * labels[perm[k]]);
+        }
         opts.onStep?.(tuner.step, total);
-        lossSum += tuner.trainStep(batch.subarray(0, idx.length * per), data.shape, idx.map((i) => data.train[i].y)) * idx.length;
+        lossSum += tuner.trainStep(batch.subarray(0, idx.length * per), data.shape, labels) * idx.length;
       }
       const auc = rocAuc(yVal, valScores(tuner, data));
       const rec: EpochRecord = { epoch, loss: lossSum / order.length, valAuc: auc, wallSeconds: Date.now() / 1000 - t0 };
