@@ -36,7 +36,7 @@ const { values } = parseArgs({
   options: {
     steps: { type: 'string' }, 'cpu-steps': { type: 'string' }, 'torch-steps': { type: 'string' }, 'time-to-auc': { type: 'boolean' },
     'torch-epochs': { type: 'string' }, target: { type: 'string' }, 'install-torch': { type: 'boolean' }, data: { type: 'string' },
-    pretrained: { type: 'string' },
+    pretrained: { type: 'string' }, 'torch-only': { type: 'boolean' }, 'keep-torch-data': { type: 'string' },
   },
 });
 const root = packageRoot();
@@ -54,6 +54,7 @@ const recipe = RECIPES.finetune;
 const ft = recipe.finetune!;
 const spec: UpperSpec = { firstBlock: ft.firstBlock, taps: recipe.taps };
 const now = () => performance.now() / 1000;
+const f1 = (v: number) => v.toFixed(1);
 
 function torchAvailable(): boolean {
   try { execFileSync(PY, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }); return true; } catch { return false; }
@@ -66,7 +67,9 @@ const hasTorch = torchAvailable();
 
 // 1. PyTorch speed first, while this process runs nothing.
 let torchSpeed: { images_per_s?: number; epoch_s?: number; torch?: string; threads?: number; error?: string };
-if (!hasTorch) torchSpeed = { error: `${PY} cannot import torch/torchvision: PyTorch column skipped (apt-get install python3-torch python3-torchvision, or --install-torch)` };
+const TORCH_ONLY = values['torch-only'] === true; // only PyTorch's time to the val AUC (with --time-to-auc)
+if (TORCH_ONLY) torchSpeed = { error: 'not measured (--torch-only)' };
+else if (!hasTorch) torchSpeed = { error: `${PY} cannot import torch/torchvision: PyTorch column skipped (apt-get install python3-torch python3-torchvision, or --install-torch)` };
 else {
   try { torchSpeed = JSON.parse(execFileSync(PY, [SCRIPT, '2', String(TORCH_STEPS)], { encoding: 'utf8' }).trim().split('\n').pop()!); } catch (e) { torchSpeed = { error: (e as Error).message.split('\n')[0] }; }
 }
@@ -74,6 +77,8 @@ else {
 // 2. Ours: steps on block-13 maps (random maps: the speed does not depend on the values).
 await initTf();
 registerWasmConvGradients();
+if (!TORCH_ONLY) await speedTables();
+async function speedTables(): Promise<void> {
 const { layers } = await loadPretrained(weightsFile);
 const dim = tapsDim(recipe.taps);
 const head = { mean: new Float32Array(dim), std: new Float32Array(dim).fill(1), weight: new Float32Array(dim), bias: 0 };
@@ -117,7 +122,6 @@ await tf.setBackend('cpu');
 const cpuIps = stepsPerSecond(CPU_STEPS) * BATCH;
 await tf.setBackend('wasm');
 
-const f1 = (v: number) => v.toFixed(1);
 const epochOurs = TRAIN_IMAGES / oursIps + valSeconds;
 const cacheViews = TRAIN_IMAGES * recipe.trainViews + 118 * recipe.evalViews;
 console.log(`\nFine-tuning throughput (batch ${BATCH}, 224x224 input, ${TRAIN_IMAGES} training images per epoch), ${os.cpus().length} cores (${os.cpus()[0]?.model})\n`);
@@ -132,13 +136,16 @@ else console.log(`| PyTorch | skipped: ${torchSpeed.error} | | | |`);
 console.log(`\nours: val scoring per epoch (118 images x 2 views) ${valSeconds.toFixed(2)} s -> ${f1(epochOurs)} s per epoch in all`);
 console.log(`ours: the block-13 cache (onnxruntime, model only) ${f1(lowerVps)} views/s; ${cacheViews} views once = ${f1(cacheViews / lowerVps)} s + decoding and rendering`);
 console.log(`wasm / cpu backend: ${(oursIps / cpuIps).toFixed(1)}x${tIps ? `; ours / PyTorch: ${(oursIps / tIps).toFixed(2)}x images/s, ${(torchSpeed.epoch_s! / epochOurs).toFixed(2)}x per epoch` : ''}`);
+}
 
 // 4. Wall time to the shipped recipe's val AUC.
 if (values['time-to-auc']) {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-train-bench-'));
   try {
-    process.stderr.write('\nours: train --recipe finetune from an empty cache ...\n');
     const pre = await loadPretrained(weightsFile);
+    let oursHit: number | undefined;
+    if (!TORCH_ONLY) {
+    process.stderr.write('\nours: train --recipe finetune from an empty cache ...\n');
     const t = now();
     const s = await trainModel({ dataDir, outDir: path.join(tmp, 'model'), recipe, pretrained: pre, seed: 0, cacheDir: path.join(tmp, 'cache'), quiet: true });
     const total = now() - t;
@@ -149,21 +156,23 @@ if (values['time-to-auc']) {
     console.log('| epoch | val AUC | wall s |');
     console.log('|---:|---:|---:|');
     for (const h of hist) console.log(`| ${h.epoch} | ${h.valAuc.toFixed(4)} | ${f1(h.wallSeconds)} |`);
-    const oursHit = hit ? hit.wallSeconds : undefined;
+    oursHit = hit ? hit.wallSeconds : undefined;
     console.log(hit ? `ours reach val AUC >= ${TARGET} at epoch ${hit.epoch}, ${f1(hit.wallSeconds)} s` : `ours never reach val AUC ${TARGET}`);
+    }
 
     if (!hasTorch) console.log(`PyTorch time-to-AUC skipped: ${torchSpeed.error}`);
     else {
       process.stderr.write('PyTorch: exporting our weights and the working images ...\n');
-      const dir = path.join(tmp, 'torch');
+      const dir = values['keep-torch-data'] ? path.resolve(values['keep-torch-data']) : path.join(tmp, 'torch');
       await exportForTorch(dir, pre.layers);
-      const lines = await runPython([SCRIPT, '--train', dir, '--threads', '2', '--epochs', String(values['torch-epochs'] ?? 8), '--target', String(TARGET)]);
+      const lines = await runPython([SCRIPT, '--train', dir, '--threads', '2', '--epochs', String(values['torch-epochs'] ?? 8), '--target', String(TARGET), '--check']);
       console.log('\nPyTorch full fine-tuning from our ImageNet weights (Adam 1e-4, batch 16, flips + random resized crops 0.5-1)');
       console.log('| epoch | val AUC | images/s | wall s |');
       console.log('|---:|---:|---:|---:|');
       type Reached = { epoch: number; wall_s: number } | null;
       let reached: Reached = null;
       for (const l of lines) {
+        if (l.event === 'check') console.log(`PyTorch check: pooled f18 of the first two val views ${JSON.stringify(l.f18_first)}`);
         if (l.event === 'epoch') console.log(`| ${l.epoch} | ${(l.val_auc as number).toFixed(4)} | ${f1(l.images_per_s as number)} | ${f1(l.wall_s as number)} |`);
         if (l.event === 'done') reached = l.reached as Reached;
       }

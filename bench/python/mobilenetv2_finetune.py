@@ -68,13 +68,12 @@ def load_ours(d):
         conv.weight.data.copy_(w)
         biases.append(torch.from_numpy(flat[e["biasOffset"]:e["biasOffset"] + e["shape"][0]].copy()))
     # Replace the 52 BatchNorm2d (each right after its conv, in the same order) by the folded biases.
-    k = 0
-    for parent in list(net.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, torch.nn.BatchNorm2d):
-                setattr(parent, name, Bias(biases[k]))
-                k += 1
-    assert k == 52, k
+    # named_modules() is the definition order, in which each BatchNorm2d directly follows its conv.
+    bns = [n for n, m in net.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(bns) == 52, len(bns)
+    for k, n in enumerate(bns):
+        parent_name, _, child = n.rpartition(".")
+        setattr(net.get_submodule(parent_name), child, Bias(biases[k]))
     return net
 
 
@@ -98,6 +97,12 @@ def train(a):
     yva = info["valLabels"]
     vviews = info["valViews"]
     net = load_ours(d)
+    if a.check:
+        net.eval()
+        with torch.no_grad():
+            m = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1); sd = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+            f = net.features((xva[:2].repeat(1, 3, 1, 1) - m) / sd).mean((2, 3))
+        print(json.dumps({"event": "check", "f18_first": f[:, :4].tolist()}), flush=True)
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     norm = lambda g: (g.repeat(1, 3, 1, 1) - mean) / std
@@ -144,6 +149,7 @@ if __name__ == "__main__":
         ap.add_argument("--epochs", type=int, default=8)
         ap.add_argument("--target", type=float, default=0.8816)
         ap.add_argument("--seed", type=int, default=0)
+        ap.add_argument("--check", action="store_true")
         train(ap.parse_args())
     else:
         speed(int(sys.argv[1]) if len(sys.argv) > 1 else 2, int(sys.argv[2]) if len(sys.argv) > 2 else 6)
