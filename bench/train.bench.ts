@@ -6,8 +6,9 @@
  * ours = `train --recipe finetune` from an empty cache; PyTorch = full fine-tuning from OUR ImageNet weights
  * (exported here; BatchNorm folded, so torchvision's BN layers become biases) on the same working images.
  *
- *   node dist/bench/train.bench.js [--steps N] [--cpu-steps N] [--torch-steps N] [--time-to-auc]
- *        [--torch-epochs N] [--target AUC] [--install-torch] [--data DIR] [--pretrained FILE]
+ *   node dist/bench/train.bench.js [--steps N] [--cpu-steps N (default 1, 0 skips)] [--torch-steps N]
+ *        [--time-to-auc [--torch-only] [--torch-epochs N] [--keep-torch-data DIR]] [--target AUC]
+ *        [--install-torch] [--data DIR] [--pretrained FILE]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -118,9 +119,13 @@ const lowerVps = views.length / (now() - t0);
 lower.dispose();
 
 // 3. The pure-JS cpu backend, same step.
-await tf.setBackend('cpu');
-const cpuIps = stepsPerSecond(CPU_STEPS) * BATCH;
-await tf.setBackend('wasm');
+// (--cpu-steps 0 skips it: one step takes about 3 minutes.)
+let cpuIps = NaN;
+if (CPU_STEPS > 0) {
+  await tf.setBackend('cpu');
+  cpuIps = stepsPerSecond(CPU_STEPS) * BATCH;
+  await tf.setBackend('wasm');
+}
 
 const epochOurs = TRAIN_IMAGES / oursIps + valSeconds;
 const cacheViews = TRAIN_IMAGES * recipe.trainViews + 118 * recipe.evalViews;
@@ -130,12 +135,12 @@ console.log('|---|---|---:|---:|---:|');
 const tIps = torchSpeed.images_per_s;
 const vs = (ips: number) => (tIps ? `${(ips / tIps).toFixed(2)}x` : 'n/a');
 console.log(`| covid-ct tfjs-wasm (cached block-13 maps) | blocks ${ft.firstBlock}-17 + features.18 + head | ${f1(oursIps)} | ${f1(TRAIN_IMAGES / oursIps)} | ${vs(oursIps)} |`);
-console.log(`| covid-ct tfjs pure-JS cpu backend (${CPU_STEPS} step) | same | ${cpuIps.toFixed(2)} | ${f1(TRAIN_IMAGES / cpuIps)} | ${vs(cpuIps)} |`);
+if (CPU_STEPS > 0) console.log(`| covid-ct tfjs pure-JS cpu backend (${CPU_STEPS} step) | same | ${cpuIps.toFixed(2)} | ${f1(TRAIN_IMAGES / cpuIps)} | ${vs(cpuIps)} |`);
 if (tIps) console.log(`| PyTorch ${torchSpeed.torch} (${torchSpeed.threads} threads), full fine-tuning | all 52 convs + classifier | ${f1(tIps)} | ${f1(torchSpeed.epoch_s!)} | 1.00x |`);
 else console.log(`| PyTorch | skipped: ${torchSpeed.error} | | | |`);
 console.log(`\nours: val scoring per epoch (118 images x 2 views) ${valSeconds.toFixed(2)} s -> ${f1(epochOurs)} s per epoch in all`);
 console.log(`ours: the block-13 cache (onnxruntime, model only) ${f1(lowerVps)} views/s; ${cacheViews} views once = ${f1(cacheViews / lowerVps)} s + decoding and rendering`);
-console.log(`wasm / cpu backend: ${(oursIps / cpuIps).toFixed(1)}x${tIps ? `; ours / PyTorch: ${(oursIps / tIps).toFixed(2)}x images/s, ${(torchSpeed.epoch_s! / epochOurs).toFixed(2)}x per epoch` : ''}`);
+console.log(`wasm / cpu backend: ${CPU_STEPS > 0 ? `${(oursIps / cpuIps).toFixed(1)}x` : 'skipped'}${tIps ? `; ours / PyTorch: ${(oursIps / tIps).toFixed(2)}x images/s, ${(torchSpeed.epoch_s! / epochOurs).toFixed(2)}x per epoch` : ''}`);
 }
 
 // 4. Wall time to the shipped recipe's val AUC.

@@ -87,6 +87,26 @@ export const RECIPES: Record<string, Recipe> = {
       learningRate: 3e-5, headLearningRate: 0, weightDecay: 1e-2, warmupEpochs: 1, labelSmoothing: 0.1, mixup: 0,
     },
   },
+  // The same with PyTorch-like augmentation (random resized crops of 50-100% of the slice) and 16 cached views.
+  'finetune-aug': {
+    name: 'finetune-aug',
+    taps: ['f14.expand', 'f16.expand', 'f17.expand', 'f18'],
+    inputSize: 224,
+    workingSize: WORKING_SIZE,
+    fit: 'cover',
+    trainViews: 16,
+    evalViews: 2,
+    augment: { scale: [0.5, 1], ratio: [3 / 4, 4 / 3], rotateDeg: 10, flipProbability: 0.5, brightness: 0.1, contrast: 0.15 },
+    jpegProbability: 0,
+    rescaleProbability: 0,
+    head: { ...DEFAULT_LOGREG, learningRate: 3e-4, epochs: 30 },
+    weightDecays: [1e-2, 1e-1],
+    thresholdRule: 'youden',
+    finetune: {
+      firstBlock: 14, epochs: 12, batchSize: 16, patience: 6,
+      learningRate: 3e-5, headLearningRate: 0, weightDecay: 1e-2, warmupEpochs: 1, labelSmoothing: 0.1, mixup: 0,
+    },
+  },
   quick: {
     name: 'quick',
     taps: ['f14.expand', 'f18'],
