@@ -32,7 +32,7 @@ function floatTensor(name: string, dims: number[], data: Float32Array | number[]
 }
 
 /** tfjs [kh,kw,in,out] (or depthwise [kh,kw,C,1]) -> ONNX [out, in/group, kh, kw]. */
-function onnxConvWeight(w: Float32Array, k: number, cin: number, cout: number, depthwise: boolean): Float32Array {
+export function onnxConvWeight(w: Float32Array, k: number, cin: number, cout: number, depthwise: boolean): Float32Array {
   const out = new Float32Array(w.length);
   const inPer = depthwise ? 1 : cin;
   for (let o = 0; o < cout; o++) for (let i = 0; i < inPer; i++) for (let y = 0; y < k; y++) for (let x = 0; x < k; x++) {
@@ -164,6 +164,74 @@ export function exportOnnx(model: LoadedModel): Uint8Array {
       { key: 'covid_ct_backbone_sha256', value: json.backbone.sha256 },
       { key: 'covid_ct_head_sha256', value: json.head.sha256 },
     ],
+  };
+  const Model = onnxRoot().lookupType('onnx.ModelProto');
+  const err = Model.verify(proto);
+  if (err) throw new Error(`ONNX export: ${err}`);
+  return Model.encode(Model.fromObject(proto)).finish();
+}
+
+/**
+ * The frozen lower part of a MobileNetV2 (stem and blocks 1..lastBlock) as an ONNX graph for the fine-tuning
+ * feature cache: input "views" float32 [N, 1, S, S] grey in [0, 1] (as the full export), output "features"
+ * float32 [N, H, W, C] (NHWC, the layout tfjs trains on), the output of features.lastBlock.
+ */
+export function exportLowerOnnx(layers: LoadedModel['layers'], normalisation: 'imagenet' | 'unit', inputSize: number, lastBlock: number): Uint8Array {
+  const blocks = blockSpecs();
+  if (!Number.isInteger(lastBlock) || lastBlock < 1 || lastBlock > blocks.length) throw new Error(`lastBlock must be 1..${blocks.length}`);
+  const nodes: Node[] = [];
+  const inits: Tensor[] = [];
+  let n = 0;
+  const node = (op_type: string, input: string[], attribute: unknown[] = [], name = `${op_type.toLowerCase()}_${n++}`): string => {
+    nodes.push({ op_type, input, output: [name], name, attribute });
+    return name;
+  };
+  let x = node('Concat', ['views', 'views', 'views'], [int('axis', 1)], 'rgb');
+  if (normalisation === 'imagenet') {
+    inits.push(floatTensor('imagenet_mean', [1, 3, 1, 1], [0.485, 0.456, 0.406]), floatTensor('imagenet_std', [1, 3, 1, 1], [0.229, 0.224, 0.225]));
+    x = node('Div', [node('Sub', [x, 'imagenet_mean']), 'imagenet_std'], [], 'normalised');
+  }
+  inits.push(floatTensor('relu6_min', [], [0]), floatTensor('relu6_max', [], [6]));
+  const conv = (li: number, input: string): string => {
+    const l = layers[li];
+    const dw = l.kind === 'depthwise';
+    const wName = `${l.name}.weight`;
+    inits.push(floatTensor(wName, [l.cout, dw ? 1 : l.cin, l.kernel, l.kernel], onnxConvWeight(l.weight, l.kernel, l.cin, l.cout, dw)));
+    inits.push(floatTensor(`${l.name}.bias`, [l.cout], l.bias));
+    const p = l.kernel !== 3 ? [0, 0, 0, 0] : l.stride === 2 && l.padding === 'keras' ? [0, 0, 1, 1] : [1, 1, 1, 1];
+    const y = node('Conv', [input, wName, `${l.name}.bias`], [
+      ints('kernel_shape', [l.kernel, l.kernel]), ints('strides', [l.stride, l.stride]), ints('pads', p), int('group', dw ? l.cout : 1),
+    ], l.name);
+    return l.relu6 ? node('Clip', [y, 'relu6_min', 'relu6_max'], [], `${l.name}.relu6`) : y;
+  };
+  let li = 0;
+  x = conv(li++, x);
+  let size = inputSize / 2;
+  for (let bi = 0; bi < lastBlock; bi++) {
+    const b = blocks[bi];
+    let h = x;
+    if (b.expand !== 1) h = conv(li++, h);
+    h = conv(li++, h);
+    h = conv(li++, h);
+    x = b.stride === 1 && b.cin === b.cout ? node('Add', [x, h], [], `features.${bi + 1}.add`) : h;
+    size = Math.ceil(size / b.stride);
+  }
+  nodes.push({ op_type: 'Transpose', input: [x], output: ['features'], name: 'to_nhwc', attribute: [ints('perm', [0, 2, 3, 1])] });
+  const dim = (v: number | string) => (typeof v === 'number' ? { dim_value: v } : { dim_param: v });
+  const valueInfo = (name: string, dims: (number | string)[]) => ({ name, type: { tensor_type: { elem_type: FLOAT, shape: { dim: dims.map(dim) } } } });
+  const proto = {
+    ir_version: 7,
+    opset_import: [{ domain: '', version: 13 }],
+    producer_name: 'covid-ct',
+    producer_version: '0.1.0',
+    doc_string: `covid-ct frozen MobileNetV2 stem + blocks 1..${lastBlock} (fine-tuning feature cache)`,
+    graph: {
+      name: 'covid_ct_lower',
+      node: nodes,
+      initializer: inits,
+      input: [valueInfo('views', ['N', 1, inputSize, inputSize])],
+      output: [valueInfo('features', ['N', size, size, blocks[lastBlock - 1].cout])],
+    },
   };
   const Model = onnxRoot().lookupType('onnx.ModelProto');
   const err = Model.verify(proto);

@@ -24,6 +24,7 @@ import { trainLogReg } from './logreg.js';
 import type { Recipe } from './recipe.js';
 import { Progress } from '../util/progress.js';
 import { errorMessage } from '../util/errors.js';
+import { trainFineTuned } from './finetune-run.js';
 
 export interface TrainOptions {
   dataDir: string;
@@ -33,6 +34,8 @@ export interface TrainOptions {
   seed: number;
   /** Folder of the feature cache; undefined disables it. */
   cacheDir?: string;
+  /** Folder of fine-tuning checkpoints (default: <cacheDir>/checkpoints; none without either). */
+  checkpointDir?: string;
   /** Use at most this many images per split and class (smoke tests); undefined = all. */
   limit?: number;
   quiet?: boolean;
@@ -47,7 +50,7 @@ export interface TrainSummary {
   skipped: { file: string; error: string }[];
 }
 
-function limitEntries(entries: DatasetEntry[], limit: number | undefined): DatasetEntry[] {
+export function limitEntries(entries: DatasetEntry[], limit: number | undefined): DatasetEntry[] {
   if (limit === undefined) return entries;
   const seen = new Map<string, number>();
   return entries.filter((e) => {
@@ -58,20 +61,21 @@ function limitEntries(entries: DatasetEntry[], limit: number | undefined): Datas
   });
 }
 
-async function sources(entries: DatasetEntry[]): Promise<ImageSource[]> {
+export async function sources(entries: DatasetEntry[]): Promise<ImageSource[]> {
   return Promise.all(entries.map(async (e) => {
     const bytes = new Uint8Array(await readFile(e.path).catch(() => new Uint8Array(0)));
     return { name: e.name, bytes, decode: () => readAndDecodeGrey(e.path) };
   }));
 }
 
-function weightsFingerprint(layers: ConvLayer[]): string {
+export function weightsFingerprint(layers: ConvLayer[]): string {
   const h = createHash('sha256');
   for (const l of layers) { h.update(new Uint8Array(l.weight.buffer, l.weight.byteOffset, l.weight.byteLength)); h.update(new Uint8Array(l.bias.buffer, l.bias.byteOffset, l.bias.byteLength)); }
   return h.digest('hex');
 }
 
 export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
+  if (opts.recipe.finetune) return trainFineTuned(opts);
   const started = Date.now();
   const log = opts.log ?? ((s: string) => { if (!opts.quiet) process.stderr.write(s + '\n'); });
   const { recipe, seed } = opts;

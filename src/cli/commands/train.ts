@@ -26,6 +26,9 @@ Options:
   --seed N           seed of augmentation and head training (default 0)
   --epochs N         head training epochs (default: the recipe's)
   --views N          augmented views per training image (default: the recipe's)
+  --finetune JSON    override the fine-tuning settings of a fine-tuning recipe, e.g. '{"epochs":8,"learningRate":3e-5}'
+                     (firstBlock, epochs, batchSize, patience, learningRate, headLearningRate, weightDecay,
+                     warmupEpochs, labelSmoothing); checkpoints go to <cache>/checkpoints, so a rerun resumes
   --limit N          use only the first N images of each split and class (smoke tests)
   --cache DIR        feature cache (default .cache/covid-ct/features); --no-cache disables it
   --quiet            no progress output
@@ -34,13 +37,25 @@ Options:
     const { values } = parseCommandArgs(argv, {
       pretrained: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, recipe: { type: 'string' },
       seed: { type: 'string' }, epochs: { type: 'string' }, views: { type: 'string' }, limit: { type: 'string' },
-      cache: { type: 'string' }, 'no-cache': { type: 'boolean' }, quiet: { type: 'boolean' },
+      cache: { type: 'string' }, finetune: { type: 'string' }, 'no-cache': { type: 'boolean' }, quiet: { type: 'boolean' },
     });
     if (!values.out) throw new UserError('--out DIR is required (where to write the model)');
     const base = RECIPES[values.recipe ?? 'default'];
     if (!base) throw new UserError(`unknown recipe "${values.recipe}" (known: ${Object.keys(RECIPES).join(', ')})`);
+    let finetune = base.finetune;
+    if (values.finetune !== undefined) {
+      if (!finetune) throw new UserError(`--finetune needs a fine-tuning recipe (e.g. --recipe finetune), not "${base.name}"`);
+      let extra: unknown;
+      try { extra = JSON.parse(values.finetune); } catch { throw new UserError('--finetune must be a JSON object'); }
+      if (typeof extra !== 'object' || extra === null) throw new UserError('--finetune must be a JSON object');
+      for (const [k, v] of Object.entries(extra)) {
+        if (!(k in finetune) || typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`--finetune: unknown setting or not a number: ${k}`);
+      }
+      finetune = { ...finetune, ...(extra as Partial<typeof finetune>) };
+    }
     const recipe = {
       ...base,
+      finetune,
       trainViews: intOption(values.views, 'views', base.trainViews, 1),
       head: { ...base.head, epochs: intOption(values.epochs, 'epochs', base.head.epochs, 1) },
     };
