@@ -68,20 +68,23 @@ export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): P
 }
 
 /**
- * Reads a file and decodes it like decodeGrey. Every failure, including an unreadable file, is an
- * ImageDecodeError whose message leaves out the path, so that callers can prefix the name their user knows.
+ * Reads a file's bytes for decoding. An unreadable file is an ImageDecodeError whose message leaves out the
+ * path, so that callers can prefix the name their user knows.
  */
-export async function readAndDecodeGrey(file: string, opts: DecodeOptions = {}): Promise<GreyImage> {
-  let bytes: Buffer;
+export async function readImageBytes(file: string): Promise<Buffer> {
   try {
-    bytes = await readFile(file);
+    return await readFile(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     // Node's message ends in ", open '/the/path'": drop it, the caller names the file.
     const reason = err.code ? errorMessage(e).replace(/, \w+ '.*'$/s, '') : errorMessage(e);
     throw new ImageDecodeError(`cannot read the file (${reason})`);
   }
-  return decodeGrey(bytes, opts);
+}
+
+/** Reads a file and decodes it like decodeGrey; every failure is an ImageDecodeError (see readImageBytes). */
+export async function readAndDecodeGrey(file: string, opts: DecodeOptions = {}): Promise<GreyImage> {
+  return decodeGrey(await readImageBytes(file), opts);
 }
 
 function megapixels(n: number): string {

@@ -54,10 +54,11 @@ function tapStride(tap: string): number {
   return stride;
 }
 
-export function exportOnnx(model: LoadedModel): Uint8Array {
-  const { json, layers, head } = model;
-  const S = json.backbone.inputSize;
-  const taps = json.backbone.taps;
+/**
+ * The graph both exports share: nodes and initializers, a node factory, the grey -> RGB -> normalised input
+ * ("views" [N, 1, S, S] in [0, 1]), and a MobileNetV2 convolution (BatchNorm folded, ReLU6 as Clip).
+ */
+function mobileNetGraph(layers: LoadedModel['layers'], normalisation: 'imagenet' | 'unit') {
   const nodes: Node[] = [];
   const inits: Tensor[] = [];
   let n = 0;
@@ -65,27 +66,42 @@ export function exportOnnx(model: LoadedModel): Uint8Array {
     nodes.push({ op_type, input, output: [name], name, attribute });
     return name;
   };
-
-  // Grey -> RGB -> normalisation of the weights.
-  let x = node('Concat', ['views', 'views', 'views'], [int('axis', 1)], 'rgb');
-  if (json.preprocessing.normalisation === 'imagenet') {
+  let input = node('Concat', ['views', 'views', 'views'], [int('axis', 1)], 'rgb');
+  if (normalisation === 'imagenet') {
     inits.push(floatTensor('imagenet_mean', [1, 3, 1, 1], [0.485, 0.456, 0.406]), floatTensor('imagenet_std', [1, 3, 1, 1], [0.229, 0.224, 0.225]));
-    x = node('Div', [node('Sub', [x, 'imagenet_mean']), 'imagenet_std'], [], 'normalised');
+    input = node('Div', [node('Sub', [input, 'imagenet_mean']), 'imagenet_std'], [], 'normalised');
   }
   inits.push(floatTensor('relu6_min', [], [0]), floatTensor('relu6_max', [], [6]));
-
-  const conv = (li: number, input: string): string => {
+  const conv = (li: number, x: string): string => {
     const l = layers[li];
     const dw = l.kind === 'depthwise';
     const wName = `${l.name}.weight`;
     inits.push(floatTensor(wName, [l.cout, dw ? 1 : l.cin, l.kernel, l.kernel], onnxConvWeight(l.weight, l.kernel, l.cin, l.cout, dw)));
     inits.push(floatTensor(`${l.name}.bias`, [l.cout], l.bias));
     const p = l.kernel !== 3 ? [0, 0, 0, 0] : l.stride === 2 && l.padding === 'keras' ? [0, 0, 1, 1] : [1, 1, 1, 1];
-    const y = node('Conv', [input, wName, `${l.name}.bias`], [
+    const y = node('Conv', [x, wName, `${l.name}.bias`], [
       ints('kernel_shape', [l.kernel, l.kernel]), ints('strides', [l.stride, l.stride]), ints('pads', p), int('group', dw ? l.cout : 1),
     ], l.name);
     return l.relu6 ? node('Clip', [y, 'relu6_min', 'relu6_max'], [], `${l.name}.relu6`) : y;
   };
+  return { nodes, inits, node, conv, input };
+}
+
+/** Checks and serialises an ONNX ModelProto. */
+function encodeModel(proto: object): Uint8Array {
+  const Model = onnxRoot().lookupType('onnx.ModelProto');
+  const err = Model.verify(proto);
+  if (err) throw new Error(`ONNX export: ${err}`);
+  return Model.encode(Model.fromObject(proto)).finish();
+}
+
+export function exportOnnx(model: LoadedModel): Uint8Array {
+  const { json, layers, head } = model;
+  const S = json.backbone.inputSize;
+  const taps = json.backbone.taps;
+  const { nodes, inits, node, conv, input } = mobileNetGraph(layers, json.preprocessing.normalisation);
+  // Grey -> RGB -> normalisation of the weights.
+  let x = input;
 
   const wanted = new Set(taps);
   const tapOut = new Map<string, string>();
@@ -165,10 +181,7 @@ export function exportOnnx(model: LoadedModel): Uint8Array {
       { key: 'covid_ct_head_sha256', value: json.head.sha256 },
     ],
   };
-  const Model = onnxRoot().lookupType('onnx.ModelProto');
-  const err = Model.verify(proto);
-  if (err) throw new Error(`ONNX export: ${err}`);
-  return Model.encode(Model.fromObject(proto)).finish();
+  return encodeModel(proto);
 }
 
 /**
@@ -179,31 +192,8 @@ export function exportOnnx(model: LoadedModel): Uint8Array {
 export function exportLowerOnnx(layers: LoadedModel['layers'], normalisation: 'imagenet' | 'unit', inputSize: number, lastBlock: number): Uint8Array {
   const blocks = blockSpecs();
   if (!Number.isInteger(lastBlock) || lastBlock < 1 || lastBlock > blocks.length) throw new Error(`lastBlock must be 1..${blocks.length}`);
-  const nodes: Node[] = [];
-  const inits: Tensor[] = [];
-  let n = 0;
-  const node = (op_type: string, input: string[], attribute: unknown[] = [], name = `${op_type.toLowerCase()}_${n++}`): string => {
-    nodes.push({ op_type, input, output: [name], name, attribute });
-    return name;
-  };
-  let x = node('Concat', ['views', 'views', 'views'], [int('axis', 1)], 'rgb');
-  if (normalisation === 'imagenet') {
-    inits.push(floatTensor('imagenet_mean', [1, 3, 1, 1], [0.485, 0.456, 0.406]), floatTensor('imagenet_std', [1, 3, 1, 1], [0.229, 0.224, 0.225]));
-    x = node('Div', [node('Sub', [x, 'imagenet_mean']), 'imagenet_std'], [], 'normalised');
-  }
-  inits.push(floatTensor('relu6_min', [], [0]), floatTensor('relu6_max', [], [6]));
-  const conv = (li: number, input: string): string => {
-    const l = layers[li];
-    const dw = l.kind === 'depthwise';
-    const wName = `${l.name}.weight`;
-    inits.push(floatTensor(wName, [l.cout, dw ? 1 : l.cin, l.kernel, l.kernel], onnxConvWeight(l.weight, l.kernel, l.cin, l.cout, dw)));
-    inits.push(floatTensor(`${l.name}.bias`, [l.cout], l.bias));
-    const p = l.kernel !== 3 ? [0, 0, 0, 0] : l.stride === 2 && l.padding === 'keras' ? [0, 0, 1, 1] : [1, 1, 1, 1];
-    const y = node('Conv', [input, wName, `${l.name}.bias`], [
-      ints('kernel_shape', [l.kernel, l.kernel]), ints('strides', [l.stride, l.stride]), ints('pads', p), int('group', dw ? l.cout : 1),
-    ], l.name);
-    return l.relu6 ? node('Clip', [y, 'relu6_min', 'relu6_max'], [], `${l.name}.relu6`) : y;
-  };
+  const { nodes, inits, node, conv, input } = mobileNetGraph(layers, normalisation);
+  let x = input;
   let li = 0;
   x = conv(li++, x);
   let size = inputSize / 2;
@@ -233,8 +223,5 @@ export function exportLowerOnnx(layers: LoadedModel['layers'], normalisation: 'i
       output: [valueInfo('features', ['N', size, size, blocks[lastBlock - 1].cout])],
     },
   };
-  const Model = onnxRoot().lookupType('onnx.ModelProto');
-  const err = Model.verify(proto);
-  if (err) throw new Error(`ONNX export: ${err}`);
-  return Model.encode(Model.fromObject(proto)).finish();
+  return encodeModel(proto);
 }

@@ -3,11 +3,12 @@
  * frames, zip entries: see data/inputs.ts), batches the model passes over slices, and turns every failure into
  * a per-slice error so that one bad file never stops the rest.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Prediction } from '../types.js';
 import type { Engine } from '../model/engine.js';
 import { decodeInput, type InputOptions, type InputSlice } from '../data/inputs.js';
+import { readImageBytes } from '../data/decode.js';
 import { errorMessage } from '../util/errors.js';
 
 /** Expands files and folders (recursively, sorted, hidden entries skipped) into a list of files. */
@@ -43,12 +44,9 @@ type Slice = InputSlice & { fileIndex: number };
 async function readInput(file: string, input: InputOptions | undefined): Promise<InputSlice[]> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readImageBytes(file);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    // Node's message ends in ", open '/the/path'": drop it, the row names the file.
-    const reason = err.code ? errorMessage(e).replace(/, \w+ '.*'$/s, '') : errorMessage(e);
-    return [{ name: file, error: `cannot read the file (${reason})` }];
+    return [{ name: file, error: errorMessage(e) }];
   }
   return decodeInput(file, bytes, input);
 }
