@@ -12,7 +12,8 @@ import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { decodeGrey } from '../src/data/decode.js';
-import { renderViews, TTA_PLAN, type ViewPlan } from '../src/data/views.js';
+import { renderViews, type ViewPlan } from '../src/data/views.js';
+import { evalPlanOf, trainPlanOf } from '../src/train/recipe-features.js';
 import { AUDIT_VARIANTS } from '../src/eval/audit.js';
 import { rocAuc } from '../src/eval/metrics.js';
 import { TAP_CHANNELS } from '../src/model/backbone.js';
@@ -92,11 +93,11 @@ for (const arg of args) {
     }
     return res;
   };
-  const trainPlan: ViewPlan = { views: recipe.trainViews, augment: recipe.augment, jpegProbability: recipe.jpegProbability, rescaleProbability: recipe.rescaleProbability, seed };
+  const trainPlan = trainPlanOf(recipe, seed);
   const trainImgs = await Promise.all(trainBytes.map((b) => decodeGrey(b)));
   const trainF = await featsOf(trainImgs, train.map((e) => e.name), trainPlan);
   const y: Binary[] = train.flatMap((e) => Array<Binary>(recipe.trainViews).fill(labelToBinary(e.label)));
-  const evalPlan: ViewPlan = { ...TTA_PLAN, views: recipe.evalViews };
+  const evalPlan = evalPlanOf(recipe);
   const valFeats = async (bytes: Uint8Array[]) => {
     const imgs = await Promise.all(bytes.map((b) => decodeGrey(b)));
     const f = await featsOf(imgs, val.map(() => ''), evalPlan);

@@ -13,7 +13,9 @@ import sharp from 'sharp';
 import { DATA, REPO, requireShared } from './helpers.js';
 import { createApp, listen } from '../src/server/app.js';
 import { DEFAULT_LIMITS, displayName, type ApiLimits } from '../src/server/api.js';
-import { modelCard } from '../src/server/card.js';
+import { modelCard, readReportFor } from '../src/server/card.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { readAndDecodeGrey } from '../src/data/decode.js';
@@ -262,4 +264,27 @@ test('a client\'s file name is shown, never used as a path', () => {
   assert.equal(displayName('C:\\scans\\a.dcm'), 'a.dcm');
   assert.equal(displayName('a\u0000b\nc.png'), 'abc.png');
   assert.equal(displayName(''), 'upload');
+});
+
+test('the model card shows a report only beside the weights, threshold and test-time views it scored', async () => {
+  const json = engine.json;
+  const reportFile = path.join(REPO, 'reports/default.json');
+  const report = await readReportFor(reportFile, json);
+  assert.equal(modelCard(json, report).test?.n, report.n);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-card-'));
+  try {
+    const original = JSON.parse(await readFile(reportFile, 'utf8'));
+    const variants = {
+      head: { ...original, model: { ...original.model, headSha256: '0'.repeat(64) } },
+      threshold: { ...original, threshold: original.threshold + 0.01 },
+      views: { ...original, model: { ...original.model, views: json.preprocessing.views + 6 } },
+    };
+    for (const [what, v] of Object.entries(variants)) {
+      const f = path.join(dir, `${what}.json`);
+      await writeFile(f, JSON.stringify(v));
+      await assert.rejects(readReportFor(f, json), /evaluation of other weights/, `a report with another ${what} is refused`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -4,10 +4,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DATA, WEIGHTS, requireShared, runCli, readCsv } from './helpers.js';
+import { CLI, DATA, WEIGHTS, requireShared, runCli, readCsv } from './helpers.js';
 import { rocAuc } from '../src/eval/metrics.js';
 import type { Binary } from '../src/types.js';
 
@@ -90,6 +93,67 @@ test('train -> evaluate -> predict agree, and the same seed gives the same model
     p.push(Number(row.probability));
   }
   assert.equal(rocAuc(y, p), testResult.metrics.auc.value);
+});
+
+/** Starts the CLI and SIGKILLs it as soon as `ready()` holds (polled); resolves when it has exited. */
+async function killWhen(args: string[], ready: () => Promise<boolean>): Promise<{ killed: boolean }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let finished = false;
+  void exited.then(() => { finished = true; });
+  while (!finished) {
+    if (await ready()) { child.kill('SIGKILL'); break; }
+    await sleep(20);
+  }
+  const code = await exited;
+  return { killed: code === null };
+}
+
+async function filesUnder(root: string, ext: string): Promise<string[]> {
+  const all = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+  return all.filter((f) => f.endsWith(ext));
+}
+
+const hashesOf = async (dir: string) => {
+  const j = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
+  return { head: j.head.sha256 as string, backbone: j.backbone.sha256 as string, threshold: j.threshold as number };
+};
+
+test('train killed while caching features resumes from its cache and writes the same model', async () => {
+  const cache = path.join(dir, 'cache-killed');
+  const out = path.join(dir, 'model-killed');
+  const k = await killWhen(
+    ['train', '--data', data, '--pretrained', WEIGHTS, '--out', out, '--recipe', 'quick', '--seed', '3', '--quiet', '--cache', cache],
+    async () => (await filesUnder(cache, '.f32')).length > 0,
+  );
+  assert.ok(k.killed, 'the run was killed before it finished');
+  assert.ok(!existsSync(path.join(out, 'model.json')), 'a killed run leaves no model folder');
+  const partial = (await filesUnder(cache, '.f32')).length;
+  assert.ok(partial > 0 && partial < 4 * PER_CLASS, `${partial} of ${4 * PER_CLASS} train+val images cached when killed`);
+  const t = await train(out, ['--cache', cache]);
+  assert.equal(t.code, 0, t.stderr);
+  assert.equal((await filesUnder(cache, '.f32')).length, 4 * PER_CLASS);
+  assert.deepEqual(await hashesOf(out), await hashesOf(path.join(dir, 'model-a')));
+});
+
+test('fine-tuning killed after an epoch resumes from its checkpoint and writes the same model', async () => {
+  const args = (out: string, cache: string[]) => ['train', '--data', data, '--pretrained', WEIGHTS, '--out', out, '--recipe', 'finetune-bl',
+    '--finetune', '{"epochs":3,"patience":3}', '--seed', '1', '--quiet', ...cache];
+  const cache = path.join(dir, 'cache-ft');
+  const k = await killWhen(args(path.join(dir, 'ft-killed'), ['--cache', cache]), async () => (await filesUnder(cache, '.ckpt')).length > 0);
+  assert.ok(k.killed, 'the run was killed before it finished');
+  const resumed = await runCli(args(path.join(dir, 'ft-killed'), ['--cache', cache]));
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const card = JSON.parse(await readFile(path.join(dir, 'ft-killed', 'model.json'), 'utf8'));
+  assert.equal(typeof card.card.finetune.resumedFrom, 'number', 'the second run resumed from a checkpoint');
+  const fresh = await runCli(args(path.join(dir, 'ft-fresh'), ['--no-cache']));
+  assert.equal(fresh.code, 0, fresh.stderr);
+  assert.deepEqual(await hashesOf(path.join(dir, 'ft-killed')), await hashesOf(path.join(dir, 'ft-fresh')));
+  // The fine-tuned model keeps the recipe's band limit, and inference frames images exactly as training did.
+  assert.equal(card.preprocessing.blurSigma, 0.7);
+  const ev = await runCli(['evaluate', '--data', data, '--model', path.join(dir, 'ft-killed'), '--split', 'val', '--json', '--quiet']);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.ok(Math.abs(JSON.parse(ev.stdout).metrics.auc.value - card.card.val.auc) < 1e-6, 'evaluate on val reproduces the val AUC of training');
 });
 
 test('predict: a bad file gets an error row and exit code 2, the others are still scored', async () => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { Binary } from '../src/types.js';
 import { Rng } from '../src/util/prng.js';
 import { METRIC_NAMES, binaryMetrics } from '../src/eval/metrics.js';
-import { bootstrapIntervals, quantileSorted } from '../src/eval/bootstrap.js';
+import { bootstrapIntervals, pairedAucDifferenceInterval, quantileSorted } from '../src/eval/bootstrap.js';
+import { rocAuc } from '../src/eval/metrics.js';
 
 /** A realistic synthetic test set: n images, ~45% COVID, logistic scores with AUC around 0.9. */
 function synthetic(n: number, seed: number): { y: Binary[]; s: number[] } {
@@ -119,4 +120,20 @@ test('bad options throw', () => {
   assert.throws(() => bootstrapIntervals([0, 1], [0.1, 0.9], 0.5, { level: 1 }), /level must be in \(0, 1\)/);
   assert.throws(() => bootstrapIntervals([0, 1], [0.1, 0.9], 0.5, { seed: 0.5 }), /seed/);
   assert.throws(() => bootstrapIntervals([0, 1], [0.1], 0.5), /same length/);
+});
+
+test('paired AUC difference: zero for rank-preserving changes, antisymmetric, and covering a real change', () => {
+  const { y, s } = synthetic(200, 5);
+  // A monotone transform keeps every AUC, in every draw: the interval is exactly [0, 0].
+  assert.deepEqual(pairedAucDifferenceInterval(y, s, s.map((v) => v * v)).ci, [0, 0]);
+  // Noise that weakens the scores: the point change lies inside the interval, which excludes 0 ...
+  const rng = new Rng(9);
+  const noisy = s.map((v) => v + 0.6 * rng.normal());
+  const delta = rocAuc(y, noisy) - rocAuc(y, s);
+  const iv = pairedAucDifferenceInterval(y, s, noisy, { draws: 1000, seed: 1 });
+  assert.ok(iv.ci && iv.ci[0] < delta && delta < iv.ci[1] && iv.ci[1] < 0, `${delta} in ${JSON.stringify(iv.ci)}, below 0`);
+  assert.equal(iv.defined, 1000);
+  // ... and swapping the two score sets negates it (same draws).
+  const back = pairedAucDifferenceInterval(y, noisy, s, { draws: 1000, seed: 1 });
+  assert.ok(back.ci && Math.abs(back.ci[0] + iv.ci[1]) < 1e-12 && Math.abs(back.ci[1] + iv.ci[0]) < 1e-12);
 });

@@ -137,6 +137,43 @@ test('a run interrupted after epoch 1 and resumed from its checkpoint ends bit-i
   }
 });
 
+test('weight averaging: the result is the mean of the weights after epochs averageFrom..last, or epoch 0 when that is worse on val; it resumes exactly', async () => {
+  const layers = randomLayers(11);
+  const head = randomHead(tapsDim(SPEC.taps), 12);
+  const per = SHAPE[0] * SHAPE[1] * SHAPE[2];
+  const img = (i: number, views: number) => ({ x: randoms(views * per, 300 + i), views, y: (i % 2) as 0 | 1 });
+  const data: FineTuneData = { shape: SHAPE, train: Array.from({ length: 6 }, (_, i) => img(i, 2)), val: Array.from({ length: 6 }, (_, i) => img(60 + i, 1)) };
+  const opts = { epochs: 4, batchSize: 4, patience: 1, learningRate: 1e-3, headLearningRate: 1e-3, weightDecay: 1e-2, warmupEpochs: 1, labelSmoothing: 0.1, seed: 5, averageFrom: 2 };
+  const seen: Float32Array[][] = [];
+  const r = await fineTuneLoop(layers, SPEC, head, data, { ...opts, onEpoch: (e, t) => { if (e.epoch >= 2) seen.push(t.weights()); } });
+  assert.equal(r.history.length, 5, 'all epochs run: patience does not apply when averaging');
+  assert.equal(seen.length, 3);
+  assert.ok(r.average && r.average.fromEpoch === 2 && r.average.toEpoch === 4);
+  const idx = upperLayerIndices(layers, SPEC);
+  const last = idx[idx.length - 1];
+  const k = 2 * (idx.length - 1); // the last conv's weight among the tuner's params
+  const expected = seen[0][k].map((_, i) => (seen[0][k][i] + seen[1][k][i] + seen[2][k][i]) / 3);
+  const got = r.average.chosen ? r.layers[last].weight : null;
+  if (got) {
+    for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - expected[i]) <= 1e-6 * (1 + Math.abs(expected[i])), `weight ${i}`);
+    assert.equal(r.bestAuc, r.average.valAuc);
+  } else {
+    assert.ok(r.average.valAuc < r.history[0].valAuc);
+    assert.deepEqual(r.layers[last].weight, layers[last].weight);
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-swa-'));
+  try {
+    const checkpoint = { file: path.join(dir, 'run.ckpt'), fingerprint: 'y' };
+    await assert.rejects(fineTuneLoop(layers, SPEC, head, data, { ...opts, checkpoint, onEpoch: (e) => { if (e.epoch === 4) throw new Error('killed'); } }), /killed/);
+    const resumed = await fineTuneLoop(layers, SPEC, head, data, { ...opts, checkpoint });
+    assert.equal(resumed.resumedFrom, 3);
+    assert.deepEqual(resumed.average, r.average);
+    for (const i of idx) assert.deepEqual(resumed.layers[i].weight, r.layers[i].weight);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a fine-tuned model: cached lower maps + upper stack = full network; save/load round trip; ONNX agrees with tfjs', async () => {
   requireShared();
   const { layers } = await loadPretrained(WEIGHTS);

@@ -17,7 +17,9 @@ import { mobileNetV2Backbone } from '../src/model/backbone.js';
 import { headProbability, sigmoid, type LinearHead } from '../src/model/head.js';
 import { trainLogReg } from '../src/train/logreg.js';
 import { renderViews, TTA_PLAN } from '../src/train/features.js';
-import { DEFAULT_AUGMENT, IDENTITY_VIEW, renderView } from '../src/data/preprocess.js';
+import { DEFAULT_AUGMENT, FLIP_VIEW, IDENTITY_VIEW, renderView } from '../src/data/preprocess.js';
+import { viewSpecs } from '../src/data/view-plan.js';
+import { viewsOf } from '../src/web/on-device.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/prng.js';
 import type { Binary, GreyImage } from '../src/types.js';
@@ -95,6 +97,25 @@ test('views: identity is a plain resize, the mirror mirrors, augmented views are
   const v3 = await renderViews(img, 'img-1', { ...plan, seed: 8 }, framing);
   assert.deepEqual(v1, v2);
   assert.notDeepEqual(v1[4], v3[4]);
+});
+
+test('test-time views: identity and mirror first, then fixed draws that do not depend on the file name; the browser renders the same', async () => {
+  const img = gradient(90, 70);
+  const plan = { ...TTA_PLAN, views: 8 };
+  const specs = viewSpecs(plan, 'a.png');
+  assert.deepEqual(specs.map((v) => v.params).slice(0, 2), [IDENTITY_VIEW, FLIP_VIEW]);
+  assert.deepEqual(viewSpecs(plan, 'other-name.jpg'), specs, 'a test-time view does not depend on the name');
+  assert.ok(specs.slice(2).every((v) => !v.rescale && !v.jpeg), 'no degradation at test time');
+  assert.equal(new Set(specs.slice(2).map((v) => JSON.stringify(v.params))).size, 6, 'six different augmented views');
+  // Training plans do depend on the name (each image its own draws).
+  const train = { ...plan, sameForEveryImage: false };
+  assert.notDeepEqual(viewSpecs(train, 'a.png'), viewSpecs(train, 'b.png'));
+  // The server's views and the page's (src/web/on-device.ts) are the same pixels.
+  const pre = { workingSize: 80, fit: 'cover' as const, inputSize: 48, views: 8, blurSigma: 0.7 };
+  const server = await renderViews(img, 'whatever', plan, pre);
+  const browser = viewsOf(img, pre);
+  assert.equal(browser.length, 8);
+  assert.deepEqual(browser, server);
 });
 
 test('backbone features do not depend on batch composition', async () => {

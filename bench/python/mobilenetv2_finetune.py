@@ -1,8 +1,8 @@
 """Reference for bench/train.bench: PyTorch 1.13 full fine-tuning of torchvision's MobileNetV2 at 224x224,
 batch 16, Adam 1e-4, on this CPU.
 
-  mobilenetv2_finetune.py [THREADS] [STEPS]
-      speed only (random weights and data: the speed is the same): one JSON line with images/s and seconds per
+  mobilenetv2_finetune.py [THREADS] [STEPS] [SIZE]
+      speed only (SIZE x SIZE input, default 224) (random weights and data: the speed is the same): one JSON line with images/s and seconds per
       epoch of the 425 training images.
 
   mobilenetv2_finetune.py --train DIR [--threads N] [--epochs N] [--target AUC] [--seed N]
@@ -24,12 +24,12 @@ except ImportError as e:
     sys.exit(0)
 
 
-def speed(threads, steps):
+def speed(threads, steps, size=224):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     net = torchvision.models.mobilenet_v2(num_classes=2).train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    x = torch.rand(16, 3, 224, 224)
+    x = torch.rand(16, 3, size, size)
     y = torch.randint(0, 2, (16,))
     loss_fn = torch.nn.CrossEntropyLoss()
 
@@ -42,7 +42,7 @@ def speed(threads, steps):
     for _ in range(steps):
         step()
     ips = 16 * steps / (time.perf_counter() - t0)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "images_per_s": ips, "epoch_s": 425 / ips}))
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "size": size, "images_per_s": ips, "epoch_s": 425 / ips}))
 
 
 class Bias(torch.nn.Module):
@@ -152,4 +152,5 @@ if __name__ == "__main__":
         ap.add_argument("--check", action="store_true")
         train(ap.parse_args())
     else:
-        speed(int(sys.argv[1]) if len(sys.argv) > 1 else 2, int(sys.argv[2]) if len(sys.argv) > 2 else 6)
+        speed(int(sys.argv[1]) if len(sys.argv) > 1 else 2, int(sys.argv[2]) if len(sys.argv) > 2 else 6,
+              int(sys.argv[3]) if len(sys.argv) > 3 else 224)

@@ -6,23 +6,11 @@
  * a random resized crop, rotation, flip and brightness/contrast change. Deterministic for (seed, name).
  */
 import type { GreyImage } from '../types.js';
-import {
-  blurByRescale, DEFAULT_AUGMENT, FLIP_VIEW, IDENTITY_VIEW, reencodeJpeg, renderView, sampleView, toWorkingImage,
-  type AugmentConfig, type WorkingFit,
-} from './preprocess.js';
+import { blurByRescale, reencodeJpeg, renderView, toWorkingImage, type WorkingFit } from './preprocess.js';
 import { gaussianBlur } from './band-limit.js';
-import { Rng, deriveSeed } from '../util/prng.js';
+import { viewSpecs, type ViewPlan } from './view-plan.js';
 
-export interface ViewPlan {
-  views: number;
-  augment: AugmentConfig;
-  /** Probability that a random view starts from the original re-encoded as JPEG, at a quality in jpegQuality. */
-  jpegProbability: number;
-  jpegQuality?: [number, number];
-  /** Probability that a random view starts from the original downscaled by 2 and back. */
-  rescaleProbability: number;
-  seed: number;
-}
+export { TTA_PLAN, viewSpecs, type ViewPlan, type ViewSpec } from './view-plan.js';
 
 /** How the original becomes the backbone's input square. */
 export interface Framing {
@@ -33,28 +21,17 @@ export interface Framing {
   blurSigma?: number;
 }
 
-/** The views used at inference: the image and its mirror image, averaged. */
-export const TTA_PLAN: ViewPlan = { views: 2, augment: DEFAULT_AUGMENT, jpegProbability: 0, rescaleProbability: 0, seed: 0 };
-
 export async function renderViews(original: GreyImage, name: string, plan: ViewPlan, framing: Framing): Promise<Float32Array[]> {
   const { workingSize, fit, inputSize } = framing;
   const sigma = framing.blurSigma ?? 0;
   const working = async (img: GreyImage) => gaussianBlur(await toWorkingImage(img, workingSize, fit), sigma);
   const work = await working(original);
-  const rng = new Rng(deriveSeed(plan.seed, name));
-  const [qLo, qHi] = plan.jpegQuality ?? [60, 95];
   const out: Float32Array[] = [];
-  for (let v = 0; v < plan.views; v++) {
-    if (v === 0) { out.push(renderView(work, IDENTITY_VIEW, inputSize)); continue; }
-    if (v === 1) { out.push(renderView(work, FLIP_VIEW, inputSize)); continue; }
-    const params = sampleView(rng, plan.augment);
-    const rescale = rng.next() < plan.rescaleProbability;
-    const jpeg = rng.next() < plan.jpegProbability;
-    const quality = Math.round(rng.uniform(qLo, qHi));
+  for (const v of viewSpecs(plan, name)) {
     let src = original;
-    if (rescale) src = await blurByRescale(src, 2);
-    if (jpeg) src = await reencodeJpeg(src, quality);
-    out.push(renderView(src === original ? work : await working(src), params, inputSize));
+    if (v.rescale) src = await blurByRescale(src, v.rescaleFactor);
+    if (v.jpeg) src = await reencodeJpeg(src, v.jpegQuality);
+    out.push(renderView(src === original ? work : await working(src), v.params, inputSize));
   }
   return out;
 }

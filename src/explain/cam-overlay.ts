@@ -79,15 +79,17 @@ export function overlayRgb(image: GreyImage, heat: Float32Array, maxOpacity = 0.
 }
 
 /**
- * The map of one image from the maps of its test-time views (view 1 is the horizontal mirror, see
- * renderViews): each view's map is brought back to the unflipped image and they are averaged.
+ * The map of one image from the maps of its test-time views (view 0 the image, view 1 its horizontal mirror,
+ * see view-plan.ts): those two are brought back to the unflipped image and averaged. Further views (crops and
+ * rotations, which count in the probability) are left out of the map: they do not map back onto the whole image.
  */
 export function meanViewMap(cams: Float32Array, grid: number, views: number): Float32Array {
+  const used = Math.min(views, 2);
   const values = new Float32Array(grid * grid);
-  for (let i = 0; i < views; i++) {
+  for (let i = 0; i < used; i++) {
     const mirrored = i === 1;
     for (let y = 0; y < grid; y++) for (let x = 0; x < grid; x++) {
-      values[y * grid + x] += cams[i * grid * grid + y * grid + (mirrored ? grid - 1 - x : x)] / views;
+      values[y * grid + x] += cams[i * grid * grid + y * grid + (mirrored ? grid - 1 - x : x)] / used;
     }
   }
   return values;

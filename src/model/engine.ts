@@ -24,7 +24,7 @@ export interface Engine {
   dispose(): void;
 }
 
-/** The test-time views of one image (identity, then mirror), size x size in [0, 1]. */
+/** The test-time views of one image (identity, mirror, then TTA_PLAN's fixed draws), size x size in [0, 1]. */
 export async function modelViews(json: ModelJson, img: GreyImage): Promise<Float32Array[]> {
   const { workingSize, fit, views, inputSize, blurSigma } = json.preprocessing;
   return renderViews(img, '', { ...TTA_PLAN, views }, { workingSize, fit, inputSize, blurSigma });

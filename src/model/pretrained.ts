@@ -23,7 +23,7 @@ export interface PretrainedSource {
 export const NSFWJS_ATTRIBUTION = [
   'The backbone of this model is the MobileNetV2 bundled in the npm package nsfwjs@4.4.0 (Copyright Infinite Red,',
   'Inc., MIT licence), itself ImageNet weights fine-tuned on NSFW photos from block_11 on. BatchNorm was folded into',
-  'its convolutions and it is used here as a frozen feature extractor.',
+  'its convolutions, the starting point of this model (what covid-ct trained on top is said below).',
 ].join('\n');
 
 /** The fallback that needs no file: nsfwjs's MobileNetV2 (weaker on CT than the ImageNet file). */
@@ -44,8 +44,8 @@ export const IMAGENET_ATTRIBUTION = [
   'The backbone of this model is derived from MobileNetV2 trained on ImageNet, from the ONNX Model Zoo',
   '(mobilenetv2-12-int8.onnx, a torchvision MobileNetV2 quantised to int8 by ONNX Runtime), licensed under the',
   'Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0). Its convolutions were dequantised and are',
-  'used here as a frozen feature extractor. MobileNetV2: Sandler et al., "MobileNetV2: Inverted Residuals and',
-  'Linear Bottlenecks", CVPR 2018.',
+  'the starting point of this model (what covid-ct trained on top is said below). MobileNetV2: Sandler et al.,',
+  '"MobileNetV2: Inverted Residuals and Linear Bottlenecks", CVPR 2018.',
 ].join('\n');
 
 export async function loadPretrained(file: string): Promise<{ layers: ConvLayer[]; source: PretrainedSource }> {

@@ -19,7 +19,7 @@ export interface EvaluationReport {
   threshold: number;
   metrics: Record<string, Estimate>;
   confusion: { tp: number; fp: number; tn: number; fn: number };
-  model?: { name?: string; headSha256: string; backboneSha256: string };
+  model?: { name?: string; headSha256: string; backboneSha256: string; views?: number };
 }
 
 export interface ModelCard {
@@ -36,7 +36,7 @@ export interface ModelCard {
   attribution?: string;
 }
 
-/** Reads an evaluation report and checks it belongs to the model (same weights, same threshold). */
+/** Reads an evaluation report and checks it belongs to the model (same weights, threshold and test-time views). */
 export async function readReportFor(file: string, model: ModelJson): Promise<EvaluationReport> {
   let report: EvaluationReport;
   try {
@@ -44,7 +44,8 @@ export async function readReportFor(file: string, model: ModelJson): Promise<Eva
   } catch (e) {
     throw new UserError(`${file}: not a readable evaluation report (${(e as Error).message})`);
   }
-  if (report.model?.headSha256 !== model.head.sha256 || report.model?.backboneSha256 !== model.backbone.sha256 || report.threshold !== model.threshold) {
+  if (report.model?.headSha256 !== model.head.sha256 || report.model?.backboneSha256 !== model.backbone.sha256 || report.threshold !== model.threshold
+    || (report.model.views ?? 2) !== model.preprocessing.views) {
     throw new UserError(`${file} is the evaluation of other weights than this model's: re-run covid-ct evaluate --report`);
   }
   return report;

@@ -18,16 +18,15 @@ import { saveModel } from '../model/model-files.js';
 import { exportOnnx } from '../model/onnx-export.js';
 import { writeFileAtomic } from '../eval/report.js';
 import { binaryMetrics, chooseThreshold, rocAuc } from '../eval/metrics.js';
-import { extractFeatures, TTA_PLAN, type ViewPlan } from './features.js';
+import { bandLimitOf, evalPlanOf, lowerCacheDir, recipeFeatures, trainPlanOf, type RecipeFeatureRun, type SkippedFile } from './recipe-features.js';
 import { trainLogReg } from './logreg.js';
 import { Progress } from '../util/progress.js';
-import { errorMessage } from '../util/errors.js';
 import { initTf } from '../model/tf-backend.js';
 import { registerWasmConvGradients } from './engine/conv-grads.js';
 import { LowerBackbone } from './engine/lower.js';
 import { FineTuner, pooledFeatures, type UpperSpec } from './engine/finetune.js';
 import { fineTuneLoop, valScores, type CachedImage } from './engine/loop.js';
-import { limitEntries, sources, weightsFingerprint, type TrainOptions, type TrainSummary } from './train.js';
+import { limitEntries, weightsFingerprint, type TrainOptions, type TrainSummary } from './train.js';
 
 export async function trainFineTuned(opts: TrainOptions): Promise<TrainSummary> {
   const started = Date.now();
@@ -45,27 +44,13 @@ export async function trainFineTuned(opts: TrainOptions): Promise<TrainSummary> 
   const layers = opts.pretrained.layers;
   const lower = await LowerBackbone.create(layers, normalisation, recipe.inputSize, ft.firstBlock);
   const wfp = weightsFingerprint(layers);
-  const skipped: { file: string; error: string }[] = [];
-  const cacheOf = async (entries: DatasetEntry[], plan: ViewPlan, what: string) => {
-    const fingerprint = JSON.stringify({ v: 1, kind: 'lower-maps', firstBlock: ft.firstBlock, wfp, normalisation, inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, plan });
-    const progress = new Progress(entries.length, what, { enabled: !opts.quiet });
-    const feats = await extractFeatures(await sources(entries), {
-      backbone: lower, plan, workingSize: recipe.workingSize, fit: recipe.fit, batchSize: 16,
-      cache: opts.cacheDir ? { dir: path.join(opts.cacheDir, 'lower'), fingerprint } : undefined,
-      onImage: (done) => progress.tick(done - progress.completed),
-      onError: (src, e) => {
-        const file = entries.find((x) => x.name === src.name)?.path ?? src.name;
-        skipped.push({ file, error: errorMessage(e) });
-        log(`skipping ${file}: ${errorMessage(e)}`);
-      },
-    });
-    progress.done();
-    return feats;
+  const skipped: SkippedFile[] = [];
+  const run: RecipeFeatureRun = {
+    recipe, backbone: lower, cacheDir: lowerCacheDir(opts.cacheDir), key: { kind: 'lower-maps', firstBlock: ft.firstBlock, wfp, normalisation },
+    quiet: opts.quiet, log, skipped,
   };
-  const trainPlan: ViewPlan = { views: recipe.trainViews, augment: recipe.augment, jpegProbability: recipe.jpegProbability, rescaleProbability: recipe.rescaleProbability, seed };
-  const evalPlan: ViewPlan = { ...TTA_PLAN, views: recipe.evalViews };
-  const trainMaps = await cacheOf(train, trainPlan, `train block-${ft.firstBlock - 1} maps (${recipe.trainViews} views/image, onnxruntime)`);
-  const valMaps = await cacheOf(val, evalPlan, `val block-${ft.firstBlock - 1} maps (${recipe.evalViews} views/image)`);
+  const trainMaps = await recipeFeatures(run, train, trainPlanOf(recipe, seed), `train block-${ft.firstBlock - 1} maps (${recipe.trainViews} views/image, onnxruntime)`);
+  const valMaps = await recipeFeatures(run, val, evalPlanOf(recipe), `val block-${ft.firstBlock - 1} maps (${recipe.evalViews} views/image)`);
   lower.dispose();
   const cacheSeconds = (Date.now() - started) / 1000;
   const shape = lower.shape;
@@ -118,7 +103,8 @@ export async function trainFineTuned(opts: TrainOptions): Promise<TrainSummary> 
   });
   progress.done();
   if (r.resumedFrom !== null) log(`resumed from the checkpoint of epoch ${r.resumedFrom} (${ckFile})`);
-  log(`chosen: epoch ${r.bestEpoch}, val AUC ${r.bestAuc.toFixed(4)}${r.stoppedEarly ? ' (stopped early)' : ''}`);
+  if (r.average) log(`weights averaged over epochs ${r.average.fromEpoch}-${r.average.toEpoch}: val AUC ${r.average.valAuc.toFixed(4)} (${r.average.chosen ? 'chosen' : 'below the starting model: not chosen'})`);
+  log(`chosen: ${r.average?.chosen ? `the average of epochs ${r.average.fromEpoch}-${r.average.toEpoch}` : `epoch ${r.bestEpoch}`}, val AUC ${r.bestAuc.toFixed(4)}${r.stoppedEarly ? ' (stopped early)' : ''}`);
 
   // The chosen model's val scores (same cached views) give the threshold.
   const scorer = new FineTuner(r.layers, spec, r.head, { learningRate: 0, headLearningRate: 0, weightDecay: 0, warmupSteps: 1, totalSteps: 1, labelSmoothing: 0 });
@@ -132,7 +118,7 @@ export async function trainFineTuned(opts: TrainOptions): Promise<TrainSummary> 
     attribution: `# Attribution\n\n${opts.pretrained.source.attribution}\n\nBlocks ${ft.firstBlock}-17, features.18 and the head were fine-tuned by covid-ct on the COVID-CT dataset (Zhao J, Zhang Y, He X, Xie P. COVID-CT-Dataset: a CT scan dataset about COVID-19. arXiv:2003.13865, 2020).\n`,
     json: {
       backbone: { architecture: 'mobilenetv2-1.0', taps: recipe.taps, inputSize: recipe.inputSize, pooling: 'mean' },
-      preprocessing: { colour: 'grey', workingSize: recipe.workingSize, fit: recipe.fit, inputSize: recipe.inputSize, normalisation, views: recipe.evalViews },
+      preprocessing: { colour: 'grey', workingSize: recipe.workingSize, fit: recipe.fit, inputSize: recipe.inputSize, normalisation, views: recipe.evalViews, ...bandLimitOf(recipe) },
       threshold,
       card: {
         name: `covid-ct ${recipe.name}`,
@@ -142,7 +128,7 @@ export async function trainFineTuned(opts: TrainOptions): Promise<TrainSummary> 
         recipe,
         seed,
         headInit: { weightDecay: init!.weightDecay, epoch: init!.epoch, valAuc: init!.auc },
-        chosen: { epoch: r.bestEpoch, thresholdRule: recipe.thresholdRule },
+        chosen: { epoch: r.bestEpoch, thresholdRule: recipe.thresholdRule, ...(r.average ? { average: r.average } : {}) },
         finetune: { history: r.history, stoppedEarly: r.stoppedEarly, resumedFrom: r.resumedFrom, cacheSeconds, initSeconds },
         storage: `convolutions of blocks ${ft.firstBlock}-18 fine-tuned, stored as float32; the others are the pretrained int8 + scales`,
         val: { n: yVal.length, ...valMetrics },

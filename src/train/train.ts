@@ -3,14 +3,11 @@
  * per weight decay with its epoch chosen by val AUC, the decision threshold chosen on val. The test split is
  * never read here.
  */
-import { WORKING_IMAGE_VERSION } from '../data/working-image.js';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Binary, DatasetEntry } from '../types.js';
 import { labelToBinary } from '../types.js';
 import { loadDataset, entriesOf, splitFileHashes } from '../data/dataset.js';
-import { readAndDecodeGrey } from '../data/decode.js';
 import { mobileNetV2Backbone, type Backbone } from '../model/backbone.js';
 import { headProbability, type LinearHead } from '../model/head.js';
 import { saveModel, type ModelJson } from '../model/model-files.js';
@@ -19,11 +16,10 @@ import { writeFileAtomic } from '../eval/report.js';
 import type { ConvLayer } from '../model/mobilenetv2.js';
 import type { PretrainedSource } from '../model/pretrained.js';
 import { binaryMetrics, chooseThreshold, rocAuc } from '../eval/metrics.js';
-import { extractFeatures, TTA_PLAN, type ImageSource, type ViewPlan } from './features.js';
+import { bandLimitOf, evalPlanOf, recipeFeatures, trainPlanOf, type RecipeFeatureRun, type SkippedFile } from './recipe-features.js';
 import { trainLogReg } from './logreg.js';
 import type { Recipe } from './recipe.js';
 import { Progress } from '../util/progress.js';
-import { errorMessage } from '../util/errors.js';
 import { trainFineTuned } from './finetune-run.js';
 
 export interface TrainOptions {
@@ -47,7 +43,7 @@ export interface TrainSummary {
   model: ModelJson;
   valAuc: number;
   seconds: number;
-  skipped: { file: string; error: string }[];
+  skipped: SkippedFile[];
 }
 
 export function limitEntries(entries: DatasetEntry[], limit: number | undefined): DatasetEntry[] {
@@ -59,13 +55,6 @@ export function limitEntries(entries: DatasetEntry[], limit: number | undefined)
     seen.set(k, n + 1);
     return n < limit;
   });
-}
-
-export async function sources(entries: DatasetEntry[]): Promise<ImageSource[]> {
-  return Promise.all(entries.map(async (e) => {
-    const bytes = new Uint8Array(await readFile(e.path).catch(() => new Uint8Array(0)));
-    return { name: e.name, bytes, decode: () => readAndDecodeGrey(e.path) };
-  }));
 }
 
 export function weightsFingerprint(layers: ConvLayer[]): string {
@@ -87,31 +76,15 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const normalisation = opts.pretrained.source.normalisation;
   const backbone: Backbone = await mobileNetV2Backbone(opts.pretrained.layers, { taps: recipe.taps, inputSize: recipe.inputSize, normalisation });
   const wfp = weightsFingerprint(opts.pretrained.layers);
-  const skipped: { file: string; error: string }[] = [];
+  const skipped: SkippedFile[] = [];
 
-  // The band-limiting blur is recorded only when used (so that older recipes keep their cache keys and cards).
-  const bandLimit = recipe.blurSigma ? { blurSigma: recipe.blurSigma } : {};
-  const featuresOf = async (entries: DatasetEntry[], plan: ViewPlan, what: string) => {
-    const fingerprint = JSON.stringify({ v: 1, resampler: WORKING_IMAGE_VERSION, wfp, normalisation, taps: recipe.taps, inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit, plan });
-    const progress = new Progress(entries.length, what, { enabled: !opts.quiet });
-    const feats = await extractFeatures(await sources(entries), {
-      backbone, plan, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit,
-      cache: opts.cacheDir ? { dir: opts.cacheDir, fingerprint } : undefined,
-      onImage: (done) => progress.tick(done - progress.completed),
-      onError: (src, e) => {
-        const file = entries.find((x) => x.name === src.name)?.path ?? src.name;
-        skipped.push({ file, error: errorMessage(e) });
-        log(`skipping ${file}: ${errorMessage(e)}`);
-      },
-    });
-    progress.done();
-    return feats;
+  const bandLimit = bandLimitOf(recipe);
+  const run: RecipeFeatureRun = {
+    recipe, backbone, cacheDir: opts.cacheDir, key: { wfp, normalisation, taps: recipe.taps },
+    quiet: opts.quiet, log, skipped,
   };
-
-  const trainPlan: ViewPlan = { views: recipe.trainViews, augment: recipe.augment, jpegProbability: recipe.jpegProbability, rescaleProbability: recipe.rescaleProbability, seed };
-  const evalPlan: ViewPlan = { ...TTA_PLAN, views: recipe.evalViews };
-  const trainFeats = await featuresOf(train, trainPlan, `train features (${recipe.trainViews} views/image)`);
-  const valFeats = await featuresOf(val, evalPlan, `val features (${recipe.evalViews} views/image)`);
+  const trainFeats = await recipeFeatures(run, train, trainPlanOf(recipe, seed), `train features (${recipe.trainViews} views/image)`);
+  const valFeats = await recipeFeatures(run, val, evalPlanOf(recipe), `val features (${recipe.evalViews} views/image)`);
   backbone.dispose();
 
   const dim = backbone.dim;
@@ -145,7 +118,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const json = await saveModel(opts.outDir, {
     layers: opts.pretrained.layers,
     head: chosen.head,
-    attribution: `# Attribution\n\n${opts.pretrained.source.attribution}\n\nTrained by covid-ct on the COVID-CT dataset (Zhao J, Zhang Y, He X, Xie P. COVID-CT-Dataset: a CT scan dataset about COVID-19. arXiv:2003.13865, 2020).\n`,
+    attribution: `# Attribution\n\n${opts.pretrained.source.attribution}\n\nThe backbone is used frozen; covid-ct trained a logistic head on its features, on the COVID-CT dataset (Zhao J, Zhang Y, He X, Xie P. COVID-CT-Dataset: a CT scan dataset about COVID-19. arXiv:2003.13865, 2020).\n`,
     json: {
       backbone: { architecture: 'mobilenetv2-1.0', taps: recipe.taps, inputSize: recipe.inputSize, pooling: 'mean' },
       preprocessing: {

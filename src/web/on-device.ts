@@ -3,7 +3,8 @@
  * the same TypeScript modules the server uses (working-image.ts, render-view.ts), and the model runs here
  * with onnxruntime-web (wasm, served by our own server). The image never leaves the machine.
  */
-import { FLIP_VIEW, IDENTITY_VIEW, renderView } from '../data/render-view.js';
+import { renderView } from '../data/render-view.js';
+import { TTA_PLAN, viewSpecs } from '../data/view-plan.js';
 import { workingImage, type WorkingFit } from '../data/working-image.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
 import { gaussianBlur } from '../data/band-limit.js';
@@ -78,11 +79,11 @@ export async function decodeInBrowser(file: Blob): Promise<Grey> {
   return { width, height, data };
 }
 
-/** The model's test-time views of a grey slice (identity, then mirror), as the server renders them. */
+/** The model's test-time views of a grey slice (identity, mirror, then TTA_PLAN's fixed draws), as the server renders them. */
 export function viewsOf(grey: Grey, p: Preprocessing): Float32Array[] {
   // The band limit the model was trained with (see band-limit.ts), exactly as the server applies it.
   const work = gaussianBlur(workingImage(grey, p.workingSize, p.fit), p.blurSigma ?? 0);
-  return [renderView(work, IDENTITY_VIEW, p.inputSize), renderView(work, FLIP_VIEW, p.inputSize)].slice(0, p.views);
+  return viewSpecs({ ...TTA_PLAN, views: p.views }, '').map((v) => renderView(work, v.params, p.inputSize));
 }
 
 export async function analyseOnDevice(file: Blob, p: Preprocessing) {

@@ -67,7 +67,7 @@ Options:
       await writeFileAtomic(path.resolve(values.scores), csv);
     }
     // Which weights were scored, so that a model card can show these metrics only beside the model they belong to.
-    const output = { ...result, model: { name: (classifier.json.card as { name?: string }).name, headSha256: classifier.json.head.sha256, backboneSha256: classifier.json.backbone.sha256 } };
+    const output = { ...result, model: { name: (classifier.json.card as { name?: string }).name, headSha256: classifier.json.head.sha256, backboneSha256: classifier.json.backbone.sha256, views: classifier.json.preprocessing.views } };
     if (values.report) {
       // The exact result beside the report, so that anyone can check a re-run reproduces it to the last digit.
       await writeFileAtomic(path.resolve(values.report).replace(/\.md$/i, '') + '.json', JSON.stringify(output, null, 2) + '\n');

@@ -28,7 +28,7 @@ Options:
   --views N          augmented views per training image (default: the recipe's)
   --finetune JSON    override the fine-tuning settings of a fine-tuning recipe, e.g. '{"epochs":8,"learningRate":3e-5}'
                      (firstBlock, epochs, batchSize, patience, learningRate, headLearningRate, weightDecay,
-                     warmupEpochs, labelSmoothing); checkpoints go to <cache>/checkpoints, so a rerun resumes
+                     warmupEpochs, labelSmoothing, mixup, averageFrom); checkpoints go to <cache>/checkpoints, so a rerun resumes
   --limit N          use only the first N images of each split and class (smoke tests)
   --cache DIR        feature cache (default .cache/covid-ct/features); --no-cache disables it
   --quiet            no progress output

@@ -37,6 +37,13 @@ export interface LoopOptions {
    * the batch. 0 = off.
    */
   mixup?: number;
+  /**
+   * Weight averaging (SWA): when set, the weights after every epoch >= averageFrom are averaged, and the run
+   * trains all its epochs (no early stopping, no best epoch). The result is the averaged model when its val
+   * AUC is at least the starting model's, else the starting model: a choice between two models instead of the
+   * maximum over a noisy per-epoch val curve.
+   */
+  averageFrom?: number;
   seed: number;
   /** Resume from / save to this file; the fingerprint must match for a checkpoint to be used. */
   checkpoint?: { file: string; fingerprint: string };
@@ -64,6 +71,8 @@ export interface LoopResult {
   head: LinearHead;
   resumedFrom: number | null;
   stoppedEarly: boolean;
+  /** With averageFrom: the averaged model's epochs and val AUC, and whether it was chosen over epoch 0. */
+  average?: { fromEpoch: number; toEpoch: number; valAuc: number; chosen: boolean };
 }
 
 interface Meta {
@@ -73,6 +82,8 @@ interface Meta {
   bestEpoch: number;
   bestAuc: number;
   done: boolean;
+  /** Epochs summed into the running average (arrays a0..). */
+  averaged?: number;
 }
 
 /** P(COVID) of each val image: the mean over its cached views of sigmoid(logit). */
@@ -105,12 +116,16 @@ export async function fineTuneLoop(layers: ConvLayer[], spec: UpperSpec, head: L
   try {
     let meta: Meta;
     let best: Float32Array[];
+    // Running sum of the weights for SWA (float64 would differ only in the last bits; kept float32 for the checkpoint).
+    let sum: Float32Array[] | undefined;
+    const averaging = (opts.averageFrom ?? 0) > 0;
     let resumedFrom: number | null = null;
     const ck = opts.checkpoint ? await loadCheckpoint<Meta>(opts.checkpoint.file) : undefined;
     if (ck && ck.meta.fingerprint === opts.checkpoint!.fingerprint) {
       tuner.restore(ck.arrays);
       meta = ck.meta;
       best = tuner.weights().map((_, k) => ck.arrays[`b${k}`]);
+      if (meta.averaged) sum = best.map((_, k) => ck.arrays[`a${k}`]);
       resumedFrom = meta.epoch;
     } else {
       const auc0 = rocAuc(yVal, valScores(tuner, data));
@@ -123,6 +138,7 @@ export async function fineTuneLoop(layers: ConvLayer[], spec: UpperSpec, head: L
       if (!opts.checkpoint) return;
       const arrays = tuner.state();
       best.forEach((w, k) => { arrays[`b${k}`] = w; });
+      sum?.forEach((w, k) => { arrays[`a${k}`] = w; });
       await saveCheckpoint(opts.checkpoint.file, { meta, arrays });
     };
     const batch = new Float32Array(opts.batchSize * per);
@@ -154,16 +170,33 @@ export async function fineTuneLoop(layers: ConvLayer[], spec: UpperSpec, head: L
       const rec: EpochRecord = { epoch, loss: lossSum / order.length, valAuc: auc, wallSeconds: Date.now() / 1000 - t0 };
       meta.history.push(rec);
       meta.epoch = epoch;
-      if (auc > meta.bestAuc) { meta.bestAuc = auc; meta.bestEpoch = epoch; best = tuner.weights(); }
-      if (epoch - meta.bestEpoch >= opts.patience) meta.done = true;
+      if (averaging) {
+        if (epoch >= opts.averageFrom!) {
+          const w = tuner.weights();
+          if (!sum) sum = w;
+          else sum.forEach((a, k) => { const b = w[k]; for (let i = 0; i < a.length; i++) a[i] += b[i]; });
+          meta.averaged = (meta.averaged ?? 0) + 1;
+        }
+      } else {
+        if (auc > meta.bestAuc) { meta.bestAuc = auc; meta.bestEpoch = epoch; best = tuner.weights(); }
+        if (epoch - meta.bestEpoch >= opts.patience) meta.done = true;
+      }
       opts.onEpoch?.(rec, tuner);
       await save();
     }
     const stoppedEarly = meta.done && meta.epoch < opts.epochs;
-    tuner.setWeights(best);
+    let average: LoopResult['average'];
+    if (averaging && sum && meta.averaged) {
+      const n = meta.averaged;
+      tuner.setWeights(sum.map((a) => a.map((v) => v / n)));
+      const valAuc = rocAuc(yVal, valScores(tuner, data));
+      const chosen = valAuc >= meta.history[0].valAuc;
+      average = { fromEpoch: opts.averageFrom!, toEpoch: meta.epoch, valAuc, chosen };
+      if (chosen) { meta.bestAuc = valAuc; meta.bestEpoch = meta.epoch; } else tuner.setWeights(best);
+    } else tuner.setWeights(best);
     return {
       bestEpoch: meta.bestEpoch, bestAuc: meta.bestAuc, history: meta.history, layers: tuner.layers(layers), head: tuner.head(),
-      resumedFrom, stoppedEarly,
+      resumedFrom, stoppedEarly, ...(average ? { average } : {}),
     };
   } finally {
     tuner.dispose();
