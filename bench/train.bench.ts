@@ -9,7 +9,7 @@
  * images as ours (band-limited when the recipe is), at the recipe's input size.
  *
  *   node dist/bench/train.bench.js [--recipe NAME] [--steps N] [--cpu-steps N (default 1, 0 skips)] [--torch-steps N]
- *        [--time-to-auc [--torch-only] [--torch-epochs N] [--keep-torch-data DIR]] [--target AUC]
+ *        [--time-to-auc [--torch-only] [--torch-epochs N (default 30)] [--keep-torch-data DIR]] [--target AUC]
  *        [--install-torch] [--data DIR] [--pretrained FILE]
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -192,7 +192,7 @@ if (values['time-to-auc']) {
       process.stderr.write('PyTorch: exporting our weights and the working images ...\n');
       const dir = values['keep-torch-data'] ? path.resolve(values['keep-torch-data']) : path.join(tmp, 'torch');
       await exportForTorch(dir, pre.layers);
-      const lines = await runPython([SCRIPT, '--train', dir, '--threads', '2', '--epochs', String(values['torch-epochs'] ?? 8), '--target', String(TARGET), '--check']);
+      const lines = await runPython([SCRIPT, '--train', dir, '--threads', '2', '--epochs', String(values['torch-epochs'] ?? 30), '--target', String(TARGET), '--check']);
       console.log('\nPyTorch full fine-tuning from our ImageNet weights (Adam 1e-4, batch 16, flips + random resized crops 0.5-1)');
       console.log('| epoch | val AUC | images/s | wall s |');
       console.log('|---:|---:|---:|---:|');
