@@ -177,8 +177,10 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo
   checkLayout('Conv2DBackpropInput', a.dataFormat, undefined);
   return compose(backend, [dy, filter], (dyt, wt) => {
     const ci = convInfo(a.inputShape, wt.shape, a.strides, a.pad, a.dimRoundingMode, false);
-    const wFlip = tf.transpose(tf.reverse(wt, [0, 1]), [0, 1, 3, 2]) as Tensor4D; // [kh, kw, cout, cin]
-    if (wt.shape[0] === 1 && wt.shape[1] === 1) {
+    // [kh, kw, cout, cin]; a 1x1 kernel has nothing to flip (and wasm's Reverse is slow on the large 1x1 weights).
+    const oneByOne = wt.shape[0] === 1 && wt.shape[1] === 1;
+    const wFlip = tf.transpose(oneByOne ? wt : tf.reverse(wt, [0, 1]), [0, 1, 3, 2]) as Tensor4D;
+    if (oneByOne) {
       // 1x1: dy . W^T as a 1x1 conv (XNNPACK GEMM), then place the pixels (zeros between
       // them when strided, borders / crop when padded).
       const { t, pads } = spread(tf.conv2d(dyt as Tensor4D, wFlip, 1, 'valid'), ci);
