@@ -3,7 +3,8 @@
  * view 1 its mirror image; further views are random training augmentations: a degraded copy of the ORIGINAL
  * image (JPEG re-encoding, downscaling by 2 and back, as a different scanner, export or website would do, so
  * that compression artefacts, which differ by source and so by label here, become an unreliable cue), then
- * a random resized crop, rotation, flip and brightness/contrast change. Deterministic for (seed, name).
+ * a random resized crop, rotation, flip and brightness/contrast change. Which views: view-plan.ts (deterministic
+ * for (seed, name), or for the seed alone in test-time plans).
  */
 import type { GreyImage } from '../types.js';
 import { blurByRescale, reencodeJpeg, renderView, toWorkingImage, type WorkingFit } from './preprocess.js';
