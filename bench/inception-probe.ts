@@ -9,13 +9,14 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { initTf, tf } from '../src/model/tf-backend.js';
+import { loadNsfwjsBundle } from '../src/model/nsfwjs-import.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { renderViews } from '../src/data/views.js';
 import { AUDIT_VARIANTS } from '../src/eval/audit.js';
 import { rocAuc } from '../src/eval/metrics.js';
 import { headProbability } from '../src/model/head.js';
-import { trainLogReg } from '../src/train/logreg.js';
+import { chooseWeightDecay } from '../src/train/logreg.js';
 import { RECIPES } from '../src/train/recipe.js';
 import { evalPlanOf, trainPlanOf } from '../src/train/recipe-features.js';
 import { Progress } from '../src/util/progress.js';
@@ -28,22 +29,16 @@ const dataDir = values.data ?? process.env.COVID_CT_DATA ?? '../shared/data/covi
 const TAPS = ['mixed7', 'mixed10'];
 
 await initTf();
-const mod = (await import('nsfwjs/models/inception_v3')) as unknown as {
-  InceptionV3Model: { modelJson: () => Promise<{ default: unknown }>; weightBundles: (() => Promise<{ default: string }>)[] };
-};
-let json = (await mod.InceptionV3Model.modelJson()).default as string | { modelTopology: any; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
-if (typeof json === 'string') json = JSON.parse(json) as { modelTopology: any; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
-const bytes = Buffer.concat(await Promise.all(mod.InceptionV3Model.weightBundles.map(async (b) => Buffer.from((await b()).default, 'base64'))));
+const bundle = await loadNsfwjsBundle('inception_v3');
 // The network is convolutional up to mixed10: the NSFW classifier on top (a fixed 8x8 pooling, dense layers) is
 // cut off, so that the input size can be other than 299; its weights are then left unused (strict: false).
-const config = json.modelTopology.model_config.config;
+const config = bundle.modelTopology.model_config.config;
 const cut = config.layers.findIndex((l: { config: { name: string } }) => l.config.name === 'mixed10');
 config.layers = config.layers.slice(0, cut + 1);
 config.output_layers = [['mixed10', 0, 0]];
 config.layers[0].config.batch_input_shape = [null, S, S, 3];
 const full = await tf.loadLayersModel(tf.io.fromMemory({
-  modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-  weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+  modelTopology: bundle.modelTopology, weightSpecs: bundle.manifest.flatMap((g) => g.weights), weightData: bundle.data,
 }), { strict: false });
 const net = tf.model({ inputs: full.inputs, outputs: TAPS.map((t) => full.getLayer(t).output as tf.SymbolicTensor) });
 
@@ -91,12 +86,9 @@ const valFeats = async (bs: Uint8Array[], what: string) => {
   return val.map((_, i) => { const o = new Float32Array(recipe.evalViews * d); for (let v = 0; v < recipe.evalViews; v++) o.set(f[i * recipe.evalViews + v], v * d); return o; });
 };
 const vf = await valFeats(valBytes, 'val features');
-let best: { auc: number; head: ReturnType<typeof trainLogReg>['head']; wd: number; epoch: number } | undefined;
-for (const wd of recipe.weightDecays) {
-  const r = trainLogReg(trainF, y, { ...recipe.head, weightDecay: wd, seed: 0 }, (h) => rocAuc(yVal, vf.map((f) => headProbability(h, f, recipe.evalViews))));
-  if (!best || r.best.score > best.auc) best = { auc: r.best.score, head: r.head, wd, epoch: r.best.epoch };
-}
+const c = chooseWeightDecay(trainF, y, { ...recipe.head, seed: 0 }, recipe.weightDecays, (h) => rocAuc(yVal, vf.map((f) => headProbability(h, f, recipe.evalViews))));
+const best = { auc: c.best.score, head: c.head, wd: c.weightDecay, epoch: c.best.epoch };
 const down = AUDIT_VARIANTS.find((v) => v.name === 'downscale-2x')!;
 const dv = await valFeats(await Promise.all(valBytes.map((b) => down.apply(b))), 'val features, downscale-2x');
-const dAuc = rocAuc(yVal, dv.map((f) => headProbability(best!.head, f, recipe.evalViews))) - best!.auc;
-console.log(`InceptionV3 (nsfwjs) ${TAPS.join('+')} at ${S} px, ${recipe.trainViews} train views: val AUC ${best!.auc.toFixed(4)} (weight decay ${best!.wd}, epoch ${best!.epoch}); downscale-2x ${dAuc >= 0 ? '+' : ''}${dAuc.toFixed(4)}; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+const dAuc = rocAuc(yVal, dv.map((f) => headProbability(best.head, f, recipe.evalViews))) - best.auc;
+console.log(`InceptionV3 (nsfwjs) ${TAPS.join('+')} at ${S} px, ${recipe.trainViews} train views: val AUC ${best.auc.toFixed(4)} (weight decay ${best.wd}, epoch ${best.epoch}); downscale-2x ${dAuc >= 0 ? '+' : ''}${dAuc.toFixed(4)}; ${((Date.now() - t0) / 1000).toFixed(0)} s`);

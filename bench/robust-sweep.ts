@@ -23,7 +23,7 @@ import { onnxRoot } from '../src/model/onnx-proto.js';
 import { loadPretrained } from '../src/model/pretrained.js';
 import type { LoadedModel } from '../src/model/model-files.js';
 import type { ConvLayer } from '../src/model/mobilenetv2.js';
-import { trainLogReg } from '../src/train/logreg.js';
+import { chooseWeightDecay } from '../src/train/logreg.js';
 import { RECIPES, type Recipe } from '../src/train/recipe.js';
 import { labelToBinary, type Binary, type GreyImage } from '../src/types.js';
 
@@ -106,21 +106,18 @@ for (const arg of args) {
   };
   const vf = await valFeats(valBytes);
   const tFeat = (Date.now() - t0) / 1000;
-  let best: { auc: number; head: ReturnType<typeof trainLogReg>['head']; wd: number; epoch: number } | undefined;
-  for (const wd of recipe.weightDecays) {
-    const r = trainLogReg(trainF, y, { ...recipe.head, weightDecay: wd, seed }, (h) => rocAuc(yVal, vf.map((f) => headProbability(h, f, recipe.evalViews))));
-    if (!best || r.best.score > best.auc) best = { auc: r.best.score, head: r.head, wd, epoch: r.best.epoch };
-  }
+  const c = chooseWeightDecay(trainF, y, { ...recipe.head, seed }, recipe.weightDecays, (h) => rocAuc(yVal, vf.map((f) => headProbability(h, f, recipe.evalViews))));
+  const best = { auc: c.best.score, head: c.head, wd: c.weightDecay, epoch: c.best.epoch };
   const deltas: string[] = [];
   let maxAbs = 0;
   for (const v of AUDIT_VARIANTS.slice(1)) {
     const bytes = await Promise.all(valBytes.map((b) => v.apply(b)));
     const f = await valFeats(bytes);
-    const auc = rocAuc(yVal, f.map((x) => headProbability(best!.head, x, recipe.evalViews)));
-    const d = auc - best!.auc;
+    const auc = rocAuc(yVal, f.map((x) => headProbability(best.head, x, recipe.evalViews)));
+    const d = auc - best.auc;
     maxAbs = Math.max(maxAbs, Math.abs(d));
     deltas.push(`${v.name}=${d >= 0 ? '+' : ''}${d.toFixed(4)}`);
   }
-  console.log([cfg.name, `auc=${best!.auc.toFixed(4)}`, ...deltas, `max=${maxAbs.toFixed(4)}`, `wd=${best!.wd}`, `ep=${best!.epoch}`, `feat_s=${tFeat.toFixed(0)}`, `total_s=${((Date.now() - t0) / 1000).toFixed(0)}`, JSON.stringify(cfg)].join('\t'));
+  console.log([cfg.name, `auc=${best.auc.toFixed(4)}`, ...deltas, `max=${maxAbs.toFixed(4)}`, `wd=${best.wd}`, `ep=${best.epoch}`, `feat_s=${tFeat.toFixed(0)}`, `total_s=${((Date.now() - t0) / 1000).toFixed(0)}`, JSON.stringify(cfg)].join('\t'));
   await session.release();
 }

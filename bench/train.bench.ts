@@ -149,10 +149,7 @@ console.log(`| engine | what is trained | input | images/s | s/epoch (train) | v
 console.log('|---|---|---:|---:|---:|---:|');
 console.log(`| covid-ct tfjs-wasm (cached block-${ft.firstBlock - 1} maps) | blocks ${ft.firstBlock}-17 + features.18 + head | ${S_IN} | ${f1(oursIps)} | ${f1(TRAIN_IMAGES / oursIps)} | ${vs(oursIps)} |`);
 if (CPU_STEPS > 0) console.log(`| covid-ct tfjs pure-JS cpu backend (${CPU_STEPS} step) | same | ${S_IN} | ${cpuIps.toFixed(2)} | ${f1(TRAIN_IMAGES / cpuIps)} | ${vs(cpuIps)} |`);
-const seen = new Set<TorchSpeed>();
-for (const t of [torchSpeedOwn, torchSpeed]) {
-  if (seen.has(t)) continue;
-  seen.add(t);
+for (const t of torchSpeedOwn === torchSpeed ? [torchSpeed] : [torchSpeedOwn, torchSpeed]) {
   if (t.images_per_s) console.log(`| PyTorch ${t.torch} (${t.threads} threads), full fine-tuning | all 52 convs + classifier | ${t.size} | ${f1(t.images_per_s)} | ${f1(t.epoch_s!)} | ${vs(t.images_per_s)} |`);
   else console.log(`| PyTorch | skipped: ${t.error} | | | | |`);
 }

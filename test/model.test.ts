@@ -15,7 +15,7 @@ import { convLayout } from '../src/model/mobilenetv2.js';
 import { saveModel, loadModel } from '../src/model/model-files.js';
 import { mobileNetV2Backbone } from '../src/model/backbone.js';
 import { headProbability, sigmoid, type LinearHead } from '../src/model/head.js';
-import { trainLogReg } from '../src/train/logreg.js';
+import { chooseWeightDecay, trainLogReg } from '../src/train/logreg.js';
 import { renderViews, TTA_PLAN } from '../src/train/features.js';
 import { DEFAULT_AUGMENT, FLIP_VIEW, IDENTITY_VIEW, renderView } from '../src/data/preprocess.js';
 import { viewSpecs } from '../src/data/view-plan.js';
@@ -154,6 +154,29 @@ test('logistic head: learns a separable problem, deterministically, and keeps th
   assert.equal(r1.best.epoch, r1.history.find((h) => h.score === r1.best.score)!.epoch);
   assert.equal(sigmoid(0), 0.5);
   assert.ok(sigmoid(-800) >= 0 && sigmoid(800) <= 1);
+});
+
+test('weight decay search: the weight decay whose best epoch scores highest is kept, with every run recorded', () => {
+  const rng = new Rng(4);
+  const rows: Float32Array[] = [];
+  const y: Binary[] = [];
+  for (let i = 0; i < 120; i++) {
+    const label: Binary = i % 2 === 0 ? 1 : 0;
+    rows.push(Float32Array.from([(label ? 0.4 : -0.4) + rng.normal(), rng.normal()]));
+    y.push(label);
+  }
+  // Score: the weight on the informative feature. A huge weight decay keeps it small, so 0 must win.
+  const score = (h: LinearHead) => h.weight[0];
+  const opts = { epochs: 5, learningRate: 0.05, batchSize: 16, labelSmoothing: 0, seed: 1 };
+  const ends: number[] = [];
+  const c = chooseWeightDecay(rows, y, opts, [5, 0], score, { end: (wd) => ends.push(wd) });
+  assert.equal(c.weightDecay, 0);
+  assert.deepEqual(ends, [5, 0]);
+  assert.deepEqual(c.search.map((s) => s.weightDecay), [5, 0]);
+  const alone = trainLogReg(rows, y, { ...opts, weightDecay: 0 }, score);
+  assert.deepEqual(c.head.weight, alone.head.weight);
+  assert.equal(c.best.score, alone.best.score);
+  assert.ok(c.search[0].score < c.search[1].score);
 });
 
 test('nsfwjs fallback: our folded network equals the Keras model it came from', async () => {

@@ -19,25 +19,24 @@ function kerasNames(): string[] {
   return names;
 }
 
-async function loadBundle(): Promise<{ layers: KerasLayer[]; manifest: WeightsManifest[]; data: ArrayBuffer }> {
-  const mod = (await import('nsfwjs/models/mobilenet_v2')) as unknown as {
-    MobileNetV2Model: { modelJson: () => Promise<{ default: unknown }>; weightBundles: (() => Promise<{ default: string }>)[] };
-  };
-  const m = mod.MobileNetV2Model;
+type BundledModel = { modelJson: () => Promise<{ default: unknown }>; weightBundles: (() => Promise<{ default: string }>)[] };
+
+/** One of the Keras models nsfwjs bundles: its topology, weight manifest and weights, decoded from base64. */
+export async function loadNsfwjsBundle(which: 'mobilenet_v2' | 'inception_v3'): Promise<{ modelTopology: any; manifest: WeightsManifest[]; data: ArrayBuffer }> {
+  const mod = (which === 'mobilenet_v2'
+    ? await import('nsfwjs/models/mobilenet_v2')
+    : await import('nsfwjs/models/inception_v3')) as unknown as Record<string, BundledModel>;
+  const m = Object.values(mod)[0];
   let json = (await m.modelJson()).default as string | { modelTopology: any; weightsManifest: WeightsManifest[] };
   if (typeof json === 'string') json = JSON.parse(json) as { modelTopology: any; weightsManifest: WeightsManifest[] };
-  const parts = await Promise.all(m.weightBundles.map(async (b) => Buffer.from((await b()).default, 'base64')));
-  const all = Buffer.concat(parts);
-  return {
-    layers: json.modelTopology.model_config.config.layers as KerasLayer[],
-    manifest: json.weightsManifest,
-    data: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-  };
+  const all = Buffer.concat(await Promise.all(m.weightBundles.map(async (b) => Buffer.from((await b()).default, 'base64'))));
+  return { modelTopology: json.modelTopology, manifest: json.weightsManifest, data: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) };
 }
 
 export async function mobileNetV2FromNsfwjs(): Promise<ConvLayer[]> {
   await initTf();
-  const { layers: keras, manifest, data } = await loadBundle();
+  const { modelTopology, manifest, data } = await loadNsfwjsBundle('mobilenet_v2');
+  const keras = modelTopology.model_config.config.layers as KerasLayer[];
   const named = tf.io.decodeWeights(data, manifest.flatMap((g) => g.weights));
   const epsilonOf = new Map(keras.filter((l) => l.class_name === 'BatchNormalization').map((l) => [l.config.name, l.config.epsilon ?? 1e-3]));
   const get = async (name: string): Promise<Float32Array> => {

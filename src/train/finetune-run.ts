@@ -19,7 +19,7 @@ import { exportOnnx } from '../model/onnx-export.js';
 import { writeFileAtomic } from '../eval/report.js';
 import { binaryMetrics, chooseThreshold, rocAuc } from '../eval/metrics.js';
 import { bandLimitOf, evalPlanOf, lowerCacheDir, recipeFeatures, trainPlanOf, type RecipeFeatureRun, type SkippedFile } from './recipe-features.js';
-import { trainLogReg } from './logreg.js';
+import { chooseWeightDecay } from './logreg.js';
 import { Progress } from '../util/progress.js';
 import { initTf } from '../model/tf-backend.js';
 import { registerWasmConvGradients } from './engine/conv-grads.js';
@@ -81,12 +81,10 @@ export async function trainFineTuned(opts: TrainOptions): Promise<TrainSummary> 
   });
   const yVal = data.val.map((im) => im.y);
   const headScores = (h: LinearHead) => valFeat.map((f) => headProbability(h, f, recipe.evalViews));
-  let init: { head: LinearHead; auc: number; weightDecay: number; epoch: number } | undefined;
-  for (const weightDecay of recipe.weightDecays) {
-    const r = trainLogReg(rows, y, { ...recipe.head, weightDecay, seed }, (h) => rocAuc(yVal, headScores(h)));
-    log(`  head init, weight decay ${weightDecay}: best val AUC ${r.best.score.toFixed(4)} at epoch ${r.best.epoch}`);
-    if (!init || r.best.score > init.auc) init = { head: r.head, auc: r.best.score, weightDecay, epoch: r.best.epoch };
-  }
+  const choice = chooseWeightDecay(rows, y, { ...recipe.head, seed }, recipe.weightDecays, (h) => rocAuc(yVal, headScores(h)), {
+    end: (weightDecay, b) => log(`  head init, weight decay ${weightDecay}: best val AUC ${b.score.toFixed(4)} at epoch ${b.epoch}`),
+  });
+  const init = { head: choice.head, auc: choice.best.score, weightDecay: choice.weightDecay, epoch: choice.best.epoch };
   const initSeconds = (Date.now() - started) / 1000 - cacheSeconds;
 
   const fingerprint = createHash('sha256').update(JSON.stringify({ v: 1, wfp, recipe, seed, train: train.map((e) => e.name), val: val.map((e) => e.name) })).digest('hex');
@@ -94,7 +92,7 @@ export async function trainFineTuned(opts: TrainOptions): Promise<TrainSummary> 
   const ckFile = ckDir ? path.join(ckDir, `${fingerprint.slice(0, 32)}.ckpt`) : undefined;
   const stepsPerEpoch = Math.ceil(data.train.length / ft.batchSize);
   const progress = new Progress(stepsPerEpoch * ft.epochs, 'fine-tuning steps', { enabled: !opts.quiet });
-  const r = await fineTuneLoop(layers, spec, init!.head, data, {
+  const r = await fineTuneLoop(layers, spec, init.head, data, {
     ...ft, seed,
     checkpoint: ckFile ? { file: ckFile, fingerprint } : undefined,
     elapsedBefore: (Date.now() - started) / 1000,
@@ -127,7 +125,7 @@ export async function trainFineTuned(opts: TrainOptions): Promise<TrainSummary> 
         pretrained: opts.pretrained.source,
         recipe,
         seed,
-        headInit: { weightDecay: init!.weightDecay, epoch: init!.epoch, valAuc: init!.auc },
+        headInit: { weightDecay: init.weightDecay, epoch: init.epoch, valAuc: init.auc },
         chosen: { epoch: r.bestEpoch, thresholdRule: recipe.thresholdRule, ...(r.average ? { average: r.average } : {}) },
         finetune: { history: r.history, stoppedEarly: r.stoppedEarly, resumedFrom: r.resumedFrom, cacheSeconds, initSeconds },
         storage: `convolutions of blocks ${ft.firstBlock}-18 fine-tuned, stored as float32; the others are the pretrained int8 + scales`,

@@ -103,3 +103,32 @@ export function trainLogReg(
   }
   return { head: best!.head, best: best!.report, history };
 }
+
+export interface WeightDecayChoice {
+  head: LinearHead;
+  weightDecay: number;
+  best: EpochReport;
+  /** Every weight decay tried, with its best epoch and score. */
+  search: { weightDecay: number; bestEpoch: number; score: number }[];
+}
+
+/**
+ * trainLogReg once per weight decay, keeping the head with the best score (the first weight decay on ties).
+ * `hooks.start(wd)` may return the onEpoch callback for that run; `hooks.end(wd, best)` is told its result.
+ */
+export function chooseWeightDecay(
+  rows: Float32Array[], y: Binary[], opts: Omit<LogRegOptions, 'weightDecay'>, weightDecays: readonly number[],
+  score: (head: LinearHead) => number,
+  hooks: { start?: (weightDecay: number) => ((r: EpochReport) => void) | undefined; end?: (weightDecay: number, best: EpochReport) => void } = {},
+): WeightDecayChoice {
+  if (weightDecays.length === 0) throw new Error('chooseWeightDecay: no weight decay to try');
+  let chosen: WeightDecayChoice | undefined;
+  const search: WeightDecayChoice['search'] = [];
+  for (const weightDecay of weightDecays) {
+    const r = trainLogReg(rows, y, { ...opts, weightDecay }, score, hooks.start?.(weightDecay));
+    hooks.end?.(weightDecay, r.best);
+    search.push({ weightDecay, bestEpoch: r.best.epoch, score: r.best.score });
+    if (!chosen || r.best.score > chosen.best.score) chosen = { head: r.head, weightDecay, best: r.best, search };
+  }
+  return chosen!;
+}

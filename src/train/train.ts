@@ -17,7 +17,7 @@ import type { ConvLayer } from '../model/mobilenetv2.js';
 import type { PretrainedSource } from '../model/pretrained.js';
 import { binaryMetrics, chooseThreshold, rocAuc } from '../eval/metrics.js';
 import { bandLimitOf, evalPlanOf, recipeFeatures, trainPlanOf, type RecipeFeatureRun, type SkippedFile } from './recipe-features.js';
-import { trainLogReg } from './logreg.js';
+import { chooseWeightDecay } from './logreg.js';
 import type { Recipe } from './recipe.js';
 import { Progress } from '../util/progress.js';
 import { trainFineTuned } from './finetune-run.js';
@@ -99,17 +99,20 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const yVal = valIdx.map((i) => labelToBinary(val[i].label));
   const valScores = (head: LinearHead) => valIdx.map((i) => headProbability(head, valFeats[i]!, recipe.evalViews));
 
-  let best: { head: LinearHead; auc: number; epoch: number; weightDecay: number } | undefined;
-  const search: { weightDecay: number; bestEpoch: number; valAuc: number }[] = [];
-  for (const weightDecay of recipe.weightDecays) {
-    const progress = new Progress(recipe.head.epochs, `head epochs (weight decay ${weightDecay})`, { enabled: !opts.quiet });
-    const r = trainLogReg(rows, y, { ...recipe.head, weightDecay, seed }, (h) => rocAuc(yVal, valScores(h)), () => progress.tick());
-    progress.done();
-    search.push({ weightDecay, bestEpoch: r.best.epoch, valAuc: r.best.score });
-    log(`  weight decay ${weightDecay}: best val AUC ${r.best.score.toFixed(4)} at epoch ${r.best.epoch}`);
-    if (!best || r.best.score > best.auc) best = { head: r.head, auc: r.best.score, epoch: r.best.epoch, weightDecay };
-  }
-  const chosen = best!;
+  let progress: Progress | undefined;
+  const choice = chooseWeightDecay(rows, y, { ...recipe.head, seed }, recipe.weightDecays, (h) => rocAuc(yVal, valScores(h)), {
+    start: (weightDecay) => {
+      const bar = new Progress(recipe.head.epochs, `head epochs (weight decay ${weightDecay})`, { enabled: !opts.quiet });
+      progress = bar;
+      return () => bar.tick();
+    },
+    end: (weightDecay, b) => {
+      progress?.done();
+      log(`  weight decay ${weightDecay}: best val AUC ${b.score.toFixed(4)} at epoch ${b.epoch}`);
+    },
+  });
+  const chosen = { head: choice.head, auc: choice.best.score, epoch: choice.best.epoch, weightDecay: choice.weightDecay };
+  const search = choice.search.map((s) => ({ weightDecay: s.weightDecay, bestEpoch: s.bestEpoch, valAuc: s.score }));
   const scores = valScores(chosen.head);
   const threshold = chooseThreshold(yVal, scores, recipe.thresholdRule);
   const valMetrics = binaryMetrics(yVal, scores, threshold);
