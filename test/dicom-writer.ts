@@ -1,7 +1,8 @@
 /**
  * Test-only writer of small DICOM Part-10 files, so that every decoding path is tested on bytes we control:
  * implicit/explicit VR little endian, explicit VR big endian, deflated, RLE Lossless, multi-frame, and
- * encapsulated data under any transfer syntax UID (for the "cannot decode" errors).
+ * JPEG lossless (our own small encoder, jpegLosslessEncode), and encapsulated data under any transfer syntax
+ * UID (for the "cannot decode" errors).
  */
 import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 
@@ -12,6 +13,8 @@ export const TS = {
   big: '1.2.840.10008.1.2.2',
   rle: '1.2.840.10008.1.2.5',
   jpegBaseline: '1.2.840.10008.1.2.4.50',
+  jpegLossless: '1.2.840.10008.1.2.4.57',
+  jpegLosslessSV1: '1.2.840.10008.1.2.4.70',
   jpeg2000: '1.2.840.10008.1.2.4.91',
   htj2k: '1.2.840.10008.1.2.4.201',
 } as const;
@@ -278,4 +281,89 @@ export function ctSlice(seed: number, extra: Partial<DicomSpec> = {}): Uint8Arra
 export function zipBombStream(): Uint8Array {
   const chunk = deflateRawSync(new Uint8Array(1 << 20), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
   return concat([...new Array(1024).fill(chunk), Uint8Array.of(0x03, 0x00)]);
+}
+
+export interface JpegLosslessSpec {
+  width: number;
+  height: number;
+  /** Sample precision P, 2-16 bits. */
+  precision: number;
+  /** 1 grey, 3 colour (pixel-interleaved in `samples`, one interleaved scan). */
+  components?: number;
+  /** Selection value 1-7 (default 1, first-order prediction). */
+  predictor?: number;
+  /** Point transform Pt: the low Pt bits of every sample are dropped (they must be zero for a round trip). */
+  pointTransform?: number;
+  /** Restart interval in samples (MCUs); a multiple of the width; 0 or absent for none. */
+  restartInterval?: number;
+}
+
+/**
+ * A tiny JPEG lossless encoder (T.81 process 14, annex H): SOI, DHT (one fixed table over difference categories
+ * 0-16), SOF3, DRI, SOS, Huffman-coded differences with FF00 stuffing, RSTm markers, EOI. Samples are P-bit
+ * patterns (two's complement values masked to P bits). Independent of the decoder: it only shares the standard.
+ */
+export function jpegLosslessEncode(samples: ArrayLike<number>, spec: JpegLosslessSpec): Uint8Array {
+  const { width, height, precision } = spec;
+  const nc = spec.components ?? 1;
+  const predictor = spec.predictor ?? 1;
+  const pt = spec.pointTransform ?? 0;
+  const ri = spec.restartInterval ?? 0;
+  // Code lengths: categories 0-14 get 4 bits (0000..1110), 15 gets 11110, 16 gets 111110 (no all-ones code).
+  const lengths = [...new Array(15).fill(4), 5, 6];
+  const codes: number[] = [];
+  let code = 0;
+  for (let len = 1, k = 0; len <= 16; len++) {
+    for (; k < 17 && lengths[k] === len; k++) codes.push(code++);
+    code <<= 1;
+  }
+  const counts = new Array(16).fill(0);
+  for (const l of lengths) counts[l - 1]++;
+  const seg = (marker: number, body: number[]): number[] => [0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 255, ...body];
+  const head: number[] = [0xff, 0xd8];
+  head.push(...seg(0xc4, [0x00, ...counts, ...Array.from({ length: 17 }, (_, i) => i)]));
+  const comps: number[] = [];
+  for (let c = 0; c < nc; c++) comps.push(c + 1, 0x11, 0);
+  head.push(...seg(0xc3, [precision, height >> 8, height & 255, width >> 8, width & 255, nc, ...comps]));
+  if (ri) head.push(...seg(0xdd, [ri >> 8, ri & 255]));
+  const scanComps: number[] = [];
+  for (let c = 0; c < nc; c++) scanComps.push(c + 1, 0x00);
+  head.push(...seg(0xda, [nc, ...scanComps, predictor, 0, pt]));
+
+  const out: number[] = [];
+  let acc = 0, nbits = 0;
+  const put = (value: number, n: number): void => {
+    for (let i = n - 1; i >= 0; i--) {
+      acc = (acc << 1) | ((value >> i) & 1);
+      if (++nbits === 8) { out.push(acc); if (acc === 0xff) out.push(0); acc = 0; nbits = 0; }
+    }
+  };
+  const flush = (): void => { if (nbits) put(0x7f, 8 - nbits); }; // pad with 1 bits
+  const mask = (1 << (precision - pt)) - 1;
+  const at = (x: number, y: number, c: number): number => (samples[(y * width + x) * nc + c] >> pt) & mask;
+  const rowsPerRestart = ri ? ri / width : 0;
+  let restarts = 0;
+  for (let y = 0; y < height; y++) {
+    const first = y === 0 || (rowsPerRestart > 0 && y % rowsPerRestart === 0);
+    if (y > 0 && first) { flush(); out.push(0xff, 0xd0 + (restarts++ % 8)); }
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < nc; c++) {
+        let p: number;
+        if (first) p = x === 0 ? 1 << (precision - pt - 1) : at(x - 1, y, c);
+        else if (x === 0) p = at(0, y - 1, c);
+        else {
+          const ra = at(x - 1, y, c), rb = at(x, y - 1, c), rc = at(x - 1, y - 1, c);
+          p = [0, ra, rb, rc, ra + rb - rc, ra + ((rb - rc) >> 1), rb + ((ra - rc) >> 1), (ra + rb) >> 1][predictor];
+        }
+        let d = (at(x, y, c) - p) & 0xffff;
+        if (d >= 32768) d -= 65536;
+        if (d === -32768) { put(codes[16], lengths[16]); continue; }
+        const cat = d === 0 ? 0 : 32 - Math.clz32(Math.abs(d));
+        put(codes[cat], lengths[cat]);
+        if (cat) put(d >= 0 ? d : d + (1 << cat) - 1, cat);
+      }
+    }
+  }
+  flush();
+  return Uint8Array.from([...head, ...out, 0xff, 0xd9]);
 }

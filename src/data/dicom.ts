@@ -14,6 +14,7 @@ import { ImageDecodeError, errorMessage } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem, windowValue } from './window.js';
 import { decodeRle } from './rle.js';
+import { decodeJpegLossless } from './jpeg-lossless.js';
 
 /** A DICOM that cannot be turned into pixels; the message says why in plain words and never names the file. */
 export class DicomDecodeError extends ImageDecodeError {
@@ -64,13 +65,18 @@ const NATIVE_SYNTAXES: Record<string, { littleEndian: boolean }> = {
   '1.2.840.10008.1.2.2': { littleEndian: false }, // explicit VR big endian (retired, still met)
 };
 const RLE_LOSSLESS = '1.2.840.10008.1.2.5';
+/** JPEG lossless process 14 (any predictor) and its first-order-prediction subset: decoded by jpeg-lossless.ts. */
+const JPEG_LOSSLESS: Readonly<Record<string, string>> = {
+  '1.2.840.10008.1.2.4.57': 'JPEG lossless',
+  '1.2.840.10008.1.2.4.70': 'JPEG lossless (first-order prediction)',
+};
+/** Compressed syntaxes whose frames decode to little-endian, pixel-interleaved samples. */
+const isEncapsulated = (ts: string): boolean => ts === RLE_LOSSLESS || ts in JPEG_LOSSLESS;
 
 /** Compressed transfer syntaxes we know by name but cannot decode, for the error message. */
 export const UNDECODABLE_SYNTAXES: Readonly<Record<string, string>> = {
   '1.2.840.10008.1.2.4.50': 'JPEG baseline (8-bit lossy)',
   '1.2.840.10008.1.2.4.51': 'JPEG extended (12-bit lossy)',
-  '1.2.840.10008.1.2.4.57': 'JPEG lossless',
-  '1.2.840.10008.1.2.4.70': 'JPEG lossless (first-order prediction)',
   '1.2.840.10008.1.2.4.80': 'JPEG-LS lossless',
   '1.2.840.10008.1.2.4.81': 'JPEG-LS near-lossless',
   '1.2.840.10008.1.2.4.90': 'JPEG 2000 (lossless)',
@@ -226,7 +232,7 @@ export interface Geometry {
   highBit: number;
   signed: boolean;
   monochrome1: boolean;
-  /** Byte order of the native pixel data as we hold it (RLE output is little endian). */
+  /** Byte order of the native pixel data as we hold it (RLE and JPEG output is little endian). */
   littleEndian: boolean;
   transferSyntax: string;
 }
@@ -243,8 +249,8 @@ function readGeometry(ds: DataSet, maxPixels: number): Geometry {
   const named = UNDECODABLE_SYNTAXES[transferSyntax];
   if (named) throw new DicomDecodeError(`this DICOM uses a compression we cannot decode: ${named}`);
   // The retired JPEG processes (.4.52 to .4.66) are all compressed too.
-  if (/^1\.2\.840\.10008\.1\.2\.4\.\d+$/.test(transferSyntax)) throw new DicomDecodeError(`this DICOM uses a compression we cannot decode: JPEG (retired process, transfer syntax ${transferSyntax})`);
-  if (!NATIVE_SYNTAXES[transferSyntax] && transferSyntax !== RLE_LOSSLESS) {
+  if (/^1\.2\.840\.10008\.1\.2\.4\.\d+$/.test(transferSyntax) && !JPEG_LOSSLESS[transferSyntax]) throw new DicomDecodeError(`this DICOM uses a compression we cannot decode: JPEG (retired process, transfer syntax ${transferSyntax})`);
+  if (!NATIVE_SYNTAXES[transferSyntax] && !isEncapsulated(transferSyntax)) {
     throw new DicomDecodeError(`this DICOM uses a transfer syntax we do not know (${shown(transferSyntax, /^[0-9.]{1,64}$/) || 'none given'}), so its pixels cannot be read`);
   }
   const rows = ds.uint16(TAGS.rows);
@@ -278,11 +284,11 @@ function readGeometry(ds: DataSet, maxPixels: number): Geometry {
   }
   return {
     rows, columns, frames, samplesPerPixel, bitsAllocated, bitsStored, highBit,
-    // RLE decodes to pixel-interleaved samples whatever PlanarConfiguration says.
-    planar: samplesPerPixel === 3 && ds.uint16(TAGS.planarConfiguration) === 1 && transferSyntax !== RLE_LOSSLESS,
+    // RLE and JPEG decode to pixel-interleaved samples whatever PlanarConfiguration says.
+    planar: samplesPerPixel === 3 && ds.uint16(TAGS.planarConfiguration) === 1 && !isEncapsulated(transferSyntax),
     signed: ds.uint16(TAGS.pixelRepresentation) === 1,
     monochrome1: photometric === 'MONOCHROME1',
-    littleEndian: transferSyntax === RLE_LOSSLESS ? true : NATIVE_SYNTAXES[transferSyntax].littleEndian,
+    littleEndian: isEncapsulated(transferSyntax) ? true : NATIVE_SYNTAXES[transferSyntax].littleEndian,
     transferSyntax,
   };
 }
@@ -305,6 +311,20 @@ function frameBytes(ds: DataSet, g: Geometry): Uint8Array[] {
     }
     return out;
   }
+  const jpeg = JPEG_LOSSLESS[g.transferSyntax];
+  if (jpeg) {
+    if (!pixel.encapsulatedPixelData || !pixel.fragments) throw new DicomDecodeError(`inconsistent DICOM: ${jpeg} transfer syntax but the pixel data is not encapsulated`);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < g.frames; i++) {
+      const data = encapsulatedFrame(ds, pixel, i, g.frames);
+      try {
+        out.push(jpegLosslessFrame(data, g));
+      } catch (e) {
+        throw new DicomDecodeError(`truncated or corrupt ${jpeg} pixel data${g.frames > 1 ? ` in frame ${i + 1}` : ''}: ${errorMessage(e)}`);
+      }
+    }
+    return out;
+  }
   if (pixel.encapsulatedPixelData) throw new DicomDecodeError('inconsistent DICOM: the pixel data is encapsulated (compressed) but the transfer syntax says uncompressed');
   const expected = perFrame * g.frames;
   const available = Math.max(0, Math.min(pixel.length, ds.byteArray.length - pixel.dataOffset));
@@ -315,6 +335,23 @@ function frameBytes(ds: DataSet, g: Geometry): Uint8Array[] {
   for (let i = 0; i < g.frames; i++) {
     const start = pixel.dataOffset + i * perFrame;
     out.push(ds.byteArray.subarray(start, start + perFrame));
+  }
+  return out;
+}
+
+/**
+ * One JPEG lossless frame -> pixel-interleaved little-endian samples of BitsAllocated bits (the layout of native
+ * little-endian data), so sign, BitsStored and rescale are applied by the same code as for uncompressed files.
+ */
+function jpegLosslessFrame(data: Uint8Array, g: Geometry): Uint8Array {
+  const image = decodeJpegLossless(data, { width: g.columns, height: g.rows, components: g.samplesPerPixel });
+  if (image.precision > g.bitsAllocated) throw new Error(`${image.precision}-bit JPEG samples do not fit BitsAllocated ${g.bitsAllocated}`);
+  const s = image.samples;
+  if (g.bitsAllocated === 8) return Uint8Array.from(s);
+  const out = new Uint8Array(s.length * 2);
+  for (let i = 0, o = 0; i < s.length; i++, o += 2) {
+    out[o] = s[i] & 255;
+    out[o + 1] = s[i] >> 8;
   }
   return out;
 }
