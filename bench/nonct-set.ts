@@ -329,7 +329,15 @@ function variants(file: string, kind: string, count: number, tag: string, densit
           img = sharp(await img.png().toBuffer()).extract({ left: r.int(Math.max(1, W - cw)), top: r.int(Math.max(1, H - ch)), width: Math.min(cw, W), height: Math.min(ch, H) });
           img = sharp(await img.png().toBuffer());
         }
-        img = img.resize(w, h, { fit: v % 2 === 0 ? 'inside' : 'cover', kernel: 'lanczos3' });
+        // 'inside' keeps the whole picture, but not below 64 px on the short side; very elongated pictures
+        // (doc banners) are cut to the drawn size instead ('cover'), so every side stays within 64-1200 px.
+        const m = await img.metadata();
+        const sw = m.width ?? w, sh = m.height ?? h, aspect = sw / sh;
+        if (v % 2 === 0 && aspect <= 4 && aspect >= 0.25) {
+          let scale = Math.min(w / sw, h / sh);
+          scale = Math.min(Math.max(scale, 64 / Math.min(sw, sh)), 1200 / Math.max(sw, sh));
+          img = img.resize(Math.round(sw * scale), Math.round(sh * scale), { fit: 'fill', kernel: 'lanczos3' });
+        } else img = img.resize(w, h, { fit: 'cover', kernel: 'lanczos3' });
         return finish(img, fmt, mode);
       },
     });
@@ -489,9 +497,10 @@ function xrayItems(): Item[] {
             // Physical aspect: width in mm (pixelMm per column), height in mm (sliceMm per slice); then a
             // typical radiograph size (frontal ~ 0.8-1.2 aspect, up to 1200 px), a dark border like a detector.
             const wmm = p.w * v.pixelMm, hmm = p.h * v.sliceMm;
-            const H = Math.round(r.uniform(500, 1200));
-            const W = Math.round((H * wmm) / hmm);
-            const pad = Math.round(H * 0.04);
+            const long = r.uniform(500, 1200) / 1.08; // the longest side with its border within 500-1200 px
+            const W = Math.round(wmm >= hmm ? long : (long * wmm) / hmm);
+            const H = Math.round(wmm >= hmm ? (long * hmm) / wmm : long);
+            const pad = Math.round(Math.max(W, H) * 0.04);
             const img = sharp(Buffer.from(p.data), { raw: { width: p.w, height: p.h, channels: 1 } })
               .resize(W, H, { fit: 'fill', kernel: 'lanczos3' })
               .extend({ top: pad, bottom: pad, left: pad, right: pad, background: look.invert ? '#ffffff' : '#000000' });
