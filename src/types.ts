@@ -25,6 +25,14 @@ export interface GreyImage {
   width: number;
   height: number;
   data: Uint8Array;
+  /** Set when the grey levels are CT values through a known window (DICOM): their Hounsfield units. */
+  hu?: HuMapping;
+}
+
+/** Linear map from a slice's 8-bit grey to Hounsfield units, when known (CT DICOM through a window): HU = slope * grey + intercept. */
+export interface HuMapping {
+  slope: number;
+  intercept: number;
 }
 
 /**
@@ -46,8 +54,18 @@ export interface SliceOrder {
  */
 export interface Prediction {
   file: string;
+  /** P(COVID) (for NotCT slices too: the raw score, for research). */
   probability: number | null;
-  label: Label | null;
+  /** NotCT: no plausible chest CT slice (see `reason`); it gets no verdict and scan scores skip it. */
+  label: Label | 'NotCT' | null;
+  /** Share of the lung with ground glass or consolidation (0..1); null when not measured. */
+  involvement?: number | null;
+  /** P(COVID-typical pattern) of the lungs-only model. */
+  pattern?: number;
+  /** RSNA-style category: negative for pneumonia, typical, indeterminate, atypical, not a chest CT. */
+  category?: string | null;
+  /** Why the slice is NotCT. */
+  reason?: string;
   error?: string;
   dicom?: SliceOrder;
 }

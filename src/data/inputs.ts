@@ -3,7 +3,7 @@
  * them, decided by content alone (never by the name). Bad content never throws: every problem becomes the
  * error of one slice, so one broken file in a series leaves the others scored.
  */
-import type { GreyImage, SliceOrder } from '../types.js';
+import type { GreyImage, HuMapping, SliceOrder } from '../types.js';
 import { errorMessage } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS, decodeGrey } from './decode.js';
 import { decodeDicom, isDicom, opaqueKey } from './dicom.js';
@@ -40,6 +40,11 @@ export interface InputSlice {
   dicom?: SliceOrder;
 }
 
+/** The HU of each grey level of a window (window.ts: grey 0 at level - width/2, 255 at level + width/2). */
+export function huOfWindow(w: LungWindow): HuMapping {
+  return { slope: w.width / 255, intercept: w.level - w.width / 2 };
+}
+
 /** Throws a RangeError with a clear message unless the window is usable (finite numbers, width > 0). */
 export function checkLungWindow(w: { width: unknown; level: unknown }): LungWindow {
   const problem = lungWindowProblem(w);
@@ -70,7 +75,8 @@ async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions)
       const multi = d.frames.length > 1;
       return d.frames.map((f, i) => ({
         name: multi ? `${name} [frame ${i + 1}]` : name,
-        image: f.image,
+        // CT values through the lung window: the grey levels' HU are known, and the lung stages use them.
+        image: d.mapping === 'lung window' ? { ...f.image, hu: huOfWindow(window) } : f.image,
         dicom: { series, instance: d.instance, position: f.position, frame: multi ? i + 1 : undefined },
       }));
     }

@@ -10,6 +10,8 @@ import type { GreyImage } from '../types.js';
 import { blurByRescale, reencodeJpeg, renderView, toWorkingImage, type WorkingFit } from './preprocess.js';
 import { gaussianBlur } from './band-limit.js';
 import { viewSpecs, type ViewPlan } from './view-plan.js';
+import { segmentLungs, type LungSegmentation } from './lungs.js';
+import { lungView, type LungFraming } from './lung-view.js';
 
 export { TTA_PLAN, viewSpecs, type ViewPlan, type ViewSpec } from './view-plan.js';
 
@@ -20,12 +22,16 @@ export interface Framing {
   inputSize: number;
   /** Gaussian blur (sigma in working-image pixels) applied to every working image; absent or 0 = none. */
   blurSigma?: number;
+  /** When set, the model sees the lungs only (lung-view.ts), framed so; absent = the whole slice. */
+  lungs?: LungFraming;
 }
 
-export async function renderViews(original: GreyImage, name: string, plan: ViewPlan, framing: Framing): Promise<Float32Array[]> {
+/** `seg`: the original's segmentation when the caller has it already (it is computed otherwise). */
+export async function renderViews(original: GreyImage, name: string, plan: ViewPlan, framing: Framing, seg?: LungSegmentation): Promise<Float32Array[]> {
   const { workingSize, fit, inputSize } = framing;
   const sigma = framing.blurSigma ?? 0;
-  const working = async (img: GreyImage) => gaussianBlur(await toWorkingImage(img, workingSize, fit), sigma);
+  const lungsOnly = (img: GreyImage) => (framing.lungs ? lungView(img === original && seg ? seg : segmentLungs(img), framing.lungs) : img);
+  const working = async (img: GreyImage) => gaussianBlur(await toWorkingImage(lungsOnly(img), workingSize, fit), sigma);
   const work = await working(original);
   const out: Float32Array[] = [];
   for (const v of viewSpecs(plan, name)) {

@@ -5,6 +5,9 @@
 import type { GreyImage, Label } from '../types.js';
 import type { ModelJson } from './model-files.js';
 import { renderViews, TTA_PLAN } from '../data/views.js';
+import { findLungs } from '../data/involvement.js';
+import type { LungSegmentation } from '../data/lungs.js';
+import { readSlice, type SliceReading } from './reading.js';
 
 export type EngineName = 'onnx' | 'tfjs';
 
@@ -13,8 +16,12 @@ export interface Engine {
   readonly json: ModelJson;
   readonly threshold: number;
   labelOf(p: number): Label;
-  /** P(COVID) of each image: the mean over the model's test-time views. */
+  /** P(COVID) of each image (the reading's; for a whole-slice model the mean over its test-time views). */
   probabilities(images: GreyImage[]): Promise<number[]>;
+  /** The full reading of each image: P, pattern, involvement, verdict (COVID, NonCOVID, NotCT), category. */
+  read(images: GreyImage[]): Promise<SliceReading[]>;
+  prepare(images: GreyImage[]): Promise<PreparedSlice[]>;
+  readPrepared(slices: PreparedSlice[]): Promise<SliceReading[]>;
   /**
    * The same in two steps, so that a caller can prepare the next batch (CPU work on this thread) while the
    * model runs the current one: views of each image, then P(COVID) of each image from its views.
@@ -25,9 +32,20 @@ export interface Engine {
 }
 
 /** The test-time views of one image (identity, mirror, then TTA_PLAN's fixed draws), size x size in [0, 1]. */
-export async function modelViews(json: ModelJson, img: GreyImage): Promise<Float32Array[]> {
-  const { workingSize, fit, views, inputSize, blurSigma } = json.preprocessing;
-  return renderViews(img, '', { ...TTA_PLAN, views }, { workingSize, fit, inputSize, blurSigma });
+export async function modelViews(json: ModelJson, img: GreyImage, seg?: LungSegmentation): Promise<Float32Array[]> {
+  const { workingSize, fit, views, inputSize, blurSigma, lungs } = json.preprocessing;
+  return renderViews(img, '', { ...TTA_PLAN, views }, { workingSize, fit, inputSize, blurSigma, lungs }, seg);
+}
+
+/** One slice made ready for the model: its lungs (segmentation, involvement) and its views. */
+export interface PreparedSlice {
+  lungs: ReturnType<typeof findLungs>;
+  views: Float32Array[];
+}
+
+export async function prepareSlice(json: ModelJson, img: GreyImage): Promise<PreparedSlice> {
+  const lungs = findLungs(img);
+  return { lungs, views: await modelViews(json, img, lungs.seg) };
 }
 
 export const labelAt = (threshold: number, p: number): Label => (p >= threshold ? 'COVID' : 'NonCOVID');
@@ -47,12 +65,27 @@ export abstract class EngineBase implements Engine {
     return labelAt(this.threshold, p);
   }
 
+
+  /** P(COVID) of each image (the reading's, see reading.ts). */
   async probabilities(images: GreyImage[]): Promise<number[]> {
-    return this.probabilitiesOfViews(await this.viewsOf(images));
+    return (await this.read(images)).map((r) => r.probability);
+  }
+
+  async read(images: GreyImage[]): Promise<SliceReading[]> {
+    return this.readPrepared(await this.prepare(images));
+  }
+
+  async prepare(images: GreyImage[]): Promise<PreparedSlice[]> {
+    return Promise.all(images.map((img) => prepareSlice(this.json, img)));
+  }
+
+  /** The reading of prepared slices: the pattern model on their views, then the design's combination. */
+  async readPrepared(slices: PreparedSlice[]): Promise<SliceReading[]> {
+    const patterns = await this.probabilitiesOfViews(slices.flatMap((s) => s.views));
+    return slices.map((s, i) => readSlice(patterns[i], s.lungs.findings, this.threshold, this.json.reading));
   }
 
   async viewsOf(images: GreyImage[]): Promise<Float32Array[]> {
-    // Concurrently: sharp resizes on its own threads while this one renders views.
-    return (await Promise.all(images.map((img) => modelViews(this.json, img)))).flat();
+    return (await this.prepare(images)).flatMap((s) => s.views);
   }
 }

@@ -12,6 +12,8 @@ import type { ConvLayer, ConvKind } from './mobilenetv2.js';
 import type { LinearHead } from './head.js';
 import type { InputNormalisation } from './backbone.js';
 import type { WorkingFit } from '../data/preprocess.js';
+import type { LungFraming } from '../data/lung-view.js';
+import type { ReadingDesign } from './reading.js';
 import { UserError } from '../util/errors.js';
 
 export const MODEL_FORMAT = 'covid-ct-model';
@@ -53,8 +55,12 @@ export interface ModelJson {
      * same anatomy looks the same.
      */
     blurSigma?: number;
+    /** When set, the model sees the lungs only, framed so (src/data/lung-view.ts); absent = the whole slice. */
+    lungs?: LungFraming;
   };
   threshold: number;
+  /** The lungs design's combination (reading.ts); absent for a whole-slice model, whose P is its own. */
+  reading?: ReadingDesign;
   card: Record<string, unknown>;
 }
 

@@ -19,27 +19,34 @@ export function formatPredictions(preds: Prediction[], format: PredictFormat, th
   if (format === 'json') {
     return JSON.stringify({
       threshold,
-      predictions: preds.map((p) => ({ file: p.file, probability: p.probability, label: p.label, error: p.error ?? null, ...(p.dicom ? { series: p.dicom.series } : {}) })),
-      scans: scans.map((s) => ({ series: s.series, slices: s.slices, probability: s.probability, label: s.label, method: s.method, k: s.k })),
+      predictions: preds.map((p) => ({
+        file: p.file, probability: p.probability, label: p.label, involvement: p.involvement ?? null, pattern: p.pattern ?? null,
+        category: p.category ?? null, reason: p.reason ?? null, error: p.error ?? null, ...(p.dicom ? { series: p.dicom.series } : {}),
+      })),
+      scans: scans.map((s) => ({ series: s.series, slices: s.slices, probability: s.probability, label: s.label, method: s.method, k: s.k, involvement: s.involvement, notCt: s.notCt })),
       ...(scans.length ? { scanNote: SCAN_NOTE } : {}),
     }, null, 2) + '\n';
   }
   if (format === 'csv') {
-    const rows = preds.map((p) => [csvField(p.file), p.probability === null ? '' : String(p.probability), p.label ?? '', csvField(p.error ?? '')].join(','));
-    for (const s of scans) rows.push([csvField(scanName(s)), String(s.probability), s.label, ''].join(','));
-    return ['file,probability,label,error', ...rows].join('\n') + '\n';
+    const num = (v: number | null | undefined) => (typeof v === 'number' ? String(v) : '');
+    const rows = preds.map((p) => [csvField(p.file), num(p.probability), p.label ?? '', num(p.involvement), num(p.pattern), p.category ?? '', csvField(p.reason ?? ''), csvField(p.error ?? '')].join(','));
+    for (const s of scans) rows.push([csvField(scanName(s)), String(s.probability), s.label, num(s.involvement), '', '', '', ''].join(','));
+    return ['file,probability,label,involvement,pattern,category,reason,error', ...rows].join('\n') + '\n';
   }
   const width = Math.min(80, Math.max(4, ...preds.map((p) => p.file.length), ...scans.map((s) => scanName(s).length)));
   const cut = (name: string) => (name.length > width ? '...' + name.slice(-(width - 3)) : name.padEnd(width));
-  const lines = [`${'file'.padEnd(width)}  P(COVID)  label`, `${'-'.repeat(width)}  --------  --------`];
+  const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(1)}%` : '-').padStart(11);
+  const lines = [`${'file'.padEnd(width)}  P(COVID)  involvement  label     category`, `${'-'.repeat(width)}  --------  -----------  --------  --------`];
   for (const p of preds) {
-    lines.push(p.error ? `${cut(p.file)}  error: ${p.error}` : `${cut(p.file)}  ${p.probability!.toFixed(4).padStart(8)}  ${p.label}`);
+    if (p.error) { lines.push(`${cut(p.file)}  error: ${p.error}`); continue; }
+    const why = p.label === 'NotCT' ? `not a chest CT slice: ${p.reason ?? ''}` : p.category ?? '';
+    lines.push(`${cut(p.file)}  ${p.probability!.toFixed(4).padStart(8)}  ${pct(p.involvement)}  ${String(p.label).padEnd(8)}  ${why}`);
   }
   if (scans.length) {
-    lines.push('', `${'scan (DICOM series)'.padEnd(width)}  P(COVID)  label`, `${'-'.repeat(width)}  --------  --------`);
-    for (const s of scans) lines.push(`${cut(scanName(s))}  ${s.probability.toFixed(4).padStart(8)}  ${s.label}`);
+    lines.push('', `${'scan (DICOM series)'.padEnd(width)}  P(COVID)  involvement  label`, `${'-'.repeat(width)}  --------  -----------  --------`);
+    for (const s of scans) lines.push(`${cut(scanName(s))}  ${s.probability.toFixed(4).padStart(8)}  ${pct(s.involvement)}  ${s.label}`);
   }
-  lines.push('', `threshold ${threshold.toFixed(4)} (chosen on val); P(COVID) >= threshold is labelled COVID`);
+  lines.push('', `threshold ${threshold.toFixed(4)} (chosen on val); P(COVID) >= threshold is labelled COVID; involvement = share of the lung with ground glass or consolidation`);
   if (scans.length) lines.push(SCAN_NOTE);
   return lines.join('\n') + '\n';
 }

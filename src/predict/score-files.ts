@@ -6,7 +6,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Prediction } from '../types.js';
-import type { Engine } from '../model/engine.js';
+import type { Engine, PreparedSlice } from '../model/engine.js';
 import { decodeInput, type InputOptions, type InputSlice } from '../data/inputs.js';
 import { readImageBytes } from '../data/decode.js';
 import { errorMessage } from '../util/errors.js';
@@ -61,7 +61,7 @@ async function* slicesOf(files: string[], batchSize: number, input: InputOptions
 
 interface Prepared {
   slices: Slice[];
-  views: Float32Array[];
+  prepared: PreparedSlice[];
   /** No slice is left after this batch. */
   last: boolean;
 }
@@ -78,7 +78,7 @@ async function prepare(engine: Engine, source: AsyncGenerator<Slice>, batchSize:
     if (r.value.image) images++;
   }
   const imgs = slices.flatMap((s) => (s.image ? [s.image] : []));
-  return { slices, views: imgs.length ? await engine.viewsOf(imgs) : [], last };
+  return { slices, prepared: imgs.length ? await engine.prepare(imgs) : [], last };
 }
 
 /**
@@ -94,15 +94,18 @@ export async function scoreFiles(classifier: Engine, files: string[], opts: Scor
   let next: Promise<Prepared> | undefined = prepare(classifier, source, batchSize);
   while (next) {
     const current: Prepared = await next;
-    const scoring = current.views.length ? classifier.probabilitiesOfViews(current.views) : Promise.resolve([]);
+    const scoring = current.prepared.length ? classifier.readPrepared(current.prepared) : Promise.resolve([]);
     next = current.last ? undefined : prepare(classifier, source, batchSize);
-    const probs = await scoring;
+    const readings = await scoring;
     let k = 0;
     for (const s of current.slices) {
       const dicom = s.dicom ? { dicom: s.dicom } : {};
       if (s.image) {
-        const p = probs[k++];
-        out.push({ file: s.name, probability: p, label: classifier.labelOf(p), ...dicom });
+        const r = readings[k++];
+        out.push({
+          file: s.name, probability: r.probability, label: r.label, involvement: r.involvement, pattern: r.pattern, category: r.category,
+          ...(r.reason ? { reason: r.reason } : {}), ...dicom,
+        });
       } else {
         out.push({ file: s.name, probability: null, label: null, error: s.error ?? 'not decoded', ...dicom });
       }

@@ -15,6 +15,9 @@ import type { SliceOrder } from '../data/inputs.js';
 export interface ScoredSlice {
   name: string;
   probability: number | null;
+  /** NotCT slices (no lungs in them, e.g. above or below the chest) are left out of the scan's score. */
+  label?: string | null;
+  involvement?: number | null;
   dicom?: SliceOrder;
 }
 
@@ -27,6 +30,10 @@ export interface ScanScore {
   k: number;
   /** At the model's slice threshold; not calibrated for scans. */
   label: Label;
+  /** The scan's lung involvement: its slices' involvement averaged with weights by lung area (see involvement.ts); null when none was measured. */
+  involvement: number | null;
+  /** Slices left out as NotCT. */
+  notCt: number;
 }
 
 /** k of the top-k mean for n slices: the top 10%, at least one. */
@@ -79,10 +86,18 @@ export function groupSeries<T extends ScoredSlice>(slices: T[]): Map<string, T[]
 export function scoreScans(slices: ScoredSlice[], threshold: number, minSlices = 2): ScanScore[] {
   const out: ScanScore[] = [];
   for (const [series, group] of groupSeries(slices)) {
-    const probs = group.flatMap((s) => (s.probability === null ? [] : [s.probability]));
+    const ct = group.filter((s) => s.label !== 'NotCT');
+    const probs = ct.flatMap((s) => (s.probability === null ? [] : [s.probability]));
     if (probs.length < minSlices) continue;
     const { probability, k } = aggregateScan(probs);
-    out.push({ series, slices: probs.length, probability, method: 'mean of top k', k, label: probability >= threshold ? 'COVID' : 'NonCOVID' });
+    const inv = ct.flatMap((s) => (typeof s.involvement === 'number' ? [s.involvement] : []));
+    // Slices of one series share a pixel size, so each slice's lung area weighs in through the mean of fractions
+    // only approximately; the lung-area weights are applied where the areas are known (analyse.ts, scanInvolvement).
+    const involvement = inv.length ? inv.reduce((a, b) => a + b, 0) / inv.length : null;
+    out.push({
+      series, slices: probs.length, probability, method: 'mean of top k', k, label: probability >= threshold ? 'COVID' : 'NonCOVID',
+      involvement, notCt: group.length - ct.length,
+    });
   }
   return out;
 }

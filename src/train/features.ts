@@ -10,6 +10,7 @@ import type { GreyImage } from '../types.js';
 import type { Backbone } from '../model/backbone.js';
 import { WORKING_SIZE, type WorkingFit } from '../data/preprocess.js';
 import { renderViews, type ViewPlan } from '../data/views.js';
+import type { LungFraming } from '../data/lung-view.js';
 
 export { TTA_PLAN, renderViews, type ViewPlan } from '../data/views.js';
 
@@ -59,6 +60,7 @@ export interface ExtractOptions {
   workingSize?: number;
   fit?: WorkingFit;
   blurSigma?: number;
+  lungs?: LungFraming;
   /** Called after each image with the number done so far. */
   onImage?: (done: number) => void;
   /** Called when an image cannot be decoded; the image gets no features. Without it, the error is thrown. */
@@ -86,7 +88,7 @@ export async function extractFeatures(sources: ImageSource[], opts: ExtractOptio
       const hit = file ? await readCached(file, per) : undefined;
       if (hit) { result[i] = hit; return; }
       try {
-        const framing = { workingSize: opts.workingSize ?? WORKING_SIZE, fit: opts.fit ?? 'cover', inputSize: backbone.inputSize, blurSigma: opts.blurSigma };
+        const framing = { workingSize: opts.workingSize ?? WORKING_SIZE, fit: opts.fit ?? 'cover', inputSize: backbone.inputSize, blurSigma: opts.blurSigma, lungs: opts.lungs };
         todo.push({ i, views: await renderViews(await src.decode(), src.name, plan, framing) });
       } catch (e) {
         if (!opts.onError) throw e;

@@ -10,6 +10,8 @@ import type { DatasetEntry } from '../types.js';
 import type { Backbone } from '../model/backbone.js';
 import { readAndDecodeGrey } from '../data/decode.js';
 import { WORKING_IMAGE_VERSION } from '../data/working-image.js';
+import { LUNGS_VERSION } from '../data/lungs.js';
+import type { LungFraming } from '../data/lung-view.js';
 import { extractFeatures, TTA_PLAN, type ImageSource, type ViewPlan } from './features.js';
 import type { Recipe } from './recipe.js';
 import { Progress } from '../util/progress.js';
@@ -42,6 +44,11 @@ export function bandLimitOf(recipe: Recipe): { blurSigma?: number } {
   return recipe.blurSigma ? { blurSigma: recipe.blurSigma } : {};
 }
 
+/** The lungs-only framing, recorded only when used (whole-slice recipes keep their cache keys and cards). */
+export function lungFramingOf(recipe: Recipe): { lungs?: LungFraming } {
+  return recipe.lungs ? { lungs: recipe.lungs } : {};
+}
+
 export function trainPlanOf(recipe: Recipe, seed: number): ViewPlan {
   return {
     views: recipe.trainViews, augment: recipe.augment, jpegProbability: recipe.jpegProbability,
@@ -60,11 +67,12 @@ export async function recipeFeatures(run: RecipeFeatureRun, entries: DatasetEntr
   const fingerprint = JSON.stringify({
     v: 1, resampler: WORKING_IMAGE_VERSION, ...run.key,
     inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit, plan,
+    ...(recipe.lungs ? { lungs: recipe.lungs, segmentation: LUNGS_VERSION } : {}),
   });
   const progress = new Progress(entries.length, what, { enabled: !run.quiet });
   const byName = new Map(entries.map((e) => [e.name, e.path]));
   const feats = await extractFeatures(await sources(entries), {
-    backbone: run.backbone, plan, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit,
+    backbone: run.backbone, plan, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit, ...lungFramingOf(recipe),
     cache: run.cacheDir ? { dir: run.cacheDir, fingerprint } : undefined,
     onImage: (done) => progress.tick(done - progress.completed),
     onError: (src, e) => {

@@ -4,6 +4,8 @@
  */
 import { DEFAULT_AUGMENT, WORKING_SIZE, type AugmentConfig, type WorkingFit } from '../data/preprocess.js';
 import type { ThresholdRule } from '../eval/metrics.js';
+import { DEFAULT_LUNG_FRAMING, type LungFraming } from '../data/lung-view.js';
+import { DEFAULT_GATE } from '../model/reading.js';
 import { DEFAULT_LOGREG, type LogRegOptions } from './logreg.js';
 
 export interface Recipe {
@@ -15,6 +17,13 @@ export interface Recipe {
   fit: WorkingFit;
   /** Gaussian blur of every working image, sigma in working-image pixels (absent or 0 = none). */
   blurSigma?: number;
+  /** When set, the model sees the lungs only (src/data/lung-view.ts); absent = the whole slice. */
+  lungs?: LungFraming;
+  /**
+   * The lungs design's reading (src/model/reading.ts): P(COVID) = gate(involvement) x pattern; `band` around the
+   * pattern threshold is "indeterminate". Absent: P is the model's own.
+   */
+  reading?: { gate: { midpoint: number; width: number }; band: number };
   /** Views per training image: identity, mirror, then random augmented views. */
   trainViews: number;
   /** Views averaged at val/test/predict time (1 identity, 2 identity + mirror). */
@@ -95,6 +104,7 @@ const FINETUNE_UPPER: FineTuneRecipe = {
 
 export const RECIPES: Record<string, Recipe> = {
   default: BAND_LIMITED,
+  lungs: { ...BAND_LIMITED, name: 'lungs', lungs: { ...DEFAULT_LUNG_FRAMING }, reading: { gate: { ...DEFAULT_GATE }, band: 0.1 } },
   /**
    * The default scored on 8 test-time views (the slice, its mirror image and six fixed draws of the training
    * augmentation, the same for every image; view-plan.ts). Better on val over seeds 0-2 (mean val AUC 0.8778

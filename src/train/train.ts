@@ -16,11 +16,14 @@ import { writeFileAtomic } from '../eval/report.js';
 import type { ConvLayer } from '../model/mobilenetv2.js';
 import type { PretrainedSource } from '../model/pretrained.js';
 import { binaryMetrics, chooseThreshold, rocAuc } from '../eval/metrics.js';
-import { bandLimitOf, evalPlanOf, recipeFeatures, trainPlanOf, type RecipeFeatureRun, type SkippedFile } from './recipe-features.js';
+import { bandLimitOf, lungFramingOf, evalPlanOf, recipeFeatures, trainPlanOf, type RecipeFeatureRun, type SkippedFile } from './recipe-features.js';
 import { chooseWeightDecay } from './logreg.js';
 import type { Recipe } from './recipe.js';
 import { Progress } from '../util/progress.js';
 import { trainFineTuned } from './finetune-run.js';
+import { readAndDecodeGrey } from '../data/decode.js';
+import { findLungs } from '../data/involvement.js';
+import { readSlice, type ReadingDesign } from '../model/reading.js';
 
 export interface TrainOptions {
   dataDir: string;
@@ -114,9 +117,20 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const chosen = { head: choice.head, auc: choice.best.score, epoch: choice.best.epoch, weightDecay: choice.weightDecay };
   const search = choice.search.map((s) => ({ weightDecay: s.weightDecay, bestEpoch: s.bestEpoch, valAuc: s.score }));
   const scores = valScores(chosen.head);
-  const threshold = chooseThreshold(yVal, scores, recipe.thresholdRule);
-  const valMetrics = binaryMetrics(yVal, scores, threshold);
-  log(`chosen: weight decay ${chosen.weightDecay}, epoch ${chosen.epoch}, val AUC ${chosen.auc.toFixed(4)}, threshold ${threshold.toFixed(4)} (${recipe.thresholdRule} on val)`);
+  const patternThreshold = chooseThreshold(yVal, scores, recipe.thresholdRule);
+  log(`chosen: weight decay ${chosen.weightDecay}, epoch ${chosen.epoch}, val AUC ${chosen.auc.toFixed(4)}, threshold ${patternThreshold.toFixed(4)} (${recipe.thresholdRule} on val)`);
+  // The lungs design: P = gate(involvement) x pattern (reading.ts); its threshold is chosen on val like the pattern's.
+  let reading: ReadingDesign | undefined;
+  let finalScores = scores;
+  if (recipe.reading) {
+    reading = { gate: recipe.reading.gate, pattern: { threshold: patternThreshold, band: recipe.reading.band } };
+    const design = reading;
+    const findings = await Promise.all(valIdx.map(async (i) => findLungs(await readAndDecodeGrey(val[i].path)).findings));
+    finalScores = valIdx.map((_, k) => readSlice(scores[k], findings[k], 0, design).probability);
+    log(`reading: val AUC of gate x pattern ${rocAuc(yVal, finalScores).toFixed(4)} (pattern alone ${chosen.auc.toFixed(4)})`);
+  }
+  const threshold = reading ? chooseThreshold(yVal, finalScores, recipe.thresholdRule) : patternThreshold;
+  const valMetrics = binaryMetrics(yVal, finalScores, threshold);
 
   const json = await saveModel(opts.outDir, {
     layers: opts.pretrained.layers,
@@ -126,9 +140,10 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
       backbone: { architecture: 'mobilenetv2-1.0', taps: recipe.taps, inputSize: recipe.inputSize, pooling: 'mean' },
       preprocessing: {
         colour: 'grey', workingSize: recipe.workingSize, fit: recipe.fit, inputSize: recipe.inputSize,
-        normalisation, views: recipe.evalViews, ...bandLimit,
+        normalisation, views: recipe.evalViews, ...bandLimit, ...lungFramingOf(recipe),
       },
       threshold,
+      ...(reading ? { reading } : {}),
       card: {
         name: `covid-ct ${recipe.name}`,
         task: 'P(COVID-19 findings) of one axial chest CT slice; COVID is the positive class',

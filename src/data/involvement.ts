@@ -1,0 +1,150 @@
+/**
+ * Lung involvement: the share of the lung whose attenuation is raised (ground glass or consolidation), the
+ * first question a radiologist answers. Pure arithmetic on a lung segmentation, the same in Node and the
+ * browser. Its thresholds come from physical definitions, never from COVID-CT's labels:
+ *
+ * - With Hounsfield units (a DICOM through a known window): involved when HU >= -700, the lower bound of ground
+ *   glass in quantitative CT (ground glass about -700 to -300 HU, consolidation above -300 HU).
+ * - On an 8-bit image of unknown window: a scale calibrated inside the image, on which the darkest decile of the
+ *   lung is 0 and soft tissue next to the lungs is 1 (healthy parenchyma about -870 HU, soft tissue about +40 HU),
+ *   and involved when above 0.3 (about -600 HU on a typical slice); consolidation above 0.65 (about -280 HU).
+ *
+ * The lung mask is eroded by 2 analysis pixels first, so that the partial-volume rim where lung meets chest wall
+ * or mediastinum is not counted as disease, and the involved mask is opened (VESSEL_RADIUS) so that vessels,
+ * thin and dense, are not either.
+ */
+import type { GreyImage, HuMapping } from '../types.js';
+import { segmentLungs, type LungSegmentation } from './lungs.js';
+import { dilate, erode } from './morphology.js';
+
+export const INVOLVEMENT_VERSION = 'involvement-v2';
+
+/** Thresholds of the two scales (documented above; not fitted). */
+export const INVOLVEMENT_THRESHOLDS = {
+  calibrated: { involved: 0.3, consolidation: 0.65 },
+  hu: { involved: -700, consolidation: -300 },
+} as const;
+
+
+/**
+ * Radius (analysis pixels) of the opening that removes vessels from the involved mask: at 256 px for a ~350 mm
+ * field of view a pixel is ~1.4 mm, so structures under ~4 mm across (segmental vessels, fissures) go, and
+ * patches of ground glass or consolidation stay.
+ */
+export const VESSEL_RADIUS = 1.5;
+
+/** Grey levels of the two anchors of the calibrated scale. */
+export interface IntensityReference {
+  /** 10th percentile of the lung's grey levels (healthy, aerated parenchyma). */
+  lungLow: number;
+  /** 75th percentile of the tissue in a band 2-12 pixels outside the lungs (chest wall and mediastinum). */
+  softTissue: number;
+}
+
+export interface Involvement {
+  /** Share of the (eroded) lung that is involved, 0..1. */
+  fraction: number;
+  /** Share that is consolidation (a part of `fraction`). */
+  consolidation: number;
+  /** Lung pixels it was measured on (analysis pixels; weights a scan's mean). */
+  lungPixels: number;
+  /** 1 where involved, on the analysis grid. */
+  mask: Uint8Array;
+  scale: 'hu' | 'calibrated';
+}
+
+function percentile(values: Uint8Array | number[], n: number, p: number): number {
+  const hist = new Float64Array(256);
+  for (let i = 0; i < n; i++) hist[values[i]]++;
+  const target = p * (n - 1);
+  let acc = 0;
+  for (let v = 0; v < 256; v++) {
+    acc += hist[v];
+    if (acc > target) return v;
+  }
+  return 255;
+}
+
+/** The two anchors of the calibrated scale, or null when the lungs are missing or show no contrast. */
+export function intensityReference(seg: LungSegmentation): IntensityReference | null {
+  const { width: W, height: H, data } = seg.analysis;
+  const lung = new Uint8Array(W * H);
+  let n = 0;
+  for (let i = 0; i < lung.length; i++) if (seg.labels[i]) { lung[i] = 1; n++; }
+  if (n === 0) return null;
+  const inLung = new Uint8Array(n);
+  for (let i = 0, k = 0; i < lung.length; i++) if (lung[i]) inLung[k++] = data[i];
+  const outer = dilate(lung, W, H, 12);
+  const inner = dilate(lung, W, H, 2);
+  const ring: number[] = [];
+  for (let i = 0; i < lung.length; i++) if (outer[i] && !inner[i]) ring.push(data[i]);
+  if (ring.length < 16) return null;
+  const lungLow = percentile(inLung, n, 0.1);
+  const softTissue = percentile(ring, ring.length, 0.75);
+  if (softTissue - lungLow < 16) return null;
+  return { lungLow, softTissue };
+}
+
+/** The involvement of one slice, or null when it cannot be measured (no lungs, or no contrast to calibrate). */
+export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvement | null {
+  if (!seg.found) return null;
+  const { width: W, height: H, data } = seg.analysis;
+  const lung = new Uint8Array(W * H);
+  for (let i = 0; i < lung.length; i++) lung[i] = seg.labels[i] ? 1 : 0;
+  const core = erode(lung, W, H, 2);
+  let lo: number, hi: number;
+  if (hu) {
+    // Grey levels at the HU thresholds (grey = (HU - intercept) / slope).
+    lo = (INVOLVEMENT_THRESHOLDS.hu.involved - hu.intercept) / hu.slope;
+    hi = (INVOLVEMENT_THRESHOLDS.hu.consolidation - hu.intercept) / hu.slope;
+  } else {
+    const ref = intensityReference(seg);
+    if (!ref) return null;
+    const span = ref.softTissue - ref.lungLow;
+    lo = ref.lungLow + INVOLVEMENT_THRESHOLDS.calibrated.involved * span;
+    hi = ref.lungLow + INVOLVEMENT_THRESHOLDS.calibrated.consolidation * span;
+  }
+  const mask = new Uint8Array(W * H);
+  let n = 0, inv = 0, cons = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (!core[i]) continue;
+    n++;
+    if (data[i] >= lo) { mask[i] = 1; inv++; if (data[i] >= hi) cons++; }
+  }
+  if (n === 0) return null;
+  // Vessels are raised attenuation too, but thin: an opening removes what is narrower than VESSEL_RADIUS * 2.
+  const opened = dilate(erode(mask, W, H, VESSEL_RADIUS), W, H, VESSEL_RADIUS);
+  inv = 0;
+  cons = 0;
+  for (let i = 0; i < mask.length; i++) {
+    mask[i] = mask[i] && opened[i] ? 1 : 0;
+    if (mask[i]) { inv++; if (data[i] >= hi) cons++; }
+  }
+  return { fraction: inv / n, consolidation: cons / n, lungPixels: n, mask, scale: hu ? 'hu' : 'calibrated' };
+}
+
+/** What the lung stages found in one slice, reduced to what a reading needs. */
+export interface LungFindings {
+  found: boolean;
+  reason?: string;
+  /** Involved share of the lung; null when it could not be measured. */
+  involvement: number | null;
+  consolidation: number | null;
+}
+
+/** Segmentation and involvement of one slice (in HU when the image carries its HU mapping). */
+export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement: Involvement | null; findings: LungFindings } {
+  const seg = segmentLungs(img, img.hu ? { hu: img.hu } : {});
+  const involvement = lungInvolvement(seg, img.hu);
+  return {
+    seg, involvement,
+    findings: { found: seg.found, ...(seg.reason ? { reason: seg.reason } : {}), involvement: involvement?.fraction ?? null, consolidation: involvement?.consolidation ?? null },
+  };
+}
+
+/** A scan's involvement: the slices' fractions averaged with weights by lung area (null when none measured). */
+export function scanInvolvement(slices: readonly { fraction: number; lungPixels: number }[]): number | null {
+  let w = 0, s = 0;
+  for (const x of slices) { w += x.lungPixels; s += x.fraction * x.lungPixels; }
+  return w > 0 ? s / w : null;
+}

@@ -1,0 +1,73 @@
+/**
+ * How a slice is read, as a radiologist reads it (RSNA consensus on chest CT in COVID-19; MosMedData's CT-0..4):
+ * first "is the lung involved?", then "is the pattern COVID-typical?". Pure and fixed by design, not fitted to
+ * COVID-CT (whose slices all show diseased lungs, so it cannot teach the first question):
+ *
+ *   P(COVID) = P(involvement present) x P(COVID-typical pattern)
+ *   P(involvement present) = sigmoid((involvement - midpoint) / width)
+ *
+ * The gate's midpoint is 1% of the lung: with vessels removed (involvement.ts), a healthy lung has almost no
+ * raised attenuation, and the smallest ground-glass focus a radiologist reports covers about that much of a slice.
+ * A slice with no plausible pair of lungs is NotCT; its P is kept for research but it gets no verdict.
+ */
+import type { Label } from '../types.js';
+import { sigmoid } from './head.js';
+import type { LungFindings } from '../data/involvement.js';
+
+export type { LungFindings };
+
+/** A slice's verdict: COVID, NonCOVID, or not a chest CT slice at all. */
+export type Verdict = Label | 'NotCT';
+
+/** RSNA-style category of the slice. */
+export type Category = 'negative for pneumonia' | 'typical' | 'indeterminate' | 'atypical' | 'not a chest CT';
+
+export interface ReadingDesign {
+  /** Soft gate on the involved fraction of the lung. */
+  gate: { midpoint: number; width: number };
+  /** The pattern model's own threshold (chosen on val, where every slice is diseased) and the band around it
+   * that is called indeterminate rather than typical or atypical. */
+  pattern: { threshold: number; band: number };
+}
+
+export const DEFAULT_GATE = Object.freeze({ midpoint: 0.01, width: 0.004 });
+
+
+export interface SliceReading {
+  /** P(COVID) = gate x pattern for the lungs design; the pattern model's P for a whole-slice model. */
+  probability: number;
+  /** P(COVID-typical pattern) from the lungs-only model (whole-slice model: its P). */
+  pattern: number;
+  /** P(involvement present); null without a lungs design or without a measurement. */
+  involvementPresent: number | null;
+  involvement: number | null;
+  label: Verdict;
+  category: Category | null;
+  /** Why the slice got NotCT. */
+  reason?: string;
+}
+
+export const gateOf = (involvement: number, gate: ReadingDesign['gate']): number => sigmoid((involvement - gate.midpoint) / gate.width);
+
+/**
+ * The reading of one slice. Without a design (the whole-slice `official` model) P is the pattern model's and
+ * the label its threshold's; involvement is still reported.
+ */
+export function readSlice(pattern: number, lungs: LungFindings, threshold: number, design?: ReadingDesign): SliceReading {
+  const involvement = lungs.involvement;
+  if (!design) {
+    return { probability: pattern, pattern, involvementPresent: null, involvement, label: pattern >= threshold ? 'COVID' : 'NonCOVID', category: null };
+  }
+  const present = involvement === null ? 0 : gateOf(involvement, design.gate);
+  const probability = present * pattern;
+  if (!lungs.found) {
+    return { probability, pattern, involvementPresent: null, involvement, label: 'NotCT', category: 'not a chest CT', reason: lungs.reason ?? 'no plausible pair of lungs found' };
+  }
+  const label: Verdict = probability >= threshold ? 'COVID' : 'NonCOVID';
+  let category: Category;
+  if (present < 0.5) category = 'negative for pneumonia';
+  else if (pattern >= design.pattern.threshold + design.pattern.band) category = 'typical';
+  else if (pattern < design.pattern.threshold - design.pattern.band) category = 'atypical';
+  else category = 'indeterminate';
+  return { probability, pattern, involvementPresent: present, involvement, label, category };
+}
