@@ -118,3 +118,28 @@ test('evaluatePatients: AUC over patients with a bootstrap over patients; null w
   const neg = evaluatePatients({ yTrue: [0, 0, 0], scores: [0.1, 0.2, 0.3], groups: ['a', 'b', 'b'] });
   assert.deepEqual(neg.result, { n: 2, top_k: 5, auc: { value: null, ci: null } });
 });
+
+test('formatTable and the Markdown report say which data was scored, the bootstrap unit and the patient AUC', async () => {
+  const { formatTable, markdownReport } = await import('../src/eval/report.js');
+  const { y, s, g } = correlated(6, 3, 6);
+  const { result, bootstrap } = evaluateScoresWithBootstrap({ split: 'external', yTrue: y, scores: s, threshold: 0.5, draws: 100, groups: g });
+  const context = {
+    data: { kind: 'csv' as const, path: 'ext/manifest.csv', n_patients: 6 },
+    bootstrap: { unit: 'patient' as const },
+    patients: { n: 6, top_k: 5, auc: { value: null, ci: null } },
+  };
+  const t = formatTable(result, context);
+  assert.match(t, /^split: external /);
+  assert.match(t, /\ndata: CSV manifest ext\/manifest\.csv, 6 patients\nbootstrap: over patients/);
+  assert.match(t, /\npatient-level ROC AUC \(6 patients; patient score = mean of its top 5 slice scores\): n\/a \(all patients are of one class, so AUC is undefined\)\n/);
+  // Without a context, the table is as before (no data or patient line).
+  assert.doesNotMatch(formatTable(result), /data:|bootstrap:|patient-level/);
+  const md = markdownReport({ result, yTrue: y, scores: s, bootstrap, context }, 'r-roc.png');
+  assert.match(md, /^# COVID-CT evaluation: external data\n/);
+  assert.match(md, /\n- Data: CSV manifest ext\/manifest\.csv, 6 patients\n- Bootstrap: over patients/);
+  assert.match(md, /\n### Patient level\n/);
+  assert.match(md, /cluster-bootstrap intervals: the patients are resampled/);
+  assert.match(md, /choice of the 6 evaluated patients only/);
+  const folder = formatTable(result, { data: { kind: 'folder', path: 'x', n_patients: null }, bootstrap: { unit: 'image' } });
+  assert.match(folder, /\ndata: folder of class subfolders x, no patient ids\nbootstrap: over images\n/);
+});

@@ -249,13 +249,16 @@ function fenced(text: string, lang = ''): string {
 
 function bootstrapNote(result: EvaluationResult, bootstrap: BootstrapResult | undefined, context?: EvaluationContext): string[] {
   const byPatient = context?.bootstrap.unit === 'patient';
-  const lines = [
-    byPatient
-      ? 'The 95% confidence intervals are percentile cluster-bootstrap intervals: the patients are resampled with\n' +
-        'replacement (as many patients as were evaluated, each drawn patient with all its slices, not stratified by\n' +
-        'class), every metric is recomputed over the drawn slices at the same'
-      : 'The 95% confidence intervals are percentile bootstrap intervals: the evaluated images are resampled with\n' +
-        'replacement (same number of images, not stratified by class), every metric is recomputed at the same',
+  const lines = byPatient ? [
+    'The 95% confidence intervals are percentile cluster-bootstrap intervals: the patients are resampled with',
+    'replacement (as many patients as were evaluated, each drawn patient with all its slices, not stratified',
+    'by class), every metric is recomputed over the drawn slices at the same threshold, and the interval is the',
+    '2.5th to 97.5th percentile of the draws. A draw in which a metric is undefined (a single class for the AUC,',
+    'or a zero denominator, e.g. no predicted COVID for precision) is skipped for that metric only, never',
+    'counted as 0.',
+  ] : [
+    'The 95% confidence intervals are percentile bootstrap intervals: the evaluated images are resampled with',
+    'replacement (same number of images, not stratified by class), every metric is recomputed at the same',
     'threshold, and the interval is the 2.5th to 97.5th percentile of the draws. A draw in which a metric is',
     'undefined (a single class for the AUC, or a zero denominator, e.g. no predicted COVID for precision) is',
     'skipped for that metric only, never counted as 0.',
