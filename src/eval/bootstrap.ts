@@ -12,6 +12,15 @@
  * convention of the point estimate is a reporting convention, and folding those zeros into an interval
  * would drag it towards 0 for no reason in the data. A metric undefined in every draw has `ci: null`.
  *
+ * Cluster (patient) bootstrap: with `groups` (one id per image, e.g. its patient), each draw resamples the G
+ * groups instead of the images: G groups drawn with replacement (a group drawn twice counts twice), and every
+ * image of each drawn group goes into the draw, so the number of images varies between draws. Slices of one
+ * patient are not independent (neighbouring slices look alike and share the patient's disease), and resampling
+ * them one by one would pretend there were as many independent cases as slices, giving intervals that are too
+ * narrow; resampling patients keeps each patient's slices together. Groups are numbered in order of first
+ * appearance, so the result depends on the data's order only through that numbering. With one image per group
+ * the draws have the same distribution as the image bootstrap (not the same random stream).
+ *
  * Deterministic: all randomness comes from one `Rng(seed)` stream, consumed in a fixed order.
  */
 import type { Binary } from '../types.js';
@@ -25,6 +34,22 @@ export interface BootstrapOptions {
   seed?: number;
   /** Coverage of the intervals, in (0, 1); default 0.95. */
   level?: number;
+}
+
+export interface ClusterOptions extends BootstrapOptions {
+  /** One group id per image (e.g. patient id): resample groups, not images (see the module comment). */
+  groups?: readonly string[];
+}
+
+/** Image indices of each group, groups in order of first appearance. */
+export function groupIndices(groups: readonly string[]): number[][] {
+  const byId = new Map<string, number[]>();
+  groups.forEach((g, i) => {
+    const list = byId.get(g);
+    if (list) list.push(i);
+    else byId.set(g, [i]);
+  });
+  return [...byId.values()];
 }
 
 export interface MetricInterval {
@@ -63,21 +88,22 @@ export function bootstrapIntervals(
   yTrue: readonly Binary[],
   scores: readonly number[],
   threshold: number,
-  { draws = 2000, seed = 0, level = 0.95 }: BootstrapOptions = {},
+  { draws = 2000, seed = 0, level = 0.95, groups }: ClusterOptions = {},
 ): BootstrapResult {
   checkScores(yTrue, scores);
   checkOptions(draws, seed, level);
   const n = yTrue.length;
+  if (groups !== undefined && groups.length !== n) throw new Error(`groups has ${groups.length} ids for ${n} images`);
+  const clusters = groups === undefined ? undefined : groupIndices(groups);
   // Predictions do not depend on the draw, only which images are in it.
   const yPred = predict(scores, threshold);
   const samples = Object.fromEntries(METRIC_NAMES.map((m) => [m, [] as number[]])) as Record<MetricName, number[]>;
   const rng = new Rng(seed);
-  const yb: Binary[] = new Array<Binary>(n);
-  const sb: number[] = new Array<number>(n);
+  let yb: Binary[] = new Array<Binary>(n);
+  let sb: number[] = new Array<number>(n);
   for (let d = 0; d < draws; d++) {
     const c = { tp: 0, fp: 0, tn: 0, fn: 0 };
-    for (let k = 0; k < n; k++) {
-      const i = rng.int(n);
+    const take = (i: number, k: number) => {
       yb[k] = yTrue[i];
       sb[k] = scores[i];
       if (yTrue[i] === 1) {
@@ -85,6 +111,15 @@ export function bootstrapIntervals(
         else c.fn++;
       } else if (yPred[i] === 1) c.fp++;
       else c.tn++;
+    };
+    if (clusters === undefined) {
+      for (let k = 0; k < n; k++) take(rng.int(n), k);
+    } else {
+      yb = [];
+      sb = [];
+      for (let g = 0; g < clusters.length; g++) {
+        for (const i of clusters[rng.int(clusters.length)]) take(i, yb.length);
+      }
     }
     const values: Record<MetricName, number | null> = { ...confusionRates(c), auc: aucOrNull(yb, sb) };
     for (const m of METRIC_NAMES) {

@@ -7,11 +7,26 @@
  *                "auc", "legacy_f1_noncovid"},
  *    "confusion": {"tp", "fp", "tn", "fn"}}
  *
- * Objects are built key by key in that order so JSON.stringify is stable.
+ * Objects are built key by key in that order so JSON.stringify is stable. `split` is the split's name for the
+ * official COVID-CT layout and "external" for any other labelled data. `covid-ct evaluate` appends its own keys
+ * after these (model, data, bootstrap, patients: see EvaluationContext).
  */
 import type { Binary, Split } from '../types.js';
 import { METRIC_NAMES, type Confusion, type MetricName, binaryMetrics } from './metrics.js';
 import { type BootstrapResult, bootstrapIntervals } from './bootstrap.js';
+import type { PatientResult } from './patients.js';
+import type { DataKind } from '../data/labelled-set.js';
+
+/** What was scored: the `split` of a result is a split of the official layout, or "external" for any other data. */
+export type EvalSplit = Split | 'external';
+
+/** Where the scored images came from and how the intervals were drawn (the extra keys of `evaluate --json`). */
+export interface EvaluationContext {
+  data: { kind: DataKind; path: string; n_patients: number | null };
+  bootstrap: { unit: 'image' | 'patient' };
+  /** Patient-level AUC; present only when the data gives patient ids. */
+  patients?: PatientResult;
+}
 
 /** Confidence level of every interval in an EvaluationResult. */
 export const CI_LEVEL = 0.95;
@@ -26,7 +41,7 @@ export interface MetricEstimate {
 }
 
 export interface EvaluationResult {
-  split: Split;
+  split: EvalSplit;
   n: number;
   /** COVID is predicted when P(COVID) >= threshold. */
   threshold: number;
@@ -35,7 +50,7 @@ export interface EvaluationResult {
 }
 
 export interface EvaluateInput {
-  split: Split;
+  split: EvalSplit;
   yTrue: readonly Binary[];
   /** P(COVID) per image, aligned with yTrue. */
   scores: readonly number[];
@@ -44,15 +59,17 @@ export interface EvaluateInput {
   draws?: number;
   /** Bootstrap seed; default 0. */
   seed?: number;
+  /** One group id (patient) per image: the bootstrap then resamples groups (src/eval/bootstrap.ts). */
+  groups?: readonly string[];
 }
 
 /** The result and the bootstrap details behind its intervals (draws, seed, per-metric skipped draws). */
 export function evaluateScoresWithBootstrap(input: EvaluateInput): { result: EvaluationResult; bootstrap: BootstrapResult } {
-  const { split, yTrue, scores, threshold, draws = DEFAULT_DRAWS, seed = DEFAULT_SEED } = input;
+  const { split, yTrue, scores, threshold, draws = DEFAULT_DRAWS, seed = DEFAULT_SEED, groups } = input;
   // JSON has no Infinity: a result must be writable and readable back.
   if (!Number.isFinite(threshold)) throw new Error(`threshold must be a finite number, got ${threshold}`);
   const point = binaryMetrics(yTrue, scores, threshold);
-  const bootstrap = bootstrapIntervals(yTrue, scores, threshold, { draws, seed, level: CI_LEVEL });
+  const bootstrap = bootstrapIntervals(yTrue, scores, threshold, { draws, seed, level: CI_LEVEL, groups });
   const metrics = {} as Record<MetricName, MetricEstimate>;
   for (const m of METRIC_NAMES) {
     const ci = bootstrap.intervals[m].ci;

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import type { Binary } from '../types.js';
 import { type MetricName, binaryMetrics, rocAuc, rocCurve } from './metrics.js';
 import type { BootstrapResult } from './bootstrap.js';
-import type { EvaluationResult } from './evaluation.js';
+import type { EvaluationContext, EvaluationResult } from './evaluation.js';
 
 /** The exact label of the legacy metric wherever it is shown, so nobody mistakes it for the COVID F1. */
 export const LEGACY_F1_LABEL = 'legacy F1 (NonCOVID as positive, as printed by the original COVID-CT code)';
@@ -34,11 +34,38 @@ function classCounts(result: EvaluationResult): { covid: number; noncovid: numbe
   return { covid: c.tp + c.fn, noncovid: c.fp + c.tn };
 }
 
+/** One line saying which data was scored, e.g. "CSV manifest data/manifest.csv, 6 patients". */
+export function describeData(result: EvaluationResult, context: EvaluationContext): string {
+  const d = context.data;
+  const what = d.kind === 'official' ? `COVID-CT official layout ${d.path}, ${result.split} split`
+    : d.kind === 'csv' ? `CSV manifest ${d.path}` : `folder of class subfolders ${d.path}`;
+  return d.n_patients === null ? `${what}, no patient ids` : `${what}, ${d.n_patients} patients`;
+}
+
+/** How the intervals were drawn, in words. */
+export function describeBootstrapUnit(context: EvaluationContext): string {
+  return context.bootstrap.unit === 'patient'
+    ? 'over patients (each draw resamples patients with replacement and takes all their slices)'
+    : 'over images';
+}
+
+/** The patient-level AUC line, saying why when it is undefined. */
+export function patientAucText(context: EvaluationContext): string | undefined {
+  const p = context.patients;
+  if (!p) return undefined;
+  const head = `patient-level ROC AUC (${p.n} patients; patient score = mean of its top ${p.top_k} slice scores)`;
+  if (p.auc.value === null) return `${head}: n/a (all patients are of one class, so AUC is undefined)`;
+  return `${head}: ${num(p.auc.value)}  95% CI ${p.auc.ci === null ? 'n/a (undefined in every draw)' : ciText(p.auc.ci)} (bootstrap over patients)`;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Text table
 
-/** A fixed-width text table of one evaluation: metric, value, 95% CI; the legacy F1 apart; the confusion matrix. */
-export function formatTable(result: EvaluationResult): string {
+/**
+ * A fixed-width text table of one evaluation: metric, value, 95% CI; the legacy F1 apart; the confusion matrix.
+ * With a context: which data was scored, the bootstrap unit, and the patient-level AUC when there is one.
+ */
+export function formatTable(result: EvaluationResult, context?: EvaluationContext): string {
   const { covid, noncovid } = classCounts(result);
   const rows: [string, string, string][] = [['metric (COVID = positive)', 'value', '95% CI']];
   for (const [key, label] of MAIN_METRICS) rows.push([label, num(result.metrics[key].value), ciText(result.metrics[key].ci)]);
@@ -59,12 +86,14 @@ export function formatTable(result: EvaluationResult): string {
 
   return [
     `split: ${result.split}   n = ${result.n} (${covid} COVID, ${noncovid} NonCOVID)   threshold = ${num(result.threshold)} (COVID when P(COVID) >= threshold)`,
+    ...(context ? [`data: ${describeData(result, context)}`, `bootstrap: ${describeBootstrapUnit(context)}`] : []),
     '',
     line(rows[0]),
     rule,
     ...rows.slice(1).map(line),
     '',
     `${LEGACY_F1_LABEL}: ${num(legacy.value)}  95% CI ${ciText(legacy.ci)}`,
+    ...(context?.patients ? ['', patientAucText(context) as string] : []),
     '',
     'confusion matrix (rows: true class, columns: predicted class)',
     ...cm.map(cmLine),
@@ -207,6 +236,8 @@ export interface MarkdownReportInput {
   command?: string;
   /** The bootstrap behind result's intervals, for its draws, seed and skipped-draw counts. */
   bootstrap?: BootstrapResult;
+  /** Which data was scored, the bootstrap unit, the patient-level AUC. */
+  context?: EvaluationContext;
 }
 
 /** A fenced code block whose fence is longer than any backtick run inside the text. */
@@ -216,8 +247,16 @@ function fenced(text: string, lang = ''): string {
   return `${fence}${lang}\n${text}\n${fence}`;
 }
 
-function bootstrapNote(result: EvaluationResult, bootstrap: BootstrapResult | undefined): string[] {
-  const lines = [
+function bootstrapNote(result: EvaluationResult, bootstrap: BootstrapResult | undefined, context?: EvaluationContext): string[] {
+  const byPatient = context?.bootstrap.unit === 'patient';
+  const lines = byPatient ? [
+    'The 95% confidence intervals are percentile cluster-bootstrap intervals: the patients are resampled with',
+    'replacement (as many patients as were evaluated, each drawn patient with all its slices, not stratified',
+    'by class), every metric is recomputed over the drawn slices at the same threshold, and the interval is the',
+    '2.5th to 97.5th percentile of the draws. A draw in which a metric is undefined (a single class for the AUC,',
+    'or a zero denominator, e.g. no predicted COVID for precision) is skipped for that metric only, never',
+    'counted as 0.',
+  ] : [
     'The 95% confidence intervals are percentile bootstrap intervals: the evaluated images are resampled with',
     'replacement (same number of images, not stratified by class), every metric is recomputed at the same',
     'threshold, and the interval is the 2.5th to 97.5th percentile of the draws. A draw in which a metric is',
@@ -236,7 +275,9 @@ function bootstrapNote(result: EvaluationResult, bootstrap: BootstrapResult | un
   }
   lines.push(
     '',
-    `The intervals describe the uncertainty from the choice of the ${result.n} evaluated images only; they do not`,
+    byPatient
+      ? `The intervals describe the uncertainty from the choice of the ${context?.data.n_patients} evaluated patients only; they do not`
+      : `The intervals describe the uncertainty from the choice of the ${result.n} evaluated images only; they do not`,
     'include the variation between training runs, nor the uncertainty of the threshold, which is held fixed',
     'and should have been chosen on the validation split, not on the split evaluated here.',
   );
@@ -245,16 +286,18 @@ function bootstrapNote(result: EvaluationResult, bootstrap: BootstrapResult | un
 
 /** The Markdown text of the report; `rocFile` is the figure's path relative to the .md file. */
 export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile: string): string {
-  const { result, model, command, bootstrap } = input;
+  const { result, model, command, bootstrap, context } = input;
   const { covid, noncovid } = classCounts(result);
   const c = result.confusion;
-  const out: string[] = [`# COVID-CT evaluation: ${result.split} split`, '', '## What was evaluated', ''];
+  const title = result.split === 'external' ? 'external data' : `${result.split} split`;
+  const out: string[] = [`# COVID-CT evaluation: ${title}`, '', '## What was evaluated', ''];
   if (model) {
     out.push(`- Model: **${model.name}**`);
     for (const d of model.description ?? []) out.push(`  - ${d}`);
   }
   out.push(
     `- Split: \`${result.split}\`, ${result.n} images (${covid} COVID, ${noncovid} NonCOVID)`,
+    ...(context ? [`- Data: ${describeData(result, context)}`, `- Bootstrap: ${describeBootstrapUnit(context)}`] : []),
     '- Positive class: COVID (sensitivity, precision and F1 are about finding COVID)',
     `- Decision threshold: ${num(result.threshold)} (an image is predicted COVID when P(COVID) >= threshold)`,
     '',
@@ -279,13 +322,22 @@ export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile
     'Shown only for comparison with numbers published with the original COVID-CT code, which printed the F1',
     'of the NonCOVID class. It is not the F1 of the table above.',
     '',
+    ...(context?.patients ? [
+      '### Patient level',
+      '',
+      `${patientAucText(context)}.`,
+      '',
+      'A patient is COVID when any of its slices is labelled COVID. With few patients the interval is wide, and',
+      'AUC is undefined (n/a) when all patients are of one class.',
+      '',
+    ] : []),
     '## ROC curve',
     '',
     `![ROC curve, AUC ${num(result.metrics.auc.value, 3)}; the red dot is the operating point at threshold ${num(result.threshold, 3)}](${encodeURI(rocFile)})`,
     '',
     '## About the intervals',
     '',
-    ...bootstrapNote(result, bootstrap),
+    ...bootstrapNote(result, bootstrap, context),
     '',
   );
   return out.join('\n');
@@ -304,7 +356,8 @@ export async function writeMarkdownReport(input: MarkdownReportInput): Promise<{
   const base = path.basename(file).replace(/\.(md|markdown)$/i, '');
   const rocName = `${base}-roc.png`;
   const rocPath = path.join(path.dirname(file), rocName);
-  const title = model ? `ROC curve: ${model.name}, ${result.split} split` : `ROC curve: ${result.split} split`;
+  const what = result.split === 'external' ? 'external data' : `${result.split} split`;
+  const title = model ? `ROC curve: ${model.name}, ${what}` : `ROC curve: ${what}`;
   await renderRocPng(yTrue, scores, rocPath, { threshold: result.threshold, title });
   await writeFileAtomic(file, markdownReport(input, rocName));
   return { markdown: file, roc: rocPath };

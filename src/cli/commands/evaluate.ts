@@ -1,13 +1,14 @@
 import path from 'node:path';
 import type { Command } from '../command.js';
-import { parseCommandArgs, resolveDataDir, resolveModelDir } from '../command.js';
+import { intOption, parseCommandArgs, resolveDataDir, resolveModelDir } from '../command.js';
 import type { Split } from '../../types.js';
 import { SPLITS, labelToBinary } from '../../types.js';
-import { loadDataset, entriesOf } from '../../data/dataset.js';
+import { loadLabelledSet } from '../../data/labelled-set.js';
 import { loadEngine } from '../../model/load-engine.js';
 import type { Engine } from '../../model/engine.js';
 import { scoreFiles } from '../../predict/score-files.js';
-import { evaluateScoresWithBootstrap } from '../../eval/evaluation.js';
+import { evaluateScoresWithBootstrap, type EvalSplit, type EvaluationContext } from '../../eval/evaluation.js';
+import { DEFAULT_TOP_K, evaluatePatients } from '../../eval/patients.js';
 import { formatTable, writeFileAtomic, writeMarkdownReport } from '../../eval/report.js';
 import { csvField } from '../../predict/format.js';
 import { Progress } from '../../util/progress.js';
@@ -15,23 +16,37 @@ import { UserError } from '../../util/errors.js';
 
 export const evaluateCommand: Command = {
   words: ['evaluate'],
-  summary: 'score a split and report metrics with 95% bootstrap intervals',
+  summary: 'score labelled images (a split, class folders or a CSV manifest) and report metrics with 95% bootstrap intervals',
   help: `
-Usage: covid-ct evaluate [--data DIR] [--model DIR] [--split test|val] [--json] [--report FILE.md]
+Usage: covid-ct evaluate [--data DIR|FILE] [--model DIR] [--split test|val] [--top-k N] [--json] [--report FILE.md]
 
-Scores every image of a split with the model at its own (val-chosen) threshold and reports accuracy,
+Scores every labelled image with the model at its own (val-chosen) threshold and reports accuracy,
 sensitivity, specificity, precision, F1 and AUC with COVID as the positive class, each with a 95% percentile
-bootstrap interval (2000 draws over images, seed 0), the confusion matrix, and the legacy F1 with NonCOVID as
-the positive class (what the original COVID-CT code printed).
+bootstrap interval (2000 draws, seed 0), the confusion matrix, and the legacy F1 with NonCOVID as the positive
+class (what the original COVID-CT code printed). If any image cannot be scored, no metric is given.
+
+--data is told apart by what it is:
+  a folder with splits/     the COVID-CT layout; --split chooses the split (test by default)
+  a folder with covid/ and noncovid/ subfolders (any case; non-covid, non_covid too)
+                            every file found recursively in a class folder is an image of that class
+  a CSV file                a manifest whose header has path,label and optionally patient_id (other columns
+                            ignored); paths relative to the CSV's folder; labels covid/noncovid (any case)
+Other data than the official layout is reported as split "external".
+
+With patient ids (a CSV patient_id column), the bootstrap resamples patients (each drawn patient with all its
+slices) instead of images, and a patient-level AUC is added: a patient's score is the mean of its top-k slice
+scores (k = 5, --top-k), a patient is COVID if any of its slices is; its interval is a bootstrap over patients
+(n/a when all patients are of one class). The official layout is bootstrapped over images.
 
 Options:
-  --data DIR      COVID-CT data folder (default: $COVID_CT_DATA or ../shared/data/covid-ct)
+  --data DIR|FILE data folder or CSV manifest (default: $COVID_CT_DATA or ../shared/data/covid-ct)
   --model DIR     model folder (default: the shipped model, models/default)
-  --split NAME    test (default) or val
+  --split NAME    test (default) or val; official layout only
+  --top-k N       slices averaged per patient for the patient-level score (default 5)
   --json          print exactly one JSON object instead of the table
   --report FILE   also write a Markdown report, with its ROC curve (FILE-roc.png) and the exact
                   JSON result (FILE.json) beside it
-  --scores FILE   also write the per-image probabilities as CSV (file,label,probability)
+  --scores FILE   also write the per-image probabilities as CSV (file,label,probability[,patient_id])
   --engine NAME   onnx (default: onnxruntime) or tfjs (the training engine); same numbers
   --quiet         no progress output
 `,
@@ -39,47 +54,70 @@ Options:
     const { values } = parseCommandArgs(argv, {
       data: { type: 'string' }, model: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' },
       report: { type: 'string' }, scores: { type: 'string' }, engine: { type: 'string' }, quiet: { type: 'boolean' },
+      'top-k': { type: 'string' },
     });
-    const split = (values.split ?? 'test') as Split;
-    if (!SPLITS.includes(split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`);
-    const dataDir = resolveDataDir(values.data);
+    const requested = values.split as Split | undefined;
+    if (requested !== undefined && !SPLITS.includes(requested)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`);
+    const topK = intOption(values['top-k'], 'top-k', DEFAULT_TOP_K, 1);
+    const dataPath = resolveDataDir(values.data);
     const modelDir = resolveModelDir(values.model);
-    const entries = entriesOf(await loadDataset(dataDir), split);
+    const set = await loadLabelledSet(dataPath, { split: requested });
+    const split: EvalSplit = set.kind === 'official' ? (set.split as Split) : 'external';
+    const what = set.kind === 'official' ? `the ${split} split` : path.relative(process.cwd(), set.path) || set.path;
+    const images = set.images;
+    if (images.length === 0) throw new UserError(`${set.path}: no image to evaluate`);
+    const classes = new Set(images.map((e) => e.label));
+    if (classes.size < 2) {
+      throw new UserError(`${set.path}: every image is ${images[0].label}; evaluation needs images of both classes (COVID and NonCOVID)`);
+    }
     const classifier = await loadEngine(modelDir, values.engine);
-    const progress = new Progress(entries.length, `scoring ${split}`, { enabled: !values.quiet });
-    const preds = await scoreFiles(classifier, entries.map((e) => e.path), { onProgress: (d) => progress.tick(d - progress.completed) });
+    const progress = new Progress(images.length, `scoring ${set.kind === 'official' ? split : set.kind}`, { enabled: !values.quiet });
+    const preds = await scoreFiles(classifier, images.map((e) => e.path), { onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
     classifier.dispose();
-    // evaluate scores one image per file; a multi-frame DICOM or a zip in a split would break the pairing.
-    if (preds.length !== entries.length) {
-      throw new UserError(`the ${split} split must hold single images: its ${entries.length} files gave ${preds.length} slices (a multi-frame DICOM or a zip?)`);
+    // evaluate scores one image per file; a multi-frame DICOM or a zip would break the pairing.
+    if (preds.length !== images.length) {
+      throw new UserError(`${what} must hold single images: its ${images.length} files gave ${preds.length} slices (a multi-frame DICOM or a zip?)`);
     }
-    const failed = preds.filter((p) => p.error);
+    // Only the probability counts (never the predicted label): an image without a finite one cannot be scored.
+    const failed = preds.filter((p) => p.error !== undefined || typeof p.probability !== 'number' || !Number.isFinite(p.probability));
     if (failed.length) {
-      throw new UserError(`${failed.length} image(s) of the ${split} split could not be scored, so no honest metrics can be given:\n` +
-        failed.map((p) => `  ${p.file}: ${p.error}`).join('\n'));
+      throw new UserError(`${failed.length} image(s) of ${what} could not be scored, so no honest metrics can be given:\n` +
+        failed.map((p) => `  ${p.file}: ${p.error ?? (p as { reason?: string }).reason ?? 'no probability'}`).join('\n'));
     }
-    const yTrue = entries.map((e) => labelToBinary(e.label));
+    const yTrue = images.map((e) => labelToBinary(e.label));
     const scores = preds.map((p) => p.probability as number);
-    const { result, bootstrap } = evaluateScoresWithBootstrap({ split, yTrue, scores, threshold: classifier.threshold });
+    const groups = set.hasPatients ? images.map((e) => e.patient as string) : undefined;
+    const { result, bootstrap } = evaluateScoresWithBootstrap({ split, yTrue, scores, threshold: classifier.threshold, groups });
+    const context: EvaluationContext = {
+      data: { kind: set.kind, path: path.relative(process.cwd(), set.path) || '.', n_patients: groups ? new Set(groups).size : null },
+      bootstrap: { unit: groups ? 'patient' : 'image' },
+    };
+    if (groups) context.patients = evaluatePatients({ yTrue, scores, groups, topK }).result;
     if (values.scores) {
-      const csv = ['file,label,probability', ...entries.map((e, i) => `${csvField(e.name)},${e.label},${scores[i]}`)].join('\n') + '\n';
-      await writeFileAtomic(path.resolve(values.scores), csv);
+      const header = groups ? 'file,label,probability,patient_id' : 'file,label,probability';
+      const rows = images.map((e, i) => `${csvField(e.name)},${e.label},${scores[i]}${groups ? `,${csvField(e.patient as string)}` : ''}`);
+      await writeFileAtomic(path.resolve(values.scores), [header, ...rows].join('\n') + '\n');
     }
     // Which weights were scored, so that a model card can show these metrics only beside the model they belong to.
-    const output = { ...result, model: { name: (classifier.json.card as { name?: string }).name, headSha256: classifier.json.head.sha256, backboneSha256: classifier.json.backbone.sha256, views: classifier.json.preprocessing.views } };
+    const output = {
+      ...result,
+      model: { name: (classifier.json.card as { name?: string }).name, headSha256: classifier.json.head.sha256, backboneSha256: classifier.json.backbone.sha256, views: classifier.json.preprocessing.views },
+      ...context,
+    };
     if (values.report) {
       // The exact result beside the report, so that anyone can check a re-run reproduces it to the last digit.
       await writeFileAtomic(path.resolve(values.report).replace(/\.md$/i, '') + '.json', JSON.stringify(output, null, 2) + '\n');
       const card = classifier.json.card as { name?: string };
+      const dataArg = set.kind === 'official' ? `--split ${split}` : `--data ${context.data.path}${groups && topK !== DEFAULT_TOP_K ? ` --top-k ${topK}` : ''}`;
       await writeMarkdownReport({
-        result, yTrue, scores, bootstrap,
+        result, yTrue, scores, bootstrap, context,
         file: path.resolve(values.report),
-        command: `covid-ct evaluate --split ${split} --model ${path.relative(process.cwd(), modelDir) || '.'} --report ${values.report}`,
+        command: `covid-ct evaluate ${dataArg} --model ${path.relative(process.cwd(), modelDir) || '.'} --report ${values.report}`,
         model: { name: card.name ?? path.basename(modelDir), description: describeModel(classifier) },
       });
     }
-    console.log(values.json ? JSON.stringify(output) : formatTable(result));
+    console.log(values.json ? JSON.stringify(output) : formatTable(result, context));
     return 0;
   },
 };

@@ -1,0 +1,227 @@
+/**
+ * Labelled images to evaluate on, from any of three layouts, told apart by what `--data` points at:
+ *
+ * - `official`: a folder with `splits/` (the COVID-CT layout, src/data/dataset.ts); one split of it.
+ * - `folder`: a folder with class subfolders (the ImageFolder convention): `covid/` and `noncovid/` in any case,
+ *   `non-covid/` and `non_covid/` accepted too; every non-hidden file found recursively inside a class folder is
+ *   an image of that class (nothing is silently dropped: a file that cannot be scored stops the evaluation and is
+ *   listed). Other subfolders are ignored. No patient ids.
+ * - `csv`: a CSV manifest (RFC 4180) whose header has `path` and `label`, optionally `patient_id` (other columns
+ *   are ignored); paths are relative to the CSV's folder (absolute paths are kept), labels `covid`/`noncovid` in
+ *   any case (`non-covid`, `non_covid` too). When the `patient_id` column exists every row must have one.
+ *
+ * The parsing is pure (parseManifest, classOfName, parseLabel); the file system is touched only by
+ * `loadLabelledSet` and the helpers it calls. Errors are UserErrors that name the file, and the line for a bad
+ * CSV row (the line the record starts on, counting the header as line 1).
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Label, Split } from '../types.js';
+import { UserError } from '../util/errors.js';
+import { entriesOf, loadDataset } from './dataset.js';
+
+export type DataKind = 'official' | 'folder' | 'csv';
+
+export interface LabelledImage {
+  /** Absolute path of the image file. */
+  path: string;
+  /** How the image is named in outputs: the file name (official), the path under the root folder, or the CSV's path. */
+  name: string;
+  label: Label;
+  /** Patient id, when the data gives one (CSV `patient_id`). */
+  patient?: string;
+}
+
+export interface LabelledSet {
+  kind: DataKind;
+  /** Absolute path of the folder or CSV file. */
+  path: string;
+  /** The split scored (official layout only). */
+  split?: Split;
+  images: LabelledImage[];
+  /** True when every image has a patient id. */
+  hasPatients: boolean;
+}
+
+/** The class a folder name or label stands for: covid / noncovid / non-covid / non_covid in any case, else null. */
+export function parseLabel(text: string): Label | null {
+  const t = text.trim().toLowerCase();
+  if (t === 'covid') return 'COVID';
+  if (t === 'noncovid' || t === 'non-covid' || t === 'non_covid') return 'NonCOVID';
+  return null;
+}
+
+/** Same rule for class folder names (no trimming: a folder named " covid" is not a class folder). */
+export function classOfName(name: string): Label | null {
+  return name === name.trim() ? parseLabel(name) : null;
+}
+
+/** One CSV record with the line it starts on (1-based; a quoted field may span lines). */
+export interface CsvRecord { fields: string[]; line: number }
+
+/**
+ * RFC 4180 CSV with line numbers: comma-separated, fields optionally in double quotes with "" for a quote inside
+ * (which may then hold commas and newlines); LF or CRLF line ends; a leading BOM is dropped; blank lines skipped.
+ * An unterminated quote is an error.
+ */
+export function parseCsvRecords(text: string, file = 'CSV'): CsvRecord[] {
+  const records: CsvRecord[] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  let line = 1;
+  let start = 1;
+  let quoteLine = 1;
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const endRow = () => {
+    row.push(field);
+    field = '';
+    if (!(row.length === 1 && row[0] === '')) records.push({ fields: row, line: start });
+    row = [];
+  };
+  for (; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '\n') line++;
+      if (c !== '"') field += c;
+      else if (text[i + 1] === '"') { field += '"'; i++; }
+      else quoted = false;
+    } else if (c === '"') { quoted = true; quoteLine = line; }
+    else if (c === ',') { row.push(field); field = ''; }
+    else if (c === '\n') { endRow(); line++; start = line; }
+    else if (c === '\r') { if (text[i + 1] !== '\n') { endRow(); line++; start = line; } }
+    else field += c;
+  }
+  if (quoted) throw new UserError(`${file}:${quoteLine}: a quoted field is never closed`);
+  if (field !== '' || row.length > 0) endRow();
+  return records;
+}
+
+/** One row of a manifest: the path as written, its label, the patient id when the column exists. */
+export interface ManifestRow { path: string; label: Label; patient?: string; line: number }
+
+/**
+ * The rows of a CSV manifest (see the module comment). Throws a UserError naming `file` (and the line) for a
+ * missing column, a bad label, an empty path or patient id, or a manifest with no rows.
+ */
+export function parseManifest(text: string, file: string): { rows: ManifestRow[]; hasPatients: boolean } {
+  const records = parseCsvRecords(text, file);
+  if (records.length === 0) throw new UserError(`${file}: empty CSV (expected a header with path,label[,patient_id])`);
+  const header = records[0].fields.map((h) => h.trim().toLowerCase());
+  const col = (name: string) => header.indexOf(name);
+  const [pathCol, labelCol, patientCol] = [col('path'), col('label'), col('patient_id')];
+  const missing = [pathCol < 0 ? 'path' : '', labelCol < 0 ? 'label' : ''].filter(Boolean);
+  if (missing.length) {
+    throw new UserError(`${file}:${records[0].line}: the header has no ${missing.map((m) => `"${m}"`).join(' or ')} column ` +
+      `(expected path,label and optionally patient_id; got ${records[0].fields.join(',')})`);
+  }
+  const rows: ManifestRow[] = [];
+  for (const { fields, line } of records.slice(1)) {
+    const p = (fields[pathCol] ?? '').trim();
+    const rawLabel = fields[labelCol] ?? '';
+    if (!p) throw new UserError(`${file}:${line}: empty path`);
+    const label = parseLabel(rawLabel);
+    if (!label) throw new UserError(`${file}:${line}: label "${rawLabel}" is neither covid nor noncovid (any case)`);
+    const row: ManifestRow = { path: p, label, line };
+    if (patientCol >= 0) {
+      const id = (fields[patientCol] ?? '').trim();
+      if (!id) throw new UserError(`${file}:${line}: empty patient_id (the column exists, so every row needs one)`);
+      row.patient = id;
+    }
+    rows.push(row);
+  }
+  if (rows.length === 0) throw new UserError(`${file}: the manifest lists no image`);
+  return { rows, hasPatients: patientCol >= 0 };
+}
+
+const isFile = async (p: string) => (await stat(p).catch(() => undefined))?.isFile() ?? false;
+
+/** Every non-hidden file under `dir`, recursively, sorted by name at each level. */
+async function walkFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walkFiles(p)));
+    else if (e.isFile()) out.push(p);
+    else if (e.isSymbolicLink()) {
+      const s = await stat(p).catch(() => undefined);
+      if (s?.isDirectory()) out.push(...(await walkFiles(p)));
+      else if (s?.isFile()) out.push(p);
+    }
+  }
+  return out;
+}
+
+/** The class subfolders of `dir` (name -> label); throws when two of them are the same class. */
+async function classFolders(dir: string): Promise<{ name: string; label: Label }[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const found: { name: string; label: Label }[] = [];
+  for (const e of entries) {
+    const label = classOfName(e.name);
+    if (!label) continue;
+    const s = await stat(path.join(dir, e.name)).catch(() => undefined);
+    if (s?.isDirectory()) found.push({ name: e.name, label });
+  }
+  found.sort((a, b) => (a.label === b.label ? 0 : a.label === 'COVID' ? -1 : 1));
+  for (let i = 1; i < found.length; i++) {
+    if (found[i].label === found[i - 1].label) {
+      throw new UserError(`${dir}: two folders hold class ${found[i].label}: ${found[i - 1].name}/ and ${found[i].name}/`);
+    }
+  }
+  return found;
+}
+
+const EXPECTED = 'expected a CSV manifest (header path,label[,patient_id]), a COVID-CT data folder (with splits/), ' +
+  'or a folder with covid/ and noncovid/ class subfolders';
+
+/**
+ * Loads the labelled images at `dataPath` (see the module comment). `split` applies to the official layout only
+ * (default test); passing it for other data is an error, so nobody believes they scored a split they did not.
+ */
+export async function loadLabelledSet(dataPath: string, opts: { split?: Split } = {}): Promise<LabelledSet> {
+  const root = path.resolve(dataPath);
+  const s = await stat(root).catch(() => undefined);
+  if (!s) throw new UserError(`data folder not found: ${root} (--data takes a data folder or a CSV manifest)`);
+  if (s.isFile()) {
+    if (opts.split) throw new UserError(`--split applies only to the COVID-CT layout; ${root} is a CSV manifest`);
+    return loadManifest(root);
+  }
+  if (!s.isDirectory()) throw new UserError(`${root}: not a file or folder; ${EXPECTED}`);
+  if (await stat(path.join(root, 'splits')).then((x) => x.isDirectory(), () => false)) {
+    const split = opts.split ?? 'test';
+    const entries = entriesOf(await loadDataset(root), split);
+    return {
+      kind: 'official', path: root, split, hasPatients: false,
+      images: entries.map((e) => ({ path: e.path, name: e.name, label: e.label })),
+    };
+  }
+  const classes = await classFolders(root);
+  if (classes.length === 0) throw new UserError(`${root}: not a labelled data set: ${EXPECTED}`);
+  if (opts.split) throw new UserError(`--split applies only to the COVID-CT layout; ${root} is a folder of class subfolders`);
+  const images: LabelledImage[] = [];
+  for (const { name, label } of classes) {
+    for (const file of await walkFiles(path.join(root, name))) {
+      images.push({ path: file, name: path.relative(root, file).split(path.sep).join('/'), label });
+    }
+  }
+  return { kind: 'folder', path: root, hasPatients: false, images };
+}
+
+/** A CSV manifest: parsed, then every listed file checked; all missing files are named in one error. */
+async function loadManifest(file: string): Promise<LabelledSet> {
+  const { rows, hasPatients } = parseManifest(await readFile(file, 'utf8'), file);
+  const dir = path.dirname(file);
+  const images: LabelledImage[] = rows.map((r) => ({
+    path: path.resolve(dir, r.path), name: r.path, label: r.label, ...(r.patient !== undefined ? { patient: r.patient } : {}),
+  }));
+  const exists = await Promise.all(images.map((im) => isFile(im.path)));
+  const missing = rows.filter((_, i) => !exists[i]);
+  if (missing.length) {
+    const shown = missing.slice(0, 20).map((r) => `  ${file}:${r.line}: ${r.path} (${path.resolve(dir, r.path)})`);
+    if (missing.length > 20) shown.push(`  ... and ${missing.length - 20} more`);
+    throw new UserError(`${file}: ${missing.length} listed file(s) not found:\n${shown.join('\n')}`);
+  }
+  return { kind: 'csv', path: file, hasPatients, images };
+}

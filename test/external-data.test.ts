@@ -1,0 +1,31 @@
+/**
+ * The shipped model on real external data: the COVID-CT-MD sample (6 patients, 768 slices; see ../shared/README.md)
+ * through its manifest as it ships, scored with `covid-ct evaluate --data manifest.csv`. Skipped, saying so, when
+ * ../shared is not beside the project.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { REPO, runCli } from './helpers.js';
+
+const MANIFEST = path.resolve(REPO, '../shared/data/covid-ct-md-sample/manifest.csv');
+const skip = existsSync(MANIFEST) ? false : `the COVID-CT-MD sample is not at ${MANIFEST} (../shared absent): skipped`;
+
+test('evaluate --data covid-ct-md-sample/manifest.csv: 768 slices, 6 patients, patient bootstrap and patient AUC', { skip }, async () => {
+  const r = await runCli(['evaluate', '--data', '../shared/data/covid-ct-md-sample/manifest.csv', '--json', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(j), ['split', 'n', 'threshold', 'metrics', 'confusion', 'model', 'data', 'bootstrap', 'patients']);
+  assert.equal(j.split, 'external');
+  assert.equal(j.n, 768);
+  assert.deepEqual(j.confusion.tp + j.confusion.fn, 148);
+  assert.deepEqual(j.data, { kind: 'csv', path: '../shared/data/covid-ct-md-sample/manifest.csv', n_patients: 6 });
+  assert.deepEqual(j.bootstrap, { unit: 'patient' });
+  assert.equal(j.patients.n, 6);
+  assert.equal(j.patients.top_k, 5);
+  assert.equal(typeof j.patients.auc.value, 'number');
+  assert.ok(j.patients.auc.value >= 0 && j.patients.auc.value <= 1);
+  assert.ok(j.patients.auc.ci === null || (j.patients.auc.ci[0] <= j.patients.auc.value && j.patients.auc.value <= j.patients.auc.ci[1]));
+  assert.ok(j.metrics.auc.value > 0 && j.metrics.auc.value < 1);
+});
