@@ -138,7 +138,10 @@ export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement:
   const involvement = lungInvolvement(seg, img.hu);
   return {
     seg, involvement,
-    findings: { found: seg.found, ...(seg.reason ? { reason: seg.reason } : {}), involvement: involvement?.fraction ?? null, consolidation: involvement?.consolidation ?? null },
+    findings: {
+      found: seg.found, ...(seg.reason ? { reason: seg.reason } : {}), involvement: involvement?.fraction ?? null,
+      consolidation: involvement?.consolidation ?? null,
+    },
   };
 }
 

@@ -139,6 +139,7 @@ export async function saveModel(dir: string, m: SaveModelInput): Promise<ModelJs
     head: { type: 'logistic', dim, bias: m.head.bias, file: 'head.bin', sha256: sha256(headBytes) },
     preprocessing: m.json.preprocessing,
     threshold: m.json.threshold,
+    ...(m.json.reading ? { reading: m.json.reading } : {}),
     card: m.json.card,
   };
   const target = path.resolve(dir);

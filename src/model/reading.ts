@@ -60,9 +60,8 @@ export function readSlice(pattern: number, lungs: LungFindings, threshold: numbe
   }
   const present = involvement === null ? 0 : gateOf(involvement, design.gate);
   const probability = present * pattern;
-  if (!lungs.found) {
-    return { probability, pattern, involvementPresent: null, involvement, label: 'NotCT', category: 'not a chest CT', reason: lungs.reason ?? 'no plausible pair of lungs found' };
-  }
+  const notCt = (reason: string): SliceReading => ({ probability, pattern, involvementPresent: null, involvement, label: 'NotCT', category: 'not a chest CT', reason });
+  if (!lungs.found) return notCt(lungs.reason ?? 'no plausible pair of lungs found');
   const label: Verdict = probability >= threshold ? 'COVID' : 'NonCOVID';
   let category: Category;
   if (present < 0.5) category = 'negative for pneumonia';
