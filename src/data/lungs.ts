@@ -1,0 +1,445 @@
+/**
+ * Lung segmentation of one CT slice, in plain TypeScript (no I/O, no native code: the same module runs in the
+ * browser). Cheap on purpose (linear-time steps on a 256-pixel analysis image):
+ *
+ *   resample (long side ANALYSIS_SIDE) -> 3x3 box smoothing -> dark mask (HU < -400 when the grey->HU mapping
+ *   is known, else Otsu) -> 4-connected dark components -> the background is the dark region that touches the
+ *   image border along a long stretch (or a dark ring that encloses other dark regions: the outside air of a
+ *   slice pasted on a white page) -> lung candidates: the other dark components that are large and thick
+ *   enough (text, arrows, noise and vessels are thin) -> trachea/bronchi dropped (small, central) -> at most
+ *   two lungs, each closed with a radius that grows with its size and hole-filled, so that consolidations as
+ *   bright as soft tissue stay lung.
+ *
+ * Lungs cut by a tight crop touch the border along a short stretch compared with their size; the outside air
+ * touches it along most of the border. That ratio decides which border-touching dark regions are lung.
+ */
+import type { GreyImage } from '../types.js';
+import { resample } from './working-image.js';
+
+/** Names this segmentation in cache keys: bump whenever the output bytes change. */
+export const LUNGS_VERSION = 'lungs-v1';
+/** Long side of the analysis image. */
+export const ANALYSIS_SIDE = 256;
+
+/** Exclusive x1, y1, in analysis pixels. */
+export interface Box { x0: number; y0: number; x1: number; y1: number }
+
+export interface LungQuality {
+  /** Lung pixels / analysis image pixels. */
+  areaFraction: number;
+  /** Lung components kept (0, 1 or 2). */
+  components: number;
+  /** Smaller lung area / larger lung area (0 when only one). */
+  balance: number;
+}
+
+export interface LungSegmentation {
+  /** The image the masks refer to: the input resampled (aspect kept) so that its long side is ANALYSIS_SIDE. */
+  analysis: GreyImage;
+  /** Analysis pixels per original pixel (analysis.width / original width). */
+  scale: number;
+  /** Per analysis pixel: 0 outside, 1 = lung whose centroid is in the left half of the image, 2 = the other. */
+  labels: Uint8Array;
+  /** The patient's body (soft tissue + lungs), 1/0. All ones when no outside air is visible (tight crops). */
+  body: Uint8Array;
+  /** Bounding box of all lung pixels. */
+  box: Box | null;
+  quality: LungQuality;
+  /** A plausible pair of lungs (or one large lung) was found. */
+  found: boolean;
+  /** When !found: a short human-readable reason. */
+  reason?: string;
+  /** The grey threshold used (analysis grey values below it are dark: air or lung). */
+  threshold?: number;
+}
+
+export interface SegmentOptions {
+  /** When grey maps linearly to Hounsfield units: HU = slope * grey + intercept. Then dark = HU < -400. */
+  hu?: { slope: number; intercept: number };
+}
+
+/** HU below which a pixel is air or aerated lung (with opts.hu). */
+const LUNG_HU = -400;
+/** Dark components smaller than this fraction of the image are never lung. */
+const MIN_COMPONENT_FRACTION = 0.0015;
+/** found needs at least this fraction of the image as lung. */
+const MIN_FOUND_FRACTION = 0.003;
+/** A border-touching dark component is lung (cut by the crop) when border pixels / sqrt(area) is below this. */
+const MAX_BORDER_RATIO = 0.9;
+/** Chamfer 3-4 distances: one pixel step is 3. */
+const CH = 3;
+const INF = 0x3fffffff;
+
+/** The analysis image and its scale (long side ANALYSIS_SIDE, aspect kept, small inputs upscaled). */
+function analysisImage(img: GreyImage): { analysis: GreyImage; scale: number } {
+  const { width: w, height: h } = img;
+  const s = ANALYSIS_SIDE / Math.max(w, h);
+  const aw = Math.max(1, Math.round(w * s));
+  const ah = Math.max(1, Math.round(h * s));
+  const analysis = aw === w && ah === h ? { width: w, height: h, data: new Uint8Array(img.data) } : resample(img, { x0: 0, y0: 0, w, h }, aw, ah);
+  return { analysis, scale: aw / w };
+}
+
+/** Otsu's threshold on the histogram of the pixels below `below`: pixels < t are dark. Also the separability (between / total variance). */
+function otsu(data: Uint8Array, below = 256): { t: number; separability: number; variance: number } {
+  const hist = new Float64Array(256);
+  for (let i = 0; i < data.length; i++) hist[data[i]]++;
+  let n = 0, sum = 0, sumSq = 0;
+  for (let v = 0; v < below; v++) { n += hist[v]; sum += v * hist[v]; sumSq += v * v * hist[v]; }
+  if (n === 0) return { t: below, separability: 0, variance: 0 };
+  const mean = sum / n;
+  const variance = sumSq / n - mean * mean;
+  let w0 = 0, s0 = 0, best = -1, bestT = below;
+  for (let v = 0; v < below - 1; v++) {
+    w0 += hist[v];
+    s0 += v * hist[v];
+    if (w0 === 0 || w0 === n) continue;
+    const m0 = s0 / w0, m1 = (sum - s0) / (n - w0);
+    const between = (w0 / n) * (1 - w0 / n) * (m0 - m1) * (m0 - m1);
+    if (between > best) { best = between; bestT = v + 1; }
+  }
+  return { t: bestT, separability: variance > 0 ? best / variance : 0, variance };
+}
+
+interface Component {
+  id: number;
+  area: number;
+  sx: number;
+  sy: number;
+  x0: number; y0: number; x1: number; y1: number;
+  /** Pixels on the window's edge (roughly: corners may count twice). */
+  border: number;
+  /** Window edges touched: 1 left, 2 right, 4 top, 8 bottom. */
+  sides: number;
+  /** Pixels at chamfer distance >= 2 px from the nearest non-dark pixel (the image border does not count). */
+  core: number;
+  maxDist: number;
+  background: boolean;
+}
+
+/** Scratch buffers for the run-based labelling, grown on demand. */
+let runBuf = new Int32Array(0);
+
+/**
+ * 4-connected components of the pixels where (mask[i] !== 0) === fg, within the window [x0,x1) x [y0,y1) of a
+ * w-wide image: run-length labelling with union-find (linear time). Writes ids (1-based) into comp over the
+ * window (0 elsewhere in the window) and returns the statistics; `border` and `sides` refer to the window's edges.
+ */
+function label(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, fg: boolean, comp: Int32Array): Component[] {
+  const ww = x1 - x0, hh = y1 - y0;
+  const maxRuns = ((ww + 2) >> 1) * hh + 1;
+  if (runBuf.length < maxRuns * 5) runBuf = new Int32Array(maxRuns * 5);
+  const rs = runBuf.subarray(0, maxRuns), re = runBuf.subarray(maxRuns, 2 * maxRuns), ry = runBuf.subarray(2 * maxRuns, 3 * maxRuns);
+  const parent = runBuf.subarray(3 * maxRuns, 4 * maxRuns), ids = runBuf.subarray(4 * maxRuns, 5 * maxRuns);
+  const find = (a: number): number => {
+    while (parent[a] !== a) { parent[a] = parent[parent[a]]; a = parent[a]; }
+    return a;
+  };
+  let nRuns = 0, prevStart = 0, prevEnd = 0;
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    const curStart = nRuns;
+    let p = prevStart;
+    let x = x0;
+    while (x < x1) {
+      if (fg) { while (x < x1 && mask[row + x] === 0) x++; } else { while (x < x1 && mask[row + x] !== 0) x++; }
+      if (x >= x1) break;
+      const xs = x;
+      if (fg) { while (x < x1 && mask[row + x] !== 0) x++; } else { while (x < x1 && mask[row + x] === 0) x++; }
+      const r = nRuns++;
+      rs[r] = xs; re[r] = x; ry[r] = y; parent[r] = r;
+      while (p < prevEnd && re[p] <= xs) p++;
+      for (let q = p; q < prevEnd && rs[q] < x; q++) {
+        const a = find(r), b = find(q);
+        if (a < b) parent[b] = a; else if (b < a) parent[a] = b;
+      }
+    }
+    prevStart = curStart;
+    prevEnd = nRuns;
+  }
+  const list: Component[] = [];
+  for (let y = y0; y < y1; y++) comp.fill(0, y * w + x0, y * w + x1);
+  for (let r = 0; r < nRuns; r++) {
+    const root = find(r);
+    let c: Component;
+    if (root === r) {
+      c = { id: list.length + 1, area: 0, sx: 0, sy: 0, x0: x1, y0: y1, x1: x0, y1: y0, border: 0, sides: 0, core: 0, maxDist: 0, background: false };
+      list.push(c);
+      ids[r] = c.id;
+    } else {
+      ids[r] = ids[root];
+      c = list[ids[r] - 1];
+    }
+    const xs = rs[r], xe = re[r], y = ry[r], len = xe - xs;
+    c.area += len;
+    c.sx += ((xs + xe - 1) * len) / 2;
+    c.sy += y * len;
+    if (xs < c.x0) c.x0 = xs;
+    if (xe > c.x1) c.x1 = xe;
+    if (y < c.y0) c.y0 = y;
+    if (y >= c.y1) c.y1 = y + 1;
+    if (y === y0) { c.border += len; c.sides |= 4; }
+    if (y === y1 - 1) { c.border += len; c.sides |= 8; }
+    if (xs === x0) { c.border++; c.sides |= 1; }
+    if (xe === x1) { c.border++; c.sides |= 2; }
+    comp.fill(c.id, y * w + xs, y * w + xe);
+  }
+  return list;
+}
+
+/**
+ * Chamfer 3-4 distance transform in place over the window [x0,x1) x [y0,y1) of a w-wide image: `d` holds 0 at
+ * the seeds and INF elsewhere on entry, the distance to the nearest seed (one pixel = 3) on exit. Pixels outside
+ * the window are ignored (so the image border is not a seed).
+ */
+function chamfer(d: Int32Array, w: number, x0: number, y0: number, x1: number, y1: number): void {
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x;
+      let v = d[i];
+      if (v === 0) continue;
+      let u;
+      if (x > x0 && (u = d[i - 1] + 3) < v) v = u;
+      if (y > y0) {
+        if ((u = d[i - w] + 3) < v) v = u;
+        if (x > x0 && (u = d[i - w - 1] + 4) < v) v = u;
+        if (x < x1 - 1 && (u = d[i - w + 1] + 4) < v) v = u;
+      }
+      d[i] = v;
+    }
+  }
+  for (let y = y1 - 1; y >= y0; y--) {
+    const row = y * w;
+    for (let x = x1 - 1; x >= x0; x--) {
+      const i = row + x;
+      let v = d[i];
+      if (v === 0) continue;
+      let u;
+      if (x < x1 - 1 && (u = d[i + 1] + 3) < v) v = u;
+      if (y < y1 - 1) {
+        if ((u = d[i + w] + 3) < v) v = u;
+        if (x < x1 - 1 && (u = d[i + w + 1] + 4) < v) v = u;
+        if (x > x0 && (u = d[i + w - 1] + 4) < v) v = u;
+      }
+      d[i] = v;
+    }
+  }
+}
+
+/**
+ * Fills the holes of mask (non-zero = in) within a window: non-mask pixels not connected to the window's edge
+ * become `value`. `comp` is scratch. Returns the hole components (window coordinates are image coordinates).
+ */
+function fillHoles(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, value: number, comp: Int32Array): number {
+  const holes = label(mask, w, x0, y0, x1, y1, false, comp);
+  let filled = 0;
+  if (holes.every((c) => c.border > 0)) return 0;
+  for (const c of holes) c.background = c.border === 0;
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      const i = y * w + x;
+      const id = comp[i];
+      if (id && holes[id - 1].background) { mask[i] = value; filled++; }
+    }
+  }
+  return filled;
+}
+
+function emptyResult(analysis: GreyImage, scale: number, reason: string, body?: Uint8Array, threshold?: number): LungSegmentation {
+  const n = analysis.width * analysis.height;
+  return {
+    analysis, scale, labels: new Uint8Array(n), body: body ?? new Uint8Array(n), box: null,
+    quality: { areaFraction: 0, components: 0, balance: 0 }, found: false, reason, threshold,
+  };
+}
+
+export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSegmentation {
+  const { analysis, scale } = analysisImage(img);
+  const w = analysis.width, h = analysis.height;
+  if (w < 16 || h < 16) return emptyResult(analysis, scale, 'the image is too narrow to hold a CT slice');
+  if (opts.hu) {
+    const { slope, intercept } = opts.hu;
+    if (!(slope > 0) || !Number.isFinite(intercept)) throw new RangeError(`opts.hu needs slope > 0 and a finite intercept, got ${slope}, ${intercept}`);
+    const t = Math.max(0, Math.min(256, Math.ceil((LUNG_HU - intercept) / slope)));
+    return attempt(analysis, scale, t);
+  }
+  const o = otsu(analysis.data);
+  if (o.variance < 4) return emptyResult(analysis, scale, 'the image is flat (no contrast)');
+  if (o.separability < MIN_SEPARABILITY) return emptyResult(analysis, scale, 'no clear split between dark (air, lung) and bright (tissue) pixels', undefined, o.t);
+  const first = attempt(analysis, scale, o.t);
+  if (first.found) return first;
+  // Soft-tissue windows: fat is dark grey and can join the lungs to the outside air; split the dark class again.
+  const lower = otsu(analysis.data, o.t);
+  if (lower.t >= o.t - 8 || lower.separability < MIN_SEPARABILITY) return first;
+  const second = attempt(analysis, scale, lower.t);
+  return second.found ? second : first;
+}
+
+/** Separability (Otsu's between-class / total variance) below which an image has no dark/bright split. */
+const MIN_SEPARABILITY = 0.55;
+
+/** The segmentation with a given grey threshold (analysis pixels < t are dark). */
+function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentation {
+  const w = analysis.width, h = analysis.height, n = w * h;
+  const data = analysis.data;
+  const dark = new Uint8Array(n);
+  let darkCount = 0;
+  for (let i = 0; i < n; i++) if (data[i] < t) { dark[i] = 1; darkCount++; }
+  if (darkCount === 0) return emptyResult(analysis, scale, 'no dark (air or lung) pixels', undefined, t);
+  if (darkCount === n) return emptyResult(analysis, scale, 'no bright (tissue) pixels', undefined, t);
+
+  // 1. Dark components and their thickness (distance to tissue; the image border does not count).
+  const comp = new Int32Array(n);
+  const list = label(dark, w, 0, 0, w, h, true, comp);
+  const dist = new Int32Array(n);
+  for (let i = 0; i < n; i++) dist[i] = dark[i] ? INF : 0;
+  chamfer(dist, w, 0, 0, w, h);
+  for (let i = 0; i < n; i++) {
+    const id = comp[i];
+    if (!id) continue;
+    const c = list[id - 1];
+    const d = dist[i];
+    if (d >= 2 * CH) c.core++;
+    if (d > c.maxDist) c.maxDist = d;
+  }
+
+  // 2. Background: dark regions touching the border on 3-4 sides or along a long stretch (the outside air).
+  for (const c of list) {
+    if (c.border === 0) continue;
+    const nSides = (c.sides & 1) + ((c.sides >> 1) & 1) + ((c.sides >> 2) & 1) + ((c.sides >> 3) & 1);
+    if (nSides >= 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) c.background = true;
+  }
+
+  // 3. Candidates: large, thick, not background.
+  const minArea = Math.max(8, MIN_COMPONENT_FRACTION * n);
+  const minThick = 2.5 * CH;
+  // Thin bands (the gaps inside the table, the space between body and table) are not lung: half-thickness
+  // against length.
+  let cands = list.filter((c) => !c.background && c.area >= minArea && c.maxDist >= minThick && c.core >= 0.4 * c.area
+    && c.maxDist / CH >= MIN_THICKNESS_RATIO * Math.max(c.x1 - c.x0, c.y1 - c.y0));
+  cands.sort((a, b) => b.area - a.area);
+  cands = cands.slice(0, 8);
+
+  // A dark ring that encloses other candidates is outside air inside a frame (a slice pasted on a white page).
+  const scratch = new Int32Array(n);
+  const one = new Uint8Array(n);
+  for (const c of cands) {
+    const inner = cands.filter((o) => o !== c && o.x0 > c.x0 && o.y0 > c.y0 && o.x1 < c.x1 && o.y1 < c.y1);
+    if (inner.length === 0) continue;
+    for (let y = c.y0; y < c.y1; y++) for (let x = c.x0; x < c.x1; x++) one[y * w + x] = comp[y * w + x] === c.id ? 1 : 0;
+    fillHoles(one, w, c.x0, c.y0, c.x1, c.y1, 2, scratch);
+    let inside = 0;
+    for (const o of inner) {
+      const i = Math.round(o.sy / o.area) * w + Math.round(o.sx / o.area);
+      if (one[i] === 2) inside += o.area;
+    }
+    if (inside >= 0.1 * c.area) c.background = true;
+  }
+  cands = cands.filter((c) => !c.background);
+
+  // Body: everything that is not background air, the largest piece, holes filled.
+  const body = new Uint8Array(n);
+  for (let i = 0; i < n; i++) { const id = comp[i]; body[i] = id && list[id - 1].background ? 0 : 1; }
+  const pieces = label(body, w, 0, 0, w, h, true, scratch);
+  let bodyId = 0, bodyArea = 0;
+  for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
+  for (let i = 0; i < n; i++) body[i] = scratch[i] === bodyId ? 1 : 0;
+  fillHoles(body, w, 0, 0, w, h, 1, scratch);
+  cands = cands.filter((c) => c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
+  if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
+
+  // 4. Trachea and main bronchi: a small component between two larger ones, or small and central.
+  let kept = cands.slice(0, 3);
+  if (kept.length === 3) {
+    const cx = kept.map((c) => c.sx / c.area);
+    for (let k = 0; k < 3; k++) {
+      const [a, b] = [0, 1, 2].filter((j) => j !== k);
+      if (cx[k] > Math.min(cx[a], cx[b]) && cx[k] < Math.max(cx[a], cx[b]) && kept[k].area < 0.5 * Math.min(kept[a].area, kept[b].area)) { kept.splice(k, 1); break; }
+    }
+  }
+  kept = kept.slice(0, 2);
+  if (kept.length === 2) {
+    const [a, b] = kept;
+    const central = Math.abs(b.sx / b.area - w / 2) < 0.08 * w;
+    if (b.area < 0.08 * a.area || (central && b.area < 0.3 * a.area)) kept = [a];
+  }
+  kept.sort((a, b) => a.sx / a.area - b.sx / b.area);
+
+  // 5. Per-lung closing (radius grows with the lung) and hole filling: consolidations stay lung.
+  const labels = new Uint8Array(n);
+  const d1 = dist; // reused
+  const d2 = new Int32Array(n);
+  const lungLabel = kept.length === 2 ? [1, 2] : [kept[0].sx / kept[0].area < w / 2 ? 1 : 2];
+  const areas: number[] = [];
+  kept.forEach((c, k) => {
+    const lab = lungLabel[k];
+    const r = Math.max(2, Math.min(MAX_CLOSE_RADIUS, Math.round(CLOSE_RADIUS_FACTOR * Math.sqrt(c.area))));
+    const R = r * CH;
+    const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1);
+    const x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
+    const id = c.id;
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) { const i = y * w + x; d1[i] = comp[i] === id ? 0 : INF; }
+    chamfer(d1, w, x0, y0, x1, y1);
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) { const i = y * w + x; d2[i] = d1[i] > R ? 0 : INF; }
+    chamfer(d2, w, x0, y0, x1, y1);
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) {
+        const i = y * w + x;
+        one[i] = comp[i] === id || (d2[i] > R && body[i] && !labels[i]) ? 1 : 0;
+      }
+    }
+    fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
+    let area = 0;
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) {
+        const i = y * w + x;
+        if (one[i] && !labels[i]) { labels[i] = lab; area++; }
+      }
+    }
+    areas.push(area);
+  });
+
+  let bx0 = w, by0 = h, bx1 = 0, by1 = 0, total = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (!labels[y * w + x]) continue;
+      total++;
+      if (x < bx0) bx0 = x;
+      if (y < by0) by0 = y;
+      if (x >= bx1) bx1 = x + 1;
+      if (y >= by1) by1 = y + 1;
+    }
+  }
+  const areaFraction = total / n;
+  const balance = areas.length === 2 ? Math.min(areas[0], areas[1]) / Math.max(areas[0], areas[1]) : 0;
+  const found = areaFraction >= MIN_FOUND_FRACTION;
+  return {
+    analysis, scale, labels, body, box: total ? { x0: bx0, y0: by0, x1: bx1, y1: by1 } : null,
+    quality: { areaFraction, components: kept.length, balance },
+    found, reason: found ? undefined : 'the dark regions enclosed by tissue are too small to be lungs', threshold: t,
+  };
+}
+
+/** A lung's largest distance to tissue (its half-thickness) is at least this fraction of its bounding box's long side. */
+const MIN_THICKNESS_RATIO = 0.05;
+
+/** Closing radius of a lung: this times sqrt(lung area), at most MAX_CLOSE_RADIUS analysis pixels. */
+const CLOSE_RADIUS_FACTOR = 0.12;
+const MAX_CLOSE_RADIUS = 16;
+
+/** Outline pixels of the lung mask (1 where a lung pixel touches a non-lung pixel or the image edge, 4-neighbours), for drawing. */
+export function lungOutline(seg: LungSegmentation): Uint8Array {
+  const { width: w, height: h } = seg.analysis;
+  const l = seg.labels;
+  const out = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      const v = l[i];
+      if (!v) continue;
+      if (x === 0 || y === 0 || x === w - 1 || y === h - 1 || l[i - 1] !== v || l[i + 1] !== v || l[i - w] !== v || l[i + w] !== v) out[i] = 1;
+    }
+  }
+  return out;
+}
