@@ -13,7 +13,7 @@ import { readAndDecodeGrey } from '../src/data/decode.js';
 import { type LungSegmentation, lungOutline, segmentLungs } from '../src/data/lungs.js';
 import type { GreyImage } from '../src/types.js';
 
-const { values } = parseArgs({ options: { sheet: { type: 'string' }, seed: { type: 'string', default: '1' }, shared: { type: 'string', default: '../shared' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { sheet: { type: 'string' }, seed: { type: 'string', default: '1' }, shared: { type: 'string', default: '../shared' }, only: { type: 'string' }, match: { type: 'string' } } });
 const shared = path.resolve(values.shared!);
 
 async function listPng(dir: string): Promise<string[]> {
@@ -88,6 +88,7 @@ if (values.sheet) {
   if (cc.length) await sheet(`${values.sheet}-covidct.png`, pick(cc, 48));
   const md = rows.filter((r) => r.group === 'CT-MD');
   if (md.length) await sheet(`${values.sheet}-ctmd.png`, pick(md, 16));
+  if (values.match) { const re = new RegExp(values.match); await sheet(`${values.sheet}-match.png`, rows.filter((r) => re.test(path.basename(r.file))).slice(0, 48)); }
   const fails = rows.filter((r) => !r.seg.found);
   if (fails.length) await sheet(`${values.sheet}-fails.png`, fails.slice(0, 32));
 }

@@ -65,7 +65,7 @@ const MIN_COMPONENT_FRACTION = 0.0015;
 /** found needs at least this fraction of the image as lung. */
 const MIN_FOUND_FRACTION = 0.003;
 /** A border-touching dark component is lung (cut by the crop) when border pixels / sqrt(area) is below this. */
-const MAX_BORDER_RATIO = 0.9;
+const MAX_BORDER_RATIO = 1.6;
 /** Chamfer 3-4 distances: one pixel step is 3. */
 const CH = 3;
 const INF = 0x3fffffff;
@@ -80,17 +80,17 @@ function analysisImage(img: GreyImage): { analysis: GreyImage; scale: number } {
   return { analysis, scale: aw / w };
 }
 
-/** Otsu's threshold on the histogram of the pixels below `below`: pixels < t are dark. Also the separability (between / total variance). */
-function otsu(data: Uint8Array, below = 256): { t: number; separability: number; variance: number } {
+/** Otsu's threshold on the histogram of the pixels in [from, below): pixels < t are dark. Also the separability (between / total variance). */
+function otsu(data: Uint8Array, from = 0, below = 256): { t: number; separability: number; variance: number } {
   const hist = new Float64Array(256);
   for (let i = 0; i < data.length; i++) hist[data[i]]++;
   let n = 0, sum = 0, sumSq = 0;
-  for (let v = 0; v < below; v++) { n += hist[v]; sum += v * hist[v]; sumSq += v * v * hist[v]; }
+  for (let v = from; v < below; v++) { n += hist[v]; sum += v * hist[v]; sumSq += v * v * hist[v]; }
   if (n === 0) return { t: below, separability: 0, variance: 0 };
   const mean = sum / n;
   const variance = sumSq / n - mean * mean;
   let w0 = 0, s0 = 0, best = -1, bestT = below;
-  for (let v = 0; v < below - 1; v++) {
+  for (let v = from; v < below - 1; v++) {
     w0 += hist[v];
     s0 += v * hist[v];
     if (w0 === 0 || w0 === n) continue;
@@ -270,10 +270,18 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   const first = attempt(analysis, scale, o.t);
   if (first.found) return first;
   // Soft-tissue windows: fat is dark grey and can join the lungs to the outside air; split the dark class again.
-  const lower = otsu(analysis.data, o.t);
-  if (lower.t >= o.t - 8 || lower.separability < MIN_SEPARABILITY) return first;
-  const second = attempt(analysis, scale, lower.t);
-  return second.found ? second : first;
+  const lower = otsu(analysis.data, 0, o.t);
+  if (lower.t < o.t - 8 && lower.separability >= MIN_SEPARABILITY) {
+    const second = attempt(analysis, scale, lower.t);
+    if (second.found) return second;
+  }
+  // Very light lung windows: grey lungs between grey air and white tissue; split the bright class again.
+  const upper = otsu(analysis.data, o.t, 256);
+  if (upper.t > o.t + 8 && upper.separability >= MIN_SEPARABILITY) {
+    const third = attempt(analysis, scale, upper.t);
+    if (third.found) return third;
+  }
+  return first;
 }
 
 /** Separability (Otsu's between-class / total variance) below which an image has no dark/bright split. */
@@ -308,7 +316,8 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   for (const c of list) {
     if (c.border === 0) continue;
     const nSides = (c.sides & 1) + ((c.sides >> 1) & 1) + ((c.sides >> 2) & 1) + ((c.sides >> 3) & 1);
-    if (nSides >= 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) c.background = true;
+    // A band from the left edge to the right edge (the table, the gap under the body) is never one lung.
+    if (nSides >= 3 || (c.sides & 3) === 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) c.background = true;
   }
 
   // 3. Candidates: large, thick, not background.
@@ -323,6 +332,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
 
   // A dark ring that encloses other candidates is outside air inside a frame (a slice pasted on a white page).
   const scratch = new Int32Array(n);
+  const d2 = new Int32Array(n);
   const one = new Uint8Array(n);
   for (const c of cands) {
     const inner = cands.filter((o) => o !== c && o.x0 > c.x0 && o.y0 > c.y0 && o.x1 < c.x1 && o.y1 < c.y1);
@@ -337,6 +347,21 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     if (inside >= 0.1 * c.area) c.background = true;
   }
   cands = cands.filter((c) => !c.background);
+  // Lungs are not at the bottom of the image (where the table and the gap under the body are); a lung cut by
+  // the crop is large.
+  cands = cands.filter((c) => c.sy / c.area < MAX_CENTROID_Y * h && (c.border === 0 || c.area >= MIN_CUT_FRACTION * n));
+
+  // Lungs lie behind the chest wall: a candidate that hugs the outside air (the inside of the table under the
+  // body, a gap between arm and chest) is not lung.
+  if (cands.length > 0) {
+    const bgDist = d2;
+    for (let i = 0; i < n; i++) { const id = comp[i]; bgDist[i] = id && list[id - 1].background ? 0 : INF; }
+    chamfer(bgDist, w, 0, 0, w, h);
+    const near = new Int32Array(list.length + 1);
+    const R = WALL_MIN * CH;
+    for (let i = 0; i < n; i++) if (bgDist[i] <= R) near[comp[i]]++;
+    cands = cands.filter((c) => near[c.id] <= MAX_NEAR_OUTSIDE * c.area);
+  }
 
   // Body: everything that is not background air, the largest piece, holes filled.
   const body = new Uint8Array(n);
@@ -369,7 +394,6 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   // 5. Per-lung closing (radius grows with the lung) and hole filling: consolidations stay lung.
   const labels = new Uint8Array(n);
   const d1 = dist; // reused
-  const d2 = new Int32Array(n);
   const lungLabel = kept.length === 2 ? [1, 2] : [kept[0].sx / kept[0].area < w / 2 ? 1 : 2];
   const areas: number[] = [];
   kept.forEach((c, k) => {
@@ -423,6 +447,14 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
 
 /** A lung's largest distance to tissue (its half-thickness) is at least this fraction of its bounding box's long side. */
 const MIN_THICKNESS_RATIO = 0.05;
+
+/** Lung pixels closer than WALL_MIN analysis pixels to the outside air: at most this fraction of the lung. */
+const WALL_MIN = 3;
+const MAX_NEAR_OUTSIDE = 0.25;
+/** A lung that touches the image border (cut by the crop) covers at least this fraction of the image. */
+const MIN_CUT_FRACTION = 0.01;
+/** A lung's centroid is above this fraction of the image height. */
+const MAX_CENTROID_Y = 0.8;
 
 /** Closing radius of a lung: this times sqrt(lung area), at most MAX_CLOSE_RADIUS analysis pixels. */
 const CLOSE_RADIUS_FACTOR = 0.12;
