@@ -287,53 +287,76 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
 /** Separability (Otsu's between-class / total variance) below which an image has no dark/bright split. */
 const MIN_SEPARABILITY = 0.55;
 
+/**
+ * Scratch images, reused from call to call (every step writes the part it reads first); the outputs (labels,
+ * body) are always fresh arrays.
+ */
+let scratchBuffers: { n: number; dark: Uint8Array; one: Uint8Array; comp: Int32Array; dist: Int32Array; scratch: Int32Array; d2: Int32Array } | null = null;
+function buffers(n: number) {
+  if (!scratchBuffers || scratchBuffers.n < n) {
+    scratchBuffers = { n, dark: new Uint8Array(n), one: new Uint8Array(n), comp: new Int32Array(n), dist: new Int32Array(n), scratch: new Int32Array(n), d2: new Int32Array(n) };
+  }
+  return scratchBuffers;
+}
+
 /** The segmentation with a given grey threshold (analysis pixels < t are dark). */
 function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentation {
   const w = analysis.width, h = analysis.height, n = w * h;
   const data = analysis.data;
-  const dark = new Uint8Array(n);
+  const { dark, comp, dist, scratch, d2, one } = buffers(n);
   let darkCount = 0;
-  for (let i = 0; i < n; i++) if (data[i] < t) { dark[i] = 1; darkCount++; }
+  for (let i = 0; i < n; i++) { const d = data[i] < t ? 1 : 0; dark[i] = d; darkCount += d; }
   if (darkCount === 0) return emptyResult(analysis, scale, 'no dark (air or lung) pixels', undefined, t);
   if (darkCount === n) return emptyResult(analysis, scale, 'no bright (tissue) pixels', undefined, t);
 
-  // 1. Dark components and their thickness (distance to tissue; the image border does not count).
-  const comp = new Int32Array(n);
+  // 1. Dark components.
   const list = label(dark, w, 0, 0, w, h, true, comp);
-  const dist = new Int32Array(n);
-  for (let i = 0; i < n; i++) dist[i] = dark[i] ? INF : 0;
-  chamfer(dist, w, 0, 0, w, h);
-  for (let i = 0; i < n; i++) {
-    const id = comp[i];
-    if (!id) continue;
-    const c = list[id - 1];
-    const d = dist[i];
-    if (d >= 2 * CH) c.core++;
-    if (d > c.maxDist) c.maxDist = d;
-  }
+  const nc = list.length + 1;
 
   // 2. Background: dark regions touching the border on 3-4 sides or along a long stretch (the outside air).
+  const isBg = new Uint8Array(nc);
   for (const c of list) {
     if (c.border === 0) continue;
     const nSides = (c.sides & 1) + ((c.sides >> 1) & 1) + ((c.sides >> 2) & 1) + ((c.sides >> 3) & 1);
     // A band from the left edge to the right edge (the table, the gap under the body) is never one lung.
-    if (nSides >= 3 || (c.sides & 3) === 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) c.background = true;
+    if (nSides >= 3 || (c.sides & 3) === 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) { c.background = true; isBg[c.id] = 1; }
   }
 
-  // 3. Candidates: large, thick, not background.
+  // 3. Candidates: large, thick, not background. Thickness = chamfer distance to the nearest pixel outside the
+  // component (the image border does not count), computed over the window that holds the large components.
   const minArea = Math.max(8, MIN_COMPONENT_FRACTION * n);
+  let cands = list.filter((c) => !c.background && c.area >= minArea);
+  if (cands.length > 0) {
+    const isPot = new Uint8Array(nc);
+    let wx0 = w, wy0 = h, wx1 = 0, wy1 = 0;
+    for (const c of cands) {
+      isPot[c.id] = 1;
+      wx0 = Math.min(wx0, c.x0); wy0 = Math.min(wy0, c.y0); wx1 = Math.max(wx1, c.x1); wy1 = Math.max(wy1, c.y1);
+    }
+    wx0 = Math.max(0, wx0 - 1); wy0 = Math.max(0, wy0 - 1); wx1 = Math.min(w, wx1 + 1); wy1 = Math.min(h, wy1 + 1);
+    for (let y = wy0; y < wy1; y++) for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) dist[i] = isPot[comp[i]] ? INF : 0;
+    chamfer(dist, w, wx0, wy0, wx1, wy1);
+    const core = new Int32Array(nc), maxDist = new Int32Array(nc);
+    for (let y = wy0; y < wy1; y++) {
+      for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) {
+        const d = dist[i];
+        if (d === 0) continue;
+        const id = comp[i];
+        if (d >= 2 * CH) core[id]++;
+        if (d > maxDist[id]) maxDist[id] = d;
+      }
+    }
+    for (const c of cands) { c.core = core[c.id]; c.maxDist = maxDist[c.id]; }
+  }
   const minThick = 2.5 * CH;
   // Thin bands (the gaps inside the table, the space between body and table) are not lung: half-thickness
   // against length.
-  let cands = list.filter((c) => !c.background && c.area >= minArea && c.maxDist >= minThick && c.core >= 0.4 * c.area
+  cands = cands.filter((c) => c.maxDist >= minThick && c.core >= 0.4 * c.area
     && c.maxDist / CH >= MIN_THICKNESS_RATIO * Math.max(c.x1 - c.x0, c.y1 - c.y0));
   cands.sort((a, b) => b.area - a.area);
   cands = cands.slice(0, 8);
 
   // A dark ring that encloses other candidates is outside air inside a frame (a slice pasted on a white page).
-  const scratch = new Int32Array(n);
-  const d2 = new Int32Array(n);
-  const one = new Uint8Array(n);
   for (const c of cands) {
     const inner = cands.filter((o) => o !== c && o.x0 > c.x0 && o.y0 > c.y0 && o.x1 < c.x1 && o.y1 < c.y1);
     if (inner.length === 0) continue;
@@ -344,7 +367,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
       const i = Math.round(o.sy / o.area) * w + Math.round(o.sx / o.area);
       if (one[i] === 2) inside += o.area;
     }
-    if (inside >= 0.1 * c.area) c.background = true;
+    if (inside >= 0.1 * c.area) { c.background = true; isBg[c.id] = 1; }
   }
   cands = cands.filter((c) => !c.background);
   // Lungs are not at the bottom of the image (where the table and the gap under the body are); a lung cut by
@@ -355,22 +378,27 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   // body, a gap between arm and chest) is not lung.
   if (cands.length > 0) {
     const bgDist = d2;
-    for (let i = 0; i < n; i++) { const id = comp[i]; bgDist[i] = id && list[id - 1].background ? 0 : INF; }
-    chamfer(bgDist, w, 0, 0, w, h);
-    const near = new Int32Array(list.length + 1);
     const R = WALL_MIN * CH;
-    for (let i = 0; i < n; i++) if (bgDist[i] <= R) near[comp[i]]++;
+    let wx0 = w, wy0 = h, wx1 = 0, wy1 = 0;
+    for (const c of cands) { wx0 = Math.min(wx0, c.x0); wy0 = Math.min(wy0, c.y0); wx1 = Math.max(wx1, c.x1); wy1 = Math.max(wy1, c.y1); }
+    wx0 = Math.max(0, wx0 - WALL_MIN - 1); wy0 = Math.max(0, wy0 - WALL_MIN - 1);
+    wx1 = Math.min(w, wx1 + WALL_MIN + 1); wy1 = Math.min(h, wy1 + WALL_MIN + 1);
+    for (let y = wy0; y < wy1; y++) for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) bgDist[i] = isBg[comp[i]] ? 0 : INF;
+    chamfer(bgDist, w, wx0, wy0, wx1, wy1);
+    const near = new Int32Array(nc);
+    for (let y = wy0; y < wy1; y++) for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) if (bgDist[i] <= R) near[comp[i]]++;
     cands = cands.filter((c) => near[c.id] <= MAX_NEAR_OUTSIDE * c.area);
   }
 
   // Body: everything that is not background air, the largest piece, holes filled.
   const body = new Uint8Array(n);
-  for (let i = 0; i < n; i++) { const id = comp[i]; body[i] = id && list[id - 1].background ? 0 : 1; }
+  for (let i = 0; i < n; i++) body[i] = isBg[comp[i]] ^ 1;
   const pieces = label(body, w, 0, 0, w, h, true, scratch);
   let bodyId = 0, bodyArea = 0;
   for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
   for (let i = 0; i < n; i++) body[i] = scratch[i] === bodyId ? 1 : 0;
-  fillHoles(body, w, 0, 0, w, h, 1, scratch);
+  // Holes in the body are outside-air regions enclosed by it: only the frame rings found above.
+  if (list.some((c) => c.background && c.border === 0)) fillHoles(body, w, 0, 0, w, h, 1, scratch);
   cands = cands.filter((c) => c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
   if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
 
@@ -396,6 +424,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   const d1 = dist; // reused
   const lungLabel = kept.length === 2 ? [1, 2] : [kept[0].sx / kept[0].area < w / 2 ? 1 : 2];
   const areas: number[] = [];
+  let bx0 = w, by0 = h, bx1 = 0, by1 = 0, total = 0;
   kept.forEach((c, k) => {
     const lab = lungLabel[k];
     const r = Math.max(2, Math.min(MAX_CLOSE_RADIUS, Math.round(CLOSE_RADIUS_FACTOR * Math.sqrt(c.area))));
@@ -416,25 +445,21 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
     let area = 0;
     for (let y = y0; y < y1; y++) {
-      for (let x = x0; x < x1; x++) {
-        const i = y * w + x;
-        if (one[i] && !labels[i]) { labels[i] = lab; area++; }
+      for (let x = x0, i = y * w + x0; x < x1; x++, i++) {
+        if (one[i] && !labels[i]) {
+          labels[i] = lab;
+          area++;
+          if (x < bx0) bx0 = x;
+          if (y < by0) by0 = y;
+          if (x >= bx1) bx1 = x + 1;
+          if (y >= by1) by1 = y + 1;
+        }
       }
     }
     areas.push(area);
+    total += area;
   });
 
-  let bx0 = w, by0 = h, bx1 = 0, by1 = 0, total = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (!labels[y * w + x]) continue;
-      total++;
-      if (x < bx0) bx0 = x;
-      if (y < by0) by0 = y;
-      if (x >= bx1) bx1 = x + 1;
-      if (y >= by1) by1 = y + 1;
-    }
-  }
   const areaFraction = total / n;
   const balance = areas.length === 2 ? Math.min(areas[0], areas[1]) / Math.max(areas[0], areas[1]) : 0;
   const found = areaFraction >= MIN_FOUND_FRACTION;
