@@ -188,46 +188,6 @@ function label(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, 
 }
 
 /**
- * Chamfer 3-4 distance transform in place over the window [x0,x1) x [y0,y1) of a w-wide image: `d` holds 0 at
- * the seeds and INF elsewhere on entry, the distance to the nearest seed (one pixel = 3) on exit. Pixels outside
- * the window are ignored (so the image border is not a seed).
- */
-function chamfer(d: Int32Array, w: number, x0: number, y0: number, x1: number, y1: number): void {
-  for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x;
-      let v = d[i];
-      if (v === 0) continue;
-      let u;
-      if (x > x0 && (u = d[i - 1] + 3) < v) v = u;
-      if (y > y0) {
-        if ((u = d[i - w] + 3) < v) v = u;
-        if (x > x0 && (u = d[i - w - 1] + 4) < v) v = u;
-        if (x < x1 - 1 && (u = d[i - w + 1] + 4) < v) v = u;
-      }
-      d[i] = v;
-    }
-  }
-  for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w;
-    for (let x = x1 - 1; x >= x0; x--) {
-      const i = row + x;
-      let v = d[i];
-      if (v === 0) continue;
-      let u;
-      if (x < x1 - 1 && (u = d[i + 1] + 3) < v) v = u;
-      if (y < y1 - 1) {
-        if ((u = d[i + w] + 3) < v) v = u;
-        if (x < x1 - 1 && (u = d[i + w + 1] + 4) < v) v = u;
-        if (x > x0 && (u = d[i + w - 1] + 4) < v) v = u;
-      }
-      d[i] = v;
-    }
-  }
-}
-
-/**
  * Fills the holes of mask (non-zero = in) within a window: non-mask pixels not connected to the window's edge
  * become `value`. `comp` is scratch. Returns the hole components (window coordinates are image coordinates).
  */
@@ -244,6 +204,155 @@ function fillHoles(mask: Uint8Array, w: number, x0: number, y0: number, x1: numb
     }
   }
   return filled;
+}
+
+const BIG = 1 << 20;
+
+/**
+ * Per pixel of the components with sel[id] = 1, within the window: min of the four straight run lengths to the
+ * nearest pixel outside the component (1 at its edge; runs reaching the image border count as BIG); 0 elsewhere.
+ * Written into out; up is scratch.
+ */
+function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, out: Int32Array, up: Int32Array): void {
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    let run = 0;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x;
+      if (sel[comp[i]]) { run = run ? run + 1 : x === 0 ? BIG : 1; out[i] = run; } else { run = 0; out[i] = 0; }
+    }
+    run = 0;
+    for (let x = x1 - 1; x >= x0; x--) {
+      const i = row + x;
+      if (out[i]) { run = run ? run + 1 : x === w - 1 ? BIG : 1; if (run < out[i]) out[i] = run; } else run = 0;
+    }
+  }
+  const col = new Int32Array(x1 - x0);
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x, k = x - x0;
+      col[k] = out[i] ? (col[k] ? col[k] + 1 : y === 0 ? BIG : 1) : 0;
+      up[i] = col[k];
+    }
+  }
+  col.fill(0);
+  for (let y = y1 - 1; y >= y0; y--) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x, k = x - x0;
+      const v = out[i];
+      if (!v) { col[k] = 0; continue; }
+      col[k] = col[k] ? col[k] + 1 : y === h - 1 ? BIG : 1;
+      let m = v < up[i] ? v : up[i];
+      if (col[k] < m) m = col[k];
+      out[i] = m;
+    }
+  }
+}
+
+/**
+ * Counts, per component id, the pixels of the window within `r` pixels (a (2r+1)-square) of a pixel of a
+ * component with bg[id] = 1: a separable dilation (rows, then columns). mark and dist are scratch.
+ */
+function nearOutside(comp: Int32Array, bg: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, r: number, mark: Uint8Array, dist: Int32Array, count: Int32Array): void {
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    let last = -BIG;
+    for (let x = x0; x < x1; x++) { const i = row + x; if (bg[comp[i]]) last = x; mark[i] = x - last <= r ? 1 : 0; }
+    last = BIG;
+    for (let x = x1 - 1; x >= x0; x--) { const i = row + x; if (bg[comp[i]]) last = x; if (last - x <= r) mark[i] = 1; }
+  }
+  const lastRow = new Int32Array(x1 - x0).fill(-BIG);
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) { const i = row + x, k = x - x0; if (mark[i]) lastRow[k] = y; dist[i] = y - lastRow[k]; }
+  }
+  lastRow.fill(BIG);
+  for (let y = y1 - 1; y >= y0; y--) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x, k = x - x0;
+      if (mark[i]) lastRow[k] = y;
+      if (dist[i] <= r || lastRow[k] - y <= r) count[comp[i]]++;
+    }
+  }
+}
+
+/**
+ * Closing of component `id` by a chamfer disc of radius R (chamfer units) within the window, written to out
+ * (1 = the component or a pixel the closing adds that is body and not yet labelled). d1, d2 are scratch. The
+ * initialisations and the final test are fused into the chamfer sweeps.
+ */
+function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, R: number, d1: Int32Array, d2: Int32Array, out: Uint8Array): void {
+  // Distance to the component (forward sweep with initialisation).
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x;
+      if (comp[i] === id) { d1[i] = 0; continue; }
+      let v = INF, u;
+      if (x > x0 && (u = d1[i - 1] + 3) < v) v = u;
+      if (y > y0) {
+        if ((u = d1[i - w] + 3) < v) v = u;
+        if (x > x0 && (u = d1[i - w - 1] + 4) < v) v = u;
+        if (x < x1 - 1 && (u = d1[i - w + 1] + 4) < v) v = u;
+      }
+      d1[i] = v;
+    }
+  }
+  // Backward sweep; the dilation's complement (d1 > R) seeds the second transform.
+  for (let y = y1 - 1; y >= y0; y--) {
+    const row = y * w;
+    for (let x = x1 - 1; x >= x0; x--) {
+      const i = row + x;
+      let v = d1[i], u;
+      if (v !== 0) {
+        if (x < x1 - 1 && (u = d1[i + 1] + 3) < v) v = u;
+        if (y < y1 - 1) {
+          if ((u = d1[i + w] + 3) < v) v = u;
+          if (x < x1 - 1 && (u = d1[i + w + 1] + 4) < v) v = u;
+          if (x > x0 && (u = d1[i + w - 1] + 4) < v) v = u;
+        }
+        d1[i] = v;
+      }
+      d2[i] = v > R ? 0 : INF;
+    }
+  }
+  // Distance to the dilation's complement: forward sweep, then backward sweep with the final test.
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x;
+      let v = d2[i];
+      if (v === 0) continue;
+      let u;
+      if (x > x0 && (u = d2[i - 1] + 3) < v) v = u;
+      if (y > y0) {
+        if ((u = d2[i - w] + 3) < v) v = u;
+        if (x > x0 && (u = d2[i - w - 1] + 4) < v) v = u;
+        if (x < x1 - 1 && (u = d2[i - w + 1] + 4) < v) v = u;
+      }
+      d2[i] = v;
+    }
+  }
+  for (let y = y1 - 1; y >= y0; y--) {
+    const row = y * w;
+    for (let x = x1 - 1; x >= x0; x--) {
+      const i = row + x;
+      let v = d2[i], u;
+      if (v !== 0) {
+        if (x < x1 - 1 && (u = d2[i + 1] + 3) < v) v = u;
+        if (y < y1 - 1) {
+          if ((u = d2[i + w] + 3) < v) v = u;
+          if (x < x1 - 1 && (u = d2[i + w + 1] + 4) < v) v = u;
+          if (x > x0 && (u = d2[i + w - 1] + 4) < v) v = u;
+        }
+        d2[i] = v;
+      }
+      out[i] = comp[i] === id || (v > R && body[i] && !labels[i]) ? 1 : 0;
+    }
+  }
 }
 
 function emptyResult(analysis: GreyImage, scale: number, reason: string, body?: Uint8Array, threshold?: number): LungSegmentation {
@@ -322,10 +431,12 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     if (nSides >= 3 || (c.sides & 3) === 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) { c.background = true; isBg[c.id] = 1; }
   }
 
-  // 3. Candidates: large, thick, not background. Thickness = chamfer distance to the nearest pixel outside the
-  // component (the image border does not count), computed over the window that holds the large components.
+  // 3. Candidates: large, thick, not background. Thickness at a pixel = the shortest of its four straight runs
+  // (left, right, up, down) to a pixel outside the component (the image border does not end a run): two
+  // row-major sweeps over the window that holds the large components.
   const minArea = Math.max(8, MIN_COMPONENT_FRACTION * n);
-  let cands = list.filter((c) => !c.background && c.area >= minArea);
+  // The largest few only (the rest could not be among the two lungs kept).
+  let cands = list.filter((c) => !c.background && c.area >= minArea).sort((a, b) => b.area - a.area).slice(0, 12);
   if (cands.length > 0) {
     const isPot = new Uint8Array(nc);
     let wx0 = w, wy0 = h, wx1 = 0, wy1 = 0;
@@ -333,20 +444,18 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
       isPot[c.id] = 1;
       wx0 = Math.min(wx0, c.x0); wy0 = Math.min(wy0, c.y0); wx1 = Math.max(wx1, c.x1); wy1 = Math.max(wy1, c.y1);
     }
-    wx0 = Math.max(0, wx0 - 1); wy0 = Math.max(0, wy0 - 1); wx1 = Math.min(w, wx1 + 1); wy1 = Math.min(h, wy1 + 1);
-    for (let y = wy0; y < wy1; y++) for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) dist[i] = isPot[comp[i]] ? INF : 0;
-    chamfer(dist, w, wx0, wy0, wx1, wy1);
+    runThickness(comp, isPot, w, h, wx0, wy0, wx1, wy1, dist, d2);
     const core = new Int32Array(nc), maxDist = new Int32Array(nc);
     for (let y = wy0; y < wy1; y++) {
       for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) {
         const d = dist[i];
         if (d === 0) continue;
         const id = comp[i];
-        if (d >= 2 * CH) core[id]++;
+        if (d >= 2) core[id]++;
         if (d > maxDist[id]) maxDist[id] = d;
       }
     }
-    for (const c of cands) { c.core = core[c.id]; c.maxDist = maxDist[c.id]; }
+    for (const c of cands) { c.core = core[c.id]; c.maxDist = maxDist[c.id] * CH; }
   }
   const minThick = 2.5 * CH;
   // Thin bands (the gaps inside the table, the space between body and table) are not lung: half-thickness
@@ -377,16 +486,12 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   // Lungs lie behind the chest wall: a candidate that hugs the outside air (the inside of the table under the
   // body, a gap between arm and chest) is not lung.
   if (cands.length > 0) {
-    const bgDist = d2;
-    const R = WALL_MIN * CH;
     let wx0 = w, wy0 = h, wx1 = 0, wy1 = 0;
     for (const c of cands) { wx0 = Math.min(wx0, c.x0); wy0 = Math.min(wy0, c.y0); wx1 = Math.max(wx1, c.x1); wy1 = Math.max(wy1, c.y1); }
-    wx0 = Math.max(0, wx0 - WALL_MIN - 1); wy0 = Math.max(0, wy0 - WALL_MIN - 1);
-    wx1 = Math.min(w, wx1 + WALL_MIN + 1); wy1 = Math.min(h, wy1 + WALL_MIN + 1);
-    for (let y = wy0; y < wy1; y++) for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) bgDist[i] = isBg[comp[i]] ? 0 : INF;
-    chamfer(bgDist, w, wx0, wy0, wx1, wy1);
+    wx0 = Math.max(0, wx0 - WALL_MIN); wy0 = Math.max(0, wy0 - WALL_MIN);
+    wx1 = Math.min(w, wx1 + WALL_MIN); wy1 = Math.min(h, wy1 + WALL_MIN);
     const near = new Int32Array(nc);
-    for (let y = wy0; y < wy1; y++) for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) if (bgDist[i] <= R) near[comp[i]]++;
+    nearOutside(comp, isBg, w, wx0, wy0, wx1, wy1, WALL_MIN, one, d2, near);
     cands = cands.filter((c) => near[c.id] <= MAX_NEAR_OUTSIDE * c.area);
   }
 
@@ -432,16 +537,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1);
     const x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
     const id = c.id;
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) { const i = y * w + x; d1[i] = comp[i] === id ? 0 : INF; }
-    chamfer(d1, w, x0, y0, x1, y1);
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) { const i = y * w + x; d2[i] = d1[i] > R ? 0 : INF; }
-    chamfer(d2, w, x0, y0, x1, y1);
-    for (let y = y0; y < y1; y++) {
-      for (let x = x0; x < x1; x++) {
-        const i = y * w + x;
-        one[i] = comp[i] === id || (d2[i] > R && body[i] && !labels[i]) ? 1 : 0;
-      }
-    }
+    closing(comp, id, body, labels, w, x0, y0, x1, y1, R, d1, d2, one);
     fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
     let area = 0;
     for (let y = y0; y < y1; y++) {
@@ -474,7 +570,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
 const MIN_THICKNESS_RATIO = 0.05;
 
 /** Lung pixels closer than WALL_MIN analysis pixels to the outside air: at most this fraction of the lung. */
-const WALL_MIN = 3;
+const WALL_MIN = 2;
 const MAX_NEAR_OUTSIDE = 0.25;
 /** A lung that touches the image border (cut by the crop) covers at least this fraction of the image. */
 const MIN_CUT_FRACTION = 0.01;
@@ -483,7 +579,7 @@ const MAX_CENTROID_Y = 0.8;
 
 /** Closing radius of a lung: this times sqrt(lung area), at most MAX_CLOSE_RADIUS analysis pixels. */
 const CLOSE_RADIUS_FACTOR = 0.12;
-const MAX_CLOSE_RADIUS = 16;
+const MAX_CLOSE_RADIUS = 12;
 
 /** Outline pixels of the lung mask (1 where a lung pixel touches a non-lung pixel or the image edge, 4-neighbours), for drawing. */
 export function lungOutline(seg: LungSegmentation): Uint8Array {
