@@ -65,7 +65,7 @@ const MIN_COMPONENT_FRACTION = 0.0015;
 /** found needs at least this fraction of the image as lung. */
 const MIN_FOUND_FRACTION = 0.003;
 /** A border-touching dark component is lung (cut by the crop) when border pixels / sqrt(area) is below this. */
-const MAX_BORDER_RATIO = 0.9;
+const MAX_BORDER_RATIO = 1.6;
 /** Chamfer 3-4 distances: one pixel step is 3. */
 const CH = 3;
 const INF = 0x3fffffff;
@@ -80,17 +80,17 @@ function analysisImage(img: GreyImage): { analysis: GreyImage; scale: number } {
   return { analysis, scale: aw / w };
 }
 
-/** Otsu's threshold on the histogram of the pixels below `below`: pixels < t are dark. Also the separability (between / total variance). */
-function otsu(data: Uint8Array, below = 256): { t: number; separability: number; variance: number } {
+/** Otsu's threshold on the histogram of the pixels in [from, below): pixels < t are dark. Also the separability (between / total variance). */
+function otsu(data: Uint8Array, from = 0, below = 256): { t: number; separability: number; variance: number } {
   const hist = new Float64Array(256);
   for (let i = 0; i < data.length; i++) hist[data[i]]++;
   let n = 0, sum = 0, sumSq = 0;
-  for (let v = 0; v < below; v++) { n += hist[v]; sum += v * hist[v]; sumSq += v * v * hist[v]; }
+  for (let v = from; v < below; v++) { n += hist[v]; sum += v * hist[v]; sumSq += v * v * hist[v]; }
   if (n === 0) return { t: below, separability: 0, variance: 0 };
   const mean = sum / n;
   const variance = sumSq / n - mean * mean;
   let w0 = 0, s0 = 0, best = -1, bestT = below;
-  for (let v = 0; v < below - 1; v++) {
+  for (let v = from; v < below - 1; v++) {
     w0 += hist[v];
     s0 += v * hist[v];
     if (w0 === 0 || w0 === n) continue;
@@ -188,46 +188,6 @@ function label(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, 
 }
 
 /**
- * Chamfer 3-4 distance transform in place over the window [x0,x1) x [y0,y1) of a w-wide image: `d` holds 0 at
- * the seeds and INF elsewhere on entry, the distance to the nearest seed (one pixel = 3) on exit. Pixels outside
- * the window are ignored (so the image border is not a seed).
- */
-function chamfer(d: Int32Array, w: number, x0: number, y0: number, x1: number, y1: number): void {
-  for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x;
-      let v = d[i];
-      if (v === 0) continue;
-      let u;
-      if (x > x0 && (u = d[i - 1] + 3) < v) v = u;
-      if (y > y0) {
-        if ((u = d[i - w] + 3) < v) v = u;
-        if (x > x0 && (u = d[i - w - 1] + 4) < v) v = u;
-        if (x < x1 - 1 && (u = d[i - w + 1] + 4) < v) v = u;
-      }
-      d[i] = v;
-    }
-  }
-  for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w;
-    for (let x = x1 - 1; x >= x0; x--) {
-      const i = row + x;
-      let v = d[i];
-      if (v === 0) continue;
-      let u;
-      if (x < x1 - 1 && (u = d[i + 1] + 3) < v) v = u;
-      if (y < y1 - 1) {
-        if ((u = d[i + w] + 3) < v) v = u;
-        if (x < x1 - 1 && (u = d[i + w + 1] + 4) < v) v = u;
-        if (x > x0 && (u = d[i + w - 1] + 4) < v) v = u;
-      }
-      d[i] = v;
-    }
-  }
-}
-
-/**
  * Fills the holes of mask (non-zero = in) within a window: non-mask pixels not connected to the window's edge
  * become `value`. `comp` is scratch. Returns the hole components (window coordinates are image coordinates).
  */
@@ -244,6 +204,155 @@ function fillHoles(mask: Uint8Array, w: number, x0: number, y0: number, x1: numb
     }
   }
   return filled;
+}
+
+const BIG = 1 << 20;
+
+/**
+ * Per pixel of the components with sel[id] = 1, within the window: min of the four straight run lengths to the
+ * nearest pixel outside the component (1 at its edge; runs reaching the image border count as BIG); 0 elsewhere.
+ * Written into out; up is scratch.
+ */
+function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, out: Int32Array, up: Int32Array): void {
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    let run = 0;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x;
+      if (sel[comp[i]]) { run = run ? run + 1 : x === 0 ? BIG : 1; out[i] = run; } else { run = 0; out[i] = 0; }
+    }
+    run = 0;
+    for (let x = x1 - 1; x >= x0; x--) {
+      const i = row + x;
+      if (out[i]) { run = run ? run + 1 : x === w - 1 ? BIG : 1; if (run < out[i]) out[i] = run; } else run = 0;
+    }
+  }
+  const col = new Int32Array(x1 - x0);
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x, k = x - x0;
+      col[k] = out[i] ? (col[k] ? col[k] + 1 : y === 0 ? BIG : 1) : 0;
+      up[i] = col[k];
+    }
+  }
+  col.fill(0);
+  for (let y = y1 - 1; y >= y0; y--) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x, k = x - x0;
+      const v = out[i];
+      if (!v) { col[k] = 0; continue; }
+      col[k] = col[k] ? col[k] + 1 : y === h - 1 ? BIG : 1;
+      let m = v < up[i] ? v : up[i];
+      if (col[k] < m) m = col[k];
+      out[i] = m;
+    }
+  }
+}
+
+/**
+ * Counts, per component id, the pixels of the window within `r` pixels (a (2r+1)-square) of a pixel of a
+ * component with bg[id] = 1: a separable dilation (rows, then columns). mark and dist are scratch.
+ */
+function nearOutside(comp: Int32Array, bg: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, r: number, mark: Uint8Array, dist: Int32Array, count: Int32Array): void {
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    let last = -BIG;
+    for (let x = x0; x < x1; x++) { const i = row + x; if (bg[comp[i]]) last = x; mark[i] = x - last <= r ? 1 : 0; }
+    last = BIG;
+    for (let x = x1 - 1; x >= x0; x--) { const i = row + x; if (bg[comp[i]]) last = x; if (last - x <= r) mark[i] = 1; }
+  }
+  const lastRow = new Int32Array(x1 - x0).fill(-BIG);
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) { const i = row + x, k = x - x0; if (mark[i]) lastRow[k] = y; dist[i] = y - lastRow[k]; }
+  }
+  lastRow.fill(BIG);
+  for (let y = y1 - 1; y >= y0; y--) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x, k = x - x0;
+      if (mark[i]) lastRow[k] = y;
+      if (dist[i] <= r || lastRow[k] - y <= r) count[comp[i]]++;
+    }
+  }
+}
+
+/**
+ * Closing of component `id` by a chamfer disc of radius R (chamfer units) within the window, written to out
+ * (1 = the component or a pixel the closing adds that is body and not yet labelled). d1, d2 are scratch. The
+ * initialisations and the final test are fused into the chamfer sweeps.
+ */
+function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, R: number, d1: Int32Array, d2: Int32Array, out: Uint8Array): void {
+  // Distance to the component (forward sweep with initialisation).
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x;
+      if (comp[i] === id) { d1[i] = 0; continue; }
+      let v = INF, u;
+      if (x > x0 && (u = d1[i - 1] + 3) < v) v = u;
+      if (y > y0) {
+        if ((u = d1[i - w] + 3) < v) v = u;
+        if (x > x0 && (u = d1[i - w - 1] + 4) < v) v = u;
+        if (x < x1 - 1 && (u = d1[i - w + 1] + 4) < v) v = u;
+      }
+      d1[i] = v;
+    }
+  }
+  // Backward sweep; the dilation's complement (d1 > R) seeds the second transform.
+  for (let y = y1 - 1; y >= y0; y--) {
+    const row = y * w;
+    for (let x = x1 - 1; x >= x0; x--) {
+      const i = row + x;
+      let v = d1[i], u;
+      if (v !== 0) {
+        if (x < x1 - 1 && (u = d1[i + 1] + 3) < v) v = u;
+        if (y < y1 - 1) {
+          if ((u = d1[i + w] + 3) < v) v = u;
+          if (x < x1 - 1 && (u = d1[i + w + 1] + 4) < v) v = u;
+          if (x > x0 && (u = d1[i + w - 1] + 4) < v) v = u;
+        }
+        d1[i] = v;
+      }
+      d2[i] = v > R ? 0 : INF;
+    }
+  }
+  // Distance to the dilation's complement: forward sweep, then backward sweep with the final test.
+  for (let y = y0; y < y1; y++) {
+    const row = y * w;
+    for (let x = x0; x < x1; x++) {
+      const i = row + x;
+      let v = d2[i];
+      if (v === 0) continue;
+      let u;
+      if (x > x0 && (u = d2[i - 1] + 3) < v) v = u;
+      if (y > y0) {
+        if ((u = d2[i - w] + 3) < v) v = u;
+        if (x > x0 && (u = d2[i - w - 1] + 4) < v) v = u;
+        if (x < x1 - 1 && (u = d2[i - w + 1] + 4) < v) v = u;
+      }
+      d2[i] = v;
+    }
+  }
+  for (let y = y1 - 1; y >= y0; y--) {
+    const row = y * w;
+    for (let x = x1 - 1; x >= x0; x--) {
+      const i = row + x;
+      let v = d2[i], u;
+      if (v !== 0) {
+        if (x < x1 - 1 && (u = d2[i + 1] + 3) < v) v = u;
+        if (y < y1 - 1) {
+          if ((u = d2[i + w] + 3) < v) v = u;
+          if (x < x1 - 1 && (u = d2[i + w + 1] + 4) < v) v = u;
+          if (x > x0 && (u = d2[i + w - 1] + 4) < v) v = u;
+        }
+        d2[i] = v;
+      }
+      out[i] = comp[i] === id || (v > R && body[i] && !labels[i]) ? 1 : 0;
+    }
+  }
 }
 
 function emptyResult(analysis: GreyImage, scale: number, reason: string, body?: Uint8Array, threshold?: number): LungSegmentation {
@@ -270,60 +379,93 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   const first = attempt(analysis, scale, o.t);
   if (first.found) return first;
   // Soft-tissue windows: fat is dark grey and can join the lungs to the outside air; split the dark class again.
-  const lower = otsu(analysis.data, o.t);
-  if (lower.t >= o.t - 8 || lower.separability < MIN_SEPARABILITY) return first;
-  const second = attempt(analysis, scale, lower.t);
-  return second.found ? second : first;
+  const lower = otsu(analysis.data, 0, o.t);
+  if (lower.t < o.t - 8 && lower.separability >= MIN_SEPARABILITY) {
+    const second = attempt(analysis, scale, lower.t);
+    if (second.found) return second;
+  }
+  // Very light lung windows: grey lungs between grey air and white tissue; split the bright class again.
+  const upper = otsu(analysis.data, o.t, 256);
+  if (upper.t > o.t + 8 && upper.separability >= MIN_SEPARABILITY) {
+    const third = attempt(analysis, scale, upper.t);
+    if (third.found) return third;
+  }
+  return first;
 }
 
 /** Separability (Otsu's between-class / total variance) below which an image has no dark/bright split. */
 const MIN_SEPARABILITY = 0.55;
 
+/**
+ * Scratch images, reused from call to call (every step writes the part it reads first); the outputs (labels,
+ * body) are always fresh arrays.
+ */
+let scratchBuffers: { n: number; dark: Uint8Array; one: Uint8Array; comp: Int32Array; dist: Int32Array; scratch: Int32Array; d2: Int32Array } | null = null;
+function buffers(n: number) {
+  if (!scratchBuffers || scratchBuffers.n < n) {
+    scratchBuffers = { n, dark: new Uint8Array(n), one: new Uint8Array(n), comp: new Int32Array(n), dist: new Int32Array(n), scratch: new Int32Array(n), d2: new Int32Array(n) };
+  }
+  return scratchBuffers;
+}
+
 /** The segmentation with a given grey threshold (analysis pixels < t are dark). */
 function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentation {
   const w = analysis.width, h = analysis.height, n = w * h;
   const data = analysis.data;
-  const dark = new Uint8Array(n);
+  const { dark, comp, dist, scratch, d2, one } = buffers(n);
   let darkCount = 0;
-  for (let i = 0; i < n; i++) if (data[i] < t) { dark[i] = 1; darkCount++; }
+  for (let i = 0; i < n; i++) { const d = data[i] < t ? 1 : 0; dark[i] = d; darkCount += d; }
   if (darkCount === 0) return emptyResult(analysis, scale, 'no dark (air or lung) pixels', undefined, t);
   if (darkCount === n) return emptyResult(analysis, scale, 'no bright (tissue) pixels', undefined, t);
 
-  // 1. Dark components and their thickness (distance to tissue; the image border does not count).
-  const comp = new Int32Array(n);
+  // 1. Dark components.
   const list = label(dark, w, 0, 0, w, h, true, comp);
-  const dist = new Int32Array(n);
-  for (let i = 0; i < n; i++) dist[i] = dark[i] ? INF : 0;
-  chamfer(dist, w, 0, 0, w, h);
-  for (let i = 0; i < n; i++) {
-    const id = comp[i];
-    if (!id) continue;
-    const c = list[id - 1];
-    const d = dist[i];
-    if (d >= 2 * CH) c.core++;
-    if (d > c.maxDist) c.maxDist = d;
-  }
+  const nc = list.length + 1;
 
   // 2. Background: dark regions touching the border on 3-4 sides or along a long stretch (the outside air).
+  const isBg = new Uint8Array(nc);
   for (const c of list) {
     if (c.border === 0) continue;
     const nSides = (c.sides & 1) + ((c.sides >> 1) & 1) + ((c.sides >> 2) & 1) + ((c.sides >> 3) & 1);
-    if (nSides >= 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) c.background = true;
+    // A band from the left edge to the right edge (the table, the gap under the body) is never one lung.
+    if (nSides >= 3 || (c.sides & 3) === 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) { c.background = true; isBg[c.id] = 1; }
   }
 
-  // 3. Candidates: large, thick, not background.
+  // 3. Candidates: large, thick, not background. Thickness at a pixel = the shortest of its four straight runs
+  // (left, right, up, down) to a pixel outside the component (the image border does not end a run): two
+  // row-major sweeps over the window that holds the large components.
   const minArea = Math.max(8, MIN_COMPONENT_FRACTION * n);
+  // The largest few only (the rest could not be among the two lungs kept).
+  let cands = list.filter((c) => !c.background && c.area >= minArea).sort((a, b) => b.area - a.area).slice(0, 12);
+  if (cands.length > 0) {
+    const isPot = new Uint8Array(nc);
+    let wx0 = w, wy0 = h, wx1 = 0, wy1 = 0;
+    for (const c of cands) {
+      isPot[c.id] = 1;
+      wx0 = Math.min(wx0, c.x0); wy0 = Math.min(wy0, c.y0); wx1 = Math.max(wx1, c.x1); wy1 = Math.max(wy1, c.y1);
+    }
+    runThickness(comp, isPot, w, h, wx0, wy0, wx1, wy1, dist, d2);
+    const core = new Int32Array(nc), maxDist = new Int32Array(nc);
+    for (let y = wy0; y < wy1; y++) {
+      for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) {
+        const d = dist[i];
+        if (d === 0) continue;
+        const id = comp[i];
+        if (d >= 2) core[id]++;
+        if (d > maxDist[id]) maxDist[id] = d;
+      }
+    }
+    for (const c of cands) { c.core = core[c.id]; c.maxDist = maxDist[c.id] * CH; }
+  }
   const minThick = 2.5 * CH;
   // Thin bands (the gaps inside the table, the space between body and table) are not lung: half-thickness
   // against length.
-  let cands = list.filter((c) => !c.background && c.area >= minArea && c.maxDist >= minThick && c.core >= 0.4 * c.area
+  cands = cands.filter((c) => c.maxDist >= minThick && c.core >= 0.4 * c.area
     && c.maxDist / CH >= MIN_THICKNESS_RATIO * Math.max(c.x1 - c.x0, c.y1 - c.y0));
   cands.sort((a, b) => b.area - a.area);
   cands = cands.slice(0, 8);
 
   // A dark ring that encloses other candidates is outside air inside a frame (a slice pasted on a white page).
-  const scratch = new Int32Array(n);
-  const one = new Uint8Array(n);
   for (const c of cands) {
     const inner = cands.filter((o) => o !== c && o.x0 > c.x0 && o.y0 > c.y0 && o.x1 < c.x1 && o.y1 < c.y1);
     if (inner.length === 0) continue;
@@ -334,18 +476,34 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
       const i = Math.round(o.sy / o.area) * w + Math.round(o.sx / o.area);
       if (one[i] === 2) inside += o.area;
     }
-    if (inside >= 0.1 * c.area) c.background = true;
+    if (inside >= 0.1 * c.area) { c.background = true; isBg[c.id] = 1; }
   }
   cands = cands.filter((c) => !c.background);
+  // Lungs are not at the bottom of the image (where the table and the gap under the body are); a lung cut by
+  // the crop is large.
+  cands = cands.filter((c) => c.sy / c.area < MAX_CENTROID_Y * h && (c.border === 0 || c.area >= MIN_CUT_FRACTION * n));
+
+  // Lungs lie behind the chest wall: a candidate that hugs the outside air (the inside of the table under the
+  // body, a gap between arm and chest) is not lung.
+  if (cands.length > 0) {
+    let wx0 = w, wy0 = h, wx1 = 0, wy1 = 0;
+    for (const c of cands) { wx0 = Math.min(wx0, c.x0); wy0 = Math.min(wy0, c.y0); wx1 = Math.max(wx1, c.x1); wy1 = Math.max(wy1, c.y1); }
+    wx0 = Math.max(0, wx0 - WALL_MIN); wy0 = Math.max(0, wy0 - WALL_MIN);
+    wx1 = Math.min(w, wx1 + WALL_MIN); wy1 = Math.min(h, wy1 + WALL_MIN);
+    const near = new Int32Array(nc);
+    nearOutside(comp, isBg, w, wx0, wy0, wx1, wy1, WALL_MIN, one, d2, near);
+    cands = cands.filter((c) => near[c.id] <= MAX_NEAR_OUTSIDE * c.area);
+  }
 
   // Body: everything that is not background air, the largest piece, holes filled.
   const body = new Uint8Array(n);
-  for (let i = 0; i < n; i++) { const id = comp[i]; body[i] = id && list[id - 1].background ? 0 : 1; }
+  for (let i = 0; i < n; i++) body[i] = isBg[comp[i]] ^ 1;
   const pieces = label(body, w, 0, 0, w, h, true, scratch);
   let bodyId = 0, bodyArea = 0;
   for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
   for (let i = 0; i < n; i++) body[i] = scratch[i] === bodyId ? 1 : 0;
-  fillHoles(body, w, 0, 0, w, h, 1, scratch);
+  // Holes in the body are outside-air regions enclosed by it: only the frame rings found above.
+  if (list.some((c) => c.background && c.border === 0)) fillHoles(body, w, 0, 0, w, h, 1, scratch);
   cands = cands.filter((c) => c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
   if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
 
@@ -369,9 +527,9 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   // 5. Per-lung closing (radius grows with the lung) and hole filling: consolidations stay lung.
   const labels = new Uint8Array(n);
   const d1 = dist; // reused
-  const d2 = new Int32Array(n);
   const lungLabel = kept.length === 2 ? [1, 2] : [kept[0].sx / kept[0].area < w / 2 ? 1 : 2];
   const areas: number[] = [];
+  let bx0 = w, by0 = h, bx1 = 0, by1 = 0, total = 0;
   kept.forEach((c, k) => {
     const lab = lungLabel[k];
     const r = Math.max(2, Math.min(MAX_CLOSE_RADIUS, Math.round(CLOSE_RADIUS_FACTOR * Math.sqrt(c.area))));
@@ -379,38 +537,25 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1);
     const x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
     const id = c.id;
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) { const i = y * w + x; d1[i] = comp[i] === id ? 0 : INF; }
-    chamfer(d1, w, x0, y0, x1, y1);
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) { const i = y * w + x; d2[i] = d1[i] > R ? 0 : INF; }
-    chamfer(d2, w, x0, y0, x1, y1);
-    for (let y = y0; y < y1; y++) {
-      for (let x = x0; x < x1; x++) {
-        const i = y * w + x;
-        one[i] = comp[i] === id || (d2[i] > R && body[i] && !labels[i]) ? 1 : 0;
-      }
-    }
+    closing(comp, id, body, labels, w, x0, y0, x1, y1, R, d1, d2, one);
     fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
     let area = 0;
     for (let y = y0; y < y1; y++) {
-      for (let x = x0; x < x1; x++) {
-        const i = y * w + x;
-        if (one[i] && !labels[i]) { labels[i] = lab; area++; }
+      for (let x = x0, i = y * w + x0; x < x1; x++, i++) {
+        if (one[i] && !labels[i]) {
+          labels[i] = lab;
+          area++;
+          if (x < bx0) bx0 = x;
+          if (y < by0) by0 = y;
+          if (x >= bx1) bx1 = x + 1;
+          if (y >= by1) by1 = y + 1;
+        }
       }
     }
     areas.push(area);
+    total += area;
   });
 
-  let bx0 = w, by0 = h, bx1 = 0, by1 = 0, total = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (!labels[y * w + x]) continue;
-      total++;
-      if (x < bx0) bx0 = x;
-      if (y < by0) by0 = y;
-      if (x >= bx1) bx1 = x + 1;
-      if (y >= by1) by1 = y + 1;
-    }
-  }
   const areaFraction = total / n;
   const balance = areas.length === 2 ? Math.min(areas[0], areas[1]) / Math.max(areas[0], areas[1]) : 0;
   const found = areaFraction >= MIN_FOUND_FRACTION;
@@ -424,9 +569,17 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
 /** A lung's largest distance to tissue (its half-thickness) is at least this fraction of its bounding box's long side. */
 const MIN_THICKNESS_RATIO = 0.05;
 
+/** Lung pixels closer than WALL_MIN analysis pixels to the outside air: at most this fraction of the lung. */
+const WALL_MIN = 2;
+const MAX_NEAR_OUTSIDE = 0.25;
+/** A lung that touches the image border (cut by the crop) covers at least this fraction of the image. */
+const MIN_CUT_FRACTION = 0.01;
+/** A lung's centroid is above this fraction of the image height. */
+const MAX_CENTROID_Y = 0.8;
+
 /** Closing radius of a lung: this times sqrt(lung area), at most MAX_CLOSE_RADIUS analysis pixels. */
 const CLOSE_RADIUS_FACTOR = 0.12;
-const MAX_CLOSE_RADIUS = 16;
+const MAX_CLOSE_RADIUS = 12;
 
 /** Outline pixels of the lung mask (1 where a lung pixel touches a non-lung pixel or the image edge, 4-neighbours), for drawing. */
 export function lungOutline(seg: LungSegmentation): Uint8Array {
