@@ -42,7 +42,7 @@ export interface SliceResult {
   /** Why the slice is NotCT. */
   reason?: string;
   error?: string;
-  /** data:image/png;base64 overlay of the class activation map. */
+  /** data:image/png;base64 overlay of the class activation map (not for a NotCT slice). */
   heatmap?: string;
   /** data:image/png;base64 of the grey slice the model was given (after the DICOM window). */
   preview?: string;
@@ -80,7 +80,8 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
           ...base, probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
           category: reading.category, ...(reading.reason ? { reason: reading.reason } : {}),
         };
-        if (opts.heatmap) {
+        // No map of "evidence towards COVID" over a slice that is not a chest CT: it gets no verdict, so no heat either.
+        if (opts.heatmap && reading.label !== 'NotCT') {
           const { seg, involvement } = prepared.lungs;
           const lungs = { seg, involved: involvement?.mask ?? null, lungs: engine.json.preprocessing.lungs };
           r.heatmap = dataUrl(await overlayPng(slice.image, cam, engine.json.preprocessing.fit, side, lungs));

@@ -60,7 +60,7 @@ const SliceResultSchema = z.object({
   category: z.enum(['negative for pneumonia', 'typical', 'indeterminate', 'atypical', 'not a chest CT']).nullable().openapi({ description: 'RSNA-style category of the slice (models with a reading design only; null otherwise)' }),
   reason: z.string().optional().openapi({ description: 'why the slice is NotCT' }),
   error: z.string().optional(),
-  heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay: the class activation map (over the lung view for a lungs model), the lung outline (cyan) and involved lung (hatched green), with a legend' }),
+  heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay: the class activation map (over the lung view for a lungs model), the lung outline (cyan) and involved lung (hatched green), with a legend; not given for a NotCT slice' }),
   preview: z.string().optional(),
   dicom: SliceOrderSchema.optional(),
 }).openapi('SliceResult');

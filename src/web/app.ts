@@ -298,7 +298,7 @@ async function analyseHere(files: File[]): Promise<void> {
         original: { width: grey.width, height: grey.height }, cam: { grid, values: cam }, fit: p.fit,
         lungs: p.lungs, seg: lungs.seg, involved: lungs.involvement?.mask ?? null,
       });
-      row.heatmap = pngUrl(small.width, small.height, (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
+      if (reading.label !== 'NotCT') row.heatmap = pngUrl(small.width, small.height, (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
     } catch (e) {
       row.error = e instanceof DOMException || (e as Error).name === 'InvalidStateError'
         ? 'not an image this browser can decode (truncated or corrupt?)'
