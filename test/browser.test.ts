@@ -12,7 +12,9 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { DATA, REPO, readCsv, requireShared, runCli } from './helpers.js';
+import { DATA, REPO, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli } from './helpers.js';
+import sharp from 'sharp';
+import { rm } from 'node:fs/promises';
 import { createApp, listen } from '../src/server/app.js';
 import { DEFAULT_LIMITS } from '../src/server/api.js';
 import { modelCard } from '../src/server/card.js';
@@ -32,6 +34,11 @@ let engine: OnnxClassifier;
 let url = '';
 let picks: DatasetEntry[];
 const external: string[] = [];
+// A second server with the lungs-framed variant of the model (see lungsModelVariant) and its own page.
+let lungsServer: Server | undefined;
+let lungsEngine: OnnxClassifier | undefined;
+let lungsDir = '';
+let lungsUrl = '';
 
 before(async () => {
   requireShared();
@@ -59,6 +66,9 @@ after(async () => {
   await browser?.close();
   server?.close();
   engine?.dispose();
+  lungsServer?.close();
+  lungsEngine?.dispose();
+  if (lungsDir) await rm(lungsDir, { recursive: true, force: true });
 });
 
 async function waitForRows(n: number): Promise<void> {
@@ -149,4 +159,86 @@ test('on this device: the same slices get the same numbers, and nothing is uploa
   if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'on-device.png'), fullPage: true });
   assert.deepEqual(external, [], 'the page fetches nothing from outside our server');
   console.log(`# on device vs server: ${picks.map((p, i) => `${p.name}: ${shown[i].toFixed(6)} / ${expected[i].probability.toFixed(6)}`).join('; ')}`);
+});
+
+// ---- the lungs reading on the page (synthetic phantoms only: these may be screenshotted into docs/) ----------
+
+const phantomPng = async (img: { width: number; height: number; data: Uint8Array }) =>
+  sharp(img.data, { raw: { width: img.width, height: img.height, channels: 1 } }).png().toBuffer();
+
+async function lungsPage(): Promise<Page> {
+  if (!lungsServer) {
+    lungsDir = await lungsModelVariant();
+    lungsEngine = await OnnxClassifier.load(lungsDir);
+    const app = createApp({ root: REPO, modelDir: lungsDir, engine: lungsEngine, card: modelCard(lungsEngine.json), limits: DEFAULT_LIMITS });
+    const bound = await listen(app, { port: 0, hostname: '127.0.0.1' });
+    lungsServer = bound.server;
+    lungsUrl = `http://127.0.0.1:${bound.port}/`;
+  }
+  const p = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+  await p.goto(lungsUrl);
+  await p.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
+  return p;
+}
+
+async function lungsFiles() {
+  return [
+    { name: 'phantom-ground-glass.png', mimeType: 'image/png', buffer: await phantomPng(lungPhantom(384, true)) },
+    { name: 'phantom-clear-lungs.png', mimeType: 'image/png', buffer: await phantomPng(lungPhantom(384, false)) },
+    { name: 'blank.png', mimeType: 'image/png', buffer: await phantomPng({ width: 200, height: 200, data: new Uint8Array(200 * 200).fill(255) }) },
+  ];
+}
+
+const rowsOf = (p: Page) => p.$$eval('#results tbody tr', (trs) => trs.map((tr) => ({
+  file: (tr as HTMLElement).dataset.file, probability: Number((tr as HTMLElement).dataset.probability),
+  verdict: tr.querySelector('.verdict')?.textContent ?? '', text: tr.textContent ?? '',
+  bar: tr.querySelector('.involvement-bar')?.getAttribute('aria-valuenow') ?? null, category: tr.querySelector('.category')?.textContent ?? null,
+})));
+
+test('lungs model on the server: involvement bar, pattern and category per CT row; "not a chest CT slice" with no verdict for a blank image', async () => {
+  const p = await lungsPage();
+  try {
+    await p.setInputFiles('#files', await lungsFiles());
+    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 3 && !document.body.dataset.busy, null, { timeout: 120_000 });
+    const shown = await rowsOf(p);
+    assert.ok(shown[0].bar !== null && Number(shown[0].bar) > 0.03, `an involvement bar for the CT row: ${JSON.stringify(shown[0])}`);
+    assert.match(shown[0].text, /\d+\.\d% ?/);
+    assert.match(shown[0].text, /pattern \d\.\d{3}/);
+    assert.ok(shown[0].category && /typical|indeterminate|atypical|negative for pneumonia/.test(shown[0].category));
+    assert.equal(shown[1].category, 'negative for pneumonia');
+    assert.match(shown[2].verdict, /^not a chest CT slice/);
+    assert.doesNotMatch(shown[2].text, /COVID|NonCOVID/);
+    assert.equal(shown[2].bar, null);
+    assert.equal(await p.locator('#results tbody tr').nth(2).locator('.heatmap-toggle').count(), 0, 'no heatmap for a NotCT slice');
+    await p.check('#show-heatmaps');
+    if (SHOTS || process.env.LUNGS_SHOT) {
+      await mkdir(path.join(REPO, 'docs'), { recursive: true });
+      await p.screenshot({ path: process.env.LUNGS_SHOT ?? path.join(REPO, 'docs', 'web-app-lungs.png'), fullPage: true });
+    }
+  } finally {
+    await p.close();
+  }
+});
+
+test('lungs model on this device: the same views and the same P as the server (within 1e-5), the same NotCT', async () => {
+  const files = await lungsFiles();
+  const p = await lungsPage();
+  try {
+    await p.setInputFiles('#files', files);
+    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 3 && !document.body.dataset.busy, null, { timeout: 120_000 });
+    const server = await rowsOf(p);
+    await p.click('#clear');
+    await p.check('input[name=mode][value=device]');
+    await p.setInputFiles('#files', files);
+    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 3 && !document.body.dataset.busy, null, { timeout: 120_000 });
+    const device = await rowsOf(p);
+    device.forEach((d, i) => {
+      assert.ok(Math.abs(d.probability - server[i].probability) < 1e-5, `${d.file}: device ${d.probability} vs server ${server[i].probability}`);
+      assert.equal(d.verdict, server[i].verdict);
+      assert.equal(d.bar, server[i].bar);
+    });
+    console.log(`# lungs model, device vs server: ${device.map((d, i) => `${d.file}: ${d.probability.toFixed(6)} / ${server[i].probability.toFixed(6)}`).join('; ')}`);
+  } finally {
+    await p.close();
+  }
 });

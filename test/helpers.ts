@@ -45,3 +45,45 @@ export function readCsv(text: string): Record<string, string>[] {
   const [head, ...body] = rows;
   return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ''])));
 }
+
+/**
+ * A synthetic chest-CT-like slice (never a dataset image): a soft-tissue body ellipse on black air, two dark lungs,
+ * vessels, and (when `opacity`) a patch of ground glass in the right lung. Grey bytes, `size` x `size`.
+ */
+export function lungPhantom(size = 384, opacity = true): { width: number; height: number; data: Uint8Array } {
+  const data = new Uint8Array(size * size);
+  const s = size / 384;
+  const inEllipse = (x: number, y: number, cx: number, cy: number, rx: number, ry: number) => ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1;
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+    let v = 0;
+    if (inEllipse(x, y, 192 * s, 196 * s, 170 * s, 135 * s)) v = 150 + ((x * 7 + y * 13) % 9);
+    const left = inEllipse(x, y, 120 * s, 190 * s, 58 * s, 95 * s), right = inEllipse(x, y, 264 * s, 190 * s, 58 * s, 95 * s);
+    if (left || right) {
+      v = 22 + ((x * 31 + y * 17) % 11);
+      if (((x - 130 * s) ** 2 + (y - 160 * s) ** 2) < (3 * s) ** 2 || ((x - 250 * s) ** 2 + (y - 230 * s) ** 2) < (3 * s) ** 2) v = 140; // vessels
+      if (opacity && right && inEllipse(x, y, 280 * s, 150 * s, 30 * s, 34 * s)) v = 95 + ((x * 3 + y * 5) % 13); // ground glass
+    }
+    if (inEllipse(x, y, 192 * s, 300 * s, 14 * s, 14 * s)) v = 235; // spine
+    data[y * size + x] = v;
+  }
+  return { width: size, height: size, data };
+}
+
+/**
+ * A model folder for plumbing tests of the lungs design: a copy of the shipped whole-slice model whose model.json
+ * gains `preprocessing.lungs` (the model then sees lungs-only views) and a `reading` design (gate x pattern,
+ * categories, NotCT). The ONNX graph is the same size, so it runs; its numbers mean nothing clinically (the
+ * weights were trained on whole slices): it tests that the lungs path is carried through, not how well it reads.
+ */
+export async function lungsModelVariant(): Promise<string> {
+  const { cp, mkdtemp, readFile, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(path.join(tmpdir(), 'covid-ct-lungs-variant-'));
+  await cp(path.join(REPO, 'models/default'), dir, { recursive: true });
+  const file = path.join(dir, 'model.json');
+  const json = JSON.parse(await readFile(file, 'utf8'));
+  json.preprocessing.lungs = { margin: 0.06, dilate: 4, lungGrey: 40, tissueGrey: 200 };
+  json.reading = { gate: { midpoint: 0.01, width: 0.004 }, pattern: { threshold: json.threshold, band: 0.1 } };
+  await writeFile(file, JSON.stringify(json, null, 2));
+  return dir;
+}

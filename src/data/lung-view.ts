@@ -22,19 +22,35 @@ export interface LungFraming {
 
 export const DEFAULT_LUNG_FRAMING: Readonly<LungFraming> = Object.freeze({ margin: 0.06, dilate: 4, lungGrey: 40, tissueGrey: 200 });
 
+/** The square the lungs-only view shows, in analysis pixels (may reach past the analysis image's edges). */
+export interface LungViewRegion { x0: number; y0: number; side: number }
+
 /**
- * The lungs-only square (side = the box's longer side plus margins, in analysis pixels). When no lungs were
- * found, or they show no contrast to calibrate on, the analysis image itself (the model's P is then for research
- * only: such a slice is labelled NotCT or has no calibrated view).
+ * Where the lungs-only square lies on the analysis image (side = the box's longer side plus margins, centred on
+ * the box), or null when lungView shows the analysis image itself (no lungs, or no contrast to calibrate on).
+ * Divided by `seg.scale`, the region of the original slice that the view (and so the model's map) covers.
+ */
+export function lungViewRegion(seg: LungSegmentation, framing: LungFraming = DEFAULT_LUNG_FRAMING): LungViewRegion | null {
+  if (!seg.found || !seg.box || !intensityReference(seg)) return null;
+  return squareOf(seg.box, framing);
+}
+
+function squareOf(box: NonNullable<LungSegmentation['box']>, framing: LungFraming): LungViewRegion {
+  const { x0, y0, x1, y1 } = box;
+  const side = Math.max(8, Math.round(Math.max(x1 - x0, y1 - y0) * (1 + 2 * framing.margin)));
+  return { x0: Math.round((x0 + x1) / 2 - side / 2), y0: Math.round((y0 + y1) / 2 - side / 2), side };
+}
+
+/**
+ * The lungs-only square (see lungViewRegion). When no lungs were found, or they show no contrast to calibrate
+ * on, the analysis image itself (the model's P is then for research only: such a slice is labelled NotCT or has
+ * no calibrated view).
  */
 export function lungView(seg: LungSegmentation, framing: LungFraming = DEFAULT_LUNG_FRAMING): GreyImage {
   const ref = seg.found && seg.box ? intensityReference(seg) : null;
   if (!ref || !seg.box) return seg.analysis;
   const { width: W, height: H, data } = seg.analysis;
-  const { x0, y0, x1, y1 } = seg.box;
-  const side = Math.max(8, Math.round(Math.max(x1 - x0, y1 - y0) * (1 + 2 * framing.margin)));
-  const ox = Math.round((x0 + x1) / 2 - side / 2);
-  const oy = Math.round((y0 + y1) / 2 - side / 2);
+  const { x0: ox, y0: oy, side } = squareOf(seg.box, framing);
   const lung = new Uint8Array(W * H);
   for (let i = 0; i < lung.length; i++) lung[i] = seg.labels[i] ? 1 : 0;
   const keep = dilate(lung, W, H, framing.dilate);

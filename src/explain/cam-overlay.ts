@@ -6,9 +6,14 @@
 import type { GreyImage } from '../types.js';
 import type { WorkingFit } from '../data/preprocess.js';
 import type { ActivationMap } from '../model/onnx-engine.js';
+import type { LungSegmentation } from '../data/lungs.js';
+import { lungViewRegion, type LungFraming } from '../data/lung-view.js';
+
+/** A rectangle of an image, in its pixels. */
+export interface ImageRegion { x0: number; y0: number; w: number; h: number }
 
 /** The part of the original image that the working image shows, in original pixels. */
-export function workingRegion(width: number, height: number, fit: WorkingFit): { x0: number; y0: number; w: number; h: number } {
+export function workingRegion(width: number, height: number, fit: WorkingFit): ImageRegion {
   if (fit === 'cover') {
     const m = Math.min(width, height);
     return { x0: (width - m) / 2, y0: (height - m) / 2, w: m, h: m };
@@ -21,12 +26,30 @@ export function workingRegion(width: number, height: number, fit: WorkingFit): {
 }
 
 /**
- * The map resampled (bilinear, cell centres) onto every pixel of the original image; pixels outside the
- * working region get NaN. Values are the map's own (logit contributions; positive = towards COVID).
+ * The region of the original slice (original pixels) that a model's map covers: for a lungs-only model
+ * (`lungs` framing) the lung view's square (lung-view.ts) divided by the segmentation's scale; otherwise, or when
+ * the view fell back to the whole analysis image, the working region of the fit.
  */
-export function mapToImage(cam: ActivationMap, width: number, height: number, fit: WorkingFit): Float32Array {
+export function camRegion(width: number, height: number, fit: WorkingFit, seg?: LungSegmentation, lungs?: LungFraming): ImageRegion {
+  const sq = seg && lungs ? lungViewRegion(seg, lungs) : null;
+  if (!sq || !seg) return workingRegion(width, height, fit);
+  return { x0: sq.x0 / seg.scale, y0: sq.y0 / seg.scale, w: sq.side / seg.scale, h: sq.side / seg.scale };
+}
+
+/**
+ * The map resampled (bilinear, cell centres) onto every pixel of a width x height picture of the original image;
+ * pixels outside the region the map covers get NaN (no heat). `where`: the fit of the working image (the
+ * whole-slice models), or the covered region in pixels of the original, whose size is `original` (default: the
+ * picture's own). Values are the map's own (logit contributions; positive = towards COVID).
+ */
+export function mapToImage(cam: ActivationMap, width: number, height: number, where: WorkingFit | ImageRegion = 'cover', original?: { width: number; height: number }): Float32Array {
   const { grid, values } = cam;
-  const r = workingRegion(width, height, fit);
+  let r: ImageRegion;
+  if (typeof where === 'string') r = workingRegion(width, height, where);
+  else {
+    const sx = original ? width / original.width : 1, sy = original ? height / original.height : 1;
+    r = { x0: where.x0 * sx, y0: where.y0 * sy, w: where.w * sx, h: where.h * sy };
+  }
   const out = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
     const gy = ((y + 0.5 - r.y0) / r.h) * grid - 0.5;
@@ -93,4 +116,92 @@ export function meanViewMap(cams: Float32Array, grid: number, views: number): Fl
     }
   }
   return values;
+}
+
+/** A mask on the analysis grid (W x H) brought to a width x height picture of the same image, nearest neighbour. */
+export function gridToImage(mask: Uint8Array, W: number, H: number, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const gy = Math.min(H - 1, Math.floor(((y + 0.5) * H) / height));
+    for (let x = 0; x < width; x++) {
+      const gx = Math.min(W - 1, Math.floor(((x + 0.5) * W) / width));
+      out[y * width + x] = mask[gy * W + gx] ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+/** The 1-pixel boundary of a mask (mask pixels with a 4-neighbour outside it or on the picture's edge). */
+export function maskOutline(mask: Uint8Array, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    const i = y * width + x;
+    if (!mask[i]) continue;
+    if (x === 0 || y === 0 || x === width - 1 || y === height - 1 || !mask[i - 1] || !mask[i + 1] || !mask[i - width] || !mask[i + width]) out[i] = 1;
+  }
+  return out;
+}
+
+/** Colours of the lung layers (also the legend's). */
+export const OUTLINE_RGB: readonly [number, number, number] = [0, 255, 255];
+export const INVOLVED_RGB: readonly [number, number, number] = [40, 220, 60];
+
+/** The lung layers of a picture: where the lungs' outline and the involved lung fall, on its pixels. */
+export interface LungLayers { outline: Uint8Array; involved: Uint8Array }
+
+/**
+ * The lung layers of a width x height picture of the original slice, upsampled from the analysis grid with
+ * nearest neighbour: the outline of the lungs (1 px in the picture) and the involved regions (involvement.ts).
+ */
+export function lungLayers(seg: LungSegmentation, involved: Uint8Array | null, width: number, height: number): LungLayers {
+  const { width: W, height: H } = seg.analysis;
+  const lung = gridToImage(seg.labels, W, H, width, height);
+  return { outline: maskOutline(lung, width, height), involved: involved ? gridToImage(involved, W, H, width, height) : new Uint8Array(width * height) };
+}
+
+/**
+ * Draws the lung layers on RGB bytes, in place: involved lung semi-transparent green with denser diagonal hatching
+ * (visible over any heat colour), then the outline in cyan on top.
+ */
+export function drawLungLayers(rgb: Uint8Array, width: number, layers: LungLayers): Uint8Array {
+  const [ir, ig, ib] = INVOLVED_RGB;
+  for (let i = 0; i < layers.involved.length; i++) {
+    if (!layers.involved[i]) continue;
+    const x = i % width, y = (i / width) | 0;
+    const a = (x + y) % 4 === 0 ? 0.85 : 0.35;
+    rgb[3 * i] = Math.round(rgb[3 * i] * (1 - a) + ir * a);
+    rgb[3 * i + 1] = Math.round(rgb[3 * i + 1] * (1 - a) + ig * a);
+    rgb[3 * i + 2] = Math.round(rgb[3 * i + 2] * (1 - a) + ib * a);
+  }
+  for (let i = 0; i < layers.outline.length; i++) {
+    if (!layers.outline[i]) continue;
+    rgb[3 * i] = OUTLINE_RGB[0]; rgb[3 * i + 1] = OUTLINE_RGB[1]; rgb[3 * i + 2] = OUTLINE_RGB[2];
+  }
+  return rgb;
+}
+
+/** What a slice picture needs besides the grey picture and the map: the original's size and its lungs. */
+export interface SlicePictureInput {
+  /** The original slice's size (the picture may be a smaller copy). */
+  original: { width: number; height: number };
+  cam: ActivationMap;
+  fit: WorkingFit;
+  /** The model's lungs framing (lungs-only models). */
+  lungs?: LungFraming;
+  seg?: LungSegmentation;
+  /** The involved mask on the analysis grid. */
+  involved?: Uint8Array | null;
+}
+
+/**
+ * The heatmap picture of a slice as RGB bytes: the map over the region it covers (no heat elsewhere), then the
+ * lung outline and the involved regions when the lungs were found. The same in Node and the browser.
+ */
+export function slicePictureRgb(picture: GreyImage, input: SlicePictureInput): Uint8Array {
+  const { width, height } = picture;
+  const region = camRegion(input.original.width, input.original.height, input.fit, input.seg, input.lungs);
+  const heat = mapToImage(input.cam, width, height, region, input.original);
+  const rgb = overlayRgb(picture, heat);
+  if (input.seg?.found) drawLungLayers(rgb, width, lungLayers(input.seg, input.involved ?? null, width, height));
+  return rgb;
 }

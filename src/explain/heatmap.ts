@@ -6,14 +6,64 @@ import sharp from 'sharp';
 import type { GreyImage } from '../types.js';
 import type { WorkingFit } from '../data/preprocess.js';
 import type { ActivationMap } from '../model/onnx-engine.js';
-import { mapToImage, overlayRgb } from './cam-overlay.js';
+import { heatColour, INVOLVED_RGB, OUTLINE_RGB, slicePictureRgb, type SlicePictureInput } from './cam-overlay.js';
 
 export { heatColour, mapToImage, overlayRgb, workingRegion } from './cam-overlay.js';
 
-export async function overlayPng(image: GreyImage, cam: ActivationMap, fit: WorkingFit, maxSide = Infinity): Promise<Buffer> {
+/** The lungs of the slice for its picture (see cam-overlay.ts): segmentation, involved mask, the model's framing. */
+export type PictureLungs = Pick<SlicePictureInput, 'seg' | 'involved' | 'lungs'>;
+
+/**
+ * The heatmap PNG: the map over the slice (over the lung view's square for a lungs-only model), the lung outline
+ * and the involved regions when `lungs` are given and found, and a legend of the colours.
+ */
+export async function overlayPng(image: GreyImage, cam: ActivationMap, fit: WorkingFit, maxSide = Infinity, lungs: PictureLungs = {}): Promise<Buffer> {
   const base = await shrink(image, maxSide);
-  const heat = mapToImage(cam, base.width, base.height, fit);
-  return sharp(overlayRgb(base, heat), { raw: { width: base.width, height: base.height, channels: 3 } }).png().toBuffer();
+  const rgb = slicePictureRgb(base, { original: { width: image.width, height: image.height }, cam, fit, ...lungs });
+  const png = sharp(rgb, { raw: { width: base.width, height: base.height, channels: 3 } });
+  const legend = legendSvg(base.width, base.height, Boolean(lungs.seg?.found));
+  return (legend ? png.composite([{ input: Buffer.from(legend), left: 0, top: 0 }]) : png).png().toBuffer();
+}
+
+const hex = (c: readonly number[]) => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+
+/**
+ * The legend, as an SVG the size of the picture: a gradient bar of the heat colours from "low" to "high" and,
+ * when the lungs are drawn, swatches for the outline and the involved lung. Left out of pictures too small for it.
+ */
+export function legendSvg(width: number, height: number, lungs: boolean): string | null {
+  if (width < 120 || height < 80) return null;
+  const scale = Math.min(1, width / 320);
+  const font = Math.round(11 * scale * 10) / 10;
+  const bar = Math.round(110 * scale), pad = Math.round(6 * scale), bh = Math.round(8 * scale);
+  const rows = lungs ? 4 : 1;
+  const boxW = Math.min(width - 2, Math.round(bar + 2 * pad + 56 * scale));
+  const rowH = Math.round(font + 5 * scale);
+  const boxH = Math.round(pad * 2 + rows * rowH + bh);
+  const top = height - boxH - 2;
+  const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `<stop offset="${t}" stop-color="${hex(heatColour(t))}"/>`).join('');
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">`,
+    `<defs><linearGradient id="heat">${stops}</linearGradient><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="4" height="4" fill="${hex(INVOLVED_RGB)}" fill-opacity="0.45"/><rect width="1.3" height="4" fill="${hex(INVOLVED_RGB)}"/></pattern></defs>`,
+    `<g font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#ffffff">`,
+    `<rect x="2" y="${top}" width="${boxW}" height="${boxH}" rx="3" fill="#000000" fill-opacity="0.6"/>`,
+    `<text x="${2 + pad}" y="${top + pad + font}">heat: evidence towards COVID</text>`,
+    `<rect x="${2 + pad}" y="${top + pad + rowH}" width="${bar}" height="${bh}" fill="url(#heat)"/>`,
+    `<text x="${2 + pad}" y="${top + pad + rowH + bh + font}" font-size="${font * 0.9}">low</text>`,
+    `<text x="${2 + pad + bar}" y="${top + pad + rowH + bh + font}" font-size="${font * 0.9}" text-anchor="end">high</text>`,
+  ];
+  if (lungs) {
+    const y = top + pad + rowH + bh + font + 4 * scale;
+    const sw = Math.round(10 * scale);
+    parts.push(
+      `<rect x="${2 + pad}" y="${y}" width="${sw}" height="${sw}" fill="url(#hatch)"/>`,
+      `<text x="${2 + pad + sw + 4}" y="${y + sw}">involved lung</text>`,
+      `<rect x="${2 + pad}" y="${y + rowH}" width="${sw}" height="${sw}" fill="none" stroke="${hex(OUTLINE_RGB)}" stroke-width="1.5"/>`,
+      `<text x="${2 + pad + sw + 4}" y="${y + rowH + sw}">lung outline</text>`,
+    );
+  }
+  parts.push('</g></svg>');
+  return parts.join('');
 }
 
 /** The grey slice as a PNG, at most maxSide pixels on its long side (a preview of what the model was given). */

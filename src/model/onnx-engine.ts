@@ -10,7 +10,8 @@ import type { GreyImage } from '../types.js';
 import { loadModel, type LoadedModel, type ModelJson } from './model-files.js';
 import { exportOnnx } from './onnx-export.js';
 import { readOnnxGraph } from './onnx-proto.js';
-import { EngineBase, modelViews } from './engine.js';
+import { EngineBase, modelViews, type PreparedSlice } from './engine.js';
+import { readSlice, type SliceReading } from './reading.js';
 import { sigmoid } from './head.js';
 import { UserError } from '../util/errors.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
@@ -118,6 +119,21 @@ export class OnnxClassifier extends EngineBase {
     let p = 0;
     for (const l of logits) p += sigmoid(l) / logits.length;
     return { probability: p, cam: { grid, values } };
+  }
+
+  /**
+   * The reading of a prepared slice (engine.prepare) and its class activation map, from ONE run of the network on
+   * the slice's prepared views: the same P as readPrepared (same views, same sum order). The map is over the
+   * square the model saw: the working image of the whole slice, or the lung view (lung-view.ts) for a lungs model.
+   */
+  async explainPrepared(prepared: PreparedSlice): Promise<{ reading: SliceReading; cam: ActivationMap }> {
+    const { views } = prepared;
+    const { logits, cams, grid } = await this.runViews(views);
+    let sum = 0;
+    for (const l of logits) sum += sigmoid(l);
+    const pattern = sum / logits.length;
+    const reading = readSlice(pattern, prepared.lungs.findings, this.threshold, this.json.reading);
+    return { reading, cam: { grid, values: meanViewMap(cams, grid, views.length) } };
   }
 
   dispose(): void {

@@ -3,7 +3,7 @@
  * gets P(COVID) from the ONNX engine and, on request, a heatmap and a preview; a file that cannot be read gets
  * an error of its own and the others go on. Pure of HTTP: the server and tests call it the same way.
  */
-import type { Label } from '../types.js';
+import type { Category, Verdict } from '../model/reading.js';
 import type { OnnxClassifier } from '../model/onnx-engine.js';
 import { decodeInput, type LungWindow, type SliceOrder } from '../data/inputs.js';
 import { greyPng, overlayPng } from '../explain/heatmap.js';
@@ -30,10 +30,19 @@ export interface AnalyseOptions {
 export interface SliceResult {
   file: string;
   probability: number | null;
-  label: Label | null;
+  /** COVID or NonCOVID at the threshold; NotCT when the slice shows no plausible pair of lungs (lungs design). */
+  label: Verdict | null;
   threshold: number;
+  /** Share of the lung with ground glass or consolidation (0..1); null when not measured. */
+  involvement: number | null;
+  /** P(COVID-typical pattern) of the (lungs-only) model; for a whole-slice model its P. */
+  pattern: number | null;
+  /** RSNA-style category (lungs design only; null otherwise). */
+  category: Category | null;
+  /** Why the slice is NotCT. */
+  reason?: string;
   error?: string;
-  /** data:image/png;base64 overlay of the class activation map. */
+  /** data:image/png;base64 overlay of the class activation map (not for a NotCT slice). */
   heatmap?: string;
   /** data:image/png;base64 of the grey slice the model was given (after the DICOM window). */
   preview?: string;
@@ -58,18 +67,29 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
     for (const slice of await decodeInput(f.name, f.bytes, { window: opts.window, maxPixels: opts.maxPixels })) {
       opts.signal?.throwIfAborted();
       const base = { file: slice.name, threshold, ...(slice.dicom ? { dicom: slice.dicom } : {}) };
+      const failed = { probability: null, label: null, involvement: null, pattern: null, category: null };
       if (!slice.image) {
-        out.push({ ...base, probability: null, label: null, error: slice.error ?? 'could not be read' });
+        out.push({ ...base, ...failed, error: slice.error ?? 'could not be read' });
         continue;
       }
       try {
-        const ex = await engine.explain(slice.image);
-        const r: SliceResult = { ...base, probability: ex.probability, label: engine.labelOf(ex.probability) };
-        if (opts.heatmap) r.heatmap = dataUrl(await overlayPng(slice.image, ex.cam, engine.json.preprocessing.fit, side));
+        // One preparation (lungs, views) serves the reading and the map: the map is of the views that were scored.
+        const [prepared] = await engine.prepare([slice.image]);
+        const { reading, cam } = await engine.explainPrepared(prepared);
+        const r: SliceResult = {
+          ...base, probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
+          category: reading.category, ...(reading.reason ? { reason: reading.reason } : {}),
+        };
+        // No map of "evidence towards COVID" over a slice that is not a chest CT: it gets no verdict, so no heat either.
+        if (opts.heatmap && reading.label !== 'NotCT') {
+          const { seg, involvement } = prepared.lungs;
+          const lungs = { seg, involved: involvement?.mask ?? null, lungs: engine.json.preprocessing.lungs };
+          r.heatmap = dataUrl(await overlayPng(slice.image, cam, engine.json.preprocessing.fit, side, lungs));
+        }
         if (opts.preview) r.preview = dataUrl(await greyPng(slice.image, side));
         out.push(r);
       } catch (e) {
-        out.push({ ...base, probability: null, label: null, error: errorMessage(e) });
+        out.push({ ...base, ...failed, error: errorMessage(e) });
       }
     }
   }

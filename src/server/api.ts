@@ -52,11 +52,15 @@ const SliceOrderSchema = z.object({
 });
 const SliceResultSchema = z.object({
   file: z.string().openapi({ description: 'the uploaded name (for a zip or multi-frame DICOM, which entry or frame)' }),
-  probability: z.number().nullable().openapi({ description: 'P(COVID), null when the file could not be scored' }),
-  label: z.enum(['COVID', 'NonCOVID']).nullable(),
+  probability: z.number().nullable().openapi({ description: 'P(COVID), null when the file could not be scored. For a lungs model: P(involvement present) x pattern' }),
+  label: z.enum(['COVID', 'NonCOVID', 'NotCT']).nullable().openapi({ description: 'COVID or NonCOVID at the threshold; NotCT when the slice shows no plausible pair of lungs (only a model with a reading design says NotCT; no COVID verdict is given then, see reason); null on error' }),
   threshold: z.number(),
+  involvement: z.number().nullable().openapi({ description: 'share of the lung (0..1) with raised attenuation (ground glass or consolidation), vessels removed; null when no lungs were found or they could not be measured' }),
+  pattern: z.number().nullable().openapi({ description: 'P(COVID-typical pattern) from the model (for a whole-slice model, its P(COVID)); null on error' }),
+  category: z.enum(['negative for pneumonia', 'typical', 'indeterminate', 'atypical', 'not a chest CT']).nullable().openapi({ description: 'RSNA-style category of the slice (models with a reading design only; null otherwise)' }),
+  reason: z.string().optional().openapi({ description: 'why the slice is NotCT' }),
   error: z.string().optional(),
-  heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay' }),
+  heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay: the class activation map (over the lung view for a lungs model), the lung outline (cyan) and involved lung (hatched green), with a legend; not given for a NotCT slice' }),
   preview: z.string().optional(),
   dicom: SliceOrderSchema.optional(),
 }).openapi('SliceResult');
@@ -66,7 +70,9 @@ const PredictResponse = z.object({
     series: z.string().openapi({ description: 'an opaque key of the series (a hash; no DICOM identifier is returned)' }),
     slices: z.number(), probability: z.number(), method: z.literal('mean of top k'), k: z.number(),
     label: z.enum(['COVID', 'NonCOVID']).openapi({ description: 'at the slice threshold; not calibrated for whole scans' }),
-  })).openapi({ description: 'one per DICOM series of two or more scored slices: the mean of the top k = ceil(n/10) slice probabilities' }),
+    involvement: z.number().nullable().openapi({ description: 'the scan\'s lung involvement: mean of its CT slices\' involvement; null when none was measured' }),
+    notCt: z.number().openapi({ description: 'slices of the series left out of the scan score as NotCT (no lungs in them)' }),
+  })).openapi({ description: 'one per DICOM series of two or more scored CT slices (NotCT slices left out): the mean of the top k = ceil(n/10) slice probabilities' }),
 }).openapi('PredictResponse');
 
 const predictRoute = createRoute({

@@ -21,7 +21,9 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
     ['/', path.join(root, 'src/web/index.html')],
     ['/style.css', path.join(root, 'src/web/style.css')],
     // The page's scripts: its own, and the pure modules it shares with the server (same pixels, same maps).
-    ...['web/app.js', 'web/on-device.js', 'data/render-view.js', 'data/view-plan.js', 'util/prng.js', 'data/working-image.js', 'data/band-limit.js', 'explain/cam-overlay.js', 'predict/format.js']
+    ...['web/app.js', 'web/on-device.js', 'data/render-view.js', 'data/view-plan.js', 'util/prng.js', 'data/working-image.js', 'data/band-limit.js', 'explain/cam-overlay.js', 'predict/format.js',
+      // The lungs (segmentation, involvement, lungs-only view) and the reading: a lungs model's views and P on the device.
+      'data/lungs.js', 'data/morphology.js', 'data/involvement.js', 'data/lung-view.js', 'model/reading.js', 'model/head.js']
       .map((f): [string, string] => [`/js/${f}`, path.join(root, 'dist/src', f)]),
     ['/model/model.onnx', path.join(modelDir, 'model.onnx')],
     ...ORT_FILES.map((f): [string, string] => [`/vendor/ort/${f}`, path.join(ortDir, f)]),

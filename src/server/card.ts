@@ -29,6 +29,8 @@ export interface ModelCard {
   threshold: number;
   backbone: { architecture: string; taps: string[]; inputSize: number; pretrained?: string; licence?: string };
   preprocessing: ModelJson['preprocessing'];
+  /** How P combines involvement and pattern (reading.ts), when the model has a reading design; the page's on-device mode applies it. */
+  reading?: ModelJson['reading'];
   trainingData: string;
   val?: Record<string, unknown>;
   /** Test-split metrics of these weights (from their evaluation report), with 95% bootstrap intervals. */
@@ -64,6 +66,7 @@ export function modelCard(model: ModelJson, report?: EvaluationReport): ModelCar
       pretrained: card.pretrained?.description, licence: card.pretrained?.licence,
     },
     preprocessing: model.preprocessing,
+    ...(model.reading ? { reading: model.reading } : {}),
     trainingData: `COVID-CT (Zhao et al., arXiv:2003.13865), official patient-level split${data?.folder ? ` (folder ${data.folder})` : ''}: ` +
       'train 425 slices, val 118 (model selection and threshold), test 203 (reported once).',
     val: card.val,

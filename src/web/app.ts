@@ -4,18 +4,20 @@
  * results download as CSV. Nothing is fetched from anywhere but our own server.
  */
 import { analyseOnDevice, type Grey, type Preprocessing } from './on-device.js';
-import { mapToImage, overlayRgb } from '../explain/cam-overlay.js';
+import { slicePictureRgb } from '../explain/cam-overlay.js';
+import type { ReadingDesign } from '../model/reading.js';
 import { resample } from '../data/working-image.js';
 import { csvField } from '../predict/format.js';
 
 type Mode = 'server' | 'device';
-type Label = 'COVID' | 'NonCOVID';
+type Label = 'COVID' | 'NonCOVID' | 'NotCT';
 
 interface Estimate { value: number; ci: [number, number] }
 interface ModelCard {
   name: string; task: string; intendedUse: string; threshold: number; trainingData: string; attribution?: string;
   backbone: { architecture: string; pretrained?: string; licence?: string; inputSize: number };
   preprocessing: Preprocessing;
+  reading?: ReadingDesign;
   val?: { n: number; auc: number };
   test?: { n: number; metrics: Record<string, Estimate>; confusion: { tp: number; fp: number; tn: number; fn: number } };
 }
@@ -27,11 +29,17 @@ export interface ResultRow {
   probability: number | null;
   label: Label | null;
   threshold: number | null;
+  /** Share of the lung involved (0..1), null when not measured. */
+  involvement?: number | null;
+  pattern?: number | null;
+  category?: string | null;
+  /** Why a slice is NotCT. */
+  reason?: string;
   error?: string;
   thumbnail?: string;
   heatmap?: string;
 }
-interface ScanRow { series: string; slices: number; probability: number; label?: Label; method: string; k?: number }
+interface ScanRow { series: string; slices: number; probability: number; label?: Label; method: string; k?: number; involvement?: number | null; notCt?: number }
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
 const rows: ResultRow[] = [];
@@ -52,7 +60,31 @@ function showMode(): void {
 
 function verdictText(r: ResultRow): string {
   if (r.error) return `${r.file}: ${r.error}`;
+  if (r.label === 'NotCT') return `not a chest CT slice${r.reason ? ` (${r.reason})` : ''}`;
   return r.label === 'COVID' ? 'COVID-19 findings likely' : 'no COVID-19 findings detected';
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+
+/** The involvement cell: a bar and the percentage of the lung involved. */
+function involvementCell(v: number | null | undefined): HTMLTableCellElement {
+  const td = document.createElement('td');
+  td.className = 'involvement';
+  if (typeof v !== 'number') { td.textContent = 'not measured'; td.classList.add('muted'); return td; }
+  const text = document.createElement('span');
+  text.textContent = pct(v);
+  const bar = document.createElement('div');
+  bar.className = 'bar involvement-bar';
+  bar.setAttribute('role', 'meter');
+  bar.setAttribute('aria-label', 'share of the lung involved');
+  bar.setAttribute('aria-valuenow', v.toFixed(4));
+  bar.setAttribute('aria-valuemin', '0');
+  bar.setAttribute('aria-valuemax', '1');
+  const fill = document.createElement('span');
+  fill.style.width = `${Math.min(100, 100 * v).toFixed(1)}%`;
+  bar.append(fill);
+  td.append(text, bar);
+  return td;
 }
 
 function renderRow(r: ResultRow): HTMLTableRowElement {
@@ -71,7 +103,11 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   name.textContent = r.file;
   const prob = document.createElement('td');
   prob.className = 'probability';
-  if (r.probability !== null) {
+  if (r.label === 'NotCT') {
+    // No verdict for a slice that is not a chest CT: its P is kept in the CSV for research, not shown as a result.
+    prob.textContent = '-';
+    prob.title = 'no P(COVID) for a slice that is not a chest CT';
+  } else if (r.probability !== null) {
     prob.textContent = r.probability.toFixed(4);
     const bar = document.createElement('div');
     bar.className = 'bar';
@@ -87,6 +123,21 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   } else {
     prob.textContent = '-';
   }
+  const inv = r.error || r.label === 'NotCT' ? document.createElement('td') : involvementCell(r.involvement);
+  const reading = document.createElement('td');
+  reading.className = 'reading';
+  if (!r.error && r.label !== 'NotCT' && typeof r.pattern === 'number') {
+    const pat = document.createElement('div');
+    pat.className = 'pattern';
+    pat.textContent = `pattern ${r.pattern.toFixed(3)}`;
+    reading.append(pat);
+    if (r.category) {
+      const cat = document.createElement('div');
+      cat.className = 'category';
+      cat.textContent = r.category;
+      reading.append(cat);
+    }
+  }
   const verdict = document.createElement('td');
   verdict.className = `verdict ${r.label ?? ''}`;
   verdict.textContent = verdictText(r);
@@ -100,7 +151,7 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
     box.addEventListener('change', () => { (img.firstChild as HTMLImageElement).src = box.checked ? r.heatmap! : r.thumbnail!; });
     toggle.append(box);
   }
-  tr.append(img, name, prob, verdict, toggle);
+  tr.append(img, name, prob, inv, reading, verdict, toggle);
   return tr;
 }
 
@@ -120,7 +171,10 @@ function addScans(scans: ScanRow[]): void {
     const tr = document.createElement('tr');
     tr.className = `row-${s.label ?? ''}`;
     tr.dataset.probability = String(s.probability);
-    for (const text of [s.series, String(s.slices), s.probability.toFixed(4), s.label ?? '', `mean of the top ${s.k ?? 1} of ${s.slices} slice probabilities (not calibrated for whole scans)`]) {
+    const how = `mean of the top ${s.k ?? 1} of ${s.slices} slice probabilities (not calibrated for whole scans)` +
+      (s.notCt ? `; ${s.notCt} slice(s) not a chest CT left out` : '');
+    for (const text of [s.series, String(s.slices), s.probability.toFixed(4), null, s.label ?? '', how]) {
+      if (text === null) { tr.append(involvementCell(s.involvement)); continue; }
       const td = document.createElement('td');
       td.textContent = text;
       tr.append(td);
@@ -132,9 +186,10 @@ function addScans(scans: ScanRow[]): void {
 // ---- CSV --------------------------------------------------------------------------------------------------
 
 export function resultsCsv(list: ResultRow[]): string {
-  const lines = ['file,probability,label,threshold,mode,error'];
+  const lines = ['file,probability,label,involvement,pattern,category,reason,threshold,mode,error'];
+  const num = (v: number | null | undefined) => (typeof v === 'number' ? String(v) : '');
   for (const r of list) {
-    lines.push([r.file, r.probability === null ? '' : String(r.probability), r.label ?? '', r.threshold === null ? '' : String(r.threshold), r.mode, r.error ?? '']
+    lines.push([r.file, num(r.probability), r.label ?? '', num(r.involvement), num(r.pattern), r.category ?? '', r.reason ?? '', num(r.threshold), r.mode, r.error ?? '']
       .map(csvField).join(','));
   }
   return lines.join('\n') + '\n';
@@ -188,6 +243,7 @@ async function analyseOnServer(files: File[]): Promise<void> {
     }
     addRows(json.results.map((r) => ({
       file: r.file, mode: 'server', probability: r.probability, label: r.label, threshold: r.threshold, error: r.error,
+      involvement: r.involvement, pattern: r.pattern, category: r.category, reason: r.reason,
       thumbnail: r.preview, heatmap: r.heatmap,
     })));
     addScans(json.scans ?? []);
@@ -231,14 +287,18 @@ async function analyseHere(files: File[]): Promise<void> {
           ? 'DICOM files and zips are analysed on the server: switch to "On this covid-ct server"'
           : `not a PNG or JPEG image`);
       }
-      const { grey, probability, grid, cam } = await analyseOnDevice(f, p);
-      row.probability = probability;
-      row.label = probability >= card!.threshold ? 'COVID' : 'NonCOVID';
+      const { grey, lungs, reading, grid, cam } = await analyseOnDevice(f, card!);
+      Object.assign(row, {
+        probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
+        category: reading.category, ...(reading.reason ? { reason: reading.reason } : {}),
+      });
       const small = shrink(grey, 512);
       row.thumbnail = pngUrl(small.width, small.height, (i) => [small.data[i], small.data[i], small.data[i]]);
-      const heat = mapToImage({ grid, values: cam }, small.width, small.height, p.fit);
-      const rgb = overlayRgb(small, heat);
-      row.heatmap = pngUrl(small.width, small.height, (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
+      const rgb = slicePictureRgb(small, {
+        original: { width: grey.width, height: grey.height }, cam: { grid, values: cam }, fit: p.fit,
+        lungs: p.lungs, seg: lungs.seg, involved: lungs.involvement?.mask ?? null,
+      });
+      if (reading.label !== 'NotCT') row.heatmap = pngUrl(small.width, small.height, (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
     } catch (e) {
       row.error = e instanceof DOMException || (e as Error).name === 'InvalidStateError'
         ? 'not an image this browser can decode (truncated or corrupt?)'

@@ -1,6 +1,7 @@
 /**
  * "Analyse on this device": the file is decoded by the browser, made grey, framed and rendered into views by
- * the same TypeScript modules the server uses (working-image.ts, render-view.ts), and the model runs here
+ * the same TypeScript modules the server uses (working-image.ts, render-view.ts; for a lungs model lungs.ts,
+ * involvement.ts, lung-view.ts and reading.ts), and the model runs here
  * with onnxruntime-web (wasm, served by our own server). The image never leaves the machine.
  */
 import { renderView } from '../data/render-view.js';
@@ -8,6 +9,9 @@ import { TTA_PLAN, viewSpecs } from '../data/view-plan.js';
 import { workingImage, type WorkingFit } from '../data/working-image.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
 import { gaussianBlur } from '../data/band-limit.js';
+import { findLungs } from '../data/involvement.js';
+import { lungView, type LungFraming } from '../data/lung-view.js';
+import { readSlice, type ReadingDesign, type SliceReading } from '../model/reading.js';
 
 interface OrtTensor { data: Float32Array; dims: readonly number[] }
 interface OrtSession { run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensor>> }
@@ -17,7 +21,9 @@ interface OrtModule {
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
 }
 export interface Grey { width: number; height: number; data: Uint8Array }
-export interface Preprocessing { workingSize: number; inputSize: number; views: number; fit: WorkingFit; blurSigma?: number }
+export interface Preprocessing { workingSize: number; inputSize: number; views: number; fit: WorkingFit; blurSigma?: number; lungs?: LungFraming }
+/** What the device needs of the model card to read a slice as the server does. */
+export interface DeviceModel { preprocessing: Preprocessing; threshold: number; reading?: ReadingDesign }
 
 const ORT_URL = '/vendor/ort/ort.wasm.min.mjs';
 let session: Promise<{ ort: OrtModule; session: OrtSession }> | undefined;
@@ -79,14 +85,25 @@ export async function decodeInBrowser(file: Blob): Promise<Grey> {
   return { width, height, data };
 }
 
-/** The model's test-time views of a grey slice (identity, mirror, then TTA_PLAN's fixed draws), as the server renders them. */
-export function viewsOf(grey: Grey, p: Preprocessing): Float32Array[] {
+/**
+ * The model's test-time views of a grey slice (identity, mirror, then TTA_PLAN's fixed draws), as the server
+ * renders them (engine.ts prepareSlice, views.ts): for a lungs model, of the lungs-only view of `seg`.
+ */
+export function viewsOf(grey: Grey, p: Preprocessing, seg?: ReturnType<typeof findLungs>['seg']): Float32Array[] {
+  const shown = p.lungs ? lungView(seg ?? findLungs(grey).seg, p.lungs) : grey;
   // The band limit the model was trained with (see band-limit.ts), exactly as the server applies it.
-  const work = gaussianBlur(workingImage(grey, p.workingSize, p.fit), p.blurSigma ?? 0);
+  const work = gaussianBlur(workingImage(shown, p.workingSize, p.fit), p.blurSigma ?? 0);
   return viewSpecs({ ...TTA_PLAN, views: p.views }, '').map((v) => renderView(work, v.params, p.inputSize));
 }
 
-export async function analyseOnDevice(file: Blob, p: Preprocessing) {
+/**
+ * One slice read on this device as the server reads it: lungs found and measured (involvement.ts), views rendered,
+ * the model run, and P combined by the model's reading design (reading.ts).
+ */
+export async function analyseOnDevice(file: Blob, m: DeviceModel) {
   const grey = await decodeInBrowser(file);
-  return { grey, ...(await runViews(viewsOf(grey, p), p.inputSize)) };
+  const lungs = findLungs(grey);
+  const run = await runViews(viewsOf(grey, m.preprocessing, lungs.seg), m.preprocessing.inputSize);
+  const reading: SliceReading = readSlice(run.probability, lungs.findings, m.threshold, m.reading);
+  return { grey, lungs, reading, ...run, probability: reading.probability };
 }

@@ -1,0 +1,132 @@
+/**
+ * The lungs reading as a user of the API, the heatmap and `covid-ct explain` sees it, on synthetic phantoms (never
+ * dataset images): involvement, pattern and category per slice, NotCT with its reason, the lung outline drawn in
+ * its colour, and no heat outside the square a lungs-only model saw. The lungs-framed model is a plumbing variant
+ * of the shipped model (see lungsModelVariant: same graph, lungs views and a reading design added to model.json);
+ * its numbers test the path, not the reading's quality.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import sharp from 'sharp';
+import { REPO, lungPhantom, lungsModelVariant, runCli } from './helpers.js';
+import { createApp } from '../src/server/app.js';
+import { DEFAULT_LIMITS } from '../src/server/api.js';
+import { modelCard } from '../src/server/card.js';
+import { OnnxClassifier } from '../src/model/onnx-engine.js';
+import { findLungs } from '../src/data/involvement.js';
+import { camRegion, lungLayers, OUTLINE_RGB } from '../src/explain/cam-overlay.js';
+import { lungViewRegion } from '../src/data/lung-view.js';
+
+let variantDir = '';
+let lungsEngine: OnnxClassifier;
+let wholeEngine: OnnxClassifier;
+let phantom: Uint8Array, clear: Uint8Array, blank: Uint8Array;
+const grey = (img: { width: number; height: number; data: Uint8Array }) =>
+  sharp(img.data, { raw: { width: img.width, height: img.height, channels: 1 } }).png().toBuffer().then((b) => new Uint8Array(b));
+
+before(async () => {
+  variantDir = await lungsModelVariant();
+  lungsEngine = await OnnxClassifier.load(variantDir);
+  wholeEngine = await OnnxClassifier.load(path.join(REPO, 'models/default'));
+  phantom = await grey(lungPhantom(384, true));
+  clear = await grey(lungPhantom(384, false));
+  blank = await grey({ width: 300, height: 300, data: new Uint8Array(300 * 300).fill(255) });
+});
+after(async () => {
+  lungsEngine?.dispose();
+  wholeEngine?.dispose();
+  if (variantDir) await rm(variantDir, { recursive: true, force: true });
+});
+
+const appOf = (engine: OnnxClassifier, dir: string) => createApp({ root: REPO, modelDir: dir, engine, card: modelCard(engine.json), limits: DEFAULT_LIMITS });
+
+async function post(engine: OnnxClassifier, dir: string, files: Record<string, Uint8Array>, query = '') {
+  const fd = new FormData();
+  for (const [name, bytes] of Object.entries(files)) fd.append('files', new Blob([bytes.slice()]), name);
+  const res = await appOf(engine, dir).request(`/api/predict${query}`, { method: 'POST', body: fd });
+  assert.equal(res.status, 200);
+  return (await res.json() as { results: any[] }).results;
+}
+
+test('lungs model: a CT-like phantom gets involvement, pattern and a category; a blank image is NotCT with a reason', async () => {
+  const [ct, healthy, none] = await post(lungsEngine, variantDir, { 'phantom.png': phantom, 'clear.png': clear, 'blank.png': blank });
+  assert.equal(typeof ct.involvement, 'number');
+  assert.ok(ct.involvement > 0.03, `the ground-glass patch is involvement: ${ct.involvement}`);
+  assert.equal(typeof ct.pattern, 'number');
+  assert.equal(typeof ct.category, 'string');
+  assert.ok(['COVID', 'NonCOVID'].includes(ct.label));
+  const [expected] = await lungsEngine.read([lungPhantom(384, true)]);
+  assert.ok(Math.abs(ct.probability - expected.probability) < 1e-9, `API ${ct.probability} vs engine.read ${expected.probability}`);
+  assert.ok(healthy.involvement < 0.01 && healthy.category === 'negative for pneumonia', JSON.stringify(healthy));
+  assert.equal(none.label, 'NotCT');
+  assert.equal(none.category, 'not a chest CT');
+  assert.match(none.reason, /\w/);
+  assert.equal(none.involvement, null);
+});
+
+
+test('whole-slice model (shipped): still COVID/NonCOVID, involvement reported, no category', async () => {
+  const [ct, none] = await post(wholeEngine, path.join(REPO, 'models/default'), { 'phantom.png': phantom, 'blank.png': blank }, '?heatmap=1');
+  assert.equal(typeof ct.involvement, 'number');
+  assert.equal(ct.category, null);
+  assert.ok(['COVID', 'NonCOVID'].includes(ct.label) && ['COVID', 'NonCOVID'].includes(none.label));
+  assert.equal(ct.pattern, ct.probability);
+  assert.match(ct.heatmap, /^data:image\/png;base64,/);
+});
+
+test('the OpenAPI document describes involvement, pattern, category, reason and NotCT, and scans\' involvement', async () => {
+  const doc = await (await appOf(wholeEngine, path.join(REPO, 'models/default')).request('/api/openapi.json')).json() as any;
+  const props = doc.components.schemas.SliceResult.properties;
+  for (const k of ['involvement', 'pattern', 'category', 'reason']) assert.ok(props[k]?.description, k);
+  assert.ok(JSON.stringify(props.label).includes('NotCT'));
+  assert.match(JSON.stringify(doc.components.schemas.PredictResponse), /notCt/);
+});
+
+test('heatmap of a lungs model: the outline is drawn in its colour, and there is no heat outside the lung view\'s square', async () => {
+  const [r] = await post(lungsEngine, variantDir, { 'phantom.png': phantom }, '?heatmap=1');
+  const { data, info } = await sharp(Buffer.from(r.heatmap.split(',')[1], 'base64')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const img = lungPhantom(384, true);
+  assert.equal(info.width, img.width);
+  const { seg, involvement } = findLungs(img);
+  const layers = lungLayers(seg, involvement?.mask ?? null, info.width, info.height);
+  const legend = (x: number, y: number) => x < 200 && y > info.height - 100; // the legend's corner
+  let onOutline = 0, outside = 0;
+  const region = camRegion(img.width, img.height, 'cover', seg, lungsEngine.json.preprocessing.lungs);
+  assert.ok(lungViewRegion(seg, lungsEngine.json.preprocessing.lungs), 'the lungs were framed');
+  assert.ok(region.w < img.width * 0.9, `the lung view covers part of the slice: ${JSON.stringify(region)}`);
+  for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width; x++) {
+    if (legend(x, y)) continue;
+    const i = y * info.width + x;
+    const px = [data[3 * i], data[3 * i + 1], data[3 * i + 2]];
+    if (layers.outline[i]) {
+      assert.deepEqual(px, [...OUTLINE_RGB], `outline pixel ${x},${y}`);
+      onOutline++;
+    } else if (!layers.involved[i] && (x + 1 < region.x0 || x > region.x0 + region.w || y + 1 < region.y0 || y > region.y0 + region.h)) {
+      assert.deepEqual(px, [img.data[i], img.data[i], img.data[i]], `no heat outside the lung view at ${x},${y}`);
+      outside++;
+    }
+  }
+  assert.ok(onOutline > 500 && outside > 1000, `${onOutline} outline pixels, ${outside} outside`);
+});
+
+test('covid-ct explain prints P, involvement, pattern and category, or NotCT and why', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-explain-'));
+  try {
+    await writeFile(path.join(dir, 'phantom.png'), phantom);
+    await writeFile(path.join(dir, 'blank.png'), blank);
+    const a = await runCli(['explain', path.join(dir, 'phantom.png'), '--out', path.join(dir, 'h.png'), '--model', variantDir]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stdout, /P\(COVID\) = [\d.]+; involvement [\d.]+% of the lung; pattern [\d.]+ -> (COVID|NonCOVID) .*, (typical|indeterminate|atypical|negative for pneumonia)/);
+    const b = await runCli(['explain', path.join(dir, 'blank.png'), '--out', path.join(dir, 'b.png'), '--model', variantDir]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stdout, /NotCT: not a chest CT slice \(.+\)/);
+    assert.doesNotMatch(b.stdout, /-> (COVID|NonCOVID)/);
+    const meta = await sharp(path.join(dir, 'h.png')).metadata();
+    assert.equal(meta.width, 384);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
