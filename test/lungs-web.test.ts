@@ -19,6 +19,8 @@ import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { findLungs } from '../src/data/involvement.js';
 import { camRegion, lungLayers, OUTLINE_RGB } from '../src/explain/cam-overlay.js';
 import { lungViewRegion } from '../src/data/lung-view.js';
+import { zipSync } from 'fflate';
+import { ctSlice } from './dicom-writer.js';
 
 let variantDir = '';
 let lungsEngine: OnnxClassifier;
@@ -43,13 +45,26 @@ after(async () => {
 
 const appOf = (engine: OnnxClassifier, dir: string) => createApp({ root: REPO, modelDir: dir, engine, card: modelCard(engine.json), limits: DEFAULT_LIMITS });
 
-async function post(engine: OnnxClassifier, dir: string, files: Record<string, Uint8Array>, query = '') {
+async function postFull(engine: OnnxClassifier, dir: string, files: Record<string, Uint8Array>, query = '') {
   const fd = new FormData();
   for (const [name, bytes] of Object.entries(files)) fd.append('files', new Blob([bytes.slice()]), name);
   const res = await appOf(engine, dir).request(`/api/predict${query}`, { method: 'POST', body: fd });
   assert.equal(res.status, 200);
-  return (await res.json() as { results: any[] }).results;
+  return await res.json() as { results: any[]; scans: any[] };
 }
+const post = async (engine: OnnxClassifier, dir: string, files: Record<string, Uint8Array>, query = '') => (await postFull(engine, dir, files, query)).results;
+
+test('a DICOM series: the scan carries its involvement and how many slices were left out as NotCT', async () => {
+  const zip = zipSync({ 'IM1': ctSlice(1), 'IM2': ctSlice(2), 'IM3': ctSlice(3) });
+  const { results, scans } = await postFull(lungsEngine, variantDir, { 'series.zip': zip });
+  assert.equal(results.length, 3);
+  assert.equal(scans.length <= 1, true);
+  for (const s of scans) {
+    assert.ok(s.involvement === null || typeof s.involvement === 'number');
+    assert.equal(s.notCt, results.filter((r) => r.label === 'NotCT').length);
+  }
+  if (!scans.length) assert.ok(results.filter((r) => r.label !== 'NotCT').length < 2, 'no scan only when fewer than two CT slices');
+});
 
 test('lungs model: a CT-like phantom gets involvement, pattern and a category; a blank image is NotCT with a reason', async () => {
   const [ct, healthy, none] = await post(lungsEngine, variantDir, { 'phantom.png': phantom, 'clear.png': clear, 'blank.png': blank });

@@ -22,7 +22,10 @@ export async function overlayPng(image: GreyImage, cam: ActivationMap, fit: Work
   const rgb = slicePictureRgb(base, { original: { width: image.width, height: image.height }, cam, fit, ...lungs });
   const png = sharp(rgb, { raw: { width: base.width, height: base.height, channels: 3 } });
   const legend = legendSvg(base.width, base.height, Boolean(lungs.seg?.found));
-  return (legend ? png.composite([{ input: Buffer.from(legend), left: 0, top: 0 }]) : png).png().toBuffer();
+  if (!legend) return png.png().toBuffer();
+  // The composite adds an alpha channel: drawn first, then written as RGB like the picture without a legend.
+  const { data, info } = await png.composite([{ input: Buffer.from(legend), left: 0, top: 0 }]).raw().toBuffer({ resolveWithObject: true });
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } }).removeAlpha().png().toBuffer();
 }
 
 const hex = (c: readonly number[]) => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
