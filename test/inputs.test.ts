@@ -146,7 +146,7 @@ test('scan aggregate: mean of the top ceil(n/10) probabilities, labelled at the 
     { name: 'alone', probability: 0.99, dicom: { series: 'bbb' } },
     { name: 'x.png', probability: 0.99 },
   ];
-  assert.deepEqual(scoreScans(slices, 0.93), [{ series: 'aaa', slices: 11, probability: 0.925, method: 'mean of top k', k: 2, label: 'NonCOVID' }]);
+  assert.deepEqual(scoreScans(slices, 0.93), [{ series: 'aaa', slices: 11, probability: 0.925, method: 'mean of top k', k: 2, label: 'NonCOVID', involvement: null, notCt: 0 }]);
   assert.equal(scoreScans(slices, 0.92)[0].label, 'COVID');
 });
 
@@ -188,7 +188,7 @@ test('covid-ct predict: a folder with a DICOM series (no extensions, names out o
     const table = await runCli(['predict', dir, '--quiet', '--window-level', '-500', '--window-width', '1200']);
     assert.equal(table.code, 2);
     assert.match(table.stdout, /scan \(DICOM series\)/);
-    assert.match(table.stdout, new RegExp(`scan ${scan.series} \\(mean of top 1 of 4 slices\\)\\s+\\d\\.\\d{4}  (COVID|NonCOVID)`));
+    assert.match(table.stdout, new RegExp(`scan ${scan.series} \\(mean of top 1 of 4 slices\\)\\s+\\d\\.\\d{4}\\s+\\d+\\.\\d%\\s+(COVID|NonCOVID)`));
     assert.match(table.stdout, /not calibrated for whole scans/);
     for (const secret of ['SECRET', 'ID-424242', '1.2.3.4.5.6.']) {
       assert.ok(!json.stdout.includes(secret) && !table.stdout.includes(secret) && !table.stderr.includes(secret), `${secret} leaked`);
