@@ -430,6 +430,14 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     // A band from the left edge to the right edge (the table, the gap under the body) is never one lung.
     if (nSides >= 3 || (c.sides & 3) === 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) { c.background = true; isBg[c.id] = 1; }
   }
+  // The same for dark regions that reach within a few pixels of the edges (outside air inside a white frame or
+  // page margin): near three edges, or near both the left and the right edge.
+  const margin = Math.max(3, Math.round(FRAME_MARGIN * Math.min(w, h)));
+  for (const c of list) {
+    if (c.border !== 0 || c.area < MIN_COMPONENT_FRACTION * n) continue;
+    const l = c.x0 <= margin ? 1 : 0, r = c.x1 >= w - margin ? 1 : 0, tp = c.y0 <= margin ? 1 : 0, b = c.y1 >= h - margin ? 1 : 0;
+    if (l + r + tp + b >= 3 || (l && r)) { c.background = true; isBg[c.id] = 1; }
+  }
 
   // 3. Candidates: large, thick, not background. Thickness at a pixel = the shortest of its four straight runs
   // (left, right, up, down) to a pixel outside the component (the image border does not end a run): two
@@ -572,6 +580,8 @@ const MIN_THICKNESS_RATIO = 0.05;
 /** Lung pixels closer than WALL_MIN analysis pixels to the outside air: at most this fraction of the lung. */
 const WALL_MIN = 2;
 const MAX_NEAR_OUTSIDE = 0.25;
+/** Edge margin (fraction of the short side) within which an enclosed dark region counts as reaching the edge. */
+const FRAME_MARGIN = 0.025;
 /** A lung that touches the image border (cut by the crop) covers at least this fraction of the image. */
 const MIN_CUT_FRACTION = 0.01;
 /** A lung's centroid is above this fraction of the image height. */
