@@ -1,17 +1,20 @@
 /**
  * Lung segmentation of one CT slice, in plain TypeScript (no I/O, no native code: the same module runs in the
- * browser). Cheap on purpose (linear-time steps on a 256-pixel analysis image):
+ * browser). Cheap on purpose (linear-time steps on the 256-pixel analysis image, about 2 ms per slice):
  *
- *   resample (long side ANALYSIS_SIDE) -> 3x3 box smoothing -> dark mask (HU < -400 when the grey->HU mapping
- *   is known, else Otsu) -> 4-connected dark components -> the background is the dark region that touches the
- *   image border along a long stretch (or a dark ring that encloses other dark regions: the outside air of a
- *   slice pasted on a white page) -> lung candidates: the other dark components that are large and thick
- *   enough (text, arrows, noise and vessels are thin) -> trachea/bronchi dropped (small, central) -> at most
- *   two lungs, each closed with a radius that grows with its size and hole-filled, so that consolidations as
- *   bright as soft tissue stay lung.
+ *   resample (long side ANALYSIS_SIDE, aspect kept) -> dark mask (HU < -400 when the grey->HU mapping is known,
+ *   else Otsu; when that finds no lung, Otsu again within the dark class (soft-tissue windows, where fat joins
+ *   the lungs to the outside air) or within the bright class (very light lung windows)) -> 4-connected dark
+ *   components (run-length labelling) -> outside air: dark regions touching the image border on 3-4 sides, from
+ *   the left to the right edge, or along a long stretch for their size; enclosed dark regions reaching near
+ *   three edges (air inside a white page margin) or enclosing other candidates (a ring) -> lung candidates:
+ *   the other dark components that are large, thick (text, arrows, noise, table gaps are thin), not at the
+ *   bottom (table), not hugging the outside air, and inside the body -> trachea/bronchi dropped (small,
+ *   central, between the lungs) -> at most two lungs, each closed with a chamfer disc whose radius grows with
+ *   its size and hole-filled, so that consolidations as bright as soft tissue stay lung.
  *
  * Lungs cut by a tight crop touch the border along a short stretch compared with their size; the outside air
- * touches it along most of the border. That ratio decides which border-touching dark regions are lung.
+ * touches it along most of the border. That ratio decides which border-touching dark regions may be lung.
  */
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
