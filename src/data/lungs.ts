@@ -287,7 +287,7 @@ function nearOutside(comp: Int32Array, bg: Uint8Array, w: number, x0: number, y0
  * (1 = the component or a pixel the closing adds that is body and not yet labelled). d1, d2 are scratch. The
  * initialisations and the final test are fused into the chamfer sweeps.
  */
-function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, R: number, d1: Int32Array, d2: Int32Array, out: Uint8Array): void {
+function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, hh: number, x0: number, y0: number, x1: number, y1: number, R: number, d1: Int32Array, d2: Int32Array, out: Uint8Array): void {
   // Distance to the component (forward sweep with initialisation).
   for (let y = y0; y < y1; y++) {
     const row = y * w;
@@ -319,7 +319,9 @@ function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Ar
         }
         d1[i] = v;
       }
-      d2[i] = v > R ? 0 : INF;
+      // The image's edge counts as outside the dilation: the closing adds nothing within R of it, so a lung
+      // cut by the crop gets no wedges filled between it and the edge (its own pixels stay).
+      d2[i] = v > R || x === 0 || y === 0 || x === w - 1 || y === hh - 1 ? 0 : INF;
     }
   }
   // Distance to the dilation's complement: forward sweep, then backward sweep with the final test.
@@ -548,7 +550,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1);
     const x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
     const id = c.id;
-    closing(comp, id, body, labels, w, x0, y0, x1, y1, R, d1, d2, one);
+    closing(comp, id, body, labels, w, h, x0, y0, x1, y1, R, d1, d2, one);
     fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
     let area = 0;
     for (let y = y0; y < y1; y++) {
@@ -591,8 +593,8 @@ const MIN_CUT_FRACTION = 0.01;
 const MAX_CENTROID_Y = 0.8;
 
 /** Closing radius of a lung: this times sqrt(lung area), at most MAX_CLOSE_RADIUS analysis pixels. */
-const CLOSE_RADIUS_FACTOR = 0.12;
-const MAX_CLOSE_RADIUS = 12;
+const CLOSE_RADIUS_FACTOR = 0.16;
+const MAX_CLOSE_RADIUS = 16;
 
 /** Outline pixels of the lung mask (1 where a lung pixel touches a non-lung pixel or the image edge, 4-neighbours), for drawing. */
 export function lungOutline(seg: LungSegmentation): Uint8Array {
