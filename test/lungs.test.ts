@@ -155,6 +155,15 @@ test('non-CT pictures: blank, flat grey, noise, gradients -> not found, with a r
     ['horizontal gradient', make(400, 300, (x) => (x / 399) * 255)],
     ['vertical gradient', make(300, 300, (_, y) => (y / 299) * 255)],
     ['diagonal gradient', make(300, 300, (x, y) => ((x + y) / 598) * 255)],
+    // A screenshot: white page, two dark panels, a dark title bar, black text.
+    ['screenshot', make(400, 300, (x, y) => {
+      if (y < 20) return 40;
+      if (y > 60 && y < 250 && ((x > 30 && x < 180) || (x > 220 && x < 370))) return 30;
+      if (y > 270 && y < 280 && x > 30 && x < 300 && x % 7 < 2) return 0;
+      return 245;
+    })],
+    // Text: rows of black letters (thin strokes) on white.
+    ['text', make(300, 300, (x, y) => (y % 24 > 4 && y % 24 < 18 && (x % 11 < 2 || (y % 24 === 10 && x % 11 < 8)) ? 0 : 250))],
   ];
   for (const [name, img] of cases) {
     const seg = segmentLungs(img);

@@ -473,8 +473,10 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   const minThick = 2.5 * CH;
   // Thin bands (the gaps inside the table, the space between body and table) are not lung: half-thickness
   // against length.
+  // Rectangles that fill their bounding box (windows and panels of a screenshot) are not lung either.
   cands = cands.filter((c) => c.maxDist >= minThick && c.core >= 0.4 * c.area
-    && c.maxDist / CH >= MIN_THICKNESS_RATIO * Math.max(c.x1 - c.x0, c.y1 - c.y0));
+    && c.maxDist / CH >= MIN_THICKNESS_RATIO * Math.max(c.x1 - c.x0, c.y1 - c.y0)
+    && c.area <= MAX_BOX_FILL * (c.x1 - c.x0) * (c.y1 - c.y0));
   cands.sort((a, b) => b.area - a.area);
   cands = cands.slice(0, 8);
 
@@ -591,6 +593,9 @@ const FRAME_MARGIN = 0.025;
 const MIN_CUT_FRACTION = 0.01;
 /** A lung's centroid is above this fraction of the image height. */
 const MAX_CENTROID_Y = 0.8;
+
+/** A lung fills at most this fraction of its bounding box (an ellipse fills 0.785). */
+const MAX_BOX_FILL = 0.92;
 
 /** Closing radius of a lung: this times sqrt(lung area), at most MAX_CLOSE_RADIUS analysis pixels. */
 const CLOSE_RADIUS_FACTOR = 0.16;
