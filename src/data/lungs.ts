@@ -214,9 +214,9 @@ const BIG = 1 << 20;
 /**
  * Per pixel of the components with sel[id] = 1, within the window: min of the four straight run lengths to the
  * nearest pixel outside the component (1 at its edge; runs reaching the image border count as BIG); 0 elsewhere.
- * Written into out; up is scratch.
+ * Written into out; up is scratch. Also counts, per component, the pixels at 2 or more (core) and the maximum.
  */
-function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, out: Int32Array, up: Int32Array): void {
+function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, out: Int32Array, up: Int32Array, core: Int32Array, maxDist: Int32Array): void {
   for (let y = y0; y < y1; y++) {
     const row = y * w;
     let run = 0;
@@ -250,6 +250,9 @@ function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x
       let m = v < up[i] ? v : up[i];
       if (col[k] < m) m = col[k];
       out[i] = m;
+      const id = comp[i];
+      if (m >= 2) core[id]++;
+      if (m > maxDist[id]) maxDist[id] = m;
     }
   }
 }
@@ -457,17 +460,8 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
       isPot[c.id] = 1;
       wx0 = Math.min(wx0, c.x0); wy0 = Math.min(wy0, c.y0); wx1 = Math.max(wx1, c.x1); wy1 = Math.max(wy1, c.y1);
     }
-    runThickness(comp, isPot, w, h, wx0, wy0, wx1, wy1, dist, d2);
     const core = new Int32Array(nc), maxDist = new Int32Array(nc);
-    for (let y = wy0; y < wy1; y++) {
-      for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) {
-        const d = dist[i];
-        if (d === 0) continue;
-        const id = comp[i];
-        if (d >= 2) core[id]++;
-        if (d > maxDist[id]) maxDist[id] = d;
-      }
-    }
+    runThickness(comp, isPot, w, h, wx0, wy0, wx1, wy1, dist, d2, core, maxDist);
     for (const c of cands) { c.core = core[c.id]; c.maxDist = maxDist[c.id] * CH; }
   }
   const minThick = 2.5 * CH;
