@@ -66,7 +66,7 @@ const LUNG_HU = -400;
 /** Dark components smaller than this fraction of the image are never lung. */
 const MIN_COMPONENT_FRACTION = 0.0015;
 /** found needs at least this fraction of the image as lung. */
-const MIN_FOUND_FRACTION = 0.003;
+const MIN_FOUND_FRACTION = 0.0015;
 /** A border-touching dark component is lung (cut by the crop) when border pixels / sqrt(area) is below this. */
 const MAX_BORDER_RATIO = 1.6;
 /** Chamfer 3-4 distances: one pixel step is 3. */
@@ -84,24 +84,24 @@ function analysisImage(img: GreyImage): { analysis: GreyImage; scale: number } {
 }
 
 /** Otsu's threshold on the histogram of the pixels in [from, below): pixels < t are dark. Also the separability (between / total variance). */
-function otsu(data: Uint8Array, from = 0, below = 256): { t: number; separability: number; variance: number } {
+function otsu(data: Uint8Array, from = 0, below = 256): { t: number; separability: number; variance: number; gap: number } {
   const hist = new Float64Array(256);
   for (let i = 0; i < data.length; i++) hist[data[i]]++;
   let n = 0, sum = 0, sumSq = 0;
   for (let v = from; v < below; v++) { n += hist[v]; sum += v * hist[v]; sumSq += v * v * hist[v]; }
-  if (n === 0) return { t: below, separability: 0, variance: 0 };
+  if (n === 0) return { t: below, separability: 0, variance: 0, gap: 0 };
   const mean = sum / n;
   const variance = sumSq / n - mean * mean;
-  let w0 = 0, s0 = 0, best = -1, bestT = below;
+  let w0 = 0, s0 = 0, best = -1, bestT = below, gap = 0;
   for (let v = from; v < below - 1; v++) {
     w0 += hist[v];
     s0 += v * hist[v];
     if (w0 === 0 || w0 === n) continue;
     const m0 = s0 / w0, m1 = (sum - s0) / (n - w0);
     const between = (w0 / n) * (1 - w0 / n) * (m0 - m1) * (m0 - m1);
-    if (between > best) { best = between; bestT = v + 1; }
+    if (between > best) { best = between; bestT = v + 1; gap = m1 - m0; }
   }
-  return { t: bestT, separability: variance > 0 ? best / variance : 0, variance };
+  return { t: bestT, separability: variance > 0 ? best / variance : 0, variance, gap };
 }
 
 interface Component {
@@ -394,12 +394,19 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   }
   // Very light lung windows: grey lungs between grey air and white tissue; split the bright class again.
   const upper = otsu(analysis.data, o.t, 256);
-  if (upper.t > o.t + 8 && upper.separability >= MIN_SEPARABILITY) {
+  if (upper.t > o.t + 8 && upper.separability >= MIN_SEPARABILITY && upper.gap >= MIN_RETRY_GAP) {
     const third = attempt(analysis, scale, upper.t);
     if (third.found) return third;
   }
   return first;
 }
+
+/**
+ * The split within the bright class is tried only when its two classes' means differ by at least this many grey
+ * levels: grey lungs against white tissue (58 and more seen), not fat against muscle or liver (25-28 on
+ * abdominal and neck slices of a lung window, where it would call organs lung).
+ */
+const MIN_RETRY_GAP = 40;
 
 /** Separability (Otsu's between-class / total variance) below which an image has no dark/bright split. */
 const MIN_SEPARABILITY = 0.55;
