@@ -31,7 +31,7 @@ function lcg(seed: number): () => number {
 }
 
 /** A 320x280 chest: body ellipse in air, two lungs, a consolidation inside the left lung, an arrow and an "A" outside. */
-function phantom(lv: Levels, crop?: { x0: number; y0: number; x1: number; y1: number }): Phantom {
+function phantom(lv: Levels, crop?: { x0: number; y0: number; x1: number; y1: number }, bridge = false): Phantom {
   const W = 320, H = 280;
   const body = inEllipse(160, 140, 150, 115);
   const left = inEllipse(95, 135, 48, 70);
@@ -44,6 +44,7 @@ function phantom(lv: Levels, crop?: { x0: number; y0: number; x1: number; y1: nu
     if (body(x, y)) v = lv.body;
     if (left(x, y) || right(x, y)) v = lv.lung;
     if (blob(x, y)) v = lv.body;
+    if (bridge && Math.abs(y - 100) <= 2 && x > 130 && x < 190) v = lv.lung; // the lungs touch in front
     // Arrow (top left, outside the body): a shaft and a head, bright.
     if (y >= 12 && y < 16 && x >= 6 && x < 40) v = 250;
     if (x >= 40 && x < 50 && Math.abs(y - 14) <= 50 - x) v = 250;
@@ -117,6 +118,10 @@ test('tight crop: the lungs touch the image border', () => {
   let touches = 0;
   for (let y = 0; y < h; y++) if (seg.labels[y * w] === 1 || seg.labels[y * w + w - 1] === 2) touches++;
   assert.ok(touches > 20, `lungs reach the left and right borders (${touches} rows)`);
+});
+
+test('two lungs joined by a thin dark bridge are split into left and right', () => {
+  checkPhantom('bridge', phantom({ air: 5, body: 190, lung: 45, noise: 16 }, undefined, true));
 });
 
 test('HU input (opts.hu): HU thresholds instead of Otsu', () => {

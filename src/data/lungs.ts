@@ -538,6 +538,33 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const central = Math.abs(b.sx / b.area - w / 2) < 0.08 * w;
     if (b.area < 0.08 * a.area || (central && b.area < 0.3 * a.area)) kept = [a];
   }
+  // Two lungs that touch (anterior junction, partial volume) form one component across the midline: split it
+  // at the thinnest column of its middle third when that column is much thinner than the fullest one.
+  if (kept.length === 1 && kept[0].x0 < w / 2 && kept[0].x1 > w / 2) {
+    const c = kept[0];
+    const span = c.x1 - c.x0;
+    const cols = new Int32Array(span);
+    for (let y = c.y0; y < c.y1; y++) for (let x = c.x0, i = y * w + c.x0; x < c.x1; x++, i++) if (comp[i] === c.id) cols[x - c.x0]++;
+    let maxCol = 0, cut = -1, minCol = Infinity;
+    for (const v of cols) if (v > maxCol) maxCol = v;
+    for (let k = Math.floor(span / 3); k < Math.ceil((2 * span) / 3); k++) if (cols[k] < minCol) { minCol = cols[k]; cut = k; }
+    if (cut > 0 && minCol <= MAX_JUNCTION * maxCol) {
+      const cx = c.x0 + cut;
+      const r: Component = { id: list.length + 1, area: 0, sx: 0, sy: 0, x0: cx, y0: h, x1: c.x1, y1: 0, border: 0, sides: 0, core: 0, maxDist: 0, background: false };
+      for (let y = c.y0; y < c.y1; y++) {
+        for (let x = cx, i = y * w + cx; x < c.x1; x++, i++) {
+          if (comp[i] !== c.id) continue;
+          comp[i] = r.id;
+          r.area++; r.sx += x; r.sy += y;
+          if (y < r.y0) r.y0 = y;
+          if (y >= r.y1) r.y1 = y + 1;
+        }
+      }
+      c.area -= r.area; c.sx -= r.sx; c.sy -= r.sy; c.x1 = cx;
+      list.push(r);
+      if (c.area > 0 && r.area > 0) kept = [c, r];
+    }
+  }
   kept.sort((a, b) => a.sx / a.area - b.sx / b.area);
 
   // 5. Per-lung closing (radius grows with the lung) and hole filling: consolidations stay lung.
@@ -594,6 +621,9 @@ const FRAME_MARGIN = 0.025;
 const MIN_CUT_FRACTION = 0.01;
 /** A lung's centroid is above this fraction of the image height. */
 const MAX_CENTROID_Y = 0.8;
+
+/** A merged pair of lungs is split where a column holds at most this fraction of the fullest column's pixels. */
+const MAX_JUNCTION = 0.25;
 
 /** A lung fills at most this fraction of its bounding box (an ellipse fills 0.785). */
 const MAX_BOX_FILL = 0.92;
