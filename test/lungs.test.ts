@@ -31,7 +31,7 @@ function lcg(seed: number): () => number {
 }
 
 /** A 320x280 chest: body ellipse in air, two lungs, a consolidation inside the left lung, an arrow and an "A" outside. */
-function phantom(lv: Levels, crop?: { x0: number; y0: number; x1: number; y1: number }): Phantom {
+function phantom(lv: Levels, crop?: { x0: number; y0: number; x1: number; y1: number }, bridge = false): Phantom {
   const W = 320, H = 280;
   const body = inEllipse(160, 140, 150, 115);
   const left = inEllipse(95, 135, 48, 70);
@@ -44,6 +44,7 @@ function phantom(lv: Levels, crop?: { x0: number; y0: number; x1: number; y1: nu
     if (body(x, y)) v = lv.body;
     if (left(x, y) || right(x, y)) v = lv.lung;
     if (blob(x, y)) v = lv.body;
+    if (bridge && Math.abs(y - 100) <= 2 && x > 130 && x < 190) v = lv.lung; // the lungs touch in front
     // Arrow (top left, outside the body): a shaft and a head, bright.
     if (y >= 12 && y < 16 && x >= 6 && x < 40) v = 250;
     if (x >= 40 && x < 50 && Math.abs(y - 14) <= 50 - x) v = 250;
@@ -119,6 +120,10 @@ test('tight crop: the lungs touch the image border', () => {
   assert.ok(touches > 20, `lungs reach the left and right borders (${touches} rows)`);
 });
 
+test('two lungs joined by a thin dark bridge are split into left and right', () => {
+  checkPhantom('bridge', phantom({ air: 5, body: 190, lung: 45, noise: 16 }, undefined, true));
+});
+
 test('HU input (opts.hu): HU thresholds instead of Otsu', () => {
   // grey = (HU + 1024) / 8: air -1000 -> 3, lung -850 -> 22, soft tissue 40 -> 133.
   const hu = { slope: 8, intercept: -1024 };
@@ -155,6 +160,15 @@ test('non-CT pictures: blank, flat grey, noise, gradients -> not found, with a r
     ['horizontal gradient', make(400, 300, (x) => (x / 399) * 255)],
     ['vertical gradient', make(300, 300, (_, y) => (y / 299) * 255)],
     ['diagonal gradient', make(300, 300, (x, y) => ((x + y) / 598) * 255)],
+    // A screenshot: white page, two dark panels, a dark title bar, black text.
+    ['screenshot', make(400, 300, (x, y) => {
+      if (y < 20) return 40;
+      if (y > 60 && y < 250 && ((x > 30 && x < 180) || (x > 220 && x < 370))) return 30;
+      if (y > 270 && y < 280 && x > 30 && x < 300 && x % 7 < 2) return 0;
+      return 245;
+    })],
+    // Text: rows of black letters (thin strokes) on white.
+    ['text', make(300, 300, (x, y) => (y % 24 > 4 && y % 24 < 18 && (x % 11 < 2 || (y % 24 === 10 && x % 11 < 8)) ? 0 : 250))],
   ];
   for (const [name, img] of cases) {
     const seg = segmentLungs(img);

@@ -1,17 +1,20 @@
 /**
  * Lung segmentation of one CT slice, in plain TypeScript (no I/O, no native code: the same module runs in the
- * browser). Cheap on purpose (linear-time steps on a 256-pixel analysis image):
+ * browser). Cheap on purpose (linear-time steps on the 256-pixel analysis image, about 2 ms per slice):
  *
- *   resample (long side ANALYSIS_SIDE) -> 3x3 box smoothing -> dark mask (HU < -400 when the grey->HU mapping
- *   is known, else Otsu) -> 4-connected dark components -> the background is the dark region that touches the
- *   image border along a long stretch (or a dark ring that encloses other dark regions: the outside air of a
- *   slice pasted on a white page) -> lung candidates: the other dark components that are large and thick
- *   enough (text, arrows, noise and vessels are thin) -> trachea/bronchi dropped (small, central) -> at most
- *   two lungs, each closed with a radius that grows with its size and hole-filled, so that consolidations as
- *   bright as soft tissue stay lung.
+ *   resample (long side ANALYSIS_SIDE, aspect kept) -> dark mask (HU < -400 when the grey->HU mapping is known,
+ *   else Otsu; when that finds no lung, Otsu again within the dark class (soft-tissue windows, where fat joins
+ *   the lungs to the outside air) or within the bright class (very light lung windows)) -> 4-connected dark
+ *   components (run-length labelling) -> outside air: dark regions touching the image border on 3-4 sides, from
+ *   the left to the right edge, or along a long stretch for their size; enclosed dark regions reaching near
+ *   three edges (air inside a white page margin) or enclosing other candidates (a ring) -> lung candidates:
+ *   the other dark components that are large, thick (text, arrows, noise, table gaps are thin), not at the
+ *   bottom (table), not hugging the outside air, and inside the body -> trachea/bronchi dropped (small,
+ *   central, between the lungs) -> at most two lungs, each closed with a chamfer disc whose radius grows with
+ *   its size and hole-filled, so that consolidations as bright as soft tissue stay lung.
  *
  * Lungs cut by a tight crop touch the border along a short stretch compared with their size; the outside air
- * touches it along most of the border. That ratio decides which border-touching dark regions are lung.
+ * touches it along most of the border. That ratio decides which border-touching dark regions may be lung.
  */
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
@@ -63,7 +66,7 @@ const LUNG_HU = -400;
 /** Dark components smaller than this fraction of the image are never lung. */
 const MIN_COMPONENT_FRACTION = 0.0015;
 /** found needs at least this fraction of the image as lung. */
-const MIN_FOUND_FRACTION = 0.003;
+const MIN_FOUND_FRACTION = 0.0015;
 /** A border-touching dark component is lung (cut by the crop) when border pixels / sqrt(area) is below this. */
 const MAX_BORDER_RATIO = 1.6;
 /** Chamfer 3-4 distances: one pixel step is 3. */
@@ -81,24 +84,24 @@ function analysisImage(img: GreyImage): { analysis: GreyImage; scale: number } {
 }
 
 /** Otsu's threshold on the histogram of the pixels in [from, below): pixels < t are dark. Also the separability (between / total variance). */
-function otsu(data: Uint8Array, from = 0, below = 256): { t: number; separability: number; variance: number } {
+function otsu(data: Uint8Array, from = 0, below = 256): { t: number; separability: number; variance: number; gap: number } {
   const hist = new Float64Array(256);
   for (let i = 0; i < data.length; i++) hist[data[i]]++;
   let n = 0, sum = 0, sumSq = 0;
   for (let v = from; v < below; v++) { n += hist[v]; sum += v * hist[v]; sumSq += v * v * hist[v]; }
-  if (n === 0) return { t: below, separability: 0, variance: 0 };
+  if (n === 0) return { t: below, separability: 0, variance: 0, gap: 0 };
   const mean = sum / n;
   const variance = sumSq / n - mean * mean;
-  let w0 = 0, s0 = 0, best = -1, bestT = below;
+  let w0 = 0, s0 = 0, best = -1, bestT = below, gap = 0;
   for (let v = from; v < below - 1; v++) {
     w0 += hist[v];
     s0 += v * hist[v];
     if (w0 === 0 || w0 === n) continue;
     const m0 = s0 / w0, m1 = (sum - s0) / (n - w0);
     const between = (w0 / n) * (1 - w0 / n) * (m0 - m1) * (m0 - m1);
-    if (between > best) { best = between; bestT = v + 1; }
+    if (between > best) { best = between; bestT = v + 1; gap = m1 - m0; }
   }
-  return { t: bestT, separability: variance > 0 ? best / variance : 0, variance };
+  return { t: bestT, separability: variance > 0 ? best / variance : 0, variance, gap };
 }
 
 interface Component {
@@ -211,9 +214,9 @@ const BIG = 1 << 20;
 /**
  * Per pixel of the components with sel[id] = 1, within the window: min of the four straight run lengths to the
  * nearest pixel outside the component (1 at its edge; runs reaching the image border count as BIG); 0 elsewhere.
- * Written into out; up is scratch.
+ * Written into out; up is scratch. Also counts, per component, the pixels at 2 or more (core) and the maximum.
  */
-function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, out: Int32Array, up: Int32Array): void {
+function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, out: Int32Array, up: Int32Array, core: Int32Array, maxDist: Int32Array): void {
   for (let y = y0; y < y1; y++) {
     const row = y * w;
     let run = 0;
@@ -247,6 +250,9 @@ function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x
       let m = v < up[i] ? v : up[i];
       if (col[k] < m) m = col[k];
       out[i] = m;
+      const id = comp[i];
+      if (m >= 2) core[id]++;
+      if (m > maxDist[id]) maxDist[id] = m;
     }
   }
 }
@@ -284,7 +290,7 @@ function nearOutside(comp: Int32Array, bg: Uint8Array, w: number, x0: number, y0
  * (1 = the component or a pixel the closing adds that is body and not yet labelled). d1, d2 are scratch. The
  * initialisations and the final test are fused into the chamfer sweeps.
  */
-function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, R: number, d1: Int32Array, d2: Int32Array, out: Uint8Array): void {
+function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, hh: number, x0: number, y0: number, x1: number, y1: number, R: number, d1: Int32Array, d2: Int32Array, out: Uint8Array): void {
   // Distance to the component (forward sweep with initialisation).
   for (let y = y0; y < y1; y++) {
     const row = y * w;
@@ -316,7 +322,9 @@ function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Ar
         }
         d1[i] = v;
       }
-      d2[i] = v > R ? 0 : INF;
+      // The image's edge counts as outside the dilation: the closing adds nothing within R of it, so a lung
+      // cut by the crop gets no wedges filled between it and the edge (its own pixels stay).
+      d2[i] = v > R || x === 0 || y === 0 || x === w - 1 || y === hh - 1 ? 0 : INF;
     }
   }
   // Distance to the dilation's complement: forward sweep, then backward sweep with the final test.
@@ -386,12 +394,19 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   }
   // Very light lung windows: grey lungs between grey air and white tissue; split the bright class again.
   const upper = otsu(analysis.data, o.t, 256);
-  if (upper.t > o.t + 8 && upper.separability >= MIN_SEPARABILITY) {
+  if (upper.t > o.t + 8 && upper.separability >= MIN_SEPARABILITY && upper.gap >= MIN_RETRY_GAP) {
     const third = attempt(analysis, scale, upper.t);
     if (third.found) return third;
   }
   return first;
 }
+
+/**
+ * The split within the bright class is tried only when its two classes' means differ by at least this many grey
+ * levels: grey lungs against white tissue (58 and more seen), not fat against muscle or liver (25-28 on
+ * abdominal and neck slices of a lung window, where it would call organs lung).
+ */
+const MIN_RETRY_GAP = 40;
 
 /** Separability (Otsu's between-class / total variance) below which an image has no dark/bright split. */
 const MIN_SEPARABILITY = 0.55;
@@ -430,6 +445,14 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     // A band from the left edge to the right edge (the table, the gap under the body) is never one lung.
     if (nSides >= 3 || (c.sides & 3) === 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) { c.background = true; isBg[c.id] = 1; }
   }
+  // The same for dark regions that reach within a few pixels of the edges (outside air inside a white frame or
+  // page margin): near three edges, or near both the left and the right edge.
+  const margin = Math.max(3, Math.round(FRAME_MARGIN * Math.min(w, h)));
+  for (const c of list) {
+    if (c.border !== 0 || c.area < MIN_COMPONENT_FRACTION * n) continue;
+    const l = c.x0 <= margin ? 1 : 0, r = c.x1 >= w - margin ? 1 : 0, tp = c.y0 <= margin ? 1 : 0, b = c.y1 >= h - margin ? 1 : 0;
+    if (l + r + tp + b >= 3 || (l && r)) { c.background = true; isBg[c.id] = 1; }
+  }
 
   // 3. Candidates: large, thick, not background. Thickness at a pixel = the shortest of its four straight runs
   // (left, right, up, down) to a pixel outside the component (the image border does not end a run): two
@@ -444,24 +467,17 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
       isPot[c.id] = 1;
       wx0 = Math.min(wx0, c.x0); wy0 = Math.min(wy0, c.y0); wx1 = Math.max(wx1, c.x1); wy1 = Math.max(wy1, c.y1);
     }
-    runThickness(comp, isPot, w, h, wx0, wy0, wx1, wy1, dist, d2);
     const core = new Int32Array(nc), maxDist = new Int32Array(nc);
-    for (let y = wy0; y < wy1; y++) {
-      for (let x = wx0, i = y * w + wx0; x < wx1; x++, i++) {
-        const d = dist[i];
-        if (d === 0) continue;
-        const id = comp[i];
-        if (d >= 2) core[id]++;
-        if (d > maxDist[id]) maxDist[id] = d;
-      }
-    }
+    runThickness(comp, isPot, w, h, wx0, wy0, wx1, wy1, dist, d2, core, maxDist);
     for (const c of cands) { c.core = core[c.id]; c.maxDist = maxDist[c.id] * CH; }
   }
   const minThick = 2.5 * CH;
   // Thin bands (the gaps inside the table, the space between body and table) are not lung: half-thickness
   // against length.
+  // Rectangles that fill their bounding box (windows and panels of a screenshot) are not lung either.
   cands = cands.filter((c) => c.maxDist >= minThick && c.core >= 0.4 * c.area
-    && c.maxDist / CH >= MIN_THICKNESS_RATIO * Math.max(c.x1 - c.x0, c.y1 - c.y0));
+    && c.maxDist / CH >= MIN_THICKNESS_RATIO * Math.max(c.x1 - c.x0, c.y1 - c.y0)
+    && c.area <= MAX_BOX_FILL * (c.x1 - c.x0) * (c.y1 - c.y0));
   cands.sort((a, b) => b.area - a.area);
   cands = cands.slice(0, 8);
 
@@ -522,6 +538,33 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const central = Math.abs(b.sx / b.area - w / 2) < 0.08 * w;
     if (b.area < 0.08 * a.area || (central && b.area < 0.3 * a.area)) kept = [a];
   }
+  // Two lungs that touch (anterior junction, partial volume) form one component across the midline: split it
+  // at the thinnest column of its middle third when that column is much thinner than the fullest one.
+  if (kept.length === 1 && kept[0].x0 < w / 2 && kept[0].x1 > w / 2) {
+    const c = kept[0];
+    const span = c.x1 - c.x0;
+    const cols = new Int32Array(span);
+    for (let y = c.y0; y < c.y1; y++) for (let x = c.x0, i = y * w + c.x0; x < c.x1; x++, i++) if (comp[i] === c.id) cols[x - c.x0]++;
+    let maxCol = 0, cut = -1, minCol = Infinity;
+    for (const v of cols) if (v > maxCol) maxCol = v;
+    for (let k = Math.floor(span / 3); k < Math.ceil((2 * span) / 3); k++) if (cols[k] < minCol) { minCol = cols[k]; cut = k; }
+    if (cut > 0 && minCol <= MAX_JUNCTION * maxCol) {
+      const cx = c.x0 + cut;
+      const r: Component = { id: list.length + 1, area: 0, sx: 0, sy: 0, x0: cx, y0: h, x1: c.x1, y1: 0, border: 0, sides: 0, core: 0, maxDist: 0, background: false };
+      for (let y = c.y0; y < c.y1; y++) {
+        for (let x = cx, i = y * w + cx; x < c.x1; x++, i++) {
+          if (comp[i] !== c.id) continue;
+          comp[i] = r.id;
+          r.area++; r.sx += x; r.sy += y;
+          if (y < r.y0) r.y0 = y;
+          if (y >= r.y1) r.y1 = y + 1;
+        }
+      }
+      c.area -= r.area; c.sx -= r.sx; c.sy -= r.sy; c.x1 = cx;
+      list.push(r);
+      if (c.area > 0 && r.area > 0) kept = [c, r];
+    }
+  }
   kept.sort((a, b) => a.sx / a.area - b.sx / b.area);
 
   // 5. Per-lung closing (radius grows with the lung) and hole filling: consolidations stay lung.
@@ -537,7 +580,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1);
     const x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
     const id = c.id;
-    closing(comp, id, body, labels, w, x0, y0, x1, y1, R, d1, d2, one);
+    closing(comp, id, body, labels, w, h, x0, y0, x1, y1, R, d1, d2, one);
     fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
     let area = 0;
     for (let y = y0; y < y1; y++) {
@@ -572,14 +615,22 @@ const MIN_THICKNESS_RATIO = 0.05;
 /** Lung pixels closer than WALL_MIN analysis pixels to the outside air: at most this fraction of the lung. */
 const WALL_MIN = 2;
 const MAX_NEAR_OUTSIDE = 0.25;
+/** Edge margin (fraction of the short side) within which an enclosed dark region counts as reaching the edge. */
+const FRAME_MARGIN = 0.025;
 /** A lung that touches the image border (cut by the crop) covers at least this fraction of the image. */
 const MIN_CUT_FRACTION = 0.01;
 /** A lung's centroid is above this fraction of the image height. */
 const MAX_CENTROID_Y = 0.8;
 
+/** A merged pair of lungs is split where a column holds at most this fraction of the fullest column's pixels. */
+const MAX_JUNCTION = 0.25;
+
+/** A lung fills at most this fraction of its bounding box (an ellipse fills 0.785). */
+const MAX_BOX_FILL = 0.92;
+
 /** Closing radius of a lung: this times sqrt(lung area), at most MAX_CLOSE_RADIUS analysis pixels. */
-const CLOSE_RADIUS_FACTOR = 0.12;
-const MAX_CLOSE_RADIUS = 12;
+const CLOSE_RADIUS_FACTOR = 0.16;
+const MAX_CLOSE_RADIUS = 16;
 
 /** Outline pixels of the lung mask (1 where a lung pixel touches a non-lung pixel or the image edge, 4-neighbours), for drawing. */
 export function lungOutline(seg: LungSegmentation): Uint8Array {
