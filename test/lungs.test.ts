@@ -14,7 +14,7 @@ import { ANALYSIS_SIDE, type LungSegmentation, lungOutline, segmentLungs } from 
 import { resample } from '../src/data/working-image.js';
 import type { GreyImage } from '../src/types.js';
 import { REPO } from './helpers.js';
-import { dicomHu } from './jpeg-lossless.js';
+import { dicomHu } from './dicom-hu.js';
 
 const SHARED = path.resolve(REPO, '../shared/data');
 
@@ -236,8 +236,8 @@ function componentsOf(mask: Uint8Array, w: number, h: number) {
 }
 
 test('CT-MD DICOM (P001, normal001): Dice against an HU-threshold reference', { skip }, async () => {
-  // The project's DICOM reader refuses JPEG lossless (these files' transfer syntax), so the test decodes the raw
-  // HU itself (test/jpeg-lossless.ts) and applies the project's lung window, as decodeInput would.
+  // The raw HU (test/dicom-hu.ts) give the reference; the project's lung window of them gives the grey the
+  // segmentation sees, as decodeInput would.
   const manifest = (await readFile(path.join(SHARED, 'covid-ct-md-sample/manifest.csv'), 'utf8')).split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(','));
   const pngOf = new Map(manifest.map((r) => [path.basename(r[7]), path.join(SHARED, 'covid-ct-md-sample', r[0])]));
   const dices: number[] = [];

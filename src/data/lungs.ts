@@ -20,7 +20,7 @@ import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v2';
+export const LUNGS_VERSION = 'lungs-v3';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
