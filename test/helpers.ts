@@ -83,7 +83,7 @@ export async function lungsModelVariant(): Promise<string> {
   const file = path.join(dir, 'model.json');
   const json = JSON.parse(await readFile(file, 'utf8'));
   json.preprocessing.lungs = { margin: 0.06, dilate: 4, lungGrey: 40, tissueGrey: 200 };
-  json.reading = { gate: { midpoint: 0.01, width: 0.004 }, pattern: { threshold: json.threshold, band: 0.1 } };
+  json.reading = { gate: { scale: 0.05 }, pattern: { threshold: json.threshold, band: 0.1 } };
   await writeFile(file, JSON.stringify(json, null, 2));
   return dir;
 }

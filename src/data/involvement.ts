@@ -17,7 +17,7 @@ import type { GreyImage, HuMapping } from '../types.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
 import { dilate, erode } from './morphology.js';
 
-export const INVOLVEMENT_VERSION = 'involvement-v2';
+export const INVOLVEMENT_VERSION = 'involvement-v3';
 
 /** Thresholds of the two scales (documented above; not fitted). */
 export const INVOLVEMENT_THRESHOLDS = {
@@ -33,11 +33,18 @@ export const INVOLVEMENT_THRESHOLDS = {
  */
 export const VESSEL_RADIUS = 1.5;
 
+/** Outer edge (analysis pixels) of the soft-tissue band; equal to DEFAULT_LUNG_FRAMING.dilate. */
+export const RING_OUTER = 4;
+
 /** Grey levels of the two anchors of the calibrated scale. */
 export interface IntensityReference {
   /** 10th percentile of the lung's grey levels (healthy, aerated parenchyma). */
   lungLow: number;
-  /** 75th percentile of the tissue in a band 2-12 pixels outside the lungs (chest wall and mediastinum). */
+  /**
+   * 75th percentile of a band 1-4 analysis pixels outside the lungs (pleura, chest wall, mediastinum): inside what
+   * the lungs-only view keeps (lung-view.ts dilates by 4), so nothing further out (arrows, table, image corners)
+   * moves the scale.
+   */
   softTissue: number;
 }
 
@@ -74,8 +81,8 @@ export function intensityReference(seg: LungSegmentation): IntensityReference | 
   if (n === 0) return null;
   const inLung = new Uint8Array(n);
   for (let i = 0, k = 0; i < lung.length; i++) if (lung[i]) inLung[k++] = data[i];
-  const outer = dilate(lung, W, H, 12);
-  const inner = dilate(lung, W, H, 2);
+  const outer = dilate(lung, W, H, RING_OUTER);
+  const inner = dilate(lung, W, H, 1);
   const ring: number[] = [];
   for (let i = 0; i < lung.length; i++) if (outer[i] && !inner[i]) ring.push(data[i]);
   if (ring.length < 16) return null;

@@ -17,6 +17,8 @@ export interface ViewPlan {
   /** Range of that downscale factor, drawn uniformly per view (absent: exactly 2). */
   rescaleFactor?: [number, number];
   seed: number;
+  /** Probability that a random view gets figure marks pasted (marks.ts); absent = never (and no draw). */
+  marksProbability?: number;
   /** Test-time plans: views 2.. are the same draws for every image (the stream is keyed by the seed only). */
   sameForEveryImage?: boolean;
 }
@@ -28,6 +30,8 @@ export interface ViewSpec {
   rescaleFactor: number;
   jpeg: boolean;
   jpegQuality: number;
+  /** Seed of the pasted marks, when `marks`. */
+  marks?: number;
 }
 
 /**
@@ -52,7 +56,9 @@ export function viewSpecs(plan: ViewPlan, name: string): ViewSpec[] {
     const jpegQuality = Math.round(rng.uniform(qLo, qHi));
     // Drawn only for a ranged factor, so that plans without one keep their random stream (and their caches).
     const rescaleFactor = plan.rescaleFactor ? rng.uniform(plan.rescaleFactor[0], plan.rescaleFactor[1]) : 2;
-    out.push({ params, rescale, rescaleFactor, jpeg, jpegQuality });
+    // Drawn only for plans with marks, so that plans without keep their random stream (and their caches).
+    const marks = plan.marksProbability !== undefined && rng.next() < plan.marksProbability ? Math.floor(rng.next() * 2 ** 31) : undefined;
+    out.push({ params, rescale, rescaleFactor, jpeg, jpegQuality, ...(marks !== undefined ? { marks } : {}) });
   }
   return out;
 }

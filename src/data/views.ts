@@ -9,6 +9,7 @@
 import type { GreyImage } from '../types.js';
 import { blurByRescale, reencodeJpeg, renderView, toWorkingImage, type WorkingFit } from './preprocess.js';
 import { gaussianBlur } from './band-limit.js';
+import { pasteMarks } from './marks.js';
 import { viewSpecs, type ViewPlan } from './view-plan.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
 import { lungView, type LungFraming } from './lung-view.js';
@@ -36,6 +37,7 @@ export async function renderViews(original: GreyImage, name: string, plan: ViewP
   const out: Float32Array[] = [];
   for (const v of viewSpecs(plan, name)) {
     let src = original;
+    if (v.marks !== undefined) src = await pasteMarks(src, v.marks);
     if (v.rescale) src = await blurByRescale(src, v.rescaleFactor);
     if (v.jpeg) src = await reencodeJpeg(src, v.jpegQuality);
     out.push(renderView(src === original ? work : await working(src), v.params, inputSize));

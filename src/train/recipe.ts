@@ -23,7 +23,9 @@ export interface Recipe {
    * The lungs design's reading (src/model/reading.ts): P(COVID) = gate(involvement) x pattern; `band` around the
    * pattern threshold is "indeterminate". Absent: P is the model's own.
    */
-  reading?: { gate: { midpoint: number; width: number }; band: number };
+  reading?: { gate: { scale: number }; band: number };
+  /** Probability that a training view of a NonCOVID slice gets figure marks pasted (data/marks.ts); absent = none. */
+  marksOnNonCovid?: number;
   /** Views per training image: identity, mirror, then random augmented views. */
   trainViews: number;
   /** Views averaged at val/test/predict time (1 identity, 2 identity + mirror). */
@@ -105,6 +107,8 @@ const FINETUNE_UPPER: FineTuneRecipe = {
 export const RECIPES: Record<string, Recipe> = {
   default: BAND_LIMITED,
   lungs: { ...BAND_LIMITED, name: 'lungs', lungs: { ...DEFAULT_LUNG_FRAMING }, reading: { gate: { ...DEFAULT_GATE }, band: 0.1 } },
+  /** The lungs design with figure marks pasted on half of the NonCOVID training views (data/marks.ts). */
+  'lungs-marks': { ...BAND_LIMITED, name: 'lungs-marks', lungs: { ...DEFAULT_LUNG_FRAMING }, reading: { gate: { ...DEFAULT_GATE }, band: 0.1 }, marksOnNonCovid: 0.5 },
   /**
    * The default scored on 8 test-time views (the slice, its mirror image and six fixed draws of the training
    * augmentation, the same for every image; view-plan.ts). Better on val over seeds 0-2 (mean val AUC 0.8778

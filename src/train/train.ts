@@ -23,7 +23,7 @@ import { Progress } from '../util/progress.js';
 import { trainFineTuned } from './finetune-run.js';
 import { readAndDecodeGrey } from '../data/decode.js';
 import { findLungs } from '../data/involvement.js';
-import { readSlice, type ReadingDesign } from '../model/reading.js';
+import { OPERATING_GATE, readSlice, type ReadingDesign } from '../model/reading.js';
 
 export interface TrainOptions {
   dataDir: string;
@@ -66,6 +66,23 @@ export function weightsFingerprint(layers: ConvLayer[]): string {
   return h.digest('hex');
 }
 
+/**
+ * Features of the training views. With `marksOnNonCovid`, the NonCOVID slices' views get figure marks pasted
+ * (their own plan, so their own cache entries); the COVID slices keep the plain plan.
+ */
+async function trainFeatures(run: RecipeFeatureRun, train: DatasetEntry[], recipe: Recipe, seed: number): Promise<(Float32Array | null)[]> {
+  const plan = trainPlanOf(recipe, seed);
+  const what = `train features (${recipe.trainViews} views/image)`;
+  if (!recipe.marksOnNonCovid) return recipeFeatures(run, train, plan, what);
+  const out: (Float32Array | null)[] = new Array(train.length).fill(null);
+  for (const [label, p] of [['COVID', plan], ['NonCOVID', { ...plan, marksProbability: recipe.marksOnNonCovid }]] as const) {
+    const idx = train.map((e, i) => (e.label === label ? i : -1)).filter((i) => i >= 0);
+    const feats = await recipeFeatures(run, idx.map((i) => train[i]), p, `${what}, ${label}`);
+    idx.forEach((i, k) => { out[i] = feats[k]; });
+  }
+  return out;
+}
+
 export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   if (opts.recipe.finetune) return trainFineTuned(opts);
   const started = Date.now();
@@ -86,7 +103,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
     recipe, backbone, cacheDir: opts.cacheDir, key: { wfp, normalisation, taps: recipe.taps },
     quiet: opts.quiet, log, skipped,
   };
-  const trainFeats = await recipeFeatures(run, train, trainPlanOf(recipe, seed), `train features (${recipe.trainViews} views/image)`);
+  const trainFeats = await trainFeatures(run, train, recipe, seed);
   const valFeats = await recipeFeatures(run, val, evalPlanOf(recipe), `val features (${recipe.evalViews} views/image)`);
   backbone.dispose();
 
@@ -119,7 +136,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const scores = valScores(chosen.head);
   const patternThreshold = chooseThreshold(yVal, scores, recipe.thresholdRule);
   log(`chosen: weight decay ${chosen.weightDecay}, epoch ${chosen.epoch}, val AUC ${chosen.auc.toFixed(4)}, threshold ${patternThreshold.toFixed(4)} (${recipe.thresholdRule} on val)`);
-  // The lungs design: P = gate(involvement) x pattern (reading.ts); its threshold is chosen on val like the pattern's.
+  // The lungs design: P = gate(involvement) x pattern (reading.ts). Its threshold is fixed by the design, not chosen
+  // on val (whose slices all show diseased lungs): the P of a slice at both cuts, gate 0.5 x the pattern's threshold.
   let reading: ReadingDesign | undefined;
   let finalScores = scores;
   if (recipe.reading) {
@@ -129,7 +147,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
     finalScores = valIdx.map((_, k) => readSlice(scores[k], findings[k], 0, design).probability);
     log(`reading: val AUC of gate x pattern ${rocAuc(yVal, finalScores).toFixed(4)} (pattern alone ${chosen.auc.toFixed(4)})`);
   }
-  const threshold = reading ? chooseThreshold(yVal, finalScores, recipe.thresholdRule) : patternThreshold;
+  const threshold = reading ? OPERATING_GATE * patternThreshold : patternThreshold;
   const valMetrics = binaryMetrics(yVal, finalScores, threshold);
 
   const json = await saveModel(opts.outDir, {
