@@ -1,6 +1,6 @@
 /**
  * Where the models look (issue 10): for every slice of the official test split, the class activation map of
- * models/lungs and of models/default mapped onto the original slice as the API does (engine.prepare,
+ * models/default (lungs design) and of models/official (whole slice) mapped onto the original slice as the API does (engine.prepare,
  * explainPrepared, mapToImage over camRegion), its positive part (ReLU: evidence towards COVID), and the share of
  * that mass inside the lung mask dilated by 4 analysis pixels. A measurement of where the models look, not a
  * score: no label-dependent choice is made from it.
@@ -93,18 +93,18 @@ function hottest(heat: Float32Array, width: number, height: number, involved: Ui
 
 async function main(): Promise<void> {
   const entries = entriesOf(await loadDataset(dataDir), 'test');
-  const models = { lungs: await OnnxClassifier.load('models/lungs'), default: await OnnxClassifier.load('models/default') };
-  const shares: Record<keyof typeof models, number[]> = { lungs: [], default: [] };
+  const models = { default: await OnnxClassifier.load('models/default'), official: await OnnxClassifier.load('models/official') };
+  const shares: Record<keyof typeof models, number[]> = { default: [], official: [] };
   let notFound = 0;
-  const noMass: Record<keyof typeof models, number> = { lungs: 0, default: 0 };
+  const noMass: Record<keyof typeof models, number> = { default: 0, official: 0 };
   const t0 = performance.now();
   for (const [k, e] of entries.entries()) {
     const image = await readAndDecodeGrey(e.path);
-    for (const name of ['lungs', 'default'] as const) {
+    for (const name of ['default', 'official'] as const) {
       const engine = models[name];
       const [prepared] = await engine.prepare([image]);
       const keep = keptMask(prepared, image.width, image.height);
-      if (!keep) { if (name === 'lungs') notFound++; continue; }
+      if (!keep) { if (name === 'default') notFound++; continue; }
       const m = await measure(engine, image, prepared, keep);
       if (m.inside === null) noMass[name]++;
       else shares[name].push(m.inside);
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   console.log(`CAM mass (ReLU) inside the lung mask dilated by ${DILATE} analysis px, official test split: ${entries.length} slices, lungs not found on ${notFound}\n`);
   console.log('| model | slices measured | no positive map | mean share inside | median | share of slices >= 0.9 |');
   console.log('|---|---:|---:|---:|---:|---:|');
-  for (const name of ['lungs', 'default'] as const) {
+  for (const name of ['default', 'official'] as const) {
     const s = [...shares[name]].sort((a, b) => a - b);
     const mean = s.reduce((a, b) => a + b, 0) / s.length;
     const ge = s.filter((x) => x >= 0.9).length / s.length;
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
       const image = await readAndDecodeGrey(e.path);
       const stem = `${String(k + 1).padStart(2, '0')}-${path.basename(e.path).replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_-]+/g, '_')}`;
       await writeFile(path.join(examplesDir, `${stem}-slice.png`), await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 1 } }).png().toBuffer());
-      for (const name of ['lungs', 'default'] as const) {
+      for (const name of ['default', 'official'] as const) {
         const engine = models[name];
         const [prepared] = await engine.prepare([image]);
         const keep = keptMask(prepared, image.width, image.height);
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  models.lungs.dispose();
+  models.official.dispose();
   models.default.dispose();
 }
 

@@ -79,7 +79,7 @@ const yVal: Binary[] = val.map((e) => labelToBinary(e.label));
 
 for (const arg of args) {
   const cfg = JSON.parse(arg) as Config;
-  const recipe: Recipe = { ...RECIPES[cfg.recipe ?? 'default'], ...cfg, name: cfg.name };
+  const recipe: Recipe = { ...RECIPES[cfg.recipe ?? 'official'], ...cfg, name: cfg.name };
   const t0 = Date.now();
   const seed = cfg.seed ?? 0;
   const S = recipe.inputSize;

@@ -25,7 +25,7 @@ Uploads are processed in memory and never written to disk; file names are shown,
 Options:
   --model DIR          model folder (default: the shipped model)
   --report FILE        the model's test evaluation (JSON from covid-ct evaluate --report) for the model card
-                       (default: reports/default.json for the shipped model)
+                       (default: reports/NAME.json for a shipped model models/NAME)
   --port N             port (default $PORT or 3000)
   --host ADDR          address (default $HOST or 127.0.0.1; 0.0.0.0 exposes it to the network)
   --max-upload-mb N    request body limit (default 50; 413 past it)
@@ -67,8 +67,9 @@ Options:
 async function loadReport(option: string | undefined, modelDir: string, engine: OnnxClassifier): Promise<EvaluationReport | undefined> {
   if (option) return readReportFor(path.resolve(option), engine.json);
   // The shipped model's report, when serving the shipped model and it is there.
-  if (path.resolve(modelDir) !== path.resolve(packageRoot(), 'models/default')) return undefined;
-  const file = path.join(packageRoot(), 'reports/default.json');
+  // A shipped model (models/NAME in the package) is shown with its test report, reports/NAME.json.
+  if (path.dirname(path.resolve(modelDir)) !== path.resolve(packageRoot(), 'models')) return undefined;
+  const file = path.join(packageRoot(), 'reports', `${path.basename(modelDir)}.json`);
   if (!(await access(file).then(() => true, () => false))) return undefined;
   return readReportFor(file, engine.json).catch((e: Error) => {
     console.error(`covid-ct: warning: the model card shows no test metrics: ${e.message}`);
