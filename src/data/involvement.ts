@@ -5,8 +5,8 @@
  *
  * - With Hounsfield units (a DICOM through a known window): involved when HU >= -700, the lower bound of ground
  *   glass in quantitative CT (ground glass about -700 to -300 HU, consolidation above -300 HU).
- * - On an 8-bit image of unknown window: a scale calibrated inside the image, on which the darkest decile of the
- *   lung is 0 and soft tissue next to the lungs is 1 (healthy parenchyma about -870 HU, soft tissue about +40 HU),
+ * - On an 8-bit image of unknown window: a scale calibrated inside the lungs, on which their darkest decile is 0
+ *   and their brightest percentile (vessels: blood, soft-tissue density) is 1 (healthy parenchyma about -870 HU, soft tissue about +40 HU),
  *   and involved when above 0.3 (about -600 HU on a typical slice); consolidation above 0.65 (about -280 HU).
  *
  * The lung mask is eroded by 2 analysis pixels first, so that the partial-volume rim where lung meets chest wall
@@ -17,7 +17,7 @@ import type { GreyImage, HuMapping } from '../types.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
 import { dilate, erode } from './morphology.js';
 
-export const INVOLVEMENT_VERSION = 'involvement-v3';
+export const INVOLVEMENT_VERSION = 'involvement-v3in';
 
 /** Thresholds of the two scales (documented above; not fitted). */
 export const INVOLVEMENT_THRESHOLDS = {
@@ -33,17 +33,16 @@ export const INVOLVEMENT_THRESHOLDS = {
  */
 export const VESSEL_RADIUS = 1.5;
 
-/** Outer edge (analysis pixels) of the soft-tissue band; equal to DEFAULT_LUNG_FRAMING.dilate. */
-export const RING_OUTER = 4;
 
 /** Grey levels of the two anchors of the calibrated scale. */
 export interface IntensityReference {
   /** 10th percentile of the lung's grey levels (healthy, aerated parenchyma). */
   lungLow: number;
   /**
-   * 75th percentile of a band 1-4 analysis pixels outside the lungs (pleura, chest wall, mediastinum): inside what
-   * the lungs-only view keeps (lung-view.ts dilates by 4), so nothing further out (arrows, table, image corners)
-   * moves the scale.
+   * 99th percentile of the lung's own grey levels: vessels and any consolidation, i.e. blood and soft-tissue
+   * density, taken inside the lungs so that nothing outside them (chest wall, table, arrows, image corners, another
+   * window's mediastinum) moves the scale. (A band 2-12 px outside the lungs moved with the outside-noise audit;
+   * docs/lungs-design.md.)
    */
   softTissue: number;
 }
@@ -81,13 +80,9 @@ export function intensityReference(seg: LungSegmentation): IntensityReference | 
   if (n === 0) return null;
   const inLung = new Uint8Array(n);
   for (let i = 0, k = 0; i < lung.length; i++) if (lung[i]) inLung[k++] = data[i];
-  const outer = dilate(lung, W, H, RING_OUTER);
-  const inner = dilate(lung, W, H, 1);
-  const ring: number[] = [];
-  for (let i = 0; i < lung.length; i++) if (outer[i] && !inner[i]) ring.push(data[i]);
-  if (ring.length < 16) return null;
+  if (n < 16) return null;
   const lungLow = percentile(inLung, n, 0.1);
-  const softTissue = percentile(ring, ring.length, 0.75);
+  const softTissue = percentile(inLung, n, 0.99);
   if (softTissue - lungLow < 16) return null;
   return { lungLow, softTissue };
 }
