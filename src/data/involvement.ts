@@ -15,7 +15,7 @@
  */
 import type { GreyImage, HuMapping } from '../types.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
-import { dilate, erode } from './morphology.js';
+import { dilate, dilateMany, erode } from './morphology.js';
 
 export const INVOLVEMENT_VERSION = 'involvement-v2';
 
@@ -53,7 +53,7 @@ export interface Involvement {
   scale: 'hu' | 'calibrated';
 }
 
-function percentile(values: Uint8Array | number[], n: number, p: number): number {
+function percentile(values: Uint8Array, n: number, p: number): number {
   const hist = new Float64Array(256);
   for (let i = 0; i < n; i++) hist[values[i]]++;
   const target = p * (n - 1);
@@ -65,8 +65,23 @@ function percentile(values: Uint8Array | number[], n: number, p: number): number
   return 255;
 }
 
+/**
+ * The anchors per segmentation, computed once: lungInvolvement and the lungs-only view (lung-view.ts) both ask
+ * for them. A segmentation is never modified after segmentLungs returns it.
+ */
+const references = new WeakMap<LungSegmentation, IntensityReference | null>();
+
 /** The two anchors of the calibrated scale, or null when the lungs are missing or show no contrast. */
 export function intensityReference(seg: LungSegmentation): IntensityReference | null {
+  let ref = references.get(seg);
+  if (ref === undefined) {
+    ref = computeIntensityReference(seg);
+    references.set(seg, ref);
+  }
+  return ref ? { ...ref } : null;
+}
+
+function computeIntensityReference(seg: LungSegmentation): IntensityReference | null {
   const { width: W, height: H, data } = seg.analysis;
   const lung = new Uint8Array(W * H);
   let n = 0;
@@ -74,13 +89,14 @@ export function intensityReference(seg: LungSegmentation): IntensityReference | 
   if (n === 0) return null;
   const inLung = new Uint8Array(n);
   for (let i = 0, k = 0; i < lung.length; i++) if (lung[i]) inLung[k++] = data[i];
-  const outer = dilate(lung, W, H, 12);
-  const inner = dilate(lung, W, H, 2);
-  const ring: number[] = [];
-  for (let i = 0; i < lung.length; i++) if (outer[i] && !inner[i]) ring.push(data[i]);
-  if (ring.length < 16) return null;
+  // Both bands from one distance transform.
+  const [outer, inner] = dilateMany(lung, W, H, [12, 2]);
+  const ring = new Uint8Array(W * H);
+  let m = 0;
+  for (let i = 0; i < lung.length; i++) if (outer[i] && !inner[i]) ring[m++] = data[i];
+  if (m < 16) return null;
   const lungLow = percentile(inLung, n, 0.1);
-  const softTissue = percentile(ring, ring.length, 0.75);
+  const softTissue = percentile(ring, m, 0.75);
   if (softTissue - lungLow < 16) return null;
   return { lungLow, softTissue };
 }
