@@ -2,12 +2,17 @@
  * Inference and training throughput on this machine, all in one run, with ratios:
  *   - model only (ready views -> P(COVID)): onnxruntime-node vs tfjs-wasm, batch 1 and 16;
  *   - end to end (read + decode + preprocess + model + head): both engines, 1 image and 16 images per call;
+ *   - the lung stage (issue 10): findLungs alone on decoded images (and its two parts, segmentLungs and
+ *     lungInvolvement), end to end for models/default and models/lungs, and a reference end to end without the
+ *     lung stage (models/default's views + model, the pre-issue-10 path), so that the lung stage's share of
+ *     end-to-end time is measured in the same run (onnxruntime-node; the three end-to-end runs interleaved,
+ *     median of 5, since other processes may share the CPU);
  *   - reference: the seed project's DenseNet-169 in PyTorch (CPU, model only; skipped with a message when
  *     PyTorch is not installed: apt-get install python3-torch python3-torchvision);
  *   - training: feature extraction of augmented views and the logistic head's epochs;
  *   - peak memory (RSS) of this process.
  *
- *   npm run bench [-- --model DIR --images N]
+ *   npm run bench [-- --model DIR --lungs-model DIR --images N]
  */
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -15,6 +20,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Classifier } from '../src/model/classifier.js';
+import { modelViews, type Engine, type PreparedSlice } from '../src/model/engine.js';
+import { findLungs, lungInvolvement } from '../src/data/involvement.js';
+import { segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
+import { decodeInput } from '../src/data/inputs.js';
+import { readImageBytes } from '../src/data/decode.js';
+import { existsSync } from 'node:fs';
+import type { GreyImage } from '../src/types.js';
 import * as ort from 'onnxruntime-node';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { mobileNetV2Backbone } from '../src/model/backbone.js';
@@ -28,9 +40,10 @@ import { Rng } from '../src/util/prng.js';
 import type { Binary } from '../src/types.js';
 import { packageRoot } from '../src/cli/command.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, images: { type: 'string' }, data: { type: 'string' } } });
+const { values } = parseArgs({ options: { model: { type: 'string' }, 'lungs-model': { type: 'string' }, images: { type: 'string' }, data: { type: 'string' } } });
 const root = packageRoot();
 const modelDir = path.resolve(values.model ?? path.join(root, 'models/default'));
+const lungsModelDir = path.resolve(values['lungs-model'] ?? path.join(root, 'models/lungs'));
 const dataDir = path.resolve(values.data ?? path.join(root, '../shared/data/covid-ct'));
 const N = Number(values.images ?? 64);
 
@@ -82,6 +95,65 @@ for (const batch of [1, 16]) {
   await time(`end to end (${V} views/image)`, 'tfjs-wasm', batch, files.length, 'images', () => scoreFiles(tfjs, files, { batchSize: batch }));
 }
 
+// The lung stage (issue 10's speed goal: segmentation and involvement <= 30% of end-to-end time).
+// (a) findLungs alone on the same images, decoded beforehand as scoreFiles decodes them (median of 5 passes).
+const decoded: GreyImage[] = [];
+for (const f of files) for (const s of await decodeInput(f, await readImageBytes(f))) if (s.image) decoded.push(s.image);
+const lungRows: Row[] = [];
+async function timeLung(what: string, fn: () => void): Promise<void> {
+  fn(); // warm-up (JIT)
+  const secs: number[] = [];
+  for (let rep = 0; rep < 5; rep++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    secs.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  secs.sort((a, b) => a - b);
+  lungRows.push({ group: 'lung stage (decoded images)', what, batch: 1, items: decoded.length, seconds: secs[2], unit: 'images' });
+}
+let segs: LungSegmentation[] = [];
+await timeLung('findLungs (segmentLungs + lungInvolvement)', () => { for (const img of decoded) findLungs(img); });
+await timeLung('  segmentLungs alone', () => { segs = decoded.map((img) => segmentLungs(img, img.hu ? { hu: img.hu } : {})); });
+await timeLung('  lungInvolvement alone (on ready segmentations)', () => { segs.forEach((seg, i) => lungInvolvement(seg, decoded[i].hu)); });
+const megapixels = decoded.reduce((a, img) => a + img.width * img.height, 0) / decoded.length / 1e6;
+
+// (b) end to end for both shipped models and (c) the reference without the lung stage, interleaved, median of 5.
+const SKIPPED = { seg: undefined, involvement: null, findings: { found: false, reason: 'lung stage skipped (bench reference)', involvement: null, consolidation: null } } as unknown as PreparedSlice['lungs'];
+const noLungs: Engine = {
+  name: onnx.name, json: onnx.json, threshold: onnx.threshold, labelOf: (p) => onnx.labelOf(p),
+  // models/default's views need no segmentation: this is prepareSlice without findLungs (the pre-issue-10 path).
+  prepare: (imgs) => Promise.all(imgs.map(async (img) => ({ lungs: SKIPPED, views: await modelViews(onnx.json, img) }))),
+  readPrepared: (slices) => onnx.readPrepared(slices),
+  read: async (imgs) => noLungs.readPrepared(await noLungs.prepare(imgs)),
+  probabilities: async (imgs) => (await noLungs.read(imgs)).map((r) => r.probability),
+  viewsOf: async (imgs) => (await noLungs.prepare(imgs)).flatMap((s) => s.views),
+  probabilitiesOfViews: (v) => onnx.probabilitiesOfViews(v),
+  dispose: () => {},
+};
+const lungsModel = existsSync(path.join(lungsModelDir, 'model.json')) ? await OnnxClassifier.load(lungsModelDir) : null;
+const E2E = 'end to end, lung stage (onnxruntime-node)';
+const variants: { what: string; engine: Engine }[] = [
+  { what: `${path.basename(modelDir)}: no lung stage (reference: views + model, pre-issue-10)`, engine: noLungs },
+  { what: `${path.basename(modelDir)} (findLungs + views + model)`, engine: onnx },
+  ...(lungsModel ? [{ what: `${path.basename(lungsModelDir)} (findLungs + lungs-only views + model)`, engine: lungsModel as Engine }] : []),
+];
+for (const batch of [1, 16]) {
+  const secs: number[][] = variants.map(() => []);
+  for (const v of variants) await scoreFiles(v.engine, files, { batchSize: batch }); // warm-up
+  for (let rep = 0; rep < 5; rep++) {
+    for (let k = 0; k < variants.length; k++) {
+      const t0 = process.hrtime.bigint();
+      await scoreFiles(variants[k].engine, files, { batchSize: batch });
+      secs[k].push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  }
+  variants.forEach((v, k) => {
+    const sorted = [...secs[k]].sort((a, b) => a - b);
+    lungRows.push({ group: E2E, what: v.what, batch, items: files.length, seconds: sorted[2], unit: 'images' });
+  });
+}
+lungsModel?.dispose();
+
 // Training throughput: augmented views through the frozen backbone, and the head.
 const recipe = RECIPES.default;
 const sources: ImageSource[] = await Promise.all(files.slice(0, 16).map(async (f) => ({ name: f, bytes: new Uint8Array(await readFile(f)), decode: () => readAndDecodeGrey(f) })));
@@ -119,4 +191,21 @@ const bare = rows.find((r) => r.group.startsWith('model only') && r.what.startsW
 console.log(`our onnxruntime engine (model only, batch 16) runs at ${((rate(m1) / rate(bare)) * 100).toFixed(0)}% of bare onnxruntime on the same network`);
 const e1 = rows.find((r) => r.group.startsWith('end to end') && r.what === 'onnxruntime-node' && r.batch === 16)!;
 console.log(`end to end uses ${(((rate(e1) * V) / rate(m1)) * 100).toFixed(0)}% of the bare onnxruntime view throughput (the rest: decode, resize, views)`);
+
+console.log(`\nlung stage (issue 10), same run: ${decoded.length} decoded slices, mean ${megapixels.toFixed(2)} MP\n`);
+console.log('| group | what | batch | ms/image | images/s | lung stage share |');
+console.log('|---|---|---|---|---|---|');
+const fl = lungRows[0];
+for (const r of lungRows) {
+  let share = '';
+  if (r.group === E2E) {
+    const ref = lungRows.find((o) => o.group === E2E && o.batch === r.batch && o.what.includes('no lung stage'))!;
+    if (r !== ref) {
+      const ms = (r.seconds / r.items) * 1000, refMs = (ref.seconds / ref.items) * 1000, flMs = (fl.seconds / fl.items) * 1000;
+      share = `${(((ms - refMs) / ms) * 100).toFixed(0)}% (vs reference); findLungs alone ${((flMs / ms) * 100).toFixed(0)}%`;
+    }
+  }
+  console.log(`| ${r.group} | ${r.what} | ${r.batch} | ${((r.seconds / r.items) * 1000).toFixed(2)} | ${rate(r).toFixed(1)} | ${share} |`);
+}
+console.log('goal (issue 10): the lung stage <= 30% of end-to-end time');
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);

@@ -59,7 +59,7 @@ export interface Involvement {
   scale: 'hu' | 'calibrated';
 }
 
-function percentile(values: Uint8Array | number[], n: number, p: number): number {
+function percentile(values: Uint8Array, n: number, p: number): number {
   const hist = new Float64Array(256);
   for (let i = 0; i < n; i++) hist[values[i]]++;
   const target = p * (n - 1);
@@ -71,8 +71,23 @@ function percentile(values: Uint8Array | number[], n: number, p: number): number
   return 255;
 }
 
+/**
+ * The anchors per segmentation, computed once: lungInvolvement and the lungs-only view (lung-view.ts) both ask
+ * for them. A segmentation is never modified after segmentLungs returns it.
+ */
+const references = new WeakMap<LungSegmentation, IntensityReference | null>();
+
 /** The two anchors of the calibrated scale, or null when the lungs are missing or show no contrast. */
 export function intensityReference(seg: LungSegmentation): IntensityReference | null {
+  let ref = references.get(seg);
+  if (ref === undefined) {
+    ref = computeIntensityReference(seg);
+    references.set(seg, ref);
+  }
+  return ref ? { ...ref } : null;
+}
+
+function computeIntensityReference(seg: LungSegmentation): IntensityReference | null {
   const { width: W, height: H, data } = seg.analysis;
   const lung = new Uint8Array(W * H);
   let n = 0;

@@ -1,0 +1,116 @@
+/**
+ * Morphology and lung involvement after the speed-up of issue 10 (integer chamfer passes, one distance transform
+ * for both bands of intensityReference, its anchors computed once per segmentation): the same outputs as before.
+ * The previous morphology is kept here verbatim as the reference; the involvement of synthetic phantoms (never
+ * dataset images) is pinned to the values the previous code gave (commit 3abd37d).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dilate, dilateMany, distanceToSet, erode } from '../src/data/morphology.js';
+import { findLungs, intensityReference } from '../src/data/involvement.js';
+import { Rng } from '../src/util/prng.js';
+import { lungPhantom } from './helpers.js';
+
+// ---------- the previous implementation (3abd37d), the reference ----------
+function oldDistanceToSet(mask: Uint8Array, W: number, H: number): Float32Array {
+  const INF = 1e9;
+  const d = new Float32Array(W * H);
+  for (let i = 0; i < d.length; i++) d[i] = mask[i] ? 0 : INF;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      let v = d[i];
+      if (v === 0) continue;
+      if (x > 0) v = Math.min(v, d[i - 1] + 3);
+      if (y > 0) {
+        v = Math.min(v, d[i - W] + 3);
+        if (x > 0) v = Math.min(v, d[i - W - 1] + 4);
+        if (x < W - 1) v = Math.min(v, d[i - W + 1] + 4);
+      }
+      d[i] = v;
+    }
+  }
+  for (let y = H - 1; y >= 0; y--) {
+    for (let x = W - 1; x >= 0; x--) {
+      const i = y * W + x;
+      let v = d[i];
+      if (v === 0) continue;
+      if (x < W - 1) v = Math.min(v, d[i + 1] + 3);
+      if (y < H - 1) {
+        v = Math.min(v, d[i + W] + 3);
+        if (x < W - 1) v = Math.min(v, d[i + W + 1] + 4);
+        if (x > 0) v = Math.min(v, d[i + W - 1] + 4);
+      }
+      d[i] = v;
+    }
+  }
+  for (let i = 0; i < d.length; i++) d[i] /= 3;
+  return d;
+}
+function oldDilate(mask: Uint8Array, W: number, H: number, radius: number): Uint8Array {
+  if (radius <= 0) return mask.slice();
+  const d = oldDistanceToSet(mask, W, H);
+  const out = new Uint8Array(W * H);
+  for (let i = 0; i < out.length; i++) out[i] = d[i] <= radius ? 1 : 0;
+  return out;
+}
+function oldErode(mask: Uint8Array, W: number, H: number, radius: number): Uint8Array {
+  if (radius <= 0) return mask.slice();
+  const inv = new Uint8Array(W * H);
+  for (let i = 0; i < inv.length; i++) inv[i] = mask[i] ? 0 : 1;
+  const d = oldDistanceToSet(inv, W, H);
+  const out = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      const edge = Math.min(x + 1, y + 1, W - x, H - y);
+      out[i] = mask[i] && d[i] > radius && edge > radius ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+/** Masks: sparse dots, dense noise, blobs (discs of random radii), empty, full, and label values 2 (truthy). */
+function masks(): { name: string; W: number; H: number; m: Uint8Array }[] {
+  const rng = new Rng(10);
+  const out: { name: string; W: number; H: number; m: Uint8Array }[] = [];
+  for (const [W, H] of [[1, 1], [1, 9], [37, 23], [64, 64], [130, 97]]) {
+    const n = W * H;
+    out.push({ name: `empty ${W}x${H}`, W, H, m: new Uint8Array(n) });
+    out.push({ name: `full ${W}x${H}`, W, H, m: new Uint8Array(n).fill(1) });
+    out.push({ name: `dots ${W}x${H}`, W, H, m: Uint8Array.from({ length: n }, () => (rng.next() < 0.02 ? 1 : 0)) });
+    out.push({ name: `noise ${W}x${H}`, W, H, m: Uint8Array.from({ length: n }, () => (rng.next() < 0.5 ? 2 : 0)) });
+    const blobs = new Uint8Array(n);
+    for (let k = 0; k < 6; k++) {
+      const cx = rng.next() * W, cy = rng.next() * H, r = 1 + rng.next() * Math.min(W, H) / 3;
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) blobs[y * W + x] = 1;
+    }
+    out.push({ name: `blobs ${W}x${H}`, W, H, m: blobs });
+  }
+  return out;
+}
+const RADII = [0, -1, 0.3, 1 / 3, 0.5, 2 / 3, 1, 4 / 3, 1.5, 5 / 3, 2, 2.7, 4, 12, 40, 1e12];
+
+test('distanceToSet, dilate, erode and dilateMany give exactly the previous masks and distances', () => {
+  for (const { name, W, H, m } of masks()) {
+    assert.deepEqual(distanceToSet(m, W, H), oldDistanceToSet(m, W, H), `distance ${name}`);
+    for (const r of RADII) {
+      assert.deepEqual(dilate(m, W, H, r), oldDilate(m, W, H, r), `dilate ${name} r=${r}`);
+      assert.deepEqual(erode(m, W, H, r), oldErode(m, W, H, r), `erode ${name} r=${r}`);
+    }
+    assert.deepEqual(dilateMany(m, W, H, RADII), RADII.map((r) => oldDilate(m, W, H, r)), `dilateMany ${name}`);
+  }
+});
+
+test('intensityReference: computed once per segmentation, and a caller cannot change what the next one gets', () => {
+  const { seg } = findLungs(lungPhantom(256, true));
+  const a = intensityReference(seg)!;
+  assert.ok(a);
+  const first = { ...a };
+  a.lungLow = -1;
+  assert.deepEqual(intensityReference(seg), first);
+  // The phantom's lungs are grey 22-32 with vessels at 140: the anchors are the dark parenchyma and the vessels.
+  assert.ok(first.lungLow >= 22 && first.lungLow <= 32, `lungLow ${first.lungLow}`);
+  assert.ok(first.softTissue >= 95 && first.softTissue <= 140, `softTissue ${first.softTissue}`);
+  assert.equal(intensityReference({ ...seg, labels: new Uint8Array(seg.labels.length) }), null);
+});
