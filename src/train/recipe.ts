@@ -23,7 +23,11 @@ export interface Recipe {
    * The lungs design's reading (src/model/reading.ts): P(COVID) = gate(involvement) x pattern; `band` around the
    * pattern threshold is "indeterminate". Absent: P is the model's own.
    */
-  reading?: { gate: { midpoint: number; width: number }; band: number };
+  reading?: {
+    gate: { midpoint: number; width: number }; band: number;
+    /** The not-CT distance on backbone features (src/model/ood.ts): k components, quantile kept, taps used (default all). */
+    ood?: { k: number; quantile: number; taps?: string[] };
+  };
   /** Views per training image: identity, mirror, then random augmented views. */
   trainViews: number;
   /** Views averaged at val/test/predict time (1 identity, 2 identity + mirror). */
@@ -93,6 +97,9 @@ const DEFAULT_224: Recipe = {
  */
 const BAND_LIMITED: Recipe = { ...DEFAULT_224, name: 'default', workingSize: 160, inputSize: 128, blurSigma: 0.7 };
 
+/** The not-CT distance of the lungs design (docs/lungs-design.md "NotCT by feature distance"). */
+export const DEFAULT_OOD = Object.freeze({ k: 32, quantile: 0.99 });
+
 /** PyTorch-like: random resized crops of 50-100% of the slice. */
 const STRONG_AUGMENT: AugmentConfig = { scale: [0.5, 1], ratio: [3 / 4, 4 / 3], rotateDeg: 10, flipProbability: 0.5, brightness: 0.1, contrast: 0.15 };
 
@@ -104,7 +111,7 @@ const FINETUNE_UPPER: FineTuneRecipe = {
 
 export const RECIPES: Record<string, Recipe> = {
   default: BAND_LIMITED,
-  lungs: { ...BAND_LIMITED, name: 'lungs', lungs: { ...DEFAULT_LUNG_FRAMING }, reading: { gate: { ...DEFAULT_GATE }, band: 0.1 } },
+  lungs: { ...BAND_LIMITED, name: 'lungs', lungs: { ...DEFAULT_LUNG_FRAMING }, reading: { gate: { ...DEFAULT_GATE }, band: 0.1, ood: { ...DEFAULT_OOD } } },
   /**
    * The default scored on 8 test-time views (the slice, its mirror image and six fixed draws of the training
    * augmentation, the same for every image; view-plan.ts). Better on val over seeds 0-2 (mean val AUC 0.8778
