@@ -58,7 +58,7 @@ export interface OodFitOptions {
   /** Which features to use (true = used); default all. */
   use?: boolean[];
   taps?: string[];
-  /** Subspace iterations (default 60). */
+  /** Subspace iterations (default 30). */
   iterations?: number;
 }
 
@@ -111,7 +111,7 @@ export function symmetricEigen(a: Float64Array, n: number): { values: Float64Arr
 }
 
 /** Top-`k` eigenpairs of a symmetric m x m matrix G (block subspace iteration with oversampling + Rayleigh-Ritz). */
-export function topEigen(G: Float64Array, m: number, k: number, iterations = 60): { values: Float64Array; vectors: Float64Array } {
+export function topEigen(G: Float64Array, m: number, k: number, iterations = 30): { values: Float64Array; vectors: Float64Array } {
   const b = Math.min(m, k + 10);
   const rand = lcg(12345);
   let Q: Float64Array = new Float64Array(m * b); // column-major: column j at [j*m, (j+1)*m)
@@ -133,15 +133,20 @@ export function topEigen(G: Float64Array, m: number, k: number, iterations = 60)
     }
   };
   const mul = (X: Float64Array): Float64Array => {
+    // Row-major copy of X (m x b) so that one pass over G's row r serves every column.
+    const Xr = new Float64Array(m * b);
+    for (let j = 0; j < b; j++) for (let r = 0; r < m; r++) Xr[r * b + j] = X[j * m + r];
     const Y = new Float64Array(m * b);
-    for (let j = 0; j < b; j++) {
-      const x = X.subarray(j * m, (j + 1) * m), y = Y.subarray(j * m, (j + 1) * m);
-      for (let r = 0; r < m; r++) {
-        let s = 0;
-        const row = r * m;
-        for (let c = 0; c < m; c++) s += G[row + c] * x[c];
-        y[r] = s;
+    const acc = new Float64Array(b);
+    for (let r = 0; r < m; r++) {
+      acc.fill(0);
+      const row = r * m;
+      for (let c = 0; c < m; c++) {
+        const g = G[row + c];
+        const xo = c * b;
+        for (let j = 0; j < b; j++) acc[j] += g * Xr[xo + j];
       }
+      for (let j = 0; j < b; j++) Y[j * m + r] = acc[j];
     }
     return Y;
   };
@@ -237,7 +242,7 @@ export function fitOod(rows: ArrayLike<number>[], opts: OodFitOptions): OodModel
   const D = opts.mean.length;
   if (n < 4) throw new Error(`fitOod: need at least 4 rows, got ${n}`);
   const folds = Math.max(2, Math.min(opts.folds ?? 5, n));
-  const iterations = opts.iterations ?? 60;
+  const iterations = opts.iterations ?? 30;
   const scale = new Float32Array(D);
   for (let d = 0; d < D; d++) scale[d] = (opts.use ? opts.use[d] : true) && opts.std[d] > 0 ? 1 / opts.std[d] : 0;
   const Z = new Float64Array(n * D);
