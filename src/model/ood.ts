@@ -9,7 +9,8 @@
  *   d(z) = sum_i (z.u_i)^2 / lambda_i  +  ||z - sum_i (z.u_i) u_i||^2 / sigma_res^2
  *
  * i.e. Hotelling's T^2 in the k principal components plus the squared residual norm (the Q statistic), with
- * sigma_res^2 = mean residual of the fitting slices / k so that both parts average k on them. The threshold is
+ * sigma_res^2 = mean residual of the fitting slices / (k w) so that, with the residual weight w = 1, both parts
+ * average k on them. The threshold is
  * the `quantile` (0.99) of OUT-OF-FOLD distances (each fold scored by a fit on the other folds): in-sample
  * distances of 540 points in ~3800 dimensions are optimistic, and a threshold on them flags far more than 1% of
  * new CT slices. The stored fit is then the one on all slices.
@@ -58,6 +59,10 @@ export interface OodFitOptions {
   /** Which features to use (true = used); default all. */
   use?: boolean[];
   taps?: string[];
+  /** Weight of the residual term (default 1: it averages k on the fitting slices, as T^2 does). */
+  residualWeight?: number;
+  /** Rows of one slice (e.g. its augmented views) share a group and so a fold; default: each row its own. */
+  groups?: number[];
   /** Subspace iterations (default 30). */
   iterations?: number;
 }
@@ -182,7 +187,7 @@ export function quantile(values: ArrayLike<number>, q: number): number {
 }
 
 /** Fit on the rows of a subset of Z (standardised, n x D row-major) whose Gram matrix GZ (n x n) is given. */
-function fitSubset(Z: Float64Array, D: number, GZ: Float64Array, n: number, idx: number[], k: number, iterations: number) {
+function fitSubset(Z: Float64Array, D: number, GZ: Float64Array, n: number, idx: number[], k: number, iterations: number, residualWeight: number) {
   const m = idx.length;
   // Centred Gram of the subset by double centring.
   const G = new Float64Array(m * m);
@@ -216,7 +221,7 @@ function fitSubset(Z: Float64Array, D: number, GZ: Float64Array, n: number, idx:
     for (let j = 0; j < kk; j++) explained += eig.values[j] * eig.vectors[j * m + a] ** 2;
     resSum += Math.max(G[a * m + a] - explained, 0);
   }
-  const residualScale = Math.max(resSum / m / Math.max(kk, 1), 1e-12);
+  const residualScale = Math.max(resSum / m / Math.max(kk, 1) / residualWeight, 1e-12);
   return { mu, comps, lambdas, residualScale, k: kk };
 }
 
@@ -243,6 +248,8 @@ export function fitOod(rows: ArrayLike<number>[], opts: OodFitOptions): OodModel
   if (n < 4) throw new Error(`fitOod: need at least 4 rows, got ${n}`);
   const folds = Math.max(2, Math.min(opts.folds ?? 5, n));
   const iterations = opts.iterations ?? 30;
+  const w = opts.residualWeight ?? 1;
+  if (!(w > 0)) throw new Error('fitOod: residualWeight must be > 0');
   const scale = new Float32Array(D);
   for (let d = 0; d < D; d++) scale[d] = (opts.use ? opts.use[d] : true) && opts.std[d] > 0 ? 1 / opts.std[d] : 0;
   const Z = new Float64Array(n * D);
@@ -258,11 +265,11 @@ export function fitOod(rows: ArrayLike<number>[], opts: OodFitOptions): OodModel
   const oof = new Float64Array(n);
   for (let f = 0; f < folds; f++) {
     const inFold: number[] = [], out: number[] = [];
-    for (let i = 0; i < n; i++) (i % folds === f ? out : inFold).push(i);
-    const fit = fitSubset(Z, D, GZ, n, inFold, opts.k, iterations);
+    for (let i = 0; i < n; i++) ((opts.groups ? opts.groups[i] : i) % folds === f ? out : inFold).push(i);
+    const fit = fitSubset(Z, D, GZ, n, inFold, opts.k, iterations, w);
     for (const i of out) oof[i] = distanceZ(Z.subarray(i * D, (i + 1) * D), fit.mu, fit.comps, fit.lambdas, fit.residualScale, D);
   }
-  const all = fitSubset(Z, D, GZ, n, Array.from({ length: n }, (_, i) => i), opts.k, iterations);
+  const all = fitSubset(Z, D, GZ, n, Array.from({ length: n }, (_, i) => i), opts.k, iterations, w);
   const center = new Float32Array(D);
   for (let d = 0; d < D; d++) center[d] = scale[d] > 0 ? opts.mean[d] + all.mu[d] / scale[d] : opts.mean[d];
   return {
