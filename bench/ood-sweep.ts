@@ -26,6 +26,7 @@ const { values } = parseArgs({
   options: {
     model: { type: 'string' }, set: { type: 'string' }, cache: { type: 'string', default: '/tmp/ood-sweep-feats.json' },
     aug: { type: 'string', default: '0' },
+    'loo-md': { type: 'boolean', default: false },
     k: { type: 'string', default: '16,32,64' }, w: { type: 'string', default: '1' }, q: { type: 'string', default: '0.99,0.995' }, taps: { type: 'string', default: 'all' },
   },
 });
@@ -94,6 +95,31 @@ if (nAug > 0) {
 }
 engine.dispose();
 const allTaps = json.backbone.taps;
+if (values['loo-md']) {
+  // What healthy and CAP CT in the fitting set would give: leave one CT-MD patient out, fit on COVID-CT train +
+  // val plus every 4th slice of the other five patients (folds by patient for the CT-MD rows), score the held-out
+  // patient, COVID-CT test and the non-CT set.
+  const patientOf = (it: Item) => (it.group.startsWith('CT-MD') ? path.basename(it.file).split('_')[0] : '');
+  const patients = [...new Set(items.map(patientOf).filter(Boolean))];
+  const k = Number(values.k!.split(',')[0]);
+  let ctFlag = 0, ctN = 0, nonFlag = 0, nonN = 0;
+  for (const held of patients) {
+    const base = items.filter((i) => i.fit && i.found);
+    const extra = items.filter((i) => patientOf(i) && patientOf(i) !== held && i.found).filter((_, j) => j % 4 === 0);
+    const rows = [...base, ...extra].map((i) => Float32Array.from(i.features));
+    const groups = [...base.map((_, j) => j), ...extra.map((i) => patients.indexOf(patientOf(i)))];
+    const m = fitOod(rows, { mean: head.mean, std: head.std, k, quantile: Number(values.q!.split(',')[0]), groups });
+    const flag = (i: Item) => !i.found || oodDistance(m, i.features) > m.design.threshold;
+    const heldItems = items.filter((i) => patientOf(i) === held);
+    const test = items.filter((i) => i.group === 'COVID-CT test');
+    const non = items.filter((i) => i.group.startsWith('nonCT'));
+    const h = heldItems.filter(flag).length, t = test.filter(flag).length, nf = non.filter(flag).length;
+    ctFlag += h; ctN += heldItems.length; nonFlag += nf; nonN += non.length;
+    console.log(`held out ${held}: threshold ${m.design.threshold.toFixed(1)}, ${h}/${heldItems.length} flagged; COVID-CT test ${t}/${test.length}; non-CT ${nf}/${non.length}`);
+  }
+  console.log(`leave-one-patient-out: CT-MD flagged ${ctFlag}/${ctN} (${(100 * ctFlag / ctN).toFixed(1)}%), non-CT ${(100 * nonFlag / nonN).toFixed(1)}% (mean over fits)`);
+  process.exit(0);
+}
 const tapSets = values.taps === 'all' ? [allTaps] : values.taps!.split(';').map((s) => s.split(','));
 const groups = [...new Set(items.map((i) => i.group))];
 for (const taps of tapSets) for (const k of values.k!.split(',').map(Number)) for (const w of values.w!.split(',').map(Number)) for (const q of values.q!.split(',').map(Number)) {

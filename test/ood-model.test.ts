@@ -9,49 +9,24 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { copyFile, readFile, rm } from 'node:fs/promises';
-import { REPO, lungPhantom, lungsModelVariant } from './helpers.js';
-import { loadModel, saveModel } from '../src/model/model-files.js';
+import { REPO, fitPhantomOod, lungPhantom, lungsModelVariant, stripedLungsPhantom } from './helpers.js';
+import { loadModel } from '../src/model/model-files.js';
 import { exportOnnx } from '../src/model/onnx-export.js';
 import { readOnnxGraph } from '../src/model/onnx-proto.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { Classifier } from '../src/model/classifier.js';
 import { prepareSlice } from '../src/model/engine.js';
 import { findLungs } from '../src/data/involvement.js';
-import { fitOod } from '../src/model/ood.js';
 import type { GreyImage } from '../src/types.js';
 
 let dir = '';
 const asGrey = (p: { width: number; height: number; data: Uint8Array }): GreyImage => ({ width: p.width, height: p.height, data: p.data }) as GreyImage;
-
-/** The phantom with its lungs' interior replaced by stripes (dark enough to stay lung). */
-function stripedLungs(size = 384): GreyImage {
-  const p = lungPhantom(size, false);
-  const clean = lungPhantom(size, false);
-  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-    const i = y * size + x;
-    if (clean.data[i] < 40) p.data[i] = (Math.floor(x / 3) + Math.floor(y / 5)) % 2 ? 0 : 70;
-  }
-  return asGrey(p);
-}
+const stripedLungs = () => asGrey(stripedLungsPhantom(384));
 
 before(async () => {
   dir = await lungsModelVariant();
-  const model = await loadModel(dir);
-  const { writeFile } = await import('node:fs/promises');
-  await writeFile(path.join(dir, 'model.onnx'), exportOnnx(model)); // with "features", to fit on
-  const engine = await OnnxClassifier.load(dir);
-  const rows: Float32Array[] = [];
-  for (const size of [320, 336, 352, 368, 400, 416, 432, 448]) for (const opacity of [true, false]) {
-    const prep = await prepareSlice(engine.json, asGrey(lungPhantom(size, opacity)));
-    const { features, dim } = await engine.runViews([prep.views[0]]);
-    rows.push(features!.slice(0, dim));
-  }
-  engine.dispose();
-  const ood = fitOod(rows, { mean: model.head.mean, std: model.head.std, k: 3, quantile: 1, folds: 4, taps: model.json.backbone.taps });
-  // Some headroom over the maximum: 16 phantoms are a tiny fitting set.
-  ood.design.threshold *= 3;
-  await saveModel(dir, { layers: model.layers, head: model.head, ood, json: model.json, attribution: 'test\n' });
-  // An older export (no "features" output) beside it, as a shipped folder would have.
+  await fitPhantomOod(dir);
+  // An older export (no "features" output) in its place, as a shipped folder would have.
   await copyFile(path.join(REPO, 'models/default/model.onnx'), path.join(dir, 'model.onnx'));
 });
 after(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
