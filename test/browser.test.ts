@@ -12,7 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { DATA, REPO, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli } from './helpers.js';
+import { DATA, REPO, fitPhantomOod, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
 import sharp from 'sharp';
 import { rm } from 'node:fs/promises';
 import { createApp, listen } from '../src/server/app.js';
@@ -39,6 +39,10 @@ let lungsServer: Server | undefined;
 let lungsEngine: OnnxClassifier | undefined;
 let lungsDir = '';
 let lungsUrl = '';
+// A third: the lungs variant with a not-CT feature distance fitted on phantoms (fitPhantomOod).
+let oodServer: Server | undefined;
+let oodEngine: OnnxClassifier | undefined;
+let oodDir = '';
 
 before(async () => {
   requireShared();
@@ -69,6 +73,9 @@ after(async () => {
   lungsServer?.close();
   lungsEngine?.dispose();
   if (lungsDir) await rm(lungsDir, { recursive: true, force: true });
+  oodServer?.close();
+  oodEngine?.dispose();
+  if (oodDir) await rm(oodDir, { recursive: true, force: true });
 });
 
 async function waitForRows(n: number): Promise<void> {
@@ -238,6 +245,42 @@ test('lungs model on this device: the same views and the same P as the server (w
       assert.equal(d.bar, server[i].bar);
     });
     console.log(`# lungs model, device vs server: ${device.map((d, i) => `${d.file}: ${d.probability.toFixed(6)} / ${server[i].probability.toFixed(6)}`).join('; ')}`);
+  } finally {
+    await p.close();
+  }
+});
+
+test('feature distance on this device: the same verdicts as the server, striped lungs NotCT for their distance', async () => {
+  oodDir = await lungsModelVariant();
+  await fitPhantomOod(oodDir);
+  oodEngine = await OnnxClassifier.load(oodDir);
+  const app = createApp({ root: REPO, modelDir: oodDir, engine: oodEngine, card: modelCard(oodEngine.json), limits: DEFAULT_LIMITS });
+  const bound = await listen(app, { port: 0, hostname: '127.0.0.1' });
+  oodServer = bound.server;
+  const files = [
+    { name: 'phantom-ground-glass.png', mimeType: 'image/png', buffer: await phantomPng(lungPhantom(384, true)) },
+    { name: 'striped-lungs.png', mimeType: 'image/png', buffer: await phantomPng(stripedLungsPhantom(384)) },
+  ];
+  const p = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+  try {
+    await p.goto(`http://127.0.0.1:${bound.port}/`);
+    await p.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
+    await p.setInputFiles('#files', files);
+    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 2 && !document.body.dataset.busy, null, { timeout: 120_000 });
+    const server = await rowsOf(p);
+    await p.click('#clear');
+    await p.check('input[name=mode][value=device]');
+    await p.setInputFiles('#files', files);
+    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 2 && !document.body.dataset.busy, null, { timeout: 120_000 });
+    const device = await rowsOf(p);
+    assert.doesNotMatch(server[0].verdict, /not a chest CT/);
+    assert.match(server[1].verdict, /^not a chest CT slice/);
+    assert.match(server[1].text, /feature distance/);
+    device.forEach((d, i) => {
+      assert.equal(d.verdict, server[i].verdict, d.file);
+      assert.ok(Math.abs(d.probability - server[i].probability) < 1e-5, `${d.file}: device ${d.probability} vs server ${server[i].probability}`);
+    });
+    assert.match(device[1].text, /feature distance/);
   } finally {
     await p.close();
   }

@@ -87,3 +87,42 @@ export async function lungsModelVariant(): Promise<string> {
   await writeFile(file, JSON.stringify(json, null, 2));
   return dir;
 }
+
+/** The phantom with its lungs' interior replaced by stripes: the lungs are still found, the texture is unlike any CT. */
+export function stripedLungsPhantom(size = 384): { width: number; height: number; data: Uint8Array } {
+  const p = lungPhantom(size, false);
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+    const i = y * size + x;
+    if (p.data[i] < 40) p.data[i] = (Math.floor(x / 3) + Math.floor(y / 5)) % 2 ? 0 : 70;
+  }
+  return p;
+}
+
+/**
+ * Gives a model folder (e.g. a lungsModelVariant) a not-CT feature distance (ood.ts) fitted on 16 lung phantoms
+ * (sizes 320-448, with and without ground glass; 384 is left out), threshold 3x the largest out-of-fold
+ * distance, saved atomically with saveModel, and a model.onnx with the "features" output.
+ */
+export async function fitPhantomOod(dir: string): Promise<void> {
+  const { writeFile } = await import('node:fs/promises');
+  const { loadModel, saveModel } = await import('../src/model/model-files.js');
+  const { exportOnnx } = await import('../src/model/onnx-export.js');
+  const { OnnxClassifier } = await import('../src/model/onnx-engine.js');
+  const { prepareSlice } = await import('../src/model/engine.js');
+  const { fitOod } = await import('../src/model/ood.js');
+  const model = await loadModel(dir);
+  await writeFile(path.join(dir, 'model.onnx'), exportOnnx(model));
+  const engine = await OnnxClassifier.load(dir);
+  const rows: Float32Array[] = [];
+  try {
+    for (const size of [320, 336, 352, 368, 400, 416, 432, 448]) for (const opacity of [true, false]) {
+      const prep = await prepareSlice(engine.json, lungPhantom(size, opacity));
+      const { features, dim } = await engine.runViews([prep.views[0]]);
+      rows.push(features!.slice(0, dim));
+    }
+  } finally { engine.dispose(); }
+  const ood = fitOod(rows, { mean: model.head.mean, std: model.head.std, k: 3, quantile: 1, folds: 4, taps: model.json.backbone.taps });
+  ood.design.threshold *= 3; // headroom: 16 phantoms are a tiny fitting set
+  await saveModel(dir, { layers: model.layers, head: model.head, ood, json: model.json, attribution: 'test\n' });
+  await writeFile(path.join(dir, 'model.onnx'), exportOnnx(await loadModel(dir)));
+}

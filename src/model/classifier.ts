@@ -7,6 +7,7 @@ import { mobileNetV2Backbone, type Backbone } from './backbone.js';
 import { headProbability } from './head.js';
 import type { ModelJson } from './model-files.js';
 import { EngineBase } from './engine.js';
+import type { OodModel } from './ood.js';
 
 /** The tfjs engine: the same network as training, on the wasm backend. */
 export class Classifier extends EngineBase {
@@ -31,15 +32,21 @@ export class Classifier extends EngineBase {
 
 
 
-  async probabilitiesOfViews(views: Float32Array[]): Promise<number[]> {
+  get ood(): OodModel | undefined {
+    return this.model.ood;
+  }
+
+  async scoreViews(views: Float32Array[]): Promise<{ patterns: number[]; features: Float32Array[] }> {
     const v = this.model.json.preprocessing.views;
     const feats = await this.backbone.extract(views);
     const dim = this.backbone.dim;
-    return Array.from({ length: views.length / v }, (_, i) => {
+    const n = views.length / v;
+    const patterns = Array.from({ length: n }, (_, i) => {
       const f = new Float32Array(v * dim);
       for (let k = 0; k < v; k++) f.set(feats[i * v + k], k * dim);
       return headProbability(this.model.head, f, v);
     });
+    return { patterns, features: Array.from({ length: n }, (_, i) => Float32Array.from(feats[i * v])) };
   }
 
   dispose(): void {

@@ -8,6 +8,7 @@ import { renderViews, TTA_PLAN } from '../data/views.js';
 import { findLungs } from '../data/involvement.js';
 import type { LungSegmentation } from '../data/lungs.js';
 import { readSlice, type SliceReading } from './reading.js';
+import { oodDistance, type OodModel } from './ood.js';
 
 export type EngineName = 'onnx' | 'tfjs';
 
@@ -54,8 +55,23 @@ export const labelAt = (threshold: number, p: number): Label => (p >= threshold 
 export abstract class EngineBase implements Engine {
   abstract readonly name: EngineName;
   abstract readonly json: ModelJson;
-  abstract probabilitiesOfViews(views: Float32Array[]): Promise<number[]>;
+  /**
+   * P(COVID) of each image from its views (json.preprocessing.views consecutive views an image) and, when the
+   * engine has them, the pooled features (the head's input) of each image's identity view.
+   */
+  abstract scoreViews(views: Float32Array[]): Promise<{ patterns: number[]; features?: Float32Array[] }>;
+  /** The not-CT distance fit (ood.ts) of the model, if any. */
+  abstract readonly ood: OodModel | undefined;
   abstract dispose(): void;
+
+  async probabilitiesOfViews(views: Float32Array[]): Promise<number[]> {
+    return (await this.scoreViews(views)).patterns;
+  }
+
+  /** The feature distance of image i (undefined without a fit or without features). */
+  protected distanceOf(features: Float32Array[] | undefined, i: number): number | undefined {
+    return this.ood && features ? oodDistance(this.ood, features[i]) : undefined;
+  }
 
   get threshold(): number {
     return this.json.threshold;
@@ -81,8 +97,8 @@ export abstract class EngineBase implements Engine {
 
   /** The reading of prepared slices: the pattern model on their views, then the design's combination. */
   async readPrepared(slices: PreparedSlice[]): Promise<SliceReading[]> {
-    const patterns = await this.probabilitiesOfViews(slices.flatMap((s) => s.views));
-    return slices.map((s, i) => readSlice(patterns[i], s.lungs.findings, this.threshold, this.json.reading));
+    const { patterns, features } = await this.scoreViews(slices.flatMap((s) => s.views));
+    return slices.map((s, i) => readSlice(patterns[i], s.lungs.findings, this.threshold, this.json.reading, this.distanceOf(features, i)));
   }
 
   async viewsOf(images: GreyImage[]): Promise<Float32Array[]> {

@@ -1,7 +1,8 @@
 /**
  * The model folder: model.json (the card: what it is, how it was trained, its threshold and val metrics),
  * backbone.bin (the 52 convolutions; int8 + per-channel scale where the source was int8, which dequantises
- * exactly, else float32), head.bin (the standardisation and the logistic unit, float32), and ATTRIBUTION.md.
+ * exactly, else float32), head.bin (the standardisation and the logistic unit, float32), ood.bin when the reading has a not-CT distance
+ * (ood.ts; described in model.json reading.ood), and ATTRIBUTION.md.
  * Written into a temporary sibling folder and renamed into place, so an interrupted save never leaves a
  * half-written model.
  */
@@ -14,6 +15,7 @@ import type { InputNormalisation } from './backbone.js';
 import type { WorkingFit } from '../data/preprocess.js';
 import type { LungFraming } from '../data/lung-view.js';
 import type { ReadingDesign } from './reading.js';
+import { packOod, unpackOod, type OodModel } from './ood.js';
 import { UserError } from '../util/errors.js';
 
 export const MODEL_FORMAT = 'covid-ct-model';
@@ -69,6 +71,8 @@ export interface LoadedModel {
   json: ModelJson;
   layers: ConvLayer[];
   head: LinearHead;
+  /** The not-CT distance (ood.ts), when model.json has reading.ood (its vectors are in ood.bin). */
+  ood?: OodModel;
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -117,6 +121,8 @@ function unpackBackbone(bin: Uint8Array, entries: LayerEntry[]): ConvLayer[] {
 export interface SaveModelInput {
   layers: ConvLayer[];
   head: LinearHead;
+  /** A not-CT distance fit (ood.ts), written as ood.bin and described in model.json reading.ood. */
+  ood?: OodModel;
   json: Omit<ModelJson, 'backbone' | 'head' | 'format' | 'formatVersion'> & {
     backbone: Omit<ModelJson['backbone'], 'layers' | 'file' | 'sha256'>;
   };
@@ -132,6 +138,9 @@ export async function saveModel(dir: string, m: SaveModelInput): Promise<ModelJs
   headBin.set(m.head.std, dim);
   headBin.set(m.head.weight, 2 * dim);
   const headBytes = new Uint8Array(headBin.buffer);
+  const oodBytes = m.ood ? packOod(m.ood) : undefined;
+  if (m.ood && !m.json.reading) throw new Error('saveModel: an ood fit needs a reading design');
+  const reading = m.json.reading ? { ...m.json.reading, ...(m.ood ? { ood: { file: 'ood.bin', sha256: sha256(oodBytes!), ...m.ood.design } } : {}) } : undefined;
   const json: ModelJson = {
     format: MODEL_FORMAT,
     formatVersion: MODEL_FORMAT_VERSION,
@@ -139,7 +148,7 @@ export async function saveModel(dir: string, m: SaveModelInput): Promise<ModelJs
     head: { type: 'logistic', dim, bias: m.head.bias, file: 'head.bin', sha256: sha256(headBytes) },
     preprocessing: m.json.preprocessing,
     threshold: m.json.threshold,
-    ...(m.json.reading ? { reading: m.json.reading } : {}),
+    ...(reading ? { reading } : {}),
     card: m.json.card,
   };
   const target = path.resolve(dir);
@@ -148,6 +157,7 @@ export async function saveModel(dir: string, m: SaveModelInput): Promise<ModelJs
   await mkdir(tmp, { recursive: true });
   await writeFile(path.join(tmp, 'backbone.bin'), bin);
   await writeFile(path.join(tmp, 'head.bin'), headBytes);
+  if (oodBytes) await writeFile(path.join(tmp, 'ood.bin'), oodBytes);
   await writeFile(path.join(tmp, 'model.json'), JSON.stringify(json, null, 2) + '\n');
   await writeFile(path.join(tmp, 'ATTRIBUTION.md'), m.attribution);
   const old = `${target}.old-${process.pid}`;
@@ -181,5 +191,12 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   const h = new Float32Array(headBytes.buffer.slice(headBytes.byteOffset, headBytes.byteOffset + headBytes.byteLength));
   if (h.length !== 3 * dim) throw new UserError(`${where}: head.bin has ${h.length} values, expected ${3 * dim}`);
   const head: LinearHead = { mean: h.slice(0, dim), std: h.slice(dim, 2 * dim), weight: h.slice(2 * dim), bias: json.head.bias };
-  return { dir: where, json, layers: unpackBackbone(bin, json.backbone.layers), head };
+  const oodDesign = json.reading?.ood;
+  let ood: OodModel | undefined;
+  if (oodDesign) {
+    const bytes = await read(oodDesign.file, oodDesign.sha256);
+    try { ood = unpackOod(bytes, oodDesign); } catch (e) { throw new UserError(`${where}: ${(e as Error).message}`); }
+    if (oodDesign.dim !== dim) throw new UserError(`${where}: ${oodDesign.file} is for ${oodDesign.dim} features, the head has ${dim}`);
+  }
+  return { dir: where, json, layers: unpackBackbone(bin, json.backbone.layers), head, ...(ood ? { ood } : {}) };
 }

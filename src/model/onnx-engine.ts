@@ -13,6 +13,7 @@ import { readOnnxGraph } from './onnx-proto.js';
 import { EngineBase, modelViews, type PreparedSlice } from './engine.js';
 import { readSlice, type SliceReading } from './reading.js';
 import { sigmoid } from './head.js';
+import { oodDistance, type OodModel } from './ood.js';
 import { UserError } from '../util/errors.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
 
@@ -55,10 +56,14 @@ export class OnnxClassifier extends EngineBase {
   static async load(dir: string): Promise<OnnxClassifier> {
     const model = await loadModel(dir);
     const threads = Number(process.env.COVID_CT_THREADS ?? 0);
-    const session = await ort.InferenceSession.create(await onnxBytes(model), {
-      graphOptimizationLevel: 'all',
-      ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
-    });
+    const options = { graphOptimizationLevel: 'all' as const, ...(threads > 0 ? { intraOpNumThreads: threads } : {}) };
+    let session = await ort.InferenceSession.create(await onnxBytes(model), options);
+    if (model.ood && !session.outputNames.includes('features')) {
+      // A model.onnx exported before the "features" output existed, in a folder with a not-CT distance fit:
+      // export again in memory (the sha checks above tie the file to these weights; only the output is missing).
+      await session.release();
+      session = await ort.InferenceSession.create(exportOnnx(model), options);
+    }
     return new OnnxClassifier(model, session);
   }
 
@@ -67,16 +72,33 @@ export class OnnxClassifier extends EngineBase {
   }
 
 
-  /** Runs the network on rendered views: per-view logits and maps. */
-  async runViews(views: Float32Array[]): Promise<{ logits: Float64Array; cams: Float32Array; grid: number }> {
+  get ood(): OodModel | undefined {
+    return this.model.ood;
+  }
+
+  /**
+   * Runs the network on rendered views: per-view logits and maps, and the pooled features of each view ([N x D]
+   * row-major; null for a model.onnx exported before the "features" output existed).
+   */
+  async runViews(views: Float32Array[]): Promise<{ logits: Float64Array; cams: Float32Array; grid: number; features: Float32Array | null; dim: number }> {
     // Small chunks: on this CPU onnxruntime runs 4 views ~25% faster per view than 16 (cache-sized activations).
     const CHUNK = 4;
     const parts: Float32Array[] = [];
+    const featureParts: Float32Array[] = [];
+    const hasFeatures = this.session.outputNames.includes('features');
     let grid = 0;
+    let dim = 0;
     for (let i = 0; i < views.length; i += CHUNK) {
       const out = await this.session.run({ views: this.viewsTensor(views.slice(i, i + CHUNK)) });
       grid = out.cam.dims[2];
       parts.push(out.cam.data as Float32Array);
+      if (hasFeatures) { dim = out.features.dims[1]; featureParts.push(out.features.data as Float32Array); }
+    }
+    let features: Float32Array | null = null;
+    if (hasFeatures) {
+      features = new Float32Array(views.length * dim);
+      let o = 0;
+      for (const p of featureParts) { features.set(p, o); o += p.length; }
     }
     const cams = new Float32Array(views.length * grid * grid);
     let at = 0;
@@ -89,19 +111,21 @@ export class OnnxClassifier extends EngineBase {
       for (let k = 0; k < grid * grid; k++) sum += cams[i * grid * grid + k];
       logits[i] = sum / (grid * grid);
     }
-    return { logits, cams, grid };
+    return { logits, cams, grid, features, dim };
   }
 
 
-  async probabilitiesOfViews(views: Float32Array[]): Promise<number[]> {
-    if (views.length === 0) return [];
+  async scoreViews(views: Float32Array[]): Promise<{ patterns: number[]; features?: Float32Array[] }> {
+    if (views.length === 0) return { patterns: [], features: [] };
     const v = this.model.json.preprocessing.views;
-    const { logits } = await this.runViews(views);
-    return Array.from({ length: views.length / v }, (_, i) => {
+    const { logits, features, dim } = await this.runViews(views);
+    const n = views.length / v;
+    const patterns = Array.from({ length: n }, (_, i) => {
       let sum = 0;
       for (let k = 0; k < v; k++) sum += sigmoid(logits[i * v + k]);
       return sum / v;
     });
+    return { patterns, ...(features ? { features: Array.from({ length: n }, (_, i) => features.slice(i * v * dim, (i * v + 1) * dim)) } : {}) };
   }
 
   private viewsTensor(views: Float32Array[]): ort.Tensor {
@@ -128,11 +152,12 @@ export class OnnxClassifier extends EngineBase {
    */
   async explainPrepared(prepared: PreparedSlice): Promise<{ reading: SliceReading; cam: ActivationMap }> {
     const { views } = prepared;
-    const { logits, cams, grid } = await this.runViews(views);
+    const { logits, cams, grid, features, dim } = await this.runViews(views);
     let sum = 0;
     for (const l of logits) sum += sigmoid(l);
     const pattern = sum / logits.length;
-    const reading = readSlice(pattern, prepared.lungs.findings, this.threshold, this.json.reading);
+    const distance = this.ood && features ? oodDistance(this.ood, features.subarray(0, dim)) : undefined;
+    const reading = readSlice(pattern, prepared.lungs.findings, this.threshold, this.json.reading, distance);
     return { reading, cam: { grid, values: meanViewMap(cams, grid, views.length) } };
   }
 

@@ -2,7 +2,9 @@
  * Writes a covid-ct model (MobileNetV2 backbone with BatchNorm folded + standardise + logistic head) as a
  * standard ONNX file (opset 13) with protobufjs. Input "views": float32 [N, 1, S, S], grey in [0, 1] (the views
  * the caller rendered). Outputs: "probability" [N, 1] = P(COVID) of each view, and "cam" [N, 1, G, G], the class
- * activation map on the grid G of the finest tapped feature map (14 for f14.expand at 224).
+ * activation map on the grid G of the finest tapped feature map (14 for f14.expand at 224), and "features" [N, D],
+ * the mean-pooled tap features the head sees (GlobalAveragePool of each tap, concatenated in the head's order),
+ * for the not-CT distance (ood.ts). Files exported before "features" existed still load (see onnx-engine.ts).
  *
  * Why "cam" is exact and equals Grad-CAM here: the head is linear on global-average-pooled features,
  *   logit = b + sum_t sum_c (w_tc / s_tc) * (mean_hw F_tc(h,w) - m_tc)
@@ -129,7 +131,9 @@ export function exportOnnx(model: LoadedModel): Uint8Array {
   let offset = 0;
   const camParts: string[] = [];
   const logitParts: string[] = [];
+  const pooledParts: string[] = [];
   for (const t of taps) {
+    pooledParts.push(node('GlobalAveragePool', [tapOut.get(t)!], [], `pooled.${t}`)); // [N,C,1,1]: what the head sees
     const c = TAP_CHANNELS[t];
     const a = new Float32Array(c);
     for (let j = 0; j < c; j++) {
@@ -155,6 +159,10 @@ export function exportOnnx(model: LoadedModel): Uint8Array {
   nodes.push({ op_type: 'Sigmoid', input: [node('Reshape', [logit, 'shape_n1'])], output: ['probability'], name: 'probability' });
   const camSum = camParts.length === 1 ? camParts[0] : node('Sum', camParts);
   nodes.push({ op_type: 'Add', input: [camSum, 'head.bias'], output: ['cam'], name: 'cam' });
+  // The mean-pooled tap features in the head's input order (for the not-CT distance, ood.ts): [N, D].
+  const pooled = pooledParts.length === 1 ? pooledParts[0] : node('Concat', pooledParts, [int('axis', 1)]);
+  nodes.push({ op_type: 'Flatten', input: [pooled], output: ['features'], name: 'features', attribute: [int('axis', 1)] });
+  const featureDim = taps.reduce((a, t) => a + TAP_CHANNELS[t], 0);
 
   const dim = (v: number | string) => (typeof v === 'number' ? { dim_value: v } : { dim_param: v });
   const valueInfo = (name: string, dims: (number | string)[]) => ({ name, type: { tensor_type: { elem_type: FLOAT, shape: { dim: dims.map(dim) } } } });
@@ -169,7 +177,7 @@ export function exportOnnx(model: LoadedModel): Uint8Array {
       node: nodes,
       initializer: inits,
       input: [valueInfo('views', ['N', 1, S, S])],
-      output: [valueInfo('probability', ['N', 1]), valueInfo('cam', ['N', 1, finest, finest])],
+      output: [valueInfo('probability', ['N', 1]), valueInfo('cam', ['N', 1, finest, finest]), valueInfo('features', ['N', featureDim])],
     },
     metadata_props: [
       { key: 'threshold', value: String(json.threshold) },

@@ -13,10 +13,13 @@
  * category calls a slice "negative for pneumonia" below P(involvement present) = 0.5, i.e. 3.5% of the lung.
  * (Compared on the CT-MD check with logistic gates at 1-2%: slice AUC 0.73-0.75 against 0.76 for this one;
  * docs/lungs-design.md. So that check is not fully independent of this choice.)
- * A slice with no plausible pair of lungs is NotCT; its P is kept for research but it gets no verdict.
+ * A slice with no plausible pair of lungs is NotCT, and so is one whose backbone features are far from the
+ * training slices' when the model has that check (design.ood, ood.ts); its P is kept for research but it gets no
+ * verdict.
  */
 import type { Label } from '../types.js';
 import type { LungFindings } from '../data/involvement.js';
+import type { OodDesign } from './ood.js';
 
 export type { LungFindings };
 
@@ -32,6 +35,8 @@ export interface ReadingDesign {
   /** The pattern model's own threshold (chosen on val, where every slice is diseased) and the band around it
    * that is called indeterminate rather than typical or atypical. */
   pattern: { threshold: number; band: number };
+  /** The not-CT distance in backbone-feature space (ood.ts); absent = NotCT only when no lungs are found. */
+  ood?: OodDesign;
 }
 
 export const DEFAULT_GATE = Object.freeze({ scale: 0.05 });
@@ -55,6 +60,8 @@ export interface SliceReading {
   category: Category | null;
   /** Why the slice got NotCT. */
   reason?: string;
+  /** The slice's feature distance (ood.ts), when the design has one and it was measured. */
+  featureDistance?: number;
 }
 
 export const gateOf = (involvement: number, gate: ReadingDesign['gate']): number => 1 - Math.exp(-Math.max(0, involvement) / gate.scale);
@@ -63,20 +70,26 @@ export const gateOf = (involvement: number, gate: ReadingDesign['gate']): number
  * The reading of one slice. Without a design (the whole-slice `official` model) P is the pattern model's and
  * the label its threshold's; involvement is still reported.
  */
-export function readSlice(pattern: number, lungs: LungFindings, threshold: number, design?: ReadingDesign): SliceReading {
+export function readSlice(pattern: number, lungs: LungFindings, threshold: number, design?: ReadingDesign, featureDistance?: number): SliceReading {
   const involvement = lungs.involvement;
   if (!design) {
     return { probability: pattern, pattern, involvementPresent: null, involvement, label: pattern >= threshold ? 'COVID' : 'NonCOVID', category: null };
   }
   const present = involvement === null ? 0 : gateOf(involvement, design.gate);
   const probability = present * pattern;
-  const notCt = (reason: string): SliceReading => ({ probability, pattern, involvementPresent: null, involvement, label: 'NotCT', category: 'not a chest CT', reason });
+  const dist = design.ood && featureDistance !== undefined ? { featureDistance } : {};
+  const notCt = (reason: string): SliceReading => ({ probability, pattern, involvementPresent: null, involvement, label: 'NotCT', category: 'not a chest CT', reason, ...dist });
   if (!lungs.found) return notCt(lungs.reason ?? 'no plausible pair of lungs found');
+  if (design.ood && featureDistance !== undefined && !(featureDistance <= design.ood.threshold)) {
+    return notCt(`unlike the chest CT slices the model was trained on (feature distance ${fmt(featureDistance)} > ${fmt(design.ood.threshold)})`);
+  }
   const label: Verdict = probability >= threshold ? 'COVID' : 'NonCOVID';
   let category: Category;
   if (present < OPERATING_GATE) category = 'negative for pneumonia';
   else if (pattern >= design.pattern.threshold + design.pattern.band) category = 'typical';
   else if (pattern < design.pattern.threshold - design.pattern.band) category = 'atypical';
   else category = 'indeterminate';
-  return { probability, pattern, involvementPresent: present, involvement, label, category };
+  return { probability, pattern, involvementPresent: present, involvement, label, category, ...dist };
 }
+
+const fmt = (x: number): string => (Number.isFinite(x) ? (x >= 100 ? Math.round(x).toString() : x.toPrecision(3)) : String(x));

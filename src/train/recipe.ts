@@ -23,7 +23,11 @@ export interface Recipe {
    * The lungs design's reading (src/model/reading.ts): P(COVID) = gate(involvement) x pattern; `band` around the
    * pattern threshold is "indeterminate". Absent: P is the model's own.
    */
-  reading?: { gate: { scale: number }; band: number };
+  reading?: {
+    gate: { scale: number }; band: number;
+    /** The not-CT distance on backbone features (src/model/ood.ts): k components, quantile kept, taps used (default all). */
+    ood?: { k: number; quantile: number; taps?: string[] };
+  };
   /** Probability that a training view of a NonCOVID slice gets figure marks pasted (data/marks.ts); absent = none. */
   marksOnNonCovid?: number;
   /** Views per training image: identity, mirror, then random augmented views. */
@@ -95,6 +99,9 @@ const DEFAULT_224: Recipe = {
  */
 const BAND_LIMITED: Recipe = { ...DEFAULT_224, name: 'default', workingSize: 160, inputSize: 128, blurSigma: 0.7 };
 
+/** The not-CT distance of the lungs design (docs/lungs-design.md "NotCT by feature distance"). */
+export const DEFAULT_OOD = Object.freeze({ k: 16, quantile: 0.99 });
+
 /** PyTorch-like: random resized crops of 50-100% of the slice. */
 const STRONG_AUGMENT: AugmentConfig = { scale: [0.5, 1], ratio: [3 / 4, 4 / 3], rotateDeg: 10, flipProbability: 0.5, brightness: 0.1, contrast: 0.15 };
 
@@ -115,6 +122,13 @@ export const RECIPES: Record<string, Recipe> = {
   official: { ...BAND_LIMITED, name: 'official' },
   /** The lungs design without pasted marks (the ablation of docs/lungs-design.md). */
   lungs: { ...BAND_LIMITED, name: 'lungs', lungs: { ...DEFAULT_LUNG_FRAMING }, reading: { gate: { ...DEFAULT_GATE }, band: 0.1 } },
+  /**
+   * The lungs design plus NotCT by feature distance (src/model/ood.ts; k 16, all taps, 0.99 out-of-fold quantile):
+   * flags 96% of the non-CT set but also 8% of real CT (CT-MD's healthy and CAP slices are far from COVID-CT's
+   * diseased ones), so it is not the lungs recipe's default (docs/lungs-design.md "NotCT by feature distance").
+   */
+  /** The default with the not-CT distance on backbone features (docs/lungs-design.md: flags 96% of non-CT pictures but 8% of real CT). */
+  'default-ood': { ...BAND_LIMITED, name: 'default-ood', lungs: { ...DEFAULT_LUNG_FRAMING }, reading: { gate: { ...DEFAULT_GATE }, band: 0.1, ood: { ...DEFAULT_OOD } }, marksOnNonCovid: 0.5 },
   /**
    * The default scored on 8 test-time views (the slice, its mirror image and six fixed draws of the training
    * augmentation, the same for every image; view-plan.ts). Better on val over seeds 0-2 (mean val AUC 0.8778

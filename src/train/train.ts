@@ -24,6 +24,8 @@ import { trainFineTuned } from './finetune-run.js';
 import { readAndDecodeGrey } from '../data/decode.js';
 import { findLungs } from '../data/involvement.js';
 import { OPERATING_GATE, readSlice, type ReadingDesign } from '../model/reading.js';
+import { fitOod, tapMask, type OodModel } from '../model/ood.js';
+import { TAP_CHANNELS } from '../model/backbone.js';
 
 export interface TrainOptions {
   dataDir: string;
@@ -147,12 +149,25 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
     finalScores = valIdx.map((_, k) => readSlice(scores[k], findings[k], 0, design).probability);
     log(`reading: val AUC of gate x pattern ${rocAuc(yVal, finalScores).toFixed(4)} (pattern alone ${chosen.auc.toFixed(4)})`);
   }
+  // The not-CT distance (ood.ts), fitted on the identity view (view 0) of every train and val slice.
+  let ood: OodModel | undefined;
+  if (recipe.reading?.ood) {
+    const o = recipe.reading.ood;
+    const fitRows: Float32Array[] = [];
+    for (const f of trainFeats) if (f) fitRows.push(f.subarray(0, dim));
+    for (const f of valFeats) if (f) fitRows.push(f.subarray(0, dim));
+    const taps = o.taps ?? recipe.taps;
+    const t0 = Date.now();
+    ood = fitOod(fitRows, { mean: chosen.head.mean, std: chosen.head.std, k: o.k, quantile: o.quantile, taps, use: tapMask(recipe.taps, TAP_CHANNELS, taps) });
+    log(`not-CT distance: k ${ood.design.k} on ${fitRows.length} slices (${taps.join(', ')}), threshold ${ood.design.threshold.toFixed(1)} (${o.quantile} quantile out of fold), ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
   const threshold = reading ? OPERATING_GATE * patternThreshold : patternThreshold;
   const valMetrics = binaryMetrics(yVal, finalScores, threshold);
 
   const json = await saveModel(opts.outDir, {
     layers: opts.pretrained.layers,
     head: chosen.head,
+    ...(ood ? { ood } : {}),
     attribution: `# Attribution\n\n${opts.pretrained.source.attribution}\n\nThe backbone is used frozen; covid-ct trained a logistic head on its features, on the COVID-CT dataset (Zhao J, Zhang Y, He X, Xie P. COVID-CT-Dataset: a CT scan dataset about COVID-19. arXiv:2003.13865, 2020).\n`,
     json: {
       backbone: { architecture: 'mobilenetv2-1.0', taps: recipe.taps, inputSize: recipe.inputSize, pooling: 'mean' },

@@ -1,7 +1,7 @@
 /**
  * "Analyse on this device": the file is decoded by the browser, made grey, framed and rendered into views by
  * the same TypeScript modules the server uses (working-image.ts, render-view.ts; for a lungs model lungs.ts,
- * involvement.ts, lung-view.ts and reading.ts), and the model runs here
+ * involvement.ts, lung-view.ts, reading.ts and the not-CT distance ood.ts), and the model runs here
  * with onnxruntime-web (wasm, served by our own server). The image never leaves the machine.
  */
 import { renderView } from '../data/render-view.js';
@@ -12,6 +12,7 @@ import { gaussianBlur } from '../data/band-limit.js';
 import { findLungs } from '../data/involvement.js';
 import { lungView, type LungFraming } from '../data/lung-view.js';
 import { readSlice, type ReadingDesign, type SliceReading } from '../model/reading.js';
+import { oodDistance, unpackOod, type OodDesign, type OodModel } from '../model/ood.js';
 
 interface OrtTensor { data: Float32Array; dims: readonly number[] }
 interface OrtSession { run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensor>> }
@@ -40,10 +41,29 @@ export function loadModel(): Promise<{ ort: OrtModule; session: OrtSession }> {
   return session;
 }
 
+let oodFit: { sha256: string; model: Promise<OodModel> } | undefined;
+
+/** The model's not-CT distance fit (ood.ts): /model/ood.bin, fetched once and checked against the card's design. */
+export function loadOod(design: OodDesign): Promise<OodModel> {
+  if (oodFit?.sha256 !== design.sha256) {
+    const model = (async () => {
+      const res = await fetch('/model/ood.bin');
+      if (!res.ok) throw new Error(`/model/ood.bin: HTTP ${res.status}`);
+      return unpackOod(new Uint8Array(await res.arrayBuffer()), design);
+    })();
+    model.catch(() => { oodFit = undefined; });
+    oodFit = { sha256: design.sha256, model };
+  }
+  return oodFit.model;
+}
+
 const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
-/** P(COVID) of an image from its rendered views, and its activation map (mean over views, unflipped). */
-export async function runViews(views: Float32Array[], inputSize: number): Promise<{ probability: number; grid: number; cam: Float32Array }> {
+/**
+ * P(COVID) of an image from its rendered views, its activation map (mean over views, unflipped), and the pooled
+ * features of its identity view (null from a model.onnx exported before the "features" output existed).
+ */
+export async function runViews(views: Float32Array[], inputSize: number): Promise<{ probability: number; grid: number; cam: Float32Array; features: Float32Array | null }> {
   const { ort, session: s } = await loadModel();
   const input = new Float32Array(views.length * inputSize * inputSize);
   views.forEach((v, i) => input.set(v, i * inputSize * inputSize));
@@ -58,7 +78,8 @@ export async function runViews(views: Float32Array[], inputSize: number): Promis
     for (let k = 0; k < g; k++) sum += cams[i * g + k];
     p += sigmoid(sum / g) / views.length;
   }
-  return { probability: p, grid, cam: meanViewMap(cams, grid, views.length) };
+  const features = out.features ? out.features.data.slice(0, out.features.dims[1]) : null;
+  return { probability: p, grid, cam: meanViewMap(cams, grid, views.length), features };
 }
 
 const toLinear = (c: number) => (c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
@@ -103,7 +124,10 @@ export function viewsOf(grey: Grey, p: Preprocessing, seg?: ReturnType<typeof fi
 export async function analyseOnDevice(file: Blob, m: DeviceModel) {
   const grey = await decodeInBrowser(file);
   const lungs = findLungs(grey);
-  const run = await runViews(viewsOf(grey, m.preprocessing, lungs.seg), m.preprocessing.inputSize);
-  const reading: SliceReading = readSlice(run.probability, lungs.findings, m.threshold, m.reading);
+  const { features, ...run } = await runViews(viewsOf(grey, m.preprocessing, lungs.seg), m.preprocessing.inputSize);
+  // The same not-CT distance as the server (engine.ts): on the identity view's features.
+  const design = m.reading?.ood;
+  const distance = design && features ? oodDistance(await loadOod(design), features) : undefined;
+  const reading: SliceReading = readSlice(run.probability, lungs.findings, m.threshold, m.reading, distance);
   return { grey, lungs, reading, ...run, probability: reading.probability };
 }
