@@ -70,7 +70,7 @@ export function lungPhantom(size = 384, opacity = true): { width: number; height
 }
 
 /**
- * A model folder for plumbing tests of the lungs design: a copy of the shipped whole-slice model whose model.json
+ * A model folder for plumbing tests of the lungs design: a copy of the shipped whole-slice model (models/official) whose model.json
  * gains `preprocessing.lungs` (the model then sees lungs-only views) and a `reading` design (gate x pattern,
  * categories, NotCT). The ONNX graph is the same size, so it runs; its numbers mean nothing clinically (the
  * weights were trained on whole slices): it tests that the lungs path is carried through, not how well it reads.
@@ -79,7 +79,7 @@ export async function lungsModelVariant(): Promise<string> {
   const { cp, mkdtemp, readFile, writeFile } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const dir = await mkdtemp(path.join(tmpdir(), 'covid-ct-lungs-variant-'));
-  await cp(path.join(REPO, 'models/default'), dir, { recursive: true });
+  await cp(path.join(REPO, 'models/official'), dir, { recursive: true });
   const file = path.join(dir, 'model.json');
   const json = JSON.parse(await readFile(file, 'utf8'));
   json.preprocessing.lungs = { margin: 0.06, dilate: 4, lungGrey: 40, tissueGrey: 200 };

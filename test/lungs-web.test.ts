@@ -32,7 +32,7 @@ const grey = (img: { width: number; height: number; data: Uint8Array }) =>
 before(async () => {
   variantDir = await lungsModelVariant();
   lungsEngine = await OnnxClassifier.load(variantDir);
-  wholeEngine = await OnnxClassifier.load(path.join(REPO, 'models/default'));
+  wholeEngine = await OnnxClassifier.load(path.join(REPO, 'models/official'));
   phantom = await grey(lungPhantom(384, true));
   clear = await grey(lungPhantom(384, false));
   blank = await grey({ width: 300, height: 300, data: new Uint8Array(300 * 300).fill(255) });
@@ -84,7 +84,7 @@ test('lungs model: a CT-like phantom gets involvement, pattern and a category; a
 
 
 test('whole-slice model (shipped): still COVID/NonCOVID, involvement reported, no category', async () => {
-  const [ct, none] = await post(wholeEngine, path.join(REPO, 'models/default'), { 'phantom.png': phantom, 'blank.png': blank }, '?heatmap=1');
+  const [ct, none] = await post(wholeEngine, path.join(REPO, 'models/official'), { 'phantom.png': phantom, 'blank.png': blank }, '?heatmap=1');
   assert.equal(typeof ct.involvement, 'number');
   assert.equal(ct.category, null);
   assert.ok(['COVID', 'NonCOVID'].includes(ct.label) && ['COVID', 'NonCOVID'].includes(none.label));
@@ -93,7 +93,7 @@ test('whole-slice model (shipped): still COVID/NonCOVID, involvement reported, n
 });
 
 test('the OpenAPI document describes involvement, pattern, category, reason and NotCT, and scans\' involvement', async () => {
-  const doc = await (await appOf(wholeEngine, path.join(REPO, 'models/default')).request('/api/openapi.json')).json() as any;
+  const doc = await (await appOf(wholeEngine, path.join(REPO, 'models/official')).request('/api/openapi.json')).json() as any;
   const props = doc.components.schemas.SliceResult.properties;
   for (const k of ['involvement', 'pattern', 'category', 'reason']) assert.ok(props[k]?.description, k);
   assert.ok(JSON.stringify(props.label).includes('NotCT'));

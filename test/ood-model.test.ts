@@ -8,8 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { copyFile, readFile, rm } from 'node:fs/promises';
-import { REPO, fitPhantomOod, lungPhantom, lungsModelVariant, stripedLungsPhantom } from './helpers.js';
+import { readFile, rm } from 'node:fs/promises';
+import { fitPhantomOod, lungPhantom, lungsModelVariant, stripedLungsPhantom } from './helpers.js';
 import { loadModel } from '../src/model/model-files.js';
 import { exportOnnx } from '../src/model/onnx-export.js';
 import { readOnnxGraph } from '../src/model/onnx-proto.js';
@@ -26,19 +26,19 @@ const stripedLungs = () => asGrey(stripedLungsPhantom(384));
 before(async () => {
   dir = await lungsModelVariant();
   await fitPhantomOod(dir);
-  // An older export (no "features" output) in its place, as a shipped folder would have.
-  await copyFile(path.join(REPO, 'models/default/model.onnx'), path.join(dir, 'model.onnx'));
+  // No model.onnx at all: the engine exports the folder's weights in memory (as it does for an older file).
+  await rm(path.join(dir, 'model.onnx'));
 });
 after(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
 
-test('the export has a features output of the head dimension; the old shipped file does not', async () => {
+test('the export has a features output of the head dimension; a folder without model.onnx is exported in memory', async () => {
   const model = await loadModel(dir);
   assert.ok(model.ood, 'ood.bin loaded');
   assert.equal(model.json.reading?.ood?.file, 'ood.bin');
   const producesFeatures = (bytes: Uint8Array) => readOnnxGraph(bytes).nodes.some((n) => n.outputs.includes('features'));
   assert.ok(producesFeatures(exportOnnx(model)));
-  assert.ok(!producesFeatures(new Uint8Array(await readFile(path.join(dir, 'model.onnx')))));
-  const engine = await OnnxClassifier.load(dir); // the old model.onnx: exported again in memory
+  await assert.rejects(readFile(path.join(dir, 'model.onnx')));
+  const engine = await OnnxClassifier.load(dir); // exported in memory
   try {
     const prep = await prepareSlice(engine.json, asGrey(lungPhantom(384, true)));
     const { features, dim } = await engine.runViews(prep.views);
