@@ -15,6 +15,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadEngine } from '../src/model/load-engine.js';
+import { parseCsvTable } from '../src/data/labelled-set.js';
 import { scoreFiles } from '../src/predict/score-files.js';
 import { packageRoot } from '../src/cli/command.js';
 import { Progress } from '../src/util/progress.js';
@@ -37,29 +38,15 @@ const DATA = path.resolve(values.data ?? process.env.COVID_CT_DATA ?? path.join(
 const MD = path.resolve(values['data-md'] ?? path.join(ROOT, '../shared/data/covid-ct-md-sample'));
 
 /** The label type is 'COVID' | 'NonCOVID' until NotCT lands: compared as a string so this compiles either way. */
-const flagged = (p: Prediction) => String(p.label as unknown as string) === 'NotCT';
+const flagged = (p: Prediction) => p.label === 'NotCT';
 
 interface Case { file: string; group: string }
 
-function parseCsv(text: string): Record<string, string>[] {
-  const rows: string[][] = [];
-  let row: string[] = [], field = '', quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') { row.push(field); field = ''; } else if (c === '\n') { row.push(field); rows.push(row); row = []; field = ''; } else if (c !== '\r') field += c;
-  }
-  if (field || row.length) { row.push(field); rows.push(row); }
-  const [head, ...body] = rows;
-  return body.filter((r) => r.length > 1 || r[0]).map((r) => Object.fromEntries(head.map((h, k) => [h, r[k] ?? ''])));
-}
 
 async function nonCtCases(): Promise<Case[]> {
   const manifest = path.join(SET, 'manifest.csv');
   if (!existsSync(manifest)) throw new Error(`no non-CT set at ${SET}: run npm run nonct:make first (or pass --set DIR)`);
-  return parseCsv(await readFile(manifest, 'utf8')).map((r) => ({ file: path.join(SET, r.path), group: r.kind }));
+  return parseCsvTable(await readFile(manifest, 'utf8')).map((r) => ({ file: path.join(SET, r.path), group: r.kind }));
 }
 
 async function realCtCases(): Promise<Case[]> {
@@ -71,7 +58,7 @@ async function realCtCases(): Promise<Case[]> {
   }
   const mdManifest = path.join(MD, 'manifest.csv');
   if (existsSync(mdManifest)) {
-    for (const r of parseCsv(await readFile(mdManifest, 'utf8'))) out.push({ file: path.join(MD, r.path), group: `CT-MD ${r.label} (${r.patient_id.replace(/^COVIDCTMD_/, '')})` });
+    for (const r of parseCsvTable(await readFile(mdManifest, 'utf8'))) out.push({ file: path.join(MD, r.path), group: `CT-MD ${r.label} (${r.patient_id.replace(/^COVIDCTMD_/, '')})` });
   } else process.stderr.write(`missing ${mdManifest}: CT-MD left out\n`);
   return out;
 }

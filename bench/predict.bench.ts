@@ -3,7 +3,7 @@
  *   - model only (ready views -> P(COVID)): onnxruntime-node vs tfjs-wasm, batch 1 and 16;
  *   - end to end (read + decode + preprocess + model + head): both engines, 1 image and 16 images per call;
  *   - the lung stage (issue 10): findLungs alone on decoded images (and its two parts, segmentLungs and
- *     lungInvolvement), end to end for models/default and models/lungs, and a reference end to end without the
+ *     lungInvolvement), end to end for --model (default models/official, the whole-slice model) and --lungs-model (default models/default, the lungs design), and a reference end to end without the
  *     lung stage (models/default's views + model, the pre-issue-10 path), so that the lung stage's share of
  *     end-to-end time is measured in the same run (onnxruntime-node; the three end-to-end runs interleaved,
  *     median of 5, since other processes may share the CPU);
@@ -42,8 +42,8 @@ import { packageRoot } from '../src/cli/command.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, 'lungs-model': { type: 'string' }, images: { type: 'string' }, data: { type: 'string' } } });
 const root = packageRoot();
-const modelDir = path.resolve(values.model ?? path.join(root, 'models/default'));
-const lungsModelDir = path.resolve(values['lungs-model'] ?? path.join(root, 'models/lungs'));
+const modelDir = path.resolve(values.model ?? path.join(root, 'models/official'));
+const lungsModelDir = path.resolve(values['lungs-model'] ?? path.join(root, 'models/default'));
 const dataDir = path.resolve(values.data ?? path.join(root, '../shared/data/covid-ct'));
 const N = Number(values.images ?? 64);
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { parseCsvTable } from '../src/data/labelled-set.js';
 import { packageRoot } from '../src/cli/command.js';
 
 /** The project's root (where package.json is). */
@@ -28,23 +29,8 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
   });
 }
 
-/** Minimal CSV reader for the files our own commands write (quoted fields with "" escapes). */
-export function readCsv(text: string): Record<string, string>[] {
-  const rows: string[][] = [];
-  let row: string[] = [], field = '', quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') { row.push(field); field = ''; }
-    else if (c === '\n') { row.push(field); rows.push(row); row = []; field = ''; }
-    else field += c;
-  }
-  if (field || row.length) { row.push(field); rows.push(row); }
-  const [head, ...body] = rows;
-  return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ''])));
-}
+/** The CSV files our own commands write, as objects keyed by the header (the project's CSV reader). */
+export const readCsv = (text: string): Record<string, string>[] => parseCsvTable(text);
 
 /**
  * A synthetic chest-CT-like slice (never a dataset image): a soft-tissue body ellipse on black air, two dark lungs,

@@ -17,7 +17,8 @@ import { workingRegion } from '../src/explain/heatmap.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import type { GreyImage } from '../src/types.js';
 
-const MODEL = path.join(REPO, 'models/default');
+// The engine's mechanics on the whole-slice model (its map covers the working image of the whole slice).
+const MODEL = path.join(REPO, 'models/official');
 
 test('onnxruntime and tfjs give the same probabilities and the same metrics on the test split', async () => {
   requireShared();

@@ -97,6 +97,13 @@ export function parseCsvRecords(text: string, file = 'CSV'): CsvRecord[] {
   return records;
 }
 
+/** The rows of a CSV with a header line, as objects keyed by the header's names (a missing field is ''). */
+export function parseCsvTable(text: string, file = 'CSV'): Record<string, string>[] {
+  const [head, ...body] = parseCsvRecords(text, file);
+  if (!head) return [];
+  return body.map((r) => Object.fromEntries(head.fields.map((h, i) => [h, r.fields[i] ?? ''])));
+}
+
 /** One row of a manifest: the path as written, its label, the patient id when the column exists. */
 export interface ManifestRow { path: string; label: Label; patient?: string; line: number }
 

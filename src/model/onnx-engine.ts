@@ -10,7 +10,7 @@ import type { GreyImage } from '../types.js';
 import { loadModel, type LoadedModel, type ModelJson } from './model-files.js';
 import { exportOnnx } from './onnx-export.js';
 import { readOnnxGraph } from './onnx-proto.js';
-import { EngineBase, modelViews, type PreparedSlice } from './engine.js';
+import { EngineBase, prepareSlice, type PreparedSlice } from './engine.js';
 import { readSlice, type SliceReading } from './reading.js';
 import { sigmoid } from './head.js';
 import { oodDistance, type OodModel } from './ood.js';
@@ -135,14 +135,10 @@ export class OnnxClassifier extends EngineBase {
     return new ort.Tensor('float32', input, [views.length, 1, s, s]);
   }
 
-  /** P(COVID) and the class activation map of one image. */
+  /** P(COVID) (the reading's, as `probabilities` gives) and the class activation map of one image. */
   async explain(image: GreyImage): Promise<Explanation> {
-    const views = await modelViews(this.model.json, image);
-    const { logits, cams, grid } = await this.runViews(views);
-    const values = meanViewMap(cams, grid, views.length);
-    let p = 0;
-    for (const l of logits) p += sigmoid(l) / logits.length;
-    return { probability: p, cam: { grid, values } };
+    const { reading, cam } = await this.explainPrepared(await prepareSlice(this.model.json, image));
+    return { probability: reading.probability, cam };
   }
 
   /**
