@@ -335,7 +335,13 @@ function renderCard(c: ModelCard): void {
   add('p', `${c.name}: ${c.task}.`);
   add('p', `Backbone: ${c.backbone.architecture} (${c.backbone.pretrained ?? 'pretrained'}${c.backbone.licence ? `, ${c.backbone.licence}` : ''}), input ${c.backbone.inputSize}x${c.backbone.inputSize} grey.`);
   add('p', `Training data: ${c.trainingData}`);
-  add('p', `Threshold: ${c.threshold.toFixed(4)} (chosen on val). Val AUC ${c.val?.auc?.toFixed(4) ?? '?'} on ${c.val?.n ?? '?'} slices.`);
+  if (c.reading) {
+    add('p', `How it reads a slice: P(COVID) = P(lung involvement present) x P(COVID-typical pattern, from the lungs only). ` +
+      `Threshold ${c.threshold.toFixed(4)}: half the pattern's threshold ${c.reading.pattern.threshold.toFixed(4)} (chosen on val). ` +
+      `Val AUC ${c.val?.auc?.toFixed(4) ?? '?'} on ${c.val?.n ?? '?'} slices.`);
+  } else {
+    add('p', `Threshold: ${c.threshold.toFixed(4)} (chosen on val). Val AUC ${c.val?.auc?.toFixed(4) ?? '?'} on ${c.val?.n ?? '?'} slices.`);
+  }
   if (c.test) {
     add('h3', `Test split (${c.test.n} slices, scored once), 95% bootstrap intervals`);
     const t = document.createElement('table');
