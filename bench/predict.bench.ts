@@ -27,7 +27,7 @@ import { decodeInput } from '../src/data/inputs.js';
 import { readImageBytes } from '../src/data/decode.js';
 import { existsSync } from 'node:fs';
 import type { GreyImage } from '../src/types.js';
-import * as ort from 'onnxruntime-node';
+import { ort } from '../src/model/ort-node.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { mobileNetV2Backbone } from '../src/model/backbone.js';
 import { scoreFiles } from '../src/predict/score-files.js';

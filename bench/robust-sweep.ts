@@ -9,7 +9,7 @@
  * CONFIG_JSON: {"name": "...", "recipe": "default", ...recipe fields to override, "testViews": ["clean","rescale"]}
  */
 import { readFile } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
+import { ort } from '../src/model/ort-node.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { renderViews, type ViewPlan } from '../src/data/views.js';

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort } from './ort-node.js';
 import type { GreyImage } from '../types.js';
 import { loadModel, type LoadedModel, type ModelJson } from './model-files.js';
 import { exportOnnx } from './onnx-export.js';

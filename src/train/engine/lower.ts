@@ -4,7 +4,7 @@
  * 75 KB at 224 input for firstBlock 14). It implements Backbone, so features.ts caches it on disk
  * (content-addressed, atomic) exactly as it caches the frozen recipes' pooled features.
  */
-import * as ort from 'onnxruntime-node';
+import { ort } from '../../model/ort-node.js';
 import type { Backbone, InputNormalisation } from '../../model/backbone.js';
 import type { ConvLayer } from '../../model/mobilenetv2.js';
 import { exportLowerOnnx } from '../../model/onnx-export.js';
