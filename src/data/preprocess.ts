@@ -30,7 +30,7 @@ export async function reencodeJpeg(img: GreyImage, quality: number): Promise<Gre
 export async function blurByRescale(img: GreyImage, factor: number): Promise<GreyImage> {
   const w = Math.max(8, Math.round(img.width / factor));
   const h = Math.max(8, Math.round(img.height / factor));
-  const small = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 1 } }).resize(w, h, { fit: 'fill' }).raw().toBuffer();
-  const back = await sharp(small, { raw: { width: w, height: h, channels: 1 } }).resize(img.width, img.height, { fit: 'fill' }).raw().toBuffer();
+  const small = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 1 } }).resize(w, h, { fit: 'fill' }).toColourspace('b-w').raw().toBuffer();
+  const back = await sharp(small, { raw: { width: w, height: h, channels: 1 } }).resize(img.width, img.height, { fit: 'fill' }).toColourspace('b-w').raw().toBuffer();
   return { width: img.width, height: img.height, data: new Uint8Array(back.buffer, back.byteOffset, back.byteLength) };
 }

@@ -4,6 +4,7 @@
  */
 import sharp from 'sharp';
 import type { GreyImage } from '../types.js';
+import { resample } from '../data/working-image.js';
 import type { WorkingFit } from '../data/preprocess.js';
 import type { ActivationMap } from '../model/onnx-engine.js';
 import { heatColour, INVOLVED_RGB, OUTLINE_RGB, slicePictureRgb, type SlicePictureInput } from './cam-overlay.js';
@@ -75,12 +76,15 @@ export async function greyPng(image: GreyImage, maxSide = Infinity): Promise<Buf
   return sharp(base.data, { raw: { width: base.width, height: base.height, channels: 1 } }).png().toBuffer();
 }
 
+/**
+ * The slice at most maxSide pixels on its long side, by the project's own antialiased Lanczos resampler: sharp's
+ * resize of one-channel raw input returns three channels, which read as one came out as horizontal stripes for any
+ * slice wider than maxSide (issue 12).
+ */
 async function shrink(image: GreyImage, maxSide: number): Promise<GreyImage> {
   const long = Math.max(image.width, image.height);
   if (long <= maxSide) return image;
   const width = Math.max(1, Math.round((image.width * maxSide) / long));
   const height = Math.max(1, Math.round((image.height * maxSide) / long));
-  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 1 } })
-    .resize(width, height, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
-  return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  return resample(image, { x0: 0, y0: 0, w: image.width, h: image.height }, width, height);
 }
