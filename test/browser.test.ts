@@ -26,7 +26,8 @@ import { ctSlice } from './dicom-writer.js';
 
 const MODEL = path.join(REPO, 'models/default');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(REPO, 'docs') : undefined; // the README's pictures
+// The README's picture is taken from synthetic phantoms only (never dataset images): UPDATE_SCREENSHOTS=1.
+const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(REPO, 'docs') : undefined;
 let server: Server | undefined;
 let browser: Browser | undefined;
 let page: Page;
@@ -116,7 +117,6 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
   await page.locator('#results tbody tr').first().locator('.heatmap-toggle').check();
   const afterToggle = await img.getAttribute('src');
   assert.ok(before?.startsWith('data:image/png') && afterToggle?.startsWith('data:image/png') && before !== afterToggle, 'the heatmap replaces the slice');
-  if (SHOTS) { await mkdir(SHOTS, { recursive: true }); await page.screenshot({ path: path.join(SHOTS, 'web-app.png'), fullPage: true }); }
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
   const csv = readCsv(await readFile((await download.path())!, 'utf8'));
@@ -163,7 +163,6 @@ test('on this device: the same slices get the same numbers, and nothing is uploa
     assert.ok(Math.abs(shown[i] - expected[i].probability) < 1e-4, `${p.name}: on device ${shown[i]} vs server ${expected[i].probability}`);
   });
   assert.deepEqual(posts, [], 'nothing was posted in device mode');
-  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'on-device.png'), fullPage: true });
   assert.deepEqual(external, [], 'the page fetches nothing from outside our server');
   console.log(`# on device vs server: ${picks.map((p, i) => `${p.name}: ${shown[i].toFixed(6)} / ${expected[i].probability.toFixed(6)}`).join('; ')}`);
 });
@@ -219,6 +218,14 @@ test('lungs model on the server: involvement bar, pattern and category per CT ro
     assert.equal(shown[2].bar, null);
     assert.equal(await p.locator('#results tbody tr').nth(2).locator('.heatmap-toggle').count(), 0, 'no heatmap for a NotCT slice');
     await p.check('#show-heatmaps');
+    // A phone (390 x 844): the results become stacked cards; nothing scrolls sideways, the controls stay on screen.
+    await p.setViewportSize({ width: 390, height: 844 });
+    assert.ok(await p.evaluate(() => document.documentElement.scrollWidth) <= 390, 'horizontal scrolling at 390 px');
+    for (const sel of ['#clear', '#show-heatmaps', '#results tbody tr:first-child .category']) {
+      const box = await p.locator(sel).first().boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${sel} off-screen at 390 px: ${JSON.stringify(box)}`);
+    }
+    await p.setViewportSize({ width: 1280, height: 900 });
     if (SHOTS || process.env.LUNGS_SHOT) {
       await mkdir(path.join(REPO, 'docs'), { recursive: true });
       await p.screenshot({ path: process.env.LUNGS_SHOT ?? path.join(REPO, 'docs', 'web-app-lungs.png'), fullPage: true });
