@@ -60,6 +60,8 @@ export interface Prediction {
   label: Label | 'NotCT' | null;
   /** Share of the lung with ground glass or consolidation (0..1); null when not measured. */
   involvement?: number | null;
+  /** Lung pixels the involvement was measured on (weights it in the scan's involvement; not printed). */
+  lungPixels?: number | null;
   /** P(COVID-typical pattern) of the lungs-only model. */
   pattern?: number;
   /** RSNA-style category: negative for pneumonia, typical, indeterminate, atypical, not a chest CT. */

@@ -2,6 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { findLungs, scanInvolvement } from '../src/data/involvement.js';
+import { scoreScans } from '../src/predict/series.js';
 import { readSlice, gateOf, DEFAULT_GATE, type ReadingDesign } from '../src/model/reading.js';
 import { windowValue, DEFAULT_LUNG_WINDOW } from '../src/data/window.js';
 import { huOfWindow } from '../src/data/inputs.js';
@@ -52,6 +53,16 @@ test('no lungs: no involvement; a scan weighs slices by lung area', () => {
   assert.equal(blank.involvement, null);
   assert.equal(scanInvolvement([]), null);
   assert.equal(scanInvolvement([{ fraction: 0.1, lungPixels: 300 }, { fraction: 0.4, lungPixels: 100 }]), (0.1 * 300 + 0.4 * 100) / 400);
+  // A DICOM series' involvement (series.ts) is that weighted mean; its NotCT slices are left out.
+  const dicom = (instance: number) => ({ series: 's', instance });
+  const [scan] = scoreScans([
+    { name: 'a', probability: 0.2, involvement: 0.1, lungPixels: 300, dicom: dicom(1) },
+    { name: 'b', probability: 0.6, involvement: 0.4, lungPixels: 100, dicom: dicom(2) },
+    { name: 'c', probability: 0.9, involvement: 0.9, lungPixels: 5, label: 'NotCT', dicom: dicom(3) },
+  ], 0.5);
+  assert.equal(scan.involvement, (0.1 * 300 + 0.4 * 100) / 400);
+  assert.equal(scan.notCt, 1);
+  assert.equal(scan.slices, 2);
 });
 
 const DESIGN: ReadingDesign = { gate: { ...DEFAULT_GATE }, pattern: { threshold: 0.6, band: 0.1 } };
@@ -59,7 +70,7 @@ const DESIGN: ReadingDesign = { gate: { ...DEFAULT_GATE }, pattern: { threshold:
 test('reading: P = gate x pattern, categories, NotCT, and the whole-slice model untouched', () => {
   assert.equal(gateOf(0, DESIGN.gate), 0);
   assert.ok(Math.abs(gateOf(0.05, DESIGN.gate) - (1 - Math.exp(-1))) < 1e-12);
-  const lungs = (involvement: number | null, found = true) => ({ found, involvement, consolidation: 0, ...(found ? {} : { reason: 'no lungs' }) });
+  const lungs = (involvement: number | null, found = true) => ({ found, involvement, consolidation: 0, lungPixels: involvement === null ? null : 1000, ...(found ? {} : { reason: 'no lungs' }) });
   const clear = readSlice(0.9, lungs(0), 0.3, DESIGN);
   assert.equal(clear.probability, 0);
   assert.equal(clear.category, 'negative for pneumonia');

@@ -147,6 +147,8 @@ export interface LungFindings {
   /** Involved share of the lung; null when it could not be measured. */
   involvement: number | null;
   consolidation: number | null;
+  /** Lung pixels the involvement was measured on (its weight in a scan's involvement); null when not measured. */
+  lungPixels: number | null;
 }
 
 /** Segmentation and involvement of one slice (in HU when the image carries its HU mapping). */
@@ -157,7 +159,7 @@ export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement:
     seg, involvement,
     findings: {
       found: seg.found, ...(seg.reason ? { reason: seg.reason } : {}), involvement: involvement?.fraction ?? null,
-      consolidation: involvement?.consolidation ?? null,
+      consolidation: involvement?.consolidation ?? null, lungPixels: involvement?.lungPixels ?? null,
     },
   };
 }

@@ -81,7 +81,6 @@ export abstract class EngineBase implements Engine {
     return labelAt(this.threshold, p);
   }
 
-
   /** P(COVID) of each image (the reading's, see reading.ts). */
   async probabilities(images: GreyImage[]): Promise<number[]> {
     return (await this.read(images)).map((r) => r.probability);

@@ -47,7 +47,6 @@ export const DEFAULT_GATE = Object.freeze({ scale: 0.05 });
  */
 export const OPERATING_GATE = 0.5;
 
-
 export interface SliceReading {
   /** P(COVID) = gate x pattern for the lungs design; the pattern model's P for a whole-slice model. */
   probability: number;
@@ -56,6 +55,8 @@ export interface SliceReading {
   /** P(involvement present); null without a lungs design or without a measurement. */
   involvementPresent: number | null;
   involvement: number | null;
+  /** Lung pixels the involvement was measured on: the slice's weight in its scan's involvement. */
+  lungPixels: number | null;
   label: Verdict;
   category: Category | null;
   /** Why the slice got NotCT. */
@@ -71,14 +72,14 @@ export const gateOf = (involvement: number, gate: ReadingDesign['gate']): number
  * the label its threshold's; involvement is still reported.
  */
 export function readSlice(pattern: number, lungs: LungFindings, threshold: number, design?: ReadingDesign, featureDistance?: number): SliceReading {
-  const involvement = lungs.involvement;
+  const { involvement, lungPixels } = lungs;
   if (!design) {
-    return { probability: pattern, pattern, involvementPresent: null, involvement, label: pattern >= threshold ? 'COVID' : 'NonCOVID', category: null };
+    return { probability: pattern, pattern, involvementPresent: null, involvement, lungPixels, label: pattern >= threshold ? 'COVID' : 'NonCOVID', category: null };
   }
   const present = involvement === null ? 0 : gateOf(involvement, design.gate);
   const probability = present * pattern;
   const dist = design.ood && featureDistance !== undefined ? { featureDistance } : {};
-  const notCt = (reason: string): SliceReading => ({ probability, pattern, involvementPresent: null, involvement, label: 'NotCT', category: 'not a chest CT', reason, ...dist });
+  const notCt = (reason: string): SliceReading => ({ probability, pattern, involvementPresent: null, involvement, lungPixels, label: 'NotCT', category: 'not a chest CT', reason, ...dist });
   if (!lungs.found) return notCt(lungs.reason ?? 'no plausible pair of lungs found');
   if (design.ood && featureDistance !== undefined && !(featureDistance <= design.ood.threshold)) {
     return notCt(`unlike the chest CT slices the model was trained on (feature distance ${fmt(featureDistance)} > ${fmt(design.ood.threshold)})`);
@@ -89,7 +90,7 @@ export function readSlice(pattern: number, lungs: LungFindings, threshold: numbe
   else if (pattern >= design.pattern.threshold + design.pattern.band) category = 'typical';
   else if (pattern < design.pattern.threshold - design.pattern.band) category = 'atypical';
   else category = 'indeterminate';
-  return { probability, pattern, involvementPresent: present, involvement, label, category, ...dist };
+  return { probability, pattern, involvementPresent: present, involvement, lungPixels, label, category, ...dist };
 }
 
 const fmt = (x: number): string => (Number.isFinite(x) ? (x >= 100 ? Math.round(x).toString() : x.toPrecision(3)) : String(x));

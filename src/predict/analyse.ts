@@ -63,6 +63,8 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
   const threshold = engine.threshold;
   const side = opts.imageSide ?? 512;
   const out: SliceResult[] = [];
+  // Each slice's lung area weighs its involvement in the scan's; it is not part of the API's answer.
+  const lungPixels = new Map<SliceResult, number | null>();
   for (const f of files) {
     for (const slice of await decodeInput(f.name, f.bytes, { window: opts.window, maxPixels: opts.maxPixels })) {
       opts.signal?.throwIfAborted();
@@ -87,13 +89,14 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
           r.heatmap = dataUrl(await overlayPng(slice.image, cam, engine.json.preprocessing.fit, side, lungs));
         }
         if (opts.preview) r.preview = dataUrl(await greyPng(slice.image, side));
+        lungPixels.set(r, reading.lungPixels);
         out.push(r);
       } catch (e) {
         out.push({ ...base, ...failed, error: errorMessage(e) });
       }
     }
   }
-  const scored = out.map((r) => ({ ...r, name: r.file }));
-  const ordered = orderForDisplay(scored).map(({ name: _name, ...r }) => r as SliceResult);
+  const scored = out.map((r) => ({ ...r, name: r.file, lungPixels: lungPixels.get(r) ?? null }));
+  const ordered = orderForDisplay(scored).map(({ name: _name, lungPixels: _area, ...r }) => r as SliceResult);
   return { results: ordered, scans: scoreScans(scored, threshold) };
 }

@@ -103,7 +103,7 @@ export async function scoreFiles(classifier: Engine, files: string[], opts: Scor
       if (s.image) {
         const r = readings[k++];
         out.push({
-          file: s.name, probability: r.probability, label: r.label, involvement: r.involvement, pattern: r.pattern, category: r.category,
+          file: s.name, probability: r.probability, label: r.label, involvement: r.involvement, lungPixels: r.lungPixels, pattern: r.pattern, category: r.category,
           ...(r.reason ? { reason: r.reason } : {}), ...dicom,
         });
       } else {

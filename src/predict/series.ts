@@ -10,6 +10,7 @@
  */
 import type { Label } from '../types.js';
 import type { SliceOrder } from '../data/inputs.js';
+import { scanInvolvement } from '../data/involvement.js';
 
 /** What series.ts needs of a scored slice. */
 export interface ScoredSlice {
@@ -18,6 +19,8 @@ export interface ScoredSlice {
   /** NotCT slices (no lungs in them, e.g. above or below the chest) are left out of the scan's score. */
   label?: string | null;
   involvement?: number | null;
+  /** The lung area the involvement was measured on (its weight in the scan's involvement). */
+  lungPixels?: number | null;
   dicom?: SliceOrder;
 }
 
@@ -90,10 +93,8 @@ export function scoreScans(slices: ScoredSlice[], threshold: number, minSlices =
     const probs = ct.flatMap((s) => (s.probability === null ? [] : [s.probability]));
     if (probs.length < minSlices) continue;
     const { probability, k } = aggregateScan(probs);
-    const inv = ct.flatMap((s) => (typeof s.involvement === 'number' ? [s.involvement] : []));
-    // Slices of one series share a pixel size, so each slice's lung area weighs in through the mean of fractions
-    // only approximately; the lung-area weights are applied where the areas are known (analyse.ts, scanInvolvement).
-    const involvement = inv.length ? inv.reduce((a, b) => a + b, 0) / inv.length : null;
+    // Weighted by each slice's lung area (involvement.ts); a caller that gives no areas gets the plain mean.
+    const involvement = scanInvolvement(ct.flatMap((s) => (typeof s.involvement === 'number' ? [{ fraction: s.involvement, lungPixels: s.lungPixels ?? 1 }] : [])));
     out.push({
       series, slices: probs.length, probability, method: 'mean of top k', k, label: probability >= threshold ? 'COVID' : 'NonCOVID',
       involvement, notCt: group.length - ct.length,
