@@ -69,6 +69,8 @@ export async function recipeFeatures(run: RecipeFeatureRun, entries: DatasetEntr
     v: 1, resampler: WORKING_IMAGE_VERSION, ...run.key,
     inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit, plan,
     ...(recipe.lungs ? { lungs: recipe.lungs, segmentation: LUNGS_VERSION, calibration: INVOLVEMENT_VERSION } : {}),
+    // Downscaled views made before the one-channel fix (docs/robustness-experiments.md) must not be reused.
+    ...(recipe.rescaleProbability > 0 ? { rescaler: 'grey-v2' } : {}),
   });
   const progress = new Progress(entries.length, what, { enabled: !run.quiet });
   const byName = new Map(entries.map((e) => [e.name, e.path]));
