@@ -36,15 +36,17 @@ export interface ScoreOptions {
   onProgress?: (done: number) => void;
   /** Lung window and limits for DICOM and zip inputs. */
   input?: InputOptions;
+  /** Where a file's bytes come from (default: the file system, readImageBytes); the batch worker reads ahead and checks hashes. */
+  read?: (file: string) => Promise<Uint8Array>;
 }
 
 type Slice = InputSlice & { fileIndex: number };
 
 /** Reads one file into slices; an unreadable file is one slice with the reason (the path left out of it). */
-async function readInput(file: string, input: InputOptions | undefined): Promise<InputSlice[]> {
-  let bytes: Buffer;
+async function readInput(file: string, input: InputOptions | undefined, read: (file: string) => Promise<Uint8Array>): Promise<InputSlice[]> {
+  let bytes: Uint8Array;
   try {
-    bytes = await readImageBytes(file);
+    bytes = await read(file);
   } catch (e) {
     return [{ name: file, error: errorMessage(e) }];
   }
@@ -52,9 +54,9 @@ async function readInput(file: string, input: InputOptions | undefined): Promise
 }
 
 /** Slices of all files in order; `batchSize` files are read and decoded concurrently. */
-async function* slicesOf(files: string[], batchSize: number, input: InputOptions | undefined): AsyncGenerator<Slice> {
+async function* slicesOf(files: string[], batchSize: number, input: InputOptions | undefined, read: (file: string) => Promise<Uint8Array>): AsyncGenerator<Slice> {
   for (let s = 0; s < files.length; s += batchSize) {
-    const decoded = await Promise.all(files.slice(s, s + batchSize).map((f) => readInput(f, input)));
+    const decoded = await Promise.all(files.slice(s, s + batchSize).map((f) => readInput(f, input, read)));
     for (let i = 0; i < decoded.length; i++) for (const slice of decoded[i]) yield { ...slice, fileIndex: s + i };
   }
 }
@@ -90,7 +92,7 @@ export async function scoreFiles(classifier: Engine, files: string[], opts: Scor
   const batchSize = opts.batchSize ?? 8;
   const out: Prediction[] = [];
   if (files.length === 0) return out;
-  const source = slicesOf(files, batchSize, opts.input);
+  const source = slicesOf(files, batchSize, opts.input, opts.read ?? readImageBytes);
   let next: Promise<Prepared> | undefined = prepare(classifier, source, batchSize);
   while (next) {
     const current: Prepared = await next;

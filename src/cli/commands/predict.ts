@@ -2,8 +2,8 @@ import type { Command } from '../command.js';
 import { parseCommandArgs, resolveModelDir } from '../command.js';
 import { loadEngine } from '../../model/load-engine.js';
 import { expandPaths, scoreFiles } from '../../predict/score-files.js';
-import { formatPredictions, type PredictFormat } from '../../predict/format.js';
-import { orderForDisplay, scoreScans } from '../../predict/series.js';
+import type { PredictFormat } from '../../predict/format.js';
+import { reportPredictions } from '../../predict/report.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem } from '../../data/window.js';
 import { Progress } from '../../util/progress.js';
 import { UserError } from '../../util/errors.js';
@@ -54,16 +54,14 @@ Options:
     const scored = await scoreFiles(classifier, files, { input: { window }, onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
     classifier.dispose();
-    const preds = orderForDisplay(scored.map((p) => ({ ...p, name: p.file })));
-    const scans = scoreScans(preds, classifier.threshold);
-    for (const m of missing) preds.push({ file: m, name: m, probability: null, label: null, error: 'no such file or folder' });
-    process.stdout.write(formatPredictions(preds, format, classifier.threshold, scans));
-    return preds.some((p) => p.error) ? 2 : 0;
+    const report = reportPredictions(scored, missing, format, classifier.threshold);
+    process.stdout.write(report.text);
+    return report.anyError ? 2 : 0;
   },
 };
 
 /** --window-width / --window-level as numbers (either may be left out), checked like the web API checks them. */
-function windowOption(width: string | undefined, level: string | undefined): LungWindow {
+export function windowOption(width: string | undefined, level: string | undefined): LungWindow {
   const parse = (v: string | undefined, fallback: number): number => (v === undefined || v.trim() === '' ? (v === undefined ? fallback : NaN) : Number(v));
   const w = { width: parse(width, DEFAULT_LUNG_WINDOW.width), level: parse(level, DEFAULT_LUNG_WINDOW.level) };
   const problem = lungWindowProblem(w);
@@ -75,7 +73,7 @@ function windowOption(width: string | undefined, level: string | undefined): Lun
 }
 
 /** parseArgs refuses `--window-level -600` as ambiguous; levels are usually negative, so join such pairs. */
-function joinNegativeNumbers(argv: string[], options: string[]): string[] {
+export function joinNegativeNumbers(argv: string[], options: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (options.includes(argv[i]) && i + 1 < argv.length && /^-\d/.test(argv[i + 1])) out.push(`${argv[i]}=${argv[++i]}`);
