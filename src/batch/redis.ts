@@ -9,8 +9,11 @@ import { redactUrl } from './names.js';
 /** Connects and pings within `timeoutMs`; a UserError naming the (redacted) URL when Redis cannot be reached. */
 export async function connectRedis(url: string, timeoutMs = 10_000): Promise<Redis> {
   if (!/^rediss?:\/\//.test(url)) throw new UserError(`--redis must be a redis:// or rediss:// URL, got "${redactUrl(url)}"`);
-  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: (n) => Math.min(200 * n, 5000) });
-  redis.on('error', () => { /* reconnects on its own; a lasting outage shows as the first command's failure */ });
+  // No retry while connecting: a wrong host or port is reported at once. Once connected, reconnect for ever
+  // (a Redis restart must not kill the workers; BullMQ's commands wait for the connection to come back).
+  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: () => null });
+  let lastError = '';
+  redis.on('error', (e: Error) => { lastError = e.message; });
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -19,10 +22,11 @@ export async function connectRedis(url: string, timeoutMs = 10_000): Promise<Red
     ]);
   } catch (e) {
     redis.disconnect();
-    throw new UserError(`cannot reach Redis at ${redactUrl(url)} (${errorMessage(e)})`);
+    throw new UserError(`cannot reach Redis at ${redactUrl(url)} (${lastError || errorMessage(e)})`);
   } finally {
     clearTimeout(timer);
   }
+  redis.options.retryStrategy = (n: number) => Math.min(200 * n, 5000);
   return redis;
 }
 
