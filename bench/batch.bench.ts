@@ -3,7 +3,9 @@
  *   - predict's scoring (scoreFiles, 8 images per model call, in this process), and predict one file per call
  *     (what a worker does with single-image jobs), as references;
  *   - `covid-ct batch` with 1 and 2 `covid-ct worker` processes (one model each) on a redis-server started here;
- *   - the queue's overhead per job: (batch time - predict-one-file-per-call time) / jobs, and against predict;
+ *   - the queue's overhead per job, measured alone: the same jobs through the same queue, client and result
+ *     store, with a processor (in this process) that stores the job's precomputed result instead of scoring;
+ *     and, as a difference of totals, (batch time - predict-one-file-per-call time) / jobs;
  *   - Redis memory per waiting job (1 image, and a 64-slice series) and per stored result, from INFO memory.
  * Model loading and process start-up are outside the timings (workers are started and warmed up first). Each
  * configuration runs 3 times, the median is shown, and the machine's load average is printed with the table.
@@ -16,7 +18,7 @@ import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { packageRoot } from '../src/cli/command.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
@@ -25,6 +27,7 @@ import { modelHash } from '../src/batch/model-hash.js';
 import { runBatch } from '../src/batch/submit.js';
 import { QUEUE_PREFIX, queueName, resultKey } from '../src/batch/names.js';
 import { JOB_VERSION, toStored, unitHash, type ScoreJob } from '../src/batch/job.js';
+import { ResultStore } from '../src/batch/redis.js';
 import { DEFAULT_LUNG_WINDOW } from '../src/data/window.js';
 import { startRedis } from '../test/redis-server.js';
 
@@ -112,8 +115,24 @@ try {
   await startWorker();
   await timeBatch('batch, 2 workers');
 
-  // Memory: jobs waiting (no worker), then results stored.
   await stopWorkers();
+
+  // The queue alone: same files, same client (hashing, enqueue, polling), a processor that only stores.
+  const byJob = new Map(files.map((f, i) => [f, JSON.stringify(toStored([reference[i]], [f]))]));
+  const store = new ResultStore(client);
+  const queueOnly = new Worker(queueName(hash), async (job) => {
+    const data = job.data as ScoreJob;
+    const key = resultKey(hash, job.id!);
+    if (!(await store.has(key))) await store.put(key, byJob.get(data.files[0].path)!);
+  }, { connection: client.duplicate({ maxRetriesPerRequest: null }), prefix: QUEUE_PREFIX, concurrency: 1 });
+  let queueJobs = 0;
+  const queueSeconds = await timed(async () => {
+    queueJobs = (await runBatch(files, { connection: client, modelHash: hash, window, maxInFlight: 256, pollMs: 20 })).jobsAdded;
+  }, () => client.flushall());
+  await queueOnly.close();
+  rows.push({ what: 'queue only (no scoring; results stored as given)', jobs: queueJobs, images: N, seconds: queueSeconds });
+
+  // Memory: jobs waiting (no worker), then results stored.
   await client.flushall();
   const used = async () => Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
   const queue = new Queue(queueName(hash), { connection: client, prefix: QUEUE_PREFIX });
@@ -153,11 +172,12 @@ try {
 
   const predictRate = N / rows[0].seconds;
   const perCall = rows[1];
+  const queueRow = rows[rows.length - 1];
   console.log(`\nBatch scoring, ${N} PNG slices (256x256, COVID-CT-MD sample), model ${path.relative(root, modelDir)}, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, Node ${process.version}\n`);
   console.log('| run | jobs | images | seconds | images/s | vs predict | queue overhead per job (vs one file per call) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    const overhead = r.jobs ? `${(1000 * (r.seconds - perCall.seconds) / r.jobs).toFixed(1)} ms` : '';
+    const overhead = r === queueRow ? `**${(1000 * r.seconds / r.jobs).toFixed(1)} ms** (measured alone)` : r.jobs ? `${(1000 * (r.seconds - perCall.seconds) / r.jobs).toFixed(1)} ms` : '';
     console.log(`| ${r.what} | ${r.jobs || ''} | ${r.images} | ${r.seconds.toFixed(2)} | ${(r.images / r.seconds).toFixed(2)} | ${((r.images / r.seconds) / predictRate).toFixed(2)}x | ${overhead} |`);
   }
   console.log(`\nRedis memory (INFO memory used_memory, ${K} of each, redis-server ${(await client.info('server')).match(/redis_version:(\S+)/)![1]}):\n`);
