@@ -69,6 +69,8 @@ function startWorker(url: string, extra: string[] = []): Worker {
   return { proc, log: () => log, exited };
 }
 
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 async function waitFor(what: string, f: () => boolean, ms = 120_000): Promise<void> {
   const t0 = Date.now();
   while (!f()) {
@@ -161,6 +163,39 @@ describe('covid-ct batch and worker on a real redis-server', { skip: noRedis }, 
       client.disconnect();
     }
     assert.deepEqual(await redis.leftovers(), [], 'no persistence files');
+  });
+
+  test('a file changed after it was submitted gets an error row, and the rest goes on', async () => {
+    const client = new Redis(redis.url);
+    await client.flushall();
+    const sub = await mkdtemp(path.join(tmpdir(), 'covid-ct-batch-changed-'));
+    let worker: Worker | undefined;
+    try {
+      const p = lungPhantom(128, true);
+      const png = (v: number) => sharp(Buffer.from(p.data.map((x) => Math.min(255, x + v))), { raw: { width: 128, height: 128, channels: 1 } }).png().toBuffer();
+      await writeFile(path.join(sub, 'a.png'), await png(0));
+      await writeFile(path.join(sub, 'b.png'), await png(1));
+      const batch = runCli(['batch', sub, '--redis', redis.url]);
+      // No worker yet: the jobs wait in Redis; then a.png is overwritten before a worker reads it.
+      const t0 = Date.now();
+      while ((await client.keys('covid-ct:score-*:wait')).length === 0 || (await client.llen((await client.keys('covid-ct:score-*:wait'))[0])) < 2) {
+        if (Date.now() - t0 > 60_000) throw new Error('the batch did not queue its jobs');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await writeFile(path.join(sub, 'a.png'), await png(2));
+      worker = startWorker(redis.url);
+      const r = await batch;
+      assert.equal(r.code, 2, r.stderr);
+      const [header, a, b] = r.stdout.trim().split('\n');
+      assert.equal(header, 'file,probability,label,involvement,pattern,category,reason,error');
+      assert.match(a, new RegExp(`^${esc(path.join(sub, 'a.png'))},,,,,,,"?scoring failed on the worker after 1 attempt\\(s\\): .*a\\.png changed after it was submitted`));
+      assert.match(b, new RegExp(`^${esc(path.join(sub, 'b.png'))},0\\.\\d+,`), 'the other file is scored');
+    } finally {
+      worker?.proc.kill('SIGTERM');
+      if (worker) await worker.exited;
+      client.disconnect();
+      await rm(sub, { recursive: true, force: true });
+    }
   });
 
   test('a wrong Redis is one clear line, no stack trace', async () => {

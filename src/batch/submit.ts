@@ -98,6 +98,8 @@ export async function runBatch(files: string[], opts: BatchOptions): Promise<Bat
         continue;
       }
       if ((await job.getState()) !== 'failed') continue;
+      // Failed before this run asked for it (an earlier batch died before reporting it): give it its attempts again.
+      if (job.finishedOn !== undefined && job.finishedOn < f.addedAt) { await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }); continue; }
       const reason = `scoring failed on the worker after ${job.attemptsMade} attempt(s): ${job.failedReason}`;
       warn(`job ${h.slice(0, 12)}: ${reason}`);
       for (const u of f.units) finish(u, (file) => [{ file: file.given, probability: null, label: null, error: reason }]);
