@@ -120,16 +120,18 @@ try {
   // The queue alone: same files, same client (hashing, enqueue, polling), a processor that only stores.
   const byJob = new Map(files.map((f, i) => [f, JSON.stringify(toStored([reference[i]], [f]))]));
   const store = new ResultStore(client);
+  const workerConnection = client.duplicate({ maxRetriesPerRequest: null });
   const queueOnly = new Worker(queueName(hash), async (job) => {
     const data = job.data as ScoreJob;
     const key = resultKey(hash, job.id!);
     if (!(await store.has(key))) await store.put(key, byJob.get(data.files[0].path)!);
-  }, { connection: client.duplicate({ maxRetriesPerRequest: null }), prefix: QUEUE_PREFIX, concurrency: 1 });
+  }, { connection: workerConnection, prefix: QUEUE_PREFIX, concurrency: 1 });
   let queueJobs = 0;
   const queueSeconds = await timed(async () => {
     queueJobs = (await runBatch(files, { connection: client, modelHash: hash, window, maxInFlight: 256, pollMs: 20 })).jobsAdded;
   }, () => client.flushall());
   await queueOnly.close();
+  workerConnection.disconnect();
   rows.push({ what: 'queue only (no scoring; results stored as given)', jobs: queueJobs, images: N, seconds: queueSeconds });
 
   // Memory: jobs waiting (no worker), then results stored.
