@@ -91,7 +91,7 @@ async function timeBatch(what: string): Promise<void> {
   let jobs = 0, same = true;
   const t = await timed(async () => {
     const out = await runBatch(files, { connection: client, modelHash: hash, window, maxInFlight: 256, pollMs: 20 });
-    jobs = out.jobsAdded;
+    jobs = out.jobsSubmitted;
     same &&= JSON.stringify(out.predictions) === JSON.stringify(reference);
   }, () => client.flushall());
   rows.push({ what, jobs, images: N, seconds: t });
@@ -128,7 +128,7 @@ try {
   }, { connection: workerConnection, prefix: QUEUE_PREFIX, concurrency: 1 });
   let queueJobs = 0;
   const queueSeconds = await timed(async () => {
-    queueJobs = (await runBatch(files, { connection: client, modelHash: hash, window, maxInFlight: 256, pollMs: 20 })).jobsAdded;
+    queueJobs = (await runBatch(files, { connection: client, modelHash: hash, window, maxInFlight: 256, pollMs: 20 })).jobsSubmitted;
   }, () => client.flushall());
   await queueOnly.close();
   workerConnection.disconnect();

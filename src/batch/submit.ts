@@ -34,7 +34,8 @@ export interface BatchOptions {
 export interface BatchOutcome {
   /** The slices of every file in the files' order, as scoreFiles gives them. */
   predictions: Prediction[];
-  jobsAdded: number;
+  /** Jobs handed to the queue (one already waiting or running under the same id is not queued twice). */
+  jobsSubmitted: number;
   /** Units whose result was stored before this run (or by another run of the same inputs). */
   alreadyStored: number;
 }
@@ -57,7 +58,7 @@ export async function runBatch(files: string[], opts: BatchOptions): Promise<Bat
   const store = new ResultStore(opts.connection);
   const perFile: (Prediction[] | undefined)[] = files.map(() => undefined);
   const inFlight = new Map<string, InFlight>();
-  let filesDone = 0, jobsAdded = 0, alreadyStored = 0, lastCheck = Date.now(), lastWorkerWarning = 0;
+  let filesDone = 0, jobsSubmitted = 0, alreadyStored = 0, lastCheck = Date.now(), lastWorkerWarning = 0;
 
   const finish = (unit: UnitFile[], rows: (f: UnitFile, i: number) => Prediction[]) => {
     unit.forEach((f, i) => { perFile[f.index] = rows(f, i); });
@@ -75,7 +76,7 @@ export async function runBatch(files: string[], opts: BatchOptions): Promise<Bat
       // The result store is the record of a finished job; a failed one stays until this client has reported it.
       removeOnComplete: true, removeOnFail: false,
     });
-    jobsAdded++;
+    jobsSubmitted++;
   };
 
   /** Collects stored results; now and then looks at jobs still missing one (failed, vanished) and at the workers. */
@@ -129,5 +130,5 @@ export async function runBatch(files: string[], opts: BatchOptions): Promise<Bat
   } finally {
     await queue.close();
   }
-  return { predictions: perFile.flatMap((p) => p!), jobsAdded, alreadyStored };
+  return { predictions: perFile.flatMap((p) => p!), jobsSubmitted, alreadyStored };
 }

@@ -70,14 +70,25 @@ export async function processJob(job: Pick<Job, 'id' | 'data'>, engine: Engine, 
   return 'scored';
 }
 
+/** A line a minute while jobs come in (so that a log shows the worker is alive and how fast it goes). */
+const REPORT_MS = 60_000;
+
 /** Starts taking jobs; `close()` waits for the jobs in hand to finish (SIGTERM from systemd or Kubernetes). */
 export function startWorker(opts: WorkerOptions): Worker {
   const store = new ResultStore(opts.connection, opts.resultTtlSeconds);
+  let jobs = 0, files = 0, since = Date.now();
+  const report = setInterval(() => {
+    if (jobs > 0) opts.log(`${jobs} jobs (${files} files) in the last ${Math.round((Date.now() - since) / 1000)} s`);
+    jobs = 0; files = 0; since = Date.now();
+  }, REPORT_MS);
+  report.unref();
   const worker = new Worker(queueName(opts.modelHash), async (job: Job) => {
     const t0 = Date.now();
-    if (opts.verbose) opts.log(`job ${job.id} started (${(job.data as { files?: unknown[] }).files?.length ?? '?'} files, attempt ${job.attemptsStarted})`);
+    const n = (job.data as { files?: unknown[] }).files?.length ?? 0;
+    if (opts.verbose) opts.log(`job ${job.id} started (${n} files, attempt ${job.attemptsStarted})`);
     const outcome = await processJob(job, opts.engine, store, opts.modelHash);
     if (opts.verbose) opts.log(`job ${job.id} done: ${outcome} in ${Date.now() - t0} ms`);
+    jobs++; files += n;
     return outcome;
   }, {
     connection: opts.connection,
@@ -92,5 +103,6 @@ export function startWorker(opts: WorkerOptions): Worker {
   });
   worker.on('failed', (job, err) => opts.log(`job ${job?.id ?? '?'} failed: ${err.message}`));
   worker.on('error', (err) => opts.log(`queue error: ${err.message}`));
+  worker.on('closed', () => clearInterval(report));
   return worker;
 }

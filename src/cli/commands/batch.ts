@@ -63,6 +63,13 @@ Options:
     const quiet = values.quiet ?? false;
     const progress = new Progress(files.length, 'scored', { enabled: !quiet && files.length > 0 });
     if (!quiet) process.stderr.write(`batch: ${files.length} files to queue ${queueName(hash)}\n`);
+    // Ctrl-C loses nothing (jobs stay queued, results stored): say how to pick up, and leave without a trace.
+    const onInterrupt = () => {
+      process.stderr.write(`\nbatch: interrupted; the queued jobs are still scored by the workers and their results kept: run the same command again to collect them\n`);
+      connection.disconnect();
+      process.exit(130);
+    };
+    process.once('SIGINT', onInterrupt);
     try {
       const outcome = await runBatch(files, {
         connection, modelHash: hash, window, maxInFlight,
@@ -70,12 +77,13 @@ Options:
         warn: (line) => process.stderr.write(`\nbatch: ${line}\n`),
       });
       progress.done();
-      if (!quiet) process.stderr.write(`batch: ${outcome.jobsAdded} jobs added, ${outcome.alreadyStored} results already stored\n`);
+      if (!quiet) process.stderr.write(`batch: ${outcome.jobsSubmitted} jobs submitted (a job already queued is not queued twice), ${outcome.alreadyStored} results already stored\n`);
       const report = reportPredictions(outcome.predictions, missing, format, threshold);
       if (values.out) await writeFile(values.out, report.text);
       else process.stdout.write(report.text);
       return report.anyError ? 2 : 0;
     } finally {
+      process.off('SIGINT', onInterrupt);
       connection.disconnect();
     }
   },
