@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import type { Prediction } from '../types.js';
 import type { LungWindow } from '../data/window.js';
-import { errorMessage } from '../util/errors.js';
+import { UserError, errorMessage } from '../util/errors.js';
 import { JOB_VERSION, fromStored, parseStoredResult, type ScoreJob } from './job.js';
 import { QUEUE_PREFIX, queueName, resultKey } from './names.js';
 import { planUnits, type UnitFile } from './plan.js';
@@ -58,6 +58,7 @@ export async function runBatch(files: string[], opts: BatchOptions): Promise<Bat
   const store = new ResultStore(opts.connection);
   const perFile: (Prediction[] | undefined)[] = files.map(() => undefined);
   const inFlight = new Map<string, InFlight>();
+  const retried = new Set<string>();
   let filesDone = 0, jobsSubmitted = 0, alreadyStored = 0, lastCheck = Date.now(), lastWorkerWarning = 0;
 
   const finish = (unit: UnitFile[], rows: (f: UnitFile, i: number) => Prediction[]) => {
@@ -99,8 +100,13 @@ export async function runBatch(files: string[], opts: BatchOptions): Promise<Bat
         continue;
       }
       if ((await job.getState()) !== 'failed') continue;
-      // Failed before this run asked for it (an earlier batch died before reporting it): give it its attempts again.
-      if (job.finishedOn !== undefined && job.finishedOn < f.addedAt) { await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }); continue; }
+      // Failed before this run asked for it (an earlier batch died before reporting it): give it its attempts again,
+      // once (the worker's clock may differ from ours).
+      if (job.finishedOn !== undefined && job.finishedOn < f.addedAt && !retried.has(h)) {
+        retried.add(h);
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        continue;
+      }
       const reason = `scoring failed on the worker after ${job.attemptsMade} attempt(s): ${job.failedReason}`;
       warn(`job ${h.slice(0, 12)}: ${reason}`);
       for (const u of f.units) finish(u, (file) => [{ file: file.given, probability: null, label: null, error: reason }]);
@@ -126,7 +132,8 @@ export async function runBatch(files: string[], opts: BatchOptions): Promise<Bat
     }
     while (inFlight.size > 0) { await sleep(pollMs); await poll(); }
   } catch (e) {
-    throw new Error(`batch: ${errorMessage(e)}`);
+    // Redis gone or full, most likely: one clear line; what was queued and stored stays for the next run.
+    throw new UserError(`batch stopped: ${errorMessage(e)} (queued jobs and stored results are kept: run the same command again)`);
   } finally {
     await queue.close();
   }
