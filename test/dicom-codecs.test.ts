@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,15 +15,11 @@ import { DicomDecodeError, decodeDicom } from '../src/data/dicom.js';
 import { decodeFrame } from '../src/data/frame-codec.js';
 import { decodeInput } from '../src/data/inputs.js';
 import { writeDicom, type DicomSpec } from './dicom-writer.js';
+import { encodeDicom, encodersMissing, type Encoder } from './dicom-encoders.js';
 import { dicomHu } from './dicom-hu.js';
 import { REPO, lungPhantom, runCli } from './helpers.js';
 
-const TOOLS = ['dcmcjpeg', 'dcmcjpls', 'gdcmconv'];
-const missing = TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-const skip = missing.length ? `${missing.join(', ')} not installed (Debian dcmtk and libgdcm-tools; .ci/run installs them): codec tests skipped` : false;
-
-const dir = mkdtempSync(path.join(tmpdir(), 'covid-ct-codecs-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+const skip = encodersMissing();
 
 /** A 128x128 chest-CT-like slice in HU (the lung phantom's grey levels read back through the lung window), stored as value + 1024. */
 function phantomCodes(size = 128): number[] {
@@ -41,12 +36,13 @@ function referenceSpec(uid: string, extra: Partial<DicomSpec> = {}): DicomSpec {
     seriesUid: uid, instanceNumber: 1, imageOrientation: [1, 0, 0, 0, 1, 0], imagePosition: [0, 0, 0], ...extra };
 }
 
+const dir = mkdtempSync(path.join(tmpdir(), 'covid-ct-codecs-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
 /** Writes the reference, runs the encoder on it, returns the compressed file's path. */
-function compress(name: string, spec: DicomSpec, tool: string, args: string[]): string {
-  const src = path.join(dir, `${name}.ref.dcm`);
+function compress(name: string, spec: DicomSpec, tool: Encoder, args: string[]): string {
   const out = path.join(dir, `${name}.dcm`);
-  writeFileSync(src, writeDicom(spec));
-  execFileSync(tool, [...args, src, out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(out, encodeDicom(spec, tool, args));
   return out;
 }
 
@@ -92,10 +88,10 @@ const greyOf = async (bytes: Uint8Array) => Array.from((await decodeDicom(bytes)
 test('lossless: JPEG-LS (.80) and JPEG 2000 (.90) made by dcmcjpls and gdcmconv decode to exactly the reference, 12-bit unsigned and 16-bit signed', { skip }, async () => {
   const signedCodes = codes.map((c) => c - 1024); // HU stored as signed 16-bit, intercept 0
   const cases = [
-    { name: 'ls12', spec: referenceSpec('1.2.3.80.12'), tool: 'dcmcjpls', args: ['--encode-lossless'], ts: '1.2.840.10008.1.2.4.80' },
-    { name: 'ls16s', spec: referenceSpec('1.2.3.80.16', { bitsStored: 16, pixelRepresentation: 1, rescaleIntercept: 0, pixels: signedCodes }), tool: 'dcmcjpls', args: ['--encode-lossless'], ts: '1.2.840.10008.1.2.4.80' },
-    { name: 'j2k12', spec: referenceSpec('1.2.3.90.12'), tool: 'gdcmconv', args: ['--j2k'], ts: '1.2.840.10008.1.2.4.90' },
-    { name: 'j2k16s', spec: referenceSpec('1.2.3.90.16', { bitsStored: 16, pixelRepresentation: 1, rescaleIntercept: 0, pixels: signedCodes }), tool: 'gdcmconv', args: ['--j2k'], ts: '1.2.840.10008.1.2.4.90' },
+    { name: 'ls12', spec: referenceSpec('1.2.3.80.12'), tool: 'dcmcjpls' as Encoder, args: ['--encode-lossless'], ts: '1.2.840.10008.1.2.4.80' },
+    { name: 'ls16s', spec: referenceSpec('1.2.3.80.16', { bitsStored: 16, pixelRepresentation: 1, rescaleIntercept: 0, pixels: signedCodes }), tool: 'dcmcjpls' as Encoder, args: ['--encode-lossless'], ts: '1.2.840.10008.1.2.4.80' },
+    { name: 'j2k12', spec: referenceSpec('1.2.3.90.12'), tool: 'gdcmconv' as Encoder, args: ['--j2k'], ts: '1.2.840.10008.1.2.4.90' },
+    { name: 'j2k16s', spec: referenceSpec('1.2.3.90.16', { bitsStored: 16, pixelRepresentation: 1, rescaleIntercept: 0, pixels: signedCodes }), tool: 'gdcmconv' as Encoder, args: ['--j2k'], ts: '1.2.840.10008.1.2.4.90' },
   ];
   for (const c of cases) {
     const file = compress(c.name, c.spec, c.tool, c.args);
@@ -127,9 +123,9 @@ test('lossy: JPEG-LS near-lossless (.81) within NEAR, JPEG 2000 (.91), JPEG base
   // Tolerances in HU over the 12-bit range (peak 4095), measured with margin: .91 at 8:1, .50 at IJG quality 90
   // (8-bit: a step of 8 HU after dcmcjpeg rescales 12 bits into 8), .51 at quality 90.
   const lossy = [
-    { name: 'j2klossy', tool: 'gdcmconv', args: ['--j2k', '--lossy', '-r', '8'], ts: '1.2.840.10008.1.2.4.91', maxHu: 120, psnr: 45 },
-    { name: 'base8', tool: 'dcmcjpeg', args: ['--encode-baseline', '--quality', '90'], ts: '1.2.840.10008.1.2.4.50', maxHu: 160, psnr: 40 },
-    { name: 'ext12', tool: 'dcmcjpeg', args: ['--encode-extended', '--quality', '90'], ts: '1.2.840.10008.1.2.4.51', maxHu: 120, psnr: 45 },
+    { name: 'j2klossy', tool: 'gdcmconv' as Encoder, args: ['--j2k', '--lossy', '-r', '8'], ts: '1.2.840.10008.1.2.4.91', maxHu: 120, psnr: 45 },
+    { name: 'base8', tool: 'dcmcjpeg' as Encoder, args: ['--encode-baseline', '--quality', '90'], ts: '1.2.840.10008.1.2.4.50', maxHu: 160, psnr: 40 },
+    { name: 'ext12', tool: 'dcmcjpeg' as Encoder, args: ['--encode-extended', '--quality', '90'], ts: '1.2.840.10008.1.2.4.51', maxHu: 120, psnr: 45 },
   ];
   for (const c of lossy) {
     const file = compress(c.name, referenceSpec(`1.2.3.${c.name.length}`), c.tool, c.args);
