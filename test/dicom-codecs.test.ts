@@ -226,3 +226,16 @@ test('covid-ct predict scores compressed files like the uncompressed one (the sa
   assert.match(cut.error ?? '', /truncated or corrupt|cut short/);
   assert.ok(!/\n\s+at /.test(r.stdout + r.stderr), 'no stack trace');
 });
+
+test('multi-frame: a 3-frame JPEG-LS file and a 3-frame JPEG 2000 file decode frame by frame to the reference', { skip }, async () => {
+  const frames = [codes, codes.map((c) => 4095 - c), codes.map((c, i) => (c + i) & 4095)];
+  const spec: DicomSpec = { ...referenceSpec('1.2.3.300'), frames: 3, pixels: frames.flat() };
+  const reference = (await decodeDicom(writeDicom(spec))).frames.map((f) => Array.from(f.image.data));
+  for (const [name, tool, args] of [['mf-ls', 'dcmcjpls', ['--encode-lossless']], ['mf-j2k', 'gdcmconv', ['--j2k']]] as const) {
+    const bytes = readFileSync(compress(name, spec, tool, [...args]));
+    const fragments = dicomParser.parseDicom(bytes).elements.x7fe00010.fragments!.length;
+    const d = await decodeDicom(bytes);
+    assert.equal(d.frames.length, 3, name);
+    assert.deepEqual(d.frames.map((f) => Array.from(f.image.data)), reference, `${name} (${fragments} fragments)`);
+  }
+});
