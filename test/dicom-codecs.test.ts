@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -238,4 +239,24 @@ test('multi-frame: a 3-frame JPEG-LS file and a 3-frame JPEG 2000 file decode fr
     assert.equal(d.frames.length, 3, name);
     assert.deepEqual(d.frames.map((f) => Array.from(f.image.data)), reference, `${name} (${fragments} fragments)`);
   }
+});
+
+test('the codecs load lazily: an uncompressed DICOM loads no wasm decoder, a JPEG-LS one loads CharLS only', { skip }, async () => {
+  const plain = path.join(dir, 'lazy-plain.dcm');
+  writeFileSync(plain, writeDicom(referenceSpec('1.2.3.400')));
+  const ls = compress('lazy-ls', referenceSpec('1.2.3.401'), 'dcmcjpls', ['--encode-lossless']);
+  // A fresh process: the CommonJS module cache says which decoder packages were loaded.
+  const script = `
+    import { readFileSync } from 'node:fs';
+    import { createRequire } from 'node:module';
+    const { decodeDicom } = await import(${JSON.stringify(path.join(REPO, 'dist/src/data/dicom.js'))});
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => /@cornerstonejs|dcmjs/.test(k)).map((k) => k.replace(/.*node_modules\\//, ''));
+    await decodeDicom(readFileSync(${JSON.stringify(plain)}));
+    const afterPlain = loaded();
+    await decodeDicom(readFileSync(${JSON.stringify(ls)}));
+    console.log(JSON.stringify({ afterPlain, afterLs: loaded() }));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8' });
+  const { afterPlain, afterLs } = JSON.parse(out) as { afterPlain: string[]; afterLs: string[] };
+  assert.deepEqual(afterPlain, [], 'no decoder package after an uncompressed file');
+  assert.ok(afterLs.length > 0 && afterLs.every((k) => k.startsWith('@cornerstonejs/codec-charls/')), `only CharLS after a JPEG-LS file: ${afterLs.join(', ')}`);
 });

@@ -1,6 +1,6 @@
 /** 8-bit lossy JPEG (DICOM .4.50 baseline) with libjpeg-turbo, from @cornerstonejs/codec-libjpeg-turbo-8bit (wasm). */
 import type { DecodedSamples } from './frame-codec.js';
-import { emscriptenLoader, wasmErrorText } from './wasm-codec.js';
+import { emscriptenLoader, rejected, wasmErrorText } from './wasm-codec.js';
 
 interface TurboDecoder {
   getEncodedBuffer(length: number): Uint8Array;
@@ -23,7 +23,7 @@ export async function decodeJpegBaseline(data: Uint8Array): Promise<DecodedSampl
     // Colour comes out as interleaved RGB (libjpeg converts from YCbCr).
     return { bytes: decoder.getDecodedBuffer().slice(), bytesPerSample: 1 };
   } catch (e) {
-    throw new Error(`the JPEG decoder (libjpeg-turbo) rejected the stream: ${wasmErrorText(e, module, lastMessage())}`);
+    throw rejected('JPEG decoder (libjpeg-turbo)', wasmErrorText(e, module, lastMessage()));
   } finally {
     decoder.delete();
   }

@@ -1,6 +1,6 @@
 /** JPEG-LS (DICOM .4.80 lossless, .4.81 near-lossless) with CharLS, from @cornerstonejs/codec-charls (wasm). */
 import type { DecodedSamples } from './frame-codec.js';
-import { emscriptenLoader, wasmErrorText } from './wasm-codec.js';
+import { emscriptenLoader, rejected, wasmErrorText } from './wasm-codec.js';
 
 interface CharlsDecoder {
   getEncodedBuffer(length: number): Uint8Array;
@@ -29,7 +29,7 @@ export async function decodeJpegLs(data: Uint8Array): Promise<DecodedSamples> {
     if (info.componentCount > 1 && decoder.getInterleaveMode() === 0) bytes = interleave(bytes, info.width * info.height, info.componentCount, bytesPerSample);
     return { bytes, bytesPerSample };
   } catch (e) {
-    throw new Error(`the JPEG-LS decoder (CharLS) rejected the stream: ${wasmErrorText(e, module, lastMessage())}`);
+    throw rejected('JPEG-LS decoder (CharLS)', wasmErrorText(e, module, lastMessage()));
   } finally {
     decoder.delete();
   }

@@ -1,7 +1,7 @@
 /** JPEG 2000 (DICOM .4.90 lossless, .4.91) with OpenJPEG, from @cornerstonejs/codec-openjpeg (wasm). */
 import { j2kCodestreamStart } from './codestream-header.js';
 import type { DecodedSamples } from './frame-codec.js';
-import { emscriptenLoader, wasmErrorText } from './wasm-codec.js';
+import { emscriptenLoader, rejected, wasmErrorText } from './wasm-codec.js';
 
 interface J2kDecoder {
   getEncodedBuffer(length: number): Uint8Array;
@@ -28,7 +28,7 @@ export async function decodeJpeg2000(data: Uint8Array): Promise<DecodedSamples> 
     // OpenJPEG gives 8-bit components one byte each and deeper ones two (little endian), pixel-interleaved.
     return { bytes: decoder.getDecodedBuffer().slice(), bytesPerSample: info.bitsPerSample > 8 ? 2 : 1 };
   } catch (e) {
-    throw new Error(`the JPEG 2000 decoder (OpenJPEG) rejected the stream: ${wasmErrorText(e, module, lastMessage())}`);
+    throw rejected('JPEG 2000 decoder (OpenJPEG)', wasmErrorText(e, module, lastMessage()));
   } finally {
     decoder.delete();
   }

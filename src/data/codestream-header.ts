@@ -29,7 +29,7 @@ export function jpegHeader(data: Uint8Array): CodestreamHeader {
     if (marker === 0xd9) break;
     if (pos + 2 > data.length) break;
     const length = (data[pos] << 8) | data[pos + 1];
-    if (length < 2 || pos + length > data.length) throw new Error(`the JPEG marker segment FF${hex(marker)} is cut short`);
+    if (length < 2 || pos + length > data.length) throw new Error(`the JPEG marker segment FF${hex(marker)} runs past the end of the stream (corrupt, or cut short)`);
     const isSof = (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) || marker === 0xf7;
     if (isSof) {
       if (length < 8) throw new Error('the JPEG frame header is too short');
@@ -54,7 +54,7 @@ export function j2kHeader(data: Uint8Array): CodestreamHeader {
   const s = start + 4; // SOC, SIZ marker
   if (data.length < s + 2) throw new Error('the JPEG 2000 codestream ends before its image size (SIZ) marker');
   const length = (data[s] << 8) | data[s + 1];
-  if (length < 41 || s + length > data.length) throw new Error('the JPEG 2000 image size (SIZ) marker is cut short');
+  if (length < 41 || s + length > data.length) throw new Error('the JPEG 2000 image size (SIZ) marker runs past the end of the stream (corrupt, or cut short)');
   const u32 = (at: number) => ((data[at] << 24) >>> 0) + (data[at + 1] << 16) + (data[at + 2] << 8) + data[at + 3];
   const xsiz = u32(s + 4), ysiz = u32(s + 8), xo = u32(s + 12), yo = u32(s + 16);
   const components = (data[s + 36] << 8) | data[s + 37];

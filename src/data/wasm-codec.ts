@@ -32,8 +32,8 @@ export function emscriptenLoader<M>(specifier: string): () => Promise<LoadedCode
   };
 }
 
-/** Plain words for whatever an Emscripten module threw (an Error, a string, or a C++ exception pointer). */
-export function wasmErrorText(e: unknown, module: { getExceptionMessage?: (e: unknown) => unknown }, printed?: string): string {
+/** Plain words for whatever an Emscripten module threw (an Error, a string, or a C++ exception pointer), if it says any. */
+export function wasmErrorText(e: unknown, module: { getExceptionMessage?: (e: unknown) => unknown }, printed?: string): string | undefined {
   if (e instanceof Error) return e.message;
   if (typeof e === 'string') return e;
   if (typeof e === 'number' && module.getExceptionMessage) {
@@ -43,5 +43,10 @@ export function wasmErrorText(e: unknown, module: { getExceptionMessage?: (e: un
       if (text) return text;
     } catch { /* fall through to the printed line */ }
   }
-  return printed ?? 'the decoder rejected the stream';
+  return printed;
+}
+
+/** "the X decoder rejected the stream: why", or "... (corrupt data)" when the decoder gave no reason. */
+export function rejected(decoder: string, reason: string | undefined): Error {
+  return new Error(`the ${decoder} rejected the stream${reason ? `: ${reason}` : ' (corrupt data)'}`);
 }
