@@ -1,5 +1,7 @@
 /**
- * DICOM Part-10 files to 8-bit grey frames, with dicom-parser for the structure and our own code for the pixels.
+ * DICOM Part-10 files to 8-bit grey frames, with dicom-parser for the structure, our own code for native, RLE and
+ * JPEG lossless pixels, and npm's wasm codecs for JPEG-LS, JPEG 2000 and lossy JPEG (frame-codec.ts: see
+ * docs/dicom.md for the list).
  *
  * Privacy: this module reads only the tags that describe pixels and slice order (see TAGS). Nothing from the
  * file is logged, and the only identifier that leaves it is an opaque hash of the SeriesInstanceUID, used to
