@@ -207,10 +207,15 @@ test('covid-ct predict scores compressed files like the uncompressed one (the sa
   place('g-extended.dcm', compress('p-51', real('1.2.3.106'), 'dcmcjpeg', ['--encode-extended']));
   const j2k = readFileSync(path.join(folder, 'c-j2k.dcm'));
   place('h-cut-short.dcm', j2k.subarray(0, j2k.length - 3000));
+  // A whole DICOM structure around a JPEG 2000 frame cut in half.
+  const ds = dicomParser.parseDicom(j2k);
+  const frame = dicomParser.readEncapsulatedPixelDataFromFragments(ds, ds.elements.x7fe00010, 0, ds.elements.x7fe00010.fragments!.length);
+  place('i-frame-cut.dcm', writeDicom({ ...real('1.2.3.107'), pixels: undefined, transferSyntax: '1.2.840.10008.1.2.4.90', fragments: [frame.subarray(0, frame.length >> 1)] }));
   const r = await runCli(['predict', folder, '--format', 'json']);
-  assert.equal(r.code, 2, `exit code 2: one file could not be read (${r.stderr})`);
+  assert.equal(r.code, 2, `exit code 2: files could not be read (${r.stderr})`);
   const out = JSON.parse(r.stdout) as { predictions: { file: string; probability: number | null; involvement: number | null; error: string | null }[] };
-  assert.equal(out.predictions.length, 8, 'one row per file, the corrupt one included');
+  assert.equal(out.predictions.length, 9, 'one row per file, the corrupt ones included');
+  assert.equal(p2(out, 'i-frame-cut.dcm').error, 'truncated or corrupt JPEG 2000 (lossless) pixel data: the JPEG 2000 stream has no end marker (FFD9): the frame is cut short');
   const p = (name: string) => out.predictions.find((x) => x.file.endsWith(name))!;
   const ref = p('a-reference.dcm');
   assert.ok(typeof ref.probability === 'number' && ref.probability > 0.1, `a slice the model finds something on (P ${ref.probability})`);
@@ -227,6 +232,8 @@ test('covid-ct predict scores compressed files like the uncompressed one (the sa
   assert.match(cut.error ?? '', /truncated or corrupt|cut short/);
   assert.ok(!/\n\s+at /.test(r.stdout + r.stderr), 'no stack trace');
 });
+
+const p2 = (out: { predictions: { file: string; error: string | null }[] }, name: string) => out.predictions.find((x) => x.file.endsWith(name))!;
 
 test('multi-frame: a 3-frame JPEG-LS file and a 3-frame JPEG 2000 file decode frame by frame to the reference', { skip }, async () => {
   const frames = [codes, codes.map((c) => 4095 - c), codes.map((c, i) => (c + i) & 4095)];
