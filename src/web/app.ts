@@ -283,8 +283,10 @@ async function analyseHere(files: File[]): Promise<void> {
       if (!isPng && !isJpeg) {
         const dicom = head.length >= 132 && String.fromCharCode(...head.slice(128, 132)) === 'DICM';
         const zip = head[0] === 0x50 && head[1] === 0x4b;
+        // The DICOM reader and its codecs (JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG: wasm, some 10 MB) run
+        // on the server only; the page stays small and the device mode reads what the browser decodes itself.
         throw new Error(dicom || zip
-          ? 'DICOM files and zips are analysed on the server: switch to "On this covid-ct server"'
+          ? 'DICOM files (uncompressed or compressed: JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG) and zips are read in server mode only: switch to "On this covid-ct server"'
           : `not a PNG or JPEG image`);
       }
       const { grey, lungs, reading, grid, cam } = await analyseOnDevice(f, card!);
