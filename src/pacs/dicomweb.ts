@@ -127,6 +127,12 @@ export class DicomWebClient {
     }
   }
 
+  /** One small QIDO request: fails fast (before a model is loaded) on a wrong URL, credentials or a server without DICOMweb. */
+  async probe(): Promise<void> {
+    const res = await this.request('GET', '/studies?limit=1', { accept: 'application/dicom+json' });
+    await res.arrayBuffer();
+  }
+
   /** WADO-RS: one instance's Part 10 bytes. */
   async retrieveInstance(study: string, series: string, instance: string): Promise<Uint8Array> {
     const path = `/studies/${study}/series/${series}/instances/${instance}`;

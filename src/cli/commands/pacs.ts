@@ -54,6 +54,7 @@ Options:
     const client = new DicomWebClient(values.dicomweb, { auth: authText ? parseAuth(authText) : undefined, signal: stop.signal });
     const log = values.quiet ? undefined : (line: string) => process.stderr.write(`${new Date().toISOString().slice(0, 19)}Z ${line}\n`);
 
+    await client.probe().catch((e: unknown) => { throw new UserError(errorMessage(e), 2); });
     const engine = await loadEngine(resolveModelDir(values.model), 'onnx');
     if (!('explainPrepared' in engine)) throw new UserError('the pacs command needs the onnx engine (heatmaps)');
     const scorer = new PacsScorer({
