@@ -21,13 +21,20 @@ export function dicomWebPlugin(): string | null {
   return null;
 }
 
+/** The Orthanc binary: on the PATH, else where Debian puts it (/usr/sbin is not on a normal user's PATH). */
+function orthancBinary(): string | null {
+  for (const b of ['Orthanc', '/usr/sbin/Orthanc', '/usr/local/sbin/Orthanc']) if (!spawnSync(b, ['--version']).error) return b;
+  return null;
+}
+
 /** What is missing to run these tests (binaries, plugin), or null when all is there. */
 export function orthancMissing(): string | null {
   const missing: string[] = [];
-  if (spawnSync('Orthanc', ['--version']).error) missing.push('Orthanc (Debian package orthanc)');
+  if (!orthancBinary()) missing.push('Orthanc (Debian package orthanc)');
   if (!dicomWebPlugin()) missing.push('libOrthancDicomWeb.so (Debian package orthanc-dicomweb)');
   if (spawnSync('dsrdump', ['--version']).error) missing.push('dsrdump (Debian package dcmtk)');
   if (spawnSync('unshare', ['--version']).error) missing.push('unshare (util-linux)');
+  if (!['ip', '/usr/sbin/ip', '/sbin/ip'].some((b) => !spawnSync(b, ['-V']).error)) missing.push('ip (Debian package iproute2)');
   return missing.length ? missing.join(', ') : null;
 }
 
@@ -65,7 +72,7 @@ export async function startOrthanc(): Promise<Orthanc> {
     StableAge: 1, HttpThreadsCount: 8, ConcurrentJobs: 1,
   };
   await writeFile(path.join(dir, 'orthanc.json'), JSON.stringify(config));
-  const proc: ChildProcess = spawn('Orthanc', [path.join(dir, 'orthanc.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc: ChildProcess = spawn(orthancBinary() ?? 'Orthanc', [path.join(dir, 'orthanc.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
   const url = `http://127.0.0.1:${port}`;

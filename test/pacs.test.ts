@@ -38,7 +38,9 @@ if (!INSIDE) {
     const ns = process.getuid?.() === 0 ? ['-n'] : ['-rn'];
     // NODE_TEST_CONTEXT would make the inner node --test skip its files (it believes it is a child of this runner).
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-    const child = spawn('unshare', [...ns, 'sh', '-c', 'ip link set lo up && exec "$0" --test --test-concurrency=1 --test-reporter=tap "$1"', process.execPath, self], {
+    // Inside: loopback up (ip may live in /usr/sbin, not on a user's PATH), then this file again under node --test.
+    const script = 'PATH="$PATH:/usr/sbin:/sbin" ip link set lo up && exec "$0" --test --test-concurrency=1 --test-reporter=tap "$1"';
+    const child = spawn('unshare', [...ns, 'sh', '-c', script, process.execPath, self], {
       env: { ...env, COVID_CT_PACS_NETNS: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -89,7 +91,7 @@ if (!INSIDE) {
       const r = await runCli(['pacs', '--dicomweb', orthanc.dicomweb, '--once', '--heatmaps', '2'], { env: env() });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /2 CT series found: 0 already scored, 2 to score/);
-      assert.match(r.stderr, /pass done: 2 scored, 0 already scored, 0 failed/);
+      assert.match(r.stderr, /pass done: 2 CT series, 2 scored, 0 already scored, 0 failed\n/);
       const c = await counts();
       // 2 CT series + per series an SR series (1) and a heatmap series (2).
       assert.equal(c.CountSeries, 6);
@@ -216,7 +218,7 @@ if (!INSIDE) {
       const before = await counts();
       const r = await runCli(['pacs', '--dicomweb', orthanc.dicomweb, '--once', '--auth', `${orthanc.user}:${orthanc.password}`]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /2 CT series found: 2 already scored, 0 to score/);
+      assert.match(r.stderr, /pass done: 2 CT series, 0 scored, 2 already scored, 0 failed\n/);
       assert.deepEqual(await counts(), before);
       const changes = (await (await orthanc.rest('GET', '/changes?limit=1000')).json()) as { Changes: { ChangeType: string }[] };
       assert.equal(changes.Changes.filter((x) => x.ChangeType === 'NewInstance').length, before.CountInstances, 'no instance stored twice');
@@ -229,13 +231,23 @@ if (!INSIDE) {
       assert.doesNotMatch(r.stderr, /\n\s+at /);
     });
 
-    test('--poll passes until SIGTERM, shows what it does and stops cleanly', async () => {
+    test('--poll: a series whose report was deleted is scored again once it holds still; SIGTERM stops it cleanly', async () => {
       const before = await counts();
+      // Delete P001's report (what an operator does to have a series scored again).
+      const { study } = uidOf.get(files.find((f) => f.includes('/P001/'))!)!;
+      const found = await orthanc.rest('POST', '/tools/find', new TextEncoder().encode(JSON.stringify({ Level: 'Series', Query: { Modality: 'SR', StudyInstanceUID: study } })));
+      const ids = (await found.json()) as string[];
+      assert.equal(ids.length, 1);
+      assert.ok((await orthanc.rest('DELETE', `/series/${ids[0]}`)).ok);
+      assert.equal((await counts()).CountInstances, before.CountInstances - 1);
+
       const child = spawn(process.execPath, [CLI, 'pacs', '--dicomweb', orthanc.dicomweb, '--poll', '1'], { cwd: REPO, env: { ...process.env, ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
+      // Pass 1: the series is new to this process (it may still be arriving); pass 2 scores it; pass 3 is idle.
+      const idleAfterScoring = /pass done: 2 CT series, 1 scored, 1 already scored, 0 failed; next pass in 1 s\n[^]*pass done: 2 CT series, 0 scored, 2 already scored, 0 failed; next pass in 1 s\n/;
       const passes = new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => {
         err += d;
-        if ((err.match(/next pass in 1 s/g) ?? []).length >= 2) resolve();
+        if (idleAfterScoring.test(err)) resolve();
       }));
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       await Promise.race([passes, exited]);
@@ -243,10 +255,14 @@ if (!INSIDE) {
       const code = await exited;
       assert.equal(code, 0, err);
       assert.match(err, /a pass every 1 s/);
-      assert.match(err, /pass done: 0 scored, 2 already scored/);
-      assert.match(err, /SIGTERM: stopping/);
-      assert.match(err, /stopped\n/);
+      assert.match(err, /^.*1 still arriving \(scored on the next pass\)$/m);
+      assert.match(err, idleAfterScoring);
+      assert.match(err, /SIGTERM: stopping\n.*stopped\n$/);
+      // The same report again (same UIDs), and the heatmaps it stored again were already there: nothing more.
       assert.deepEqual(await counts(), before);
+      const { ds } = await reportOf(study);
+      const scan = predicted.scans.find((x) => x.series === opaqueKey(uidOf.get(files.find((f) => f.includes('/P001/'))!)!.series))!;
+      assert.equal(numOf(withConcept(ds, CONCEPTS.scanProbability)[0]).exact, scan.probability);
     });
   });
 }

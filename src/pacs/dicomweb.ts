@@ -82,20 +82,32 @@ export class DicomWebClient {
     this.base = u.toString().replace(/\/+$/, '');
   }
 
+  /**
+   * One HTTP request. A request that got no answer at all (a connection the server closed as it was reused, a
+   * reset) is sent again, twice at most: every request we make is safe to repeat (reads, and stores of objects
+   * whose UIDs are fixed). An HTTP error answer is not retried.
+   */
   private async request(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<Response> {
     const url = `${this.base}${path}`;
-    const signals = [AbortSignal.timeout(this.opts.timeoutMs ?? 120_000), ...(this.opts.signal ? [this.opts.signal] : [])];
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method, body: body as unknown as BodyInit | undefined, signal: AbortSignal.any(signals),
-        headers: { ...headers, ...(this.auth ? { authorization: authHeader(this.auth) } : {}) },
-      });
-    } catch (e) {
-      const err = e as Error & { cause?: { code?: string; message?: string } };
-      if (this.opts.signal?.aborted) throw new AbortedError();
-      const why = err.name === 'TimeoutError' ? 'timed out' : err.cause?.code ?? err.cause?.message ?? err.message;
-      throw new DicomWebError(`${method} ${url}: no answer (${why})`);
+    let res: Response | undefined;
+    for (let attempt = 1; !res; attempt++) {
+      const signals = [AbortSignal.timeout(this.opts.timeoutMs ?? 120_000), ...(this.opts.signal ? [this.opts.signal] : [])];
+      try {
+        res = await fetch(url, {
+          method, body: body as unknown as BodyInit | undefined, signal: AbortSignal.any(signals),
+          headers: { ...headers, ...(this.auth ? { authorization: authHeader(this.auth) } : {}) },
+        });
+      } catch (e) {
+        const err = e as Error & { cause?: { code?: string; message?: string } };
+        if (this.opts.signal?.aborted) throw new AbortedError();
+        const timedOut = err.name === 'TimeoutError';
+        if (!timedOut && attempt < 3) {
+          await new Promise((r) => setTimeout(r, 250 * attempt));
+          continue;
+        }
+        const why = timedOut ? 'timed out' : err.cause?.code ?? err.cause?.message ?? err.message;
+        throw new DicomWebError(`${method} ${url}: no answer (${why}${attempt > 1 ? `, ${attempt} tries` : ''})`);
+      }
     }
     if (!res.ok) {
       const text = (await res.text().catch(() => '')).replace(/\s+/g, ' ').slice(0, 200);

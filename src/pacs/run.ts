@@ -113,7 +113,8 @@ export class PacsScorer {
       if (settle && (!seen || before !== s.instances)) { r.waiting++; continue; }
       todo.push(s);
     }
-    this.log(`${all.length} CT series found: ${r.alreadyScored} already scored, ${todo.length} to score${r.waiting ? `, ${r.waiting} still arriving (scored on the next pass)` : ''}`);
+    // An idle pass says nothing here: the caller's one line per pass is enough in a service's log.
+    if (todo.length || r.waiting) this.log(`${all.length} CT series found: ${r.alreadyScored} already scored, ${todo.length} to score${r.waiting ? `, ${r.waiting} still arriving (scored on the next pass)` : ''}`);
     for (const [i, s] of todo.entries()) {
       if (this.o.signal?.aborted) break;
       const name = `series ${i + 1}/${todo.length} (${s.description || s.series})`;

@@ -78,15 +78,15 @@ Options:
         try {
           const r = await scorer.pass(!values.once);
           failed = r.failed;
-          log?.(`pass done: ${r.scored} scored, ${r.alreadyScored} already scored, ${r.failed} failed${r.waiting ? `, ${r.waiting} still arriving` : ''}`);
+          const next = values.once ? '' : `; next pass in ${poll} s`;
+          log?.(`pass done: ${r.found} CT series, ${r.scored} scored, ${r.alreadyScored} already scored, ${r.failed} failed${r.waiting ? `, ${r.waiting} still arriving` : ''}${next}`);
         } catch (e) {
           if (stop.signal.aborted) break;
           // The server may be down for a moment: in poll mode say so and try again; --once fails.
           if (values.once) throw new UserError(errorMessage(e), 2);
-          log?.(`pass failed: ${errorMessage(e)}`);
+          log?.(`pass failed: ${errorMessage(e)}; next pass in ${poll} s`);
         }
         if (values.once || stop.signal.aborted) break;
-        log?.(`next pass in ${poll} s`);
         await sleep(poll * 1000, undefined, { signal: stop.signal }).catch(() => undefined);
         if (stop.signal.aborted) break;
       }
