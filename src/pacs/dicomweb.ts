@@ -85,9 +85,9 @@ export class DicomWebClient {
   /**
    * One HTTP request. A request that got no answer at all (a connection the server closed as it was reused, a
    * reset) is sent again, twice at most: every request we make is safe to repeat (reads, and stores of objects
-   * whose UIDs are fixed). An HTTP error answer is not retried.
+   * whose UIDs are fixed). Of the HTTP errors, only 502, 503 and 504 (a busy server or proxy) are retried.
    */
-  private async request(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<Response> {
+  private async request(method: string, path: string, headers: Record<string, string>, body?: Uint8Array, retries503?: number): Promise<Response> {
     const url = `${this.base}${path}`;
     let res: Response | undefined;
     for (let attempt = 1; !res; attempt++) {
@@ -108,6 +108,12 @@ export class DicomWebClient {
         const why = timedOut ? 'timed out' : err.cause?.code ?? err.cause?.message ?? err.message;
         throw new DicomWebError(`${method} ${url}: no answer (${why}${attempt > 1 ? `, ${attempt} tries` : ''})`);
       }
+    }
+    if ((res.status === 502 || res.status === 503 || res.status === 504) && !this.opts.signal?.aborted && (retries503 ?? 0) < 2) {
+      // A proxy or a busy server saying "not now": the same request once or twice more, after a pause.
+      await res.arrayBuffer().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1000 * ((retries503 ?? 0) + 1)));
+      return this.request(method, path, headers, body, (retries503 ?? 0) + 1);
     }
     if (!res.ok) {
       const text = (await res.text().catch(() => '')).replace(/\s+/g, ' ').slice(0, 200);
