@@ -55,7 +55,7 @@ export interface PassResult {
 
 const SOP_CLASS = '00080016', SOP_INSTANCE = '00080018', INSTANCE_NUMBER = '00200013';
 
-/** A slice could not be fetched (the network or the server, worth another try), as opposed to a bad file. */
+/** A slice could not be fetched (the network or the server: worth another try later), as opposed to a bad file. */
 class FetchFailure extends Error {}
 
 export class PacsScorer {
@@ -159,7 +159,7 @@ export class PacsScorer {
     // A slice that could not be fetched may come next time: write nothing now rather than a report without it.
     if (fetchFailures > 0) {
       const first = preds.find((p) => p.error?.startsWith('cannot fetch'));
-      throw new Error(`${fetchFailures} of ${instances.length} instances could not be fetched (${first?.error ?? '?'}); tried again on the next pass`);
+      throw new Error(`${fetchFailures} of ${instances.length} instances could not be fetched (${first?.error ?? '?'}); nothing stored, a later pass tries again`);
     }
     const scans = scoreScans(preds.map((p) => ({ ...p, name: p.file })), this.o.engine.threshold, 1);
     if (scans.length > 1) throw new Error(`the instances of the series make ${scans.length} scans (different SeriesInstanceUIDs inside?)`);
