@@ -10,8 +10,9 @@ import { explainCommand } from './commands/explain.js';
 import { exportCommand } from './commands/export.js';
 import { auditCommand } from './commands/audit.js';
 import { serveCommand } from './commands/serve.js';
+import { pacsCommand } from './commands/pacs.js';
 
-const COMMANDS: Command[] = [datasetCheckCommand, trainCommand, evaluateCommand, predictCommand, explainCommand, exportCommand, auditCommand, serveCommand];
+const COMMANDS: Command[] = [datasetCheckCommand, trainCommand, evaluateCommand, predictCommand, explainCommand, exportCommand, auditCommand, serveCommand, pacsCommand];
 
 function usage(): string {
   const rows = COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(16)} ${c.summary}`);

@@ -40,19 +40,25 @@ export interface ScoreOptions {
 
 type Slice = InputSlice & { fileIndex: number };
 
-/** Reads one file into slices; an unreadable file is one slice with the reason (the path left out of it). */
-async function readInput(file: string, input: InputOptions | undefined): Promise<InputSlice[]> {
-  let bytes: Buffer;
-  try {
-    bytes = await readImageBytes(file);
-  } catch (e) {
-    return [{ name: file, error: errorMessage(e) }];
-  }
-  return decodeInput(file, bytes, input);
+/** One input to score that is not necessarily a local file (e.g. an instance fetched from a PACS): its name and how to get its bytes. */
+export interface ScoreSource {
+  name: string;
+  read(): Promise<Uint8Array>;
 }
 
-/** Slices of all files in order; `batchSize` files are read and decoded concurrently. */
-async function* slicesOf(files: string[], batchSize: number, input: InputOptions | undefined): AsyncGenerator<Slice> {
+/** Reads one source into slices; an unreadable source is one slice with the reason. */
+async function readInput(source: ScoreSource, input: InputOptions | undefined): Promise<InputSlice[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await source.read();
+  } catch (e) {
+    return [{ name: source.name, error: errorMessage(e) }];
+  }
+  return decodeInput(source.name, bytes, input);
+}
+
+/** Slices of all sources in order; `batchSize` sources are read and decoded concurrently. */
+async function* slicesOf(files: ScoreSource[], batchSize: number, input: InputOptions | undefined): AsyncGenerator<Slice> {
   for (let s = 0; s < files.length; s += batchSize) {
     const decoded = await Promise.all(files.slice(s, s + batchSize).map((f) => readInput(f, input)));
     for (let i = 0; i < decoded.length; i++) for (const slice of decoded[i]) yield { ...slice, fileIndex: s + i };
@@ -87,6 +93,11 @@ async function prepare(engine: Engine, source: AsyncGenerator<Slice>, batchSize:
  * the model runs the current one.
  */
 export async function scoreFiles(classifier: Engine, files: string[], opts: ScoreOptions = {}): Promise<Prediction[]> {
+  return scoreSources(classifier, files.map((file) => ({ name: file, read: () => readImageBytes(file) })), opts);
+}
+
+/** scoreFiles for inputs held elsewhere than in local files (same pipeline, same numbers); `file` is the source's name. */
+export async function scoreSources(classifier: Engine, files: ScoreSource[], opts: ScoreOptions = {}): Promise<Prediction[]> {
   const batchSize = opts.batchSize ?? 8;
   const out: Prediction[] = [];
   if (files.length === 0) return out;
