@@ -18,7 +18,7 @@ export const evaluateCommand: Command = {
   words: ['evaluate'],
   summary: 'score labelled images (a split, class folders or a CSV manifest) and report metrics with 95% bootstrap intervals',
   help: `
-Usage: covid-ct evaluate [--data DIR|FILE] [--model DIR] [--split test|val] [--top-k N] [--json] [--report FILE.md]
+Usage: covid-ct evaluate [--data DIR|FILE] [--model DIR] [--split test|val|train] [--top-k N] [--json] [--report FILE.md]
 
 Scores every labelled image with the model at its own (val-chosen) threshold and reports accuracy,
 sensitivity, specificity, precision, F1 and AUC with COVID as the positive class, each with a 95% percentile
@@ -41,7 +41,7 @@ scores (k = 5, --top-k), a patient is COVID if any of its slices is; its interva
 Options:
   --data DIR|FILE data folder or CSV manifest (default: $COVID_CT_DATA or ../shared/data/covid-ct)
   --model DIR     model folder (default: the shipped model, models/default)
-  --split NAME    test (default) or val; official layout only
+  --split NAME    test (default), val or train; official layout only
   --top-k N       slices averaged per patient for the patient-level score (default 5)
   --json          print exactly one JSON object instead of the table
   --report FILE   also write a Markdown report, with its ROC curve (FILE-roc.png) and the exact
@@ -57,7 +57,7 @@ Options:
       'top-k': { type: 'string' },
     });
     const requested = values.split as Split | undefined;
-    if (requested !== undefined && !SPLITS.includes(requested)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`);
+    if (requested !== undefined && !SPLITS.includes(requested)) throw new UserError(`--split must be test, val or train, got "${values.split}"`);
     const topK = intOption(values['top-k'], 'top-k', DEFAULT_TOP_K, 1);
     const dataPath = resolveDataDir(values.data);
     const modelDir = resolveModelDir(values.model);
