@@ -9,6 +9,7 @@ import type { Engine } from '../../model/engine.js';
 import { scoreFiles } from '../../predict/score-files.js';
 import { evaluateScoresWithBootstrap, type EvalSplit, type EvaluationContext } from '../../eval/evaluation.js';
 import { DEFAULT_TOP_K, evaluatePatients } from '../../eval/patients.js';
+import { calibration } from '../../eval/calibration.js';
 import { formatTable, writeFileAtomic, writeMarkdownReport } from '../../eval/report.js';
 import { csvField } from '../../predict/format.js';
 import { Progress } from '../../util/progress.js';
@@ -44,8 +45,8 @@ Options:
   --split NAME    test (default), val or train; official layout only
   --top-k N       slices averaged per patient for the patient-level score (default 5)
   --json          print exactly one JSON object instead of the table
-  --report FILE   also write a Markdown report, with its ROC curve (FILE-roc.png) and the exact
-                  JSON result (FILE.json) beside it
+  --report FILE   also write a Markdown report, with its ROC curve (FILE-roc.png), its reliability
+                  diagram (FILE-reliability.png) and the exact JSON result (FILE.json) beside it
   --scores FILE   also write the per-image probabilities as CSV (file,label,probability[,patient_id])
   --engine NAME   onnx (default: onnxruntime) or tfjs (the training engine); same numbers
   --quiet         no progress output
@@ -104,6 +105,8 @@ Options:
       ...result,
       model: { name: (classifier.json.card as { name?: string }).name, headSha256: classifier.json.head.sha256, backboneSha256: classifier.json.backbone.sha256, views: classifier.json.preprocessing.views },
       ...context,
+      // P is not a calibrated probability: say by how much (ECE, its interval, the reliability bins).
+      calibration: calibration(yTrue, scores, { groups }),
     };
     if (values.report) {
       // The exact result beside the report, so that anyone can check a re-run reproduces it to the last digit.
@@ -111,13 +114,13 @@ Options:
       const card = classifier.json.card as { name?: string };
       const dataArg = set.kind === 'official' ? `--split ${split}` : `--data ${context.data.path}${groups && topK !== DEFAULT_TOP_K ? ` --top-k ${topK}` : ''}`;
       await writeMarkdownReport({
-        result, yTrue, scores, bootstrap, context,
+        result, yTrue, scores, bootstrap, context, calibration: output.calibration,
         file: path.resolve(values.report),
         command: `covid-ct evaluate ${dataArg} --model ${path.relative(process.cwd(), modelDir) || '.'} --report ${values.report}`,
         model: { name: card.name ?? path.basename(modelDir), description: describeModel(classifier) },
       });
     }
-    console.log(values.json ? JSON.stringify(output) : formatTable(result, context));
+    console.log(values.json ? JSON.stringify(output) : formatTable(result, context, output.calibration));
     return 0;
   },
 };
