@@ -70,6 +70,7 @@ test('the report writer adds a Calibration section and the reliability diagram P
     const meta = await sharp(path.join(dir, 'r-reliability.png')).metadata();
     assert.equal(meta.format, 'png');
     assert.equal(meta.width, 640);
+    assert.equal(meta.height, 820);
     assert.match(formatTable(result, undefined, cal), /expected calibration error \(10 bins\): [\d.]+  95% CI/);
     // Without a calibration, no section (older callers).
     await writeMarkdownReport({ result, yTrue: y, scores: s, file: path.join(dir, 'plain.md') });

@@ -9,11 +9,11 @@ const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, 
 
 export function reliabilitySvg(cal: CalibrationResult, opts: { title?: string; threshold?: number; width?: number; height?: number } = {}): string {
   const width = opts.width ?? 640;
-  const height = opts.height ?? 720;
+  const height = opts.height ?? 820;
   const left = 72, right = 24, top = 48;
   const pw = width - left - right;
   const ph = pw; // square reliability panel
-  const histTop = top + ph + 56;
+  const histTop = top + ph + 84;
   const hh = height - histTop - 48;
   const X = (p: number): number => left + p * pw;
   const Y = (f: number): number => top + (1 - f) * ph;
@@ -33,7 +33,7 @@ export function reliabilitySvg(cal: CalibrationResult, opts: { title?: string; t
   parts.push(`<line x1="${X(0)}" y1="${Y(0)}" x2="${X(1)}" y2="${Y(1)}" stroke="#888" stroke-width="1.5" stroke-dasharray="6 5"/>`);
   if (opts.threshold !== undefined) {
     parts.push(`<line x1="${X(opts.threshold)}" y1="${Y(0)}" x2="${X(opts.threshold)}" y2="${Y(1)}" stroke="#d62728" stroke-width="1.2" stroke-dasharray="3 3"/>`);
-    parts.push(`<text x="${X(opts.threshold) + 4}" y="${top + 16}" ${font} font-size="12" fill="#d62728">threshold ${opts.threshold.toFixed(3)}</text>`);
+    parts.push(`<text x="${X(opts.threshold) + 4}" y="${Y(0) - 8}" ${font} font-size="12" fill="#d62728">threshold ${opts.threshold.toFixed(3)}</text>`);
   }
   const filled = cal.reliability.filter((b) => b.n > 0);
   // Gaps between the point and the diagonal: what the ECE averages.
@@ -42,7 +42,7 @@ export function reliabilitySvg(cal: CalibrationResult, opts: { title?: string; t
   }
   parts.push(`<polyline points="${filled.map((b) => `${X(b.meanScore as number).toFixed(2)},${Y(b.fractionCovid as number).toFixed(2)}`).join(' ')}" fill="none" stroke="#1f5fbf" stroke-width="2"/>`);
   for (const b of filled) parts.push(`<circle cx="${X(b.meanScore as number).toFixed(2)}" cy="${Y(b.fractionCovid as number).toFixed(2)}" r="5" fill="#1f5fbf" stroke="#fff" stroke-width="1.2"/>`);
-  // Legend, top left (a model that over-predicts COVID stays below the diagonal, away from it).
+  // Legend, top left: the corner a reliability curve reaches only for a badly under-confident top bin.
   const ece = cal.ece;
   const legend = [
     `ECE ${ece.value.toFixed(3)}, 95% CI [${ece.ci[0].toFixed(3)}, ${ece.ci[1].toFixed(3)}]`,

@@ -257,6 +257,8 @@ export function calibrationSection(cal: CalibrationResult, figure: string): stri
     'ECE is the gap between the mean P(COVID) and the fraction of COVID images in each bin, averaged over the',
     'images. **P(COVID) is not a calibrated probability**: the model was trained to rank slices and its threshold',
     'was chosen on val; no calibration was fitted, so read P against the threshold, not as a chance of disease.',
+    'ECE is biased upwards on a resample (sparse bins look miscalibrated by chance), so the interval can lie',
+    'above the value measured on all images; it shows how much the number moves, not a range for the truth.',
     '',
     `![Reliability diagram, ECE ${num(cal.ece.value, 3)}](${encodeURI(figure)})`,
     '',
