@@ -177,7 +177,7 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
     box.className = 'heatmap-toggle';
     box.checked = $<HTMLInputElement>('#show-heatmaps').checked;
     box.setAttribute('aria-label', `heatmap of ${r.file}`);
-    box.addEventListener('change', () => { (img.firstChild as HTMLImageElement).src = box.checked ? r.heatmap! : r.thumbnail!; });
+    box.addEventListener('change', () => { img.querySelector('img')!.src = box.checked ? r.heatmap! : r.thumbnail!; });
     toggle.append(box);
   }
   tr.append(img, name, prob, inv, reading, verdict, toggle);
