@@ -236,7 +236,7 @@ function openViewer(r: ResultRow): void {
   dialog.querySelector('h2')!.textContent = r.file;
   const p = r.probability === null || r.label === 'NotCT' ? '' : `P(COVID) ${r.probability.toFixed(4)}, threshold ${r.threshold?.toFixed(4)}: `;
   const inv = typeof r.involvement === 'number' ? `; lung involvement ${pct(r.involvement)}` : '';
-  dialog.querySelector('.viewer-caption')!.textContent = `${p}${verdictText(r)}${inv}${r.category ? `; ${r.category}` : ''}. ${whereText(r.mode)}.`;
+  dialog.querySelector('.viewer-caption')!.textContent = `${p}${verdictText(r)}${inv}${r.category ? `; ${r.category}` : ''}; ${whereText(r.mode)}.`;
   dialog.querySelector<HTMLElement>('.heat-legend')!.hidden = !r.heatmap;
   dialog.showModal();
 }
