@@ -86,6 +86,10 @@ async function waitForRows(n: number): Promise<void> {
 test('the page shows the model card and its intended use, and fetches nothing from outside our server', async () => {
   const cardText = await page.textContent('#model-card');
   assert.match(cardText ?? '', /MobileNetV2/);
+  // Issue 12.3: P is said not to be a calibrated probability; the attribution does not promise text that never comes.
+  assert.match(cardText ?? '', /not a calibrated probability/);
+  assert.doesNotMatch(cardText ?? '', /said below/);
+  assert.match(cardText ?? '', /covid-ct trained on top of it/);
   assert.match(cardText ?? '', /not a diagnosis/);
   assert.match(await page.textContent('#mode-status') ?? '', /on the covid-ct server/);
 });
@@ -101,13 +105,17 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
   await waitForRows(3);
   const shown = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => ({
     file: (tr as HTMLElement).dataset.file, probability: (tr as HTMLElement).dataset.probability,
-    verdict: tr.querySelector('.verdict')?.textContent, text: tr.querySelector('.probability')?.textContent,
+    verdict: tr.querySelector('.verdict')?.textContent, text: tr.querySelector('.probability')?.firstChild?.textContent,
+    tick: tr.querySelector('.tick-label')?.textContent, where: tr.querySelector('.where')?.textContent,
   })));
   picks.forEach((p, i) => {
     assert.equal(shown[i].file, p.name);
     assert.ok(Math.abs(Number(shown[i].probability) - expected[i].probability) < 1e-5, `${p.name}: page ${shown[i].probability} vs predict ${expected[i].probability}`);
     assert.equal(shown[i].text, expected[i].probability.toFixed(4));
-    assert.match(shown[i].verdict ?? '', expected[i].label === 'COVID' ? /COVID-19 findings likely/ : /no COVID-19 findings/);
+    // What the model did, not a diagnosis (issue 12.3): never "no findings".
+    assert.equal(shown[i].verdict, expected[i].label === 'COVID' ? 'at or above the model\'s threshold: flagged for COVID-19 review' : 'below the model\'s threshold (not a clinical negative)');
+    assert.equal(shown[i].tick, `threshold ${engine.threshold.toFixed(2)}`);
+    assert.equal(shown[i].where, `analysed on the server (${new URL(url).host})`);
   });
   assert.match(shown[2].verdict ?? '', /^scan\.png: not a PNG/);
   assert.equal(shown[2].probability, undefined);
@@ -117,6 +125,27 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
   await page.locator('#results tbody tr').first().locator('.heatmap-toggle').check();
   const afterToggle = await img.getAttribute('src');
   assert.ok(before?.startsWith('data:image/png') && afterToggle?.startsWith('data:image/png') && before !== afterToggle, 'the heatmap replaces the slice');
+
+  // The heat colours are explained on the page; a click on a thumbnail shows it large with its heatmap.
+  assert.equal(await page.isVisible('#heat-legend'), true);
+  assert.match(await page.getAttribute('#heat-legend .heat-bar', 'style') ?? '', /linear-gradient/);
+  assert.match(await page.textContent('.p-note') ?? '', /not a calibrated probability/);
+  await page.locator('#results tbody tr').nth(1).locator('button.thumb').click();
+  assert.equal(await page.isVisible('#viewer'), true);
+  const big = await page.evaluate(() => {
+    const d = document.querySelector('#viewer')!;
+    const im = d.querySelector('img') as HTMLImageElement;
+    return { src: im.src, width: im.getBoundingClientRect().width, caption: d.querySelector('.viewer-caption')?.textContent ?? '', title: d.querySelector('h2')?.textContent };
+  });
+  const row1 = await page.evaluate(() => (window as any).covidCt.rows[1]);
+  assert.equal(big.src, row1.heatmap, 'the large view shows the heatmap (with the lung outline) first');
+  assert.ok(big.width > 300, `large: ${big.width} px`);
+  assert.equal(big.title, picks[1].name);
+  assert.match(big.caption, /P\(COVID\) \d\.\d{4}, threshold \d\.\d{4}: .*threshold.*analysed on the server/);
+  await page.locator('#viewer-heatmap').uncheck();
+  assert.equal(await page.getAttribute('#viewer img', 'src'), row1.thumbnail);
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isVisible('#viewer'), false);
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
   const csv = readCsv(await readFile((await download.path())!, 'utf8'));
@@ -163,6 +192,8 @@ test('on this device: the same slices get the same numbers, and nothing is uploa
     assert.ok(Math.abs(shown[i] - expected[i].probability) < 1e-4, `${p.name}: on device ${shown[i]} vs server ${expected[i].probability}`);
   });
   assert.deepEqual(posts, [], 'nothing was posted in device mode');
+  const where = await page.$$eval('#results tbody tr .where', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(where, ['analysed on this device', 'analysed on this device']);
   assert.deepEqual(external, [], 'the page fetches nothing from outside our server');
   console.log(`# on device vs server: ${picks.map((p, i) => `${p.name}: ${shown[i].toFixed(6)} / ${expected[i].probability.toFixed(6)}`).join('; ')}`);
 });

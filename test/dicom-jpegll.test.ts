@@ -210,11 +210,15 @@ test('CT-MD: the decoded lung-window grey equals the dataset\'s own PNG of the s
   assert.ok(worst >= 0.99);
 });
 
-test('CT-MD: covid-ct predict on the P001 folder scores every slice and gives one scan score', { skip }, async () => {
+test('CT-MD: covid-ct predict on the P001 folder scores every slice, one row per slice in scan order, and gives one scan score', { skip }, async () => {
   const r = await runCli(['predict', path.join(CTMD, 'dicom/P001'), '--format', 'json']);
   assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { predictions: { probability: number | null; error: string | null; series?: string }[]; scans: { series: string; slices: number; probability: number; k: number }[] };
+  const out = JSON.parse(r.stdout) as { predictions: { file: string; probability: number | null; error: string | null; series?: string }[]; scans: { series: string; slices: number; probability: number; k: number }[] };
   assert.equal(out.predictions.length, 74);
+  // One row per slice in scan order: the slices' positions along the scan axis (z here, axial) strictly monotone.
+  const z = out.predictions.map((p) => dicomParser.parseDicom(readFileSync(p.file)).floatString('x00200032', 2)!);
+  assert.ok(z.every((v, i) => i === 0 || v > z[i - 1]) || z.every((v, i) => i === 0 || v < z[i - 1]), `rows in scan order: ${z.join(' ')}`);
+  assert.equal(new Set(out.predictions.map((p) => p.file)).size, 74, 'each slice once');
   assert.ok(out.predictions.every((p) => p.error === null && typeof p.probability === 'number'), 'every slice scored');
   assert.equal(out.scans.length, 1);
   assert.equal(out.scans[0].slices, 74);

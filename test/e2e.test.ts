@@ -72,7 +72,7 @@ test('train -> evaluate -> predict agree, and the same seed gives the same model
   const et = await runCli(['evaluate', '--data', data, '--model', modelA, '--split', 'test', '--json', '--quiet', '--scores', scoresCsv]);
   assert.equal(et.code, 0, et.stderr);
   const testResult = JSON.parse(et.stdout);
-  assert.deepEqual(Object.keys(testResult), ['split', 'n', 'threshold', 'metrics', 'confusion', 'model', 'data', 'bootstrap']);
+  assert.deepEqual(Object.keys(testResult), ['split', 'n', 'threshold', 'metrics', 'confusion', 'model', 'data', 'bootstrap', 'calibration']);
   assert.deepEqual(testResult.bootstrap, { unit: 'image' });
   assert.equal(testResult.data.kind, 'official');
   assert.equal(testResult.data.n_patients, null);

@@ -16,7 +16,7 @@ test('evaluate --data covid-ct-md-sample/manifest.csv: 768 slices, 6 patients, p
   const r = await runCli(['evaluate', '--data', '../shared/data/covid-ct-md-sample/manifest.csv', '--json', '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(j), ['split', 'n', 'threshold', 'metrics', 'confusion', 'model', 'data', 'bootstrap', 'patients']);
+  assert.deepEqual(Object.keys(j), ['split', 'n', 'threshold', 'metrics', 'confusion', 'model', 'data', 'bootstrap', 'patients', 'calibration']);
   assert.equal(j.split, 'external');
   assert.equal(j.n, 768);
   assert.deepEqual(j.confusion.tp + j.confusion.fn, 148);

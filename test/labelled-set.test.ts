@@ -174,7 +174,7 @@ test('covid-ct evaluate on class folders and on a CSV with patients (shipped mod
   const f = await runCli(['evaluate', '--data', path.join(root, 'data'), '--json', '--quiet']);
   assert.equal(f.code, 0, f.stderr);
   const fj = JSON.parse(f.stdout);
-  assert.deepEqual(Object.keys(fj), ['split', 'n', 'threshold', 'metrics', 'confusion', 'model', 'data', 'bootstrap']);
+  assert.deepEqual(Object.keys(fj), ['split', 'n', 'threshold', 'metrics', 'confusion', 'model', 'data', 'bootstrap', 'calibration']);
   assert.equal(fj.split, 'external');
   assert.equal(fj.n, 12);
   assert.deepEqual(fj.data, { kind: 'folder', path: path.relative(REPO, path.join(root, 'data')), n_patients: null });
@@ -184,7 +184,7 @@ test('covid-ct evaluate on class folders and on a CSV with patients (shipped mod
   const c = await runCli(['evaluate', '--data', csv, '--json', '--quiet', '--top-k', '2', '--scores', scores]);
   assert.equal(c.code, 0, c.stderr);
   const cj = JSON.parse(c.stdout);
-  assert.deepEqual(Object.keys(cj), ['split', 'n', 'threshold', 'metrics', 'confusion', 'model', 'data', 'bootstrap', 'patients']);
+  assert.deepEqual(Object.keys(cj), ['split', 'n', 'threshold', 'metrics', 'confusion', 'model', 'data', 'bootstrap', 'patients', 'calibration']);
   assert.equal(cj.data.kind, 'csv');
   assert.equal(cj.data.n_patients, 4);
   assert.deepEqual(cj.bootstrap, { unit: 'patient' });

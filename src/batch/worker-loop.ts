@@ -1,6 +1,6 @@
 /**
  * The worker's loop: takes jobs from the model's queue, reads the job's files (checking each against its
- * sha256), scores them with the prediction code (scoreFiles), and stores the result under the job's content hash
+ * sha256), scores them with the prediction code (scoreSources, as predict's scoreFiles), and stores the result under the job's content hash
  * and the model's hash. At least once: a worker that dies mid-job loses its lock, BullMQ gives the job to another
  * worker, and the result is the same bytes whoever stores it, so a job scored twice still gives one answer.
  */
@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Engine } from '../model/engine.js';
 import { readImageBytes } from '../data/decode.js';
-import { scoreFiles } from '../predict/score-files.js';
+import { scoreSources } from '../predict/score-files.js';
 import { errorMessage } from '../util/errors.js';
 import { parseScoreJob, toStored, unitHash } from './job.js';
 import { QUEUE_PREFIX, queueName, resultKey } from './names.js';
@@ -65,7 +65,7 @@ export async function processJob(job: Pick<Job, 'id' | 'data'>, engine: Engine, 
   if (await store.has(key)) return 'already stored';
   const bytes = await readJobFiles(data.files);
   const paths = data.files.map((f) => f.path);
-  const preds = await scoreFiles(engine, paths, { input: { window: data.window }, read: async (p) => bytes.get(p)! });
+  const preds = await scoreSources(engine, paths.map((p) => ({ name: p, read: async () => bytes.get(p)! })), { input: { window: data.window } });
   await store.put(key, JSON.stringify(toStored(preds, paths)));
   return 'scored';
 }

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.js';
+import { nearest } from './suggest.js';
 
 export interface Command {
   /** Words that select it, e.g. ['dataset', 'check']. */
@@ -17,13 +18,33 @@ export interface Command {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** parseArgs with covid-ct's rules: unknown options are a UserError, --help is always accepted. */
+/**
+ * parseArgs with covid-ct's rules: --help is always accepted, and a bad option is a UserError in plain words
+ * ("unknown option --fromat; did you mean --format?") instead of Node's text about positional arguments.
+ */
 export function parseCommandArgs<O extends Options>(argv: string[], options: O, allowPositionals = false) {
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
   } catch (e) {
-    throw new UserError(`${(e as Error).message.replace(/^.*?: /, '')} (see --help)`);
+    throw new UserError(`${parseErrorText(e as Error & { code?: string }, options)} (see --help)`);
   }
+}
+
+/** Node's parseArgs error, said plainly, with the nearest known option for an unknown one. */
+export function parseErrorText(e: Error & { code?: string }, options: Options): string {
+  const token = /'([^']*)'/.exec(e.message)?.[1] ?? '';
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const flag = token.split('=')[0];
+    const guess = flag.startsWith('--') ? nearest(flag.slice(2), Object.keys(options)) : undefined;
+    return `unknown option ${flag}${guess ? `; did you mean --${guess}?` : ''}`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const flag = token.split(' ')[0];
+    if (/argument missing/.test(e.message)) return `${flag} needs a value (${flag} VALUE)`;
+    if (/does not take an argument/.test(e.message)) return `${flag} takes no value`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument "${token}": this command takes options only`;
+  return e.message.replace(/^.*?: /, '');
 }
 
 /** Parses an integer option, naming it in the error. */

@@ -1,5 +1,7 @@
 /**
- * DICOM Part-10 files to 8-bit grey frames, with dicom-parser for the structure and our own code for the pixels.
+ * DICOM Part-10 files to 8-bit grey frames, with dicom-parser for the structure, our own code for native, RLE and
+ * JPEG lossless pixels, and npm's wasm codecs for JPEG-LS, JPEG 2000 and lossy JPEG (frame-codec.ts: see
+ * docs/dicom.md for the list).
  *
  * Privacy: this module reads only the tags that describe pixels and slice order (see TAGS). Nothing from the
  * file is logged, and the only identifier that leaves it is an opaque hash of the SeriesInstanceUID, used to
@@ -14,7 +16,7 @@ import { ImageDecodeError, errorMessage } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem, windowValue } from './window.js';
 import { decodeRle } from './rle.js';
-import { decodeJpegLossless } from './jpeg-lossless.js';
+import { FRAME_CODECS, decodeFrame } from './frame-codec.js';
 
 /** A DICOM that cannot be turned into pixels; the message says why in plain words and never names the file. */
 export class DicomDecodeError extends ImageDecodeError {
@@ -65,22 +67,11 @@ const NATIVE_SYNTAXES: Record<string, { littleEndian: boolean }> = {
   '1.2.840.10008.1.2.2': { littleEndian: false }, // explicit VR big endian (retired, still met)
 };
 const RLE_LOSSLESS = '1.2.840.10008.1.2.5';
-/** JPEG lossless process 14 (any predictor) and its first-order-prediction subset: decoded by jpeg-lossless.ts. */
-const JPEG_LOSSLESS: Readonly<Record<string, string>> = {
-  '1.2.840.10008.1.2.4.57': 'JPEG lossless',
-  '1.2.840.10008.1.2.4.70': 'JPEG lossless (first-order prediction)',
-};
-/** Compressed syntaxes whose frames decode to little-endian, pixel-interleaved samples. */
-const isEncapsulated = (ts: string): boolean => ts === RLE_LOSSLESS || ts in JPEG_LOSSLESS;
+/** Compressed syntaxes whose frames decode to little-endian, pixel-interleaved samples (frame-codec.ts, rle.ts). */
+const isEncapsulated = (ts: string): boolean => ts === RLE_LOSSLESS || ts in FRAME_CODECS;
 
 /** Compressed transfer syntaxes we know by name but cannot decode, for the error message. */
 export const UNDECODABLE_SYNTAXES: Readonly<Record<string, string>> = {
-  '1.2.840.10008.1.2.4.50': 'JPEG baseline (8-bit lossy)',
-  '1.2.840.10008.1.2.4.51': 'JPEG extended (12-bit lossy)',
-  '1.2.840.10008.1.2.4.80': 'JPEG-LS lossless',
-  '1.2.840.10008.1.2.4.81': 'JPEG-LS near-lossless',
-  '1.2.840.10008.1.2.4.90': 'JPEG 2000 (lossless)',
-  '1.2.840.10008.1.2.4.91': 'JPEG 2000',
   '1.2.840.10008.1.2.4.92': 'JPEG 2000 part 2 multi-component (lossless)',
   '1.2.840.10008.1.2.4.93': 'JPEG 2000 part 2 multi-component',
   '1.2.840.10008.1.2.4.94': 'JPIP referenced (the pixels are on a server)',
@@ -162,7 +153,7 @@ export async function decodeDicom(bytes: Uint8Array, opts: DicomOptions = {}): P
   if (windowProblem) throw new RangeError(windowProblem); // the caller's mistake, not the file's
   const ds = parse(bytes, maxPixels);
   const geometry = readGeometry(ds, maxPixels);
-  const rawFrames = frameBytes(ds, geometry);
+  const rawFrames = await frameBytes(ds, geometry);
   const order = readOrder(ds, geometry.frames);
   let mapping: GreyMapping;
   let images: GreyImage[];
@@ -232,7 +223,7 @@ export interface Geometry {
   highBit: number;
   signed: boolean;
   monochrome1: boolean;
-  /** Byte order of the native pixel data as we hold it (RLE and JPEG output is little endian). */
+  /** Byte order of the native pixel data as we hold it (RLE and every codec's output is little endian). */
   littleEndian: boolean;
   transferSyntax: string;
 }
@@ -249,7 +240,7 @@ function readGeometry(ds: DataSet, maxPixels: number): Geometry {
   const named = UNDECODABLE_SYNTAXES[transferSyntax];
   if (named) throw new DicomDecodeError(`this DICOM uses a compression we cannot decode: ${named}`);
   // The retired JPEG processes (.4.52 to .4.66) are all compressed too.
-  if (/^1\.2\.840\.10008\.1\.2\.4\.\d+$/.test(transferSyntax) && !JPEG_LOSSLESS[transferSyntax]) throw new DicomDecodeError(`this DICOM uses a compression we cannot decode: JPEG (retired process, transfer syntax ${transferSyntax})`);
+  if (/^1\.2\.840\.10008\.1\.2\.4\.\d+$/.test(transferSyntax) && !FRAME_CODECS[transferSyntax]) throw new DicomDecodeError(`this DICOM uses a compression we cannot decode: JPEG (retired process, transfer syntax ${transferSyntax})`);
   if (!NATIVE_SYNTAXES[transferSyntax] && !isEncapsulated(transferSyntax)) {
     throw new DicomDecodeError(`this DICOM uses a transfer syntax we do not know (${shown(transferSyntax, /^[0-9.]{1,64}$/) || 'none given'}), so its pixels cannot be read`);
   }
@@ -284,7 +275,7 @@ function readGeometry(ds: DataSet, maxPixels: number): Geometry {
   }
   return {
     rows, columns, frames, samplesPerPixel, bitsAllocated, bitsStored, highBit,
-    // RLE and JPEG decode to pixel-interleaved samples whatever PlanarConfiguration says.
+    // RLE and the codecs decode to pixel-interleaved samples whatever PlanarConfiguration says.
     planar: samplesPerPixel === 3 && ds.uint16(TAGS.planarConfiguration) === 1 && !isEncapsulated(transferSyntax),
     signed: ds.uint16(TAGS.pixelRepresentation) === 1,
     monochrome1: photometric === 'MONOCHROME1',
@@ -294,7 +285,7 @@ function readGeometry(ds: DataSet, maxPixels: number): Geometry {
 }
 
 /** The bytes of each frame, uncompressed, checked against the size the header promises. */
-function frameBytes(ds: DataSet, g: Geometry): Uint8Array[] {
+async function frameBytes(ds: DataSet, g: Geometry): Promise<Uint8Array[]> {
   const pixel = ds.elements[TAGS.pixelData];
   const perFrame = g.rows * g.columns * g.samplesPerPixel * (g.bitsAllocated / 8);
   const described = `${g.columns}x${g.rows}${g.frames > 1 ? ` x ${g.frames} frames` : ''}, ${g.bitsAllocated}-bit${g.samplesPerPixel === 3 ? ' RGB' : ''}`;
@@ -311,16 +302,17 @@ function frameBytes(ds: DataSet, g: Geometry): Uint8Array[] {
     }
     return out;
   }
-  const jpeg = JPEG_LOSSLESS[g.transferSyntax];
-  if (jpeg) {
-    if (!pixel.encapsulatedPixelData || !pixel.fragments) throw new DicomDecodeError(`inconsistent DICOM: ${jpeg} transfer syntax but the pixel data is not encapsulated`);
+  const codec = FRAME_CODECS[g.transferSyntax];
+  if (codec) {
+    if (!pixel.encapsulatedPixelData || !pixel.fragments) throw new DicomDecodeError(`inconsistent DICOM: ${codec.name} transfer syntax but the pixel data is not encapsulated`);
+    const info = { rows: g.rows, columns: g.columns, samplesPerPixel: g.samplesPerPixel, bitsAllocated: g.bitsAllocated, bitsStored: g.bitsStored, signed: g.signed };
     const out: Uint8Array[] = [];
     for (let i = 0; i < g.frames; i++) {
       const data = encapsulatedFrame(ds, pixel, i, g.frames);
       try {
-        out.push(jpegLosslessFrame(data, g));
+        out.push(await decodeFrame(g.transferSyntax, data, info));
       } catch (e) {
-        throw new DicomDecodeError(`truncated or corrupt ${jpeg} pixel data${g.frames > 1 ? ` in frame ${i + 1}` : ''}: ${errorMessage(e)}`);
+        throw new DicomDecodeError(`truncated or corrupt ${codec.name} pixel data${g.frames > 1 ? ` in frame ${i + 1}` : ''}: ${errorMessage(e)}`);
       }
     }
     return out;
@@ -335,23 +327,6 @@ function frameBytes(ds: DataSet, g: Geometry): Uint8Array[] {
   for (let i = 0; i < g.frames; i++) {
     const start = pixel.dataOffset + i * perFrame;
     out.push(ds.byteArray.subarray(start, start + perFrame));
-  }
-  return out;
-}
-
-/**
- * One JPEG lossless frame -> pixel-interleaved little-endian samples of BitsAllocated bits (the layout of native
- * little-endian data), so sign, BitsStored and rescale are applied by the same code as for uncompressed files.
- */
-function jpegLosslessFrame(data: Uint8Array, g: Geometry): Uint8Array {
-  const image = decodeJpegLossless(data, { width: g.columns, height: g.rows, components: g.samplesPerPixel });
-  if (image.precision > g.bitsAllocated) throw new Error(`${image.precision}-bit JPEG samples do not fit BitsAllocated ${g.bitsAllocated}`);
-  const s = image.samples;
-  if (g.bitsAllocated === 8) return Uint8Array.from(s);
-  const out = new Uint8Array(s.length * 2);
-  for (let i = 0, o = 0; i < s.length; i++, o += 2) {
-    out[o] = s[i] & 255;
-    out[o + 1] = s[i] >> 8;
   }
   return out;
 }

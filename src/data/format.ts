@@ -46,6 +46,30 @@ export function extensionFormat(fileName: string): ImageFormat | null {
   return null;
 }
 
+/**
+ * Other image formats, named by their magic number so that a user learns what the file is and what to do,
+ * instead of reading a hex dump. None of them is decoded: CT slices come as DICOM, PNG or JPEG.
+ */
+export function otherImageFormat(bytes: Uint8Array): string | null {
+  const ascii = (o: number, n: number): string => String.fromCharCode(...bytes.subarray(o, o + n));
+  if (bytes.length >= 6 && (ascii(0, 6) === 'GIF87a' || ascii(0, 6) === 'GIF89a')) return 'GIF';
+  if (bytes.length >= 4 && ((bytes[0] === 0x49 && bytes[1] === 0x49 && bytes[2] === 0x2a && bytes[3] === 0x00) ||
+    (bytes[0] === 0x4d && bytes[1] === 0x4d && bytes[2] === 0x00 && bytes[3] === 0x2a))) return 'TIFF';
+  if (bytes.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WEBP') return 'WebP';
+  if (bytes.length >= 14 && ascii(0, 2) === 'BM') return 'BMP';
+  if (bytes.length >= 12 && ascii(4, 4) === 'ftyp' && /^(heic|heix|mif1|avif|avis)$/.test(ascii(8, 4))) return ascii(8, 4).startsWith('avi') ? 'AVIF' : 'HEIF';
+  if (bytes.length >= 12 && bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0 && bytes[3] === 0x0c && ascii(4, 4) === 'jP  ') return 'JPEG 2000';
+  return null;
+}
+
+/** The message for bytes that are not a PNG or JPEG: the format's name when known, else the first bytes. */
+export function notPngOrJpegMessage(bytes: Uint8Array): string {
+  if (bytes.length === 0) return 'not a PNG or JPEG image: the file is empty (0 bytes)';
+  const other = otherImageFormat(bytes);
+  if (other) return `${/^[AEIOU]/.test(other) ? 'an' : 'a'} ${other} image: not supported; convert to PNG`;
+  return `not a PNG or JPEG image (starts with ${describeStart(bytes)})`;
+}
+
 /** First bytes in hex plus their printable ASCII, for "not an image" messages: `89 50 4e 47 ("\x89PNG")`. */
 export function describeStart(bytes: Uint8Array, n = 8): string {
   if (bytes.length === 0) return 'nothing: the file is empty';
@@ -63,8 +87,7 @@ export function describeImage(bytes: Uint8Array): ImageDescription {
   const format = sniffFormat(bytes);
   if (format === 'png') return describePng(bytes);
   if (format === 'jpeg') return describeJpeg(bytes);
-  if (bytes.length === 0) throw new ImageDecodeError('not a PNG or JPEG image: the file is empty (0 bytes)');
-  throw new ImageDecodeError(`not a PNG or JPEG image (starts with ${describeStart(bytes)})`);
+  throw new ImageDecodeError(notPngOrJpegMessage(bytes));
 }
 
 const u32 = (b: Uint8Array, o: number): number => ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];

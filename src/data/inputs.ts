@@ -7,7 +7,7 @@ import type { GreyImage, HuMapping, SliceOrder } from '../types.js';
 import { errorMessage } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS, decodeGrey } from './decode.js';
 import { decodeDicom, isDicom, opaqueKey } from './dicom.js';
-import { describeStart, sniffFormat } from './format.js';
+import { describeStart, otherImageFormat, sniffFormat } from './format.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem } from './window.js';
 import { DEFAULT_ZIP_LIMITS, type ZipLimits, isZip, readZip } from './zip.js';
 
@@ -82,6 +82,8 @@ async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions)
     }
     if (isZip(bytes)) return [{ name, error: 'a zip inside a zip is not opened (zip the slices in one archive)' }];
     if (bytes.length === 0) return [{ name, error: 'not a PNG, JPEG or DICOM image: the file is empty (0 bytes)' }];
+    const other = otherImageFormat(bytes);
+    if (other) return [{ name, error: `${/^[AEIOU]/.test(other) ? 'an' : 'a'} ${other} image: not supported; convert to PNG (or send the DICOM)` }];
     return [{ name, error: `not a PNG, JPEG or DICOM image (starts with ${describeStart(bytes)})` }];
   } catch (e) {
     return [{ name, error: errorMessage(e) }];

@@ -90,14 +90,23 @@ export function resample(src: GreyImage, region: { x0: number; y0: number; w: nu
       mid[r * outW + i] = acc;
     }
   }
+  // Vertical pass row by row (the source rows are read contiguously, not down a column); each output still sums
+  // its taps in order k = 0, 1, ... in doubles, so the result is bit-identical to the column-wise loop.
   const out = new Uint8Array(outW * outH);
+  const acc = new Float64Array(outW);
   for (let j = 0; j < outH; j++) {
     const wAt = j * ty.width;
     const first = ty.start[j] - rowLo;
+    acc.fill(0);
+    for (let k = 0, n = ty.count[j]; k < n; k++) {
+      const w = ty.weights[wAt + k];
+      const rowAt = (first + k) * outW;
+      for (let i = 0; i < outW; i++) acc[i] += mid[rowAt + i] * w;
+    }
+    const outAt = j * outW;
     for (let i = 0; i < outW; i++) {
-      let acc = 0;
-      for (let k = 0, n = ty.count[j]; k < n; k++) acc += mid[(first + k) * outW + i] * ty.weights[wAt + k];
-      out[j * outW + i] = acc <= 0 ? 0 : acc >= 255 ? 255 : Math.round(acc);
+      const a = acc[i];
+      out[outAt + i] = a <= 0 ? 0 : a >= 255 ? 255 : Math.round(a);
     }
   }
   return { width: outW, height: outH, data: out };

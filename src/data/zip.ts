@@ -42,9 +42,22 @@ export function isZip(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && ((bytes[2] === 3 && bytes[3] === 4) || (bytes[2] === 5 && bytes[3] === 6));
 }
 
+/**
+ * Why an entry's name is unsafe (it climbs out of the archive, is absolute or has a drive letter), or null.
+ * Names are never used as paths here, but an archive with such names was made by mistake or to attack an
+ * unzipper: its entry gets a row saying so instead of vanishing with the hidden files.
+ */
+export function unsafeEntryName(name: string): string | null {
+  const parts = name.split(/[\\/]/);
+  if (parts.includes('..')) return `unsafe name "${name}" (it climbs out of the archive with ".."): skipped`;
+  if (name.startsWith('/') || name.startsWith('\\')) return `unsafe name "${name}" (an absolute path): skipped`;
+  if (/^[A-Za-z]:/.test(name)) return `unsafe name "${name}" (a drive letter): skipped`;
+  return null;
+}
+
 /** Folders, macOS resource forks and hidden files are not slices. */
 function skipped(name: string): boolean {
-  return name.endsWith('/') || name.split('/').some((part) => part.startsWith('.') || part === '__MACOSX');
+  return name.endsWith('/') || name.split('/').some((part) => (part.startsWith('.') && part !== '..') || part === '__MACOSX');
 }
 
 const MB = (n: number): string => `${Math.round(n / 2 ** 20)} MB`;
@@ -81,6 +94,8 @@ export function* readZip(bytes: Uint8Array, limits: ZipLimits = DEFAULT_ZIP_LIMI
     p += 46 + nameLength + extraLength + commentLength;
     if (skipped(name)) continue;
     const fail = (error: string): ZipEntry => ({ name, error });
+    const unsafe = unsafeEntryName(name);
+    if (unsafe) { yield fail(unsafe); continue; }
     if (flags & 1) { yield fail('the entry is encrypted'); continue; }
     if (method !== 0 && method !== 8) { yield fail(`the entry uses compression method ${method} (only stored and deflate are supported)`); continue; }
     if (localOffset + 30 > bytes.length || view.getUint32(localOffset, true) !== 0x04034b50) { yield fail('truncated or corrupt zip: the entry\'s local header is missing'); continue; }

@@ -12,6 +12,8 @@ import type { Binary } from '../types.js';
 import { type MetricName, binaryMetrics, rocAuc, rocCurve } from './metrics.js';
 import type { BootstrapResult } from './bootstrap.js';
 import type { EvaluationContext, EvaluationResult } from './evaluation.js';
+import type { CalibrationResult } from './calibration.js';
+import { reliabilitySvg } from './reliability-plot.js';
 
 /** The exact label of the legacy metric wherever it is shown, so nobody mistakes it for the COVID F1. */
 export const LEGACY_F1_LABEL = 'legacy F1 (NonCOVID as positive, as printed by the original COVID-CT code)';
@@ -65,7 +67,7 @@ export function patientAucText(context: EvaluationContext): string | undefined {
  * A fixed-width text table of one evaluation: metric, value, 95% CI; the legacy F1 apart; the confusion matrix.
  * With a context: which data was scored, the bootstrap unit, and the patient-level AUC when there is one.
  */
-export function formatTable(result: EvaluationResult, context?: EvaluationContext): string {
+export function formatTable(result: EvaluationResult, context?: EvaluationContext, cal?: CalibrationResult): string {
   const { covid, noncovid } = classCounts(result);
   const rows: [string, string, string][] = [['metric (COVID = positive)', 'value', '95% CI']];
   for (const [key, label] of MAIN_METRICS) rows.push([label, num(result.metrics[key].value), ciText(result.metrics[key].ci)]);
@@ -94,6 +96,7 @@ export function formatTable(result: EvaluationResult, context?: EvaluationContex
     '',
     `${LEGACY_F1_LABEL}: ${num(legacy.value)}  95% CI ${ciText(legacy.ci)}`,
     ...(context?.patients ? ['', patientAucText(context) as string] : []),
+    ...(cal ? ['', `expected calibration error (${cal.bins} bins): ${num(cal.ece.value)}  95% CI ${ciText(cal.ece.ci)}  (P(COVID) is a score, not a calibrated probability)`] : []),
     '',
     'confusion matrix (rows: true class, columns: predicted class)',
     ...cm.map(cmLine),
@@ -238,6 +241,32 @@ export interface MarkdownReportInput {
   bootstrap?: BootstrapResult;
   /** Which data was scored, the bootstrap unit, the patient-level AUC. */
   context?: EvaluationContext;
+  /** ECE and reliability bins; when given, the report has a Calibration section and a `-reliability.png`. */
+  calibration?: CalibrationResult;
+}
+
+/** The report's Calibration section; `figure` is the reliability diagram's path relative to the .md file. */
+export function calibrationSection(cal: CalibrationResult, figure: string): string[] {
+  const unit = cal.unit === 'patient' ? 'patients' : 'images';
+  const rows = cal.reliability.map((b) => `| ${num(b.lo, 1)}-${num(b.hi, 1)} | ${b.n} | ${b.meanScore === null ? '' : num(b.meanScore)} | ${b.fractionCovid === null ? '' : num(b.fractionCovid)} |`);
+  return [
+    '## Calibration',
+    '',
+    `**Expected calibration error (ECE)**: ${num(cal.ece.value)}, 95% CI ${ciText(cal.ece.ci)} (${cal.bins} equal-width bins of P(COVID); percentile bootstrap over ${unit}, ${cal.draws} draws, seed ${cal.seed}).`,
+    '',
+    'ECE is the gap between the mean P(COVID) and the fraction of COVID images in each bin, averaged over the',
+    'images. **P(COVID) is not a calibrated probability**: the model was trained to rank slices and its threshold',
+    'was chosen on val; no calibration was fitted, so read P against the threshold, not as a chance of disease.',
+    'ECE is biased upwards on a resample (sparse bins look miscalibrated by chance), so the interval can lie',
+    'above the value measured on all images; it shows how much the number moves, not a range for the truth.',
+    '',
+    `![Reliability diagram, ECE ${num(cal.ece.value, 3)}](${encodeURI(figure)})`,
+    '',
+    '| P(COVID) bin | images | mean P(COVID) | fraction COVID |',
+    '|---|---:|---:|---:|',
+    ...rows,
+    '',
+  ];
 }
 
 /** A fenced code block whose fence is longer than any backtick run inside the text. */
@@ -284,8 +313,11 @@ function bootstrapNote(result: EvaluationResult, bootstrap: BootstrapResult | un
   return lines;
 }
 
-/** The Markdown text of the report; `rocFile` is the figure's path relative to the .md file. */
-export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile: string): string {
+/**
+ * The Markdown text of the report; `rocFile` is the figure's path relative to the .md file, `reliabilityFile`
+ * the reliability diagram's (when the input has a calibration).
+ */
+export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile: string, reliabilityFile?: string): string {
   const { result, model, command, bootstrap, context } = input;
   const { covid, noncovid } = classCounts(result);
   const c = result.confusion;
@@ -335,6 +367,7 @@ export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile
     '',
     `![ROC curve, AUC ${num(result.metrics.auc.value, 3)}; the red dot is the operating point at threshold ${num(result.threshold, 3)}](${encodeURI(rocFile)})`,
     '',
+    ...(input.calibration && reliabilityFile ? calibrationSection(input.calibration, reliabilityFile) : []),
     '## About the intervals',
     '',
     ...bootstrapNote(result, bootstrap, context),
@@ -359,6 +392,12 @@ export async function writeMarkdownReport(input: MarkdownReportInput): Promise<{
   const what = result.split === 'external' ? 'external data' : `${result.split} split`;
   const title = model ? `ROC curve: ${model.name}, ${what}` : `ROC curve: ${what}`;
   await renderRocPng(yTrue, scores, rocPath, { threshold: result.threshold, title });
-  await writeFileAtomic(file, markdownReport(input, rocName));
+  let reliabilityName: string | undefined;
+  if (input.calibration) {
+    reliabilityName = `${base}-reliability.png`;
+    const svg = reliabilitySvg(input.calibration, { threshold: result.threshold, title: title.replace(/^ROC curve/, 'Reliability diagram') });
+    await writeFileAtomic(path.join(path.dirname(file), reliabilityName), await sharp(Buffer.from(svg), { density: 72 }).png().toBuffer());
+  }
+  await writeFileAtomic(file, markdownReport(input, rocName, reliabilityName));
   return { markdown: file, roc: rocPath };
 }

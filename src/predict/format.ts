@@ -46,7 +46,7 @@ export function formatPredictions(preds: Prediction[], format: PredictFormat, th
     lines.push('', `${'scan (DICOM series)'.padEnd(width)}  P(COVID)  involvement  label`, `${'-'.repeat(width)}  --------  -----------  --------`);
     for (const s of scans) lines.push(`${cut(scanName(s))}  ${s.probability.toFixed(4).padStart(8)}  ${pct(s.involvement)}  ${s.label}`);
   }
-  lines.push('', `threshold ${threshold.toFixed(4)} (from val; see the model card); P(COVID) >= threshold is labelled COVID; involvement = share of the lung with ground glass or consolidation`);
+  lines.push('', `threshold ${threshold.toFixed(4)} (from val; see the model card); P(COVID) >= threshold is labelled COVID, below it NonCOVID (not a clinical negative); P is a score, not a calibrated probability; involvement = share of the lung with ground glass or consolidation`);
   if (scans.length) lines.push(SCAN_NOTE);
   return lines.join('\n') + '\n';
 }

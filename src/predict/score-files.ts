@@ -36,27 +36,31 @@ export interface ScoreOptions {
   onProgress?: (done: number) => void;
   /** Lung window and limits for DICOM and zip inputs. */
   input?: InputOptions;
-  /** Where a file's bytes come from (default: the file system, readImageBytes); the batch worker reads ahead and checks hashes. */
-  read?: (file: string) => Promise<Uint8Array>;
 }
 
 type Slice = InputSlice & { fileIndex: number };
 
-/** Reads one file into slices; an unreadable file is one slice with the reason (the path left out of it). */
-async function readInput(file: string, input: InputOptions | undefined, read: (file: string) => Promise<Uint8Array>): Promise<InputSlice[]> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await read(file);
-  } catch (e) {
-    return [{ name: file, error: errorMessage(e) }];
-  }
-  return decodeInput(file, bytes, input);
+/** One input to score that is not necessarily a local file (e.g. an instance fetched from a PACS): its name and how to get its bytes. */
+export interface ScoreSource {
+  name: string;
+  read(): Promise<Uint8Array>;
 }
 
-/** Slices of all files in order; `batchSize` files are read and decoded concurrently. */
-async function* slicesOf(files: string[], batchSize: number, input: InputOptions | undefined, read: (file: string) => Promise<Uint8Array>): AsyncGenerator<Slice> {
+/** Reads one source into slices; an unreadable source is one slice with the reason. */
+async function readInput(source: ScoreSource, input: InputOptions | undefined): Promise<InputSlice[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await source.read();
+  } catch (e) {
+    return [{ name: source.name, error: errorMessage(e) }];
+  }
+  return decodeInput(source.name, bytes, input);
+}
+
+/** Slices of all sources in order; `batchSize` sources are read and decoded concurrently. */
+async function* slicesOf(files: ScoreSource[], batchSize: number, input: InputOptions | undefined): AsyncGenerator<Slice> {
   for (let s = 0; s < files.length; s += batchSize) {
-    const decoded = await Promise.all(files.slice(s, s + batchSize).map((f) => readInput(f, input, read)));
+    const decoded = await Promise.all(files.slice(s, s + batchSize).map((f) => readInput(f, input)));
     for (let i = 0; i < decoded.length; i++) for (const slice of decoded[i]) yield { ...slice, fileIndex: s + i };
   }
 }
@@ -89,10 +93,15 @@ async function prepare(engine: Engine, source: AsyncGenerator<Slice>, batchSize:
  * the model runs the current one.
  */
 export async function scoreFiles(classifier: Engine, files: string[], opts: ScoreOptions = {}): Promise<Prediction[]> {
+  return scoreSources(classifier, files.map((file) => ({ name: file, read: () => readImageBytes(file) })), opts);
+}
+
+/** scoreFiles for inputs held elsewhere than in local files (same pipeline, same numbers); `file` is the source's name. */
+export async function scoreSources(classifier: Engine, files: ScoreSource[], opts: ScoreOptions = {}): Promise<Prediction[]> {
   const batchSize = opts.batchSize ?? 8;
   const out: Prediction[] = [];
   if (files.length === 0) return out;
-  const source = slicesOf(files, batchSize, opts.input, opts.read ?? readImageBytes);
+  const source = slicesOf(files, batchSize, opts.input);
   let next: Promise<Prepared> | undefined = prepare(classifier, source, batchSize);
   while (next) {
     const current: Prepared = await next;

@@ -20,7 +20,14 @@ export interface EvaluationReport {
   metrics: Record<string, Estimate>;
   confusion: { tp: number; fp: number; tn: number; fn: number };
   model?: { name?: string; headSha256: string; backboneSha256: string; views?: number };
+  /** Expected calibration error of P on the evaluated images (reports since issue 12). */
+  calibration?: { bins: number; ece: Estimate };
 }
+
+/** What P is and is not, said wherever P is shown: it is ranked against a threshold, it is not a probability of disease. */
+export const CALIBRATION_NOTE =
+  'P(COVID) is the model\'s score, not a calibrated probability: compare it with the threshold; no calibration was fitted ' +
+  '(a P of 0.7 does not mean 70% of such slices are COVID).';
 
 export interface ModelCard {
   name: string;
@@ -34,8 +41,23 @@ export interface ModelCard {
   trainingData: string;
   val?: Record<string, unknown>;
   /** Test-split metrics of these weights (from their evaluation report), with 95% bootstrap intervals. */
-  test?: { n: number; metrics: Record<string, Estimate>; confusion: EvaluationReport['confusion'] };
+  test?: { n: number; metrics: Record<string, Estimate>; confusion: EvaluationReport['confusion']; calibration?: EvaluationReport['calibration'] };
+  /** CALIBRATION_NOTE. */
+  calibration: string;
   attribution?: string;
+}
+
+/**
+ * The backbone's attribution, completed: the model files' text says "(what covid-ct trained on top is said
+ * below)", which the card must then say instead of leaving it dangling.
+ */
+export function attributionText(model: ModelJson): string | undefined {
+  const card = model.card as Record<string, any>;
+  const text = card.pretrained?.attribution as string | undefined;
+  if (!text) return undefined;
+  const onTop = 'The backbone is used frozen; covid-ct trained on top of it, on the COVID-CT train split: a logistic head on its pooled ' +
+    `features${model.reading ? ', and the reading of the lungs (involvement and pattern) described above' : ''}; the threshold was chosen on val.`;
+  return `${text.replace(/\s*\(what covid-ct trained on top is said below\)/, '').replace(/\s+/g, ' ').trim()} ${onTop}`;
 }
 
 /** Reads an evaluation report and checks it belongs to the model (same weights, threshold and test-time views). */
@@ -70,7 +92,10 @@ export function modelCard(model: ModelJson, report?: EvaluationReport): ModelCar
     trainingData: `COVID-CT (Zhao et al., arXiv:2003.13865), official patient-level split${data?.folder ? ` (folder ${data.folder})` : ''}: ` +
       'train 425 slices, val 118 (model selection and threshold), test 203 (reported once).',
     val: card.val,
-    ...(report?.split === 'test' ? { test: { n: report.n, metrics: report.metrics, confusion: report.confusion } } : {}),
-    attribution: card.pretrained?.attribution,
+    ...(report?.split === 'test' ? {
+      test: { n: report.n, metrics: report.metrics, confusion: report.confusion, ...(report.calibration ? { calibration: { bins: report.calibration.bins, ece: report.calibration.ece } } : {}) },
+    } : {}),
+    calibration: CALIBRATION_NOTE,
+    attribution: attributionText(model),
   };
 }

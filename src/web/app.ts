@@ -4,7 +4,7 @@
  * results download as CSV. Nothing is fetched from anywhere but our own server.
  */
 import { analyseOnDevice, type Grey, type Preprocessing } from './on-device.js';
-import { slicePictureRgb } from '../explain/cam-overlay.js';
+import { heatColour, slicePictureRgb } from '../explain/cam-overlay.js';
 import type { ReadingDesign } from '../model/reading.js';
 import { resample } from '../data/working-image.js';
 import { csvField } from '../predict/format.js';
@@ -15,11 +15,13 @@ type Label = 'COVID' | 'NonCOVID' | 'NotCT';
 interface Estimate { value: number; ci: [number, number] }
 interface ModelCard {
   name: string; task: string; intendedUse: string; threshold: number; trainingData: string; attribution?: string;
+  /** What P is not (a calibrated probability). */
+  calibration?: string;
   backbone: { architecture: string; pretrained?: string; licence?: string; inputSize: number };
   preprocessing: Preprocessing;
   reading?: ReadingDesign;
   val?: { n: number; auc: number };
-  test?: { n: number; metrics: Record<string, Estimate>; confusion: { tp: number; fp: number; tn: number; fn: number } };
+  test?: { n: number; metrics: Record<string, Estimate>; confusion: { tp: number; fp: number; tn: number; fn: number }; calibration?: { bins: number; ece: Estimate } };
 }
 
 /** One row of the results: one image, or one slice of a DICOM file or zip. */
@@ -58,11 +60,18 @@ function showMode(): void {
 
 // ---- rendering -------------------------------------------------------------------------------------------
 
-function verdictText(r: ResultRow): string {
+/**
+ * What the model did, in words a clinician does not misread: a slice under the threshold is "below the model's
+ * threshold", never "no findings" (which reads as a clinical negative).
+ */
+export function verdictText(r: ResultRow): string {
   if (r.error) return `${r.file}: ${r.error}`;
   if (r.label === 'NotCT') return `not a chest CT slice${r.reason ? ` (${r.reason})` : ''}`;
-  return r.label === 'COVID' ? 'COVID-19 findings likely' : 'no COVID-19 findings detected';
+  return r.label === 'COVID' ? 'at or above the model\'s threshold: flagged for COVID-19 review' : 'below the model\'s threshold (not a clinical negative)';
 }
+
+/** Where a row was analysed, said on the row. */
+const whereText = (m: Mode): string => (m === 'device' ? 'analysed on this device' : `analysed on the server (${location.host})`);
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
@@ -94,13 +103,25 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   if (r.probability !== null) tr.dataset.probability = String(r.probability);
   const img = document.createElement('td');
   if (r.thumbnail) {
+    // A button around the thumbnail: click (or Enter) shows it large, with the heatmap and lung outline.
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.className = 'thumb';
+    open.title = 'show large, with the heatmap and lung outline';
     const el = document.createElement('img');
     el.alt = `${r.file}`;
     el.src = $<HTMLInputElement>('#show-heatmaps').checked && r.heatmap ? r.heatmap : r.thumbnail;
-    img.append(el);
+    open.append(el);
+    open.addEventListener('click', () => openViewer(r));
+    img.append(open);
   }
   const name = document.createElement('td');
+  name.className = 'file';
   name.textContent = r.file;
+  const where = document.createElement('div');
+  where.className = 'where muted';
+  where.textContent = whereText(r.mode);
+  name.append(where);
   const prob = document.createElement('td');
   prob.className = 'probability';
   if (r.label === 'NotCT') {
@@ -110,15 +131,23 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   } else if (r.probability !== null) {
     prob.textContent = r.probability.toFixed(4);
     const bar = document.createElement('div');
-    bar.className = 'bar';
+    bar.className = 'bar probability-bar';
     bar.setAttribute('role', 'meter');
     bar.setAttribute('aria-valuenow', r.probability.toFixed(4));
+    bar.setAttribute('aria-label', `P(COVID) against the model's threshold ${r.threshold?.toFixed(4)}`);
     const fill = document.createElement('span');
     fill.style.width = `${(100 * r.probability).toFixed(1)}%`;
+    const t = r.threshold ?? 0.5;
     const mark = document.createElement('i');
-    mark.style.left = `${(100 * (r.threshold ?? 0.5)).toFixed(1)}%`;
-    mark.title = `threshold ${r.threshold?.toFixed(4)}`;
-    bar.append(fill, mark);
+    mark.style.left = `${(100 * t).toFixed(1)}%`;
+    mark.title = `the model's threshold ${r.threshold?.toFixed(4)}`;
+    // The tick's label, under it; anchored on its left or right half so that it stays inside the bar.
+    const label = document.createElement('b');
+    label.className = 'tick-label';
+    label.textContent = `threshold ${t.toFixed(2)}`;
+    if (t <= 0.5) label.style.left = `${(100 * t).toFixed(1)}%`;
+    else label.style.right = `${(100 - 100 * t).toFixed(1)}%`;
+    bar.append(fill, mark, label);
     prob.append(bar);
   } else {
     prob.textContent = '-';
@@ -148,7 +177,7 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
     box.className = 'heatmap-toggle';
     box.checked = $<HTMLInputElement>('#show-heatmaps').checked;
     box.setAttribute('aria-label', `heatmap of ${r.file}`);
-    box.addEventListener('change', () => { (img.firstChild as HTMLImageElement).src = box.checked ? r.heatmap! : r.thumbnail!; });
+    box.addEventListener('change', () => { img.querySelector('img')!.src = box.checked ? r.heatmap! : r.thumbnail!; });
     toggle.append(box);
   }
   tr.append(img, name, prob, inv, reading, verdict, toggle);
@@ -158,6 +187,8 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
 function addRows(batch: ResultRow[]): void {
   const body = $('#results tbody');
   for (const r of batch) { rows.push(r); body.append(renderRow(r)); }
+  // The colours of the heatmaps are explained once, above the table, as soon as there is a heatmap.
+  if (rows.some((r) => r.heatmap)) $('#heat-legend').hidden = false;
   $<HTMLButtonElement>('#download-csv').disabled = rows.length === 0;
   $<HTMLButtonElement>('#clear').disabled = rows.length === 0;
 }
@@ -181,6 +212,33 @@ function addScans(scans: ScanRow[]): void {
     }
     body.append(tr);
   }
+}
+
+// ---- large view -------------------------------------------------------------------------------------------
+
+/** The heat colours as a CSS gradient: the same colour map as the heatmaps (cam-overlay.ts). */
+export function heatGradientCss(): string {
+  const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `rgb(${heatColour(t).join(',')}) ${100 * t}%`);
+  return `linear-gradient(to right, ${stops.join(', ')})`;
+}
+
+/** The slice large in a dialog: the heatmap with lung outline (or the slice), what the model said and where. */
+function openViewer(r: ResultRow): void {
+  const dialog = $<HTMLDialogElement>('#viewer');
+  const img = dialog.querySelector<HTMLImageElement>('img')!;
+  const toggle = dialog.querySelector<HTMLInputElement>('#viewer-heatmap')!;
+  const show = () => { img.src = toggle.checked && r.heatmap ? r.heatmap : r.thumbnail!; };
+  toggle.checked = Boolean(r.heatmap);
+  toggle.disabled = !r.heatmap;
+  toggle.onchange = show;
+  show();
+  img.alt = r.file;
+  dialog.querySelector('h2')!.textContent = r.file;
+  const p = r.probability === null || r.label === 'NotCT' ? '' : `P(COVID) ${r.probability.toFixed(4)}, threshold ${r.threshold?.toFixed(4)}: `;
+  const inv = typeof r.involvement === 'number' ? `; lung involvement ${pct(r.involvement)}` : '';
+  dialog.querySelector('.viewer-caption')!.textContent = `${p}${verdictText(r)}${inv}${r.category ? `; ${r.category}` : ''}; ${whereText(r.mode)}.`;
+  dialog.querySelector<HTMLElement>('.heat-legend')!.hidden = !r.heatmap;
+  dialog.showModal();
 }
 
 // ---- CSV --------------------------------------------------------------------------------------------------
@@ -283,8 +341,10 @@ async function analyseHere(files: File[]): Promise<void> {
       if (!isPng && !isJpeg) {
         const dicom = head.length >= 132 && String.fromCharCode(...head.slice(128, 132)) === 'DICM';
         const zip = head[0] === 0x50 && head[1] === 0x4b;
+        // The DICOM reader and its codecs (JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG: wasm, some 10 MB) run
+        // on the server only; the page stays small and the device mode reads what the browser decodes itself.
         throw new Error(dicom || zip
-          ? 'DICOM files and zips are analysed on the server: switch to "On this covid-ct server"'
+          ? 'DICOM files (uncompressed or compressed: JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG) and zips are read in server mode only: switch to "On this covid-ct server"'
           : `not a PNG or JPEG image`);
       }
       const { grey, lungs, reading, grid, cam } = await analyseOnDevice(f, card!);
@@ -359,6 +419,11 @@ function renderCard(c: ModelCard): void {
     const cm = c.test.confusion;
     add('p', `Confusion (COVID positive): TP ${cm.tp}, FN ${cm.fn}, FP ${cm.fp}, TN ${cm.tn}.`);
   }
+  if (c.test?.calibration) {
+    const e = c.test.calibration.ece;
+    add('p', `Calibration on the test split: expected calibration error ${e.value.toFixed(3)} [${e.ci[0].toFixed(3)}, ${e.ci[1].toFixed(3)}] (${c.test.calibration.bins} bins).`);
+  }
+  add('p', c.calibration ?? 'P(COVID) is the model\'s score, not a calibrated probability: compare it with the threshold.').className = 'calibration';
   add('h3', 'Intended use');
   add('p', c.intendedUse).className = 'warning';
   if (c.attribution) add('p', c.attribution).className = 'hint';
@@ -369,6 +434,10 @@ function renderCard(c: ModelCard): void {
 (globalThis as Record<string, unknown>).covidCt = { analyseOnDevice, resultsCsv, rows };
 if (typeof document !== 'undefined') {
   showMode();
+  for (const bar of document.querySelectorAll<HTMLElement>('.heat-legend .heat-bar')) bar.style.background = heatGradientCss();
+  $('#viewer-close').addEventListener('click', () => $<HTMLDialogElement>('#viewer').close());
+  // A click on the backdrop (outside the dialog's box) closes it too.
+  $('#viewer').addEventListener('click', (e) => { if (e.target === e.currentTarget) $<HTMLDialogElement>('#viewer').close(); });
   for (const r of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) r.addEventListener('change', showMode);
   const input = $<HTMLInputElement>('#files');
   input.addEventListener('change', () => { if (input.files?.length) void analyse(input.files).then(() => { input.value = ''; }); });
@@ -386,6 +455,7 @@ if (typeof document !== 'undefined') {
     $('#results tbody').replaceChildren();
     $('#scans tbody').replaceChildren();
     $('#scans').hidden = true;
+    $('#heat-legend').hidden = true;
     $<HTMLButtonElement>('#download-csv').disabled = true;
     $<HTMLButtonElement>('#clear').disabled = true;
   });

@@ -18,7 +18,7 @@ export const auditCommand: Command = {
   words: ['audit'],
   summary: 'shortcut audit: AUC and per-image P change when the images are re-encoded or changed outside the lungs',
   help: `
-Usage: covid-ct audit [--data DIR] [--model DIR] [--split test|val] [--variants A,B,...] [--json] [--max-delta D]
+Usage: covid-ct audit [--data DIR] [--model DIR] [--split test|val|train] [--variants A,B,...] [--json] [--max-delta D]
 
 Re-encodes every image of the split in several ways that keep the anatomy (PNG -> JPEG at quality 75,
 JPEG -> PNG, all to grey, a downscale by 2 and back) and reports AUC and accuracy of each variant beside the
@@ -34,7 +34,7 @@ image (bar: < 0.01); marks-on-noncovid also reports the change of the non-COVID 
 Options:
   --data DIR      COVID-CT data folder (default: $COVID_CT_DATA or ../shared/data/covid-ct)
   --model DIR     model folder (default: the shipped model)
-  --split NAME    test (default) or val
+  --split NAME    test (default), val or train
   --variants LIST comma-separated subset of: ${ALL_AUDIT_VARIANTS.filter((v) => v.name !== 'original').map((v) => v.name).join(', ')}
                   (default: all; the original is always scored as the baseline)
   --json          print one JSON object
@@ -55,7 +55,7 @@ Options:
       variants = ALL_AUDIT_VARIANTS.filter((v) => v.name === 'original' || names.includes(v.name));
     }
     const split = (values.split ?? 'test') as Split;
-    if (!SPLITS.includes(split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}`);
+    if (!SPLITS.includes(split)) throw new UserError(`--split must be test, val or train, got "${values.split}"`);
     const maxDelta = values['max-delta'] === undefined ? undefined : Number(values['max-delta']);
     if (maxDelta !== undefined && !(maxDelta > 0)) throw new UserError('--max-delta must be a positive number');
     const entries = entriesOf(await loadDataset(resolveDataDir(values.data)), split);
@@ -111,9 +111,13 @@ Options:
     };
     const worst = Math.max(...result.variants.map((r) => Math.abs(r.deltaAuc)));
     const worstPerImage = Math.max(0, ...result.variants.filter((r) => r.perImage).map((r) => r.meanAbsDeltaP));
-    const failed = maxDelta !== undefined && result.variants.some((r) => (r.perImage ? r.meanAbsDeltaP : Math.abs(r.deltaAuc)) >= maxDelta);
+    // Which variants passed --max-delta, each with the measure it was judged on, so that exit code 1 says why.
+    const exceeded = maxDelta === undefined ? [] : result.variants
+      .map((r) => ({ variant: r.variant, measure: r.perImage ? 'mean per-image |dP(COVID)|' : '|dAUC|', value: r.perImage ? r.meanAbsDeltaP : Math.abs(r.deltaAuc) }))
+      .filter((e) => e.value >= maxDelta);
+    const failed = exceeded.length > 0;
     if (values.json) {
-      console.log(JSON.stringify({ ...result, maxAbsDeltaAuc: worst, maxMeanAbsDeltaP: worstPerImage }));
+      console.log(JSON.stringify({ ...result, maxAbsDeltaAuc: worst, maxMeanAbsDeltaP: worstPerImage, ...(maxDelta !== undefined ? { maxDelta, exceeded } : {}) }));
     } else {
       console.log(`shortcut audit: ${split} split, ${entries.length} images, threshold ${engine.threshold.toFixed(4)}\n`);
       console.log(`${'variant'.padEnd(18)} ${'files changed'.padStart(13)}  ${'AUC'.padStart(6)}  ${'dAUC'.padStart(7)}  ${'dAUC 95% CI (paired)'.padStart(20)}  ${'accuracy'.padStart(8)}  ${'dAcc'.padStart(7)}  ${'mean|dP|'.padStart(8)}  ${'< 0.01'.padStart(6)}`);
@@ -126,6 +130,9 @@ Options:
       const marks = result.variants.find((r) => r.variant === 'marks-on-noncovid');
       if (marks) console.log(`\nmarks-on-noncovid: non-COVID mean P ${base.scores.length ? mean(nonCovid.map((i) => base.scores[i])).toFixed(4) : 'n/a'} -> ${marks.nonCovidMeanP.toFixed(4)} (${sign(marks.deltaNonCovidMeanP)})`);
       console.log(`\nlargest AUC change: ${worst.toFixed(4)}; largest mean per-image |dP| outside the lungs: ${worstPerImage.toFixed(4)} (bar ${PER_IMAGE_BAR})`);
+    }
+    if (failed) {
+      for (const e of exceeded) console.error(`covid-ct audit: ${e.variant} exceeds --max-delta ${maxDelta}: ${e.measure} = ${e.value.toFixed(4)}`);
     }
     return failed ? 1 : 0;
   },

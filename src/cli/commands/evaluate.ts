@@ -9,6 +9,7 @@ import type { Engine } from '../../model/engine.js';
 import { scoreFiles } from '../../predict/score-files.js';
 import { evaluateScoresWithBootstrap, type EvalSplit, type EvaluationContext } from '../../eval/evaluation.js';
 import { DEFAULT_TOP_K, evaluatePatients } from '../../eval/patients.js';
+import { calibration } from '../../eval/calibration.js';
 import { formatTable, writeFileAtomic, writeMarkdownReport } from '../../eval/report.js';
 import { csvField } from '../../predict/format.js';
 import { Progress } from '../../util/progress.js';
@@ -18,7 +19,7 @@ export const evaluateCommand: Command = {
   words: ['evaluate'],
   summary: 'score labelled images (a split, class folders or a CSV manifest) and report metrics with 95% bootstrap intervals',
   help: `
-Usage: covid-ct evaluate [--data DIR|FILE] [--model DIR] [--split test|val] [--top-k N] [--json] [--report FILE.md]
+Usage: covid-ct evaluate [--data DIR|FILE] [--model DIR] [--split test|val|train] [--top-k N] [--json] [--report FILE.md]
 
 Scores every labelled image with the model at its own (val-chosen) threshold and reports accuracy,
 sensitivity, specificity, precision, F1 and AUC with COVID as the positive class, each with a 95% percentile
@@ -41,11 +42,11 @@ scores (k = 5, --top-k), a patient is COVID if any of its slices is; its interva
 Options:
   --data DIR|FILE data folder or CSV manifest (default: $COVID_CT_DATA or ../shared/data/covid-ct)
   --model DIR     model folder (default: the shipped model, models/default)
-  --split NAME    test (default) or val; official layout only
+  --split NAME    test (default), val or train; official layout only
   --top-k N       slices averaged per patient for the patient-level score (default 5)
   --json          print exactly one JSON object instead of the table
-  --report FILE   also write a Markdown report, with its ROC curve (FILE-roc.png) and the exact
-                  JSON result (FILE.json) beside it
+  --report FILE   also write a Markdown report, with its ROC curve (FILE-roc.png), its reliability
+                  diagram (FILE-reliability.png) and the exact JSON result (FILE.json) beside it
   --scores FILE   also write the per-image probabilities as CSV (file,label,probability[,patient_id])
   --engine NAME   onnx (default: onnxruntime) or tfjs (the training engine); same numbers
   --quiet         no progress output
@@ -57,7 +58,7 @@ Options:
       'top-k': { type: 'string' },
     });
     const requested = values.split as Split | undefined;
-    if (requested !== undefined && !SPLITS.includes(requested)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`);
+    if (requested !== undefined && !SPLITS.includes(requested)) throw new UserError(`--split must be test, val or train, got "${values.split}"`);
     const topK = intOption(values['top-k'], 'top-k', DEFAULT_TOP_K, 1);
     const dataPath = resolveDataDir(values.data);
     const modelDir = resolveModelDir(values.model);
@@ -104,6 +105,8 @@ Options:
       ...result,
       model: { name: (classifier.json.card as { name?: string }).name, headSha256: classifier.json.head.sha256, backboneSha256: classifier.json.backbone.sha256, views: classifier.json.preprocessing.views },
       ...context,
+      // P is not a calibrated probability: say by how much (ECE, its interval, the reliability bins).
+      calibration: calibration(yTrue, scores, { groups }),
     };
     if (values.report) {
       // The exact result beside the report, so that anyone can check a re-run reproduces it to the last digit.
@@ -111,13 +114,13 @@ Options:
       const card = classifier.json.card as { name?: string };
       const dataArg = set.kind === 'official' ? `--split ${split}` : `--data ${context.data.path}${groups && topK !== DEFAULT_TOP_K ? ` --top-k ${topK}` : ''}`;
       await writeMarkdownReport({
-        result, yTrue, scores, bootstrap, context,
+        result, yTrue, scores, bootstrap, context, calibration: output.calibration,
         file: path.resolve(values.report),
         command: `covid-ct evaluate ${dataArg} --model ${path.relative(process.cwd(), modelDir) || '.'} --report ${values.report}`,
         model: { name: card.name ?? path.basename(modelDir), description: describeModel(classifier) },
       });
     }
-    console.log(values.json ? JSON.stringify(output) : formatTable(result, context));
+    console.log(values.json ? JSON.stringify(output) : formatTable(result, context, output.calibration));
     return 0;
   },
 };

@@ -1,8 +1,10 @@
 import path from 'node:path';
 import type { Command } from '../command.js';
-import { parseCommandArgs, resolveModelDir } from '../command.js';
+import { intOption, parseCommandArgs, resolveModelDir } from '../command.js';
 import { OnnxClassifier } from '../../model/onnx-engine.js';
-import { readAndDecodeGrey } from '../../data/decode.js';
+import { readImageBytes } from '../../data/decode.js';
+import { decodeInput } from '../../data/inputs.js';
+import { DEFAULT_LUNG_WINDOW, lungWindowProblem } from '../../data/window.js';
 import { overlayPng } from '../../explain/heatmap.js';
 import { writeFileAtomic } from '../../eval/report.js';
 import { UserError, errorMessage } from '../../util/errors.js';
@@ -11,10 +13,11 @@ export const explainCommand: Command = {
   words: ['explain'],
   summary: 'P(COVID) of one image and a heatmap of where the model looked',
   help: `
-Usage: covid-ct explain FILE --out heatmap.png [--model DIR]
+Usage: covid-ct explain FILE --out heatmap.png [--model DIR] [--frame N]
 
-Scores one image and writes it as a PNG with the class activation map overlaid: warm colours show the regions
-whose features pushed the score towards COVID (for this model's pooled-features + linear head, the class
+FILE is a PNG, a JPEG or a DICOM slice (a CT DICOM is shown through the lung window, as predict does; a
+multi-frame DICOM or a zip needs --frame N to pick one slice). Scores that slice and writes it as a PNG with
+the class activation map overlaid: warm colours show the regions whose features pushed the score towards COVID (for this model's pooled-features + linear head, the class
 activation map equals Grad-CAM; see src/model/onnx-export.ts). The map covers the square the model sees: the
 working image of the slice, or for a lungs model the square around the lungs (elsewhere there is no heat). The
 lungs' outline (cyan) and the involved lung (hatched green) are drawn over it, with a legend. Prints P(COVID), the
@@ -23,14 +26,35 @@ involvement, the pattern and the category (or NotCT and why).
 Options:
   --out FILE     the overlay PNG to write
   --model DIR    model folder (default: the shipped model, models/default)
+  --frame N      the slice to explain in a multi-frame DICOM or a zip (1 = first, in the file's order)
+  --window-width N, --window-level N   lung window for CT DICOMs (default ${DEFAULT_LUNG_WINDOW.width} / ${DEFAULT_LUNG_WINDOW.level} HU)
   --json         print {file, probability, label, involvement, pattern, category, reason, threshold, heatmap} as JSON
 `,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { out: { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' } }, true);
+    const { values, positionals } = parseCommandArgs(joinNegative(argv), {
+      out: { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' }, frame: { type: 'string' },
+      'window-width': { type: 'string' }, 'window-level': { type: 'string' },
+    }, true);
     if (positionals.length !== 1) throw new UserError('give exactly one image file (see --help)');
     if (!values.out) throw new UserError('--out FILE.png is required');
     const file = positionals[0];
-    const image = await readAndDecodeGrey(file).catch((e: unknown) => { throw new UserError(`${file}: ${errorMessage(e)}`, 2); });
+    const window = {
+      width: values['window-width'] === undefined ? DEFAULT_LUNG_WINDOW.width : Number(values['window-width']),
+      level: values['window-level'] === undefined ? DEFAULT_LUNG_WINDOW.level : Number(values['window-level']),
+    };
+    const windowProblem = lungWindowProblem(window);
+    if (windowProblem) throw new UserError(windowProblem);
+    const frame = values.frame === undefined ? undefined : intOption(values.frame, 'frame', 1, 1);
+    const bytes = await readImageBytes(file).catch((e: unknown) => { throw new UserError(`${file}: ${errorMessage(e)}`, 2); });
+    // The same decoding as predict: PNG, JPEG, DICOM (Hounsfield units through the lung window), zip.
+    const slices = await decodeInput(file, bytes, { window });
+    if (slices.length > 1 && frame === undefined) {
+      throw new UserError(`${file} holds ${slices.length} slices: pick one with --frame N (1 to ${slices.length})`, 2);
+    }
+    const slice = slices[(frame ?? 1) - 1];
+    if (!slice) throw new UserError(`${file}: --frame ${frame} is past the last slice (${slices.length})`, 2);
+    if (!slice.image) throw new UserError(`${slice.name}: ${slice.error ?? 'could not be decoded'}`, 2);
+    const image = slice.image;
     const engine = await OnnxClassifier.load(resolveModelDir(values.model));
     const [prepared] = await engine.prepare([image]);
     const { reading: r, cam } = await engine.explainPrepared(prepared);
@@ -40,7 +64,7 @@ Options:
     engine.dispose();
     if (values.json) {
       console.log(JSON.stringify({
-        file, probability: r.probability, label: r.label, involvement: r.involvement, pattern: r.pattern, category: r.category,
+        file: slice.name, probability: r.probability, label: r.label, involvement: r.involvement, pattern: r.pattern, category: r.category,
         reason: r.reason ?? null, threshold: engine.threshold, heatmap: values.out,
       }));
       return 0;
@@ -48,8 +72,19 @@ Options:
     const inv = r.involvement === null ? 'not measured' : `${(100 * r.involvement).toFixed(1)}% of the lung`;
     const verdict = r.label === 'NotCT'
       ? `NotCT: not a chest CT slice (${r.reason ?? 'no plausible pair of lungs'}); no COVID verdict`
-      : `${r.label} (threshold ${engine.threshold.toFixed(4)})${r.category ? `, ${r.category}` : ''}`;
-    console.log(`${file}: P(COVID) = ${r.probability.toFixed(4)}; involvement ${inv}; pattern ${r.pattern.toFixed(4)} -> ${verdict}; heatmap written to ${values.out}`);
+      // Says what the model did, not a diagnosis: NonCOVID is a score below the threshold, not a clinical negative.
+      : `${r.label} (${r.label === 'COVID' ? 'at or above' : 'below'} the model's threshold ${engine.threshold.toFixed(4)}; P is a score, not a calibrated probability)${r.category ? `, ${r.category}` : ''}`;
+    console.log(`${slice.name}: P(COVID) = ${r.probability.toFixed(4)}; involvement ${inv}; pattern ${r.pattern.toFixed(4)} -> ${verdict}; heatmap written to ${values.out}`);
     return 0;
   },
 };
+
+/** `--window-level -600`: parseArgs takes -600 for an option; join such pairs as predict does. */
+function joinNegative(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if ((argv[i] === '--window-level' || argv[i] === '--window-width') && /^-\d/.test(argv[i + 1] ?? '')) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}

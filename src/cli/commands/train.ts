@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, resolveDataDir } from '../command.js';
 import { RECIPES } from '../../train/recipe.js';
@@ -20,7 +21,9 @@ Options:
   --pretrained FILE  MobileNetV2 weights: the ImageNet mobilenetv2-12-int8.onnx of the ONNX Model Zoo
                      (see README: where it comes from, its Apache-2.0 licence). Without it, the
                      MobileNetV2 bundled in the nsfwjs package is used (weaker on CT)
-  --out DIR          model folder to write (replaced atomically when training succeeds)
+  --out DIR          model folder to write (written atomically when training succeeds); an existing model
+                     folder is refused unless --force is given, so a shipped model is never replaced by mistake
+  --force            replace the model already in --out
   --data DIR         COVID-CT data folder (default: $COVID_CT_DATA or ../shared/data/covid-ct)
   --recipe NAME      ${Object.keys(RECIPES).join(' | ')} (default: default)
   --seed N           seed of augmentation and head training (default 0)
@@ -38,8 +41,12 @@ Options:
       pretrained: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, recipe: { type: 'string' },
       seed: { type: 'string' }, epochs: { type: 'string' }, views: { type: 'string' }, limit: { type: 'string' },
       cache: { type: 'string' }, finetune: { type: 'string' }, 'no-cache': { type: 'boolean' }, quiet: { type: 'boolean' },
+      force: { type: 'boolean' },
     });
     if (!values.out) throw new UserError('--out DIR is required (where to write the model)');
+    // Refused before any work: an hour of training must not end by silently replacing a model (the shipped one).
+    const existing = existingModelProblem(path.resolve(values.out));
+    if (existing && !values.force) throw new UserError(`${existing}; pass --force to replace it, or choose another --out`);
     const base = RECIPES[values.recipe ?? 'default'];
     if (!base) throw new UserError(`unknown recipe "${values.recipe}" (known: ${Object.keys(RECIPES).join(', ')})`);
     let finetune = base.finetune;
@@ -77,3 +84,9 @@ Options:
     return 0;
   },
 };
+
+/** Why writing a model to `outDir` would replace one, or null: a model.json is there (a shipped model has one). */
+export function existingModelProblem(outDir: string): string | null {
+  if (existsSync(path.join(outDir, 'model.json'))) return `${outDir} already holds a model (model.json)`;
+  return null;
+}

@@ -1,0 +1,196 @@
+/**
+ * Issue 12.5 and 12.7, a newcomer's CLI: --version, group help, "did you mean" for commands and options, help
+ * and errors that agree, other image formats named, explain on DICOM, audit naming the variant over
+ * --max-delta, unsafe zip names reported, and train refusing to replace a model without --force.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { zipSync } from 'fflate';
+import { DATA, REPO, requireShared, runCli } from './helpers.js';
+import { decodeInput } from '../src/data/inputs.js';
+import { describeImage } from '../src/data/format.js';
+import { editDistance, nearest } from '../src/cli/suggest.js';
+import { ctSlice } from './dicom-writer.js';
+
+const P001 = path.resolve(REPO, '../shared/data/covid-ct-md-sample/dicom/P001/98C14734-ASSH_101.dcm');
+
+test('--version prints the package version; dataset --help lists its commands', async () => {
+  const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8'));
+  const v = await runCli(['--version']);
+  assert.equal(v.code, 0);
+  assert.equal(v.stdout.trim(), pkg.version);
+  const d = await runCli(['dataset', '--help']);
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stdout, /^Usage: covid-ct dataset <command>/);
+  assert.match(d.stdout, /dataset check/);
+  const dc = await runCli(['dataset', 'check', '--help']);
+  assert.equal(dc.code, 0);
+  assert.match(dc.stdout, /^Usage: covid-ct dataset check/);
+});
+
+test('a mistyped command or option gets "did you mean", never Node\'s parseArgs text', async () => {
+  assert.equal(editDistance('predcit', 'predict'), 1);
+  assert.equal(nearest('predcit', ['predict', 'explain']), 'predict');
+  assert.equal(nearest('xyzzy', ['predict', 'explain']), undefined);
+  const c = await runCli(['predcit', 'x.png']);
+  assert.equal(c.code, 1);
+  assert.match(c.stderr, /^covid-ct: unknown command "predcit"; did you mean "covid-ct predict"\?/);
+  const g = await runCli(['dataset', 'chek']);
+  assert.match(g.stderr, /did you mean "covid-ct dataset check"\?/);
+  const f = await runCli(['predict', '--fromat', 'json', 'x.png']);
+  assert.equal(f.code, 1);
+  assert.equal(f.stderr.trim(), 'covid-ct: unknown option --fromat; did you mean --format? (see --help)');
+  const m = await runCli(['predict', 'x.png', '--format']);
+  assert.equal(m.stderr.trim(), 'covid-ct: --format needs a value (--format VALUE) (see --help)');
+  const p = await runCli(['audit', 'stray']);
+  assert.match(p.stderr, /unexpected argument "stray"/);
+  for (const r of [c, f, m, p]) assert.doesNotMatch(r.stderr, /positional argument|ERR_PARSE_ARGS|at .*\.js:\d+/);
+});
+
+test('--split: help and error name the same values', async () => {
+  for (const cmd of ['evaluate', 'audit']) {
+    const help = await runCli([cmd, '--help']);
+    assert.match(help.stdout, /--split test\|val\|train/);
+    assert.match(help.stdout, /--split NAME\s+test \(default\), val or train/);
+    const bad = await runCli([cmd, '--split', 'training', '--data', '/nonexistent']);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr.trim(), 'covid-ct: --split must be test, val or train, got "training"');
+  }
+});
+
+test('GIF, TIFF, WebP and BMP files are named, not dumped in hex; one bad file does not stop the rest', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-formats-'));
+  try {
+    const red = () => sharp({ create: { width: 16, height: 16, channels: 3, background: '#c00' } });
+    const files: Record<string, Buffer> = {
+      'a.gif': await red().gif().toBuffer(), 'a.tiff': await red().tiff().toBuffer(), 'a.webp': await red().webp().toBuffer(),
+      // A minimal BMP header: "BM", file size, reserved, pixel offset, DIB header size.
+      'a.bmp': Buffer.from([0x42, 0x4d, 0x46, 0, 0, 0, 0, 0, 0, 0, 0x36, 0, 0, 0, 0x28, 0, 0, 0]),
+      'ok.png': await red().png().toBuffer(),
+    };
+    for (const [n, b] of Object.entries(files)) await writeFile(path.join(dir, n), b);
+    const names = { 'a.gif': 'GIF', 'a.tiff': 'TIFF', 'a.webp': 'WebP', 'a.bmp': 'BMP' } as const;
+    for (const [n, fmt] of Object.entries(names)) {
+      assert.throws(() => describeImage(files[n]), new RegExp(`^ImageDecodeError: a ${fmt} image: not supported; convert to PNG$`));
+      const [slice] = await decodeInput(n, files[n]);
+      assert.match(slice.error!, new RegExp(`^a ${fmt} image: not supported; convert to PNG`));
+    }
+    const r = await runCli(['predict', dir, '--format', 'json', '--quiet']);
+    assert.equal(r.code, 2, r.stderr);
+    const rows = JSON.parse(r.stdout).predictions ?? JSON.parse(r.stdout);
+    const list = (Array.isArray(rows) ? rows : []) as { file: string; error?: string; probability: number | null }[];
+    assert.equal(list.length, 5, r.stdout);
+    for (const row of list) {
+      if (row.file.endsWith('ok.png')) assert.equal(typeof row.probability, 'number');
+      else assert.match(row.error ?? '', /^an? (GIF|TIFF|WebP|BMP) image: not supported/);
+      assert.doesNotMatch(row.error ?? '', /starts with/);
+    }
+    const e = await runCli(['explain', path.join(dir, 'a.gif'), '--out', path.join(dir, 'h.png')]);
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /a\.gif: a GIF image: not supported; convert to PNG/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a zip entry with an unsafe name ("../x", "/abs") gets a row with the reason', async () => {
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#444' } }).png().toBuffer();
+  const archive = zipSync({ '../x.png': png, 'good.png': png, '.hidden.png': png });
+  const slices = await decodeInput('s.zip', archive);
+  assert.deepEqual(slices.map((s) => s.name), ['s.zip/../x.png', 's.zip/good.png']);
+  assert.match(slices[0].error!, /unsafe name "\.\.\/x\.png" \(it climbs out of the archive with "\.\."\): skipped/);
+  assert.ok(slices[1].image && !slices[1].error);
+});
+
+test('explain works on a DICOM slice (Hounsfield units through the lung window) and asks for --frame in a zip', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-explain-dicom-'));
+  try {
+    const synthetic = path.join(dir, 'slice.dcm');
+    await writeFile(synthetic, ctSlice(1));
+    const out = path.join(dir, 'h.png');
+    const r = await runCli(['explain', synthetic, '--out', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.ok(j.probability >= 0 && j.probability <= 1);
+    const meta = await sharp(out).metadata();
+    assert.equal(meta.format, 'png');
+    // Same slice, same P as predict gives it.
+    const p = await runCli(['predict', synthetic, '--format', 'json', '--quiet']);
+    const pj = JSON.parse(p.stdout);
+    const row = (pj.predictions ?? pj)[0];
+    assert.ok(Math.abs(row.probability - j.probability) < 1e-5, `explain ${j.probability} vs predict ${row.probability}`);
+    const zip = path.join(dir, 'two.zip');
+    await writeFile(zip, zipSync({ a: ctSlice(1), b: ctSlice(2) }));
+    const z = await runCli(['explain', zip, '--out', out]);
+    assert.equal(z.code, 2);
+    assert.match(z.stderr, /holds 2 slices: pick one with --frame N \(1 to 2\)/);
+    const z2 = await runCli(['explain', zip, '--out', out, '--frame', '2', '--json']);
+    assert.equal(z2.code, 0, z2.stderr);
+    assert.equal(JSON.parse(z2.stdout).file, `${zip}/b`);
+    if (existsSync(P001)) {
+      const real = await runCli(['explain', P001, '--out', out]);
+      assert.equal(real.code, 0, real.stderr);
+      assert.match(real.stdout, /P\(COVID\) = [\d.]+; .* -> (COVID \(at or above|NonCOVID \(below) the model's threshold/);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('audit --max-delta names the variant that exceeded it when it exits 1', async () => {
+  requireShared();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-audit-delta-'));
+  try {
+    // The official layout with 3 images of each class in each split (real files).
+    const data = path.join(dir, 'data');
+    await mkdir(path.join(data, 'splits'), { recursive: true });
+    for (const f of ['COVID-CT-MetaInfo.xlsx', 'NonCOVID-CT-MetaInfo.csv']) await cp(path.join(DATA, f), path.join(data, f));
+    for (const cls of ['CT_COVID', 'CT_NonCOVID']) {
+      await mkdir(path.join(data, 'images', cls), { recursive: true });
+      for (const split of ['train', 'val', 'test']) {
+        const names = (await readFile(path.join(DATA, 'splits', `${split}${cls}.txt`), 'utf8')).split('\n').map((s) => s.trim()).filter(Boolean).slice(0, 3);
+        await writeFile(path.join(data, 'splits', `${split}${cls}.txt`), names.join('\n') + '\n');
+        for (const n of names) await cp(path.join(DATA, 'images', cls, n), path.join(data, 'images', cls, n));
+      }
+    }
+    const r = await runCli(['audit', '--data', data, '--variants', 'outside-noise', '--max-delta', '0.000001', '--quiet']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /covid-ct audit: outside-noise exceeds --max-delta 0\.000001: mean per-image \|dP\(COVID\)\| = [\d.]+/);
+    const ok = await runCli(['audit', '--data', data, '--variants', 'outside-noise', '--max-delta', '1', '--quiet', '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(JSON.parse(ok.stdout).exceeded, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('train refuses, before any work, to replace a model folder without --force (the shipped model included)', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-train-force-'));
+  try {
+    await writeFile(path.join(dir, 'model.json'), '{}');
+    const r = await runCli(['train', '--out', dir, '--data', path.join(dir, 'no-data'), '--quiet']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /already holds a model \(model\.json\); pass --force to replace it, or choose another --out/);
+    // The shipped model: refused, and untouched.
+    const shipped = path.join(REPO, 'models', 'default', 'model.json');
+    const before = await stat(shipped);
+    const s = await runCli(['train', '--out', path.join(REPO, 'models', 'default'), '--quiet']);
+    assert.equal(s.code, 1);
+    assert.match(s.stderr, /already holds a model/);
+    assert.equal((await stat(shipped)).mtimeMs, before.mtimeMs);
+    // With --force the refusal is passed: the run goes on to its next check (here the missing weights file).
+    const f = await runCli(['train', '--out', dir, '--force', '--data', path.join(dir, 'no-data'), '--pretrained', path.join(dir, 'none.onnx'), '--quiet']);
+    assert.doesNotMatch(f.stderr, /already holds a model/);
+    assert.notEqual(f.code, 0);
+    // The npm scripts write retrained models beside the shipped ones, never over them.
+    const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8'));
+    for (const name of ['default', 'official']) assert.match(pkg.scripts[`train:${name}`], new RegExp(`--out models/trained/${name}$`));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
