@@ -1,10 +1,10 @@
 /**
- * Bounded, interruptible inflation shared by zip entries and deflated DICOM: the output is produced in small
- * steps, every byte is charged to one budget per request (refused and duplicate entries included, so a crafted
- * archive cannot re-inflate its way around the total), and between steps the event loop gets control back and
- * the request's abort signal is checked. A bomb therefore costs at most the budget, and never freezes the server.
+ * Bounded, interruptible inflation shared by zip entries and deflated DICOM: zlib inflates on libuv's thread
+ * pool (the event loop stays free for other requests and /healthz), every output byte is charged to one budget
+ * per request (refused and duplicate entries included, so a crafted archive cannot re-inflate its way around the
+ * total), and the request's abort signal stops it. A bomb therefore costs at most the budget.
  */
-import { Inflate } from 'fflate';
+import { createInflateRaw } from 'node:zlib';
 import { errorMessage } from '../util/errors.js';
 
 /** A problem that ends the whole request's unpacking (its byte budget is spent). */
@@ -60,42 +60,40 @@ export type InflateResult = { data: Uint8Array } | { over: true } | { error: str
 /** Gives the event loop a turn (timers, sockets, /healthz) between steps of long work. */
 export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Input per step: 16 KB inflates to at most ~17 MB (deflate's ratio is at most 1032:1), a few ms of work. */
-const STEP = 16 * 1024;
-
 /**
- * Inflates raw deflate data, stopping as soon as the output passes `max` (`over`) or the budget runs out
- * (BudgetError). A truncated or corrupt stream comes back as `error`. Throws the signal's reason when aborted.
+ * Inflates raw deflate data with node's zlib stream (the work runs on libuv's thread pool, off the event loop),
+ * stopping as soon as the output passes `max` (`over`) or the budget runs out (BudgetError): the stream is
+ * destroyed and what it produced dropped. A truncated or corrupt stream comes back as `error`. Throws the
+ * signal's reason when aborted.
  */
 export async function inflateBounded(compressed: Uint8Array, max: number, opts: InflateOptions = {}): Promise<InflateResult> {
-  const chunks: Uint8Array[] = [];
+  opts.signal?.throwIfAborted();
+  const chunks: Buffer[] = [];
   let size = 0;
-  let over = false;
-  let broke = false;
-  let finished = false;
-  const inflate = new Inflate((chunk, final) => {
-    size += chunk.length;
-    if (opts.budget && !opts.budget.charge(chunk.length)) broke = true;
-    if (size > max) over = true;
-    else if (!broke) chunks.push(chunk);
-    if (final) finished = true;
+  const outcome = await new Promise<'done' | 'over' | 'broke' | 'aborted' | { error: string }>((resolve) => {
+    // 1 MB chunks: few events even for a bomb, and the limit overshoots by at most one chunk.
+    const inflate = createInflateRaw({ chunkSize: 1 << 20 });
+    const stop = (why: 'over' | 'broke' | 'aborted') => { inflate.removeAllListeners('data'); inflate.destroy(); chunks.length = 0; resolve(why); };
+    const onAbort = () => stop('aborted');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    inflate.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (opts.budget && !opts.budget.charge(chunk.length)) return stop('broke');
+      if (size > max) return stop('over');
+      chunks.push(chunk);
+    });
+    inflate.on('end', () => resolve('done'));
+    inflate.on('error', (e: NodeJS.ErrnoException) => {
+      chunks.length = 0;
+      resolve({ error: e.code === 'Z_BUF_ERROR' || /unexpected end/i.test(e.message) ? 'the compressed data ends early (truncated)' : `the compressed data does not inflate (${errorMessage(e).replace(/\.$/, '')})` });
+    });
+    inflate.on('close', () => opts.signal?.removeEventListener('abort', onAbort));
+    inflate.end(compressed);
   });
-  try {
-    for (let o = 0; o < compressed.length && !over && !broke; o += STEP) {
-      opts.signal?.throwIfAborted();
-      const end = Math.min(compressed.length, o + STEP);
-      inflate.push(compressed.subarray(o, end), end === compressed.length);
-      await yieldToLoop();
-    }
-    if (compressed.length === 0) inflate.push(new Uint8Array(0), true);
-  } catch (e) {
-    if (opts.signal?.aborted) throw e;
-    return { error: `the compressed data does not inflate (${errorMessage(e)})` };
-  }
-  chunks.length = over || broke ? 0 : chunks.length;
-  if (broke) throw new BudgetError(opts.budget!.message());
-  if (over) return { over: true };
-  if (!finished) return { error: 'the compressed data ends early (truncated)' };
+  if (outcome === 'aborted') opts.signal!.throwIfAborted();
+  if (outcome === 'broke') throw new BudgetError(opts.budget!.message());
+  if (outcome === 'over') return { over: true };
+  if (typeof outcome === 'object') return outcome;
   const data = new Uint8Array(size);
   let o = 0;
   for (const c of chunks) { data.set(c, o); o += c.length; }
