@@ -10,7 +10,6 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { REPO, CLI, runCli } from './helpers.js';
 import { createApp, listen } from '../src/server/app.js';
 import { DEFAULT_LIMITS, displayName, type ApiLimits } from '../src/server/api.js';
@@ -19,7 +18,7 @@ import { bearerToken, crossOriginRefused, hostAllowed, tokenMatches } from '../s
 import { countParts } from '../src/server/body.js';
 import { modelCard } from '../src/server/card.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
-import { TS, concat, ctSlice, writeDicom, writeRawZip } from './dicom-writer.js';
+import { ctSlice, deflatedDicomBomb, overlappingZip, writeRawZip, zeros } from './dicom-writer.js';
 import { crc32 } from '../src/data/zip.js';
 
 const MODEL = path.join(REPO, 'models/default');
@@ -45,33 +44,6 @@ function form(files: Part[]): FormData {
 async function multipart(files: Part[]): Promise<{ body: Buffer; type: string }> {
   const r = new Request('http://localhost/', { method: 'POST', body: form(files) });
   return { body: Buffer.from(await r.arrayBuffer()), type: r.headers.get('content-type')! };
-}
-
-/** Raw deflate of `mb` MB of zeros (a bomb: ~1 KB per MB), as a complete stream. */
-function zeros(mb: number): Uint8Array {
-  const chunk = deflateRawSync(new Uint8Array(1 << 20), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-  return concat([...new Array(mb).fill(chunk), Uint8Array.of(0x03, 0x00)]);
-}
-
-/** `n` directory records that all point at one local entry holding `data` (the non-recursive zip bomb). */
-function overlappingZip(n: number, data: Uint8Array): Uint8Array {
-  const name = Buffer.from('IM0000');
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt16LE(8, 8);
-  local.writeUInt32LE(data.length, 18); local.writeUInt32LE(1000, 22); local.writeUInt16LE(name.length, 26);
-  const head = Buffer.concat([local, name, data]);
-  const records = Array.from({ length: n }, (_, i) => {
-    const nm = Buffer.from(`IM${String(i).padStart(4, '0')}`);
-    const r = Buffer.alloc(46);
-    r.writeUInt32LE(0x02014b50, 0); r.writeUInt16LE(20, 4); r.writeUInt16LE(20, 6); r.writeUInt16LE(8, 10);
-    r.writeUInt32LE(data.length, 20); r.writeUInt32LE(1000, 24); r.writeUInt16LE(nm.length, 28); r.writeUInt32LE(0, 42);
-    return Buffer.concat([r, nm]);
-  });
-  const dir = Buffer.concat(records);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(n, 8); end.writeUInt16LE(n, 10);
-  end.writeUInt32LE(dir.length, 12); end.writeUInt32LE(head.length, 16);
-  return new Uint8Array(Buffer.concat([head, dir, end]));
 }
 
 /**
@@ -157,9 +129,7 @@ test('one unpacking budget per request: refused entries count, across files; /he
 test('a deflated DICOM that expands past the limit is cut at the request budget; the server keeps answering', async () => {
   const { server, port } = await listen(appWith({ maxUnpackedBytes: 64 * 2 ** 20 }), { port: 0, hostname: '127.0.0.1' });
   try {
-    const meta = writeDicom({ rows: 64, columns: 64, modality: 'CT', transferSyntax: TS.deflate, noPixelData: true });
-    const v = new DataView(meta.buffer, meta.byteOffset, meta.byteLength);
-    const bomb = concat([meta.subarray(0, 132 + 12 + v.getUint32(140, true)), zeros(1024)]);
+    const bomb = deflatedDicomBomb(1024);
     const before = process.memoryUsage().arrayBuffers;
     const { result, slowestMs } = await healthDuring(port, postTo(port, [{ name: 'bomb.dcm', bytes: bomb }]));
     assert.equal(result.status, 200);

@@ -1,0 +1,128 @@
+/**
+ * The attacks of issue 11 against `covid-ct serve` in its own process (default limits, loopback): each one's
+ * answer, how long it took, the slowest /healthz answer while it ran, and the server's memory (VmRSS) before,
+ * at its peak (VmHWM) and after, idle. Reference in the same run: a normal request (one synthetic CT slice) on
+ * the idle server, and again after every attack (it must still be served).
+ *
+ *   npm run bench:attack [-- --idle-s 10]
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { packageRoot } from '../src/cli/command.js';
+import { ctSlice, deflatedDicomBomb, overlappingZip, writeRawZip, zeros } from '../test/dicom-writer.js';
+
+const { values } = parseArgs({ options: { 'idle-s': { type: 'string' } } });
+const idleSeconds = Number(values['idle-s'] ?? 10);
+const root = packageRoot();
+
+const child = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '--port', '0', '--host', '127.0.0.1'], { cwd: root, env: { ...process.env, COVID_CT_TOKEN: '' } });
+const port = await new Promise<number>((resolve, reject) => {
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; const m = /serving http:\/\/[^:]+:(\d+)\//.exec(out); if (m) resolve(Number(m[1])); });
+  child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
+});
+const base = `http://127.0.0.1:${port}`;
+
+async function memory(): Promise<{ rss: number; hwm: number }> {
+  const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+const MB = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
+
+type Part = { name: string; bytes: Uint8Array };
+function form(files: Part[]): FormData {
+  const fd = new FormData();
+  for (const f of files) fd.append('files', new Blob([f.bytes.slice()]), f.name);
+  return fd;
+}
+
+async function post(body: FormData | { raw: Uint8Array; type: string }): Promise<{ status: number; summary: string }> {
+  const init = body instanceof FormData ? { method: 'POST', body } : { method: 'POST', body: body.raw as Uint8Array<ArrayBuffer>, headers: { 'content-type': body.type } };
+  const res = await fetch(`${base}/api/predict`, init);
+  const json = await res.json() as { results?: { error?: string; probability?: number | null }[]; error?: string };
+  const errors = json.results?.filter((r) => r.error).length ?? 0;
+  return { status: res.status, summary: json.error ? json.error.slice(0, 70) : `${json.results?.length} results, ${errors} errors` };
+}
+
+/** Runs `work` while polling /healthz every 50 ms: the slowest answer in ms. */
+async function healthDuring<T>(work: () => Promise<T>): Promise<{ result: T; ms: number; slowest: number }> {
+  let done = false, slowest = 0;
+  const poll = (async () => {
+    while (!done) {
+      const t = performance.now();
+      await (await fetch(`${base}/healthz`)).arrayBuffer();
+      slowest = Math.max(slowest, performance.now() - t);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const t = performance.now();
+  const result = await work();
+  const ms = performance.now() - t;
+  done = true;
+  await poll;
+  return { result, ms, slowest };
+}
+
+const normal = () => post(form([{ name: 'IM0001', bytes: ctSlice(1) }]));
+
+/** 400,000 one-byte parts (27 MB), multipart written by hand (FormData is too slow for this many). */
+function manyParts(n: number): { raw: Uint8Array; type: string } {
+  const b = 'attackboundary';
+  const part = Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="files"; filename="x"\r\n\r\nA\r\n`);
+  return { raw: Buffer.concat([...new Array(n).fill(part), Buffer.from(`--${b}--\r\n`)]), type: `multipart/form-data; boundary=${b}` };
+}
+
+/** `n` clients uploading at 1 KB/s for `seconds`; resolves with how their uploads ended. */
+async function slowClients(n: number, seconds: number): Promise<string> {
+  const ends = await Promise.all(Array.from({ length: n }, () => new Promise<string>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => { got += d.toString('latin1'); });
+    s.write(`POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000\r\n\r\n--b\r\n`);
+    const timer = setInterval(() => s.write(Buffer.alloc(1024, 0x41)), 1000);
+    const stop = setTimeout(() => s.destroy(), seconds * 1000);
+    const end = () => { clearInterval(timer); clearTimeout(stop); resolve(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] ?? 'open'); };
+    s.on('close', end);
+    s.on('error', end);
+  })));
+  const counts = new Map<string, number>();
+  for (const e of ends) counts.set(e, (counts.get(e) ?? 0) + 1);
+  return [...counts].map(([k, v]) => `${v}x ${k}`).join(', ');
+}
+
+const attacks: [string, () => Promise<{ status: number | string; summary: string }>][] = [
+  ['zip: 300 records on one compressed stream', () => post(form([{ name: 'overlap.zip', bytes: overlappingZip(300, zeros(60)) }]))],
+  ['zip: 8 distinct 60 MB bombs (budget 300 MB)', () => post(form([{ name: 'bombs.zip', bytes: writeRawZip(Array.from({ length: 8 }, (_, i) => ({ name: `b${i}`, data: zeros(60), method: 8 as const, crc: 0, declaredSize: 1000 }))) }]))],
+  ['deflated DICOM inflating to 1 GB', () => post(form([{ name: 'bomb.dcm', bytes: deflatedDicomBomb(1024) }]))],
+  ['400,000 one-byte parts (27 MB)', () => post(manyParts(400_000))],
+  ['1000 one-byte files (the limit)', () => post(form(Array.from({ length: 1000 }, (_, i) => ({ name: `f${i}`, bytes: Uint8Array.of(i & 0xff) }))))],
+  ['20 clients at 1 KB/s + a normal one', async () => {
+    const slow = slowClients(20, 15);
+    await new Promise((r) => setTimeout(r, 1000));
+    const t = performance.now();
+    const ok = await normal();
+    const ms = performance.now() - t;
+    return { status: ok.status, summary: `normal client ${ok.status} in ${ms.toFixed(0)} ms; slow ones: ${await slow}` };
+  }],
+];
+
+await normal(); // warm up: the model's first pass
+const reference = await healthDuring(normal);
+const start = await memory();
+console.log(`covid-ct serve (pid ${child.pid}), default limits. Reference: a normal request ${reference.result.status} in ${reference.ms.toFixed(0)} ms; idle RSS ${MB(start.rss)}\n`);
+console.log('| attack | answer | took | slowest /healthz | RSS after | then a normal request |');
+console.log('|---|---|---|---|---|---|');
+for (const [name, attack] of attacks) {
+  const { result, ms, slowest } = await healthDuring(attack);
+  const after = await memory();
+  const n = await healthDuring(normal);
+  console.log(`| ${name} | ${result.status}: ${result.summary} | ${(ms / 1000).toFixed(1)} s | ${slowest.toFixed(0)} ms | ${MB(after.rss)} | ${n.result.status} in ${n.ms.toFixed(0)} ms |`);
+}
+await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+const end = await memory();
+console.log(`\nRSS: before ${MB(start.rss)}, peak ${MB(end.hwm)}, after ${idleSeconds} s idle ${MB(end.rss)}`);
+child.kill();
