@@ -218,23 +218,32 @@ const MAX_REQUEST_FILES = 500;
 // page asks for it once, keeps it for this tab only (sessionStorage: gone when the tab closes) and sends it.
 
 const TOKEN_KEY = 'covid-ct-token';
+/** Resolves the pending question for the token (one form, one listener, however many requests wait). */
+let tokenGiven: (() => void) | undefined;
 let tokenAsked: Promise<void> | undefined;
 
 function askToken(): Promise<void> {
-  tokenAsked ??= new Promise<void>((resolve) => {
-    const form = $<HTMLFormElement>('#token-form');
-    form.hidden = false;
-    $<HTMLInputElement>('#token').focus();
+  const form = $<HTMLFormElement>('#token-form');
+  if (!form.dataset.wired) {
+    form.dataset.wired = '1';
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       const value = $<HTMLInputElement>('#token').value.trim();
       if (!value) return;
       sessionStorage.setItem(TOKEN_KEY, value);
       $<HTMLInputElement>('#token').value = '';
+      $('#token-status').textContent = '';
       form.hidden = true;
+      const given = tokenGiven;
+      tokenGiven = undefined;
       tokenAsked = undefined;
-      resolve();
-    }, { once: false });
+      given?.();
+    });
+  }
+  tokenAsked ??= new Promise<void>((resolve) => {
+    tokenGiven = resolve;
+    form.hidden = false;
+    $<HTMLInputElement>('#token').focus();
   });
   return tokenAsked;
 }
