@@ -28,7 +28,8 @@ Options:
   --report FILE        the model's test evaluation (JSON from covid-ct evaluate --report) for the model card
                        (default: reports/NAME.json for a shipped model models/NAME)
   --port N             port (default $PORT or 3000)
-  --host ADDR          address (default $HOST or 127.0.0.1; 0.0.0.0 exposes it to the network)
+  --host ADDR          address (default $HOST or 127.0.0.1; 0.0.0.0 exposes it to the network and then
+                       needs COVID_CT_TOKEN or --no-auth)
   --max-upload-mb N    request body limit (default 50; 413 past it)
   --max-megapixels N   pixels per image or frame (default 50)
   --timeout-s N        seconds per request once uploaded, queueing included (default 60; 504 past it)
