@@ -6,6 +6,7 @@
 import type { Category, Verdict } from '../model/reading.js';
 import type { OnnxClassifier } from '../model/onnx-engine.js';
 import { ByteBudget, decodeInput, type LungWindow, type SliceOrder } from '../data/inputs.js';
+import { yieldToLoop } from '../data/inflate.js';
 import { greyPng, overlayPng } from '../explain/heatmap.js';
 import { errorMessage } from '../util/errors.js';
 import { orderForDisplay, scoreScans, type ScanScore } from './series.js';
@@ -78,6 +79,9 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
   const input = { window: opts.window, maxPixels: opts.maxPixels, budget, pixelBudget, signal: opts.signal, maxTotalPixels: pixelBudget.limit };
   for (const f of files) {
     opts.signal?.throwIfAborted();
+    // A turn for the event loop between files (awaits of finished promises alone never give one): a request of
+    // a thousand small files must not hold /healthz and the other clients.
+    await yieldToLoop();
     for (const slice of await decodeInput(f.name, f.bytes, input)) {
       opts.signal?.throwIfAborted();
       const base = { file: slice.name, threshold, ...(slice.dicom ? { dicom: slice.dicom } : {}) };
