@@ -54,19 +54,23 @@ async function post(body: FormData | { raw: Uint8Array; type: string }): Promise
  * does not count): the slowest answer in ms.
  */
 const POLLER = `
-let slowest = 0, stop = false;
+let slowest = 0, failed = 0, stop = false;
 process.stdin.on('data', () => { stop = true; });
 (async () => {
   while (!stop) {
     const t = performance.now();
-    await (await fetch(process.argv[1])).arrayBuffer();
+    try {
+      const r = await fetch(process.argv[1], { signal: AbortSignal.timeout(10000) });
+      await r.arrayBuffer();
+      if (r.status !== 200) failed++;
+    } catch { failed++; }
     slowest = Math.max(slowest, performance.now() - t);
     await new Promise((r) => setTimeout(r, 50));
   }
-  process.stdout.write(String(slowest));
+  process.stdout.write(JSON.stringify({ slowest, failed }));
   process.exit(0);
 })();`;
-async function healthDuring<T>(work: () => Promise<T>): Promise<{ result: T; ms: number; slowest: number }> {
+async function healthDuring<T>(work: () => Promise<T>): Promise<{ result: T; ms: number; slowest: string }> {
   const poller = spawn(process.execPath, ['-e', POLLER, `${base}/healthz`], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   poller.stdout.on('data', (d) => { out += d; });
@@ -77,7 +81,9 @@ async function healthDuring<T>(work: () => Promise<T>): Promise<{ result: T; ms:
   const ms = performance.now() - t;
   poller.stdin.end('stop\n');
   await exited;
-  return { result, ms, slowest: Number(out) };
+  const h = JSON.parse(out || '{"slowest":NaN,"failed":NaN}') as { slowest: number; failed: number };
+  // A health check that waits 10 s is counted as failed (and the slowest answer is then at least 10 s).
+  return { result, ms, slowest: `${h.slowest.toFixed(0)} ms${h.failed ? ` (${h.failed} failed)` : ''}` };
 }
 
 const normal = () => post(form([{ name: 'IM0001', bytes: ctSlice(1) }]));
@@ -156,7 +162,7 @@ for (const [name, attack] of attacks) {
   const { result, ms, slowest } = await healthDuring(attack);
   const after = await memory();
   const n = await healthDuring(normal);
-  console.log(`| ${name} | ${result.status}: ${result.summary} | ${(ms / 1000).toFixed(1)} s | ${slowest.toFixed(0)} ms | ${MB(after.rss)} | ${n.result.status} in ${n.ms.toFixed(0)} ms |`);
+  console.log(`| ${name} | ${result.status}: ${result.summary} | ${(ms / 1000).toFixed(1)} s | ${slowest} | ${MB(after.rss)} | ${n.result.status} in ${n.ms.toFixed(0)} ms |`);
 }
 await new Promise((r) => setTimeout(r, idleSeconds * 1000));
 const end = await memory();
