@@ -85,6 +85,9 @@ Security (see docs/deploying.md):
     });
     if (security.token !== undefined) console.log('covid-ct: the API requires the token of COVID_CT_TOKEN (Authorization: Bearer)');
     console.log(`covid-ct: serving http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${bound}/ (model ${path.relative(process.cwd(), modelDir) || modelDir}); Ctrl-C stops`);
+    if ((hostname === '0.0.0.0' || hostname === '::') && (values['allow-host'] ?? []).length === 0) {
+      console.log(`covid-ct: answering only to loopback names: clients on the network need the name they use given with --allow-host NAME (see docs/deploying.md)`);
+    }
     await new Promise(() => {}); // until the process is stopped
     return 0;
   },
