@@ -165,7 +165,7 @@ test('hostile files (a 20000x20000 PNG, truncated JPEG) get errors; the server k
   assert.ok(Math.abs(again.body.results[0].probability - expected) < 1e-6);
 });
 
-test('a full queue answers 503 with Retry-After before reading the upload; queued work never overlaps', async () => {
+test('a full queue answers 503 with Retry-After once the upload is read (no model work is queued); queued work never overlaps', async () => {
   const app = appWith({ concurrency: 1, maxWaiting: 1 });
   const files = await Promise.all(slices.map(fileOf));
   const load = [post(app, files), post(app, files)];
@@ -204,7 +204,7 @@ test('a slow client is cut off while others are served', async () => {
       socket.on('close', () => resolve(got));
       socket.on('error', () => resolve(got));
     });
-    socket.write('POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n');
+    socket.write(`POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n`);
     const healthy = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(healthy.status, 200);
     const started = Date.now();

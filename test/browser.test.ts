@@ -324,3 +324,34 @@ test('feature distance on this device: the same verdicts as the server, striped 
     await p.close();
   }
 });
+
+test('a server with a token: the page asks for it once (a wrong one again), keeps it for the tab and sends it', async () => {
+  const token = 'page-token-0123456789abcdef';
+  const app = createApp({ root: REPO, modelDir: MODEL, engine, card: modelCard(engine.json), limits: DEFAULT_LIMITS, security: { token } });
+  const bound = await listen(app, { port: 0, hostname: '127.0.0.1' });
+  const p = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+  try {
+    await p.goto(`http://127.0.0.1:${bound.port}/`);
+    await p.waitForSelector('#token-form:not([hidden])', { timeout: 30_000 });
+    assert.equal(await p.evaluate(() => document.body.dataset.ready), undefined, 'no model card without the token');
+    await p.fill('#token', 'not-the-token');
+    await p.click('#token-form button');
+    await p.waitForFunction(() => /not accepted/.test(document.querySelector('#token-status')!.textContent ?? ''), null, { timeout: 30_000 });
+    await p.fill('#token', token);
+    await p.click('#token-form button');
+    await p.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
+    assert.equal(await p.isHidden('#token-form'), true);
+    assert.equal(await p.evaluate(() => sessionStorage.getItem('covid-ct-token')), token);
+    await p.setInputFiles('#files', [{ name: 'IM0001', mimeType: 'application/dicom', buffer: Buffer.from(ctSlice(1)) }]);
+    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 1 && !document.body.dataset.busy, null, { timeout: 120_000 });
+    const row = await p.textContent('#results tbody tr');
+    assert.match(row ?? '', /\d\.\d/, `scored: ${row}`);
+    // Asked once: a reload in the same tab goes straight to the page.
+    await p.reload();
+    await p.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
+    assert.equal(await p.isHidden('#token-form'), true);
+  } finally {
+    await p.close();
+    bound.server.close();
+  }
+});

@@ -367,3 +367,37 @@ export function jpegLosslessEncode(samples: ArrayLike<number>, spec: JpegLossles
   flush();
   return Uint8Array.from([...head, ...out, 0xff, 0xd9]);
 }
+
+/** Raw deflate of `mb` MB of zeros (a bomb: ~1 KB per MB), as a complete stream (see zipBombStream). */
+export function zeros(mb: number): Uint8Array {
+  const chunk = deflateRawSync(new Uint8Array(1 << 20), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  return concat([...new Array(mb).fill(chunk), Uint8Array.of(0x03, 0x00)]);
+}
+
+/** `n` directory records that all point at one local entry holding deflated `data` (the non-recursive zip bomb). */
+export function overlappingZip(n: number, data: Uint8Array): Uint8Array {
+  const name = Buffer.from('IM0000');
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt16LE(8, 8);
+  local.writeUInt32LE(data.length, 18); local.writeUInt32LE(1000, 22); local.writeUInt16LE(name.length, 26);
+  const head = Buffer.concat([local, name, data]);
+  const records = Array.from({ length: n }, (_, i) => {
+    const nm = Buffer.from(`IM${String(i).padStart(4, '0')}`);
+    const r = Buffer.alloc(46);
+    r.writeUInt32LE(0x02014b50, 0); r.writeUInt16LE(20, 4); r.writeUInt16LE(20, 6); r.writeUInt16LE(8, 10);
+    r.writeUInt32LE(data.length, 20); r.writeUInt32LE(1000, 24); r.writeUInt16LE(nm.length, 28); r.writeUInt32LE(0, 42);
+    return Buffer.concat([r, nm]);
+  });
+  const dir = Buffer.concat(records);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(n, 8); end.writeUInt16LE(n, 10);
+  end.writeUInt32LE(dir.length, 12); end.writeUInt32LE(head.length, 16);
+  return new Uint8Array(Buffer.concat([head, dir, end]));
+}
+
+/** The start of a deflated-transfer-syntax DICOM (preamble and meta group) followed by `mb` MB of deflated zeros. */
+export function deflatedDicomBomb(mb: number): Uint8Array {
+  const meta = writeDicom({ rows: 64, columns: 64, modality: 'CT', transferSyntax: TS.deflate, noPixelData: true });
+  const v = new DataView(meta.buffer, meta.byteOffset, meta.byteLength);
+  return concat([meta.subarray(0, 132 + 12 + v.getUint32(140, true)), zeros(mb)]);
+}

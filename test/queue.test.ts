@@ -37,3 +37,18 @@ test('admission stops at concurrency + maxWaiting and reopens when a request is 
   again(); releases[1](); releases[2]();
   assert.equal(q.pending, 0);
 });
+
+test('uploads in progress are capped per client address and in total, and a client is forgotten once done', async () => {
+  const { UploadGate, UploadsFullError } = await import('../src/server/uploads.js');
+  const gate = new UploadGate({ maxUploads: 3, maxUploadsPerClient: 2 });
+  const a1 = gate.enter('10.0.0.1'), a2 = gate.enter('10.0.0.1');
+  assert.throws(() => gate.enter('10.0.0.1'), (e: unknown) => e instanceof UploadsFullError && e.perClient && /2 at once/.test(e.message));
+  const b1 = gate.enter('10.0.0.2');
+  assert.throws(() => gate.enter('10.0.0.3'), (e: unknown) => e instanceof UploadsFullError && !e.perClient);
+  assert.deepEqual([gate.inProgress, gate.clients], [3, 2]);
+  a1(); a1(); // leaving twice counts once
+  assert.equal(gate.inProgress, 2);
+  const c1 = gate.enter('10.0.0.3');
+  a2(); b1(); c1();
+  assert.deepEqual([gate.inProgress, gate.clients], [0, 0], 'nothing kept per past client');
+});

@@ -8,12 +8,12 @@
  * group slices into scans. Error messages describe the problem, never a value of a patient tag.
  */
 import { createHash } from 'node:crypto';
-import { inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet, type Element } from 'dicom-parser';
 import sharp from 'sharp';
 import type { GreyImage } from '../types.js';
 import { ImageDecodeError, errorMessage } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
+import { type ByteBudget, inflateBounded } from './inflate.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem, windowValue } from './window.js';
 import { decodeRle } from './rle.js';
 import { FRAME_CODECS, decodeFrame } from './frame-codec.js';
@@ -106,6 +106,10 @@ export interface DicomOptions {
   window?: LungWindow;
   /** Refuse files with more than this many pixels over all frames, checked from the header before allocating. */
   maxPixels?: number;
+  /** The request's unpacking budget, charged with every inflated byte of a deflated data set. */
+  budget?: ByteBudget;
+  /** Checked while inflating: a request that timed out stops. */
+  signal?: AbortSignal;
 }
 
 /** How stored values became grey levels; says which window a score was computed on. */
@@ -151,7 +155,7 @@ export async function decodeDicom(bytes: Uint8Array, opts: DicomOptions = {}): P
   const window = opts.window ?? DEFAULT_LUNG_WINDOW;
   const windowProblem = lungWindowProblem(window);
   if (windowProblem) throw new RangeError(windowProblem); // the caller's mistake, not the file's
-  const ds = parse(bytes, maxPixels);
+  const ds = await parse(bytes, maxPixels, opts);
   const geometry = readGeometry(ds, maxPixels);
   const rawFrames = await frameBytes(ds, geometry);
   const order = readOrder(ds, geometry.frames);
@@ -176,30 +180,39 @@ export async function decodeDicom(bytes: Uint8Array, opts: DicomOptions = {}): P
   };
 }
 
-/** Parses the structure; deflated data sets are inflated by us, with an output limit (a deflate bomb stops). */
-function parse(bytes: Uint8Array, maxPixels: number): DataSet {
+/** Thrown by the first pass's inflater: the deflated data set starts at `position`. */
+class Deflated {
+  constructor(readonly position: number) {}
+}
+
+/**
+ * Parses the structure. A deflated data set is inflated by us, off the parser: dicom-parser calls its inflater
+ * synchronously, so a first pass only learns where the deflated part starts, the inflation runs in steps that
+ * yield to the event loop (bounded by the limit and the request's budget, so a deflate bomb stops early and its
+ * memory is dropped), and a second pass parses the result.
+ */
+async function parse(bytes: Uint8Array, maxPixels: number, opts: DicomOptions): Promise<DataSet> {
   // The pixels of the largest allowed image (6 bytes: 16-bit RGB) plus 16 MB of other tags.
   const maxInflated = Math.min(maxPixels * 6, 1 << 30) + (16 << 20);
-  const inflater = (arr: Uint8Array, position: number): Uint8Array => {
-    let inflated: Buffer;
-    try {
-      inflated = inflateRawSync(arr.subarray(position), { maxOutputLength: maxInflated });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ERR_BUFFER_TOO_LARGE') throw new DicomDecodeError(`the deflated DICOM inflates to more than ${Math.round(maxInflated / 2 ** 20)} MB, over the limit`);
-      throw new DicomDecodeError(`truncated or corrupt DICOM: the deflated data set does not inflate (${errorMessage(e).replace(/\.$/, '')})`);
-    }
-    const out = new Uint8Array(position + inflated.length);
-    out.set(arr.subarray(0, position));
-    out.set(inflated, position);
-    return out;
-  };
-  try {
+  const run = (inflater: (arr: Uint8Array, position: number) => Uint8Array): DataSet =>
     // The .d.ts types the inflater as returning void; dicom-parser uses its return value as the new byte array.
-    return dicomParser.parseDicom(bytes, { inflater: inflater as unknown as (arr: Uint8Array, position: number) => void });
+    dicomParser.parseDicom(bytes, { inflater: inflater as unknown as (arr: Uint8Array, position: number) => void });
+  try {
+    return run((_arr, position) => { throw new Deflated(position); });
   } catch (e) {
-    if (e instanceof DicomDecodeError) throw e;
-    throw new DicomDecodeError(`truncated or corrupt DICOM: ${parserReason(e)}`);
+    if (!(e instanceof Deflated)) throw new DicomDecodeError(`truncated or corrupt DICOM: ${parserReason(e)}`);
+    const position = e.position;
+    const result = await inflateBounded(bytes.subarray(position), maxInflated, { budget: opts.budget, signal: opts.signal });
+    if ('over' in result) throw new DicomDecodeError(`the deflated DICOM inflates to more than ${Math.round(maxInflated / 2 ** 20)} MB, over the limit`);
+    if ('error' in result) throw new DicomDecodeError(`truncated or corrupt DICOM: the deflated data set does not inflate (${result.error})`);
+    const out = new Uint8Array(position + result.data.length);
+    out.set(bytes.subarray(0, position));
+    out.set(result.data, position);
+    try {
+      return run(() => out);
+    } catch (e2) {
+      throw new DicomDecodeError(`truncated or corrupt DICOM: ${parserReason(e2)}`);
+    }
   }
 }
 

@@ -10,9 +10,10 @@ import { decodeDicom, isDicom, opaqueKey } from './dicom.js';
 import { describeStart, otherImageFormat, sniffFormat } from './format.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem } from './window.js';
 import { DEFAULT_ZIP_LIMITS, type ZipLimits, isZip, readZip } from './zip.js';
+import { ByteBudget } from './inflate.js';
 
 export { DEFAULT_LUNG_WINDOW, lungWindowProblem, type LungWindow, type SliceOrder };
-export { DEFAULT_ZIP_LIMITS, type ZipLimits };
+export { DEFAULT_ZIP_LIMITS, type ZipLimits, ByteBudget };
 
 export interface InputOptions {
   /** Window applied to CT DICOMs, in HU (default DEFAULT_LUNG_WINDOW: width 1500, level -600). */
@@ -23,6 +24,15 @@ export interface InputOptions {
   zipLimits?: ZipLimits;
   /** Decoded pixels of all slices of one zip together; default DEFAULT_MAX_TOTAL_PIXELS. */
   maxTotalPixels?: number;
+  /**
+   * One request's unpacking budget: every byte inflated or stored from zips and deflated DICOM, across all of its
+   * files, refused entries included. Once spent, the rest of the request's archives are not unpacked.
+   */
+  budget?: ByteBudget;
+  /** One request's decoded pixels across all of its files (bounds its memory); past it, files are not decoded. */
+  pixelBudget?: ByteBudget;
+  /** Checked while unpacking: a request that timed out stops. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -58,9 +68,23 @@ export function checkLungWindow(w: { width: unknown; level: unknown }): LungWind
  * nested zips refused. Anything else is one slice with an error. Never throws for bad content.
  */
 export async function decodeInput(name: string, bytes: Uint8Array, opts: InputOptions = {}): Promise<InputSlice[]> {
-  if (isZip(bytes)) return decodeZip(name, bytes, opts);
-  return decodeSingle(name, bytes, opts);
+  if (opts.pixelBudget?.exhausted) return [{ name, error: pixelBudgetMessage(opts.pixelBudget) }];
+  const slices = isZip(bytes) ? await decodeZip(name, bytes, opts) : await decodeSingle(name, bytes, opts);
+  if (!opts.pixelBudget) return slices;
+  // The request's pixels: slices past the budget are dropped (their memory freed) and replaced by one error.
+  const kept: InputSlice[] = [];
+  for (const s of slices) {
+    if (s.image && !opts.pixelBudget.charge(s.image.width * s.image.height)) {
+      kept.push({ name: s.name, error: pixelBudgetMessage(opts.pixelBudget) });
+      break;
+    }
+    kept.push(s);
+  }
+  return kept;
 }
+
+const pixelBudgetMessage = (b: ByteBudget): string =>
+  `the images of ${b.what} add up to more than ${Math.round(b.limit / 1e6)} megapixels, over the limit; the remaining images were not decoded`;
 
 async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions): Promise<InputSlice[]> {
   try {
@@ -69,7 +93,7 @@ async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions)
       const window = opts.window ?? DEFAULT_LUNG_WINDOW;
       const problem = lungWindowProblem(window);
       if (problem) return [{ name, error: problem }];
-      const d = await decodeDicom(bytes, { window, maxPixels: opts.maxPixels });
+      const d = await decodeDicom(bytes, { window, maxPixels: opts.maxPixels, budget: opts.budget, signal: opts.signal });
       // A file with no SeriesInstanceUID is its own series; its name is hashed like a UID, never shown as a key.
       const series = d.series ?? opaqueKey(`file:${name}`);
       const multi = d.frames.length > 1;
@@ -86,6 +110,7 @@ async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions)
     if (other) return [{ name, error: `${/^[AEIOU]/.test(other) ? 'an' : 'a'} ${other} image: not supported; convert to PNG (or send the DICOM)` }];
     return [{ name, error: `not a PNG, JPEG or DICOM image (starts with ${describeStart(bytes)})` }];
   } catch (e) {
+    if (opts.signal?.aborted) throw e;
     return [{ name, error: errorMessage(e) }];
   }
 }
@@ -95,7 +120,7 @@ async function decodeZip(name: string, bytes: Uint8Array, opts: InputOptions): P
   const maxTotal = opts.maxTotalPixels ?? DEFAULT_MAX_TOTAL_PIXELS;
   let pixels = 0;
   try {
-    for (const entry of readZip(bytes, opts.zipLimits ?? DEFAULT_ZIP_LIMITS)) {
+    for await (const entry of readZip(bytes, opts.zipLimits ?? DEFAULT_ZIP_LIMITS, { budget: opts.budget, signal: opts.signal })) {
       const entryName = `${name}/${entry.name}`;
       if (entry.error !== undefined || !entry.bytes) { out.push({ name: entryName, error: entry.error ?? 'the entry could not be read' }); continue; }
       const slices = await decodeSingle(entryName, entry.bytes, opts);
@@ -107,7 +132,9 @@ async function decodeZip(name: string, bytes: Uint8Array, opts: InputOptions): P
       out.push(...slices);
     }
   } catch (e) {
-    // An archive-level problem: what was read stays, and the archive itself gets the error.
+    // A timed-out request stops; an archive-level problem (or the request's spent budget, BudgetError): what was
+    // read stays, and the archive itself gets the error.
+    if (opts.signal?.aborted) throw e;
     out.push({ name, error: errorMessage(e) });
   }
   if (out.length === 0) out.push({ name, error: 'the zip archive holds no files' });

@@ -3,8 +3,8 @@
  * the directory can lie, so inflation is streamed and stopped as soon as the output passes a limit. Entry
  * names are labels only; nothing here (or downstream) uses them as file paths.
  */
-import { Inflate } from 'fflate';
-import { ImageDecodeError, errorMessage } from '../util/errors.js';
+import { BudgetError, ByteBudget, inflateBounded, yieldToLoop, type InflateOptions } from './inflate.js';
+import { ImageDecodeError } from '../util/errors.js';
 
 export interface ZipLimits {
   /** Directory records (files and folders) in the archive. */
@@ -62,13 +62,15 @@ function skipped(name: string): boolean {
 
 const MB = (n: number): string => `${Math.round(n / 2 ** 20)} MB`;
 
-/**
- * Yields the archive's files in directory order (folders, `__MACOSX/` and dot-files skipped). Problems with one
- * entry (encrypted, unsupported method, over the per-entry limit, corrupt) come back as that entry's `error`;
- * problems with the archive (no directory, too many entries, over the total limit) throw ZipError.
- */
-export function* readZip(bytes: Uint8Array, limits: ZipLimits = DEFAULT_ZIP_LIMITS): Generator<ZipEntry> {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** Where an entry's bytes lie in the archive (local header to end of data), read from the directory. */
+interface Span { index: number; name: string; start: number; end: number }
+
+/** One directory record, decoded. */
+interface DirRecord {
+  name: string; flags: number; method: number; crc: number; compressedSize: number; declaredSize: number; localOffset: number;
+}
+
+function readDirectory(bytes: Uint8Array, view: DataView, limits: ZipLimits): DirRecord[] {
   const eocd = findEndRecord(bytes, view);
   const count = view.getUint16(eocd + 10, true);
   const dirSize = view.getUint32(eocd + 12, true);
@@ -77,51 +79,102 @@ export function* readZip(bytes: Uint8Array, limits: ZipLimits = DEFAULT_ZIP_LIMI
   if (count > limits.maxEntries) throw new ZipError(`the archive has ${count} entries, over the limit of ${limits.maxEntries}`);
   if (dirOffset + dirSize > eocd) throw new ZipError('truncated or corrupt zip: the central directory lies outside the file');
   const decoder = new TextDecoder('utf-8');
-  let total = 0;
+  const records: DirRecord[] = [];
   let p = dirOffset;
   for (let i = 0; i < count; i++) {
     if (p + 46 > eocd || view.getUint32(p, true) !== 0x02014b50) throw new ZipError(`truncated or corrupt zip: directory record ${i + 1} of ${count} is damaged`);
-    const flags = view.getUint16(p + 8, true);
-    const method = view.getUint16(p + 10, true);
-    const crc = view.getUint32(p + 16, true);
-    const compressedSize = view.getUint32(p + 20, true);
-    const declaredSize = view.getUint32(p + 24, true);
     const nameLength = view.getUint16(p + 28, true);
-    const extraLength = view.getUint16(p + 30, true);
-    const commentLength = view.getUint16(p + 32, true);
-    const localOffset = view.getUint32(p + 42, true);
-    const name = decoder.decode(bytes.subarray(p + 46, p + 46 + nameLength));
-    p += 46 + nameLength + extraLength + commentLength;
+    records.push({
+      flags: view.getUint16(p + 8, true), method: view.getUint16(p + 10, true), crc: view.getUint32(p + 16, true),
+      compressedSize: view.getUint32(p + 20, true), declaredSize: view.getUint32(p + 24, true), localOffset: view.getUint32(p + 42, true),
+      name: decoder.decode(bytes.subarray(p + 46, p + 46 + nameLength)),
+    });
+    p += 46 + nameLength + view.getUint16(p + 30, true) + view.getUint16(p + 32, true);
+  }
+  return records;
+}
+
+/**
+ * Entries whose bytes overlap are the trick of the non-recursive zip bomb (hundreds of records pointing at one
+ * compressed stream): no honest archiver writes them, so the whole archive is refused before anything is inflated.
+ */
+function refuseOverlaps(spans: Span[]): void {
+  const sorted = [...spans].sort((a, b) => a.start - b.start || a.end - b.end);
+  for (let i = 1; i < sorted.length; i++) {
+    const [a, b] = [sorted[i - 1], sorted[i]];
+    if (b.start < a.end) {
+      throw new ZipError(`the archive's entries overlap (records ${Math.min(a.index, b.index) + 1} and ${Math.max(a.index, b.index) + 1} share their bytes, a zip bomb pattern): refused, nothing was unpacked`);
+    }
+  }
+}
+
+export interface ReadZipOptions extends InflateOptions {}
+
+/**
+ * Yields the archive's files in directory order (folders, `__MACOSX/` and dot-files skipped). Problems with one
+ * entry (encrypted, unsupported method, over the per-entry limit, corrupt) come back as that entry's `error`;
+ * problems with the archive (no directory, too many entries, overlapping entries, over the total limit) throw
+ * ZipError, and a request's spent byte budget throws BudgetError. Every inflated or stored byte is charged to
+ * `opts.budget`, refused entries included. Inflation runs in small steps that yield to the event loop and check
+ * `opts.signal`.
+ */
+export async function* readZip(bytes: Uint8Array, limits: ZipLimits = DEFAULT_ZIP_LIMITS, opts: ReadZipOptions = {}): AsyncGenerator<ZipEntry> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const records = readDirectory(bytes, view, limits);
+  // Where each entry's data lies; entries whose local header is missing or runs past the end get their error below.
+  const located = records.map((r, index) => {
+    if (skipped(r.name) || r.localOffset + 30 > bytes.length || view.getUint32(r.localOffset, true) !== 0x04034b50) return undefined;
+    const start = r.localOffset + 30 + view.getUint16(r.localOffset + 26, true) + view.getUint16(r.localOffset + 28, true);
+    return { index, name: r.name, start: r.localOffset, dataStart: start, end: start + r.compressedSize };
+  });
+  refuseOverlaps(located.filter((s): s is NonNullable<typeof s> => s !== undefined && s.end <= bytes.length));
+  // The archive's own total (limits.maxTotalBytes) and the request's budget, charged together.
+  const archive = new ByteBudget(limits.maxTotalBytes);
+  for (let i = 0; i < records.length; i++) {
+    const { name, flags, method, crc, declaredSize } = records[i];
     if (skipped(name)) continue;
+    opts.signal?.throwIfAborted();
+    // A turn for the event loop per entry: the caller decodes each entry before asking for the next, so
+    // thousands of entries (each a DICOM decoded in JS) must not hold /healthz and other clients.
+    await yieldToLoop();
     const fail = (error: string): ZipEntry => ({ name, error });
     const unsafe = unsafeEntryName(name);
     if (unsafe) { yield fail(unsafe); continue; }
     if (flags & 1) { yield fail('the entry is encrypted'); continue; }
     if (method !== 0 && method !== 8) { yield fail(`the entry uses compression method ${method} (only stored and deflate are supported)`); continue; }
-    if (localOffset + 30 > bytes.length || view.getUint32(localOffset, true) !== 0x04034b50) { yield fail('truncated or corrupt zip: the entry\'s local header is missing'); continue; }
-    const start = localOffset + 30 + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
-    const end = start + compressedSize;
-    if (end > bytes.length) { yield fail('truncated zip: the entry\'s data runs past the end of the file'); continue; }
-    const compressed = bytes.subarray(start, end);
+    const at = located[i];
+    if (!at) { yield fail('truncated or corrupt zip: the entry\'s local header is missing'); continue; }
+    if (at.end > bytes.length) { yield fail('truncated zip: the entry\'s data runs past the end of the file'); continue; }
+    const compressed = bytes.subarray(at.dataStart, at.end);
     let data: Uint8Array;
+    const archiveFull = () => new ZipError(`the archive inflates to more than ${MB(limits.maxTotalBytes)} in total, over the limit; the remaining entries were not read`);
     if (method === 0) {
       if (compressed.length > limits.maxEntryBytes) { yield fail(`the entry is larger than the limit of ${MB(limits.maxEntryBytes)}`); continue; }
-      if (total + compressed.length > limits.maxTotalBytes) throw new ZipError(`the archive holds more than ${MB(limits.maxTotalBytes)} in total, over the limit; the remaining entries were not read`);
+      if (!archive.charge(compressed.length)) throw archiveFull();
+      if (opts.budget && !opts.budget.charge(compressed.length)) throw new BudgetError(opts.budget.message());
       data = compressed;
     } else {
-      const budget = Math.min(limits.maxEntryBytes, limits.maxTotalBytes - total);
-      const result = inflateBounded(compressed, budget);
-      if ('error' in result) { yield fail(result.error); continue; }
-      if (result.over) {
-        if (budget < limits.maxEntryBytes) throw new ZipError(`the archive inflates to more than ${MB(limits.maxTotalBytes)} in total, over the limit; the remaining entries were not read`);
+      const max = Math.min(limits.maxEntryBytes, archive.remaining);
+      const spent = opts.budget?.spent ?? 0;
+      const result = await inflateBounded(compressed, max, opts);
+      const inflated = (opts.budget?.spent ?? 0) - spent;
+      if ('error' in result) {
+        archive.charge(inflated);
+        yield fail(/ends early/.test(result.error) ? 'truncated zip entry: the compressed data ends early' : `corrupt zip entry: ${result.error}`);
+        continue;
+      }
+      if ('over' in result) {
+        if (max < limits.maxEntryBytes) throw archiveFull();
+        // What a refused entry inflated still counts toward the archive's total (and the request's budget).
+        if (!archive.charge(max)) throw archiveFull();
         yield fail(`the entry inflates to more than ${MB(limits.maxEntryBytes)}, over the limit (declared ${declaredSize} bytes): refused`);
         continue;
       }
       data = result.data;
+      if (!archive.charge(data.length)) throw archiveFull();
     }
-    total += data.length;
     if (data.length !== declaredSize) { yield fail(`corrupt zip entry: it holds ${data.length} bytes but declares ${declaredSize}`); continue; }
-    if (crc32(data) !== crc) { yield fail('corrupt zip entry: its checksum (CRC-32) does not match'); continue; }
+    if ((await crc32Async(data, opts.signal)) !== crc) { yield fail('corrupt zip entry: its checksum (CRC-32) does not match'); continue; }
     yield { name, bytes: data };
   }
 }
@@ -134,34 +187,15 @@ function findEndRecord(bytes: Uint8Array, view: DataView): number {
   throw new ZipError('truncated or corrupt zip: no end of central directory record (cut short?)');
 }
 
-/** Inflates in 16 KB input steps (at most ~17 MB of output each), stopping as soon as the output passes `max`. */
-function inflateBounded(compressed: Uint8Array, max: number): { data: Uint8Array; over?: undefined } | { over: true } | { error: string } {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let over = false;
-  let finished = false;
-  const inflate = new Inflate((chunk, final) => {
-    size += chunk.length;
-    if (size > max) over = true;
-    else chunks.push(chunk);
-    if (final) finished = true;
-  });
-  const STEP = 16 * 1024;
-  try {
-    for (let o = 0; o < compressed.length && !over; o += STEP) {
-      const end = Math.min(compressed.length, o + STEP);
-      inflate.push(compressed.subarray(o, end), end === compressed.length);
-    }
-    if (compressed.length === 0) inflate.push(new Uint8Array(0), true);
-  } catch (e) {
-    return { error: `corrupt zip entry: the compressed data does not inflate (${errorMessage(e)})` };
+/** CRC-32 in 4 MB steps with a turn for the event loop between them (a 50 MB entry takes a while in JS). */
+async function crc32Async(data: Uint8Array, signal?: AbortSignal): Promise<number> {
+  const STEP = 4 << 20;
+  let c = 0xffffffff;
+  for (let o = 0; o < data.length; o += STEP) {
+    if (o > 0) { signal?.throwIfAborted(); await yieldToLoop(); }
+    c = crc32Update(c, data.subarray(o, Math.min(data.length, o + STEP)));
   }
-  if (over) return { over: true };
-  if (!finished) return { error: 'truncated zip entry: the compressed data ends early' };
-  const data = new Uint8Array(size);
-  let o = 0;
-  for (const c of chunks) { data.set(c, o); o += c.length; }
-  return { data };
+  return (c ^ 0xffffffff) >>> 0;
 }
 
 let crcTable: Uint32Array | undefined;
@@ -176,7 +210,12 @@ export function crc32(data: Uint8Array): number {
       crcTable[n] = c >>> 0;
     }
   }
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return (crc32Update(0xffffffff, data) ^ 0xffffffff) >>> 0;
+}
+
+function crc32Update(c: number, data: Uint8Array): number {
+  if (!crcTable) crc32(new Uint8Array(0));
+  const table = crcTable!;
+  for (let i = 0; i < data.length; i++) c = table[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return c;
 }

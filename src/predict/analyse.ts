@@ -5,7 +5,8 @@
  */
 import type { Category, Verdict } from '../model/reading.js';
 import type { OnnxClassifier } from '../model/onnx-engine.js';
-import { decodeInput, type LungWindow, type SliceOrder } from '../data/inputs.js';
+import { ByteBudget, decodeInput, type LungWindow, type SliceOrder } from '../data/inputs.js';
+import { yieldToLoop } from '../data/inflate.js';
 import { greyPng, overlayPng } from '../explain/heatmap.js';
 import { errorMessage } from '../util/errors.js';
 import { orderForDisplay, scoreScans, type ScanScore } from './series.js';
@@ -23,9 +24,16 @@ export interface AnalyseOptions {
   preview?: boolean;
   /** Long side of heatmap and preview PNGs. */
   imageSide?: number;
-  /** Checked between slices: a request that timed out stops using the model. */
+  /** Checked between slices and while unpacking: a request that timed out stops using the model. */
   signal?: AbortSignal;
+  /** Bytes all files of the request may unpack to (zip entries, deflated DICOM), refused ones included. */
+  maxUnpackedBytes?: number;
+  /** Decoded pixels of all files of the request together (bounds its memory). */
+  maxTotalPixels?: number;
 }
+
+/** 300 MB unpacked and 300 megapixels decoded per request: a whole thin-slice CT series with room to spare. */
+export const DEFAULT_REQUEST_BUDGET = { maxUnpackedBytes: 300 * 2 ** 20, maxTotalPixels: 300_000_000 } as const;
 
 export interface SliceResult {
   file: string;
@@ -65,8 +73,16 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
   const out: SliceResult[] = [];
   // Each slice's lung area weighs its involvement in the scan's; it is not part of the API's answer.
   const lungPixels = new Map<SliceResult, number | null>();
+  // One budget for the whole request, whatever the number of files or archives in it.
+  const budget = new ByteBudget(opts.maxUnpackedBytes ?? DEFAULT_REQUEST_BUDGET.maxUnpackedBytes);
+  const pixelBudget = new ByteBudget(opts.maxTotalPixels ?? DEFAULT_REQUEST_BUDGET.maxTotalPixels);
+  const input = { window: opts.window, maxPixels: opts.maxPixels, budget, pixelBudget, signal: opts.signal, maxTotalPixels: pixelBudget.limit };
   for (const f of files) {
-    for (const slice of await decodeInput(f.name, f.bytes, { window: opts.window, maxPixels: opts.maxPixels })) {
+    opts.signal?.throwIfAborted();
+    // A turn for the event loop between files (awaits of finished promises alone never give one): a request of
+    // a thousand small files must not hold /healthz and the other clients.
+    await yieldToLoop();
+    for (const slice of await decodeInput(f.name, f.bytes, input)) {
       opts.signal?.throwIfAborted();
       const base = { file: slice.name, threshold, ...(slice.dicom ? { dicom: slice.dicom } : {}) };
       const failed = { probability: null, label: null, involvement: null, pattern: null, category: null };

@@ -3,13 +3,16 @@
  * every request: POST /api/predict, GET /api/model, GET /healthz.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import type { OnnxClassifier } from '../model/onnx-engine.js';
-import { analyseFiles, type UploadedFile } from '../predict/analyse.js';
+import { analyseFiles, DEFAULT_REQUEST_BUDGET, type UploadedFile } from '../predict/analyse.js';
 import { DEFAULT_LUNG_WINDOW } from '../data/inputs.js';
 import type { ModelCard } from './card.js';
 import { QueueFullError, WorkQueue } from './queue.js';
 import { errorMessage } from '../util/errors.js';
+import { BodyError, multipartBoundary, readBody } from './body.js';
+import { guard, type GuardOptions } from './guard.js';
+import { UploadGate, UploadsFullError } from './uploads.js';
 
 export interface ApiLimits {
   /** Bytes of one request body (413 past it). */
@@ -19,17 +22,39 @@ export interface ApiLimits {
   /** Milliseconds from the end of the upload to the answer, queueing included (504 past it). */
   timeoutMs: number;
   concurrency: number;
+  /** Uploaded requests that may wait for a scoring place (503 past it). */
   maxWaiting: number;
+  /** Files (multipart parts) per request (413 past it). */
+  maxFiles: number;
+  /** Bytes all files of one request may unpack to (zip entries, deflated DICOM), refused entries included. */
+  maxUnpackedBytes: number;
+  /** Decoded pixels of all files of one request together. */
+  maxTotalPixels: number;
+  /** Uploads in progress at once, all clients together (503 past it), and from one client address (429 past it). */
+  maxUploads: number;
+  maxUploadsPerClient: number;
+  /** An upload slower than this on average after the grace period is cut off (408). */
+  minUploadBytesPerSecond: number;
+  uploadGraceMs: number;
 }
 
+/**
+ * 1000 files: a thin-slice CT series sent as loose DICOM files (a zip counts as one). 32 uploads at once, 4 per
+ * address: a 50 MB upload at the slowest allowed rate (64 KB/s after 10 s) still finishes within the request
+ * timeout, and the body memory held by uploads stays under 32 x 50 MB even under attack.
+ */
 export const DEFAULT_LIMITS: ApiLimits = {
   maxRequestBytes: 50 * 1024 * 1024, maxPixels: 50_000_000, timeoutMs: 60_000, concurrency: 1, maxWaiting: 16,
+  maxFiles: 1000, maxUnpackedBytes: DEFAULT_REQUEST_BUDGET.maxUnpackedBytes, maxTotalPixels: DEFAULT_REQUEST_BUDGET.maxTotalPixels,
+  maxUploads: 32, maxUploadsPerClient: 4, minUploadBytesPerSecond: 64 * 1024, uploadGraceMs: 10_000,
 };
 
 export interface ApiOptions {
   engine: OnnxClassifier;
   card: ModelCard;
   limits: ApiLimits;
+  /** Host names, origins and the token (see guard.ts); loopback only, same origin only, no token by default. */
+  security?: GuardOptions;
 }
 
 const ErrorBody = z.object({ error: z.string() }).openapi('Error');
@@ -85,8 +110,12 @@ const predictRoute = createRoute({
   responses: {
     200: { description: 'one result per image or slice (per-file errors inside)', content: { 'application/json': { schema: PredictResponse } } },
     400: { description: 'invalid request (no files, bad parameters)', content: { 'application/json': { schema: ErrorBody } } },
-    413: { description: 'upload larger than the limit', content: { 'application/json': { schema: ErrorBody } } },
-    503: { description: 'queue full; see Retry-After', content: { 'application/json': { schema: ErrorBody } } },
+    401: { description: 'a token is required (the server was started with COVID_CT_TOKEN)', content: { 'application/json': { schema: ErrorBody } } },
+    403: { description: 'cross-origin request refused', content: { 'application/json': { schema: ErrorBody } } },
+    408: { description: 'the upload was too slow', content: { 'application/json': { schema: ErrorBody } } },
+    429: { description: 'too many uploads in progress from this address', content: { 'application/json': { schema: ErrorBody } } },
+    413: { description: 'upload larger than the limit, or more files than the limit', content: { 'application/json': { schema: ErrorBody } } },
+    503: { description: 'queue or upload places full; see Retry-After', content: { 'application/json': { schema: ErrorBody } } },
     504: { description: 'took longer than the time limit', content: { 'application/json': { schema: ErrorBody } } },
   },
 });
@@ -98,13 +127,17 @@ const modelRoute = createRoute({
 
 const healthRoute = createRoute({
   method: 'get', path: '/healthz', summary: 'liveness and load',
-  responses: { 200: { description: 'ok', content: { 'application/json': { schema: z.object({ ok: z.boolean(), pending: z.number(), active: z.number() }) } } } },
+  responses: { 200: { description: 'ok', content: { 'application/json': { schema: z.object({ ok: z.boolean(), pending: z.number(), active: z.number(), uploading: z.number() }) } } } },
 });
 
-/** A client's file name for display: its last path component, printable, at most 200 characters. Never a path. */
+/**
+ * A client's file name for display: its last path component, printable, at most 200 characters. Never a path.
+ * Bidirectional controls (U+202A-U+202E, U+2066-U+2069) are removed: "scan\u202Egnp.exe" must not show as
+ * "scanexe.png".
+ */
 export function displayName(name: string | undefined): string {
   const base = (name ?? '').split(/[\\/]/).pop() ?? '';
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 200);
+  const clean = base.replace(/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g, '').trim().slice(0, 200);
   return clean || 'upload';
 }
 
@@ -117,9 +150,39 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
     },
   });
 
-  // Admission first, before a byte of the body is read: a full house answers 503 at once.
+  app.use('*', guard(opts.security));
+
+  // Uploads in progress are counted apart from scoring places, per client address and in total, and the body is
+  // read here under the size, rate and file-count limits; only a fully read request asks for a scoring place.
+  const uploads = new UploadGate({ maxUploads: limits.maxUploads, maxUploadsPerClient: limits.maxUploadsPerClient });
   app.use('/api/predict', async (c, next) => {
     if (c.req.method !== 'POST') return next();
+    // An upload that is not multipart never reaches the form validator (it would see an empty body).
+    const type = c.req.header('content-type') ?? '';
+    const boundary = multipartBoundary(type);
+    if (!/^multipart\/form-data/i.test(type) || !boundary) return c.json({ error: 'send the files as multipart/form-data, field "files"' }, 400);
+    const declared = Number(c.req.header('content-length') ?? NaN);
+    if (declared > limits.maxRequestBytes) return c.json({ error: `the upload is larger than the limit of ${formatBytes(limits.maxRequestBytes)} per request` }, 413);
+    let leave: () => void;
+    try {
+      leave = uploads.enter(clientAddress(c));
+    } catch (e) {
+      if (!(e instanceof UploadsFullError)) throw e;
+      c.header('Retry-After', '5');
+      return c.json({ error: e.message }, e.perClient ? 429 : 503);
+    }
+    let body: Uint8Array;
+    try {
+      body = await readBody(c.req.raw.body, {
+        maxBytes: limits.maxRequestBytes, minBytesPerSecond: limits.minUploadBytesPerSecond, graceMs: limits.uploadGraceMs, maxParts: limits.maxFiles,
+      }, boundary);
+    } catch (e) {
+      if (!(e instanceof BodyError)) throw e;
+      c.header('Connection', 'close');
+      return c.json({ error: e.message }, e.status);
+    } finally {
+      leave();
+    }
     let release: () => void;
     try {
       release = queue.admit();
@@ -129,22 +192,11 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
       return c.json({ error: e.message }, 503);
     }
     try {
+      c.req.raw = new Request(c.req.raw.url, { method: 'POST', headers: c.req.raw.headers, body: body as Uint8Array<ArrayBuffer> });
       await next();
     } finally {
       release();
     }
-  });
-  app.use('/api/predict', bodyLimit({
-    maxSize: limits.maxRequestBytes,
-    onError: (c) => c.json({ error: `the upload is larger than the limit of ${formatBytes(limits.maxRequestBytes)} per request` }, 413),
-  }));
-  app.use('/api/predict', async (c, next) => {
-    // An upload that is not multipart never reaches the form validator (it would see an empty body).
-    const type = c.req.header('content-type') ?? '';
-    if (c.req.method === 'POST' && !/^multipart\/form-data/i.test(type)) {
-      return c.json({ error: 'send the files as multipart/form-data, field "files"' }, 400);
-    }
-    return next();
   });
 
   app.openapi(predictRoute, async (c) => {
@@ -163,6 +215,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
         abort.signal.throwIfAborted();
         return analyseFiles(opts.engine, files, {
           window, maxPixels: limits.maxPixels, heatmap: query.heatmap, preview: query.preview, signal: abort.signal,
+          maxUnpackedBytes: limits.maxUnpackedBytes, maxTotalPixels: limits.maxTotalPixels,
         });
       });
       return c.json(analysis, 200);
@@ -175,7 +228,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
   });
 
   app.openapi(modelRoute, (c) => c.json(opts.card as unknown as Record<string, never>, 200));
-  app.openapi(healthRoute, (c) => c.json({ ok: true, pending: queue.pending, active: queue.active }, 200));
+  app.openapi(healthRoute, (c) => c.json({ ok: true, pending: queue.pending, active: queue.active, uploading: uploads.inProgress }, 200));
   app.doc('/api/openapi.json', {
     openapi: '3.0.0',
     info: { title: 'covid-ct', version: '1', description: `P(COVID-19) of chest CT slices. ${opts.card.intendedUse}` },
@@ -183,7 +236,8 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
   app.onError((e, c) => {
     const status = (e as { status?: number }).status;
     if (status && status >= 400 && status < 500) return c.json({ error: errorMessage(e) }, status as 400);
-    console.error(`covid-ct server: ${c.req.method} ${c.req.path}: ${errorMessage(e)}`);
+    // The path is the client's text: it is not logged.
+    console.error(`covid-ct server: ${c.req.method} request failed: ${errorMessage(e)}`);
     return c.json({ error: 'internal error' }, 500);
   });
   return app;
@@ -201,3 +255,12 @@ function formatBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(0)} MB` : `${(n / 1024).toFixed(0)} KB`;
 }
 
+
+/** The client's address (node server), or "local" for in-process requests (tests). */
+function clientAddress(c: Parameters<Parameters<OpenAPIHono['use']>[1]>[0]): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'local';
+  }
+}

@@ -20,7 +20,8 @@ export function createApp(opts: ServerOptions): OpenAPIHono {
   const read = assetReader();
   app.get('*', async (c) => {
     const asset = assets.get(c.req.path);
-    if (!asset) return c.json({ error: `not found: ${c.req.path}` }, 404);
+    // The requested path is not echoed back (it is the client's text).
+    if (!asset) return c.json({ error: 'not found' }, 404);
     try {
       const body = await read(asset);
       return c.body(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer, 200, {
@@ -28,13 +29,13 @@ export function createApp(opts: ServerOptions): OpenAPIHono {
         'cache-control': 'no-cache',
         'x-content-type-options': 'nosniff',
         // The page runs only our own scripts and talks only to this server.
-        'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'",
+        'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
       });
     } catch {
-      return c.json({ error: `missing on the server: ${c.req.path}` }, 500);
+      return c.json({ error: 'a file of the page is missing on the server (reinstall covid-ct)' }, 500);
     }
   });
-  app.all('*', (c) => c.json({ error: `${c.req.method} is not supported on ${c.req.path}` }, 405));
+  app.all('*', (c) => c.json({ error: 'method not allowed here' }, 405));
   return app;
 }
 

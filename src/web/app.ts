@@ -268,12 +268,65 @@ function downloadCsv(): void {
 
 /** Requests stay well under the server's 50 MB limit; a DICOM series should be sent in one (see README). */
 const MAX_REQUEST_BYTES = 40 * 1024 * 1024;
+/** And under its 1000 files per request. */
+const MAX_REQUEST_FILES = 500;
+
+// ---- the token --------------------------------------------------------------------------------------------
+// A server reachable beyond this machine is started with COVID_CT_TOKEN and answers the API only with it. The
+// page asks for it once, keeps it for this tab only (sessionStorage: gone when the tab closes) and sends it.
+
+const TOKEN_KEY = 'covid-ct-token';
+/** Resolves the pending question for the token (one form, one listener, however many requests wait). */
+let tokenGiven: (() => void) | undefined;
+let tokenAsked: Promise<void> | undefined;
+
+function askToken(): Promise<void> {
+  const form = $<HTMLFormElement>('#token-form');
+  if (!form.dataset.wired) {
+    form.dataset.wired = '1';
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const value = $<HTMLInputElement>('#token').value.trim();
+      if (!value) return;
+      sessionStorage.setItem(TOKEN_KEY, value);
+      $<HTMLInputElement>('#token').value = '';
+      $('#token-status').textContent = '';
+      form.hidden = true;
+      const given = tokenGiven;
+      tokenGiven = undefined;
+      tokenAsked = undefined;
+      given?.();
+    });
+  }
+  tokenAsked ??= new Promise<void>((resolve) => {
+    tokenGiven = resolve;
+    form.hidden = false;
+    $<HTMLInputElement>('#token').focus();
+  });
+  return tokenAsked;
+}
+
+/** fetch for the API: sends the token when there is one; a 401 asks for it (again) and retries. */
+async function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  for (;;) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = new Headers(init.headers);
+    if (token) headers.set('Authorization', `Bearer ${token}`);
+    const res = await fetch(url, { ...init, headers });
+    if (res.status !== 401) return res;
+    if (token) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      $('#token-status').textContent = 'That token was not accepted.';
+    }
+    await askToken();
+  }
+}
 
 function batchesOf(files: File[]): File[][] {
   const out: File[][] = [];
   let cur: File[] = [], size = 0;
   for (const f of files) {
-    if (cur.length && size + f.size > MAX_REQUEST_BYTES) { out.push(cur); cur = []; size = 0; }
+    if (cur.length && (size + f.size > MAX_REQUEST_BYTES || cur.length >= MAX_REQUEST_FILES)) { out.push(cur); cur = []; size = 0; }
     cur.push(f); size += f.size;
   }
   if (cur.length) out.push(cur);
@@ -289,7 +342,7 @@ async function analyseOnServer(files: File[]): Promise<void> {
     const query = new URLSearchParams({ heatmap: '1', preview: '1', windowWidth: width, windowLevel: level });
     let res: Response;
     try {
-      res = await fetch(`/api/predict?${query}`, { method: 'POST', body });
+      res = await apiFetch(`/api/predict?${query}`, { method: 'POST', body });
     } catch {
       addRows(batch.map((f) => ({ file: f.name, mode: 'server', probability: null, label: null, threshold: null, error: 'the server could not be reached' })));
       continue;
@@ -466,7 +519,7 @@ if (typeof document !== 'undefined') {
       box.dispatchEvent(new Event('change'));
     }
   });
-  fetch('/api/model').then((r) => r.json() as Promise<ModelCard>).then((c) => {
+  apiFetch('/api/model').then((r) => r.json() as Promise<ModelCard>).then((c) => {
     card = c;
     renderCard(c);
     $('#intended-use').textContent = c.intendedUse;

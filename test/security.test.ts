@@ -1,0 +1,347 @@
+/**
+ * Issue 11, items 2-6: the running service holds against cheap denial of service and is web-safe by default.
+ * Every attack runs against a real server on a loopback port (or the app in-process where no socket matters),
+ * and the server is checked to keep answering /healthz quickly and to serve a normal client afterwards.
+ * Synthetic DICOM slices only (dicom-writer); no dataset images.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { REPO, CLI, runCli } from './helpers.js';
+import { createApp, listen } from '../src/server/app.js';
+import { DEFAULT_LIMITS, displayName, type ApiLimits } from '../src/server/api.js';
+import type { GuardOptions } from '../src/server/guard.js';
+import { bearerToken, crossOriginRefused, hostAllowed, tokenMatches } from '../src/server/guard.js';
+import { countParts } from '../src/server/body.js';
+import { modelCard } from '../src/server/card.js';
+import { OnnxClassifier } from '../src/model/onnx-engine.js';
+import { ctSlice, deflatedDicomBomb, overlappingZip, writeRawZip, zeros } from './dicom-writer.js';
+import { crc32 } from '../src/data/zip.js';
+
+const MODEL = path.join(REPO, 'models/default');
+let engine: OnnxClassifier;
+
+before(async () => {
+  engine = await OnnxClassifier.load(MODEL);
+});
+after(() => engine?.dispose());
+
+const appWith = (limits: Partial<ApiLimits> = {}, security?: GuardOptions) =>
+  createApp({ root: REPO, modelDir: MODEL, engine, card: modelCard(engine.json), limits: { ...DEFAULT_LIMITS, ...limits }, security });
+
+type Part = { name: string; bytes: Uint8Array };
+
+function form(files: Part[]): FormData {
+  const fd = new FormData();
+  for (const f of files) fd.append('files', new Blob([f.bytes.slice()]), f.name);
+  return fd;
+}
+
+/** A multipart body as bytes with its content type (for raw sockets and http.request). */
+async function multipart(files: Part[]): Promise<{ body: Buffer; type: string }> {
+  const r = new Request('http://localhost/', { method: 'POST', body: form(files) });
+  return { body: Buffer.from(await r.arrayBuffer()), type: r.headers.get('content-type')! };
+}
+
+/**
+ * A zip of distinct entries, each a bomb of `mb` MB of zeros (declared 1000 bytes), then a small text file (read,
+ * and refused as not an image: the model is not what these tests time).
+ */
+function bombZip(entries: number, mb: number): Uint8Array {
+  const slice = new TextEncoder().encode('not an image');
+  return writeRawZip([
+    ...Array.from({ length: entries }, (_, i) => ({ name: `bomb${i}`, data: zeros(mb), method: 8 as const, crc: 0, declaredSize: 1000 })),
+    { name: 'IM0001', data: slice, method: 0 as const, crc: crc32(slice), declaredSize: slice.length },
+  ]);
+}
+
+/** Runs `work` while polling /healthz every 50 ms; the slowest health answer in ms. */
+async function healthDuring<T>(port: number, work: Promise<T>): Promise<{ result: T; slowestMs: number; polls: number }> {
+  let done = false;
+  let slowest = 0, polls = 0;
+  const poller = (async () => {
+    while (!done) {
+      const t = performance.now();
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      await r.arrayBuffer();
+      assert.equal(r.status, 200);
+      slowest = Math.max(slowest, performance.now() - t);
+      polls++;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  })();
+  try {
+    const result = await work;
+    return { result, slowestMs: slowest, polls };
+  } finally {
+    done = true;
+    await poller;
+  }
+}
+
+async function postTo(port: number, files: Part[], headers: Record<string, string> = {}) {
+  const res = await fetch(`http://127.0.0.1:${port}/api/predict`, { method: 'POST', body: form(files), headers });
+  return { status: res.status, body: await res.json() as any };
+}
+
+// ---- item 2: unpacking cannot freeze the server ------------------------------------------------------------
+
+test('a zip whose 40 records all point at one compressed stream is refused at once; /healthz keeps answering', async () => {
+  const { server, port } = await listen(appWith(), { port: 0, hostname: '127.0.0.1' });
+  try {
+    const zip = overlappingZip(40, zeros(60));
+    assert.ok(zip.length < 100_000, `${zip.length} bytes`);
+    const started = performance.now();
+    const { result, slowestMs } = await healthDuring(port, postTo(port, [{ name: 'overlap.zip', bytes: zip }]));
+    assert.equal(result.status, 200);
+    assert.equal(result.body.results.length, 1, 'nothing of it was unpacked');
+    assert.match(result.body.results[0].error, /entries overlap.*refused/);
+    assert.ok(performance.now() - started < 5000, `answered in ${(performance.now() - started).toFixed(0)} ms`);
+    assert.ok(slowestMs < 500, `/healthz took up to ${slowestMs.toFixed(0)} ms`);
+  } finally {
+    server.close();
+  }
+});
+
+test('one unpacking budget per request: refused entries count, across files; /healthz answers throughout', async () => {
+  const { server, port } = await listen(appWith({ maxUnpackedBytes: 160 * 2 ** 20 }), { port: 0, hostname: '127.0.0.1' });
+  try {
+    // Each entry inflates past the 50 MB entry limit and is refused; two of them use up most of the budget.
+    const files = [{ name: 'a.zip', bytes: bombZip(2, 60) }, { name: 'b.zip', bytes: bombZip(2, 60) }];
+    const { result, slowestMs, polls } = await healthDuring(port, postTo(port, files));
+    assert.equal(result.status, 200);
+    const by = Object.fromEntries(result.body.results.map((x: any) => [x.file, x]));
+    assert.match(by['a.zip/bomb0'].error, /more than 50 MB/);
+    assert.match(by['a.zip/bomb1'].error, /more than 50 MB/);
+    assert.match(by['a.zip/IM0001'].error, /not a PNG, JPEG or DICOM/, 'the entry after the refused ones is read');
+    // The second archive finds the request's budget spent by the first one's refused entries.
+    assert.match(by['b.zip'].error, /unpack to more than 160 MB in total, over the limit/);
+    assert.equal(by['b.zip/IM0001'], undefined, 'nothing after the budget ran out was unpacked');
+    assert.ok(slowestMs < 500 && polls > 2, `/healthz took up to ${slowestMs.toFixed(0)} ms (${polls} polls)`);
+  } finally {
+    server.close();
+  }
+});
+
+test('a deflated DICOM that expands past the limit is cut at the request budget; the server keeps answering', async () => {
+  const { server, port } = await listen(appWith({ maxUnpackedBytes: 64 * 2 ** 20 }), { port: 0, hostname: '127.0.0.1' });
+  try {
+    const bomb = deflatedDicomBomb(1024);
+    const before = process.memoryUsage().arrayBuffers;
+    const { result, slowestMs } = await healthDuring(port, postTo(port, [{ name: 'bomb.dcm', bytes: bomb }]));
+    assert.equal(result.status, 200);
+    assert.match(result.body.results[0].error, /unpack to more than 64 MB in total/);
+    assert.ok(slowestMs < 500, `/healthz took up to ${slowestMs.toFixed(0)} ms`);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 100e6, 'the inflated part was dropped');
+    const ok = await postTo(port, [{ name: 'IM0002', bytes: ctSlice(2) }]);
+    assert.ok(ok.body.results[0].probability > 0);
+  } finally {
+    server.close();
+  }
+});
+
+test('a request that runs past its time limit while unpacking gets 504 (the abort signal is honoured)', async () => {
+  const app = appWith({ timeoutMs: 200 });
+  const res = await app.request('/api/predict', { method: 'POST', body: form([{ name: 'big.zip', bytes: bombZip(6, 60) }]) });
+  assert.equal(res.status, 504);
+});
+
+// ---- item 3: slow uploads cannot lock others out ----------------------------------------------------------
+
+/** A client that opens an upload of 100 KB and sends 1 KB per second from `localAddress`. */
+function slowClient(port: number, localAddress = '127.0.0.1') {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  let got = '';
+  const closed = new Promise<string>((resolve) => {
+    socket.on('data', (d) => { got += d.toString('latin1'); });
+    socket.on('close', () => resolve(got));
+    socket.on('error', () => resolve(got));
+  });
+  socket.write(`POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n`);
+  const timer = setInterval(() => { if (!socket.destroyed) socket.write(Buffer.alloc(1024, 0x41)); }, 1000);
+  return { closed: closed.finally(() => clearInterval(timer)), stop: () => { clearInterval(timer); socket.destroy(); } };
+}
+
+/** POST from another loopback address (another client as far as the server can tell). */
+async function postFrom(port: number, localAddress: string, files: Part[]): Promise<{ status: number; body: any }> {
+  const { body, type } = await multipart(files);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, localAddress, method: 'POST', path: '/api/predict', headers: { 'content-type': type, 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('20 clients uploading at 1 KB/s: a normal client still gets 200 in < 5 s; the slow ones are refused or cut', async () => {
+  const { server, port } = await listen(appWith({ uploadGraceMs: 2000 }), { port: 0, hostname: '127.0.0.1' });
+  const slow = Array.from({ length: 20 }, () => slowClient(port));
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const health = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as any;
+    assert.equal(health.pending, 0, 'an upload in progress holds no scoring place');
+    assert.ok(health.uploading <= DEFAULT_LIMITS.maxUploadsPerClient, `${health.uploading} uploads from one address`);
+    const started = performance.now();
+    const normal = await postFrom(port, '127.0.0.2', [{ name: 'IM0001', bytes: ctSlice(1) }]);
+    const took = performance.now() - started;
+    assert.equal(normal.status, 200);
+    assert.ok(normal.body.results[0].probability > 0);
+    assert.ok(took < 5000, `the normal client waited ${took.toFixed(0)} ms`);
+    // Past 4 per address they were refused at once (429); the others are cut once the grace period is over.
+    const answers = await Promise.race([
+      Promise.all(slow.map((s) => s.closed)),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('slow uploads were not cut within 8 s')), 8000)),
+    ]);
+    const statuses = answers.map((a) => /^HTTP\/1\.1 (\d+)/.exec(a)?.[1] ?? 'closed');
+    assert.equal(statuses.filter((s) => s === '429').length, 20 - DEFAULT_LIMITS.maxUploadsPerClient, statuses.join(' '));
+    assert.ok(statuses.filter((s) => s !== '429').every((s) => s === '408' || s === 'closed'), statuses.join(' '));
+    const after = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as any;
+    assert.deepEqual([after.uploading, after.pending], [0, 0]);
+  } finally {
+    for (const s of slow) s.stop();
+    server.close();
+  }
+});
+
+// ---- item 4: many small files stay cheap ------------------------------------------------------------------
+
+test('files per request are capped: 413 naming the limit, before any form parsing; at the limit it is served', async () => {
+  const tiny = Array.from({ length: 5000 }, (_, i) => ({ name: `f${i}`, bytes: Uint8Array.of(i & 0xff) }));
+  const many = await appWith().request('/api/predict', { method: 'POST', body: form(tiny) });
+  assert.equal(many.status, 413);
+  assert.match((await many.json() as any).error, /more than 1000 files, over the limit of 1000 files per request/);
+  const app = appWith({ maxFiles: 3 });
+  const four = await app.request('/api/predict', { method: 'POST', body: form(tiny.slice(0, 4)) });
+  assert.equal(four.status, 413);
+  assert.match((await four.json() as any).error, /limit of 3 files/);
+  const three = await app.request('/api/predict', { method: 'POST', body: form([...tiny.slice(0, 2), { name: 'IM1', bytes: ctSlice(1) }]) });
+  assert.equal(three.status, 200);
+  assert.equal((await three.json() as any).results.length, 3);
+});
+
+test('multipart parts are counted on the raw bytes (a boundary inside file data does not count)', async () => {
+  const { body, type } = await multipart([{ name: 'a', bytes: Uint8Array.of(1) }, { name: 'b', bytes: Uint8Array.of(2) }, { name: 'c', bytes: Uint8Array.of(3) }]);
+  const boundary = /boundary=(.*)$/.exec(type)![1];
+  assert.equal(countParts(body, boundary), 3);
+  // A file whose data holds the delimiter, but not at a line start, is one part.
+  const tricky = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="x"\r\n\r\nabc--${boundary}def\r\n--${boundary}--\r\n`)]);
+  assert.equal(countParts(tricky, boundary), 1);
+});
+
+// ---- item 5: web-safe defaults ----------------------------------------------------------------------------
+
+test('cross-origin POSTs are refused (Origin, Sec-Fetch-Site); same origin and --allow-origin pass', async () => {
+  const app = appWith();
+  const files = [{ name: 'IM1', bytes: ctSlice(1) }];
+  const send = (headers: Record<string, string>, a = app) => a.request('http://localhost:3000/api/predict', { method: 'POST', body: form(files), headers });
+  for (const headers of <Record<string, string>[]>[{ origin: 'http://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'http://localhost:3001' }]) {
+    const r = await send(headers);
+    assert.equal(r.status, 403, JSON.stringify(headers));
+    assert.match((await r.json() as any).error, /cross-origin request refused/);
+  }
+  assert.equal((await send({ origin: 'http://localhost:3000', 'sec-fetch-site': 'same-origin' })).status, 200);
+  assert.equal((await send({})).status, 200, 'a client that is not a browser (no Origin) is served');
+  const allowed = appWith({}, { allowOrigins: ['https://pacs.example.org'] });
+  assert.equal((await send({ origin: 'https://pacs.example.org', 'sec-fetch-site': 'cross-site' }, allowed)).status, 200);
+  assert.equal((await send({ origin: 'https://other.example.org' }, allowed)).status, 403);
+  assert.equal(crossOriginRefused({ origin: 'https://ct.example.org', host: 'ct.example.org' }, []), false, 'behind a TLS proxy');
+});
+
+test('unknown Host names are refused (DNS rebinding); loopback names, the bound host and --allow-host pass', async () => {
+  const app = appWith();
+  for (const host of ['evil.example', 'rebind.attacker.test:3000', '10.0.0.5']) {
+    const r = await app.request(`http://${host}/api/model`);
+    assert.equal(r.status, 421, host);
+    assert.ok(!(await r.text()).includes(host.split(':')[0]), 'the name is not echoed');
+  }
+  for (const host of ['localhost:3000', '127.0.0.1', '[::1]:8080', 'app.localhost']) assert.equal((await app.request(`http://${host}/api/model`)).status, 200, host);
+  const named = appWith({}, { allowHosts: ['ct.example.org', '0.0.0.0'] });
+  assert.equal((await named.request('http://ct.example.org/api/model')).status, 200);
+  assert.equal((await named.request('http://0.0.0.0/api/model')).status, 421, 'binding to 0.0.0.0 allows no name');
+  assert.equal(hostAllowed('CT.Example.ORG.', ['ct.example.org']), true);
+});
+
+test('no framing, no sniffing, no caching of API answers; bidi controls stripped from names; 404 echoes nothing', async () => {
+  const app = appWith();
+  const page = await app.request('/');
+  assert.match(page.headers.get('content-security-policy')!, /frame-ancestors 'none'/);
+  assert.equal(page.headers.get('x-frame-options'), 'DENY');
+  for (const url of ['/api/model', '/healthz', '/api/openapi.json']) {
+    const r = await app.request(url);
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff', url);
+    assert.equal(r.headers.get('cache-control'), 'no-store', url);
+    assert.equal(r.headers.get('x-frame-options'), 'DENY', url);
+  }
+  const name = 'scan\u202Egnp.exe\u2066x\u2069';
+  assert.equal(displayName(name), 'scangnp.exex');
+  const r = await app.request('/api/predict', { method: 'POST', body: form([{ name, bytes: ctSlice(1) }]) });
+  assert.equal(r.headers.get('cache-control'), 'no-store');
+  const result = (await r.json() as any).results[0];
+  assert.equal(result.file, 'scangnp.exex');
+  const missing = await app.request('/secret-patient-name<script>');
+  assert.equal(missing.status, 404);
+  const text = await missing.text();
+  assert.ok(!/secret|script/i.test(text), text);
+  const put = await app.request('/secret-patient-name', { method: 'PUT' });
+  assert.ok(!/secret/.test(await put.text()));
+});
+
+// ---- item 6: beyond loopback, a token -----------------------------------------------------------------------
+
+test('with a token the API needs "Authorization: Bearer <token>"; the page and /healthz stay open', async () => {
+  const token = 'a-token-of-32-characters-0123456';
+  const app = appWith({}, { token });
+  const model = (auth?: string) => app.request('/api/model', auth ? { headers: { authorization: auth } } : {});
+  const none = await model();
+  assert.equal(none.status, 401);
+  assert.match(none.headers.get('www-authenticate')!, /^Bearer/);
+  for (const wrong of [`Bearer ${token}x`, `Bearer ${token.slice(1)}`, `Basic ${token}`, token]) assert.equal((await model(wrong)).status, 401, wrong);
+  assert.equal((await model(`Bearer ${token}`)).status, 200);
+  const post = (headers: Record<string, string>) => app.request('/api/predict', { method: 'POST', body: form([{ name: 'IM1', bytes: ctSlice(1) }]), headers });
+  assert.equal((await post({})).status, 401);
+  assert.equal((await post({ authorization: `Bearer ${token}` })).status, 200);
+  assert.equal((await app.request('/')).status, 200);
+  assert.equal((await app.request('/healthz')).status, 200);
+  assert.equal(tokenMatches(undefined, token), false);
+  assert.equal(bearerToken(`bearer  ${token} `), token);
+});
+
+test('serve on a non-loopback address: refused without COVID_CT_TOKEN; --no-auth warns; with a token the API asks for it', async () => {
+  const refused = await runCli(['serve', '--host', '0.0.0.0', '--port', '0'], { env: { COVID_CT_TOKEN: '' } });
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /refusing to serve on 0\.0\.0\.0 without a token.*COVID_CT_TOKEN.*--no-auth/s);
+  assert.ok(!/\bat \w+ \(/.test(refused.stderr), 'no stack trace');
+  const start = (args: string[], env: Record<string, string>) => new Promise<{ port: number; stderr: string; stop: () => void }>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: REPO, env: { ...process.env, ...env } });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /serving http:\/\/[^:]+:(\d+)\//.exec(out);
+      if (m) resolve({ port: Number(m[1]), stderr: err, stop: () => child.kill() });
+    });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  const open = await start(['--host', '0.0.0.0', '--port', '0', '--no-auth'], { COVID_CT_TOKEN: '' });
+  try {
+    assert.match(open.stderr, /warning: serving on 0\.0\.0\.0 with no token/);
+    assert.equal((await fetch(`http://127.0.0.1:${open.port}/api/model`)).status, 200);
+  } finally {
+    open.stop();
+  }
+  const token = 'c0ffee'.repeat(6);
+  const guarded = await start(['--host', '0.0.0.0', '--port', '0', '--allow-host', 'ct.example.org'], { COVID_CT_TOKEN: token });
+  try {
+    const url = `http://127.0.0.1:${guarded.port}/api/model`;
+    assert.equal((await fetch(url)).status, 401);
+    assert.equal((await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+  } finally {
+    guarded.stop();
+  }
+});
