@@ -256,6 +256,7 @@ test('lungs model on the server: involvement bar, pattern and category per CT ro
       const box = await p.locator(sel).first().boundingBox();
       assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${sel} off-screen at 390 px: ${JSON.stringify(box)}`);
     }
+    if (SHOTS) await p.screenshot({ path: path.join(REPO, 'docs', 'web-app-phone.png'), fullPage: true });
     await p.setViewportSize({ width: 1280, height: 900 });
     if (SHOTS || process.env.LUNGS_SHOT) {
       await mkdir(path.join(REPO, 'docs'), { recursive: true });
