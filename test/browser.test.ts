@@ -142,6 +142,9 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
   assert.ok(big.width > 300, `large: ${big.width} px`);
   assert.equal(big.title, picks[1].name);
   assert.match(big.caption, /P\(COVID\) \d\.\d{4}, threshold \d\.\d{4}: .*threshold.*analysed on the server/);
+  // The large view carries the same colour legend as the page.
+  assert.equal(await page.isVisible('#viewer .heat-legend'), true);
+  assert.match(await page.getAttribute('#viewer .heat-legend .heat-bar', 'style') ?? '', /linear-gradient/);
   await page.locator('#viewer-heatmap').uncheck();
   assert.equal(await page.getAttribute('#viewer img', 'src'), row1.thumbnail);
   await page.keyboard.press('Escape');

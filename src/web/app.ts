@@ -487,6 +487,10 @@ function renderCard(c: ModelCard): void {
 (globalThis as Record<string, unknown>).covidCt = { analyseOnDevice, resultsCsv, rows };
 if (typeof document !== 'undefined') {
   showMode();
+  // One legend in the HTML; the viewer gets a copy (without the id, shown whenever its slice has a heatmap).
+  const legend = $('#heat-legend').cloneNode(true) as HTMLElement;
+  legend.removeAttribute('id');
+  $('#viewer').append(legend);
   for (const bar of document.querySelectorAll<HTMLElement>('.heat-legend .heat-bar')) bar.style.background = heatGradientCss();
   $('#viewer-close').addEventListener('click', () => $<HTMLDialogElement>('#viewer').close());
   // A click on the backdrop (outside the dialog's box) closes it too.
