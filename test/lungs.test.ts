@@ -132,6 +132,12 @@ test('HU input (opts.hu): HU thresholds instead of Otsu', () => {
   // A slice that is all soft tissue under HU has no lung, whatever Otsu would say.
   const soft = phantom({ air: 133, body: 140, lung: 128, noise: 4 });
   assert.equal(segmentLungs(soft.img, { hu }).found, false);
+  // A soft-tissue window (W400 L40: -160..240 HU) clips every lung pixel to black: the reason says so.
+  const mediastinal = segmentLungs(p.img, { hu: { slope: 400 / 255, intercept: -160 } });
+  assert.equal(mediastinal.found, false);
+  assert.match(mediastinal.reason ?? '', /DICOM window \(-160 to 240 HU\) hides the lung tissue/);
+  // A narrower lung window that still shows -800..-200 HU is read.
+  assert.equal(segmentLungs(p.img, { hu: { slope: 1000 / 255, intercept: -1200 } }).reason?.includes('window') ?? false, false);
 });
 
 test('small inputs are upscaled to the analysis size', () => {

@@ -63,6 +63,11 @@ export interface SegmentOptions {
 
 /** HU below which a pixel is air or aerated lung (with opts.hu). */
 const LUNG_HU = -400;
+/**
+ * The HU range a DICOM window must show for the lungs to be read: aerated lung (about -850) below the ground-glass
+ * threshold (-700), the lung/tissue cut (-400) and consolidation (-300) inside it, with some room on either side.
+ */
+export const LUNG_RANGE_HU = Object.freeze({ low: -800, high: -200 });
 /** Dark components smaller than this fraction of the image are never lung. */
 const MIN_COMPONENT_FRACTION = 0.0015;
 /** found needs at least this fraction of the image as lung. */
@@ -378,6 +383,12 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   if (opts.hu) {
     const { slope, intercept } = opts.hu;
     if (!(slope > 0) || !Number.isFinite(intercept)) throw new RangeError(`opts.hu needs slope > 0 and a finite intercept, got ${slope}, ${intercept}`);
+    // A window that clips the lung's own range (a soft-tissue window, say) leaves nothing to find or measure: every
+    // lung pixel is the window's floor. Say so instead of calling the slice "not CT".
+    const floor = intercept, ceiling = slope * 255 + intercept;
+    if (floor > LUNG_RANGE_HU.low || ceiling < LUNG_RANGE_HU.high) {
+      return emptyResult(analysis, scale, `the DICOM window (${Math.round(floor)} to ${Math.round(ceiling)} HU) hides the lung tissue: the lungs are read in a window that shows at least ${LUNG_RANGE_HU.low} to ${LUNG_RANGE_HU.high} HU, such as the default lung window (width 1500, level -600)`);
+    }
     const t = Math.max(0, Math.min(256, Math.ceil((LUNG_HU - intercept) / slope)));
     return attempt(analysis, scale, t);
   }
