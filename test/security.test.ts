@@ -4,12 +4,14 @@
  * and the server is checked to keep answering /healthz quickly and to serve a normal client afterwards.
  * Synthetic DICOM slices only (dicom-writer); no dataset images.
  */
-import { test, before, after } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import { REPO, CLI, runCli } from './helpers.js';
 import { createApp, listen } from '../src/server/app.js';
 import { DEFAULT_LIMITS, displayName, type ApiLimits } from '../src/server/api.js';
@@ -18,7 +20,7 @@ import { bearerToken, crossOriginRefused, hostAllowed, tokenMatches } from '../s
 import { countParts } from '../src/server/body.js';
 import { modelCard } from '../src/server/card.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
-import { ctSlice, deflatedDicomBomb, overlappingZip, writeRawZip, zeros } from './dicom-writer.js';
+import { ctSlice, deflatedDicomBomb, malformedDicoms, overlappingZip, writeRawZip, zeros, zipBombStream } from './dicom-writer.js';
 import { crc32 } from '../src/data/zip.js';
 
 const MODEL = path.join(REPO, 'models/default');
@@ -343,5 +345,240 @@ test('serve on a non-loopback address: refused without COVID_CT_TOKEN; --no-auth
     assert.equal((await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status, 200);
   } finally {
     guarded.stop();
+  }
+});
+
+// ---- item 7: the attacks that hold, against `covid-ct serve` in its own process -----------------------------
+//
+// One table: each attack is a test with a time bound and a small count; after each one /healthz must answer and
+// a normal request must still get 200. The server runs as a child process (default limits, except a 4 s
+// request timeout so that slowloris is cut within the test's bound) with its own empty cwd, HOME and TMPDIR, and
+// everything it prints is kept to check that no patient data is ever logged.
+
+interface Served { child: ChildProcess; port: number; out: string; dirs: string[] }
+let served: Served | undefined;
+const servedLog: string[] = [];
+
+async function startServe(port = 0, dirs?: string[]): Promise<Served> {
+  const [cwd, home, tmp] = dirs ?? await Promise.all(['cwd', 'home', 'tmp'].map((d) => mkdtemp(path.join(os.tmpdir(), `covid-ct-attack-${d}-`))));
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--request-timeout-s', '4', '--model', MODEL],
+    { cwd, env: { ...process.env, HOME: home, TMPDIR: tmp, COVID_CT_TOKEN: '' } });
+  const s: Served = { child, port: 0, out: '', dirs: [cwd, home, tmp] };
+  const log = (d: Buffer) => { s.out += d.toString('utf8'); };
+  child.stdout.on('data', log);
+  child.stderr.on('data', log);
+  child.on('exit', () => servedLog.push(s.out));
+  s.port = await new Promise<number>((resolve, reject) => {
+    const check = () => { const m = /serving http:\/\/[^:]+:(\d+)\//.exec(s.out); if (m) resolve(Number(m[1])); };
+    child.stdout.on('data', check);
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${s.out}`)));
+  });
+  return s;
+}
+
+/** The server process's resident memory and its peak so far, from /proc (Linux). */
+async function serverMemory(s: Served): Promise<{ rss: number; hwm: number }> {
+  const status = await readFile(`/proc/${s.child.pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/** One raw HTTP exchange on a fresh socket: what the server answered (status, or 'closed'), and the whole text. */
+function rawRequest(port: number, request: string | Buffer, timeoutMs = 10_000): Promise<{ status: number | 'closed'; text: string }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    const done = () => { clearTimeout(timer); resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(got)?.[1]) || 'closed', text: got }); };
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    socket.on('data', (d) => { got += d.toString('latin1'); });
+    socket.on('close', done);
+    socket.on('error', () => undefined);
+    socket.end(request);
+  });
+}
+
+/** After every attack: /healthz answers and a normal request (one CT slice) is scored. */
+async function stillServing(s: Served): Promise<void> {
+  const health = await fetch(`http://127.0.0.1:${s.port}/healthz`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(health.status, 200);
+  assert.equal((await health.json() as any).ok, true);
+  const ok = await postTo(s.port, [{ name: 'IM0001', bytes: ctSlice(1) }]);
+  assert.equal(ok.status, 200);
+  assert.ok(ok.body.results[0].probability > 0 && ok.body.results[0].probability < 1);
+}
+
+const SECRETS = ['SECRET', 'PATIENT', 'ID-424242'];
+const leaks = (text: string) => SECRETS.filter((x) => text.includes(x));
+
+interface Attack { name: string; timeoutMs: number; run: (s: Served) => Promise<void> }
+
+const ATTACKS: Attack[] = [
+  { name: 'malformed requests: bad multipart, bad JSON, wrong methods, wrong content types, bad query, bad HTTP', timeoutMs: 10_000, run: async (s) => {
+    const url = `http://127.0.0.1:${s.port}`;
+    const cases: [string, RequestInit & { path?: string }, number][] = [
+      ['multipart with a garbage body', { method: 'POST', body: 'not multipart at all', headers: { 'content-type': 'multipart/form-data; boundary=xyz' } }, 400],
+      ['multipart without a boundary', { method: 'POST', body: '--x\r\n\r\n', headers: { 'content-type': 'multipart/form-data' } }, 400],
+      ['multipart cut before its end', { method: 'POST', body: '--b\r\nContent-Disposition: form-data; name="files"; filename="a"\r\n\r\nabc', headers: { 'content-type': 'multipart/form-data; boundary=b' } }, 400],
+      ['bad JSON', { method: 'POST', body: '{"files": [', headers: { 'content-type': 'application/json' } }, 400],
+      ['text/plain', { method: 'POST', body: 'hello', headers: { 'content-type': 'text/plain' } }, 400],
+      ['no content type', { method: 'POST', body: new Uint8Array(10) }, 400],
+      ['a bad window in the query', { method: 'POST', path: '/api/predict?windowWidth=abc', body: form([{ name: 'IM1', bytes: ctSlice(1) }]) }, 400],
+      ['GET on the upload route (no such page)', { method: 'GET' }, 404],
+      ['DELETE on the upload route', { method: 'DELETE' }, 405],
+      ['PUT on the page', { method: 'PUT', path: '/', body: 'x' }, 405],
+      ['PATCH on the model card', { method: 'PATCH', path: '/api/model', body: 'x' }, 405],
+    ];
+    for (const [what, init, status] of cases) {
+      const r = await fetch(`${url}${init.path ?? '/api/predict'}`, init);
+      const text = await r.text();
+      assert.equal(r.status, status, `${what}: ${text}`);
+      assert.ok(!/\bat \S+ \(|node_modules/.test(text), `${what}: no stack trace (${text})`);
+    }
+    for (const garbage of ['GARBAGE\r\n\r\n', 'GET / HTTP/9.9\r\n\r\n', 'GET /\0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 'POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n', 'POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nzz\r\n']) {
+      const r = await rawRequest(s.port, garbage);
+      assert.ok(r.status === 400 || r.status === 505 || r.status === 'closed', `${JSON.stringify(garbage)}: ${r.status}`);
+    }
+  } },
+  { name: 'header bombs: one 64 KB header, 5000 headers', timeoutMs: 10_000, run: async (s) => {
+    const big = await rawRequest(s.port, `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
+    assert.equal(big.status, 431);
+    const many = await rawRequest(s.port, `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n${Array.from({ length: 5000 }, (_, i) => `X-H${i}: v\r\n`).join('')}\r\n`);
+    assert.equal(many.status, 431);
+  } },
+  { name: 'a 200 MB upload (declared, and chunked with no length) is refused early; memory stays bounded', timeoutMs: 20_000, run: async (s) => {
+    const before = await serverMemory(s);
+    for (const declared of [true, false]) {
+      const { status, sent } = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+        let sent = 0, answered = false;
+        const headers: Record<string, string | number> = { 'content-type': 'multipart/form-data; boundary=b' };
+        if (declared) headers['content-length'] = 200 * 2 ** 20;
+        const req = http.request({ host: '127.0.0.1', port: s.port, method: 'POST', path: '/api/predict', headers }, (res) => {
+          answered = true;
+          res.resume();
+          res.on('end', () => { req.destroy(); resolve({ status: res.statusCode!, sent }); });
+        });
+        req.on('error', (e) => { if (!answered) reject(e); });
+        const chunk = Buffer.alloc(2 ** 20, 0x41);
+        const pump = () => {
+          while (!answered && sent < 200 * 2 ** 20) {
+            sent += chunk.length;
+            if (!req.write(chunk)) { req.once('drain', pump); return; }
+          }
+          if (!answered) req.end();
+        };
+        pump();
+      });
+      assert.equal(status, 413, declared ? 'declared length' : 'chunked');
+      assert.ok(sent <= 120 * 2 ** 20, `refused after ${(sent / 2 ** 20).toFixed(0)} MB were sent`);
+    }
+    const after = await serverMemory(s);
+    assert.ok(after.hwm - before.rss < 250 * 2 ** 20, `peak ${(after.hwm / 2 ** 20).toFixed(0)} MB from ${(before.rss / 2 ** 20).toFixed(0)} MB`);
+  } },
+  { name: 'a 1 GB zip bomb (1 MB on the wire) is refused per entry; the entry after it is scored; memory bounded', timeoutMs: 20_000, run: async (s) => {
+    const before = await serverMemory(s);
+    const slice = ctSlice(3);
+    const bomb = writeRawZip([
+      { name: 'IM0001', data: zipBombStream(), method: 8, crc: 0, declaredSize: 1000 },
+      { name: 'IM0002', data: slice, method: 0, crc: crc32(slice), declaredSize: slice.length },
+    ]);
+    const r = await postTo(s.port, [{ name: 'bomb.zip', bytes: bomb }]);
+    assert.equal(r.status, 200);
+    const by = Object.fromEntries(r.body.results.map((x: any) => [x.file, x]));
+    assert.match(by['bomb.zip/IM0001'].error, /more than 50 MB/);
+    assert.ok(by['bomb.zip/IM0002'].probability > 0);
+    const after = await serverMemory(s);
+    assert.ok(after.hwm - before.rss < 250 * 2 ** 20, `peak ${(after.hwm / 2 ** 20).toFixed(0)} MB from ${(before.rss / 2 ** 20).toFixed(0)} MB`);
+  } },
+  { name: `${malformedDicoms().length} kinds of malformed DICOM in one request: each gets its own error, the good slice its score`, timeoutMs: 20_000, run: async (s) => {
+    const bad = malformedDicoms();
+    const r = await postTo(s.port, [...bad, { name: 'good.dcm', bytes: ctSlice(1) }]);
+    assert.equal(r.status, 200);
+    const by = Object.fromEntries(r.body.results.map((x: any) => [x.file, x]));
+    for (const { name, readsAsIntact } of bad) {
+      assert.ok(by[name], `${name} has a result`);
+      if (readsAsIntact) { assert.equal(by[name].probability, by['good.dcm'].probability, name); continue; }
+      assert.equal(by[name].probability, null, `${name} is not scored: ${JSON.stringify(by[name])}`);
+      assert.ok(typeof by[name].error === 'string' && by[name].error.length > 10, `${name}: ${by[name].error}`);
+      assert.ok(!/\bat \S+ \(|node_modules|RangeError|TypeError/.test(by[name].error), `${name}: ${by[name].error}`);
+    }
+    assert.ok(by['good.dcm'].probability > 0);
+    assert.deepEqual(leaks(JSON.stringify(r.body)), []);
+  } },
+  { name: 'path traversal on static routes: /../, %2e%2e, backslashes, encoded slashes', timeoutMs: 10_000, run: async (s) => {
+    const paths = ['/../../../../etc/passwd', '/js/../../package.json', '/%2e%2e/%2e%2e/etc/passwd', '/js/%2e%2e%2f%2e%2e%2fpackage.json',
+      '/js/..%2f..%2fpackage.json', '/js\\..\\..\\package.json', '/vendor/ort/..%5c..%5c..%5cpackage.json', '/model/..%2fmodel.json',
+      '/model/%2e%2e/model.json', '//etc/passwd', '/js/web/app.js/../../../package.json', '/%252e%252e/package.json', '/js/web/app.js%00.png'];
+    for (const p of paths) {
+      const r = await rawRequest(s.port, `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      assert.ok(r.status === 404 || r.status === 400, `${p}: ${r.status}`);
+      assert.ok(!/root:|"dependencies"|"threshold"/.test(r.text), `${p} served a file`);
+      assert.ok(!r.text.includes('passwd') && !r.text.includes('package.json'), `${p} is echoed`);
+    }
+  } },
+  { name: 'slowloris: 20 clients trickling headers are cut; others are served meanwhile', timeoutMs: 20_000, run: async (s) => {
+    const clients = Array.from({ length: 20 }, () => {
+      const socket = net.connect(s.port, '127.0.0.1');
+      let got = '';
+      socket.on('data', (d) => { got += d.toString('latin1'); });
+      socket.on('error', () => undefined);
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      let n = 0;
+      const timer = setInterval(() => { if (!socket.destroyed) socket.write(`X-${n++}: a\r\n`); }, 500);
+      const closed = new Promise<string>((resolve) => socket.on('close', () => { clearInterval(timer); resolve(got); }));
+      return { closed, stop: () => { clearInterval(timer); socket.destroy(); } };
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      await stillServing(s); // while they trickle
+      const started = performance.now();
+      const ends = await Promise.race([
+        Promise.all(clients.map((c) => c.closed)),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('trickling clients were not cut within 12 s')), 12_000)),
+      ]);
+      assert.ok(ends.every((e) => e === '' || /^HTTP\/1\.1 408/.test(e)), ends.map((e) => e.slice(0, 12)).join(' | '));
+      assert.ok(performance.now() - started < 12_000);
+    } finally {
+      for (const c of clients) c.stop();
+    }
+  } },
+  { name: 'kill -9 during a request, then restart on the same port: it answers; nothing was written to disk', timeoutMs: 40_000, run: async (s) => {
+    const inFlight = postTo(s.port, [{ name: 'bomb.dcm', bytes: deflatedDicomBomb(256) }, ...Array.from({ length: 20 }, (_, i) => ({ name: `IM${i}`, bytes: ctSlice(i + 1) }))]).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    const exited = new Promise<NodeJS.Signals | null>((r) => s.child.on('exit', (_, signal) => r(signal)));
+    s.child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL');
+    assert.ok((await inFlight) instanceof Error, 'the request in flight failed (its connection was cut)');
+    served = await startServe(s.port, s.dirs);
+    assert.equal(served.port, s.port);
+    // Nothing half-written: the server writes no file at all, in its folder, HOME or TMPDIR.
+    for (const dir of s.dirs) assert.deepEqual(await readdir(dir), [], dir);
+  } },
+  { name: 'no patient data in any answer or in the server log (PatientName, PatientID)', timeoutMs: 20_000, run: async (s) => {
+    const r = await fetch(`http://127.0.0.1:${s.port}/api/predict?preview=1&heatmap=1`, { method: 'POST', body: form([
+      { name: 'IM0001', bytes: ctSlice(1) }, { name: 'IM0002', bytes: ctSlice(2) }, ...malformedDicoms().slice(0, 4),
+    ]) });
+    assert.equal(r.status, 200);
+    const text = await r.text();
+    assert.ok(text.includes('"probability"'));
+    assert.deepEqual(leaks(text), [], 'the answer');
+    for (const p of ['/api/model', '/healthz', '/api/openapi.json']) assert.deepEqual(leaks(await (await fetch(`http://127.0.0.1:${s.port}${p}`)).text()), [], p);
+    // Everything the server(s) printed in this whole run, this one included.
+    const log = [...servedLog, s.out].join('\n');
+    assert.match(log, /serving http:/, 'the log was captured');
+    assert.deepEqual(leaks(log), [], 'the server log');
+  } },
+];
+
+describe('attacks on covid-ct serve (one child process, loopback)', () => {
+  before(async () => { served = await startServe(); });
+  after(async () => {
+    served?.child.kill();
+    for (const dir of served?.dirs ?? []) await rm(dir, { recursive: true, force: true });
+  });
+  for (const attack of ATTACKS) {
+    test(attack.name, { timeout: attack.timeoutMs }, async () => {
+      await attack.run(served!);
+      await stillServing(served!);
+    });
   }
 });
