@@ -578,7 +578,12 @@ const ATTACKS: Attack[] = [
   } },
   { name: 'kill -9 during a request, then restart on the same port: it answers; nothing was written to disk', timeoutMs: 40_000, run: async (s) => {
     const inFlight = postTo(s.port, [{ name: 'bomb.dcm', bytes: deflatedDicomBomb(256) }, ...Array.from({ length: 20 }, (_, i) => ({ name: `IM${i}`, bytes: ctSlice(i + 1) }))]).catch((e: Error) => e);
-    await new Promise((r) => setTimeout(r, 300));
+    // Killed while the request is being worked on (it holds the model's place), not before it arrived.
+    for (let i = 0; i < 100; i++) {
+      const h = await (await fetch(`http://127.0.0.1:${s.port}/healthz`)).json() as any;
+      if (h.active > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const exited = new Promise<NodeJS.Signals | null>((r) => s.child.on('exit', (_, signal) => r(signal)));
     s.child.kill('SIGKILL');
     assert.equal(await exited, 'SIGKILL');
