@@ -401,3 +401,49 @@ export function deflatedDicomBomb(mb: number): Uint8Array {
   const v = new DataView(meta.buffer, meta.byteOffset, meta.byteLength);
   return concat([meta.subarray(0, 132 + 12 + v.getUint32(140, true)), zeros(mb)]);
 }
+
+/** The byte offset of `tag` (group, element, little endian) in `bytes`, after the 132-byte preamble. */
+function tagAt(bytes: Uint8Array, tag: number): number {
+  const want = Uint8Array.of((tag >>> 16) & 255, tag >>> 24, tag & 255, (tag >>> 8) & 255);
+  for (let i = 132; i + 4 <= bytes.length; i++) if (want.every((b, k) => bytes[i + k] === b)) return i;
+  throw new Error(`tag ${tag.toString(16)} not found`);
+}
+
+/**
+ * Kinds of broken or hostile DICOM Part-10 files, each a few KB, all carrying a patient name and ID (which must
+ * never come back in an answer or a log): truncated files, lying lengths and counts, impossible sizes, data
+ * that does not decode. A name per kind; `readsAsIntact` marks the one damage a reader should look past (the
+ * file then reads as ctSlice(1)).
+ */
+export function malformedDicoms(patientName = 'SECRET^PATIENT', patientId = 'ID-424242'): { name: string; bytes: Uint8Array; readsAsIntact?: true }[] {
+  const who = { patientName, patientId };
+  const good = ctSlice(1, who);
+  const patched = (src: Uint8Array, edit: (b: Uint8Array, v: DataView) => void): Uint8Array => {
+    const b = src.slice();
+    edit(b, new DataView(b.buffer, b.byteOffset, b.byteLength));
+    return b;
+  };
+  const small = (extra: Partial<DicomSpec>) => writeDicom({ rows: 8, columns: 8, modality: 'CT', ...who, ...extra });
+  const rleHeader = new Uint8Array(64);
+  new DataView(rleHeader.buffer).setUint32(0, 15, true); // 15 segments
+  for (let s = 1; s <= 15; s++) new DataView(rleHeader.buffer).setUint32(s * 4, 0xfffffff0, true); // offsets far past the end
+  return [
+    { name: 'truncated.dcm', bytes: good.subarray(0, Math.floor(good.length * 0.6)) },
+    { name: 'wrong-preamble.dcm', bytes: patched(good, (b) => b.set([0x44, 0x49, 0x43, 0x58], 128)) }, // "DICX"
+    { name: 'preamble-only.dcm', bytes: good.subarray(0, 132) },
+    // The pixel data (OW, 32-bit length) says 2 GB; the file holds 8 KB.
+    { name: 'lying-pixel-length.dcm', bytes: patched(good, (b, v) => v.setUint32(tagAt(b, 0x7fe00010) + 8, 0x7ffffff0, true)) },
+    // The meta group length says 4 GB: readers walk the meta elements themselves, so it reads as the intact slice.
+    { name: 'lying-meta-length.dcm', bytes: patched(good, (_, v) => v.setUint32(140, 0xfffffff0, true)), readsAsIntact: true },
+    { name: 'huge-rows-columns.dcm', bytes: patched(small({}), (b, v) => { v.setUint16(tagAt(b, 0x00280010) + 8, 65535, true); v.setUint16(tagAt(b, 0x00280011) + 8, 65535, true); }) },
+    { name: 'zero-length-pixels.dcm', bytes: small({ rows: 64, columns: 64, pixels: [] }) },
+    { name: 'no-pixel-data.dcm', bytes: small({ noPixelData: true }) },
+    { name: 'unknown-transfer-syntax.dcm', bytes: small({ transferSyntax: '1.2.3.999.1', fragments: [new Uint8Array(64)] }) },
+    { name: 'corrupt-jpeg-lossless.dcm', bytes: small({ transferSyntax: TS.jpegLosslessSV1, fragments: [Uint8Array.from({ length: 200 }, (_, i) => (i * 37) & 255)] }) },
+    { name: 'rle-lying-offsets.dcm', bytes: small({ transferSyntax: TS.rle, fragments: [rleHeader] }) },
+    { name: 'corrupt-deflate.dcm', bytes: patched(small({ transferSyntax: TS.deflate }), (b, v) => b.fill(0xff, 132 + 12 + v.getUint32(140, true))) },
+    // NumberOfFrames says 99; the data holds 10 frames.
+    { name: 'lying-frame-count.dcm', bytes: patched(small({ frames: 10 }), (b) => b.set([0x39, 0x39], tagAt(b, 0x00280008) + 8)) },
+    { name: 'bits-stored-over-allocated.dcm', bytes: small({ bitsStored: 32, highBit: 31 }) },
+  ];
+}
