@@ -50,3 +50,34 @@ export function wasmErrorText(e: unknown, module: { getExceptionMessage?: (e: un
 export function rejected(decoder: string, reason: string | undefined): Error {
   return new Error(`the ${decoder} rejected the stream${reason ? `: ${reason}` : ' (corrupt data)'}`);
 }
+
+/** What every cornerstone decoder object has (codec-charls, codec-openjpeg, codec-libjpeg-turbo-8bit). */
+export interface WasmDecoder {
+  getEncodedBuffer(length: number): Uint8Array;
+  getDecodedBuffer(): Uint8Array;
+  decode(): void;
+  delete(): void;
+}
+
+type ErrorModule = { getExceptionMessage?: (e: unknown) => unknown };
+
+/**
+ * One frame through a cornerstone decoder: `data` is copied into the wasm heap and decoded, `read` copies the
+ * result out (before delete() frees the heap), and any failure becomes "the NAME rejected the stream: why".
+ */
+export async function decodeWith<M extends ErrorModule, D extends WasmDecoder, R>(
+  load: () => Promise<LoadedCodec<M>>, name: string, create: (module: M) => D, data: Uint8Array, read: (decoder: D) => R,
+): Promise<R> {
+  const { module, lastMessage, clearMessage } = await load();
+  clearMessage();
+  const decoder = create(module);
+  try {
+    decoder.getEncodedBuffer(data.length).set(data);
+    decoder.decode();
+    return read(decoder);
+  } catch (e) {
+    throw rejected(name, wasmErrorText(e, module, lastMessage()));
+  } finally {
+    decoder.delete();
+  }
+}
