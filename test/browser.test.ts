@@ -270,18 +270,24 @@ test('lungs model on the server: involvement bar, pattern and category per CT ro
   }
 });
 
+/** The rows of `files` analysed on the server, then (after Clear) on this device. */
+async function serverThenDevice(p: Page, files: { name: string; mimeType: string; buffer: Buffer }[]) {
+  const run = async () => {
+    await p.setInputFiles('#files', files);
+    await p.waitForFunction((k) => document.querySelectorAll('#results tbody tr').length >= k && !document.body.dataset.busy, files.length, { timeout: 120_000 });
+    return rowsOf(p);
+  };
+  const server = await run();
+  await p.click('#clear');
+  await p.check('input[name=mode][value=device]');
+  return { server, device: await run() };
+}
+
 test('lungs model on this device: the same views and the same P as the server (within 1e-5), the same NotCT', async () => {
   const files = await lungsFiles();
   const p = await lungsPage();
   try {
-    await p.setInputFiles('#files', files);
-    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 3 && !document.body.dataset.busy, null, { timeout: 120_000 });
-    const server = await rowsOf(p);
-    await p.click('#clear');
-    await p.check('input[name=mode][value=device]');
-    await p.setInputFiles('#files', files);
-    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 3 && !document.body.dataset.busy, null, { timeout: 120_000 });
-    const device = await rowsOf(p);
+    const { server, device } = await serverThenDevice(p, files);
     device.forEach((d, i) => {
       assert.ok(Math.abs(d.probability - server[i].probability) < 1e-5, `${d.file}: device ${d.probability} vs server ${server[i].probability}`);
       assert.equal(d.verdict, server[i].verdict);
@@ -308,14 +314,7 @@ test('feature distance on this device: the same verdicts as the server, striped 
   try {
     await p.goto(`http://127.0.0.1:${bound.port}/`);
     await p.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
-    await p.setInputFiles('#files', files);
-    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 2 && !document.body.dataset.busy, null, { timeout: 120_000 });
-    const server = await rowsOf(p);
-    await p.click('#clear');
-    await p.check('input[name=mode][value=device]');
-    await p.setInputFiles('#files', files);
-    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 2 && !document.body.dataset.busy, null, { timeout: 120_000 });
-    const device = await rowsOf(p);
+    const { server, device } = await serverThenDevice(p, files);
     assert.doesNotMatch(server[0].verdict, /not a chest CT/);
     assert.match(server[1].verdict, /^not a chest CT slice/);
     assert.match(server[1].text, /feature distance/);
