@@ -23,7 +23,7 @@ import { Redis } from 'ioredis';
 import { packageRoot } from '../src/cli/command.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { scoreFiles } from '../src/predict/score-files.js';
-import { modelHash } from '../src/batch/model-hash.js';
+import { modelKey, readModelJson } from '../src/model/model-files.js';
 import { runBatch } from '../src/batch/submit.js';
 import { QUEUE_PREFIX, queueName, resultKey } from '../src/batch/names.js';
 import { JOB_VERSION, toStored, unitHash, type ScoreJob } from '../src/batch/job.js';
@@ -46,7 +46,7 @@ if (all.length < N + WARM) throw new Error(`need ${N + WARM} PNGs in ${imagesDir
 const files = Array.from({ length: N }, (_, i) => all[(i * 7) % all.length]);
 const warm = all.filter((f) => !files.includes(f)).slice(0, WARM);
 const window = DEFAULT_LUNG_WINDOW;
-const hash = await modelHash(modelDir);
+const hash = modelKey(await readModelJson(modelDir));
 const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 /** Median wall time of RUNS runs of fn (each preceded by `reset`). */

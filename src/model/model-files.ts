@@ -168,8 +168,8 @@ export async function saveModel(dir: string, m: SaveModelInput): Promise<ModelJs
   return json;
 }
 
-/** Reads a model folder, checking format, hashes and sizes; problems are UserErrors naming the folder. */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+/** A model folder's model.json, its format checked, without reading the weights; problems are UserErrors naming the folder. */
+export async function readModelJson(dir: string): Promise<ModelJson> {
   const where = path.resolve(dir);
   let json: ModelJson;
   try {
@@ -180,6 +180,22 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   if (json.format !== MODEL_FORMAT || json.formatVersion !== MODEL_FORMAT_VERSION) {
     throw new UserError(`${where}/model.json is not a ${MODEL_FORMAT} v${MODEL_FORMAT_VERSION} model`);
   }
+  return json;
+}
+
+/**
+ * What identifies a model's numbers: its weight hashes, threshold, preprocessing and reading design (16 hex
+ * digits). The PACS output's derived UIDs and the batch queue's names and result keys are built on it.
+ */
+export function modelKey(json: ModelJson): string {
+  const what = JSON.stringify([json.backbone.sha256, json.head.sha256, json.threshold, json.preprocessing, json.reading ?? null]);
+  return createHash('sha256').update(what).digest('hex').slice(0, 16);
+}
+
+/** Reads a model folder, checking format, hashes and sizes; problems are UserErrors naming the folder. */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const where = path.resolve(dir);
+  const json = await readModelJson(where);
   const read = async (file: string, hash: string): Promise<Uint8Array> => {
     const b = new Uint8Array(await readFile(path.join(where, file)).catch(() => { throw new UserError(`${where}: ${file} is missing`); }));
     if (sha256(b) !== hash) throw new UserError(`${where}: ${file} does not match the sha256 in model.json (corrupt or replaced)`);

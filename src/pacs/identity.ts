@@ -5,19 +5,12 @@
  * SeriesDescription prefix, so that it never scores its own output.
  */
 import { createHash } from 'node:crypto';
-import type { ModelJson } from '../model/model-files.js';
 
 export const MANUFACTURER = 'covid-ct';
 export const SERIES_PREFIX = 'covid-ct';
 /** Private block (0009,00xx): creator at (0009,0010), our elements at (0009,10xx). */
 export const PRIVATE_CREATOR = 'COVID-CT 1';
 export const PRIVATE = { creator: 0x00090010, sourceSeries: 0x00091001, modelKey: 0x00091002, role: 0x00091003 } as const;
-
-/** What identifies the model's numbers: weight hashes, threshold, preprocessing, reading. 16 hex digits. */
-export function modelKey(json: ModelJson): string {
-  const what = JSON.stringify([json.backbone.sha256, json.head.sha256, json.threshold, json.preprocessing, json.reading ?? null]);
-  return createHash('sha256').update(what).digest('hex').slice(0, 16);
-}
 
 /** A UID under the 2.25 root (a 128-bit number, PS3.5 B.2) derived from `parts`: the same parts, the same UID. */
 export function derivedUid(...parts: string[]): string {

@@ -1,9 +1,8 @@
 import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, resolveModelDir } from '../command.js';
 import { joinNegativeNumbers, windowOption } from './predict.js';
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { modelHash } from '../../batch/model-hash.js';
+import { writeFile } from 'node:fs/promises';
+import { modelKey, readModelJson } from '../../model/model-files.js';
 import { queueName } from '../../batch/names.js';
 import { connectRedis } from '../../batch/redis.js';
 import { runBatch } from '../../batch/submit.js';
@@ -12,7 +11,7 @@ import type { PredictFormat } from '../../predict/format.js';
 import { reportPredictions } from '../../predict/report.js';
 import { DEFAULT_LUNG_WINDOW } from '../../data/window.js';
 import { Progress } from '../../util/progress.js';
-import { UserError, errorMessage } from '../../util/errors.js';
+import { UserError } from '../../util/errors.js';
 
 export const batchCommand: Command = {
   words: ['batch'],
@@ -55,9 +54,10 @@ Options:
     const window = windowOption(values['window-width'], values['window-level']);
     if (positionals.length === 0) throw new UserError('give at least one image file or folder (see --help)');
     const modelDir = resolveModelDir(values.model);
-    const hash = await modelHash(modelDir);
-    // Only the threshold is needed here (to label scans): the workers load the weights.
-    const threshold = await readThreshold(modelDir);
+    // Only model.json is read here (its key names the queue, its threshold labels scans): the workers load the weights.
+    const json = await readModelJson(modelDir);
+    const hash = modelKey(json);
+    const threshold = json.threshold;
     const { files, missing } = await expandPaths(positionals);
     const connection = await connectRedis(url);
     const quiet = values.quiet ?? false;
@@ -89,12 +89,3 @@ Options:
   },
 };
 
-async function readThreshold(modelDir: string): Promise<number> {
-  try {
-    const t = (JSON.parse(await readFile(path.join(modelDir, 'model.json'), 'utf8')) as { threshold?: unknown }).threshold;
-    if (typeof t !== 'number' || !Number.isFinite(t)) throw new Error('no numeric threshold');
-    return t;
-  } catch (e) {
-    throw new UserError(`cannot read the threshold of the model in ${modelDir} (${errorMessage(e)})`);
-  }
-}

@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, resolveModelDir } from '../command.js';
 import { loadEngine } from '../../model/load-engine.js';
-import { modelHash } from '../../batch/model-hash.js';
+import { modelKey } from '../../model/model-files.js';
 import { queueName, redactUrl } from '../../batch/names.js';
 import { connectRedis } from '../../batch/redis.js';
 import { startWorker } from '../../batch/worker-loop.js';
@@ -42,9 +42,9 @@ Options:
     const ttlDays = Number(values['result-ttl-days'] ?? 30);
     if (!(ttlDays >= 0)) throw new UserError(`--result-ttl-days must be a number >= 0, got "${values['result-ttl-days']}"`);
     const modelDir = resolveModelDir(values.model);
-    const hash = await modelHash(modelDir);
     const connection = await connectRedis(url);
     const engine = await loadEngine(modelDir);
+    const hash = modelKey(engine.json);
     const log = (line: string) => process.stderr.write(`worker ${process.pid}: ${line}\n`);
     const worker = startWorker({
       connection, engine, modelHash: hash, concurrency, lockMs, resultTtlSeconds: Math.round(ttlDays * 86400), log, verbose: values.verbose ?? false,
