@@ -16,6 +16,7 @@
 import type { GreyImage, HuMapping } from '../types.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
 import { dilate, erode } from './morphology.js';
+import { checkChest, type ChestCheck } from './chest-check.js';
 
 export const INVOLVEMENT_VERSION = 'involvement-v3in';
 
@@ -142,7 +143,9 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
 
 /** What the lung stages found in one slice, reduced to what a reading needs. */
 export interface LungFindings {
+  /** A plausible pair of lungs was found and the picture has a CT slice's texture (chest-check.ts). */
   found: boolean;
+  /** Why not, when !found. */
   reason?: string;
   /** Involved share of the lung; null when it could not be measured. */
   involvement: number | null;
@@ -151,14 +154,21 @@ export interface LungFindings {
   lungPixels: number | null;
 }
 
-/** Segmentation and involvement of one slice (in HU when the image carries its HU mapping). */
-export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement: Involvement | null; findings: LungFindings } {
+/**
+ * Segmentation and involvement of one slice (in HU when the image carries its HU mapping), and whether it is a
+ * chest CT slice: lungs found (lungs.ts) and pixels with a CT slice's texture (chest-check.ts). findings.found is
+ * false, with the reason, when either fails; seg and involvement are the segmentation's own either way, so a
+ * slice that passes reads exactly as without the check.
+ */
+export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement: Involvement | null; findings: LungFindings; chest: ChestCheck | null } {
   const seg = segmentLungs(img, img.hu ? { hu: img.hu } : {});
   const involvement = lungInvolvement(seg, img.hu);
+  const chest = seg.found ? checkChest(seg) : null;
+  const reason = seg.found ? (chest?.refusal ? `not like a CT slice: ${chest.refusal}` : undefined) : seg.reason;
   return {
-    seg, involvement,
+    seg, involvement, chest,
     findings: {
-      found: seg.found, ...(seg.reason ? { reason: seg.reason } : {}), involvement: involvement?.fraction ?? null,
+      found: seg.found && !chest?.refusal, ...(reason ? { reason } : {}), involvement: involvement?.fraction ?? null,
       consolidation: involvement?.consolidation ?? null, lungPixels: involvement?.lungPixels ?? null,
     },
   };

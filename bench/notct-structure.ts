@@ -1,0 +1,164 @@
+/**
+ * What each part of the not-a-chest-CT refusal flags (src/data/chest-check.ts), on the non-CT set and on real CT:
+ * the lungs check alone (no plausible lungs, lungs.ts), each of the five texture checks alone (applied to the
+ * pictures whose lungs were found), and all together (what `predict` says). No model is run: this is the pure
+ * stage, so it takes about a minute. docs/notct-structure.md holds its tables.
+ *
+ *   node dist/bench/notct-structure.js [--set DIR] [--data DIR] [--data-md DIR] [--degrade] [--figures FILE]
+ *
+ * --degrade adds COVID-CT val slices (every 2nd) and CT-MD PNGs (every 8th) made worse as exports can be (Gaussian
+ * blur sigma 2.4 px, downscaled 4x and back, JPEG quality 30, resized to 128 px wide, halved and back): real CT
+ * the checks must still pass. --figures FILE writes every picture's figures as JSON lines.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { decodeGrey, readAndDecodeGrey } from '../src/data/decode.js';
+import { findLungs } from '../src/data/involvement.js';
+import { CHEST_RULES, chestFigures, type ChestFigures } from '../src/data/chest-check.js';
+import { parseCsvTable } from '../src/data/labelled-set.js';
+import { packageRoot } from '../src/cli/command.js';
+import { Progress } from '../src/util/progress.js';
+import type { GreyImage } from '../src/types.js';
+
+const { values } = parseArgs({
+  options: {
+    set: { type: 'string' },
+    data: { type: 'string' },
+    'data-md': { type: 'string' },
+    degrade: { type: 'boolean', default: false },
+    figures: { type: 'string' },
+  },
+});
+const ROOT = packageRoot();
+const SET = path.resolve(values.set ?? path.join(ROOT, '.cache/covid-ct/nonct'));
+const DATA = path.resolve(values.data ?? process.env.COVID_CT_DATA ?? path.join(ROOT, '../shared/data/covid-ct'));
+const MD = path.resolve(values['data-md'] ?? path.join(ROOT, '../shared/data/covid-ct-md-sample'));
+
+interface Case { file: string; group: string; table: 'non-CT kind' | 'real CT source' | 'real CT made worse'; load: () => Promise<GreyImage> }
+
+const fromFile = (file: string) => () => readAndDecodeGrey(file);
+
+/** The COVID-CT split of every file name (official lists), for the per-split rows. */
+async function splitOf(): Promise<Map<string, string>> {
+  const m = new Map<string, string>();
+  for (const s of ['train', 'val', 'test']) {
+    for (const c of ['COVID', 'NonCOVID']) {
+      const f = path.join(DATA, 'splits', `${s}CT_${c}.txt`);
+      if (!existsSync(f)) continue;
+      for (const n of (await readFile(f, 'utf8')).split(/\r?\n/).map((x) => x.trim()).filter(Boolean)) m.set(n, s);
+    }
+  }
+  return m;
+}
+
+const DEGRADE: Record<string, (bytes: Buffer, width: number) => Promise<Buffer>> = {
+  'blur sigma 2.4 px': (b) => sharp(b).greyscale().blur(2.4).png().toBuffer(),
+  'downscaled 4x and back': async (b, w) => sharp(await sharp(b).greyscale().resize(Math.max(1, Math.round(w / 4))).png().toBuffer()).resize(w).png().toBuffer(),
+  'halved and back': async (b, w) => sharp(await sharp(b).greyscale().resize(Math.max(1, Math.round(w / 2))).png().toBuffer()).resize(w).png().toBuffer(),
+  'JPEG quality 30': (b) => sharp(b).greyscale().jpeg({ quality: 30 }).toBuffer(),
+  '128 px wide': (b) => sharp(b).greyscale().resize(128).png().toBuffer(),
+};
+
+async function cases(): Promise<Case[]> {
+  const out: Case[] = [];
+  const manifest = path.join(SET, 'manifest.csv');
+  if (!existsSync(manifest)) throw new Error(`no non-CT set at ${SET}: run npm run nonct:make first (or pass --set DIR)`);
+  for (const r of parseCsvTable(await readFile(manifest, 'utf8'))) out.push({ file: path.join(SET, r.path), group: r.kind, table: 'non-CT kind', load: fromFile(path.join(SET, r.path)) });
+  const split = await splitOf();
+  const valFiles: string[] = [];
+  for (const cls of ['CT_COVID', 'CT_NonCOVID']) {
+    const dir = path.join(DATA, 'images', cls);
+    if (!existsSync(dir)) { process.stderr.write(`missing ${dir}: COVID-CT ${cls} left out\n`); continue; }
+    for (const n of (await readdir(dir)).filter((n) => !n.startsWith('.')).sort()) {
+      const file = path.join(dir, n);
+      const s = split.get(n) ?? 'no split';
+      out.push({ file, group: `COVID-CT ${s}`, table: 'real CT source', load: fromFile(file) });
+      if (s === 'val') valFiles.push(file);
+    }
+  }
+  const mdFiles: string[] = [];
+  const mdManifest = path.join(MD, 'manifest.csv');
+  if (existsSync(mdManifest)) {
+    for (const r of parseCsvTable(await readFile(mdManifest, 'utf8'))) {
+      const file = path.join(MD, r.path);
+      out.push({ file, group: `CT-MD ${r.patient_id.replace(/^COVIDCTMD_/, '')}`, table: 'real CT source', load: fromFile(file) });
+      mdFiles.push(file);
+    }
+  } else process.stderr.write(`missing ${mdManifest}: CT-MD left out\n`);
+  if (values.degrade) {
+    const picked = [...valFiles.filter((_, i) => i % 2 === 0), ...mdFiles.filter((_, i) => i % 8 === 0)];
+    for (const [name, fn] of Object.entries(DEGRADE)) {
+      for (const file of picked) {
+        out.push({
+          file: `${file} (${name})`, group: name, table: 'real CT made worse',
+          load: async () => { const b = await readFile(file); const m = await sharp(b).metadata(); return decodeGrey(await fn(b, m.width ?? 256)); },
+        });
+      }
+    }
+  }
+  return out;
+}
+
+interface Result { c: Case; lungs: boolean; figures: ChestFigures | null; rules: Record<string, boolean>; error?: string }
+
+const COLUMNS = ['lungs', ...CHEST_RULES.map((r) => r.name), 'texture (any of the five)', 'all (predict)'] as const;
+
+function row(results: Result[]): Record<string, number> {
+  const count: Record<string, number> = Object.fromEntries(COLUMNS.map((k) => [k, 0]));
+  for (const r of results) {
+    const notLungs = !r.lungs;
+    if (notLungs) count.lungs++;
+    let any = false;
+    for (const rule of CHEST_RULES) if (r.rules[rule.name]) { count[rule.name]++; any = true; }
+    if (any) count['texture (any of the five)']++;
+    if (notLungs || any) count['all (predict)']++;
+  }
+  return count;
+}
+
+function table(title: string, results: Result[]): string {
+  const groups = [...new Set(results.map((r) => r.c.group))];
+  const pct = (k: number, n: number) => (n ? `${((100 * k) / n).toFixed(1)}` : '-');
+  const line = (name: string, rs: Result[]) => { const c = row(rs); return `| ${name} | ${rs.length} | ${COLUMNS.map((k) => pct(c[k], rs.length)).join(' | ')} |`; };
+  return [
+    `| ${title} | n | ${COLUMNS.map((k) => (k === 'lungs' ? 'no lungs found' : k)).join(' | ')} |`,
+    `|---|---:|${COLUMNS.map(() => '---:').join('|')}|`,
+    ...groups.map((g) => line(g, results.filter((r) => r.c.group === g))),
+    line('**all**', results),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const all = await cases();
+  const progress = new Progress(all.length, 'pictures checked');
+  const results: Result[] = [];
+  for (const c of all) {
+    try {
+      const { seg } = findLungs(await c.load());
+      // Each rule alone, on the pictures whose lungs were found (the rules never see the others).
+      const figures = seg.found ? chestFigures(seg) : null;
+      results.push({ c, lungs: seg.found, figures, rules: Object.fromEntries(CHEST_RULES.map((r) => [r.name, figures ? r.refuses(figures) : false])) });
+    } catch (e) {
+      // An unreadable picture is refused as input, not by these checks: counted as flagged by neither, and named.
+      process.stderr.write(`${c.file}: ${(e as Error).message}\n`);
+      results.push({ c, lungs: true, figures: null, rules: {}, error: (e as Error).message });
+    }
+    progress.tick(1);
+  }
+  progress.done();
+  const out = [`Non-CT set: ${SET}; % of each row flagged by each part (texture checks only where lungs were found)`, ''];
+  for (const t of ['non-CT kind', 'real CT source', 'real CT made worse'] as const) {
+    const rs = results.filter((r) => r.c.table === t);
+    if (rs.length) out.push(table(t, rs), '');
+  }
+  process.stdout.write(out.join('\n'));
+  if (values.figures) {
+    await writeFile(values.figures, results.map((r) => JSON.stringify({ file: r.c.file, group: r.c.group, lungs: r.lungs, ...r.figures, rules: r.rules })).join('\n') + '\n');
+    process.stderr.write(`figures in ${values.figures}\n`);
+  }
+}
+
+await main();

@@ -1,0 +1,169 @@
+/**
+ * "Is this a chest CT slice at all?", asked after the lungs are found (lungs.ts): a picture whose dark regions
+ * passed as lungs is still refused when its pixels do not have the texture every CT slice has, whatever the
+ * disease and whatever the level (apex, base, neck or abdomen). Pure arithmetic on the 256-px analysis image of
+ * the segmentation, the same in Node and in the browser; nothing fitted, no label used.
+ *
+ * A CT slice is a reconstruction from noisy projections: every region carries fine grain (quantum noise,
+ * vessels, trabecular bone), edges run in every direction (a body is round), and air-filled lungs are far darker
+ * than the tissue around them compared with that grain. Drawings, icons, screenshots, text and gradients have
+ * areas of one exact grey, no grain, or mostly horizontal and vertical edges; noise has grain as strong as any
+ * contrast in it. Five checks, each with the reason the user sees:
+ *
+ *   - axis-aligned edges: of the strong edges, the share running horizontally or vertically > 0.5;
+ *   - flat colour: of the mid-grey pixels, the share whose 3x3 neighbourhood is one exact grey > 0.6, or > 0.4
+ *     with little grain in the tissue (< 0.8);
+ *   - no grain: the tissue's grain (mean |pixel - its 3x3 mean|) < 0.3 grey levels;
+ *   - noise: grain > 28 in the lungs or > 22 in the tissue;
+ *   - lungs as textured as they are dark: (tissue median - lung median) / the larger grain < 4.5.
+ *
+ * The thresholds lie outside the range of all 746 COVID-CT slices (train, val and test) and of the 768 CT-MD
+ * PNGs, and outside that of 106 COVID-CT val and CT-MD slices made worse (Gaussian blur sigma 2.4 px,
+ * downscaled 4x and back, JPEG quality 30, 128 px wide): blur lowers the grain and JPEG makes flat blocks, so
+ * the flat-colour and no-grain limits sit above what those did (docs/notct-structure.md).
+ */
+import type { LungSegmentation } from './lungs.js';
+import { erode } from './morphology.js';
+
+/** Names this check in cache keys and reports: bump when its output changes. */
+export const CHEST_CHECK_VERSION = 'chest-check-v1';
+
+/** The check's limits (docs/notct-structure.md says where each comes from). */
+export const CHEST_LIMITS = Object.freeze({
+  /** Gradient magnitude (Sobel / 4, i.e. grey levels per 2 px as central differences) above which a pixel is on a strong edge. */
+  edge: 40,
+  /** An edge is axis-aligned when min(|gx|, |gy|) / max(|gx|, |gy|) is below this (about 6 degrees). */
+  axisRatio: 0.1,
+  maxAxisEdges: 0.5,
+  maxFlat: 0.6,
+  /** Flat colour with little grain: both limits together. */
+  maxFlatWithLowGrain: 0.4,
+  lowGrain: 0.8,
+  minTissueGrain: 0.3,
+  maxLungGrain: 28,
+  maxTissueGrain: 22,
+  minContrastToGrain: 4.5,
+});
+
+/** The figures the check reads, all on the analysis image. NaN when there is nothing to measure. */
+export interface ChestFigures {
+  /** Of the pixels on a strong edge, the share whose edge is horizontal or vertical. */
+  axisEdges: number;
+  /** Of the pixels strictly between 8 and 247, the share whose 3x3 neighbourhood is one exact grey. */
+  flat: number;
+  /** Mean |pixel - mean of its 3x3 neighbourhood| in the lungs (eroded by 1 px). */
+  lungGrain: number;
+  /** The same in the tissue: body pixels outside the lungs at or above the segmentation's threshold. */
+  tissueGrain: number;
+  /** Median grey of the tissue minus that of the lungs. */
+  contrast: number;
+}
+
+export interface ChestCheck {
+  figures: ChestFigures;
+  /** Why the picture is not a chest CT slice; absent when it passes. */
+  refusal?: string;
+}
+
+function median(hist: Float64Array, n: number): number {
+  if (n === 0) return NaN;
+  const target = 0.5 * (n - 1);
+  let acc = 0;
+  for (let v = 0; v < 256; v++) {
+    acc += hist[v];
+    if (acc > target) return v;
+  }
+  return 255;
+}
+
+/** The figures of one segmentation (found or not; the masks may be empty). */
+export function chestFigures(seg: LungSegmentation): ChestFigures {
+  const { width: w, height: h, data } = seg.analysis;
+  const n = w * h;
+  const t = seg.threshold ?? 128;
+  const lung = new Uint8Array(n);
+  for (let i = 0; i < n; i++) lung[i] = seg.labels[i] ? 1 : 0;
+  const core = erode(lung, w, h, 1);
+  const lungHist = new Float64Array(256), tissueHist = new Float64Array(256);
+  let nLung = 0, nTissue = 0;
+  for (let i = 0; i < n; i++) {
+    if (core[i]) { lungHist[data[i]]++; nLung++; } else if (seg.body[i] && !lung[i] && data[i] >= t) { tissueHist[data[i]]++; nTissue++; }
+  }
+  let mid = 0, flat = 0, lungHp = 0, lungHpN = 0, tisHp = 0, tisHpN = 0, edges = 0, axis = 0;
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const i = y * w + x, v = data[i];
+      let s = 0, same = true;
+      for (let dy = -w; dy <= w; dy += w) {
+        for (let dx = -1; dx <= 1; dx++) { const u = data[i + dy + dx]; s += u; if (u !== v) same = false; }
+      }
+      if (v > 8 && v < 247) { mid++; if (same) flat++; }
+      const hp = Math.abs(v - s / 9);
+      if (core[i]) { lungHp += hp; lungHpN++; } else if (seg.body[i] && !lung[i] && v >= t) { tisHp += hp; tisHpN++; }
+      // Sobel: its smoothing across the edge keeps the staircase of a drawn diagonal or curve from reading as
+      // horizontal and vertical steps.
+      const a = data[i - w - 1], b = data[i - w], c = data[i - w + 1], d = data[i - 1], e = data[i + 1], f = data[i + w - 1], g = data[i + w], k = data[i + w + 1];
+      const gx = (c + 2 * e + k - a - 2 * d - f) / 4, gy = (f + 2 * g + k - a - 2 * b - c) / 4;
+      if (gx * gx + gy * gy > CHEST_LIMITS.edge * CHEST_LIMITS.edge) {
+        edges++;
+        const ax = Math.abs(gx), ay = Math.abs(gy);
+        if (Math.min(ax, ay) < CHEST_LIMITS.axisRatio * Math.max(ax, ay)) axis++;
+      }
+    }
+  }
+  return {
+    axisEdges: edges ? axis / edges : 0,
+    flat: mid ? flat / mid : 0,
+    lungGrain: lungHpN ? lungHp / lungHpN : NaN,
+    tissueGrain: tisHpN ? tisHp / tisHpN : NaN,
+    contrast: median(tissueHist, nTissue) - median(lungHist, nLung),
+  };
+}
+
+const pct = (x: number) => `${Math.round(100 * x)}%`;
+const num = (x: number) => x.toFixed(x < 10 ? 2 : 1);
+const L = CHEST_LIMITS;
+
+/** One check: its name (for reports), whether it refuses, and the reason the user sees. */
+export interface ChestRule {
+  name: 'axis-edges' | 'flat-colour' | 'no-grain' | 'noise' | 'contrast';
+  refuses: (f: ChestFigures) => boolean;
+  reason: (f: ChestFigures) => string;
+}
+
+/** The five checks, in the order their reasons are given (the first that refuses names the reason). */
+export const CHEST_RULES: readonly ChestRule[] = Object.freeze([
+  {
+    name: 'axis-edges',
+    refuses: (f) => f.axisEdges > L.maxAxisEdges,
+    reason: (f) => `mostly horizontal and vertical edges (${pct(f.axisEdges)}), as in text, a table, a screenshot or a drawing`,
+  },
+  {
+    name: 'flat-colour',
+    refuses: (f) => f.flat > L.maxFlat || (f.flat > L.maxFlatWithLowGrain && f.tissueGrain < L.lowGrain),
+    reason: (f) => `areas of one exact grey (${pct(f.flat)} of the picture), as in a drawing, an icon or a screenshot, without a scanner's image noise`,
+  },
+  {
+    name: 'no-grain',
+    refuses: (f) => f.tissueGrain < L.minTissueGrain,
+    reason: (f) => `smooth as a drawing or a gradient: no image noise or fine structure in the bright regions (grain ${num(f.tissueGrain)})`,
+  },
+  {
+    name: 'noise',
+    refuses: (f) => f.lungGrain > L.maxLungGrain || f.tissueGrain > L.maxTissueGrain,
+    reason: (f) => `grainy far beyond a CT slice (grain ${num(Math.max(f.lungGrain, f.tissueGrain))}), as in noise`,
+  },
+  {
+    name: 'contrast',
+    // NaN (no lung core or no tissue to measure) never refuses.
+    refuses: (f) => f.contrast / Math.max(0.5, f.tissueGrain, f.lungGrain) < L.minContrastToGrain,
+    reason: (f) => `the dark regions are hardly darker than their own texture (contrast ${num(f.contrast)}), unlike air-filled lungs in tissue`,
+  },
+]);
+
+/** The check of a segmentation whose lungs were found: its figures and, when a rule refuses, the first one's reason. */
+export function checkChest(seg: LungSegmentation): ChestCheck {
+  const figures = chestFigures(seg);
+  const rule = CHEST_RULES.find((r) => r.refuses(figures));
+  return rule ? { figures, refusal: rule.reason(figures) } : { figures };
+}
