@@ -1,6 +1,6 @@
 /**
  * What each part of the not-a-chest-CT refusal flags (src/data/chest-check.ts), on the non-CT set and on real CT:
- * the lungs check alone (no plausible lungs, lungs.ts), each of the five texture checks alone (applied to the
+ * the lungs check alone (no plausible lungs, lungs.ts), each of the texture checks alone (applied to the
  * pictures whose lungs were found), and all together (what `predict` says). No model is run: this is the pure
  * stage, so it takes about a minute. docs/notct-structure.md holds its tables.
  *
@@ -104,7 +104,7 @@ async function cases(): Promise<Case[]> {
 
 interface Result { c: Case; lungs: boolean; figures: ChestFigures | null; rules: Record<string, boolean>; error?: string }
 
-const COLUMNS = ['lungs', ...CHEST_RULES.map((r) => r.name), 'texture (any of the five)', 'all (predict)'] as const;
+const COLUMNS = ['lungs', ...CHEST_RULES.map((r) => r.name), 'any texture check', 'all (predict)'] as const;
 
 function row(results: Result[]): Record<string, number> {
   const count: Record<string, number> = Object.fromEntries(COLUMNS.map((k) => [k, 0]));
@@ -113,7 +113,7 @@ function row(results: Result[]): Record<string, number> {
     if (notLungs) count.lungs++;
     let any = false;
     for (const rule of CHEST_RULES) if (r.rules[rule.name]) { count[rule.name]++; any = true; }
-    if (any) count['texture (any of the five)']++;
+    if (any) count['any texture check']++;
     if (notLungs || any) count['all (predict)']++;
   }
   return count;

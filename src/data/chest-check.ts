@@ -8,13 +8,14 @@
  * vessels, trabecular bone), edges run in every direction (a body is round), and air-filled lungs are far darker
  * than the tissue around them compared with that grain. Drawings, icons, screenshots, text and gradients have
  * areas of one exact grey, no grain, or mostly horizontal and vertical edges; noise has grain as strong as any
- * contrast in it. Five checks, each with the reason the user sees:
+ * contrast in it. Six checks, each with the reason the user sees:
  *
  *   - axis-aligned edges: of the strong edges, the share running horizontally or vertically > 0.5;
  *   - flat colour: of the mid-grey pixels, the share whose 3x3 neighbourhood is one exact grey > 0.6, or > 0.4
- *     with little grain in the tissue (< 0.8);
+ *     with little grain in the tissue (< 1.2);
  *   - no grain: the tissue's grain (mean |pixel - its 3x3 mean|) < 0.3 grey levels;
  *   - noise: grain > 28 in the lungs or > 22 in the tissue;
+ *   - no coarse structure: the variance of 16x16 block means < 0.2 of the pixels' variance (noise, fine patterns);
  *   - lungs as textured as they are dark: (tissue median - lung median) / the larger grain < 4.5.
  *
  * The thresholds lie outside the range of all 746 COVID-CT slices (train, val and test) and of the 768 CT-MD
@@ -38,11 +39,14 @@ export const CHEST_LIMITS = Object.freeze({
   maxFlat: 0.6,
   /** Flat colour with little grain: both limits together. */
   maxFlatWithLowGrain: 0.4,
-  lowGrain: 0.8,
+  lowGrain: 1.2,
   minTissueGrain: 0.3,
   maxLungGrain: 28,
   maxTissueGrain: 22,
   minContrastToGrain: 4.5,
+  /** Block side (analysis pixels) and the smallest share of the variance in block means. */
+  block: 16,
+  minCoarse: 0.2,
 });
 
 /** The figures the check reads, all on the analysis image. NaN when there is nothing to measure. */
@@ -57,6 +61,11 @@ export interface ChestFigures {
   tissueGrain: number;
   /** Median grey of the tissue minus that of the lungs. */
   contrast: number;
+  /**
+   * Variance of the means of 16x16 blocks / variance of the pixels: how much of the picture's contrast is
+   * structure larger than a few pixels (about 1 for a body with lungs, near 0 for noise or a fine pattern).
+   */
+  coarse: number;
 }
 
 export interface ChestCheck {
@@ -74,6 +83,23 @@ function median(hist: Float64Array, n: number): number {
     if (acc > target) return v;
   }
   return 255;
+}
+
+/** Variance of the B x B block means over the variance of the pixels (NaN for a flat picture). */
+function coarseShare(data: Uint8Array, w: number, h: number, B: number): number {
+  let s = 0, ss = 0;
+  for (let i = 0; i < w * h; i++) { s += data[i]; ss += data[i] * data[i]; }
+  const n = w * h, pixelVar = ss / n - (s / n) ** 2;
+  let bs = 0, bss = 0, nb = 0;
+  for (let y0 = 0; y0 + B <= h; y0 += B) {
+    for (let x0 = 0; x0 + B <= w; x0 += B) {
+      let m = 0;
+      for (let y = y0; y < y0 + B; y++) for (let x = x0, i = y * w + x0; x < x0 + B; x++, i++) m += data[i];
+      m /= B * B;
+      bs += m; bss += m * m; nb++;
+    }
+  }
+  return pixelVar > 0 && nb > 1 ? (bss / nb - (bs / nb) ** 2) / pixelVar : NaN;
 }
 
 /** The figures of one segmentation (found or not; the masks may be empty). */
@@ -112,6 +138,7 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
     }
   }
   return {
+    coarse: coarseShare(data, w, h, CHEST_LIMITS.block),
     axisEdges: edges ? axis / edges : 0,
     flat: mid ? flat / mid : 0,
     lungGrain: lungHpN ? lungHp / lungHpN : NaN,
@@ -126,12 +153,12 @@ const L = CHEST_LIMITS;
 
 /** One check: its name (for reports), whether it refuses, and the reason the user sees. */
 export interface ChestRule {
-  name: 'axis-edges' | 'flat-colour' | 'no-grain' | 'noise' | 'contrast';
+  name: 'axis-edges' | 'flat-colour' | 'no-grain' | 'noise' | 'fine-only' | 'contrast';
   refuses: (f: ChestFigures) => boolean;
   reason: (f: ChestFigures) => string;
 }
 
-/** The five checks, in the order their reasons are given (the first that refuses names the reason). */
+/** The checks, in the order their reasons are given (the first that refuses names the reason). */
 export const CHEST_RULES: readonly ChestRule[] = Object.freeze([
   {
     name: 'axis-edges',
@@ -152,6 +179,11 @@ export const CHEST_RULES: readonly ChestRule[] = Object.freeze([
     name: 'noise',
     refuses: (f) => f.lungGrain > L.maxLungGrain || f.tissueGrain > L.maxTissueGrain,
     reason: (f) => `grainy far beyond a CT slice (grain ${num(Math.max(f.lungGrain, f.tissueGrain))}), as in noise`,
+  },
+  {
+    name: 'fine-only',
+    refuses: (f) => f.coarse < L.minCoarse,
+    reason: (f) => `no structure larger than a few pixels (${pct(f.coarse)} of the contrast), as in noise or a fine pattern, unlike a body with lungs`,
   },
   {
     name: 'contrast',
