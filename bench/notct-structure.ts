@@ -16,8 +16,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { decodeGrey, readAndDecodeGrey } from '../src/data/decode.js';
-import { findLungs } from '../src/data/involvement.js';
-import { CHEST_RULES, chestFigures, type ChestFigures } from '../src/data/chest-check.js';
+import { findLungs, lungInvolvement } from '../src/data/involvement.js';
+import { segmentLungs } from '../src/data/lungs.js';
+import { CHEST_RULES, checkChest, chestFigures, type ChestFigures } from '../src/data/chest-check.js';
 import { parseCsvTable } from '../src/data/labelled-set.js';
 import { packageRoot } from '../src/cli/command.js';
 import { Progress } from '../src/util/progress.js';
@@ -131,6 +132,29 @@ function table(title: string, results: Result[]): string {
   ].join('\n');
 }
 
+/**
+ * What the check costs beside the lung stage it follows: on every 4th real CT picture (decoded beforehand), the
+ * median of 5 passes of segmentLungs + lungInvolvement (the reference, the lung stage before this check) and of
+ * checkChest on those segmentations.
+ */
+async function timing(real: Case[]): Promise<string> {
+  const imgs = await Promise.all(real.filter((_, i) => i % 4 === 0).map((c) => c.load()));
+  const segs = imgs.map((img) => segmentLungs(img, img.hu ? { hu: img.hu } : {})).filter((s) => s.found);
+  const median = (f: () => void) => {
+    const t: number[] = [];
+    for (let k = 0; k < 5; k++) { const t0 = performance.now(); f(); t.push(performance.now() - t0); }
+    return t.sort((a, b) => a - b)[2];
+  };
+  const lung = median(() => { for (const img of imgs) lungInvolvement(segmentLungs(img, img.hu ? { hu: img.hu } : {}), img.hu); });
+  const check = median(() => { for (const s of segs) checkChest(s); });
+  return [
+    `| stage (${imgs.length} real CT pictures, ${segs.length} with lungs; median of 5 passes) | ms per picture | vs the lung stage |`,
+    '|---|---:|---:|',
+    `| segmentLungs + lungInvolvement (reference) | ${(lung / imgs.length).toFixed(2)} | 100% |`,
+    `| checkChest | ${(check / Math.max(1, segs.length)).toFixed(2)} | ${((100 * check) / lung).toFixed(0)}% |`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const all = await cases();
   const progress = new Progress(all.length, 'pictures checked');
@@ -154,6 +178,7 @@ async function main(): Promise<void> {
     const rs = results.filter((r) => r.c.table === t);
     if (rs.length) out.push(table(t, rs), '');
   }
+  out.push(await timing(all.filter((c) => c.table === 'real CT source')), '');
   process.stdout.write(out.join('\n'));
   if (values.figures) {
     await writeFile(values.figures, results.map((r) => JSON.stringify({ file: r.c.file, group: r.c.group, lungs: r.lungs, ...r.figures, rules: r.rules })).join('\n') + '\n');

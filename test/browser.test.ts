@@ -12,7 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { DATA, REPO, fitPhantomOod, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
+import { DATA, REPO, fitPhantomOod, flatPhantom, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
 import sharp from 'sharp';
 import { rm } from 'node:fs/promises';
 import { createApp, listen } from '../src/server/app.js';
@@ -294,6 +294,26 @@ test('lungs model on this device: the same views and the same P as the server (w
       assert.equal(d.bar, server[i].bar);
     });
     console.log(`# lungs model, device vs server: ${device.map((d, i) => `${d.file}: ${d.probability.toFixed(6)} / ${server[i].probability.toFixed(6)}`).join('; ')}`);
+  } finally {
+    await p.close();
+  }
+});
+
+test('a chest drawn in flat greys: "not a chest CT slice" with the texture reason, on the server and on this device alike', async () => {
+  const files = [
+    { name: 'phantom-ground-glass.png', mimeType: 'image/png', buffer: await phantomPng(lungPhantom(384, true)) },
+    { name: 'flat-drawing.png', mimeType: 'image/png', buffer: await phantomPng(flatPhantom(384)) },
+  ];
+  const p = await lungsPage();
+  try {
+    const { server, device } = await serverThenDevice(p, files);
+    assert.doesNotMatch(server[0].verdict, /not a chest CT/);
+    assert.match(server[1].verdict, /^not a chest CT slice/);
+    assert.match(server[1].text, /one exact grey/);
+    device.forEach((d, i) => {
+      assert.equal(d.verdict, server[i].verdict, d.file);
+      assert.ok(Math.abs(d.probability - server[i].probability) < 1e-5, `${d.file}: device ${d.probability} vs server ${server[i].probability}`);
+    });
   } finally {
     await p.close();
   }

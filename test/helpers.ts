@@ -74,6 +74,16 @@ export async function lungsModelVariant(): Promise<string> {
   return dir;
 }
 
+/**
+ * The phantom drawn in a few flat greys (its fine texture quantised away): the lungs are still found, but the
+ * picture has areas of one exact grey and no scanner grain, so the chest check (src/data/chest-check.ts) refuses it.
+ */
+export function flatPhantom(size = 384): { width: number; height: number; data: Uint8Array } {
+  const p = lungPhantom(size, true);
+  p.data = p.data.map((v) => (v === 0 ? 0 : v < 60 ? 30 : v < 120 ? 100 : v < 200 ? 150 : 235));
+  return p;
+}
+
 /** The phantom with its lungs' interior replaced by stripes: the lungs are still found, the texture is unlike any CT. */
 export function stripedLungsPhantom(size = 384): { width: number; height: number; data: Uint8Array } {
   const p = lungPhantom(size, false);
