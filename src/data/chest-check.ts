@@ -24,7 +24,6 @@
  * the flat-colour and no-grain limits sit above what those did (docs/notct-structure.md).
  */
 import type { LungSegmentation } from './lungs.js';
-import { erode } from './morphology.js';
 
 /** Names this check in cache keys and reports: bump when its output changes. */
 export const CHEST_CHECK_VERSION = 'chest-check-v1';
@@ -102,38 +101,58 @@ function coarseShare(data: Uint8Array, w: number, h: number, B: number): number 
   return pixelVar > 0 && nb > 1 ? (bss / nb - (bs / nb) ** 2) / pixelVar : NaN;
 }
 
+/** Scratch arrays, reused from call to call (every call writes what it reads first). */
+let buffers: { n: number; row3: Int32Array; rowS: Int32Array } | null = null;
+function scratch(n: number) {
+  if (!buffers || buffers.n < n) buffers = { n, row3: new Int32Array(n), rowS: new Int32Array(n) };
+  return buffers;
+}
+
 /** The figures of one segmentation (found or not; the masks may be empty). */
 export function chestFigures(seg: LungSegmentation): ChestFigures {
   const { width: w, height: h, data } = seg.analysis;
   const n = w * h;
   const t = seg.threshold ?? 128;
-  const lung = new Uint8Array(n);
-  for (let i = 0; i < n; i++) lung[i] = seg.labels[i] ? 1 : 0;
-  const core = erode(lung, w, h, 1);
+  const { row3, rowS } = scratch(n);
+  const labels = seg.labels, body = seg.body;
   const lungHist = new Float64Array(256), tissueHist = new Float64Array(256);
   let nLung = 0, nTissue = 0;
+  // Tissue on the image's edge (the lungs' core never is: it is the lungs eroded by 1 px, see below).
   for (let i = 0; i < n; i++) {
-    if (core[i]) { lungHist[data[i]]++; nLung++; } else if (seg.body[i] && !lung[i] && data[i] >= t) { tissueHist[data[i]]++; nTissue++; }
+    const x = i % w;
+    if (i >= w && i < n - w && x !== 0 && x !== w - 1) { i += w - 3; continue; }
+    if (body[i] && !labels[i] && data[i] >= t) { tissueHist[data[i]]++; nTissue++; }
   }
+  // Row sums (3 and Sobel's 1-2-1) once, so that the 3x3 mean and the gradient cost a few reads per pixel.
+  for (let y = 0; y < h; y++) {
+    for (let x = 1, i = y * w + 1; x < w - 1; x++, i++) { row3[i] = data[i - 1] + data[i] + data[i + 1]; rowS[i] = data[i - 1] + 2 * data[i] + data[i + 1]; }
+  }
+  const edge2 = CHEST_LIMITS.edge * CHEST_LIMITS.edge, ratio = CHEST_LIMITS.axisRatio;
   let mid = 0, flat = 0, lungHp = 0, lungHpN = 0, tisHp = 0, tisHpN = 0, edges = 0, axis = 0;
   for (let y = 1; y < h - 1; y++) {
-    for (let x = 1; x < w - 1; x++) {
-      const i = y * w + x, v = data[i];
-      let s = 0, same = true;
-      for (let dy = -w; dy <= w; dy += w) {
-        for (let dx = -1; dx <= 1; dx++) { const u = data[i + dy + dx]; s += u; if (u !== v) same = false; }
+    for (let x = 1, i = y * w + 1; x < w - 1; x++, i++) {
+      const v = data[i];
+      if (v > 8 && v < 247) {
+        mid++;
+        if (data[i - 1] === v && data[i + 1] === v && data[i - w] === v && data[i + w] === v && data[i - w - 1] === v && data[i - w + 1] === v && data[i + w - 1] === v && data[i + w + 1] === v) flat++;
       }
-      if (v > 8 && v < 247) { mid++; if (same) flat++; }
-      const hp = Math.abs(v - s / 9);
-      if (core[i]) { lungHp += hp; lungHpN++; } else if (seg.body[i] && !lung[i] && v >= t) { tisHp += hp; tisHpN++; }
+      // The lungs' core: eroded by 1 px (a lung pixel whose 4 neighbours are lung), since the rim where lung meets
+      // tissue is partial volume, neither.
+      if (labels[i] && labels[i - 1] && labels[i + 1] && labels[i - w] && labels[i + w]) {
+        lungHist[v]++; nLung++;
+        lungHp += Math.abs(v - (row3[i - w] + row3[i] + row3[i + w]) / 9); lungHpN++;
+      } else if (body[i] && !labels[i] && v >= t) {
+        tissueHist[v]++; nTissue++;
+        tisHp += Math.abs(v - (row3[i - w] + row3[i] + row3[i + w]) / 9); tisHpN++;
+      }
       // Sobel: its smoothing across the edge keeps the staircase of a drawn diagonal or curve from reading as
       // horizontal and vertical steps.
-      const a = data[i - w - 1], b = data[i - w], c = data[i - w + 1], d = data[i - 1], e = data[i + 1], f = data[i + w - 1], g = data[i + w], k = data[i + w + 1];
-      const gx = (c + 2 * e + k - a - 2 * d - f) / 4, gy = (f + 2 * g + k - a - 2 * b - c) / 4;
-      if (gx * gx + gy * gy > CHEST_LIMITS.edge * CHEST_LIMITS.edge) {
+      const gx = (data[i - w + 1] + 2 * data[i + 1] + data[i + w + 1] - data[i - w - 1] - 2 * data[i - 1] - data[i + w - 1]) / 4;
+      const gy = (rowS[i + w] - rowS[i - w]) / 4;
+      if (gx * gx + gy * gy > edge2) {
         edges++;
-        const ax = Math.abs(gx), ay = Math.abs(gy);
-        if (Math.min(ax, ay) < CHEST_LIMITS.axisRatio * Math.max(ax, ay)) axis++;
+        const ax = gx < 0 ? -gx : gx, ay = gy < 0 ? -gy : gy;
+        if ((ax < ay ? ax : ay) < ratio * (ax < ay ? ay : ax)) axis++;
       }
     }
   }
