@@ -38,7 +38,7 @@ export const DEFAULT_REQUEST_BUDGET = { maxUnpackedBytes: 300 * 2 ** 20, maxTota
 export interface SliceResult {
   file: string;
   probability: number | null;
-  /** COVID or NonCOVID at the threshold; NotCT when the slice shows no plausible pair of lungs (lungs design). */
+  /** COVID or NonCOVID at the threshold; NotCT when the slice shows no plausible pair of lungs or is unlike any CT slice (lungs design; see reason). */
   label: Verdict | null;
   threshold: number;
   /** Share of the lung with ground glass or consolidation (0..1); null when not measured. */

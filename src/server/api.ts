@@ -78,7 +78,7 @@ const SliceOrderSchema = z.object({
 const SliceResultSchema = z.object({
   file: z.string().openapi({ description: 'the uploaded name (for a zip or multi-frame DICOM, which entry or frame)' }),
   probability: z.number().nullable().openapi({ description: 'P(COVID), null when the file could not be scored. For a lungs model: P(involvement present) x pattern' }),
-  label: z.enum(['COVID', 'NonCOVID', 'NotCT']).nullable().openapi({ description: 'COVID or NonCOVID at the threshold; NotCT when the slice shows no plausible pair of lungs (only a model with a reading design says NotCT; no COVID verdict is given then, see reason); null on error' }),
+  label: z.enum(['COVID', 'NonCOVID', 'NotCT']).nullable().openapi({ description: 'COVID or NonCOVID at the threshold; NotCT when the slice shows no plausible pair of lungs or its pixels are unlike any CT slice (flat colours, no grain, mostly horizontal and vertical edges, noise; src/data/chest-check.ts) (only a model with a reading design says NotCT; no COVID verdict is given then, see reason); null on error' }),
   threshold: z.number(),
   involvement: z.number().nullable().openapi({ description: 'share of the lung (0..1) with raised attenuation (ground glass or consolidation), vessels removed; null when no lungs were found or they could not be measured' }),
   pattern: z.number().nullable().openapi({ description: 'P(COVID-typical pattern) from the model (for a whole-slice model, its P(COVID)); null on error' }),
