@@ -7,8 +7,9 @@
  *   node dist/bench/notct-structure.js [--set DIR] [--data DIR] [--data-md DIR] [--degrade] [--figures FILE]
  *
  * --degrade adds COVID-CT val slices (every 2nd) and CT-MD PNGs (every 8th) made worse as exports can be (Gaussian
- * blur sigma 2.4 px, downscaled 4x and back, JPEG quality 30, resized to 128 px wide, halved and back): real CT
- * the checks must still pass. --figures FILE writes every picture's figures as JSON lines.
+ * blur sigma 2.4 px, downscaled 4x and back, halved and back, JPEG quality 30 and 10, resized to 128 px wide,
+ * contrast halved, gamma 2.2, rotated 30 degrees, nearest-neighbour 2x; and blur sigma 4 px, heavier than an
+ * export should be): real CT the checks should still pass. --figures FILE writes every picture's figures as JSON lines.
  */
 import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
@@ -61,6 +62,12 @@ const DEGRADE: Record<string, (bytes: Buffer, width: number) => Promise<Buffer>>
   'halved and back': async (b, w) => sharp(await sharp(b).greyscale().resize(Math.max(1, Math.round(w / 2))).png().toBuffer()).resize(w).png().toBuffer(),
   'JPEG quality 30': (b) => sharp(b).greyscale().jpeg({ quality: 30 }).toBuffer(),
   '128 px wide': (b) => sharp(b).greyscale().resize(128).png().toBuffer(),
+  'JPEG quality 10': (b) => sharp(b).greyscale().jpeg({ quality: 10 }).toBuffer(),
+  'contrast halved (0.5 x + 64)': (b) => sharp(b).greyscale().linear(0.5, 64).png().toBuffer(),
+  'gamma 2.2': (b) => sharp(b).greyscale().gamma(2.2).png().toBuffer(),
+  'rotated 30 degrees': (b) => sharp(b).greyscale().rotate(30, { background: '#000' }).png().toBuffer(),
+  'nearest-neighbour 2x': async (b, w) => sharp(b).greyscale().resize(2 * w, undefined, { kernel: 'nearest' }).png().toBuffer(),
+  'blur sigma 4 px': (b) => sharp(b).greyscale().blur(4).png().toBuffer(),
 };
 
 async function cases(): Promise<Case[]> {

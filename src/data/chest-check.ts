@@ -10,9 +10,10 @@
  * areas of one exact grey, no grain, or mostly horizontal and vertical edges; noise has grain as strong as any
  * contrast in it. Six checks, each with the reason the user sees:
  *
- *   - axis-aligned edges: of the strong edges, the share running horizontally or vertically > 0.5;
- *   - flat colour: of the mid-grey pixels, the share whose 3x3 neighbourhood is one exact grey > 0.6, or > 0.4
- *     with little grain in the tissue (< 1.2);
+ *   - axis-aligned edges: of the strong edges (a step of 0.3 x the lung-tissue contrast), the share running
+ *     horizontally or vertically > 0.5;
+ *   - flat colour: of the pixels not at the picture's clipped extremes, the share whose 5x5 neighbourhood is one
+ *     exact grey > 0.6, or > 0.4 with little grain in the tissue (< 1.2);
  *   - no grain: the tissue's grain (mean |pixel - its 3x3 mean|) < 0.3 grey levels;
  *   - noise: grain > 28 in the lungs or > 22 in the tissue;
  *   - no coarse structure: the variance of 16x16 block means < 0.2 of the pixels' variance (noise, fine patterns);
@@ -30,7 +31,12 @@ export const CHEST_CHECK_VERSION = 'chest-check-v1';
 
 /** The check's limits (docs/notct-structure.md says where each comes from). */
 export const CHEST_LIMITS = Object.freeze({
-  /** Gradient magnitude (Sobel / 4, i.e. grey levels per 2 px as central differences) above which a pixel is on a strong edge. */
+  /**
+   * A pixel is on a strong edge when its gradient (Sobel / 4, i.e. grey levels per 2 px as central differences)
+   * exceeds this share of the lung-tissue contrast (at least minEdge grey levels); `edge` when there is no contrast.
+   */
+  edgeOfContrast: 0.3,
+  minEdge: 12,
   edge: 40,
   /** An edge is axis-aligned when min(|gx|, |gy|) / max(|gx|, |gy|) is below this (about 6 degrees). */
   axisRatio: 0.1,
@@ -52,7 +58,10 @@ export const CHEST_LIMITS = Object.freeze({
 export interface ChestFigures {
   /** Of the pixels on a strong edge, the share whose edge is horizontal or vertical. */
   axisEdges: number;
-  /** Of the pixels strictly between 8 and 247, the share whose 3x3 neighbourhood is one exact grey. */
+  /**
+   * Of the pixels more than 8 grey levels inside the picture's 0.5-99.5 percentile range (clipped air and tissue),
+   * the share whose 5x5 neighbourhood is one exact grey.
+   */
   flat: number;
   /** Mean |pixel - mean of its 3x3 neighbourhood| in the lungs (eroded by 1 px). */
   lungGrain: number;
@@ -73,9 +82,12 @@ export interface ChestCheck {
   refusal?: string;
 }
 
-function median(hist: Float64Array, n: number): number {
+const median = (hist: Float64Array, n: number): number => percentileOf(hist, n, 0.5);
+
+/** The grey at quantile p of a histogram of n pixels (NaN when empty). */
+function percentileOf(hist: Float64Array, n: number, p: number): number {
   if (n === 0) return NaN;
-  const target = 0.5 * (n - 1);
+  const target = p * (n - 1);
   let acc = 0;
   for (let v = 0; v < 256; v++) {
     acc += hist[v];
@@ -127,15 +139,10 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
   for (let y = 0; y < h; y++) {
     for (let x = 1, i = y * w + 1; x < w - 1; x++, i++) { row3[i] = data[i - 1] + data[i] + data[i + 1]; rowS[i] = data[i - 1] + 2 * data[i] + data[i + 1]; }
   }
-  const edge2 = CHEST_LIMITS.edge * CHEST_LIMITS.edge, ratio = CHEST_LIMITS.axisRatio;
-  let mid = 0, flat = 0, lungHp = 0, lungHpN = 0, tisHp = 0, tisHpN = 0, edges = 0, axis = 0;
+  let lungHp = 0, lungHpN = 0, tisHp = 0, tisHpN = 0;
   for (let y = 1; y < h - 1; y++) {
     for (let x = 1, i = y * w + 1; x < w - 1; x++, i++) {
       const v = data[i];
-      if (v > 8 && v < 247) {
-        mid++;
-        if (data[i - 1] === v && data[i + 1] === v && data[i - w] === v && data[i + w] === v && data[i - w - 1] === v && data[i - w + 1] === v && data[i + w - 1] === v && data[i + w + 1] === v) flat++;
-      }
       // The lungs' core: eroded by 1 px (a lung pixel whose 4 neighbours are lung), since the rim where lung meets
       // tissue is partial volume, neither.
       if (labels[i] && labels[i - 1] && labels[i + 1] && labels[i - w] && labels[i + w]) {
@@ -144,6 +151,32 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
       } else if (body[i] && !labels[i] && v >= t) {
         tissueHist[v]++; nTissue++;
         tisHp += Math.abs(v - (row3[i - w] + row3[i] + row3[i + w]) / 9); tisHpN++;
+      }
+    }
+  }
+  const contrast = median(tissueHist, nTissue) - median(lungHist, nLung);
+  // A strong edge is a step of a good part of the lung-tissue contrast, so that a washed-out export (contrast
+  // halved) keeps the same edges; 40 grey levels when there is no contrast to measure.
+  const edgeT = contrast > 0 ? Math.max(CHEST_LIMITS.minEdge, CHEST_LIMITS.edgeOfContrast * contrast) : CHEST_LIMITS.edge;
+  const edge2 = edgeT * edgeT, ratio = CHEST_LIMITS.axisRatio;
+  // The picture's own darkest and brightest greys stand for clipped air and clipped tissue (a lung window clips
+  // soft tissue to its brightest grey, and a washed-out export moves that grey to mid-grey): never "flat colour".
+  // (Percentiles 0.5 and 99.5 rather than the extremes: resampling overshoots a clipped grey at its edges.)
+  const all = new Float64Array(256);
+  for (let i = 0; i < n; i++) all[data[i]]++;
+  const flatLo = percentileOf(all, n, 0.005) + 8, flatHi = percentileOf(all, n, 0.995) - 8;
+  let mid = 0, flat = 0, edges = 0, axis = 0;
+  for (let y = 1; y < h - 1; y++) {
+    const inner = y >= 2 && y < h - 2;
+    for (let x = 1, i = y * w + 1; x < w - 1; x++, i++) {
+      const v = data[i];
+      // Flat: the 5x5 neighbourhood is one exact grey. 5x5 rather than 3x3, so that a CT slice whose grain was
+      // squeezed into a few grey levels (low contrast, JPEG) does not count: only areas of one colour do.
+      if (inner && x >= 2 && x < w - 2 && v > flatLo && v < flatHi) {
+        mid++;
+        let same = true;
+        for (let dy = -2 * w; dy <= 2 * w && same; dy += w) for (let dx = -2; dx <= 2; dx++) if (data[i + dy + dx] !== v) { same = false; break; }
+        if (same) flat++;
       }
       // Sobel: its smoothing across the edge keeps the staircase of a drawn diagonal or curve from reading as
       // horizontal and vertical steps.
@@ -162,7 +195,7 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
     flat: mid ? flat / mid : 0,
     lungGrain: lungHpN ? lungHp / lungHpN : NaN,
     tissueGrain: tisHpN ? tisHp / tisHpN : NaN,
-    contrast: median(tissueHist, nTissue) - median(lungHist, nLung),
+    contrast,
   };
 }
 
@@ -192,7 +225,7 @@ export const CHEST_RULES: readonly ChestRule[] = Object.freeze([
   {
     name: 'no-grain',
     refuses: (f) => f.tissueGrain < L.minTissueGrain,
-    reason: (f) => `smooth as a drawing or a gradient: no image noise or fine structure in the bright regions (grain ${num(f.tissueGrain)})`,
+    reason: (f) => `smooth as a drawing, a gradient or a very blurred picture: no image noise or fine structure in the bright regions (grain ${num(f.tissueGrain)})`,
   },
   {
     name: 'noise',
