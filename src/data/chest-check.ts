@@ -19,15 +19,14 @@
  *   - no coarse structure: the variance of 16x16 block means < 0.2 of the pixels' variance (noise, fine patterns);
  *   - lungs as textured as they are dark: (tissue median - lung median) / the larger grain < 4.5.
  *
- * The thresholds lie outside the range of all 746 COVID-CT slices (train, val and test) and of the 768 CT-MD
- * PNGs, and outside that of 106 COVID-CT val and CT-MD slices made worse (Gaussian blur sigma 2.4 px,
- * downscaled 4x and back, JPEG quality 30, 128 px wide): blur lowers the grain and JPEG makes flat blocks, so
- * the flat-colour and no-grain limits sit above what those did (docs/notct-structure.md).
+ * The limits lie outside the range of all 746 COVID-CT slices (train, val and test) and all 768 CT-MD PNGs, and of
+ * 1550 of those slices made worse as exports can be (blur, downscaling, JPEG quality 30 and 10, 128 px, contrast
+ * halved, gamma, rotation, nearest-neighbour upscaling): blur lowers the grain and JPEG makes flat blocks, so the
+ * no-grain and flat-colour limits sit below and above what those did. A slice blurred harder than an export
+ * should be (sigma 4 px) can be as smooth as a gradient and is refused, with a reason that says so
+ * (docs/notct-structure.md, bench/notct-structure.ts).
  */
 import type { LungSegmentation } from './lungs.js';
-
-/** Names this check in cache keys and reports: bump when its output changes. */
-export const CHEST_CHECK_VERSION = 'chest-check-v1';
 
 /** The check's limits (docs/notct-structure.md says where each comes from). */
 export const CHEST_LIMITS = Object.freeze({
