@@ -133,6 +133,26 @@ test('a CT-like chest with a scanner\'s grain passes, also blurred and at half s
   }
 });
 
+/**
+ * The chest as a photo or screenshot of a CT viewer shows it: the slice (with its own grey outside air) on a black
+ * panel, a bright toolbar and lines of interface text around it. Those straight lines are no part of the slice.
+ */
+function inViewer(ct: GreyImage): GreyImage {
+  const W = 720, H = 520, ox = 260, oy = 150;
+  const data = new Uint8Array(W * H).fill(6);
+  for (let y = 0; y < 40; y++) for (let x = 0; x < W; x++) data[y * W + x] = 70; // toolbar
+  for (let line = 0; line < 14; line++) for (let y = 90 + line * 26; y < 98 + line * 26; y++) for (let x = 20; x < 80 + ((line * 37) % 90); x++) data[y * W + x] = 210; // interface text
+  for (let y = 0; y < ct.height; y++) for (let x = 0; x < ct.width; x++) data[(oy + y) * W + ox + x] = Math.max(ct.data[y * ct.width + x], 40); // the slice, outside air grey
+  return { width: W, height: H, data };
+}
+
+test('a chest shown in a viewer (panel, toolbar, interface text) passes: edges are read around the lungs only', () => {
+  const r = findLungs(inViewer(chest(6)));
+  assert.ok(r.seg.found, 'lungs found in the viewer picture');
+  assert.equal(r.findings.found, true, `${r.findings.reason} ${JSON.stringify(r.chest?.figures)}`);
+  assert.ok(r.chest!.figures.axisEdges < 0.3, `axis ${r.chest!.figures.axisEdges}`);
+});
+
 test('a chest drawn in a few flat greys has its lungs found but is refused: areas of one exact grey', () => {
   for (const size of [256, 384]) {
     const r = findLungs(flatPhantom(size));

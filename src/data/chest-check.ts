@@ -10,8 +10,8 @@
  * areas of one exact grey, no grain, or mostly horizontal and vertical edges; noise has grain as strong as any
  * contrast in it. Six checks, each with the reason the user sees:
  *
- *   - axis-aligned edges: of the strong edges (a step of 0.3 x the lung-tissue contrast), the share running
- *     horizontally or vertically > 0.5;
+ *   - axis-aligned edges: of the strong edges (a step of 0.3 x the lung-tissue contrast) around the lungs (their
+ *     box grown by a quarter on each side), the share running horizontally or vertically > 0.5;
  *   - flat colour: of the pixels not at the picture's clipped extremes, the share whose 5x5 neighbourhood is one
  *     exact grey > 0.6, or > 0.4 with little grain in the tissue (< 1.2);
  *   - no grain: the tissue's grain (mean |pixel - its 3x3 mean|) < 0.3 grey levels;
@@ -40,6 +40,12 @@ export const CHEST_LIMITS = Object.freeze({
   /** An edge is axis-aligned when min(|gx|, |gy|) / max(|gx|, |gy|) is below this (about 6 degrees). */
   axisRatio: 0.1,
   maxAxisEdges: 0.5,
+  /**
+   * Edges are counted only within the lungs' box grown by this share of its size on each side (the chest wall
+   * and the body's outline): a photo or screenshot of a CT viewer frames the slice with straight lines (the
+   * image's border, toolbars) that are no part of the slice.
+   */
+  edgeMargin: 0.25,
   maxFlat: 0.6,
   /** Flat colour with little grain: both limits together. */
   maxFlatWithLowGrain: 0.4,
@@ -165,8 +171,12 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
   for (let i = 0; i < n; i++) all[data[i]]++;
   const flatLo = percentileOf(all, n, 0.005) + 8, flatHi = percentileOf(all, n, 0.995) - 8;
   let mid = 0, flat = 0, edges = 0, axis = 0;
+  const box = seg.box ?? { x0: 0, y0: 0, x1: w, y1: h };
+  const mx = CHEST_LIMITS.edgeMargin * (box.x1 - box.x0), my = CHEST_LIMITS.edgeMargin * (box.y1 - box.y0);
+  const ex0 = box.x0 - mx, ex1 = box.x1 + mx, ey0 = box.y0 - my, ey1 = box.y1 + my;
   for (let y = 1; y < h - 1; y++) {
     const inner = y >= 2 && y < h - 2;
+    const edgeRow = y >= ey0 && y < ey1;
     for (let x = 1, i = y * w + 1; x < w - 1; x++, i++) {
       const v = data[i];
       // Flat: the 5x5 neighbourhood is one exact grey. 5x5 rather than 3x3, so that a CT slice whose grain was
@@ -181,7 +191,7 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
       // horizontal and vertical steps.
       const gx = (data[i - w + 1] + 2 * data[i + 1] + data[i + w + 1] - data[i - w - 1] - 2 * data[i - 1] - data[i + w - 1]) / 4;
       const gy = (rowS[i + w] - rowS[i - w]) / 4;
-      if (gx * gx + gy * gy > edge2) {
+      if (edgeRow && x >= ex0 && x < ex1 && gx * gx + gy * gy > edge2) {
         edges++;
         const ax = gx < 0 ? -gx : gx, ay = gy < 0 ? -gy : gy;
         if ((ax < ay ? ax : ay) < ratio * (ax < ay ? ay : ax)) axis++;
