@@ -25,6 +25,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { decodeGrey } from '../src/data/decode.js';
+import { entriesOf, loadDataset } from '../src/data/dataset.js';
 import type { LungFindings } from '../src/data/involvement.js';
 import { loadEngine } from '../src/model/load-engine.js';
 import { readSlice } from '../src/model/reading.js';
@@ -32,12 +33,12 @@ import { scoreSources } from '../src/predict/score-files.js';
 import { aucOrNull } from '../src/eval/metrics.js';
 import { patientScores, DEFAULT_TOP_K } from '../src/eval/patients.js';
 import type { Binary, GreyImage, Prediction } from '../src/types.js';
-import { CANDIDATES } from './involvement-candidates.js';
+import { CANDIDATES, addCandidate } from './involvement-candidates.js';
 
 const { values } = parseArgs({
   options: {
     every: { type: 'string', default: '4' }, model: { type: 'string', default: 'models/default' }, 'no-model': { type: 'boolean' },
-    shared: { type: 'string', default: '../shared' }, candidates: { type: 'string', default: 'shipped' }, variants: { type: 'string' },
+    shared: { type: 'string', default: '../shared' }, set: { type: 'string', default: 'ct-md' }, candidates: { type: 'string', default: 'shipped' }, variants: { type: 'string' },
   },
 });
 const every = Number(values.every);
@@ -72,23 +73,33 @@ const VARIANTS: Variant[] = [
 ];
 
 interface Row { file: string; covid: Binary; patient: string; diagnosis: string; bytes: Uint8Array }
-const lines = (await readFile(path.join(md, 'manifest.csv'), 'utf8')).trim().split('\n');
-const head = lines[0].split(',');
-const col = (n: string) => head.indexOf(n);
 const rows: Row[] = [];
-for (const [i, line] of lines.slice(1).entries()) {
-  if (i % every !== 0) continue;
-  const c = line.split(',');
-  rows.push({
-    file: c[col('path')], covid: c[col('label')].toLowerCase() === 'covid' ? 1 : 0, patient: c[col('patient_id')],
-    diagnosis: c[col('diagnosis')], bytes: new Uint8Array(await readFile(path.join(md, c[col('path')]))),
-  });
-}
+if (values.set === 'covid-ct-train') {
+  // A consistency set for choosing a design constant without the external check: COVID-CT's train split (its
+  // labels are not used for anything but the AUC columns, which are at chance there by design; no model run).
+  const train = entriesOf(await loadDataset(path.resolve(values.shared!, 'data/covid-ct')), 'train');
+  for (const [i, e] of train.entries()) {
+    if (i % every !== 0) continue;
+    rows.push({ file: e.name, covid: e.label === 'COVID' ? 1 : 0, patient: e.name, diagnosis: e.label === 'COVID' ? 'COVID-19' : 'Normal', bytes: new Uint8Array(await readFile(e.path)) });
+  }
+} else if (values.set === 'ct-md') {
+  const lines = (await readFile(path.join(md, 'manifest.csv'), 'utf8')).trim().split('\n');
+  const head = lines[0].split(',');
+  const col = (n: string) => head.indexOf(n);
+  for (const [i, line] of lines.slice(1).entries()) {
+    if (i % every !== 0) continue;
+    const c = line.split(',');
+    rows.push({
+      file: c[col('path')], covid: c[col('label')].toLowerCase() === 'covid' ? 1 : 0, patient: c[col('patient_id')],
+      diagnosis: c[col('diagnosis')], bytes: new Uint8Array(await readFile(path.join(md, c[col('path')]))),
+    });
+  }
+} else throw new Error(`--set must be ct-md or covid-ct-train, got ${values.set}`);
 const variants = values.variants ? VARIANTS.filter((v) => values.variants!.split(',').includes(v.name)) : VARIANTS;
-const candidates = values.candidates!.split(',');
+const candidates = values.candidates!.split(';').map((c) => (c.includes(':') ? addCandidate(c) : c));
 for (const c of candidates) if (!CANDIDATES[c]) throw new Error(`unknown candidate ${c}; known: ${Object.keys(CANDIDATES).join(', ')}`);
 
-const engine = values['no-model'] ? null : await loadEngine(path.resolve(values.model!));
+const engine = values['no-model'] || values.set !== 'ct-md' ? null : await loadEngine(path.resolve(values.model!));
 const y = rows.map((r) => r.covid);
 const groups = rows.map((r) => r.patient);
 const isNormal = rows.map((r) => r.diagnosis === 'Normal');
@@ -134,7 +145,7 @@ const auc = (scores: number[], keep: (i: number) => boolean) => {
   return aucOrNull(idx.map((i) => y[i]), idx.map((i) => scores[i]));
 };
 
-console.log(`CT-MD sample, every ${every}th slice: ${rows.length} slices (${y.filter((v) => v).length} COVID, ${rows.filter((r) => r.diagnosis === 'CAP').length} CAP, ${isNormal.filter(Boolean).length} normal)` +
+console.log(`${values.set === 'ct-md' ? 'CT-MD sample' : 'COVID-CT train (NonCOVID in the normal columns)'}, every ${every}th slice: ${rows.length} slices (${y.filter((v) => v).length} COVID, ${rows.filter((r) => r.diagnosis === 'CAP').length} CAP, ${isNormal.filter(Boolean).length} normal)` +
   `${engine ? `; end to end: ${values.model}` : ''}.\n`);
 for (const c of candidates) {
   const res = results.get(c)!;
