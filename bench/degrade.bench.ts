@@ -15,8 +15,9 @@
  *   slices (and on all), involvement's slice AUC (COVID patients' slices vs the rest, and vs normal; a slice
  *   without a measurement scores 0).
  * - End to end (`--model`, default models/default): every variant through scoreSources (decode, segmentation,
- *   lungs-only views, ONNX, the reading: exactly `covid-ct predict` / `evaluate`), slice AUC (rocAuc) and
- *   patient AUC (patientScores, top-5 mean, as `evaluate --data manifest.csv`). For a candidate other than
+ *   lungs-only views, ONNX, the reading: exactly `covid-ct predict` / `evaluate`), slice AUC (aucOrNull) and
+ *   patient AUC (patientScores, top-5 mean, as `evaluate --data manifest.csv`); also the AUC of the pattern
+ *   model's P alone (COVID vs the rest). For a candidate other than
  *   `shipped`, P is recomposed with readSlice from the pipeline's pattern and the candidate's findings, which is
  *   exact while the candidate leaves the lungs-only view alone (the `shipped` row checks the recomposition).
  */
@@ -104,7 +105,7 @@ const y = rows.map((r) => r.covid);
 const groups = rows.map((r) => r.patient);
 const isNormal = rows.map((r) => r.diagnosis === 'Normal');
 
-interface Result { variant: string; findings: (LungFindings | null)[]; probability: (number | null)[] }
+interface Result { variant: string; findings: (LungFindings | null)[]; probability: (number | null)[]; pattern: (number | null)[] }
 const results = new Map<string, Result[]>(candidates.map((c) => [c, []]));
 const t0 = performance.now();
 for (const v of variants) {
@@ -126,7 +127,7 @@ for (const v of variants) {
       }
       return readSlice(p.pattern!, f, engine.threshold, engine.json.reading).probability;
     });
-    results.get(c)!.push({ variant: v.name, findings, probability });
+    results.get(c)!.push({ variant: v.name, findings, probability, pattern: rows.map((_, i) => preds?.[i].pattern ?? null) });
   }
   process.stderr.write(`${v.name}: done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
 }
@@ -151,8 +152,8 @@ for (const c of candidates) {
   const res = results.get(c)!;
   const base = res.find((r) => r.variant === 'original')?.findings;
   console.log(`### candidate \`${c}\`\n`);
-  console.log('| variant | measured | involvement median COVID / CAP / normal | shift on normal (mean) | shift on all (mean) | involvement AUC vs rest | vs normal | end-to-end slice AUC | patient AUC |');
-  console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| variant | measured | involvement median COVID / CAP / normal | shift on normal (mean) | shift on all (mean) | involvement AUC vs rest | vs normal | pattern AUC | end-to-end slice AUC | patient AUC |');
+  console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of res) {
     const inv = r.findings.map((f) => f?.involvement ?? null);
     const byDx = (dx: string) => median(inv.filter((v, i) => v !== null && rows[i].diagnosis === dx) as number[]);
@@ -172,7 +173,8 @@ for (const c of candidates) {
     }
     console.log(`| ${r.variant} | ${inv.filter((v) => v !== null).length} | ${f3(byDx('COVID-19'))} / ${f3(byDx('CAP'))} / ${f3(byDx('Normal'))} | ` +
       `${r.variant === 'original' ? '' : signed(shift((i) => isNormal[i]))} | ${r.variant === 'original' ? '' : signed(shift(() => true))} | ` +
-      `${f3(auc(score, () => true))} | ${f3(auc(score, (i) => y[i] === 1 || isNormal[i]))} | ${e2e} | ${pat} |`);
+      `${f3(auc(score, () => true))} | ${f3(auc(score, (i) => y[i] === 1 || isNormal[i]))} | ` +
+      `${r.pattern.every((p) => p !== null) ? f3(aucOrNull(y, r.pattern as number[])) : 'n/a'} | ${e2e} | ${pat} |`);
   }
   console.log('');
 }
