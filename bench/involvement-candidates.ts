@@ -4,6 +4,7 @@ import { findLungs, type LungFindings } from '../src/data/involvement.js';
 import { segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
 import { dilate, erode } from '../src/data/morphology.js';
 import { gaussianBlur, gaussianKernel } from '../src/data/band-limit.js';
+import { edgeBlur } from '../src/data/edge-blur.js';
 
 /** Gaussian smoothing of data restricted to mask (normalised convolution): outside pixels never leak in. */
 export function maskedSmooth(data: ArrayLike<number>, mask: Uint8Array, W: number, H: number, sigma: number): Float64Array {
@@ -118,30 +119,3 @@ export function addCandidate(spec: string): string {
   return name;
 }
 
-/**
- * Effective blur (analysis px) from the lung's own edge: for a step of height h blurred by a Gaussian of sigma s
- * the steepest gradient is h / (s sqrt(2 pi)). h = grey 3-4 px outside the lung (chest wall, mediastinum) minus
- * the lung's parenchyma (median of the lung eroded 3 px); the gradient is the `gradP` quantile of the central-
- * difference gradient magnitude over the pixels within 1.5 px of the lung's edge (the sharpest stretches of it).
- */
-export function edgeBlur(seg: LungSegmentation, gradP = 0.9): { sigma: number; h: number; g: number } | null {
-  const { width: W, height: H, data } = seg.analysis;
-  const lung = new Uint8Array(W * H);
-  for (let i = 0; i < lung.length; i++) lung[i] = seg.labels[i] ? 1 : 0;
-  const inner = erode(lung, W, H, 3), d15 = dilate(lung, W, H, 1.5), d2 = dilate(lung, W, H, 2), d4 = dilate(lung, W, H, 4), e15 = erode(lung, W, H, 1.5);
-  const inside: number[] = [], ring: number[] = [], grads: number[] = [];
-  for (let y = 1; y < H - 1; y++) for (let x = 1; x < W - 1; x++) {
-    const i = y * W + x;
-    if (inner[i]) inside.push(data[i]);
-    if (d4[i] && !d2[i]) ring.push(data[i]);
-    if (d15[i] && !e15[i]) {
-      const gx = (data[i + 1] - data[i - 1]) / 2, gy = (data[i + W] - data[i - W]) / 2;
-      grads.push(Math.hypot(gx, gy));
-    }
-  }
-  if (inside.length < 16 || ring.length < 16 || grads.length < 16) return null;
-  const h = percentileOf(ring, 0.5) - percentileOf(inside, 0.5);
-  const g = percentileOf(grads, gradP);
-  if (h < 16 || g <= 0) return null;
-  return { sigma: h / (g * Math.sqrt(2 * Math.PI)), h, g };
-}
