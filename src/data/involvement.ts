@@ -39,8 +39,9 @@ export const VESSEL_RADIUS = 1.5;
 
 /**
  * Extra opening radius (analysis px) per px of Gaussian blur the slice carries beyond a sharp one. Not fitted to
- * labels: the smallest of 1, 1.25, 1.5, 2 that halves the involvement shift of blurred and halved copies of
- * COVID-CT's train slices (a consistency check without labels); CT-MD was the external check only.
+ * labels: chosen among 1, 1.25, 1.5, 2 by how little involvement moves when slices are blurred, halved or made
+ * photo-like (no label needed). On COVID-CT's train slices the shift is about halved from 1.5 up; CT-MD's copies
+ * are over-corrected at 2 (docs/robust-involvement.md, "Choice of the constant").
  */
 export const VESSEL_RADIUS_PER_BLUR = 1.5;
 
