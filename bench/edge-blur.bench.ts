@@ -1,6 +1,6 @@
 /**
  * The edge-blur reading (src/data/edge-blur.ts) on CT-MD slices and on copies with known added blur, which is how
- * BLUR_GAIN was measured (docs/robust-involvement.md): `node dist/bench/edge-blur.bench.js [--every 8]`.
+ * BLUR_GAIN was measured, and its cost (docs/robust-involvement.md): `node dist/bench/edge-blur.bench.js [--every 8]`.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { decodeGrey } from '../src/data/decode.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { addedBlur, edgeBlur } from '../src/data/edge-blur.js';
+import { lungInvolvement } from '../src/data/involvement.js';
 
 const { values } = parseArgs({ options: { every: { type: 'string', default: '8' }, shared: { type: 'string', default: '../shared' } } });
 const md = path.resolve(values.shared!, 'data/covid-ct-md-sample');
@@ -44,3 +45,16 @@ for (const [name, make] of variants) {
   const gain = sigma ? ((med * med - base * base) / Number(sigma) ** 2).toFixed(2) : '';
   console.log(`| ${name} | ${readings.length} | ${q(readings, 0.1).toFixed(2)} | ${med.toFixed(2)} | ${q(readings, 0.9).toFixed(2)} | ${q(added, 0.5).toFixed(2)} | ${gain} |`);
 }
+
+// Cost, with segmentLungs as the reference in the same run (median of 5 passes over the original slices).
+const images = await Promise.all(bytes.map((b) => decodeGrey(b)));
+const segs = images.map((img) => segmentLungs(img));
+const msPerSlice = (fn: () => void) => {
+  const runs: number[] = [];
+  for (let k = 0; k < 5; k++) { const t0 = performance.now(); fn(); runs.push(performance.now() - t0); }
+  return runs.sort((a, b) => a - b)[2] / images.length;
+};
+console.log('\n| step (on the original slices) | ms per slice |\n|---|---:|');
+console.log(`| segmentLungs (reference) | ${msPerSlice(() => images.forEach((img) => segmentLungs(img))).toFixed(2)} |`);
+console.log(`| lungInvolvement (with the edge reading) | ${msPerSlice(() => segs.forEach((s) => lungInvolvement(s))).toFixed(2)} |`);
+console.log(`| edgeBlur alone | ${msPerSlice(() => segs.forEach((s) => edgeBlur(s))).toFixed(2)} |`);
