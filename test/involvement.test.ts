@@ -1,7 +1,11 @@
 /** Lung involvement (involvement.ts) and the reading (reading.ts) on synthetic phantoms with known answers. */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { findLungs, scanInvolvement } from '../src/data/involvement.js';
+import { findLungs, scanInvolvement, VESSEL_RADIUS } from '../src/data/involvement.js';
+import { addedBlur, edgeBlur } from '../src/data/edge-blur.js';
+import { segmentLungs } from '../src/data/lungs.js';
+import { gaussianBlur } from '../src/data/band-limit.js';
+import { resample } from '../src/data/working-image.js';
 import { scoreScans } from '../src/predict/series.js';
 import { readSlice, gateOf, DEFAULT_GATE, type ReadingDesign } from '../src/model/reading.js';
 import { windowValue, DEFAULT_LUNG_WINDOW } from '../src/data/window.js';
@@ -32,6 +36,53 @@ test('thin vessel-like lines are not involvement (the opening removes them)', ()
   }
   const r = findLungs(img);
   assert.ok(r.involvement!.fraction < 0.01, `lines counted as ${r.involvement!.fraction}`);
+});
+
+/** The phantom with 80 round vessels (radius 1.33 px at 256 px, grey 150, as dense as soft tissue) over both lungs. */
+function vesselPhantom(size: number, opacity: boolean): { width: number; height: number; data: Uint8Array } {
+  const img = lungPhantom(size, opacity);
+  const s = size / 384, r = (1.33 * size) / 256;
+  for (let k = 0; k < 80; k++) {
+    const cx = (70 + ((k * 37) % 260)) * s, cy = (110 + ((k * 53) % 170)) * s;
+    for (let y = Math.floor(cy - r); y <= cy + r; y++) {
+      for (let x = Math.floor(cx - r); x <= cx + r; x++) {
+        const i = y * size + x;
+        // Only on aerated lung (grey 22-32): never over the ground-glass patch, the body or the outside air.
+        if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r && img.data[i] >= 15 && img.data[i] < 40) img.data[i] = 150;
+      }
+    }
+  }
+  return img;
+}
+
+test('edge blur: a sharp phantom carries no added blur; a Gaussian blur of 1.2 px reads about that, 0.9 px less', () => {
+  const sharp = vesselPhantom(256, true);
+  const read = (img: typeof sharp) => addedBlur(edgeBlur(segmentLungs(img)));
+  const b0 = read(sharp), b09 = read(gaussianBlur(sharp, 0.9)), b12 = read(gaussianBlur(sharp, 1.2));
+  assert.ok(b0 < 0.25, `sharp phantom reads ${b0} px of added blur`);
+  // Blur below what an ideal step on the pixel grid shows counts as sharp, so 0.9 px on this very sharp phantom
+  // reads less than 0.9 (about 0.6), but more than nothing.
+  assert.ok(b09 > 0.3 && b09 < b12, `0.9 px reads ${b09}, between the sharp ${b0} and 1.2 px ${b12}`);
+  assert.ok(Math.abs(b12 - 1.2) < 0.25, `1.2 px reads ${b12}`);
+  assert.equal(addedBlur(null), 0);
+  assert.equal(findLungs(sharp).involvement!.vesselRadius, VESSEL_RADIUS);
+  assert.ok(findLungs(gaussianBlur(sharp, 1.2)).involvement!.vesselRadius > VESSEL_RADIUS + 1.5);
+});
+
+test('a blurred or halved copy gives the same involvement: blurred vessels do not become ground glass', () => {
+  // The former fixed opening (involvement-v3in) read 0.13 for both copies of the patched phantom (sharp 0.10)
+  // and 0.03-0.04 for both copies of the clear one (sharp 0.00).
+  for (const opacity of [true, false]) {
+    const sharp = vesselPhantom(256, opacity);
+    const f0 = findLungs(sharp).involvement!.fraction;
+    const copies = { 'blurred 1.2 px': gaussianBlur(sharp, 1.2), halved: resample(sharp, { x0: 0, y0: 0, w: 256, h: 256 }, 128, 128) };
+    for (const [what, img] of Object.entries(copies)) {
+      const f = findLungs(img).involvement!.fraction;
+      assert.ok(Math.abs(f - f0) <= 0.015, `${opacity ? 'patched' : 'clear'} phantom ${what}: ${f.toFixed(3)} against ${f0.toFixed(3)} sharp`);
+    }
+    if (opacity) assert.ok(f0 > 0.06 && f0 < 0.13, `patch share ${f0}`);
+    else assert.ok(f0 < 0.01, `clear lung with vessels ${f0}`);
+  }
 });
 
 test('in Hounsfield units: -850 HU lung, -500 HU ground glass, the same share as the calibrated scale', () => {

@@ -10,15 +10,19 @@
  *   and involved when above 0.3 (about -600 HU on a typical slice); consolidation above 0.65 (about -280 HU).
  *
  * The lung mask is eroded by 2 analysis pixels first, so that the partial-volume rim where lung meets chest wall
- * or mediastinum is not counted as disease, and the involved mask is opened (VESSEL_RADIUS) so that vessels,
- * thin and dense, are not either.
+ * or mediastinum is not counted as disease, and the involved mask is opened (vesselRadius) so that vessels,
+ * thin and dense, are not either. A blurred slice (a halved export, a soft kernel, a photo of a screen) spreads
+ * its vessels and fine texture into blobs wider than that opening, which read as ground glass (+0.03 of the lung
+ * on CT-MD's normal slices at 1.2 px of blur): the opening grows with the blur the slice carries beyond a sharp
+ * one, measured on its own lung border (edge-blur.ts). docs/robust-involvement.md.
  */
 import type { GreyImage, HuMapping } from '../types.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
 import { dilate, erode } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
+import { addedBlur, edgeBlur } from './edge-blur.js';
 
-export const INVOLVEMENT_VERSION = 'involvement-v3in';
+export const INVOLVEMENT_VERSION = 'involvement-v4blur';
 
 /** Thresholds of the two scales (documented above; not fitted). */
 export const INVOLVEMENT_THRESHOLDS = {
@@ -33,6 +37,17 @@ export const INVOLVEMENT_THRESHOLDS = {
  * patches of ground glass or consolidation stay.
  */
 export const VESSEL_RADIUS = 1.5;
+
+/**
+ * Extra opening radius (analysis px) per px of Gaussian blur the slice carries beyond a sharp one. Not fitted to
+ * labels: chosen among 1, 1.25, 1.5, 2 by how little involvement moves when slices are blurred, halved or made
+ * photo-like (no label needed). On COVID-CT's train slices the shift is about halved from 1.5 up; CT-MD's copies
+ * are over-corrected at 2 (docs/robust-involvement.md, "Choice of the constant").
+ */
+export const VESSEL_RADIUS_PER_BLUR = 1.5;
+
+/** The opening radius for a slice carrying `blur` px of Gaussian blur beyond a sharp one. */
+export const vesselRadius = (blur: number): number => VESSEL_RADIUS + VESSEL_RADIUS_PER_BLUR * Math.max(0, blur);
 
 
 /** Grey levels of the two anchors of the calibrated scale. */
@@ -58,6 +73,9 @@ export interface Involvement {
   /** 1 where involved, on the analysis grid. */
   mask: Uint8Array;
   scale: 'hu' | 'calibrated';
+  /** Blur beyond a sharp slice (analysis px, edge-blur.ts) and the vessel opening's radius it gave. */
+  blur: number;
+  vesselRadius: number;
 }
 
 function percentile(values: Uint8Array, n: number, p: number): number {
@@ -130,15 +148,18 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
     if (data[i] >= lo) { mask[i] = 1; inv++; if (data[i] >= hi) cons++; }
   }
   if (n === 0) return null;
-  // Vessels are raised attenuation too, but thin: an opening removes what is narrower than VESSEL_RADIUS * 2.
-  const opened = dilate(erode(mask, W, H, VESSEL_RADIUS), W, H, VESSEL_RADIUS);
+  // Vessels are raised attenuation too, but thin: an opening removes what is narrower than twice the radius,
+  // which grows with the slice's blur (a blurred vessel is wider).
+  const blur = addedBlur(edgeBlur(seg));
+  const radius = vesselRadius(blur);
+  const opened = dilate(erode(mask, W, H, radius), W, H, radius);
   inv = 0;
   cons = 0;
   for (let i = 0; i < mask.length; i++) {
     mask[i] = mask[i] && opened[i] ? 1 : 0;
     if (mask[i]) { inv++; if (data[i] >= hi) cons++; }
   }
-  return { fraction: inv / n, consolidation: cons / n, lungPixels: n, mask, scale: hu ? 'hu' : 'calibrated' };
+  return { fraction: inv / n, consolidation: cons / n, lungPixels: n, mask, scale: hu ? 'hu' : 'calibrated', blur, vesselRadius: radius };
 }
 
 /** What the lung stages found in one slice, reduced to what a reading needs. */

@@ -23,7 +23,7 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
     // The page's scripts: its own, and the pure modules it shares with the server (same pixels, same maps).
     ...['web/app.js', 'web/on-device.js', 'data/render-view.js', 'data/view-plan.js', 'util/prng.js', 'data/working-image.js', 'data/band-limit.js', 'explain/cam-overlay.js', 'predict/format.js',
       // The lungs (segmentation, involvement, lungs-only view) and the reading: a lungs model's views and P on the device.
-      'data/lungs.js', 'data/morphology.js', 'data/involvement.js', 'data/lung-view.js', 'model/reading.js', 'model/head.js',
+      'data/lungs.js', 'data/morphology.js', 'data/edge-blur.js', 'data/involvement.js', 'data/lung-view.js', 'model/reading.js', 'model/head.js',
       // "Not a chest CT slice" by texture (involvement.js's findLungs applies it): the same refusals on the device.
       'data/chest-check.js',
       // The not-CT feature distance (its vectors: /model/ood.bin, requested only when the card's reading has one).
