@@ -122,6 +122,13 @@ function dilateByRows(mask: Uint8Array, W: number, H: number, units: number): Ui
   }
   for (let y = Math.max(0, y0 - m); y < Math.min(H, y1 + m); y++) {
     const row = y * W + x0;
+    if (m <= 1 && y > y0 && y < y1 - 1) {
+      // The opening's radius (1.5 px) away from the box's first and last rows, one pass: rows y-1, y, y+1.
+      const c = (y - y0) * ww, u = m ? c - ww : c, d = m ? c + ww : c;
+      const k0 = a[0], k1 = m ? a[1] : a[0];
+      for (let x = 0; x < ww; x++) out[row + x] = ((near[c + x] - k0 - 1) | (near[u + x] - k1 - 1) | (near[d + x] - k1 - 1)) >>> 31;
+      continue;
+    }
     for (let yy = Math.max(y0, y - m); yy <= Math.min(y1 - 1, y + m); yy++) {
       const dy = yy - y;
       const k = a[dy < 0 ? -dy : dy], at = (yy - y0) * ww;
@@ -154,18 +161,29 @@ function erodeByRows(mask: Uint8Array, W: number, H: number, units: number, radi
     run = x1 === W ? BIG : 0;
     for (let x = ww - 1; x >= 0; x--) { run = far[at + x] === 0 ? 0 : run + 1; if (run < far[at + x]) far[at + x] = run; }
   }
+  // Pixels closer than `radius` to the image's left or right edge never stay.
+  const ex0 = Math.max(x0, Math.floor(radius)), ex1 = Math.min(x1, W - Math.floor(radius));
   for (let y = y0 + m; y < y1 - m; y++) {
     const row = y * W;
     const ey = Math.min(y + 1, H - y);
     if (ey <= radius) continue;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x;
-      out[i] = mask[i] && Math.min(x + 1, W - x) > radius ? 1 : 0;
+    if (m <= 2) {
+      // The usual radii (involvement: 1.5 and 2 px), one pass: the ball's rows y-2 .. y+2, an absent one read as the
+      // centre row with half-width -1 (always passes). far > k, branch-free: the sign bit of k - far.
+      const c = (y - y0) * ww - x0;
+      const u1 = m >= 1 ? c - ww : c, d1 = m >= 1 ? c + ww : c, u2 = m >= 2 ? c - 2 * ww : c, d2 = m >= 2 ? c + 2 * ww : c;
+      const k0 = a[0], k1 = m >= 1 ? a[1] : -1, k2 = m >= 2 ? a[2] : -1;
+      for (let x = ex0; x < ex1; x++) {
+        out[row + x] = (mask[row + x] ? 1 : 0) & ((k0 - far[c + x]) >>> 31) & ((k1 - far[u1 + x]) >>> 31) & ((k1 - far[d1 + x]) >>> 31)
+          & ((k2 - far[u2 + x]) >>> 31) & ((k2 - far[d2 + x]) >>> 31);
+      }
+      continue;
     }
+    for (let x = ex0; x < ex1; x++) out[row + x] = mask[row + x] ? 1 : 0;
     for (let dy = -m; dy <= m; dy++) {
       const k = a[dy < 0 ? -dy : dy], at = (y + dy - y0) * ww - x0;
       // Keep only where far > k, branch-free (the sign bit of k - far).
-      for (let x = x0; x < x1; x++) out[row + x] &= (k - far[at + x]) >>> 31;
+      for (let x = ex0; x < ex1; x++) out[row + x] &= (k - far[at + x]) >>> 31;
     }
   }
   return out;
