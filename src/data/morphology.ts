@@ -129,6 +129,19 @@ function dilateByRows(mask: Uint8Array, W: number, H: number, units: number): Ui
       for (let x = 0; x < ww; x++) out[row + x] = ((near[c + x] - k0 - 1) | (near[u + x] - k1 - 1) | (near[d + x] - k1 - 1)) >>> 31;
       continue;
     }
+    if (m <= 4 && y - m >= y0 && y + m < y1) {
+      // Up to 4 px (the lungs-only view's margin), one pass over the ball's 9 rows; an absent row is read as the
+      // centre row with its half-width (a repeat, which changes nothing).
+      const c = (y - y0) * ww;
+      const o = (dy: number) => (dy <= m ? dy * ww : 0), k = (dy: number) => (dy <= m ? a[dy] : a[0]);
+      const u1 = c - o(1), d1 = c + o(1), u2 = c - o(2), d2 = c + o(2), u3 = c - o(3), d3 = c + o(3), u4 = c - o(4), d4 = c + o(4);
+      const k0 = a[0] + 1, k1 = k(1) + 1, k2 = k(2) + 1, k3 = k(3) + 1, k4 = k(4) + 1;
+      for (let x = 0; x < ww; x++) {
+        out[row + x] = ((near[c + x] - k0) | (near[u1 + x] - k1) | (near[d1 + x] - k1) | (near[u2 + x] - k2) | (near[d2 + x] - k2)
+          | (near[u3 + x] - k3) | (near[d3 + x] - k3) | (near[u4 + x] - k4) | (near[d4 + x] - k4)) >>> 31;
+      }
+      continue;
+    }
     for (let yy = Math.max(y0, y - m); yy <= Math.min(y1 - 1, y + m); yy++) {
       const dy = yy - y;
       const k = a[dy < 0 ? -dy : dy], at = (yy - y0) * ww;
