@@ -88,9 +88,12 @@ function bounds(mask: Uint8Array, W: number, H: number): { x0: number; y0: numbe
   let x0 = W, y0 = H, x1 = 0, y1 = 0;
   for (let y = 0; y < H; y++) {
     const row = y * W;
-    let first = -1, last = -1;
-    for (let x = 0; x < W; x++) if (mask[row + x]) { if (first < 0) first = x; last = x; }
-    if (first < 0) continue;
+    // Only the empty ends of a row are read (from each side up to its first set pixel).
+    let first = 0;
+    while (first < W && !mask[row + first]) first++;
+    if (first === W) continue;
+    let last = W - 1;
+    while (!mask[row + last]) last--;
     if (y < y0) y0 = y;
     y1 = y + 1;
     if (first < x0) x0 = first;
