@@ -2,7 +2,7 @@
  * Lung segmentation of one CT slice, in plain TypeScript (no I/O, no native code: the same module runs in the
  * browser). Cheap on purpose (linear-time steps on the 256-pixel analysis image, about 2 ms per slice):
  *
- *   resample (long side ANALYSIS_SIDE, aspect kept; block means first when shrinking 2x or more) -> dark mask (HU < -400 when the grey->HU mapping is known,
+ *   resample (long side ANALYSIS_SIDE, aspect kept) -> dark mask (HU < -400 when the grey->HU mapping is known,
  *   else Otsu; when that finds no lung, Otsu again within the dark class (soft-tissue windows, where fat joins
  *   the lungs to the outside air) or within the bright class (very light lung windows)) -> 4-connected dark
  *   components (run-length labelling) -> outside air: dark regions touching the image border on 3-4 sides, from
@@ -17,10 +17,10 @@
  * touches it along most of the border. That ratio decides which border-touching dark regions may be lung.
  */
 import type { GreyImage } from '../types.js';
-import { shrinkImage } from './working-image.js';
+import { resample } from './working-image.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v4';
+export const LUNGS_VERSION = 'lungs-v3';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
@@ -78,16 +78,13 @@ const MAX_BORDER_RATIO = 1.6;
 const CH = 3;
 const INF = 0x3fffffff;
 
-/**
- * The analysis image and its scale (long side ANALYSIS_SIDE, aspect kept, small inputs upscaled). Shrinking by 2x
- * or more takes block means first (shrinkImage): the resample was a third of the lung stage's time.
- */
+/** The analysis image and its scale (long side ANALYSIS_SIDE, aspect kept, small inputs upscaled). */
 function analysisImage(img: GreyImage): { analysis: GreyImage; scale: number } {
   const { width: w, height: h } = img;
   const s = ANALYSIS_SIDE / Math.max(w, h);
   const aw = Math.max(1, Math.round(w * s));
   const ah = Math.max(1, Math.round(h * s));
-  const analysis = aw === w && ah === h ? { width: w, height: h, data: new Uint8Array(img.data) } : shrinkImage(img, aw, ah);
+  const analysis = aw === w && ah === h ? { width: w, height: h, data: new Uint8Array(img.data) } : resample(img, { x0: 0, y0: 0, w, h }, aw, ah);
   return { analysis, scale: aw / w };
 }
 

@@ -97,55 +97,8 @@ function scratch(n: number): Float32Array {
   return midBuffer.subarray(0, n);
 }
 
-/** A grey plane whose values need not be whole (a block average); GreyImage's data is the 8-bit case. */
-export interface GreyPlane { width: number; height: number; data: Uint8Array | Float32Array }
-
 /** Region (x0, y0, w, h in source pixels, may be fractional) resampled to outW x outH. */
 export function resample(src: GreyImage, region: { x0: number; y0: number; w: number; h: number }, outW: number, outH: number): GreyImage {
-  return resamplePlane(src, region, outW, outH);
-}
-
-/**
- * Means of the k x k blocks of the image (block (bx, by) covers pixels [bx k, bx k + k) x [by k, by k + k); the
- * last column and row of blocks average the fewer pixels left). Whole-number sums, one division per block.
- */
-export function blockAverage(src: GreyImage, k: number): GreyPlane & { data: Float32Array } {
-  if (!Number.isInteger(k) || k < 1) throw new RangeError(`block size must be a whole number >= 1, got ${k}`);
-  const { width: W, height: H, data } = src;
-  const bw = Math.ceil(W / k), bh = Math.ceil(H / k);
-  const out = new Float32Array(bw * bh);
-  const sums = new Float64Array(bw);
-  for (let by = 0; by < bh; by++) {
-    sums.fill(0);
-    const y0 = by * k, y1 = Math.min(H, y0 + k);
-    for (let y = y0; y < y1; y++) {
-      const row = y * W;
-      for (let bx = 0, x = 0; bx < bw; bx++) {
-        let sum = 0;
-        for (const end = Math.min(W, x + k); x < end; x++) sum += data[row + x];
-        sums[bx] += sum;
-      }
-    }
-    for (let bx = 0; bx < bw; bx++) out[by * bw + bx] = sums[bx] / ((y1 - y0) * (Math.min(W, bx * k + k) - bx * k));
-  }
-  return { width: bw, height: bh, data: out };
-}
-
-/**
- * The whole image resampled to outW x outH, cheaper than resample() when shrinking by 2x or more: with k the
- * whole part of the shrink factor (the smaller of the two axes'), k x k block means first (each source pixel is
- * read once, where Lanczos-3 widened by the factor reads it about 6 k times per pass), then Lanczos-3 over the
- * blocks for the rest of the factor (under 2). The block mean is itself a low-pass filter, so the result stays
- * antialiased; it is not bit-identical to resample() (docs/lung-stage-speed.md). Under 2x it is resample().
- */
-export function shrinkImage(src: GreyImage, outW: number, outH: number): GreyImage {
-  const k = Math.floor(Math.min(src.width / outW, src.height / outH));
-  const whole = { x0: 0, y0: 0, w: src.width, h: src.height };
-  if (k < 2) return resamplePlane(src, whole, outW, outH);
-  return resamplePlane(blockAverage(src, k), { x0: 0, y0: 0, w: src.width / k, h: src.height / k }, outW, outH);
-}
-
-function resamplePlane(src: GreyPlane, region: { x0: number; y0: number; w: number; h: number }, outW: number, outH: number): GreyImage {
   const tx = cachedTaps(src.width, region.x0, region.w, outW);
   const ty = cachedTaps(src.height, region.y0, region.h, outH);
   // Rows of the source that any output row reads.
