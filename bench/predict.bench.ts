@@ -12,7 +12,10 @@
  *   - training: feature extraction of augmented views and the logistic head's epochs;
  *   - peak memory (RSS) of this process.
  *
- *   npm run bench [-- --model DIR --lungs-model DIR --images N]
+ *   npm run bench [-- --model DIR --lungs-model DIR --images N] [-- --only lungs]
+ *
+ * `--only lungs` runs the lung-stage part alone (a few minutes less per run, so that it can be repeated on a shared
+ * machine; its figures are the same measurement as in the full run).
  */
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -40,14 +43,18 @@ import { Rng } from '../src/util/prng.js';
 import type { Binary } from '../src/types.js';
 import { packageRoot } from '../src/cli/command.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, 'lungs-model': { type: 'string' }, images: { type: 'string' }, data: { type: 'string' } } });
+const { values } = parseArgs({ options: { model: { type: 'string' }, 'lungs-model': { type: 'string' }, images: { type: 'string' }, data: { type: 'string' }, only: { type: 'string' } } });
+if (values.only !== undefined && values.only !== 'lungs') throw new Error(`--only takes 'lungs', got '${values.only}'`);
+const lungsOnly = values.only === 'lungs';
 const root = packageRoot();
 const modelDir = path.resolve(values.model ?? path.join(root, 'models/official'));
 const lungsModelDir = path.resolve(values['lungs-model'] ?? path.join(root, 'models/default'));
 const dataDir = path.resolve(values.data ?? path.join(root, '../shared/data/covid-ct'));
 const N = Number(values.images ?? 64);
 
-interface Row { group: string; what: string; batch: number; items: number; seconds: number; unit: string }
+interface Row { group: string; what: string; batch: number; items: number; seconds: number; unit: string; cpuSeconds?: number }
+/** CPU time of this process (all its threads: onnxruntime's, libuv's decoding) since `from`, in seconds. */
+const cpuSince = (from: NodeJS.CpuUsage) => { const d = process.cpuUsage(from); return (d.user + d.system) / 1e6; };
 const rows: Row[] = [];
 async function time(group: string, what: string, batch: number, items: number, unit: string, fn: () => Promise<unknown>): Promise<void> {
   await fn(); // warm-up: operator setup, caches
@@ -60,7 +67,7 @@ const rate = (r: Row) => r.items / r.seconds;
 // PyTorch first, while this process runs nothing: onnxruntime's and OpenMP's spinning threads would skew it.
 let torch: { b1?: number; b16?: number; torch?: string; threads?: number; error?: string } = { error: 'no python3 found' };
 // Debian's python3-torch lives in the system interpreter, which may not be the first python3 on PATH.
-for (const py of ['/usr/bin/python3', 'python3']) {
+for (const py of lungsOnly ? [] : ['/usr/bin/python3', 'python3']) {
   try {
     torch = JSON.parse(execFileSync(py, [path.join(root, 'bench/python/densenet169_forward.py'), String(os.cpus().length)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!);
     if (!torch.error) break;
@@ -71,17 +78,18 @@ for (const py of ['/usr/bin/python3', 'python3']) {
 
 const files = entriesOf(await loadDataset(dataDir), 'test').slice(0, N).map((e) => e.path);
 const onnx = await OnnxClassifier.load(modelDir);
-const tfjs = await Classifier.load(modelDir);
 const json = onnx.json;
 const S = json.backbone.inputSize;
 const V = json.preprocessing.views;
+// Model only and end to end for both engines (not with --only lungs).
+const tfjs = lungsOnly ? null : await Classifier.load(modelDir);
 const rng = new Rng(0);
 const ready = Array.from({ length: 16 }, () => Float32Array.from({ length: S * S }, () => rng.next()));
-const bb = await mobileNetV2Backbone(tfjs.model.layers, { taps: json.backbone.taps, inputSize: S, normalisation: json.preprocessing.normalisation });
+const bb = !tfjs ? null : await mobileNetV2Backbone(tfjs.model.layers, { taps: json.backbone.taps, inputSize: S, normalisation: json.preprocessing.normalisation });
 
 // The same network straight through onnxruntime's API, without our code around it.
-const raw = await ort.InferenceSession.create(await readFile(path.join(modelDir, 'model.onnx')), { graphOptimizationLevel: 'all' });
-for (const batch of [1, 16]) {
+const raw = lungsOnly ? null : await ort.InferenceSession.create(await readFile(path.join(modelDir, 'model.onnx')), { graphOptimizationLevel: 'all' });
+if (tfjs && bb && raw) for (const batch of [1, 16]) {
   const reps = batch === 1 ? 32 : 4;
   const flat = new Float32Array(batch * S * S);
   ready.slice(0, batch).forEach((v, i) => flat.set(v, i * S * S));
@@ -90,7 +98,7 @@ for (const batch of [1, 16]) {
   await time('model only (ready views)', 'onnxruntime-node', batch, reps * batch, 'views', async () => { for (let i = 0; i < reps; i++) await onnx.runViews(ready.slice(0, batch)); });
   await time('model only (ready views)', 'tfjs-wasm', batch, reps * batch, 'views', async () => { for (let i = 0; i < reps; i++) await bb.extract(ready.slice(0, batch)); });
 }
-for (const batch of [1, 16]) {
+if (tfjs) for (const batch of [1, 16]) {
   await time(`end to end (${V} views/image)`, 'onnxruntime-node', batch, files.length, 'images', () => scoreFiles(onnx, files, { batchSize: batch }));
   await time(`end to end (${V} views/image)`, 'tfjs-wasm', batch, files.length, 'images', () => scoreFiles(tfjs, files, { batchSize: batch }));
 }
@@ -102,14 +110,16 @@ for (const f of files) for (const s of await decodeInput(f, await readImageBytes
 const lungRows: Row[] = [];
 async function timeLung(what: string, fn: () => void): Promise<void> {
   fn(); // warm-up (JIT)
-  const secs: number[] = [];
+  const secs: number[] = [], cpu: number[] = [];
   for (let rep = 0; rep < 5; rep++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     fn();
     secs.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    cpu.push(cpuSince(c0));
   }
   secs.sort((a, b) => a - b);
-  lungRows.push({ group: 'lung stage (decoded images)', what, batch: 1, items: decoded.length, seconds: secs[2], unit: 'images' });
+  cpu.sort((a, b) => a - b);
+  lungRows.push({ group: 'lung stage (decoded images)', what, batch: 1, items: decoded.length, seconds: secs[2], unit: 'images', cpuSeconds: cpu[2] });
 }
 let segs: LungSegmentation[] = [];
 await timeLung('findLungs (segmentLungs + lungInvolvement)', () => { for (const img of decoded) findLungs(img); });
@@ -138,74 +148,83 @@ const variants: { what: string; engine: Engine }[] = [
   ...(lungsModel ? [{ what: `${path.basename(lungsModelDir)} (findLungs + lungs-only views + model)`, engine: lungsModel as Engine }] : []),
 ];
 for (const batch of [1, 16]) {
-  const secs: number[][] = variants.map(() => []);
+  const secs: number[][] = variants.map(() => []), cpu: number[][] = variants.map(() => []);
   for (const v of variants) await scoreFiles(v.engine, files, { batchSize: batch }); // warm-up
   for (let rep = 0; rep < 5; rep++) {
     for (let k = 0; k < variants.length; k++) {
-      const t0 = process.hrtime.bigint();
+      const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
       await scoreFiles(variants[k].engine, files, { batchSize: batch });
       secs[k].push(Number(process.hrtime.bigint() - t0) / 1e9);
+      cpu[k].push(cpuSince(c0));
     }
   }
   variants.forEach((v, k) => {
-    const sorted = [...secs[k]].sort((a, b) => a - b);
-    lungRows.push({ group: E2E, what: v.what, batch, items: files.length, seconds: sorted[2], unit: 'images' });
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[2];
+    lungRows.push({ group: E2E, what: v.what, batch, items: files.length, seconds: median(secs[k]), unit: 'images', cpuSeconds: median(cpu[k]) });
   });
 }
 lungsModel?.dispose();
 
-// Training throughput: augmented views through the frozen backbone, and the head.
-const recipe = RECIPES.default;
-const sources: ImageSource[] = await Promise.all(files.slice(0, 16).map(async (f) => ({ name: f, bytes: new Uint8Array(await readFile(f)), decode: () => readAndDecodeGrey(f) })));
-const plan = { views: recipe.trainViews, augment: recipe.augment, jpegProbability: recipe.jpegProbability, rescaleProbability: recipe.rescaleProbability, seed: 0 };
-let feats: (Float32Array | null)[] = [];
-await time('training', `features, ${recipe.trainViews} views/image (tfjs-wasm)`, 16, 16 * recipe.trainViews, 'views', async () => { feats = await extractFeatures(sources, { backbone: bb, plan, workingSize: recipe.workingSize, fit: recipe.fit }); });
-const trainRows: Float32Array[] = [];
-const y: Binary[] = [];
-for (let r = 0; r < 425 * recipe.trainViews; r++) { trainRows.push(feats[r % feats.length]!.subarray(0, bb.dim)); y.push((r % 2) as Binary); }
-await time('training', 'logistic head, 1 epoch (425 images x views)', recipe.head.batchSize, trainRows.length, 'rows', async () => { trainLogReg(trainRows, y, { ...recipe.head, epochs: 1, weightDecay: 0.01, seed: 0 }, () => 0); });
+// Training throughput: augmented views through the frozen backbone, and the head (not with --only lungs).
+if (tfjs && bb && raw) {
+  const recipe = RECIPES.default;
+  const sources: ImageSource[] = await Promise.all(files.slice(0, 16).map(async (f) => ({ name: f, bytes: new Uint8Array(await readFile(f)), decode: () => readAndDecodeGrey(f) })));
+  const plan = { views: recipe.trainViews, augment: recipe.augment, jpegProbability: recipe.jpegProbability, rescaleProbability: recipe.rescaleProbability, seed: 0 };
+  let feats: (Float32Array | null)[] = [];
+  await time('training', `features, ${recipe.trainViews} views/image (tfjs-wasm)`, 16, 16 * recipe.trainViews, 'views', async () => { feats = await extractFeatures(sources, { backbone: bb, plan, workingSize: recipe.workingSize, fit: recipe.fit }); });
+  const trainRows: Float32Array[] = [];
+  const y: Binary[] = [];
+  for (let r = 0; r < 425 * recipe.trainViews; r++) { trainRows.push(feats[r % feats.length]!.subarray(0, bb.dim)); y.push((r % 2) as Binary); }
+  await time('training', 'logistic head, 1 epoch (425 images x views)', recipe.head.batchSize, trainRows.length, 'rows', async () => { trainLogReg(trainRows, y, { ...recipe.head, epochs: 1, weightDecay: 0.01, seed: 0 }, () => 0); });
+  tfjs.dispose();
+  void raw.release();
+  bb.dispose();
+}
 onnx.dispose();
-tfjs.dispose();
-void raw.release();
-bb.dispose();
 
 console.log(`\ncovid-ct benchmark - ${os.cpus()[0]?.model ?? 'cpu'} x ${os.cpus().length}, node ${process.version}`);
 console.log(`model: ${path.relative(process.cwd(), modelDir) || modelDir} (MobileNetV2, taps ${json.backbone.taps.join('+')}, ${S}x${S}, ${V} test-time views); ${files.length} real test images\n`);
-console.log('| group | engine / what | batch | throughput | vs tfjs-wasm |');
-console.log('|---|---|---|---|---|');
-for (const r of rows) {
-  const twin = rows.find((o) => o.group === r.group && o.batch === r.batch && o.what === 'tfjs-wasm');
-  const vs = r.what === 'onnxruntime-node' && twin ? `${(rate(r) / rate(twin)).toFixed(1)}x` : '';
-  console.log(`| ${r.group} | ${r.what} | ${r.batch} | ${rate(r).toFixed(1)} ${r.unit}/s | ${vs} |`);
+if (!lungsOnly) {
+  console.log('| group | engine / what | batch | throughput | vs tfjs-wasm |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) {
+    const twin = rows.find((o) => o.group === r.group && o.batch === r.batch && o.what === 'tfjs-wasm');
+    const vs = r.what === 'onnxruntime-node' && twin ? `${(rate(r) / rate(twin)).toFixed(1)}x` : '';
+    console.log(`| ${r.group} | ${r.what} | ${r.batch} | ${rate(r).toFixed(1)} ${r.unit}/s | ${vs} |`);
+  }
+  if (torch.error) {
+    console.log(`| reference | PyTorch DenseNet-169 (seed) | - | skipped: ${torch.error} | |`);
+  } else {
+    console.log(`| reference (model only) | PyTorch ${torch.torch} DenseNet-169 (seed) | 1 | ${torch.b1!.toFixed(1)} images/s | |`);
+    console.log(`| reference (model only) | PyTorch ${torch.torch} DenseNet-169 (seed) | 16 | ${torch.b16!.toFixed(1)} images/s | |`);
+    const e2e = rows.find((r) => r.group.startsWith('end to end') && r.what === 'onnxruntime-node' && r.batch === 16)!;
+    console.log(`\nour end-to-end batch throughput / seed DenseNet-169 model-only batch throughput: ${(rate(e2e) / torch.b16!).toFixed(1)}x (goal >= 5x)`);
+  }
+  const m1 = rows.find((r) => r.group.startsWith('model only') && r.what === 'onnxruntime-node' && r.batch === 16)!;
+  const bare = rows.find((r) => r.group.startsWith('model only') && r.what.startsWith('bare') && r.batch === 16)!;
+  console.log(`our onnxruntime engine (model only, batch 16) runs at ${((rate(m1) / rate(bare)) * 100).toFixed(0)}% of bare onnxruntime on the same network`);
+  const e1 = rows.find((r) => r.group.startsWith('end to end') && r.what === 'onnxruntime-node' && r.batch === 16)!;
+  console.log(`end to end uses ${(((rate(e1) * V) / rate(m1)) * 100).toFixed(0)}% of the bare onnxruntime view throughput (the rest: decode, resize, views)`);
 }
-if (torch.error) {
-  console.log(`| reference | PyTorch DenseNet-169 (seed) | - | skipped: ${torch.error} | |`);
-} else {
-  console.log(`| reference (model only) | PyTorch ${torch.torch} DenseNet-169 (seed) | 1 | ${torch.b1!.toFixed(1)} images/s | |`);
-  console.log(`| reference (model only) | PyTorch ${torch.torch} DenseNet-169 (seed) | 16 | ${torch.b16!.toFixed(1)} images/s | |`);
-  const e2e = rows.find((r) => r.group.startsWith('end to end') && r.what === 'onnxruntime-node' && r.batch === 16)!;
-  console.log(`\nour end-to-end batch throughput / seed DenseNet-169 model-only batch throughput: ${(rate(e2e) / torch.b16!).toFixed(1)}x (goal >= 5x)`);
-}
-const m1 = rows.find((r) => r.group.startsWith('model only') && r.what === 'onnxruntime-node' && r.batch === 16)!;
-const bare = rows.find((r) => r.group.startsWith('model only') && r.what.startsWith('bare') && r.batch === 16)!;
-console.log(`our onnxruntime engine (model only, batch 16) runs at ${((rate(m1) / rate(bare)) * 100).toFixed(0)}% of bare onnxruntime on the same network`);
-const e1 = rows.find((r) => r.group.startsWith('end to end') && r.what === 'onnxruntime-node' && r.batch === 16)!;
-console.log(`end to end uses ${(((rate(e1) * V) / rate(m1)) * 100).toFixed(0)}% of the bare onnxruntime view throughput (the rest: decode, resize, views)`);
 
 console.log(`\nlung stage (issue 10), same run: ${decoded.length} decoded slices, mean ${megapixels.toFixed(2)} MP\n`);
-console.log('| group | what | batch | ms/image | images/s | lung stage share |');
-console.log('|---|---|---|---|---|---|');
+// CPU ms/image (this process, all threads) beside wall time: on a shared machine other processes' load inflates
+// wall time far more than CPU time, so the CPU share is the steadier reading of the same cost.
+console.log('| group | what | batch | ms/image | images/s | lung stage share | CPU ms/image | share of CPU time |');
+console.log('|---|---|---|---|---|---|---|---|');
 const fl = lungRows[0];
 for (const r of lungRows) {
-  let share = '';
+  let share = '', cpuShare = '';
   if (r.group === E2E) {
     const ref = lungRows.find((o) => o.group === E2E && o.batch === r.batch && o.what.includes('no lung stage'))!;
     if (r !== ref) {
       const ms = (r.seconds / r.items) * 1000, refMs = (ref.seconds / ref.items) * 1000, flMs = (fl.seconds / fl.items) * 1000;
       share = `${(((ms - refMs) / ms) * 100).toFixed(0)}% (vs reference); findLungs alone ${((flMs / ms) * 100).toFixed(0)}%`;
+      cpuShare = `${((1 - ref.cpuSeconds! / r.cpuSeconds!) * 100).toFixed(0)}%`;
     }
   }
-  console.log(`| ${r.group} | ${r.what} | ${r.batch} | ${((r.seconds / r.items) * 1000).toFixed(2)} | ${rate(r).toFixed(1)} | ${share} |`);
+  console.log(`| ${r.group} | ${r.what} | ${r.batch} | ${((r.seconds / r.items) * 1000).toFixed(2)} | ${rate(r).toFixed(1)} | ${share} | ${((r.cpuSeconds! / r.items) * 1000).toFixed(2)} | ${cpuShare} |`);
 }
 console.log('goal (issue 10): the lung stage <= 30% of end-to-end time');
+console.log(`load average before this table: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')} (1, 5, 15 min)`);
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);

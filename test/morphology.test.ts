@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dilate, dilateMany, distanceToSet, erode } from '../src/data/morphology.js';
+import { ballHalfWidths, dilate, dilateMany, distanceToSet, erode } from '../src/data/morphology.js';
 import { findLungs, intensityReference } from '../src/data/involvement.js';
 import { Rng } from '../src/util/prng.js';
 import { lungPhantom } from './helpers.js';
@@ -89,7 +89,8 @@ function masks(): { name: string; W: number; H: number; m: Uint8Array }[] {
   }
   return out;
 }
-const RADII = [0, -1, 0.3, 1 / 3, 0.5, 2 / 3, 1, 4 / 3, 1.5, 5 / 3, 2, 2.7, 4, 12, 40, 1e12];
+// Every radius below 5 px takes the row-run path (ball of at most 4 rows either side), 5 and above the transform.
+const RADII = [0, -1, 0.3, 1 / 3, 0.5, 2 / 3, 1, 4 / 3, 1.5, 5 / 3, 2, 7 / 3, 2.7, 3, 3.5, 4, 4.5, 14 / 3, 4.9, 5, 12, 40, 1e12];
 
 test('distanceToSet, dilate, erode and dilateMany give exactly the previous masks and distances', () => {
   for (const { name, W, H, m } of masks()) {
@@ -99,6 +100,22 @@ test('distanceToSet, dilate, erode and dilateMany give exactly the previous mask
       assert.deepEqual(erode(m, W, H, r), oldErode(m, W, H, r), `erode ${name} r=${r}`);
     }
     assert.deepEqual(dilateMany(m, W, H, RADII), RADII.map((r) => oldDilate(m, W, H, r)), `dilateMany ${name}`);
+  }
+});
+
+test('ballHalfWidths: the rows of the chamfer ball, as the transform measures it from one pixel', () => {
+  const W = 41, c = 20;
+  const dot = new Uint8Array(W * W);
+  dot[c * W + c] = 1;
+  const d = oldDistanceToSet(dot, W, W);
+  for (let units = 0; units <= 40; units++) {
+    const a = ballHalfWidths(units);
+    for (let dy = -c; dy <= c; dy++) {
+      for (let dx = -c; dx <= c; dx++) {
+        const inBall = Math.abs(dy) < a.length && Math.abs(dx) <= a[Math.abs(dy)];
+        assert.equal(inBall, d[(c + dy) * W + c + dx] * 3 <= units + 1e-6, `units ${units} (${dx},${dy})`);
+      }
+    }
   }
 });
 

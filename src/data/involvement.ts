@@ -125,9 +125,9 @@ function computeIntensityReference(seg: LungSegmentation): IntensityReference | 
 export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvement | null {
   if (!seg.found) return null;
   const { width: W, height: H, data } = seg.analysis;
-  const lung = new Uint8Array(W * H);
-  for (let i = 0; i < lung.length; i++) lung[i] = seg.labels[i] ? 1 : 0;
-  const core = erode(lung, W, H, 2);
+  // erode reads any non-zero label as lung. Every lung pixel is inside seg.box: the loops below visit it only.
+  const core = erode(seg.labels, W, H, 2);
+  const box = seg.box ?? { x0: 0, y0: 0, x1: W, y1: H };
   let lo: number, hi: number;
   if (hu) {
     // Grey levels at the HU thresholds (grey = (HU - intercept) / slope).
@@ -142,10 +142,12 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   }
   const mask = new Uint8Array(W * H);
   let n = 0, inv = 0, cons = 0;
-  for (let i = 0; i < mask.length; i++) {
-    if (!core[i]) continue;
-    n++;
-    if (data[i] >= lo) { mask[i] = 1; inv++; if (data[i] >= hi) cons++; }
+  for (let y = box.y0; y < box.y1; y++) {
+    for (let i = y * W + box.x0, end = y * W + box.x1; i < end; i++) {
+      if (!core[i]) continue;
+      n++;
+      if (data[i] >= lo) { mask[i] = 1; inv++; if (data[i] >= hi) cons++; }
+    }
   }
   if (n === 0) return null;
   // Vessels are raised attenuation too, but thin: an opening removes what is narrower than twice the radius,
@@ -155,9 +157,11 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   const opened = dilate(erode(mask, W, H, radius), W, H, radius);
   inv = 0;
   cons = 0;
-  for (let i = 0; i < mask.length; i++) {
-    mask[i] = mask[i] && opened[i] ? 1 : 0;
-    if (mask[i]) { inv++; if (data[i] >= hi) cons++; }
+  for (let y = box.y0; y < box.y1; y++) {
+    for (let i = y * W + box.x0, end = y * W + box.x1; i < end; i++) {
+      mask[i] = mask[i] && opened[i] ? 1 : 0;
+      if (mask[i]) { inv++; if (data[i] >= hi) cons++; }
+    }
   }
   return { fraction: inv / n, consolidation: cons / n, lungPixels: n, mask, scale: hu ? 'hu' : 'calibrated', blur, vesselRadius: radius };
 }

@@ -51,9 +51,8 @@ export function lungView(seg: LungSegmentation, framing: LungFraming = DEFAULT_L
   if (!ref || !seg.box) return seg.analysis;
   const { width: W, height: H, data } = seg.analysis;
   const { x0: ox, y0: oy, side } = squareOf(seg.box, framing);
-  const lung = new Uint8Array(W * H);
-  for (let i = 0; i < lung.length; i++) lung[i] = seg.labels[i] ? 1 : 0;
-  const keep = dilate(lung, W, H, framing.dilate);
+  // dilate reads any non-zero label as lung.
+  const keep = dilate(seg.labels, W, H, framing.dilate);
   const gain = (framing.tissueGrey - framing.lungGrey) / (ref.softTissue - ref.lungLow);
   const fill = framing.tissueGrey;
   const out = new Uint8Array(side * side).fill(fill);

@@ -528,7 +528,8 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   const pieces = label(body, w, 0, 0, w, h, true, scratch);
   let bodyId = 0, bodyArea = 0;
   for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
-  for (let i = 0; i < n; i++) body[i] = scratch[i] === bodyId ? 1 : 0;
+  // With one piece the body is already that piece.
+  if (pieces.length !== 1) for (let i = 0; i < n; i++) body[i] = scratch[i] === bodyId ? 1 : 0;
   // Holes in the body are outside-air regions enclosed by it: only the frame rings found above.
   if (list.some((c) => c.background && c.border === 0)) fillHoles(body, w, 0, 0, w, h, 1, scratch);
   cands = cands.filter((c) => c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);

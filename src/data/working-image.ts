@@ -33,7 +33,13 @@ function lanczos(x: number): number {
 }
 
 /** Sparse weights of a 1-D resampling: output i reads input[start[i] .. start[i]+count[i]) with weights. */
-interface Taps { start: Int32Array; count: Int32Array; weights: Float32Array; width: number }
+interface Taps {
+  start: Int32Array;
+  count: Int32Array;
+  /** Float32 weights (as they have always been rounded) held as doubles: the same products, no conversion per read. */
+  weights: Float64Array;
+  width: number;
+}
 
 /**
  * Output pixel i (of outSize) covers input coordinates [from + i*step, from + (i+1)*step), step = span/outSize.
@@ -62,13 +68,39 @@ function taps(inSize: number, from: number, span: number, outSize: number): Taps
     start[i] = lo;
     count[i] = n;
   }
-  return { start, count, weights, width };
+  return { start, count, weights: Float64Array.from(weights), width };
+}
+
+/**
+ * The last few weight tables, by their arguments: slices of one series, or of one size, reuse them (computing
+ * one costs hundreds of sines). Never modified once made.
+ */
+const tapsCache = new Map<string, Taps>();
+function cachedTaps(inSize: number, from: number, span: number, outSize: number): Taps {
+  const key = `${inSize} ${from} ${span} ${outSize}`;
+  let t = tapsCache.get(key);
+  if (!t) {
+    t = taps(inSize, from, span, outSize);
+    if (tapsCache.size >= 16) tapsCache.delete(tapsCache.keys().next().value!);
+    tapsCache.set(key, t);
+  }
+  return t;
+}
+
+/**
+ * The horizontal pass's buffer, reused from call to call (it is fully written before it is read): a fresh one
+ * per call was the largest allocation of the lung stage (hundreds of KB per slice, zeroed, then garbage).
+ */
+let midBuffer = new Float32Array(0);
+function scratch(n: number): Float32Array {
+  if (midBuffer.length < n) midBuffer = new Float32Array(Math.max(n, 2 * midBuffer.length));
+  return midBuffer.subarray(0, n);
 }
 
 /** Region (x0, y0, w, h in source pixels, may be fractional) resampled to outW x outH. */
 export function resample(src: GreyImage, region: { x0: number; y0: number; w: number; h: number }, outW: number, outH: number): GreyImage {
-  const tx = taps(src.width, region.x0, region.w, outW);
-  const ty = taps(src.height, region.y0, region.h, outH);
+  const tx = cachedTaps(src.width, region.x0, region.w, outW);
+  const ty = cachedTaps(src.height, region.y0, region.h, outH);
   // Rows of the source that any output row reads.
   let rowLo = src.height, rowHi = 0;
   for (let j = 0; j < outH; j++) {
@@ -78,28 +110,29 @@ export function resample(src: GreyImage, region: { x0: number; y0: number; w: nu
   rowHi = Math.max(rowHi, rowLo);
   // Horizontal pass into floats (no rounding between passes), then vertical.
   const rows = rowHi - rowLo;
-  const mid = new Float32Array(rows * outW);
-  const s = src.data;
+  const mid = scratch(rows * outW);
+  const s = src.data, sw = src.width;
+  const xs = tx.start, xc = tx.count, xw = tx.weights, xWidth = tx.width;
   for (let r = 0; r < rows; r++) {
-    const rowAt = (rowLo + r) * src.width;
+    const rowAt = (rowLo + r) * sw, midAt = r * outW;
     for (let i = 0; i < outW; i++) {
       let acc = 0;
-      const base = tx.start[i] + rowAt;
-      const wAt = i * tx.width;
-      for (let k = 0, n = tx.count[i]; k < n; k++) acc += s[base + k] * tx.weights[wAt + k];
-      mid[r * outW + i] = acc;
+      const base = xs[i] + rowAt, wAt = i * xWidth;
+      for (let k = 0, n = xc[i]; k < n; k++) acc += s[base + k] * xw[wAt + k];
+      mid[midAt + i] = acc;
     }
   }
   // Vertical pass row by row (the source rows are read contiguously, not down a column); each output still sums
   // its taps in order k = 0, 1, ... in doubles, so the result is bit-identical to the column-wise loop.
   const out = new Uint8Array(outW * outH);
   const acc = new Float64Array(outW);
+  const ys = ty.start, yc = ty.count, yw = ty.weights, yWidth = ty.width;
   for (let j = 0; j < outH; j++) {
-    const wAt = j * ty.width;
-    const first = ty.start[j] - rowLo;
+    const wAt = j * yWidth;
+    const first = ys[j] - rowLo;
     acc.fill(0);
-    for (let k = 0, n = ty.count[j]; k < n; k++) {
-      const w = ty.weights[wAt + k];
+    for (let k = 0, n = yc[j]; k < n; k++) {
+      const w = yw[wAt + k];
       const rowAt = (first + k) * outW;
       for (let i = 0; i < outW; i++) acc[i] += mid[rowAt + i] * w;
     }
