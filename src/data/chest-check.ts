@@ -27,6 +27,7 @@
  * (docs/notct-structure.md, bench/notct-structure.ts).
  */
 import type { LungSegmentation } from './lungs.js';
+import { histogramQuantile } from './histogram.js';
 
 /** The check's limits (docs/notct-structure.md says where each comes from). */
 export const CHEST_LIMITS = Object.freeze({
@@ -87,19 +88,7 @@ export interface ChestCheck {
   refusal?: string;
 }
 
-const median = (hist: Float64Array, n: number): number => percentileOf(hist, n, 0.5);
-
-/** The grey at quantile p of a histogram of n pixels (NaN when empty). */
-function percentileOf(hist: Float64Array, n: number, p: number): number {
-  if (n === 0) return NaN;
-  const target = p * (n - 1);
-  let acc = 0;
-  for (let v = 0; v < 256; v++) {
-    acc += hist[v];
-    if (acc > target) return v;
-  }
-  return 255;
-}
+const median = (hist: Float64Array, n: number): number => histogramQuantile(hist, n, 0.5);
 
 /** Variance of the B x B block means over the variance of the pixels (NaN for a flat picture). */
 function coarseShare(data: Uint8Array, w: number, h: number, B: number): number {
@@ -169,7 +158,7 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
   // (Percentiles 0.5 and 99.5 rather than the extremes: resampling overshoots a clipped grey at its edges.)
   const all = new Float64Array(256);
   for (let i = 0; i < n; i++) all[data[i]]++;
-  const flatLo = percentileOf(all, n, 0.005) + 8, flatHi = percentileOf(all, n, 0.995) - 8;
+  const flatLo = histogramQuantile(all, n, 0.005) + 8, flatHi = histogramQuantile(all, n, 0.995) - 8;
   let mid = 0, flat = 0, edges = 0, axis = 0;
   const box = seg.box ?? { x0: 0, y0: 0, x1: w, y1: h };
   const mx = CHEST_LIMITS.edgeMargin * (box.x1 - box.x0), my = CHEST_LIMITS.edgeMargin * (box.y1 - box.y0);

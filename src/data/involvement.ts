@@ -21,6 +21,7 @@ import { segmentLungs, type LungSegmentation } from './lungs.js';
 import { dilate, erode } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
+import { greyQuantile } from './histogram.js';
 
 export const INVOLVEMENT_VERSION = 'involvement-v4blur';
 
@@ -78,18 +79,6 @@ export interface Involvement {
   vesselRadius: number;
 }
 
-function percentile(values: Uint8Array, n: number, p: number): number {
-  const hist = new Float64Array(256);
-  for (let i = 0; i < n; i++) hist[values[i]]++;
-  const target = p * (n - 1);
-  let acc = 0;
-  for (let v = 0; v < 256; v++) {
-    acc += hist[v];
-    if (acc > target) return v;
-  }
-  return 255;
-}
-
 /**
  * The anchors per segmentation, computed once: lungInvolvement and the lungs-only view (lung-view.ts) both ask
  * for them. A segmentation is never modified after segmentLungs returns it.
@@ -115,8 +104,8 @@ function computeIntensityReference(seg: LungSegmentation): IntensityReference | 
   const inLung = new Uint8Array(n);
   for (let i = 0, k = 0; i < lung.length; i++) if (lung[i]) inLung[k++] = data[i];
   if (n < 16) return null;
-  const lungLow = percentile(inLung, n, 0.1);
-  const softTissue = percentile(inLung, n, 0.99);
+  const lungLow = greyQuantile(inLung, n, 0.1);
+  const softTissue = greyQuantile(inLung, n, 0.99);
   if (softTissue - lungLow < 16) return null;
   return { lungLow, softTissue };
 }
