@@ -62,7 +62,7 @@ export const CHEST_LIMITS = Object.freeze({
 
 /** The figures the check reads, all on the analysis image. NaN when there is nothing to measure. */
 export interface ChestFigures {
-  /** Of the pixels on a strong edge, the share whose edge is horizontal or vertical. */
+  /** Of the pixels on a strong edge around the lungs (edgeMargin), the share whose edge is horizontal or vertical. */
   axisEdges: number;
   /**
    * Of the pixels more than 8 grey levels inside the picture's 0.5-99.5 percentile range (clipped air and tissue),

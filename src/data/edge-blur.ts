@@ -16,6 +16,7 @@
  */
 import type { LungSegmentation } from './lungs.js';
 import { distanceToSet } from './morphology.js';
+import { histogramQuantile } from './histogram.js';
 
 /** The reading of an ideal step sampled on the pixel grid: 1 / (0.5 sqrt(2 pi)) px. Sharper is not measurable. */
 export const SHARP_EDGE_BLUR = 1 / (0.5 * Math.sqrt(2 * Math.PI));
@@ -38,17 +39,6 @@ export interface EdgeBlur {
 
 function quantile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))];
-}
-
-/** The same quantile as `quantile` on the sorted values, from a 256-bin histogram of 8-bit greys (linear time). */
-function histogramQuantile(hist: Uint32Array, n: number, p: number): number {
-  const target = Math.min(n - 1, Math.floor(p * (n - 1)));
-  let acc = 0;
-  for (let v = 0; v < 256; v++) {
-    acc += hist[v];
-    if (acc > target) return v;
-  }
-  return 255;
 }
 
 /** The blur reading of a segmentation's analysis image, or null when its lungs show no usable border. */

@@ -4,7 +4,7 @@
  * The grey at quantile p of a histogram of n pixels: the smallest grey whose cumulative count exceeds p x (n - 1)
  * (NaN when n is 0).
  */
-export function histogramQuantile(hist: Float64Array, n: number, p: number): number {
+export function histogramQuantile(hist: ArrayLike<number>, n: number, p: number): number {
   if (n === 0) return NaN;
   const target = p * (n - 1);
   let acc = 0;

@@ -63,8 +63,10 @@ function unitsWithin(radius: number): number {
   return u;
 }
 
-/** Radii whose chamfer ball spans at most this many rows either side use the row-run path (ballRows). */
+/** Radii whose chamfer ball spans at most this many rows either side use the row-run path (ballHalfWidths). */
 const MAX_BALL_ROWS = 4;
+/** Whether a ball of `units` chamfer units is small enough for the row-run path. */
+const byRows = (units: number): boolean => units < 3 * (MAX_BALL_ROWS + 1);
 /** Longer than any row: a run that reaches the image's edge. */
 const BIG = 1 << 29;
 
@@ -220,7 +222,7 @@ export function dilate(mask: Uint8Array, W: number, H: number, radius: number): 
 
 /** The mask grown by each of `radii` (one distance transform for all of them). */
 export function dilateMany(mask: Uint8Array, W: number, H: number, radii: readonly number[]): Uint8Array[] {
-  const small = (r: number) => r > 0 && unitsWithin(r) < 3 * (MAX_BALL_ROWS + 1);
+  const small = (r: number) => r > 0 && byRows(unitsWithin(r));
   const d = radii.some((r) => r > 0 && !small(r)) ? chamferUnits(mask, W, H, 1) : null;
   return radii.map((radius) => {
     if (small(radius)) return dilateByRows(mask, W, H, unitsWithin(radius));
@@ -236,7 +238,7 @@ export function dilateMany(mask: Uint8Array, W: number, H: number, radii: readon
 export function erode(mask: Uint8Array, W: number, H: number, radius: number): Uint8Array {
   if (radius <= 0) return mask.slice();
   const max = unitsWithin(radius);
-  if (max < 3 * (MAX_BALL_ROWS + 1)) return erodeByRows(mask, W, H, max, radius);
+  if (byRows(max)) return erodeByRows(mask, W, H, max, radius);
   // Distance to the nearest unset pixel.
   const d = chamferUnits(mask, W, H, 0);
   const out = new Uint8Array(W * H);
