@@ -95,6 +95,17 @@ export function intensityReference(seg: LungSegmentation): IntensityReference | 
   return ref ? { ...ref } : null;
 }
 
+/**
+ * The same segmentation read on a given calibration instead of its own (a shallow copy; the original keeps its
+ * own). For the outside-the-lungs decomposition (bench/outside-decompose.ts): a variant's lungs on the original
+ * slice's scale.
+ */
+export function withIntensityReference(seg: LungSegmentation, ref: IntensityReference | null): LungSegmentation {
+  const copy = { ...seg };
+  references.set(copy, ref ? { ...ref } : null);
+  return copy;
+}
+
 function computeIntensityReference(seg: LungSegmentation): IntensityReference | null {
   const { width: W, height: H, data } = seg.analysis;
   const lung = new Uint8Array(W * H);

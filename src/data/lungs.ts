@@ -18,9 +18,11 @@
  */
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
+import { distanceToSet } from './morphology.js';
+import { histogramQuantile } from './histogram.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v3';
+export const LUNGS_VERSION = 'lungs-v4-border';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
@@ -396,20 +398,74 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   if (o.variance < 4) return emptyResult(analysis, scale, 'the image is flat (no contrast)');
   if (o.separability < MIN_SEPARABILITY) return emptyResult(analysis, scale, 'no clear split between dark (air, lung) and bright (tissue) pixels', undefined, o.t);
   const first = attempt(analysis, scale, o.t);
-  if (first.found) return first;
+  if (first.found) return refine(first);
   // Soft-tissue windows: fat is dark grey and can join the lungs to the outside air; split the dark class again.
   const lower = otsu(analysis.data, 0, o.t);
   if (lower.t < o.t - 8 && lower.separability >= MIN_SEPARABILITY) {
     const second = attempt(analysis, scale, lower.t);
-    if (second.found) return second;
+    if (second.found) return refine(second);
   }
   // Very light lung windows: grey lungs between grey air and white tissue; split the bright class again.
   const upper = otsu(analysis.data, o.t, 256);
   if (upper.t > o.t + 8 && upper.separability >= MIN_SEPARABILITY && upper.gap >= MIN_RETRY_GAP) {
     const third = attempt(analysis, scale, upper.t);
-    if (third.found) return third;
+    if (third.found) return refine(third);
   }
   return first;
+}
+
+/** Inner and outer radius (analysis px) of the ring outside the lungs whose grey is the tissue around them. */
+const RING_INNER = 2;
+const RING_OUTER = 4;
+/** Lung pixels deeper than this (analysis px) are parenchyma (not the partial-volume border). */
+const PARENCHYMA_DEPTH = 3;
+/** Refinement steps at most (it usually settles in 2-3). */
+const MAX_REFINE = 6;
+
+/**
+ * The grey at the lungs' own border: halfway between their parenchyma (median of the lung more than
+ * PARENCHYMA_DEPTH px inside) and the tissue around them (median of the ring RING_INNER-RING_OUTER px outside;
+ * the two greys edge-blur.ts reads). It reads nothing farther than RING_OUTER px from the lungs, so what lies
+ * beyond that margin (the body outline, the table, the outside air, marks, another window's corners) cannot move
+ * it. Null when either part is too small or the two are not a dark lung against brighter tissue.
+ */
+export function borderThreshold(seg: LungSegmentation): number | null {
+  if (!seg.found) return null;
+  const { width: W, height: H, data } = seg.analysis;
+  const lung = new Uint8Array(W * H), notLung = new Uint8Array(W * H);
+  for (let i = 0; i < lung.length; i++) { if (seg.labels[i]) lung[i] = 1; else notLung[i] = 1; }
+  const outside = distanceToSet(lung, W, H), inside = distanceToSet(notLung, W, H);
+  const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
+  let nP = 0, nR = 0;
+  for (let i = 0; i < lung.length; i++) {
+    if (inside[i] > PARENCHYMA_DEPTH) { parenchyma[data[i]]++; nP++; }
+    else if (outside[i] > RING_INNER && outside[i] <= RING_OUTER) { ring[data[i]]++; nR++; }
+  }
+  if (nP < 16 || nR < 16) return null;
+  const p = histogramQuantile(parenchyma, nP, 0.5), r = histogramQuantile(ring, nR, 0.5);
+  if (r - p < 16) return null;
+  return Math.round((p + r) / 2);
+}
+
+/**
+ * The segmentation again with the threshold at the lungs' own border (borderThreshold), until the threshold
+ * settles: the global Otsu threshold that finds the lungs first depends on the whole picture (noise, another
+ * slice's surroundings or a white page beside the lungs move it); the settled one depends on the lungs and the
+ * tissue within RING_OUTER px of them. Stops at a threshold already tried (a 2-cycle keeps the lower, larger
+ * threshold's predecessor) or when a step loses the lungs.
+ */
+function refine(seg: LungSegmentation): LungSegmentation {
+  let cur = seg;
+  const tried = new Set<number>([seg.threshold ?? -1]);
+  for (let k = 0; k < MAX_REFINE; k++) {
+    const t = borderThreshold(cur);
+    if (t === null || tried.has(t)) break;
+    tried.add(t);
+    const next = attempt(cur.analysis, cur.scale, t);
+    if (!next.found) break;
+    cur = next;
+  }
+  return cur;
 }
 
 /**
@@ -528,11 +584,17 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   const pieces = label(body, w, 0, 0, w, h, true, scratch);
   let bodyId = 0, bodyArea = 0;
   for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
+  // The piece under each candidate's centroid, read before scratch is reused.
+  const pieceOf = cands.map((c) => scratch[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
   // With one piece the body is already that piece.
   if (pieces.length !== 1) for (let i = 0; i < n; i++) body[i] = scratch[i] === bodyId ? 1 : 0;
   // Holes in the body are outside-air regions enclosed by it: only the frame rings found above.
   if (list.some((c) => c.background && c.border === 0)) fillHoles(body, w, 0, 0, w, h, 1, scratch);
-  cands = cands.filter((c) => c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
+  // A lung lies in the body, or in a piece of tissue nearly as large: when what surrounds the lungs is replaced
+  // (noise, another slice's surroundings) each lung with its chest wall can become a piece of its own, and the
+  // largest piece then holds one lung only.
+  cands = cands.filter((c, k) => c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]
+    || (pieceOf[k] > 0 && pieces[pieceOf[k] - 1].area >= MIN_PIECE_FRACTION * bodyArea));
   if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
 
   // 4. Trachea and main bronchi: a small component between two larger ones, or small and central.
@@ -620,6 +682,9 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     found, reason: found ? undefined : 'the dark regions enclosed by tissue are too small to be lungs', threshold: t,
   };
 }
+
+/** A piece of tissue apart from the body holds a lung when it is at least this fraction of the body's area. */
+const MIN_PIECE_FRACTION = 0.5;
 
 /** A lung's largest distance to tissue (its half-thickness) is at least this fraction of its bounding box's long side. */
 const MIN_THICKNESS_RATIO = 0.05;
