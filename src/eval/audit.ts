@@ -9,9 +9,7 @@ import type { GreyImage } from '../types.js';
 import { sniffFormat } from '../data/format.js';
 import { decodeGrey } from '../data/decode.js';
 import { segmentLungs } from '../data/lungs.js';
-import { dilate } from '../data/morphology.js';
-import { DEFAULT_LUNG_FRAMING } from '../data/lung-view.js';
-import { gridToImage } from '../explain/cam-overlay.js';
+import { DEFAULT_LUNG_FRAMING, keptRegion } from '../data/lung-view.js';
 import { Rng } from '../util/prng.js';
 
 /** What a variant may know besides the file's bytes: its place in the audited list, the list, the labels. */
@@ -91,10 +89,7 @@ const greyPng = async (img: GreyImage): Promise<Uint8Array> =>
 export function keptLungMask(img: GreyImage, radius = OUTSIDE_DILATE): Uint8Array | null {
   const seg = segmentLungs(img);
   if (!seg.found) return null;
-  const { width: W, height: H } = seg.analysis;
-  const lung = new Uint8Array(W * H);
-  for (let i = 0; i < lung.length; i++) lung[i] = seg.labels[i] ? 1 : 0;
-  return gridToImage(dilate(lung, W, H, radius), W, H, img.width, img.height);
+  return keptRegion(seg, img.width, img.height, radius);
 }
 
 /** Everything outside the kept lung mask replaced by uniform noise (0-255), seeded by OUTSIDE_SEED + the bytes' hash. */
