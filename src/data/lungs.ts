@@ -18,8 +18,8 @@
  */
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
-import { distanceToSet } from './morphology.js';
 import { histogramQuantile } from './histogram.js';
+import { distanceToSet } from './morphology.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v4-border';
@@ -415,12 +415,24 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
 }
 
 /** Inner and outer radius (analysis px) of the ring outside the lungs whose grey is the tissue around them. */
-const RING_INNER = 2;
-const RING_OUTER = 4;
+const RING_INNER = 1;
+const RING_OUTER = 3;
 /** Lung pixels deeper than this (analysis px) are parenchyma (not the partial-volume border). */
 const PARENCHYMA_DEPTH = 3;
 /** Refinement steps at most (it usually settles in 2-3). */
 const MAX_REFINE = 6;
+
+/** The two anchors of the calibrated scale, read from the analysis pixels under the lung labels (involvement.ts uses them). */
+export function lungAnchors(analysis: GreyImage, labels: Uint8Array): { lungLow: number; softTissue: number } | null {
+  const hist = new Float64Array(256);
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]) { hist[analysis.data[i]]++; n++; }
+  if (n < 16) return null;
+  const lungLow = histogramQuantile(hist, n, 0.1);
+  const softTissue = histogramQuantile(hist, n, 0.99);
+  if (softTissue - lungLow < 16) return null;
+  return { lungLow, softTissue };
+}
 
 /**
  * The grey at the lungs' own border: halfway between their parenchyma (median of the lung more than
@@ -447,14 +459,8 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   return Math.round((p + r) / 2);
 }
 
-/**
- * The segmentation again with the threshold at the lungs' own border (borderThreshold), until the threshold
- * settles: the global Otsu threshold that finds the lungs first depends on the whole picture (noise, another
- * slice's surroundings or a white page beside the lungs move it); the settled one depends on the lungs and the
- * tissue within RING_OUTER px of them. Stops at a threshold already tried (a 2-cycle keeps the lower, larger
- * threshold's predecessor) or when a step loses the lungs.
- */
-function refine(seg: LungSegmentation): LungSegmentation {
+/** The segmentation iterated with its own borderThreshold until the threshold repeats or the lungs are lost. */
+function settle(seg: LungSegmentation): LungSegmentation {
   let cur = seg;
   const tried = new Set<number>([seg.threshold ?? -1]);
   for (let k = 0; k < MAX_REFINE; k++) {
@@ -463,6 +469,31 @@ function refine(seg: LungSegmentation): LungSegmentation {
     tried.add(t);
     const next = attempt(cur.analysis, cur.scale, t);
     if (!next.found) break;
+    cur = next;
+  }
+  return cur;
+}
+
+/** How far above a settled threshold refine looks for a higher one. */
+const CLIMB = 8;
+const MAX_CLIMBS = 0;
+
+/**
+ * The segmentation again with the lungs' own threshold (calibratedThreshold) until it settles: the global Otsu
+ * threshold that finds the lungs first depends on the whole picture (noise, another slice's surroundings or a
+ * white page beside the lungs move it); the settled one depends on the lungs' pixels only. Several thresholds
+ * can be settled (a lower one leaves dense lung out, which lowers the lungs' brightest percentile, which keeps
+ * the threshold low), so which one the iteration reaches would depend on where the picture's Otsu threshold
+ * started it. refine therefore climbs: from a settled threshold it starts again CLIMB grey levels higher and keeps
+ * the result when it settles higher, so that every start ends on the same, highest, settled threshold within reach.
+ */
+function refine(seg: LungSegmentation): LungSegmentation {
+  let cur = settle(seg);
+  for (let k = 0; k < MAX_CLIMBS; k++) {
+    const start = attempt(cur.analysis, cur.scale, (cur.threshold ?? 0) + CLIMB);
+    if (!start.found) break;
+    const next = settle(start);
+    if ((next.threshold ?? 0) <= (cur.threshold ?? 0)) break;
     cur = next;
   }
   return cur;
@@ -586,6 +617,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
   // The piece under each candidate's centroid, read before scratch is reused.
   const pieceOf = cands.map((c) => scratch[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
+  const pieceIds = pieces.length > 1 ? scratch.slice(0, n) : null;
   // With one piece the body is already that piece.
   if (pieces.length !== 1) for (let i = 0; i < n; i++) body[i] = scratch[i] === bodyId ? 1 : 0;
   // Holes in the body are outside-air regions enclosed by it: only the frame rings found above.
@@ -593,8 +625,18 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   // A lung lies in the body, or in a piece of tissue nearly as large: when what surrounds the lungs is replaced
   // (noise, another slice's surroundings) each lung with its chest wall can become a piece of its own, and the
   // largest piece then holds one lung only.
-  cands = cands.filter((c, k) => c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]
-    || (pieceOf[k] > 0 && pieces[pieceOf[k] - 1].area >= MIN_PIECE_FRACTION * bodyArea));
+  const tissuePieces = new Set<number>();
+  cands = cands.filter((c, k) => {
+    if (c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]) return true;
+    if (pieceOf[k] > 0 && pieces[pieceOf[k] - 1].area >= MIN_PIECE_FRACTION * bodyArea) { tissuePieces.add(pieceOf[k]); return true; }
+    return false;
+  });
+  // The closing below may add only tissue around a lung: the body's, or that of the lung's own piece.
+  let closeIn = body;
+  if (pieceIds && tissuePieces.size > 0) {
+    closeIn = body.slice();
+    for (let i = 0; i < n; i++) if (tissuePieces.has(pieceIds[i])) closeIn[i] = 1;
+  }
   if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
 
   // 4. Trachea and main bronchi: a small component between two larger ones, or small and central.
@@ -654,7 +696,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1);
     const x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
     const id = c.id;
-    closing(comp, id, body, labels, w, h, x0, y0, x1, y1, R, d1, d2, one);
+    closing(comp, id, closeIn, labels, w, h, x0, y0, x1, y1, R, d1, d2, one);
     fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
     let area = 0;
     for (let y = y0; y < y1; y++) {
