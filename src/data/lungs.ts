@@ -22,7 +22,7 @@ import { histogramQuantile } from './histogram.js';
 import { distanceToSet } from './morphology.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v4-border';
+export const LUNGS_VERSION = 'lungs-v4-border2';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
@@ -396,7 +396,14 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   }
   const o = otsu(analysis.data);
   if (o.variance < 4) return emptyResult(analysis, scale, 'the image is flat (no contrast)');
-  if (o.separability < MIN_SEPARABILITY) return emptyResult(analysis, scale, 'no clear split between dark (air, lung) and bright (tissue) pixels', undefined, o.t);
+  if (o.separability < MIN_SEPARABILITY) {
+    // Much noise or flat grey around the lungs can hide the split in the picture as a whole: try it anyway, and
+    // keep the lungs only when the lungs and the tissue around them (RING_OUTER px) show a clear split themselves.
+    const tried = attempt(analysis, scale, o.t);
+    const local = tried.found ? refine(tried) : null;
+    if (local && localSeparability(local) >= MIN_SEPARABILITY) return local;
+    return emptyResult(analysis, scale, 'no clear split between dark (air, lung) and bright (tissue) pixels', undefined, o.t);
+  }
   const first = attempt(analysis, scale, o.t);
   if (first.found) return refine(first);
   // Soft-tissue windows: fat is dark grey and can join the lungs to the outside air; split the dark class again.
@@ -459,6 +466,17 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   return Math.round((p + r) / 2);
 }
 
+/** Otsu's separability of the pixels of the lungs and of the ring of RING_OUTER px around them. */
+function localSeparability(seg: LungSegmentation): number {
+  const { width: W, height: H, data } = seg.analysis;
+  const lung = new Uint8Array(W * H);
+  for (let i = 0; i < lung.length; i++) if (seg.labels[i]) lung[i] = 1;
+  const outside = distanceToSet(lung, W, H);
+  const near: number[] = [];
+  for (let i = 0; i < lung.length; i++) if (outside[i] <= RING_OUTER) near.push(data[i]);
+  return otsu(Uint8Array.from(near)).separability;
+}
+
 /** The segmentation iterated with its own borderThreshold until the threshold repeats or the lungs are lost. */
 function settle(seg: LungSegmentation): LungSegmentation {
   let cur = seg;
@@ -468,7 +486,9 @@ function settle(seg: LungSegmentation): LungSegmentation {
     if (t === null || tried.has(t)) break;
     tried.add(t);
     const next = attempt(cur.analysis, cur.scale, t);
-    if (!next.found) break;
+    // A step that loses a lung is not taken: near the border's grey a lung can leak through a gap in the tissue
+    // around it and join whatever lies beyond.
+    if (!next.found || next.quality.components < cur.quality.components) break;
     cur = next;
   }
   return cur;
@@ -491,7 +511,7 @@ function refine(seg: LungSegmentation): LungSegmentation {
   let cur = settle(seg);
   for (let k = 0; k < MAX_CLIMBS; k++) {
     const start = attempt(cur.analysis, cur.scale, (cur.threshold ?? 0) + CLIMB);
-    if (!start.found) break;
+    if (!start.found || start.quality.components < cur.quality.components) break;
     const next = settle(start);
     if ((next.threshold ?? 0) <= (cur.threshold ?? 0)) break;
     cur = next;
@@ -726,7 +746,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
 }
 
 /** A piece of tissue apart from the body holds a lung when it is at least this fraction of the body's area. */
-const MIN_PIECE_FRACTION = 0.5;
+const MIN_PIECE_FRACTION = 0.2;
 
 /** A lung's largest distance to tissue (its half-thickness) is at least this fraction of its bounding box's long side. */
 const MIN_THICKNESS_RATIO = 0.05;
