@@ -11,7 +11,10 @@
  *   the other dark components that are large, thick (text, arrows, noise, table gaps are thin), not at the
  *   bottom (table), not hugging the outside air, and inside the body -> trachea/bronchi dropped (small,
  *   central, between the lungs) -> at most two lungs, each closed with a chamfer disc whose radius grows with
- *   its size and hole-filled, so that consolidations as bright as soft tissue stay lung.
+ *   its size and hole-filled, so that consolidations as bright as soft tissue stay lung. Without HU, the
+ *   threshold is then refined on the lungs themselves: halfway between their parenchyma and the tissue 1-3 px
+ *   around them, segmenting again until it settles (refine), so that what lies beyond the lungs' margin (noise,
+ *   another slice's surroundings, marks, the table) does not move it (issue 10's outside-the-lungs audits).
  *
  * Lungs cut by a tight crop touch the border along a short stretch compared with their size; the outside air
  * touches it along most of the border. That ratio decides which border-touching dark regions may be lung.
@@ -421,7 +424,12 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   return first;
 }
 
-/** Inner and outer radius (analysis px) of the ring outside the lungs whose grey is the tissue around them. */
+/**
+ * Inner and outer radius (analysis px) of the ring outside the lungs whose grey is the tissue around them. Close
+ * to the lungs on purpose: the kept margin of the view and the audits is 4 px, and the analysis image's resampling
+ * kernel (Lanczos-3, 3 px wide) mixes what lies beyond it into the outer pixels of that margin (a ring 2-4 px out
+ * moved more under the outside-noise audit; docs/outside-audits.md).
+ */
 const RING_INNER = 1;
 const RING_OUTER = 3;
 /** Lung pixels deeper than this (analysis px) are parenchyma (not the partial-volume border). */
@@ -443,8 +451,8 @@ export function lungAnchors(analysis: GreyImage, labels: Uint8Array): { lungLow:
 
 /**
  * The grey at the lungs' own border: halfway between their parenchyma (median of the lung more than
- * PARENCHYMA_DEPTH px inside) and the tissue around them (median of the ring RING_INNER-RING_OUTER px outside;
- * the two greys edge-blur.ts reads). It reads nothing farther than RING_OUTER px from the lungs, so what lies
+ * PARENCHYMA_DEPTH px inside) and the tissue around them (median of the ring RING_INNER-RING_OUTER px outside),
+ * i.e. where a blurred step between the two is half-way. It reads nothing farther than RING_OUTER px from the lungs, so what lies
  * beyond that margin (the body outline, the table, the outside air, marks, another window's corners) cannot move
  * it. Null when either part is too small or the two are not a dark lung against brighter tissue.
  */
@@ -477,8 +485,13 @@ function localSeparability(seg: LungSegmentation): number {
   return otsu(Uint8Array.from(near)).separability;
 }
 
-/** The segmentation iterated with its own borderThreshold until the threshold repeats or the lungs are lost. */
-function settle(seg: LungSegmentation): LungSegmentation {
+/**
+ * The segmentation again with the threshold at the lungs' own border (borderThreshold), until it repeats: the
+ * global Otsu threshold that finds the lungs first depends on the whole picture (noise, another slice's
+ * surroundings or a white page beside the lungs move it); the settled one depends on the lungs and the tissue
+ * within RING_OUTER px of them. (Settling usually takes 2-3 steps.)
+ */
+function refine(seg: LungSegmentation): LungSegmentation {
   let cur = seg;
   const tried = new Set<number>([seg.threshold ?? -1]);
   for (let k = 0; k < MAX_REFINE; k++) {
@@ -489,31 +502,6 @@ function settle(seg: LungSegmentation): LungSegmentation {
     // A step that loses a lung is not taken: near the border's grey a lung can leak through a gap in the tissue
     // around it and join whatever lies beyond.
     if (!next.found || next.quality.components < cur.quality.components) break;
-    cur = next;
-  }
-  return cur;
-}
-
-/** How far above a settled threshold refine looks for a higher one. */
-const CLIMB = 8;
-const MAX_CLIMBS = 0;
-
-/**
- * The segmentation again with the lungs' own threshold (calibratedThreshold) until it settles: the global Otsu
- * threshold that finds the lungs first depends on the whole picture (noise, another slice's surroundings or a
- * white page beside the lungs move it); the settled one depends on the lungs' pixels only. Several thresholds
- * can be settled (a lower one leaves dense lung out, which lowers the lungs' brightest percentile, which keeps
- * the threshold low), so which one the iteration reaches would depend on where the picture's Otsu threshold
- * started it. refine therefore climbs: from a settled threshold it starts again CLIMB grey levels higher and keeps
- * the result when it settles higher, so that every start ends on the same, highest, settled threshold within reach.
- */
-function refine(seg: LungSegmentation): LungSegmentation {
-  let cur = settle(seg);
-  for (let k = 0; k < MAX_CLIMBS; k++) {
-    const start = attempt(cur.analysis, cur.scale, (cur.threshold ?? 0) + CLIMB);
-    if (!start.found || start.quality.components < cur.quality.components) break;
-    const next = settle(start);
-    if ((next.threshold ?? 0) <= (cur.threshold ?? 0)) break;
     cur = next;
   }
   return cur;
