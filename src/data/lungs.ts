@@ -457,16 +457,26 @@ export function lungAnchors(analysis: GreyImage, labels: Uint8Array): { lungLow:
  * it. Null when either part is too small or the two are not a dark lung against brighter tissue.
  */
 export function borderThreshold(seg: LungSegmentation): number | null {
-  if (!seg.found) return null;
+  if (!seg.found || !seg.box) return null;
   const { width: W, height: H, data } = seg.analysis;
-  const lung = new Uint8Array(W * H), notLung = new Uint8Array(W * H);
-  for (let i = 0; i < lung.length; i++) { if (seg.labels[i]) lung[i] = 1; else notLung[i] = 1; }
-  const outside = distanceToSet(lung, W, H), inside = distanceToSet(notLung, W, H);
+  // Distances within the lungs' box grown by a margin beyond the ring only: exact there (a chamfer path to the
+  // nearest lung, or non-lung, pixel stays within the box the two span, and the margin is all non-lung), and
+  // nothing outside that window is lung or ring.
+  const m = RING_OUTER + 3, box = seg.box;
+  const x0 = Math.max(0, box.x0 - m), y0 = Math.max(0, box.y0 - m), x1 = Math.min(W, box.x1 + m), y1 = Math.min(H, box.y1 + m);
+  const ww = x1 - x0, hh = y1 - y0;
+  const lung = new Uint8Array(ww * hh), notLung = new Uint8Array(ww * hh);
+  for (let y = 0; y < hh; y++) {
+    for (let x = 0, i = (y0 + y) * W + x0, k = y * ww; x < ww; x++, i++, k++) { if (seg.labels[i]) lung[k] = 1; else notLung[k] = 1; }
+  }
+  const outside = distanceToSet(lung, ww, hh), inside = distanceToSet(notLung, ww, hh);
   const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
   let nP = 0, nR = 0;
-  for (let i = 0; i < lung.length; i++) {
-    if (inside[i] > PARENCHYMA_DEPTH) { parenchyma[data[i]]++; nP++; }
-    else if (outside[i] > RING_INNER && outside[i] <= RING_OUTER) { ring[data[i]]++; nR++; }
+  for (let y = 0; y < hh; y++) {
+    for (let x = 0, i = (y0 + y) * W + x0, k = y * ww; x < ww; x++, i++, k++) {
+      if (inside[k] > PARENCHYMA_DEPTH) { parenchyma[data[i]]++; nP++; }
+      else if (outside[k] > RING_INNER && outside[k] <= RING_OUTER) { ring[data[i]]++; nR++; }
+    }
   }
   if (nP < 16 || nR < 16) return null;
   const p = histogramQuantile(parenchyma, nP, 0.5), r = histogramQuantile(ring, nR, 0.5);
