@@ -1,6 +1,6 @@
 /**
  * Lung segmentation of one CT slice, in plain TypeScript (no I/O, no native code: the same module runs in the
- * browser). Cheap on purpose (linear-time steps on the 256-pixel analysis image, about 2 ms per slice):
+ * browser). Cheap on purpose (linear-time steps on the 256-pixel analysis image, a few ms per slice):
  *
  *   resample (long side ANALYSIS_SIDE, aspect kept) -> dark mask (HU < -400 when the grey->HU mapping is known,
  *   else Otsu; when that finds no lung, Otsu again within the dark class (soft-tissue windows, where fat joins
