@@ -62,7 +62,7 @@ if (!values['skip-outputs']) {
           && (!a.involvement || !b.involvement || same(a.involvement.mask, b.involvement.mask));
         if (eq) {
           identical++;
-          const va = oldView.lungView(a.seg), vb = newView.lungView(b.seg);
+          const va = (oldView.lungView as (...a: unknown[]) => GreyImage)(a.seg, img), vb = newView.lungView(b.seg, img);
           if (va.width !== vb.width || !same(va.data, vb.data)) viewDiffers++;
         }
         if (a.seg.found !== b.seg.found) foundChanged++;

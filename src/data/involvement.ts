@@ -17,11 +17,10 @@
  * one, measured on its own lung border (edge-blur.ts). docs/robust-involvement.md.
  */
 import type { GreyImage, HuMapping } from '../types.js';
-import { segmentLungs, type LungSegmentation } from './lungs.js';
+import { lungAnchors, segmentLungs, type LungSegmentation } from './lungs.js';
 import { dilate, erode } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
-import { greyQuantile } from './histogram.js';
 
 export const INVOLVEMENT_VERSION = 'involvement-v4blur';
 
@@ -95,19 +94,19 @@ export function intensityReference(seg: LungSegmentation): IntensityReference | 
   return ref ? { ...ref } : null;
 }
 
+/**
+ * The same segmentation read on a given calibration instead of its own (a shallow copy; the original keeps its
+ * own). For the outside-the-lungs decomposition (bench/outside-decompose.ts): a variant's lungs on the original
+ * slice's scale.
+ */
+export function withIntensityReference(seg: LungSegmentation, ref: IntensityReference | null): LungSegmentation {
+  const copy = { ...seg };
+  references.set(copy, ref ? { ...ref } : null);
+  return copy;
+}
+
 function computeIntensityReference(seg: LungSegmentation): IntensityReference | null {
-  const { width: W, height: H, data } = seg.analysis;
-  const lung = new Uint8Array(W * H);
-  let n = 0;
-  for (let i = 0; i < lung.length; i++) if (seg.labels[i]) { lung[i] = 1; n++; }
-  if (n === 0) return null;
-  const inLung = new Uint8Array(n);
-  for (let i = 0, k = 0; i < lung.length; i++) if (lung[i]) inLung[k++] = data[i];
-  if (n < 16) return null;
-  const lungLow = greyQuantile(inLung, n, 0.1);
-  const softTissue = greyQuantile(inLung, n, 0.99);
-  if (softTissue - lungLow < 16) return null;
-  return { lungLow, softTissue };
+  return lungAnchors(seg.analysis, seg.labels);
 }
 
 /** The involvement of one slice, or null when it cannot be measured (no lungs, or no contrast to calibrate). */

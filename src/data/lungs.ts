@@ -1,6 +1,6 @@
 /**
  * Lung segmentation of one CT slice, in plain TypeScript (no I/O, no native code: the same module runs in the
- * browser). Cheap on purpose (linear-time steps on the 256-pixel analysis image, about 2 ms per slice):
+ * browser). Cheap on purpose (linear-time steps on the 256-pixel analysis image, a few ms per slice):
  *
  *   resample (long side ANALYSIS_SIDE, aspect kept) -> dark mask (HU < -400 when the grey->HU mapping is known,
  *   else Otsu; when that finds no lung, Otsu again within the dark class (soft-tissue windows, where fat joins
@@ -11,16 +11,21 @@
  *   the other dark components that are large, thick (text, arrows, noise, table gaps are thin), not at the
  *   bottom (table), not hugging the outside air, and inside the body -> trachea/bronchi dropped (small,
  *   central, between the lungs) -> at most two lungs, each closed with a chamfer disc whose radius grows with
- *   its size and hole-filled, so that consolidations as bright as soft tissue stay lung.
+ *   its size and hole-filled, so that consolidations as bright as soft tissue stay lung. Without HU, the
+ *   threshold is then refined on the lungs themselves: halfway between their parenchyma and the tissue 1-3 px
+ *   around them, segmenting again until it settles (refine), so that what lies beyond the lungs' margin (noise,
+ *   another slice's surroundings, marks, the table) does not move it (issue 10's outside-the-lungs audits).
  *
  * Lungs cut by a tight crop touch the border along a short stretch compared with their size; the outside air
  * touches it along most of the border. That ratio decides which border-touching dark regions may be lung.
  */
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
+import { histogramQuantile } from './histogram.js';
+import { distanceToSet } from './morphology.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v3';
+export const LUNGS_VERSION = 'lungs-v4-border2';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
@@ -394,22 +399,122 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   }
   const o = otsu(analysis.data);
   if (o.variance < 4) return emptyResult(analysis, scale, 'the image is flat (no contrast)');
-  if (o.separability < MIN_SEPARABILITY) return emptyResult(analysis, scale, 'no clear split between dark (air, lung) and bright (tissue) pixels', undefined, o.t);
+  if (o.separability < MIN_SEPARABILITY) {
+    // Much noise or flat grey around the lungs can hide the split in the picture as a whole: try it anyway, and
+    // keep the lungs only when the lungs and the tissue around them (RING_OUTER px) show a clear split themselves.
+    const tried = attempt(analysis, scale, o.t);
+    const local = tried.found ? refine(tried) : null;
+    if (local && localSeparability(local) >= MIN_SEPARABILITY) return local;
+    return emptyResult(analysis, scale, 'no clear split between dark (air, lung) and bright (tissue) pixels', undefined, o.t);
+  }
   const first = attempt(analysis, scale, o.t);
-  if (first.found) return first;
+  if (first.found) return refine(first);
   // Soft-tissue windows: fat is dark grey and can join the lungs to the outside air; split the dark class again.
   const lower = otsu(analysis.data, 0, o.t);
   if (lower.t < o.t - 8 && lower.separability >= MIN_SEPARABILITY) {
     const second = attempt(analysis, scale, lower.t);
-    if (second.found) return second;
+    if (second.found) return refine(second);
   }
   // Very light lung windows: grey lungs between grey air and white tissue; split the bright class again.
   const upper = otsu(analysis.data, o.t, 256);
   if (upper.t > o.t + 8 && upper.separability >= MIN_SEPARABILITY && upper.gap >= MIN_RETRY_GAP) {
     const third = attempt(analysis, scale, upper.t);
-    if (third.found) return third;
+    if (third.found) return refine(third);
   }
   return first;
+}
+
+/**
+ * Inner and outer radius (analysis px) of the ring outside the lungs whose grey is the tissue around them. Close
+ * to the lungs on purpose: the kept margin of the view and the audits is 4 px, and the analysis image's resampling
+ * kernel (Lanczos-3, 3 px wide) mixes what lies beyond it into the outer pixels of that margin (a ring 2-4 px out
+ * moved more under the outside-noise audit; docs/outside-audits.md).
+ */
+const RING_INNER = 1;
+const RING_OUTER = 3;
+/** Lung pixels deeper than this (analysis px) are parenchyma (not the partial-volume border). */
+const PARENCHYMA_DEPTH = 3;
+/** Refinement steps at most (it usually settles in 2-3). */
+const MAX_REFINE = 6;
+
+/** The two anchors of the calibrated scale, read from the analysis pixels under the lung labels (involvement.ts uses them). */
+export function lungAnchors(analysis: GreyImage, labels: Uint8Array): { lungLow: number; softTissue: number } | null {
+  const hist = new Float64Array(256);
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]) { hist[analysis.data[i]]++; n++; }
+  if (n < 16) return null;
+  const lungLow = histogramQuantile(hist, n, 0.1);
+  const softTissue = histogramQuantile(hist, n, 0.99);
+  if (softTissue - lungLow < 16) return null;
+  return { lungLow, softTissue };
+}
+
+/**
+ * The grey at the lungs' own border: halfway between their parenchyma (median of the lung more than
+ * PARENCHYMA_DEPTH px inside) and the tissue around them (median of the ring RING_INNER-RING_OUTER px outside),
+ * i.e. where a blurred step between the two is half-way. It reads nothing farther than RING_OUTER px from the lungs, so what lies
+ * beyond that margin (the body outline, the table, the outside air, marks, another window's corners) cannot move
+ * it. Null when either part is too small or the two are not a dark lung against brighter tissue.
+ */
+export function borderThreshold(seg: LungSegmentation): number | null {
+  if (!seg.found || !seg.box) return null;
+  const { width: W, height: H, data } = seg.analysis;
+  // Distances within the lungs' box grown by a margin beyond the ring only: exact there (a chamfer path to the
+  // nearest lung, or non-lung, pixel stays within the box the two span, and the margin is all non-lung), and
+  // nothing outside that window is lung or ring.
+  const m = RING_OUTER + 3, box = seg.box;
+  const x0 = Math.max(0, box.x0 - m), y0 = Math.max(0, box.y0 - m), x1 = Math.min(W, box.x1 + m), y1 = Math.min(H, box.y1 + m);
+  const ww = x1 - x0, hh = y1 - y0;
+  const lung = new Uint8Array(ww * hh), notLung = new Uint8Array(ww * hh);
+  for (let y = 0; y < hh; y++) {
+    for (let x = 0, i = (y0 + y) * W + x0, k = y * ww; x < ww; x++, i++, k++) { if (seg.labels[i]) lung[k] = 1; else notLung[k] = 1; }
+  }
+  const outside = distanceToSet(lung, ww, hh), inside = distanceToSet(notLung, ww, hh);
+  const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
+  let nP = 0, nR = 0;
+  for (let y = 0; y < hh; y++) {
+    for (let x = 0, i = (y0 + y) * W + x0, k = y * ww; x < ww; x++, i++, k++) {
+      if (inside[k] > PARENCHYMA_DEPTH) { parenchyma[data[i]]++; nP++; }
+      else if (outside[k] > RING_INNER && outside[k] <= RING_OUTER) { ring[data[i]]++; nR++; }
+    }
+  }
+  if (nP < 16 || nR < 16) return null;
+  const p = histogramQuantile(parenchyma, nP, 0.5), r = histogramQuantile(ring, nR, 0.5);
+  if (r - p < 16) return null;
+  return Math.round((p + r) / 2);
+}
+
+/** Otsu's separability of the pixels of the lungs and of the ring of RING_OUTER px around them. */
+function localSeparability(seg: LungSegmentation): number {
+  const { width: W, height: H, data } = seg.analysis;
+  const lung = new Uint8Array(W * H);
+  for (let i = 0; i < lung.length; i++) if (seg.labels[i]) lung[i] = 1;
+  const outside = distanceToSet(lung, W, H);
+  const near: number[] = [];
+  for (let i = 0; i < lung.length; i++) if (outside[i] <= RING_OUTER) near.push(data[i]);
+  return otsu(Uint8Array.from(near)).separability;
+}
+
+/**
+ * The segmentation again with the threshold at the lungs' own border (borderThreshold), until it repeats: the
+ * global Otsu threshold that finds the lungs first depends on the whole picture (noise, another slice's
+ * surroundings or a white page beside the lungs move it); the settled one depends on the lungs and the tissue
+ * within RING_OUTER px of them. (Settling usually takes 2-3 steps.)
+ */
+function refine(seg: LungSegmentation): LungSegmentation {
+  let cur = seg;
+  const tried = new Set<number>([seg.threshold ?? -1]);
+  for (let k = 0; k < MAX_REFINE; k++) {
+    const t = borderThreshold(cur);
+    if (t === null || tried.has(t)) break;
+    tried.add(t);
+    const next = attempt(cur.analysis, cur.scale, t);
+    // A step that loses a lung is not taken: near the border's grey a lung can leak through a gap in the tissue
+    // around it and join whatever lies beyond.
+    if (!next.found || next.quality.components < cur.quality.components) break;
+    cur = next;
+  }
+  return cur;
 }
 
 /**
@@ -528,11 +633,28 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   const pieces = label(body, w, 0, 0, w, h, true, scratch);
   let bodyId = 0, bodyArea = 0;
   for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
+  // The piece under each candidate's centroid, read before scratch is reused.
+  const pieceOf = cands.map((c) => scratch[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
+  const pieceIds = pieces.length > 1 ? scratch.slice(0, n) : null;
   // With one piece the body is already that piece.
   if (pieces.length !== 1) for (let i = 0; i < n; i++) body[i] = scratch[i] === bodyId ? 1 : 0;
   // Holes in the body are outside-air regions enclosed by it: only the frame rings found above.
   if (list.some((c) => c.background && c.border === 0)) fillHoles(body, w, 0, 0, w, h, 1, scratch);
-  cands = cands.filter((c) => c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
+  // A lung lies in the body, or in a piece of tissue nearly as large: when what surrounds the lungs is replaced
+  // (noise, another slice's surroundings) each lung with its chest wall can become a piece of its own, and the
+  // largest piece then holds one lung only.
+  const tissuePieces = new Set<number>();
+  cands = cands.filter((c, k) => {
+    if (c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]) return true;
+    if (pieceOf[k] > 0 && pieces[pieceOf[k] - 1].area >= MIN_PIECE_FRACTION * bodyArea) { tissuePieces.add(pieceOf[k]); return true; }
+    return false;
+  });
+  // The closing below may add only tissue around a lung: the body's, or that of the lung's own piece.
+  let closeIn = body;
+  if (pieceIds && tissuePieces.size > 0) {
+    closeIn = body.slice();
+    for (let i = 0; i < n; i++) if (tissuePieces.has(pieceIds[i])) closeIn[i] = 1;
+  }
   if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
 
   // 4. Trachea and main bronchi: a small component between two larger ones, or small and central.
@@ -592,7 +714,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1);
     const x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
     const id = c.id;
-    closing(comp, id, body, labels, w, h, x0, y0, x1, y1, R, d1, d2, one);
+    closing(comp, id, closeIn, labels, w, h, x0, y0, x1, y1, R, d1, d2, one);
     fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
     let area = 0;
     for (let y = y0; y < y1; y++) {
@@ -620,6 +742,9 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     found, reason: found ? undefined : 'the dark regions enclosed by tissue are too small to be lungs', threshold: t,
   };
 }
+
+/** A piece of tissue apart from the body holds a lung when it is at least this fraction of the body's area. */
+const MIN_PIECE_FRACTION = 0.2;
 
 /** A lung's largest distance to tissue (its half-thickness) is at least this fraction of its bounding box's long side. */
 const MIN_THICKNESS_RATIO = 0.05;

@@ -31,7 +31,7 @@ export interface Framing {
 export async function renderViews(original: GreyImage, name: string, plan: ViewPlan, framing: Framing, seg?: LungSegmentation): Promise<Float32Array[]> {
   const { workingSize, fit, inputSize } = framing;
   const sigma = framing.blurSigma ?? 0;
-  const lungsOnly = (img: GreyImage) => (framing.lungs ? lungView(img === original && seg ? seg : segmentLungs(img), framing.lungs) : img);
+  const lungsOnly = (img: GreyImage) => (framing.lungs ? lungView(img === original && seg ? seg : segmentLungs(img), img, framing.lungs) : img);
   const working = async (img: GreyImage) => gaussianBlur(await toWorkingImage(lungsOnly(img), workingSize, fit), sigma);
   const work = await working(original);
   const out: Float32Array[] = [];

@@ -9,9 +9,7 @@ import type { GreyImage } from '../types.js';
 import { sniffFormat } from '../data/format.js';
 import { decodeGrey } from '../data/decode.js';
 import { segmentLungs } from '../data/lungs.js';
-import { dilate } from '../data/morphology.js';
-import { DEFAULT_LUNG_FRAMING } from '../data/lung-view.js';
-import { gridToImage } from '../explain/cam-overlay.js';
+import { DEFAULT_LUNG_FRAMING, keptRegion } from '../data/lung-view.js';
 import { Rng } from '../util/prng.js';
 
 /** What a variant may know besides the file's bytes: its place in the audited list, the list, the labels. */
@@ -91,10 +89,7 @@ const greyPng = async (img: GreyImage): Promise<Uint8Array> =>
 export function keptLungMask(img: GreyImage, radius = OUTSIDE_DILATE): Uint8Array | null {
   const seg = segmentLungs(img);
   if (!seg.found) return null;
-  const { width: W, height: H } = seg.analysis;
-  const lung = new Uint8Array(W * H);
-  for (let i = 0; i < lung.length; i++) lung[i] = seg.labels[i] ? 1 : 0;
-  return gridToImage(dilate(lung, W, H, radius), W, H, img.width, img.height);
+  return keptRegion(seg, img.width, img.height, radius);
 }
 
 /** Everything outside the kept lung mask replaced by uniform noise (0-255), seeded by OUTSIDE_SEED + the bytes' hash. */
@@ -170,15 +165,22 @@ export function marksSvg(width: number, height: number, rng: Rng): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join('')}</svg>`;
 }
 
-/** Arrows, letters and a scale bar (marksSvg) pasted on the slice, at places seeded by OUTSIDE_SEED + the bytes' hash. */
-export async function pasteMarks(bytes: Uint8Array): Promise<Uint8Array> {
+/**
+ * Arrows, letters and a scale bar (marksSvg) pasted on the slice, at places seeded by OUTSIDE_SEED + the bytes' hash.
+ * `only` restricts them to the kept lung mask (keptLungMask: 'inside') or to the rest ('outside'), the same marks
+ * cut in two, to tell how much of the change comes from marks over the lungs (unchanged when no lungs are found).
+ */
+export async function pasteMarks(bytes: Uint8Array, only?: 'inside' | 'outside'): Promise<Uint8Array> {
   const img = await decodeGrey(bytes);
+  const keep = only ? keptLungMask(img) : null;
+  if (only && !keep) return bytes;
   const rng = new Rng(((OUTSIDE_SEED + 1) ^ bytesHash(bytes)) >>> 0);
   const svg = marksSvg(img.width, img.height, rng);
   const rgba = await sharp(Buffer.from(svg)).resize(img.width, img.height, { fit: 'fill' }).ensureAlpha().raw().toBuffer();
   const data = img.data.slice();
   for (let i = 0; i < data.length; i++) {
     const a = rgba[4 * i + 3] / 255;
+    if (keep && (keep[i] === 1) !== (only === 'inside')) continue;
     if (a > 0) data[i] = Math.round(data[i] * (1 - a) + rgba[4 * i] * a);
   }
   return greyPng({ ...img, data });

@@ -111,7 +111,7 @@ export async function decodeInBrowser(file: Blob): Promise<Grey> {
  * renders them (engine.ts prepareSlice, views.ts): for a lungs model, of the lungs-only view of `seg`.
  */
 export function viewsOf(grey: Grey, p: Preprocessing, seg?: ReturnType<typeof findLungs>['seg']): Float32Array[] {
-  const shown = p.lungs ? lungView(seg ?? findLungs(grey).seg, p.lungs) : grey;
+  const shown = p.lungs ? lungView(seg ?? findLungs(grey).seg, grey, p.lungs) : grey;
   // The band limit the model was trained with (see band-limit.ts), exactly as the server applies it.
   const work = gaussianBlur(workingImage(shown, p.workingSize, p.fit), p.blurSigma ?? 0);
   return viewSpecs({ ...TTA_PLAN, views: p.views }, '').map((v) => renderView(work, v.params, p.inputSize));
