@@ -17,7 +17,8 @@ import { DEFAULT_LIMITS } from '../src/server/api.js';
 import { modelCard } from '../src/server/card.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { findLungs } from '../src/data/involvement.js';
-import { camRegion, lungLayers, OUTLINE_RGB } from '../src/explain/cam-overlay.js';
+import { camRegion, gridToImage, lungLayers, OUTLINE_RGB } from '../src/explain/cam-overlay.js';
+import { legendBox } from '../src/explain/heatmap.js';
 import { lungViewRegion } from '../src/data/lung-view.js';
 import { zipSync } from 'fflate';
 import { ctSlice } from './dicom-writer.js';
@@ -107,7 +108,9 @@ test('heatmap of a lungs model: the outline is drawn in its colour, and there is
   assert.equal(info.width, img.width);
   const { seg, involvement } = findLungs(img);
   const layers = lungLayers(seg, involvement?.mask ?? null, info.width, info.height);
-  const legend = (x: number, y: number) => x < 200 && y > info.height - 100; // the legend's corner
+  const box = legendBox(info.width, info.height, true, gridToImage(seg.labels, seg.analysis.width, seg.analysis.height, info.width, info.height));
+  assert.ok(box, 'a legend is drawn');
+  const legend = (x: number, y: number) => x >= box.x - 1 && x <= box.x + box.w + 1 && y >= box.y - 1 && y <= box.y + box.h + 1;
   let onOutline = 0, outside = 0;
   const region = camRegion(img.width, img.height, 'cover', seg, lungsEngine.json.preprocessing.lungs);
   assert.ok(lungViewRegion(seg, lungsEngine.json.preprocessing.lungs), 'the lungs were framed');
