@@ -8,7 +8,7 @@
 import type { GreyImage } from '../types.js';
 import type { LungSegmentation } from './lungs.js';
 import { intensityReference } from './involvement.js';
-import { dilate } from './morphology.js';
+import { dilate, maskToSize } from './morphology.js';
 import { resample } from './working-image.js';
 
 export interface LungFraming {
@@ -50,16 +50,7 @@ function squareOf(box: NonNullable<LungSegmentation['box']>, framing: LungFramin
  */
 export function keptRegion(seg: LungSegmentation, width: number, height: number, radius: number): Uint8Array {
   const { width: W, height: H } = seg.analysis;
-  const grown = dilate(seg.labels, W, H, radius);
-  const out = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const gy = Math.min(H - 1, Math.floor(((y + 0.5) * H) / height));
-    for (let x = 0; x < width; x++) {
-      const gx = Math.min(W - 1, Math.floor(((x + 0.5) * W) / width));
-      out[y * width + x] = grown[gy * W + gx] ? 1 : 0;
-    }
-  }
-  return out;
+  return maskToSize(dilate(seg.labels, W, H, radius), W, H, width, height);
 }
 
 /**

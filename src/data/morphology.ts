@@ -254,3 +254,19 @@ export function erode(mask: Uint8Array, W: number, H: number, radius: number): U
   }
   return out;
 }
+
+/**
+ * A mask made on a W x H grid, at width x height: each pixel takes the grid cell its centre falls in (nearest
+ * neighbour, so a mask stays a mask; used for the lungs view's kept region and the pictures' lung layers).
+ */
+export function maskToSize(mask: ArrayLike<number>, W: number, H: number, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const gy = Math.min(H - 1, Math.floor(((y + 0.5) * H) / height));
+    for (let x = 0; x < width; x++) {
+      const gx = Math.min(W - 1, Math.floor(((x + 0.5) * W) / width));
+      out[y * width + x] = mask[gy * W + gx] ? 1 : 0;
+    }
+  }
+  return out;
+}

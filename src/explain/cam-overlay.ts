@@ -8,6 +8,7 @@ import type { WorkingFit } from '../data/preprocess.js';
 import type { ActivationMap } from '../model/onnx-engine.js';
 import type { LungSegmentation } from '../data/lungs.js';
 import { lungViewRegion, type LungFraming } from '../data/lung-view.js';
+import { maskToSize } from '../data/morphology.js';
 
 /** A rectangle of an image, in its pixels. */
 export interface ImageRegion { x0: number; y0: number; w: number; h: number }
@@ -120,15 +121,7 @@ export function meanViewMap(cams: Float32Array, grid: number, views: number): Fl
 
 /** A mask on the analysis grid (W x H) brought to a width x height picture of the same image, nearest neighbour. */
 export function gridToImage(mask: Uint8Array, W: number, H: number, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const gy = Math.min(H - 1, Math.floor(((y + 0.5) * H) / height));
-    for (let x = 0; x < width; x++) {
-      const gx = Math.min(W - 1, Math.floor(((x + 0.5) * W) / width));
-      out[y * width + x] = mask[gy * W + gx] ? 1 : 0;
-    }
-  }
-  return out;
+  return maskToSize(mask, W, H, width, height);
 }
 
 /** The 1-pixel boundary of a mask (mask pixels with a 4-neighbour outside it or on the picture's edge). */
