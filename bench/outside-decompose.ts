@@ -25,6 +25,7 @@ import { intensityReference, lungInvolvement, withIntensityReference } from '../
 import { modelViews } from '../src/model/engine.js';
 import { gateOf, DEFAULT_GATE } from '../src/model/reading.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
+import { maskDice } from '../src/data/morphology.js';
 import { OUTSIDE_VARIANTS, pasteMarks, type AuditContext } from '../src/eval/audit.js';
 import { labelToBinary, type Split } from '../src/types.js';
 import { resolveDataDir } from '../src/cli/command.js';
@@ -62,11 +63,6 @@ async function read(img: GreyImage, seg: LungSegmentation): Promise<Parts> {
   return { gate, pattern, p: gate * pattern, found: seg.found };
 }
 
-function dice(a: Uint8Array, b: Uint8Array): number {
-  let inter = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { const x = a[i] ? 1 : 0, y = b[i] ? 1 : 0; na += x; nb += y; inter += x & y; }
-  return na + nb ? (2 * inter) / (na + nb) : 1;
-}
 
 const CONDITIONS = ['d', 'a', 'b', 'c'] as const;
 type Cond = typeof CONDITIONS[number];
@@ -91,7 +87,7 @@ for (let i = 0; i < entries.length; i++) {
       b: await read(img1, withIntensityReference(seg1, ref0)),
       c: await read(img1, withIntensityReference(oracle, ref0)),
     };
-    rows[n].push({ i, dice: dice(seg0.labels, seg1.labels), lost: !seg1.found, base, cond });
+    rows[n].push({ i, dice: maskDice(seg0.labels, seg1.labels), lost: !seg1.found, base, cond });
   }
   progress.tick(1);
 }

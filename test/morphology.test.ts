@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ballHalfWidths, dilate, dilateMany, distanceToSet, erode } from '../src/data/morphology.js';
+import { ballHalfWidths, dilate, dilateMany, distanceToSet, erode, maskDice, maskToSize } from '../src/data/morphology.js';
 import { findLungs, intensityReference } from '../src/data/involvement.js';
 import { Rng } from '../src/util/prng.js';
 import { lungPhantom } from './helpers.js';
@@ -130,4 +130,17 @@ test('intensityReference: computed once per segmentation, and a caller cannot ch
   assert.ok(first.lungLow >= 22 && first.lungLow <= 32, `lungLow ${first.lungLow}`);
   assert.ok(first.softTissue >= 95 && first.softTissue <= 140, `softTissue ${first.softTissue}`);
   assert.equal(intensityReference({ ...seg, labels: new Uint8Array(seg.labels.length) }), null);
+});
+
+test('maskDice: known overlaps (labels count as set), and 1 for two empty masks', () => {
+  assert.equal(maskDice([1, 1, 0, 0], [1, 1, 0, 0]), 1);
+  assert.equal(maskDice([1, 1, 0, 0], [0, 0, 1, 1]), 0);
+  assert.equal(maskDice([2, 1, 0, 0], [1, 0, 0, 1]), 0.5); // |A and B| 1, |A| 2, |B| 2
+  assert.equal(maskDice([0, 0], [0, 0]), 1);
+});
+
+test('maskToSize: each pixel takes the grid cell its centre falls in', () => {
+  // 2 x 2 grid with one set cell (top-right) brought to 4 x 2 and to 3 x 3.
+  assert.deepEqual(Array.from(maskToSize(Uint8Array.from([0, 1, 0, 0]), 2, 2, 4, 2)), [0, 0, 1, 1, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(maskToSize(Uint8Array.from([0, 7, 0, 0]), 2, 2, 3, 3)), [0, 1, 1, 0, 0, 0, 0, 0, 0]); // centres 0.5, 1.5, 2.5 fall in cells 0, 1, 1
 });

@@ -12,6 +12,7 @@ import { lungInvolvement } from '../src/data/involvement.js';
 import { keptLungMask, pasteMarks, OUTSIDE_DILATE } from '../src/eval/audit.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { Rng } from '../src/util/prng.js';
+import { maskDice } from '../src/data/morphology.js';
 import { lungPhantom } from './helpers.js';
 import type { GreyImage } from '../src/types.js';
 
@@ -21,11 +22,6 @@ function noiseOutside(img: GreyImage, keep: Uint8Array, seed: number): GreyImage
   return { ...img, data: img.data.map((v, i) => (keep[i] ? v : Math.floor(rng.next() * 256))) };
 }
 
-const dice = (a: Uint8Array, b: Uint8Array) => {
-  let inter = 0, n = 0;
-  for (let i = 0; i < a.length; i++) { const x = a[i] ? 1 : 0, y = b[i] ? 1 : 0; inter += x & y; n += x + y; }
-  return n ? (2 * inter) / n : 1;
-};
 
 for (const size of [512, 300]) {
   test(`lungs view (${size} px slice): the same pixels whatever lies outside the kept region, for the same lungs`, () => {
@@ -71,7 +67,7 @@ test('segmentation and involvement unchanged when everything outside the kept ma
       const s2 = segmentLungs(other);
       assert.ok(s2.found, `${size} ${name}: lungs found`);
       assert.equal(s2.threshold, seg.threshold, `${size} ${name}: same threshold`);
-      assert.ok(dice(s2.labels, seg.labels) >= 0.99, `${size} ${name}: Dice ${dice(s2.labels, seg.labels).toFixed(4)}`);
+      assert.ok(maskDice(s2.labels, seg.labels) >= 0.99, `${size} ${name}: Dice ${maskDice(s2.labels, seg.labels).toFixed(4)}`);
       const i1 = lungInvolvement(seg)!, i2 = lungInvolvement(s2)!;
       assert.ok(Math.abs(i1.fraction - i2.fraction) < 0.005, `${size} ${name}: involvement ${i1.fraction.toFixed(4)} vs ${i2.fraction.toFixed(4)}`);
     }

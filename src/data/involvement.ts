@@ -17,10 +17,11 @@
  * one, measured on its own lung border (edge-blur.ts). docs/robust-involvement.md.
  */
 import type { GreyImage, HuMapping } from '../types.js';
-import { lungAnchors, segmentLungs, type LungSegmentation } from './lungs.js';
+import { segmentLungs, type LungSegmentation } from './lungs.js';
 import { dilate, erode } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
+import { histogramQuantile } from './histogram.js';
 
 export const INVOLVEMENT_VERSION = 'involvement-v4blur';
 
@@ -105,8 +106,17 @@ export function withIntensityReference(seg: LungSegmentation, ref: IntensityRefe
   return copy;
 }
 
+/** The two anchors, read from the analysis pixels under the lung labels: their darkest decile and brightest percentile. */
 function computeIntensityReference(seg: LungSegmentation): IntensityReference | null {
-  return lungAnchors(seg.analysis, seg.labels);
+  const { analysis, labels } = seg;
+  const hist = new Float64Array(256);
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]) { hist[analysis.data[i]]++; n++; }
+  if (n < 16) return null;
+  const lungLow = histogramQuantile(hist, n, 0.1);
+  const softTissue = histogramQuantile(hist, n, 0.99);
+  if (softTissue - lungLow < 16) return null;
+  return { lungLow, softTissue };
 }
 
 /** The involvement of one slice, or null when it cannot be measured (no lungs, or no contrast to calibrate). */

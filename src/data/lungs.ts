@@ -437,18 +437,6 @@ const PARENCHYMA_DEPTH = 3;
 /** Refinement steps at most (it usually settles in 2-3). */
 const MAX_REFINE = 6;
 
-/** The two anchors of the calibrated scale, read from the analysis pixels under the lung labels (involvement.ts uses them). */
-export function lungAnchors(analysis: GreyImage, labels: Uint8Array): { lungLow: number; softTissue: number } | null {
-  const hist = new Float64Array(256);
-  let n = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i]) { hist[analysis.data[i]]++; n++; }
-  if (n < 16) return null;
-  const lungLow = histogramQuantile(hist, n, 0.1);
-  const softTissue = histogramQuantile(hist, n, 0.99);
-  if (softTissue - lungLow < 16) return null;
-  return { lungLow, softTissue };
-}
-
 /**
  * The grey at the lungs' own border: halfway between their parenchyma (median of the lung more than
  * PARENCHYMA_DEPTH px inside) and the tissue around them (median of the ring RING_INNER-RING_OUTER px outside),

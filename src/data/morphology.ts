@@ -270,3 +270,10 @@ export function maskToSize(mask: ArrayLike<number>, W: number, H: number, width:
   }
   return out;
 }
+
+/** Dice overlap of two masks of the same size (any non-zero value is set): 2|A and B| / (|A| + |B|), 1 when both are empty. */
+export function maskDice(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let inter = 0, n = 0;
+  for (let i = 0; i < a.length; i++) { const x = a[i] ? 1 : 0, y = b[i] ? 1 : 0; inter += x & y; n += x + y; }
+  return n ? (2 * inter) / n : 1;
+}
