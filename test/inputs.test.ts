@@ -154,7 +154,7 @@ test('scan aggregate: mean of the top ceil(n/10) probabilities, labelled at the 
     { name: 'alone', probability: 0.99, dicom: { series: 'bbb' } },
     { name: 'x.png', probability: 0.99 },
   ];
-  assert.deepEqual(scoreScans(slices, 0.93), [{ series: 'aaa', slices: 11, probability: 0.925, method: 'mean of top k', k: 2, label: 'NonCOVID', involvement: null, notCt: 0 }]);
+  assert.deepEqual(scoreScans(slices, 0.93), [{ series: 'aaa', slices: 11, probability: 0.925, method: 'mean of top k', k: 2, label: 'NonCOVID', labelRule: 'score at the slice threshold', involvementPresent: null, pattern: null, category: null, involvement: null, notCt: 0 }]);
   assert.equal(scoreScans(slices, 0.92)[0].label, 'COVID');
 });
 

@@ -6,7 +6,7 @@ import { addedBlur, edgeBlur } from '../src/data/edge-blur.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { gaussianBlur } from '../src/data/band-limit.js';
 import { resample } from '../src/data/working-image.js';
-import { scoreScans } from '../src/predict/series.js';
+import { scanHow, scoreScans } from '../src/predict/series.js';
 import { readSlice, gateOf, DEFAULT_GATE, type ReadingDesign } from '../src/model/reading.js';
 import { windowValue, DEFAULT_LUNG_WINDOW } from '../src/data/window.js';
 import { huOfWindow } from '../src/data/inputs.js';
@@ -117,6 +117,32 @@ test('no lungs: no involvement; a scan weighs slices by lung area', () => {
 });
 
 const DESIGN: ReadingDesign = { gate: { ...DEFAULT_GATE }, pattern: { threshold: 0.6, band: 0.1 } };
+
+test('a scan of a lungs model is labelled by its involvement and the pattern of its top slices, not by its score alone', () => {
+  // 20 slices (k = 2). Every scan below has two high-scoring slices, so the score alone (0.7 >= 0.3) calls all COVID.
+  const scan = (involvement: number, topPattern: number, otherPattern = 0.9) => scoreScans(Array.from({ length: 20 }, (_, i) => ({
+    name: `s${i}`, probability: i < 2 ? 0.7 : 0.1, pattern: i < 2 ? topPattern : otherPattern, involvement, lungPixels: 100, dicom: { series: 'x', instance: i },
+  })), 0.3, 2, DESIGN)[0];
+  // Involved lungs (5%: P(present) 0.63) and COVID-typical top slices.
+  const covid = scan(0.05, 0.8);
+  assert.deepEqual([covid.label, covid.category, covid.labelRule], ['COVID', 'typical', 'involvement and pattern']);
+  assert.ok(Math.abs(covid.involvementPresent! - (1 - Math.exp(-1))) < 1e-12);
+  assert.ok(Math.abs(covid.pattern! - 0.8) < 1e-12, 'the pattern of the top k slices by P, not of the others (0.9)');
+  // A clean lung (1%: P(present) 0.18): negative for pneumonia whatever the pattern, though its score is the same.
+  const clean = scan(0.01, 0.8);
+  assert.deepEqual([clean.label, clean.category, clean.probability], ['NonCOVID', 'negative for pneumonia', covid.probability]);
+  // Involved lungs with an atypical pattern (another pneumonia).
+  assert.deepEqual([scan(0.05, 0.3).label, scan(0.05, 0.3).category], ['NonCOVID', 'atypical']);
+  // Between the pattern's cuts: indeterminate, labelled by the pattern threshold.
+  assert.deepEqual([scan(0.05, 0.65).label, scan(0.05, 0.65).category], ['COVID', 'indeterminate']);
+  assert.deepEqual([scan(0.05, 0.55).label, scan(0.05, 0.55).category], ['NonCOVID', 'indeterminate']);
+  // How it was decided, as the tables, the page and the structured report say it.
+  assert.match(scanHow(covid), /top 2 of 20 .*involvement 5\.0% of the lung .*pattern of those slices 0\.80; typical/);
+  // Without a design (the whole-slice model) the score at the slice threshold decides, as before.
+  const plain = scoreScans([{ name: 'a', probability: 0.7, dicom: { series: 'y', instance: 1 } }, { name: 'b', probability: 0.1, dicom: { series: 'y', instance: 2 } }], 0.3)[0];
+  assert.deepEqual([plain.label, plain.category, plain.labelRule], ['COVID', null, 'score at the slice threshold']);
+  assert.match(scanHow(plain), /labelled at the slice threshold/);
+});
 
 test('reading: P = gate x pattern, categories, NotCT, and the whole-slice model untouched', () => {
   assert.equal(gateOf(0, DESIGN.gate), 0);

@@ -162,7 +162,7 @@ export class PacsScorer {
       const first = preds.find((p) => p.error?.startsWith('cannot fetch'));
       throw new Error(`${fetchFailures} of ${instances.length} instances could not be fetched (${first?.error ?? '?'}); nothing stored, a later pass tries again`);
     }
-    const scans = scoreScans(preds.map((p) => ({ ...p, name: p.file })), this.o.engine.threshold, 1);
+    const scans = scoreScans(preds.map((p) => ({ ...p, name: p.file })), this.o.engine.threshold, 1, this.o.engine.json.reading);
     if (scans.length > 1) throw new Error(`the instances of the series make ${scans.length} scans (different SeriesInstanceUIDs inside?)`);
     const scan: ScanScore | undefined = scans[0];
     const failed = preds.filter((p) => p.probability === null).length;

@@ -8,7 +8,7 @@
  * read back), which Basic Text SR does not allow. Concepts without a standard code use a private coding scheme
  * (99COVIDCT, "99" = local, PS3.16 8.2).
  */
-import type { ScanScore } from '../predict/series.js';
+import { scanHow, type ScanScore } from '../predict/series.js';
 import { type DicomDataset, type DicomElement, decimalString } from './dicom-write.js';
 import { type Provenance, type StudyInfo, code, contentDateTime, ownershipElements, patientStudyElements, sopRef } from './composite.js';
 import { SERIES_PREFIX } from './identity.js';
@@ -118,6 +118,9 @@ function evidence(studyUid: string, series: { uid: string; instances: SourceInst
 export function summaryText(r: Pick<ReportInput, 'scan' | 'threshold'>): string {
   const { scan } = r;
   if (!scan) return `No verdict: no slice of this series is a chest CT slice the model could score. ${RESEARCH_ONLY}`;
+  if (scan.labelRule === 'involvement and pattern') {
+    return `Scan: ${scan.label} (${scan.category}). ${scanHow(scan)}. Score ${scan.probability.toFixed(4)} (ranks scans; not a calibrated probability). ${RESEARCH_ONLY}`;
+  }
   const cmp = scan.probability >= r.threshold ? '>=' : '<';
   return `P(COVID) of the scan ${scan.probability.toFixed(4)} ${cmp} threshold ${r.threshold.toFixed(4)}: ${scan.label} ` +
     `(mean of the top ${scan.k} of ${scan.slices} slice probabilities). ${RESEARCH_ONLY}`;
@@ -132,7 +135,7 @@ export function buildReport(r: ReportInput): DicomDataset {
     ...(scan ? [num(CONCEPTS.scanProbability, scan.probability, NO_UNITS)] : []),
     num(CONCEPTS.threshold, r.threshold, NO_UNITS),
     text(CONCEPTS.label, scan ? scan.label : 'No verdict'),
-    ...(scan ? [text(CONCEPTS.method, `mean of the top ${scan.k} of ${scan.slices} slice probabilities (top 10%, at least 1); slices that are not a chest CT left out; labelled at the slice threshold (not calibrated for whole scans)`)] : []),
+    ...(scan ? [text(CONCEPTS.method, scanHow(scan))] : []),
     num(CONCEPTS.slicesScored, scan?.slices ?? 0, SLICES),
     num(CONCEPTS.slicesNotCt, r.notCt, SLICES),
     num(CONCEPTS.slicesFailed, r.failed, SLICES),

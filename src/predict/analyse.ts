@@ -114,5 +114,5 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
   }
   const scored = out.map((r) => ({ ...r, name: r.file, lungPixels: lungPixels.get(r) ?? null }));
   const ordered = orderForDisplay(scored).map(({ name: _name, lungPixels: _area, ...r }) => r as SliceResult);
-  return { results: ordered, scans: scoreScans(scored, threshold) };
+  return { results: ordered, scans: scoreScans(scored, threshold, 2, engine.json.reading) };
 }

@@ -9,8 +9,9 @@ export function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-const SCAN_NOTE = 'scan P(COVID) = mean of the top k slice probabilities, k = 10% of the slices (at least 1); ' +
-  'labelled at the slice threshold, not calibrated for whole scans';
+const SCAN_NOTE = 'scan P(COVID) = mean of the top k slice probabilities, k = 10% of the slices (at least 1): it ranks scans. ' +
+  'Lungs models label a scan COVID when its lungs are involved (lung-weighted involvement >= 3.5%) and its top k slices read as ' +
+  'COVID-typical, with a category as for slices; other models label it at the slice threshold (not calibrated for whole scans)';
 
 /** `scan 3f2a9c1e4b5d (mean of top 3 of 24 slices)`: how a scan row is named in tables and CSV. */
 export const scanName = (s: ScanScore): string => `scan ${s.series} (mean of top ${s.k} of ${s.slices} slices)`;
@@ -23,14 +24,17 @@ export function formatPredictions(preds: Prediction[], format: PredictFormat, th
         file: p.file, probability: p.probability, label: p.label, involvement: p.involvement ?? null, pattern: p.pattern ?? null,
         category: p.category ?? null, reason: p.reason ?? null, error: p.error ?? null, ...(p.dicom ? { series: p.dicom.series } : {}),
       })),
-      scans: scans.map((s) => ({ series: s.series, slices: s.slices, probability: s.probability, label: s.label, method: s.method, k: s.k, involvement: s.involvement, notCt: s.notCt })),
+      scans: scans.map((s) => ({
+        series: s.series, slices: s.slices, probability: s.probability, label: s.label, labelRule: s.labelRule, category: s.category,
+        involvement: s.involvement, involvementPresent: s.involvementPresent, pattern: s.pattern, method: s.method, k: s.k, notCt: s.notCt,
+      })),
       ...(scans.length ? { scanNote: SCAN_NOTE } : {}),
     }, null, 2) + '\n';
   }
   if (format === 'csv') {
     const num = (v: number | null | undefined) => (typeof v === 'number' ? String(v) : '');
     const rows = preds.map((p) => [csvField(p.file), num(p.probability), p.label ?? '', num(p.involvement), num(p.pattern), p.category ?? '', csvField(p.reason ?? ''), csvField(p.error ?? '')].join(','));
-    for (const s of scans) rows.push([csvField(scanName(s)), String(s.probability), s.label, num(s.involvement), '', '', '', ''].join(','));
+    for (const s of scans) rows.push([csvField(scanName(s)), String(s.probability), s.label, num(s.involvement), num(s.pattern), s.category ?? '', '', ''].join(','));
     return ['file,probability,label,involvement,pattern,category,reason,error', ...rows].join('\n') + '\n';
   }
   const width = Math.min(80, Math.max(4, ...preds.map((p) => p.file.length), ...scans.map((s) => scanName(s).length)));
@@ -43,8 +47,8 @@ export function formatPredictions(preds: Prediction[], format: PredictFormat, th
     lines.push(`${cut(p.file)}  ${p.probability!.toFixed(4).padStart(8)}  ${pct(p.involvement)}  ${String(p.label).padEnd(8)}  ${why}`);
   }
   if (scans.length) {
-    lines.push('', `${'scan (DICOM series)'.padEnd(width)}  P(COVID)  involvement  label`, `${'-'.repeat(width)}  --------  -----------  --------`);
-    for (const s of scans) lines.push(`${cut(scanName(s))}  ${s.probability.toFixed(4).padStart(8)}  ${pct(s.involvement)}  ${s.label}`);
+    lines.push('', `${'scan (DICOM series)'.padEnd(width)}  P(COVID)  involvement  label     category`, `${'-'.repeat(width)}  --------  -----------  --------  --------`);
+    for (const s of scans) lines.push(`${cut(scanName(s))}  ${s.probability.toFixed(4).padStart(8)}  ${pct(s.involvement)}  ${s.label.padEnd(8)}  ${s.category ?? ''}`);
   }
   lines.push('', `threshold ${threshold.toFixed(4)} (from val; see the model card); P(COVID) >= threshold is labelled COVID, below it NonCOVID (not a clinical negative); P is a score, not a calibrated probability; involvement = share of the lung with ground glass or consolidation`);
   if (scans.length) lines.push(SCAN_NOTE);

@@ -94,8 +94,12 @@ const PredictResponse = z.object({
   scans: z.array(z.object({
     series: z.string().openapi({ description: 'an opaque key of the series (a hash; no DICOM identifier is returned)' }),
     slices: z.number(), probability: z.number(), method: z.literal('mean of top k'), k: z.number(),
-    label: z.enum(['COVID', 'NonCOVID']).openapi({ description: 'at the slice threshold; not calibrated for whole scans' }),
-    involvement: z.number().nullable().openapi({ description: 'the scan\'s lung involvement: mean of its CT slices\' involvement; null when none was measured' }),
+    label: z.enum(['COVID', 'NonCOVID']).openapi({ description: 'lungs models: COVID when the scan\'s lungs are involved (P(involvement present) >= 0.5) and its top k slices read as COVID-typical (mean pattern >= the pattern threshold); other models: the score at the slice threshold (not calibrated for whole scans)' }),
+    labelRule: z.enum(['involvement and pattern', 'score at the slice threshold']),
+    category: z.enum(['negative for pneumonia', 'typical', 'indeterminate', 'atypical']).nullable().openapi({ description: 'RSNA-style category of the scan (lungs models), by the slice rules; null otherwise' }),
+    involvementPresent: z.number().nullable().openapi({ description: 'P(involvement present) of the scan\'s involvement (lungs models)' }),
+    pattern: z.number().nullable().openapi({ description: 'mean P(COVID-typical pattern) of the top k slices by P (lungs models)' }),
+    involvement: z.number().nullable().openapi({ description: 'the scan\'s lung involvement: its CT slices\' involvement averaged with weights by lung area; null when none was measured' }),
     notCt: z.number().openapi({ description: 'slices of the series left out of the scan score as NotCT (no lungs in them)' }),
   })).openapi({ description: 'one per DICOM series of two or more scored CT slices (NotCT slices left out): the mean of the top k = ceil(n/10) slice probabilities' }),
 }).openapi('PredictResponse');

@@ -21,7 +21,7 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
     ['/', path.join(root, 'src/web/index.html')],
     ['/style.css', path.join(root, 'src/web/style.css')],
     // The page's scripts: its own, and the pure modules it shares with the server (same pixels, same maps).
-    ...['web/app.js', 'web/on-device.js', 'data/render-view.js', 'data/view-plan.js', 'util/prng.js', 'data/working-image.js', 'data/band-limit.js', 'explain/cam-overlay.js', 'predict/format.js',
+    ...['web/app.js', 'web/on-device.js', 'data/render-view.js', 'data/view-plan.js', 'util/prng.js', 'data/working-image.js', 'data/band-limit.js', 'explain/cam-overlay.js', 'predict/format.js', 'predict/series.js',
       // The lungs (segmentation, involvement, lungs-only view) and the reading: a lungs model's views and P on the device.
       'data/lungs.js', 'data/morphology.js', 'data/edge-blur.js', 'data/involvement.js', 'data/lung-view.js', 'model/reading.js', 'model/head.js',
       // "Not a chest CT slice" by texture (involvement.js's findLungs applies it): the same refusals on the device.

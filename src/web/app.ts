@@ -3,6 +3,7 @@
  * device (onnxruntime-web, see on-device.ts), and shown with their probability, verdict and heatmap; the
  * results download as CSV. Nothing is fetched from anywhere but our own server.
  */
+import { scanHow, type ScanScore } from '../predict/series.js';
 import { analyseOnDevice, type Grey, type Preprocessing } from './on-device.js';
 import { heatColour, slicePictureRgb } from '../explain/cam-overlay.js';
 import type { ReadingDesign } from '../model/reading.js';
@@ -41,7 +42,7 @@ export interface ResultRow {
   thumbnail?: string;
   heatmap?: string;
 }
-interface ScanRow { series: string; slices: number; probability: number; label?: Label; method: string; k?: number; involvement?: number | null; notCt?: number }
+type ScanRow = ScanScore;
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
 const rows: ResultRow[] = [];
@@ -202,9 +203,8 @@ function addScans(scans: ScanRow[]): void {
     const tr = document.createElement('tr');
     tr.className = `row-${s.label ?? ''}`;
     tr.dataset.probability = String(s.probability);
-    const how = `mean of the top ${s.k ?? 1} of ${s.slices} slice probabilities (not calibrated for whole scans)` +
-      (s.notCt ? `; ${s.notCt} slice(s) not a chest CT left out` : '');
-    for (const text of [s.series, String(s.slices), s.probability.toFixed(4), null, s.label ?? '', how]) {
+    const verdict = s.category ? `${s.label}: ${s.category}` : s.label;
+    for (const text of [s.series, String(s.slices), s.probability.toFixed(4), null, verdict, scanHow(s)]) {
       if (text === null) { tr.append(involvementCell(s.involvement)); continue; }
       const td = document.createElement('td');
       td.textContent = text;

@@ -24,8 +24,11 @@ DICOM: stored values are rescaled to Hounsfield units (RescaleSlope, RescaleInte
 shown to the model through a lung window: grey = round(255 * clamp((HU - (level - width/2)) / width, 0, 1)).
 Other monochrome images use the file's own window, else their min-max; RGB becomes grey luminance.
 The slices of each DICOM series (2 slices or more) are listed in scan order (position along the slice
-normal, else instance number) and get a scan row: the mean of the top 10% slice probabilities (at least 1),
-labelled at the slice threshold (not calibrated for whole scans).
+normal, else instance number) and get a scan row: its score is the mean of the top 10% slice probabilities
+(at least 1), which ranks scans. A lungs model (the default) labels a scan COVID when its lungs are involved
+(lung-weighted involvement of at least 3.5%) and its top slices read as COVID-typical, and gives its category
+(negative for pneumonia, typical, indeterminate, atypical); other models label the score at the slice threshold
+(not calibrated for whole scans).
 Compressed DICOMs other than RLE and deflate (JPEG, JPEG-LS, JPEG 2000, HTJ2K, video) are reported as errors.
 
 Exit code: 0 when every image was scored, 2 when some were not.
@@ -54,7 +57,7 @@ Options:
     const scored = await scoreFiles(classifier, files, { input: { window }, onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
     classifier.dispose();
-    const report = reportPredictions(scored, missing, format, classifier.threshold);
+    const report = reportPredictions(scored, missing, format, classifier.threshold, classifier.json.reading);
     process.stdout.write(report.text);
     return report.anyError ? 2 : 0;
   },
