@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
@@ -14,7 +14,7 @@ import { checkLungWindow, decodeInput, DEFAULT_LUNG_WINDOW } from '../src/data/i
 import { decodeGrey } from '../src/data/decode.js';
 import { crc32, readZip } from '../src/data/zip.js';
 import { aggregateScan, orderForDisplay, scoreScans, sortSeries, topK, type ScoredSlice } from '../src/predict/series.js';
-import { runCli } from './helpers.js';
+import { REPO, runCli } from './helpers.js';
 import { TS, ctSlice, writeDicom, writeRawZip, zipBombStream } from './dicom-writer.js';
 
 test('PNG and JPEG through decodeInput equal decodeGrey exactly, name unchanged', async () => {
@@ -187,7 +187,11 @@ test('covid-ct predict: a folder with a DICOM series (no extensions, names out o
     assert.equal(scan.k, 1);
     assert.equal(scan.method, 'mean of top k');
     assert.equal(scan.probability, Math.max(...dicomRows.map((p: { probability: number }) => p.probability)));
-    assert.equal(scan.label, scan.probability >= out.threshold ? 'COVID' : 'NonCOVID');
+    // The shipped default has the lungs design: its scan label is read from involvement and the top slices' pattern.
+    const card = JSON.parse(await readFile(path.join(REPO, 'models/default/model.json'), 'utf8'));
+    assert.equal(scan.labelRule, 'involvement and pattern');
+    assert.equal(scan.label, scan.involvementPresent >= 0.5 && scan.pattern >= card.reading.pattern.threshold ? 'COVID' : 'NonCOVID');
+    assert.ok(['negative for pneumonia', 'typical', 'indeterminate', 'atypical'].includes(scan.category));
     // the PNG's probability is what predict gives for it alone (unchanged PNG path)
     const alone = JSON.parse((await runCli(['predict', path.join(dir, 'a.png'), '--format', 'json', '--quiet'])).stdout);
     assert.equal(alone.predictions[0].probability, out.predictions[4].probability);
