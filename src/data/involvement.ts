@@ -15,15 +15,18 @@
  * its vessels and fine texture into blobs wider than that opening, which read as ground glass (+0.03 of the lung
  * on CT-MD's normal slices at 1.2 px of blur): the opening grows with the blur the slice carries beyond a sharp
  * one, measured on its own lung border (edge-blur.ts). docs/robust-involvement.md.
+ * Solid, convex islands the lung mask encloses (the liver's and heart's domes near the diaphragm, hilar vessels in
+ * section) are left out as not lung (enclosed-tissue.ts).
  */
+import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
 import type { GreyImage, HuMapping } from '../types.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
-import { dilate, erode } from './morphology.js';
+import { dilate, dilateMany, erode } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
 import { histogramQuantile } from './histogram.js';
 
-export const INVOLVEMENT_VERSION = 'involvement-v4blur';
+export const INVOLVEMENT_VERSION = 'involvement-v5domes';
 
 /** Thresholds of the two scales (documented above; not fitted). */
 export const INVOLVEMENT_THRESHOLDS = {
@@ -119,6 +122,20 @@ function computeIntensityReference(seg: LungSegmentation): IntensityReference | 
   return { lungLow, softTissue };
 }
 
+/** The lungs' darkest decile (grey), as the calibrated scale reads it; in HU slices, the grey of -1000 HU (air). */
+function lungLowOf(seg: LungSegmentation, hu?: HuMapping): number {
+  if (hu) return (-1000 - hu.intercept) / hu.slope;
+  return intensityReference(seg)?.lungLow ?? 0;
+}
+
+/** The solid islands the lung mask encloses (enclosed-tissue.ts), or null when no tissue surrounds the lungs. */
+export function enclosedIslands(seg: LungSegmentation, hu?: HuMapping): Uint8Array | null {
+  const { width: W, height: H, data } = seg.analysis;
+  const [near, far] = dilateMany(seg.labels, W, H, ENCLOSED_TISSUE.ring);
+  const solid = solidLevel(seg.labels, data, W, H, lungLowOf(seg, hu), near, far);
+  return solid === null ? null : enclosedTissue(seg.labels, data, W, H, solid);
+}
+
 /** The involvement of one slice, or null when it cannot be measured (no lungs, or no contrast to calibrate). */
 export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvement | null {
   if (!seg.found) return null;
@@ -138,11 +155,14 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
     lo = ref.lungLow + INVOLVEMENT_THRESHOLDS.calibrated.involved * span;
     hi = ref.lungLow + INVOLVEMENT_THRESHOLDS.calibrated.consolidation * span;
   }
+  // Solid organ domes the lung mask encloses (enclosed-tissue.ts) are not lung: left out, with their rim.
+  const island = enclosedIslands(seg, hu);
+  const out = island?.some((v) => v) ? dilate(island, W, H, ENCLOSED_TISSUE.rim) : null;
   const mask = new Uint8Array(W * H);
   let n = 0, inv = 0, cons = 0;
   for (let y = box.y0; y < box.y1; y++) {
     for (let i = y * W + box.x0, end = y * W + box.x1; i < end; i++) {
-      if (!core[i]) continue;
+      if (!core[i] || out?.[i]) continue;
       n++;
       if (data[i] >= lo) { mask[i] = 1; inv++; if (data[i] >= hi) cons++; }
     }

@@ -1,0 +1,120 @@
+/**
+ * Solid tissue that the lung mask encloses but that is not lung: near the diaphragm the liver's and the heart's
+ * domes cut through the slice as round islands of soft tissue surrounded by aerated lung, and the segmentation's
+ * hole filling (which must keep dense consolidation in the lung, lungs.ts) takes them in. Counted as lung, such a
+ * dome is "consolidation" over up to a third of a healthy lung base (CT-MD normal002_114: 29%).
+ *
+ * What tells a dome from a lesion, by their anatomy and not by any label:
+ * - it is solid: as dense as the soft tissue around the lungs (SOLID of the way from the lungs' darkest decile to
+ *   the median of the ring of tissue 2-6 px outside them); ground glass is not, and a lesion's ground-glass margin
+ *   and air bronchograms are not either. The level is read outside the lungs, so that a lesion that is the
+ *   brightest thing in the lung (on whose brightest percentile the involvement scale is anchored) is not taken
+ *   for solid tissue;
+ * - it is enclosed: aerated lung surrounds most of it (at most a quarter of its border touches what is not lung,
+ *   where the dome meets the mediastinum or the diaphragm's edge); a subpleural consolidation rests on the chest
+ *   wall along its base;
+ * - it is convex, as an organ's cross-section is (area / convex hull >= CONVEXITY); consolidation follows lobules,
+ *   airways and the pleura and is ragged;
+ * - it is larger than a vessel or a nodule seen in section (AREA of the lung at least).
+ * Such islands, with the rim of partial volume around them, are left out of the involvement measure: neither lung
+ * nor involved. Pure.
+ */
+
+/** Thresholds of the rule above (by anatomy, not fitted). */
+export const ENCLOSED_TISSUE = Object.freeze({
+  /** Minimum area / convex-hull area of the island. */
+  convexity: 0.85,
+  /** Maximum share of the island's border (4-neighbour edges) on what is not lung. */
+  contact: 0.25,
+  /** Minimum area as a share of the lung. */
+  area: 0.01,
+  /** Rim of partial volume left out with the island (analysis pixels). */
+  rim: 2,
+  /** Solid: at least this share of the way from the lungs' darkest decile to the surrounding tissue's median. */
+  solid: 0.85,
+  /** The ring of surrounding tissue: analysis pixels this far outside the lung mask. */
+  ring: [2, 6] as const,
+});
+
+/**
+ * The grey level from which a pixel is solid tissue (see SOLID): `lungLow` (the lungs' darkest decile) and the
+ * median of the ring of non-lung pixels around the lung mask; null when the ring is empty.
+ */
+export function solidLevel(lung: ArrayLike<number>, data: ArrayLike<number>, W: number, H: number, lungLow: number, near: Uint8Array, far: Uint8Array): number | null {
+  const hist = new Float64Array(256);
+  let n = 0;
+  for (let i = 0; i < W * H; i++) if (far[i] && !near[i] && !lung[i]) { hist[Math.min(255, Math.max(0, Math.round(data[i])))]++; n++; }
+  if (n === 0) return null;
+  let seen = 0, median = 0;
+  for (let g = 0; g < 256; g++) { seen += hist[g]; if (seen >= n / 2) { median = g; break; } }
+  return median > lungLow ? lungLow + ENCLOSED_TISSUE.solid * (median - lungLow) : null;
+}
+
+/**
+ * The mask (W x H) of solid islands enclosed by the lung (see above). `lung`: the lung mask (non-zero = lung);
+ * `data`: the analysis grey levels; `solid`: the grey level of consolidation (pixels >= solid are solid).
+ */
+export function enclosedTissue(lung: ArrayLike<number>, data: ArrayLike<number>, W: number, H: number, solid: number): Uint8Array {
+  const out = new Uint8Array(W * H);
+  let lungArea = 0;
+  for (let i = 0; i < W * H; i++) if (lung[i]) lungArea++;
+  if (lungArea === 0) return out;
+  const seen = new Uint8Array(W * H);
+  const stack: number[] = [];
+  for (let start = 0; start < W * H; start++) {
+    if (seen[start] || !lung[start] || data[start] < solid) continue;
+    // One 4-connected component of solid lung pixels.
+    const pixels: number[] = [];
+    let border = 0, contact = 0;
+    seen[start] = 1;
+    stack.push(start);
+    while (stack.length) {
+      const i = stack.pop()!;
+      pixels.push(i);
+      const x = i % W, y = (i - x) / W;
+      const next = [x > 0 ? i - 1 : -1, x < W - 1 ? i + 1 : -1, y > 0 ? i - W : -1, y < H - 1 ? i + W : -1];
+      for (const j of next) {
+        // The picture's edge counts as not lung: an island cut by the frame is not known to be enclosed.
+        if (j < 0 || !lung[j]) { border++; contact++; continue; }
+        if (data[j] < solid) { border++; continue; }
+        if (!seen[j]) { seen[j] = 1; stack.push(j); }
+      }
+    }
+    if (contact > ENCLOSED_TISSUE.contact * border || pixels.length < ENCLOSED_TISSUE.area * lungArea) continue;
+    if (pixels.length < ENCLOSED_TISSUE.convexity * hullArea(pixels, W)) continue;
+    for (const i of pixels) out[i] = 1;
+  }
+  return out;
+}
+
+/** Area of the convex hull of pixel squares (their corners), by the monotone chain. */
+export function hullArea(pixels: readonly number[], W: number): number {
+  // Per row, the leftmost and rightmost pixel's outer corners are the only candidates.
+  const rows = new Map<number, [number, number]>();
+  for (const i of pixels) {
+    const x = i % W, y = (i - x) / W;
+    const r = rows.get(y);
+    if (!r) rows.set(y, [x, x]);
+    else { if (x < r[0]) r[0] = x; if (x > r[1]) r[1] = x; }
+  }
+  const pts: [number, number][] = [];
+  for (const [y, [a, b]] of rows) pts.push([a, y], [a, y + 1], [b + 1, y], [b + 1, y + 1]);
+  pts.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+  const cross = (o: [number, number], a: [number, number], b: [number, number]) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+  const half = (list: [number, number][]) => {
+    const h: [number, number][] = [];
+    for (const p of list) {
+      while (h.length >= 2 && cross(h[h.length - 2], h[h.length - 1], p) <= 0) h.pop();
+      h.push(p);
+    }
+    h.pop();
+    return h;
+  };
+  const hull = [...half(pts), ...half([...pts].reverse())];
+  let area = 0;
+  for (let k = 0; k < hull.length; k++) {
+    const [x1, y1] = hull[k], [x2, y2] = hull[(k + 1) % hull.length];
+    area += x1 * y2 - x2 * y1;
+  }
+  return Math.abs(area) / 2;
+}
