@@ -6,7 +6,7 @@
  *
  * What tells a dome from a lesion, by their anatomy and not by any label:
  * - it is solid: as dense as the soft tissue around the lungs (SOLID of the way from the lungs' darkest decile to
- *   the median of the ring of tissue 2-6 px outside them); ground glass is not, and a lesion's ground-glass margin
+ *   the median of the tissue 2-6 px beside them); ground glass is not, and a lesion's ground-glass margin
  *   and air bronchograms are not either. The level is read outside the lungs, so that a lesion that is the
  *   brightest thing in the lung (on whose brightest percentile the involvement scale is anchored) is not taken
  *   for solid tissue;
@@ -32,18 +32,32 @@ export const ENCLOSED_TISSUE = Object.freeze({
   rim: 2,
   /** Solid: at least this share of the way from the lungs' darkest decile to the surrounding tissue's median. */
   solid: 0.85,
-  /** The ring of surrounding tissue: analysis pixels this far outside the lung mask. */
+  /** The tissue beside the lungs: analysis pixels this far outside a run of lung, along its row. */
   ring: [2, 6] as const,
 });
 
 /**
  * The grey level from which a pixel is solid tissue (see SOLID): `lungLow` (the lungs' darkest decile) and the
- * median of the ring of non-lung pixels around the lung mask; null when the ring is empty.
+ * median of the tissue beside the lungs, read along each row 2-6 px outside every run of lung (the chest wall and
+ * the mediastinum); null when there is none.
  */
-export function solidLevel(lung: ArrayLike<number>, data: ArrayLike<number>, W: number, H: number, lungLow: number, near: Uint8Array, far: Uint8Array): number | null {
+export function solidLevel(lung: ArrayLike<number>, data: ArrayLike<number>, W: number, H: number, lungLow: number): number | null {
   const hist = new Float64Array(256);
   let n = 0;
-  for (let i = 0; i < W * H; i++) if (far[i] && !near[i] && !lung[i]) { hist[Math.min(255, Math.max(0, Math.round(data[i])))]++; n++; }
+  const [inner, outer] = ENCLOSED_TISSUE.ring;
+  const take = (x: number, row: number) => {
+    if (x < 0 || x >= W || lung[row + x]) return;
+    hist[Math.min(255, Math.max(0, Math.round(data[row + x])))]++;
+    n++;
+  };
+  for (let y = 0; y < H; y++) {
+    const row = y * W;
+    for (let x = 0; x < W; x++) {
+      const here = lung[row + x] ? 1 : 0, before = x > 0 && lung[row + x - 1] ? 1 : 0;
+      if (here && !before) for (let d = inner; d <= outer; d++) take(x - d, row); // a run starts at x
+      if (!here && before) for (let d = inner - 1; d < outer; d++) take(x + d, row); // a run ended at x - 1
+    }
+  }
   if (n === 0) return null;
   let seen = 0, median = 0;
   for (let g = 0; g < 256; g++) { seen += hist[g]; if (seen >= n / 2) { median = g; break; } }
@@ -68,17 +82,20 @@ export function enclosedTissue(lung: ArrayLike<number>, data: ArrayLike<number>,
     let border = 0, contact = 0;
     seen[start] = 1;
     stack.push(start);
+    // The picture's edge counts as not lung: an island cut by the frame is not known to be enclosed.
+    const visit = (j: number) => {
+      if (j < 0 || !lung[j]) { border++; contact++; return; }
+      if (data[j] < solid) { border++; return; }
+      if (!seen[j]) { seen[j] = 1; stack.push(j); }
+    };
     while (stack.length) {
       const i = stack.pop()!;
       pixels.push(i);
       const x = i % W, y = (i - x) / W;
-      const next = [x > 0 ? i - 1 : -1, x < W - 1 ? i + 1 : -1, y > 0 ? i - W : -1, y < H - 1 ? i + W : -1];
-      for (const j of next) {
-        // The picture's edge counts as not lung: an island cut by the frame is not known to be enclosed.
-        if (j < 0 || !lung[j]) { border++; contact++; continue; }
-        if (data[j] < solid) { border++; continue; }
-        if (!seen[j]) { seen[j] = 1; stack.push(j); }
-      }
+      visit(x > 0 ? i - 1 : -1);
+      visit(x < W - 1 ? i + 1 : -1);
+      visit(y > 0 ? i - W : -1);
+      visit(y < H - 1 ? i + W : -1);
     }
     if (contact > ENCLOSED_TISSUE.contact * border || pixels.length < ENCLOSED_TISSUE.area * lungArea) continue;
     if (pixels.length < ENCLOSED_TISSUE.convexity * hullArea(pixels, W)) continue;

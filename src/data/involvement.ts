@@ -21,7 +21,7 @@
 import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
 import type { GreyImage, HuMapping } from '../types.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
-import { dilate, dilateMany, erode } from './morphology.js';
+import { dilate, erode } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
 import { histogramQuantile } from './histogram.js';
@@ -131,9 +131,23 @@ function lungLowOf(seg: LungSegmentation, hu?: HuMapping): number {
 /** The solid islands the lung mask encloses (enclosed-tissue.ts), or null when no tissue surrounds the lungs. */
 export function enclosedIslands(seg: LungSegmentation, hu?: HuMapping): Uint8Array | null {
   const { width: W, height: H, data } = seg.analysis;
-  const [near, far] = dilateMany(seg.labels, W, H, ENCLOSED_TISSUE.ring);
-  const solid = solidLevel(seg.labels, data, W, H, lungLowOf(seg, hu), near, far);
-  return solid === null ? null : enclosedTissue(seg.labels, data, W, H, solid);
+  // Everything is read within the lungs' box grown by the ring (the same result as on the whole picture, whose
+  // edge the window keeps where the box reaches it), at a fraction of the cost.
+  const m = ENCLOSED_TISSUE.ring[1] + 1;
+  const b = seg.box ?? { x0: 0, y0: 0, x1: W, y1: H };
+  const x0 = Math.max(0, b.x0 - m), y0 = Math.max(0, b.y0 - m), x1 = Math.min(W, b.x1 + m), y1 = Math.min(H, b.y1 + m);
+  const w = x1 - x0, h = y1 - y0;
+  const lung = new Uint8Array(w * h), grey = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    lung.set(seg.labels.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
+    grey.set(data.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
+  }
+  const solid = solidLevel(lung, grey, w, h, lungLowOf(seg, hu));
+  if (solid === null) return null;
+  const island = enclosedTissue(lung, grey, w, h, solid);
+  const out = new Uint8Array(W * H);
+  for (let y = 0; y < h; y++) out.set(island.subarray(y * w, (y + 1) * w), (y0 + y) * W + x0);
+  return out;
 }
 
 /** The involvement of one slice, or null when it cannot be measured (no lungs, or no contrast to calibrate). */
