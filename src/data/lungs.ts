@@ -22,7 +22,7 @@
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
 import { histogramQuantile } from './histogram.js';
-import { distanceToSet } from './morphology.js';
+import { ballHalfWidths, dilate, rowDistances, unitsWithin } from './morphology.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v4-border2';
@@ -447,23 +447,43 @@ const MAX_REFINE = 6;
 export function borderThreshold(seg: LungSegmentation): number | null {
   if (!seg.found || !seg.box) return null;
   const { width: W, height: H, data } = seg.analysis;
-  // Distances within the lungs' box grown by a margin beyond the ring only: exact there (a chamfer path to the
-  // nearest lung, or non-lung, pixel stays within the box the two span, and the margin is all non-lung), and
-  // nothing outside that window is lung or ring.
+  const labels = seg.labels;
+  // Distances within the lungs' box grown by a margin beyond the ring only (a chamfer path to the nearest lung, or
+  // non-lung, pixel stays within the box the two span, and the margin is all non-lung; nothing outside that window
+  // is lung or ring). The 3-4 chamfer distance is 3 max(|dx|, |dy|) + min(|dx|, |dy|), so "within d px" is a ball of
+  // a few rows (ballHalfWidths): per pixel, one read per row of the ball of the distance along that row to the
+  // nearest lung (or non-lung) pixel. The same bands as two distance transforms of the window, at a fraction of
+  // their cost (this runs once per refinement step).
   const m = RING_OUTER + 3, box = seg.box;
   const x0 = Math.max(0, box.x0 - m), y0 = Math.max(0, box.y0 - m), x1 = Math.min(W, box.x1 + m), y1 = Math.min(H, box.y1 + m);
   const ww = x1 - x0, hh = y1 - y0;
-  const lung = new Uint8Array(ww * hh), notLung = new Uint8Array(ww * hh);
-  for (let y = 0; y < hh; y++) {
-    for (let x = 0, i = (y0 + y) * W + x0, k = y * ww; x < ww; x++, i++, k++) { if (seg.labels[i]) lung[k] = 1; else notLung[k] = 1; }
-  }
-  const outside = distanceToSet(lung, ww, hh), inside = distanceToSet(notLung, ww, hh);
+  // Row distances with BALL_ROWS rows of "none" above and below, so that the ball's rows need no bounds checks.
+  const size = (hh + 2 * BALL_ROWS) * ww, pad = BALL_ROWS * ww;
+  if (borderBuf.length < 2 * size) borderBuf = new Int32Array(2 * size);
+  const toLung = borderBuf.subarray(0, size), toTissue = borderBuf.subarray(size, 2 * size);
+  for (const d of [toLung, toTissue]) { d.fill(NONE, 0, pad); d.fill(NONE, size - pad, size); }
+  rowDistances(labels, W, x0, y0, x1, y1, true, toLung.subarray(pad, size - pad));
+  rowDistances(labels, W, x0, y0, x1, y1, false, toTissue.subarray(pad, size - pad));
+  // Parenchyma: lung pixels with no non-lung pixel within PARENCHYMA_DEPTH px. Ring: non-lung pixels with a lung
+  // pixel within RING_OUTER px but none within RING_INNER px. A row of a ball holds such a pixel when the distance
+  // along it is below the row's half-width + 1: the sign bit of their difference, OR-ed over the ball's rows.
+  const [d0, d1, d2, d3] = DEEP_BALL, [o0, o1, o2, o3] = OUTER_BALL, [i0, i1] = INNER_BALL;
   const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
   let nP = 0, nR = 0;
   for (let y = 0; y < hh; y++) {
-    for (let x = 0, i = (y0 + y) * W + x0, k = y * ww; x < ww; x++, i++, k++) {
-      if (inside[k] > PARENCHYMA_DEPTH) { parenchyma[data[i]]++; nP++; }
-      else if (outside[k] > RING_INNER && outside[k] <= RING_OUTER) { ring[data[i]]++; nR++; }
+    for (let x = 0, i = (y0 + y) * W + x0, c = pad + y * ww; x < ww; x++, i++, c++) {
+      if (labels[i]) {
+        const T = toTissue;
+        if (((T[c] - d0) | (T[c - ww] - d1) | (T[c + ww] - d1) | (T[c - 2 * ww] - d2) | (T[c + 2 * ww] - d2) | (T[c - 3 * ww] - d3) | (T[c + 3 * ww] - d3)) >= 0) {
+          parenchyma[data[i]]++; nP++;
+        }
+      } else {
+        const L = toLung;
+        if (((L[c] - i0) | (L[c - ww] - i1) | (L[c + ww] - i1)) >= 0
+          && ((L[c] - o0) | (L[c - ww] - o1) | (L[c + ww] - o1) | (L[c - 2 * ww] - o2) | (L[c + 2 * ww] - o2) | (L[c - 3 * ww] - o3) | (L[c + 3 * ww] - o3)) < 0) {
+          ring[data[i]]++; nR++;
+        }
+      }
     }
   }
   if (nP < 16 || nR < 16) return null;
@@ -471,16 +491,31 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   if (r - p < 16) return null;
   return Math.round((p + r) / 2);
 }
+/** borderThreshold's row distances, grown on demand. */
+let borderBuf = new Int32Array(0);
+/** Rows of the balls either side of the centre that borderThreshold reads (PARENCHYMA_DEPTH, RING_OUTER <= 3 px). */
+const BALL_ROWS = 3;
+/** A row distance meaning "none in this row". */
+const NONE = 1 << 29;
+/**
+ * A chamfer ball of `radius` px as BALL_ROWS + 1 limits, one per row offset: a row holds a pixel of the ball's
+ * set when its row distance is below the limit (its half-width + 1); 0 (never) for rows beyond the ball.
+ */
+function ballLimits(radius: number): number[] {
+  const a = ballHalfWidths(unitsWithin(radius));
+  if (a.length > BALL_ROWS + 1) throw new Error(`ball of ${radius} px wider than ${BALL_ROWS} rows`);
+  return Array.from({ length: BALL_ROWS + 1 }, (_, dy) => (dy < a.length ? a[dy] + 1 : 0));
+}
+const DEEP_BALL = ballLimits(PARENCHYMA_DEPTH), OUTER_BALL = ballLimits(RING_OUTER), INNER_BALL = ballLimits(RING_INNER);
 
 /** Otsu's separability of the pixels of the lungs and of the ring of RING_OUTER px around them. */
 function localSeparability(seg: LungSegmentation): number {
   const { width: W, height: H, data } = seg.analysis;
-  const lung = new Uint8Array(W * H);
-  for (let i = 0; i < lung.length; i++) if (seg.labels[i]) lung[i] = 1;
-  const outside = distanceToSet(lung, W, H);
-  const near: number[] = [];
-  for (let i = 0; i < lung.length; i++) if (outside[i] <= RING_OUTER) near.push(data[i]);
-  return otsu(Uint8Array.from(near)).separability;
+  // Within RING_OUTER px of the lungs: the lungs dilated by it (the same pixels as thresholding the distance to them).
+  const near = dilate(seg.labels, W, H, RING_OUTER);
+  const values: number[] = [];
+  for (let i = 0; i < near.length; i++) if (near[i]) values.push(data[i]);
+  return otsu(Uint8Array.from(values)).separability;
 }
 
 /**

@@ -56,7 +56,7 @@ function chamferUnits(mask: Uint8Array, W: number, H: number, setValue: 0 | 1): 
  * The largest chamfer unit count u with fround(u / 3) <= radius: `u <= unitsWithin(r)` is exactly the old test
  * `Float32(u / 3) <= r` (the distance was stored as Float32 after the division), for any radius.
  */
-function unitsWithin(radius: number): number {
+export function unitsWithin(radius: number): number {
   let u = Math.floor(radius * 3);
   while (u >= 0 && Math.fround(u / 3) > radius) u--;
   while (Math.fround((u + 1) / 3) <= radius) u++;
@@ -83,6 +83,26 @@ export function ballHalfWidths(units: number): Int32Array {
     a[dy] = dx;
   }
   return a;
+}
+
+/**
+ * Distance along each row of the window [x0, x1) x [y0, y1) of a W-wide mask to the nearest pixel of the window in
+ * the same row that is set (set = true: mask[i] !== 0) or unset (set = false); 0 on such a pixel, 2^29 or more when
+ * the row's part in the window has none. Written into out, window-sized and row-major ((y - y0) * (x1 - x0) + x - x0);
+ * returns it. With ballHalfWidths this answers "is there such a pixel within a chamfer ball" by one read per row of
+ * the ball (the lung stage's bands around the lungs' border).
+ */
+export function rowDistances(mask: ArrayLike<number>, W: number, x0: number, y0: number, x1: number, y1: number, set: boolean, out: Int32Array): Int32Array {
+  const ww = x1 - x0;
+  for (let y = y0; y < y1; y++) {
+    const row = y * W + x0, at = (y - y0) * ww;
+    let run = BIG;
+    if (set) { for (let x = 0; x < ww; x++) { run = mask[row + x] !== 0 ? 0 : run + 1; out[at + x] = run; } }
+    else { for (let x = 0; x < ww; x++) { run = mask[row + x] === 0 ? 0 : run + 1; out[at + x] = run; } }
+    run = BIG;
+    for (let x = ww - 1; x >= 0; x--) { const v = out[at + x]; run = v === 0 ? 0 : run + 1; if (run < v) out[at + x] = run; }
+  }
+  return out;
 }
 
 /** Bounding box of the set pixels (exclusive x1, y1), or null when none is set. */

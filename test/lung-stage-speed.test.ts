@@ -1,0 +1,99 @@
+/**
+ * The lung stage's speed-ups give exactly what the code before them gave (issue 10's speed goal, docs/speed3.md):
+ * each rewritten step against the previous code, kept here verbatim as the reference, on random masks and
+ * phantoms (never dataset images; bench/lung-stage-ab.ts checks those), and the new helpers on known values.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { distanceToSet, rowDistances } from '../src/data/morphology.js';
+import { borderThreshold, segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
+import { histogramQuantile } from '../src/data/histogram.js';
+import { Rng } from '../src/util/prng.js';
+import { lungPhantom } from './helpers.js';
+
+// ---------- the previous code (a2a3c31), the reference ----------
+function oldBorderThreshold(seg: LungSegmentation): number | null {
+  if (!seg.found || !seg.box) return null;
+  const { width: W, height: H, data } = seg.analysis;
+  const m = 3 + 3, box = seg.box;
+  const x0 = Math.max(0, box.x0 - m), y0 = Math.max(0, box.y0 - m), x1 = Math.min(W, box.x1 + m), y1 = Math.min(H, box.y1 + m);
+  const ww = x1 - x0, hh = y1 - y0;
+  const lung = new Uint8Array(ww * hh), notLung = new Uint8Array(ww * hh);
+  for (let y = 0; y < hh; y++) {
+    for (let x = 0, i = (y0 + y) * W + x0, k = y * ww; x < ww; x++, i++, k++) { if (seg.labels[i]) lung[k] = 1; else notLung[k] = 1; }
+  }
+  const outside = distanceToSet(lung, ww, hh), inside = distanceToSet(notLung, ww, hh);
+  const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
+  let nP = 0, nR = 0;
+  for (let y = 0; y < hh; y++) {
+    for (let x = 0, i = (y0 + y) * W + x0, k = y * ww; x < ww; x++, i++, k++) {
+      if (inside[k] > 3) { parenchyma[data[i]]++; nP++; }
+      else if (outside[k] > 1 && outside[k] <= 3) { ring[data[i]]++; nR++; }
+    }
+  }
+  if (nP < 16 || nR < 16) return null;
+  const p = histogramQuantile(parenchyma, nP, 0.5), r = histogramQuantile(ring, nR, 0.5);
+  if (r - p < 16) return null;
+  return Math.round((p + r) / 2);
+}
+
+/** A segmentation-shaped object: random blobs as lungs (labels 1 and 2), random grey, the lungs' box. */
+function randomSeg(rng: Rng, W: number, H: number): LungSegmentation {
+  const labels = new Uint8Array(W * H);
+  const data = Uint8Array.from({ length: W * H }, () => Math.floor(rng.next() * 256));
+  for (let k = 0; k < 1 + Math.floor(rng.next() * 4); k++) {
+    const cx = rng.next() * W, cy = rng.next() * H, rx = 2 + rng.next() * W / 3, ry = 2 + rng.next() * H / 3;
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1) { labels[y * W + x] = 1 + (k & 1); data[y * W + x] >>= 2; }
+  }
+  // Some speckle: single pixels and holes, where the bands are most intricate.
+  for (let i = 0; i < W * H; i++) if (rng.next() < 0.01) labels[i] = labels[i] ? 0 : 1;
+  let x0 = W, y0 = H, x1 = 0, y1 = 0;
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (labels[y * W + x]) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x + 1); y1 = Math.max(y1, y + 1); }
+  return {
+    analysis: { width: W, height: H, data }, scale: 1, labels, body: new Uint8Array(W * H).fill(1),
+    box: x1 > x0 ? { x0, y0, x1, y1 } : null, quality: { areaFraction: 0, components: 1, balance: 0 }, found: x1 > x0,
+  };
+}
+
+test('rowDistances: distance along the row, within the window, to the nearest set (or unset) pixel', () => {
+  const W = 6;
+  const mask = Uint8Array.from([
+    0, 1, 0, 0, 0, 2,
+    0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1,
+  ]);
+  const none = (v: number) => (v >= 1 << 29 ? 'none' : v);
+  assert.deepEqual([...rowDistances(mask, W, 0, 0, 6, 3, true, new Int32Array(18))].map(none), [
+    1, 0, 1, 2, 1, 0,
+    'none', 'none', 'none', 'none', 'none', 'none',
+    0, 0, 0, 0, 0, 0,
+  ]);
+  assert.deepEqual([...rowDistances(mask, W, 0, 0, 6, 3, false, new Int32Array(18))].map(none), [
+    0, 1, 0, 0, 0, 1,
+    0, 0, 0, 0, 0, 0,
+    'none', 'none', 'none', 'none', 'none', 'none',
+  ]);
+  // A window: columns 2-4 of rows 0-1 only; the set pixels at x = 1 and x = 5 lie outside it.
+  assert.deepEqual([...rowDistances(mask, W, 2, 0, 5, 2, true, new Int32Array(6))].map(none), ['none', 'none', 'none', 'none', 'none', 'none']);
+  assert.deepEqual([...rowDistances(mask, W, 1, 0, 4, 1, true, new Int32Array(3))], [0, 1, 2]);
+});
+
+test('borderThreshold: exactly the previous distance-transform code, on random masks and phantoms', () => {
+  const rng = new Rng(31);
+  let compared = 0, nonNull = 0;
+  for (const [W, H] of [[16, 16], [40, 23], [64, 64], [97, 130], [256, 181]]) {
+    for (let k = 0; k < 25; k++) {
+      const seg = randomSeg(rng, W, H);
+      const t = borderThreshold(seg);
+      assert.equal(t, oldBorderThreshold(seg), `${W}x${H} #${k}`);
+      compared++;
+      if (t !== null) nonNull++;
+    }
+  }
+  for (const [size, opacity] of [[384, true], [300, false], [512, true]] as const) {
+    const seg = segmentLungs(lungPhantom(size, opacity));
+    assert.ok(seg.found);
+    assert.equal(borderThreshold(seg), oldBorderThreshold(seg), `phantom ${size}`);
+  }
+  assert.ok(nonNull > compared / 4, `thresholds found on ${nonNull} of ${compared} random masks (the comparison is not only of nulls)`);
+});
