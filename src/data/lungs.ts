@@ -130,49 +130,104 @@ interface Component {
   background: boolean;
 }
 
-/** Scratch buffers for the run-based labelling, grown on demand. */
-let runBuf = new Int32Array(0);
-
 /**
- * 4-connected components of the pixels where (mask[i] !== 0) === fg, within the window [x0,x1) x [y0,y1) of a
- * w-wide image: run-length labelling with union-find (linear time). Writes ids (1-based) into comp over the
- * window (0 elsewhere in the window) and returns the statistics; `border` and `sides` refer to the window's edges.
+ * Row runs of a labelling: run r covers [rs[r], re[r]) of row ry[r], runs in raster order; after `connect` and
+ * `components`, ids[r] is its component's id. Grown on demand. Separate sets for the dark components, the body's
+ * pieces and the hole fillings, so that each stays readable while the others are made.
  */
-function label(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, fg: boolean, comp: Int32Array): Component[] {
-  const ww = x1 - x0, hh = y1 - y0;
-  const maxRuns = ((ww + 2) >> 1) * hh + 1;
-  if (runBuf.length < maxRuns * 5) runBuf = new Int32Array(maxRuns * 5);
-  const rs = runBuf.subarray(0, maxRuns), re = runBuf.subarray(maxRuns, 2 * maxRuns), ry = runBuf.subarray(2 * maxRuns, 3 * maxRuns);
-  const parent = runBuf.subarray(3 * maxRuns, 4 * maxRuns), ids = runBuf.subarray(4 * maxRuns, 5 * maxRuns);
-  const find = (a: number): number => {
-    while (parent[a] !== a) { parent[a] = parent[parent[a]]; a = parent[a]; }
-    return a;
-  };
-  let nRuns = 0, prevStart = 0, prevEnd = 0;
+interface Runs { n: number; rs: Int32Array; re: Int32Array; ry: Int32Array; parent: Int32Array; ids: Int32Array }
+const newRuns = (): Runs => ({ n: 0, rs: new Int32Array(0), re: new Int32Array(0), ry: new Int32Array(0), parent: new Int32Array(0), ids: new Int32Array(0) });
+const darkRuns = newRuns(), bodyRuns = newRuns(), holeRuns = newRuns();
+/** Makes room for the runs of a window ww wide and hh high (at most one run per two pixels of a row, rounded up). */
+function reserve(R: Runs, ww: number, hh: number): void {
+  const max = ((ww + 2) >> 1) * hh + 1;
+  if (R.rs.length >= max) return;
+  R.rs = new Int32Array(max); R.re = new Int32Array(max); R.ry = new Int32Array(max); R.parent = new Int32Array(max); R.ids = new Int32Array(max);
+}
+
+/** The runs of the pixels where (mask[i] !== 0) === fg, within the window [x0,x1) x [y0,y1) of a w-wide image. */
+function maskRuns(R: Runs, mask: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, fg: boolean): void {
+  reserve(R, x1 - x0, y1 - y0);
+  const { rs, re, ry } = R;
+  let n = 0;
   for (let y = y0; y < y1; y++) {
     const row = y * w;
-    const curStart = nRuns;
-    let p = prevStart;
     let x = x0;
     while (x < x1) {
       if (fg) { while (x < x1 && mask[row + x] === 0) x++; } else { while (x < x1 && mask[row + x] !== 0) x++; }
       if (x >= x1) break;
       const xs = x;
       if (fg) { while (x < x1 && mask[row + x] !== 0) x++; } else { while (x < x1 && mask[row + x] === 0) x++; }
-      const r = nRuns++;
-      rs[r] = xs; re[r] = x; ry[r] = y; parent[r] = r;
-      while (p < prevEnd && re[p] <= xs) p++;
-      for (let q = p; q < prevEnd && rs[q] < x; q++) {
-        const a = find(r), b = find(q);
-        if (a < b) parent[b] = a; else if (b < a) parent[a] = b;
-      }
+      rs[n] = xs; re[n] = x; ry[n] = y; n++;
     }
-    prevStart = curStart;
-    prevEnd = nRuns;
   }
+  R.n = n;
+}
+
+/** The runs of the pixels darker than t (data < t) of a w x h image; returns how many pixels they hold. */
+function darkRunsOf(R: Runs, data: Uint8Array, w: number, h: number, t: number): number {
+  reserve(R, w, h);
+  const { rs, re, ry } = R;
+  let n = 0, count = 0;
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    let x = 0;
+    while (x < w) {
+      while (x < w && data[row + x] >= t) x++;
+      if (x >= w) break;
+      const xs = x;
+      while (x < w && data[row + x] < t) x++;
+      rs[n] = xs; re[n] = x; ry[n] = y; n++;
+      count += x - xs;
+    }
+  }
+  R.n = n;
+  return count;
+}
+
+/**
+ * Union-find over the runs (4-connectivity: runs of consecutive rows that overlap), linear time. A component's
+ * root is its first run in raster order.
+ */
+function connect(R: Runs): void {
+  const { rs, re, ry, parent } = R;
+  const find = (a: number): number => {
+    while (parent[a] !== a) { parent[a] = parent[parent[a]]; a = parent[a]; }
+    return a;
+  };
+  let prevStart = 0, prevEnd = 0, curStart = 0, curY = -2, p = 0;
+  for (let r = 0; r < R.n; r++) {
+    const y = ry[r];
+    if (y !== curY) {
+      // A new row: the previous row's runs are those of row y - 1 (none when that row had no run).
+      if (y === curY + 1) { prevStart = curStart; prevEnd = r; } else { prevStart = r; prevEnd = r; }
+      curStart = r; curY = y; p = prevStart;
+    }
+    parent[r] = r;
+    const xs = rs[r], x = re[r];
+    while (p < prevEnd && re[p] <= xs) p++;
+    for (let q = p; q < prevEnd && rs[q] < x; q++) {
+      const a = find(r), b = find(q);
+      if (a < b) parent[b] = a; else if (b < a) parent[a] = b;
+    }
+  }
+}
+
+/**
+ * The components of connected runs, within the window [x0,x1) x [y0,y1) of a w-wide image: writes their ids
+ * (1-based, in the order of their first run) into comp over the window (0 elsewhere in the window) and into R.ids,
+ * and returns the statistics; `border` and `sides` refer to the window's edges.
+ */
+function components(R: Runs, w: number, x0: number, y0: number, x1: number, y1: number, comp: Int32Array): Component[] {
+  connect(R);
+  const { rs, re, ry, parent, ids } = R;
+  const find = (a: number): number => {
+    while (parent[a] !== a) { parent[a] = parent[parent[a]]; a = parent[a]; }
+    return a;
+  };
   const list: Component[] = [];
   for (let y = y0; y < y1; y++) comp.fill(0, y * w + x0, y * w + x1);
-  for (let r = 0; r < nRuns; r++) {
+  for (let r = 0; r < R.n; r++) {
     const root = find(r);
     let c: Component;
     if (root === r) {
@@ -201,20 +256,27 @@ function label(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, 
 }
 
 /**
+ * 4-connected components of the pixels where (mask[i] !== 0) === fg, within the window [x0,x1) x [y0,y1) of a
+ * w-wide image: run-length labelling with union-find (linear time), into `comp` and R (see components).
+ */
+function label(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, fg: boolean, comp: Int32Array, R: Runs): Component[] {
+  maskRuns(R, mask, w, x0, y0, x1, y1, fg);
+  return components(R, w, x0, y0, x1, y1, comp);
+}
+
+/**
  * Fills the holes of mask (non-zero = in) within a window: non-mask pixels not connected to the window's edge
- * become `value`. `comp` is scratch. Returns the hole components (window coordinates are image coordinates).
+ * become `value`. `comp` is scratch. Returns the number of pixels filled.
  */
 function fillHoles(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, value: number, comp: Int32Array): number {
-  const holes = label(mask, w, x0, y0, x1, y1, false, comp);
+  const holes = label(mask, w, x0, y0, x1, y1, false, comp, holeRuns);
   let filled = 0;
   if (holes.every((c) => c.border > 0)) return 0;
-  for (const c of holes) c.background = c.border === 0;
-  for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
-      const i = y * w + x;
-      const id = comp[i];
-      if (id && holes[id - 1].background) { mask[i] = value; filled++; }
-    }
+  const { rs, re, ry, ids } = holeRuns;
+  for (let r = 0; r < holeRuns.n; r++) {
+    if (holes[ids[r] - 1].border !== 0) continue;
+    mask.fill(value, ry[r] * w + rs[r], ry[r] * w + re[r]);
+    filled += re[r] - rs[r];
   }
   return filled;
 }
@@ -554,10 +616,10 @@ const MIN_SEPARABILITY = 0.55;
  * Scratch images, reused from call to call (every step writes the part it reads first); the outputs (labels,
  * body) are always fresh arrays.
  */
-let scratchBuffers: { n: number; dark: Uint8Array; one: Uint8Array; comp: Int32Array; dist: Int32Array; scratch: Int32Array; d2: Int32Array } | null = null;
+let scratchBuffers: { n: number; one: Uint8Array; comp: Int32Array; dist: Int32Array; scratch: Int32Array; d2: Int32Array } | null = null;
 function buffers(n: number) {
   if (!scratchBuffers || scratchBuffers.n < n) {
-    scratchBuffers = { n, dark: new Uint8Array(n), one: new Uint8Array(n), comp: new Int32Array(n), dist: new Int32Array(n), scratch: new Int32Array(n), d2: new Int32Array(n) };
+    scratchBuffers = { n, one: new Uint8Array(n), comp: new Int32Array(n), dist: new Int32Array(n), scratch: new Int32Array(n), d2: new Int32Array(n) };
   }
   return scratchBuffers;
 }
@@ -566,14 +628,13 @@ function buffers(n: number) {
 function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentation {
   const w = analysis.width, h = analysis.height, n = w * h;
   const data = analysis.data;
-  const { dark, comp, dist, scratch, d2, one } = buffers(n);
-  let darkCount = 0;
-  for (let i = 0; i < n; i++) { const d = data[i] < t ? 1 : 0; dark[i] = d; darkCount += d; }
+  const { comp, dist, scratch, d2, one } = buffers(n);
+  const darkCount = darkRunsOf(darkRuns, data, w, h, t);
   if (darkCount === 0) return emptyResult(analysis, scale, 'no dark (air or lung) pixels', undefined, t);
   if (darkCount === n) return emptyResult(analysis, scale, 'no bright (tissue) pixels', undefined, t);
 
-  // 1. Dark components.
-  const list = label(dark, w, 0, 0, w, h, true, comp);
+  // 1. Dark components (their runs stay in darkRuns for the body below).
+  const list = components(darkRuns, w, 0, 0, w, h, comp);
   const nc = list.length + 1;
 
   // 2. Background: dark regions touching the border on 3-4 sides or along a long stretch (the outside air).
@@ -651,16 +712,35 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   }
 
   // Body: everything that is not background air, the largest piece, holes filled.
-  const body = new Uint8Array(n);
-  for (let i = 0; i < n; i++) body[i] = isBg[comp[i]] ^ 1;
-  const pieces = label(body, w, 0, 0, w, h, true, scratch);
+  // Its runs are the gaps between the background's runs in each row (runs are maximal, so two of a row never touch).
+  const body = new Uint8Array(n).fill(1);
+  {
+    const { rs, re, ry, ids } = darkRuns;
+    reserve(bodyRuns, w, h);
+    let nb = 0, r = 0;
+    for (let y = 0; y < h; y++) {
+      let cursor = 0;
+      for (; r < darkRuns.n && ry[r] === y; r++) {
+        if (!isBg[ids[r]]) continue;
+        if (rs[r] > cursor) { bodyRuns.rs[nb] = cursor; bodyRuns.re[nb] = rs[r]; bodyRuns.ry[nb] = y; nb++; }
+        cursor = re[r];
+        body.fill(0, y * w + rs[r], y * w + re[r]);
+      }
+      if (cursor < w) { bodyRuns.rs[nb] = cursor; bodyRuns.re[nb] = w; bodyRuns.ry[nb] = y; nb++; }
+    }
+    bodyRuns.n = nb;
+  }
+  const pieces = components(bodyRuns, w, 0, 0, w, h, scratch);
   let bodyId = 0, bodyArea = 0;
   for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
   // The piece under each candidate's centroid, read before scratch is reused.
   const pieceOf = cands.map((c) => scratch[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
-  const pieceIds = pieces.length > 1 ? scratch.slice(0, n) : null;
   // With one piece the body is already that piece.
-  if (pieces.length !== 1) for (let i = 0; i < n; i++) body[i] = scratch[i] === bodyId ? 1 : 0;
+  if (pieces.length !== 1) {
+    body.fill(0);
+    const { rs, re, ry, ids } = bodyRuns;
+    for (let r = 0; r < bodyRuns.n; r++) if (ids[r] === bodyId) body.fill(1, ry[r] * w + rs[r], ry[r] * w + re[r]);
+  }
   // Holes in the body are outside-air regions enclosed by it: only the frame rings found above.
   if (list.some((c) => c.background && c.border === 0)) fillHoles(body, w, 0, 0, w, h, 1, scratch);
   // A lung lies in the body, or in a piece of tissue nearly as large: when what surrounds the lungs is replaced
@@ -674,9 +754,11 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   });
   // The closing below may add only tissue around a lung: the body's, or that of the lung's own piece.
   let closeIn = body;
-  if (pieceIds && tissuePieces.size > 0) {
+  if (pieces.length > 1 && tissuePieces.size > 0) {
     closeIn = body.slice();
-    for (let i = 0; i < n; i++) if (tissuePieces.has(pieceIds[i])) closeIn[i] = 1;
+    // The pieces' runs are still in bodyRuns (hole filling uses its own).
+    const { rs, re, ry, ids } = bodyRuns;
+    for (let r = 0; r < bodyRuns.n; r++) if (tissuePieces.has(ids[r])) closeIn.fill(1, ry[r] * w + rs[r], ry[r] * w + re[r]);
   }
   if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
 
