@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { distanceToSet, rowDistances } from '../src/data/morphology.js';
+import { ballRowLimits, distanceToSet, rowDistances } from '../src/data/morphology.js';
+import { edgeBlur, type EdgeBlur } from '../src/data/edge-blur.js';
 import { borderThreshold, segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
 import { histogramQuantile } from '../src/data/histogram.js';
 import { Rng } from '../src/util/prng.js';
@@ -35,6 +36,34 @@ function oldBorderThreshold(seg: LungSegmentation): number | null {
   const p = histogramQuantile(parenchyma, nP, 0.5), r = histogramQuantile(ring, nR, 0.5);
   if (r - p < 16) return null;
   return Math.round((p + r) / 2);
+}
+
+function oldEdgeBlur(seg: LungSegmentation): EdgeBlur | null {
+  if (!seg.found) return null;
+  const { width: W, height: H, data } = seg.analysis;
+  const lung = new Uint8Array(W * H), notLung = new Uint8Array(W * H);
+  for (let i = 0; i < lung.length; i++) { if (seg.labels[i]) lung[i] = 1; else notLung[i] = 1; }
+  const outside = distanceToSet(lung, W, H);
+  const inside = distanceToSet(notLung, W, H);
+  const parenchyma = new Uint32Array(256), ring = new Uint32Array(256), gradients: number[] = [];
+  let nParenchyma = 0, nRing = 0;
+  for (let y = 1; y < H - 1; y++) {
+    for (let x = 1; x < W - 1; x++) {
+      const i = y * W + x;
+      if (inside[i] > 3) { parenchyma[data[i]]++; nParenchyma++; }
+      else if (outside[i] > 2 && outside[i] <= 4) { ring[data[i]]++; nRing++; }
+      if (outside[i] <= 1.5 && inside[i] <= 1.5) {
+        const gx = (data[i + 1] - data[i - 1]) / 2, gy = (data[i + W] - data[i - W]) / 2;
+        gradients.push(Math.sqrt(gx * gx + gy * gy));
+      }
+    }
+  }
+  if (nParenchyma < 16 || nRing < 16 || gradients.length < 16) return null;
+  const step = histogramQuantile(ring, nRing, 0.5) - histogramQuantile(parenchyma, nParenchyma, 0.5);
+  const sorted = Float64Array.from(gradients).sort();
+  const gradient = sorted[Math.min(sorted.length - 1, Math.floor(0.9 * (sorted.length - 1)))];
+  if (step < 16 || !(gradient > 0)) return null;
+  return { sigma: step / (gradient * Math.sqrt(2 * Math.PI)), step, gradient };
 }
 
 /** A segmentation-shaped object: random blobs as lungs (labels 1 and 2), random grey, the lungs' box. */
@@ -96,4 +125,33 @@ test('borderThreshold: exactly the previous distance-transform code, on random m
     assert.equal(borderThreshold(seg), oldBorderThreshold(seg), `phantom ${size}`);
   }
   assert.ok(nonNull > compared / 4, `thresholds found on ${nonNull} of ${compared} random masks (the comparison is not only of nulls)`);
+});
+
+test('ballRowLimits: the chamfer ball\'s rows as limits on row distances (known balls)', () => {
+  // 1 px: the 4-neighbourhood (half-widths 1, 0); 1.5 px: the 3x3 square; 3 px: half-widths 3, 2, 2, 0.
+  assert.deepEqual(ballRowLimits(1, 3), [2, 1, 0, 0]);
+  assert.deepEqual(ballRowLimits(1.5, 2), [2, 2, 0]);
+  assert.deepEqual(ballRowLimits(3, 3), [4, 3, 3, 1]);
+  assert.deepEqual(ballRowLimits(4, 4), [5, 4, 4, 4, 1]);
+  assert.throws(() => ballRowLimits(4, 3), /more than 3 rows/);
+});
+
+test('edgeBlur: exactly the previous distance-transform code, on random masks and phantoms', () => {
+  const rng = new Rng(47);
+  let compared = 0, nonNull = 0;
+  for (const [W, H] of [[16, 16], [40, 23], [64, 64], [97, 130], [256, 181]]) {
+    for (let k = 0; k < 20; k++) {
+      const seg = randomSeg(rng, W, H);
+      const b = edgeBlur(seg);
+      assert.deepEqual(b, oldEdgeBlur(seg), `${W}x${H} #${k}`);
+      compared++;
+      if (b !== null) nonNull++;
+    }
+  }
+  for (const [size, opacity] of [[384, true], [300, false], [512, true]] as const) {
+    const seg = segmentLungs(lungPhantom(size, opacity));
+    assert.ok(seg.found);
+    assert.deepEqual(edgeBlur(seg), oldEdgeBlur(seg), `phantom ${size}`);
+  }
+  assert.ok(nonNull > compared / 4, `readings on ${nonNull} of ${compared} random masks (the comparison is not only of nulls)`);
 });

@@ -22,7 +22,7 @@
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
 import { histogramQuantile } from './histogram.js';
-import { ballHalfWidths, dilate, rowDistances, unitsWithin } from './morphology.js';
+import { ROW_NONE, ballRowLimits, dilate, rowDistances } from './morphology.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v4-border2';
@@ -558,16 +558,8 @@ let borderBuf = new Int32Array(0);
 /** Rows of the balls either side of the centre that borderThreshold reads (PARENCHYMA_DEPTH, RING_OUTER <= 3 px). */
 const BALL_ROWS = 3;
 /** A row distance meaning "none in this row". */
-const NONE = 1 << 29;
-/**
- * A chamfer ball of `radius` px as BALL_ROWS + 1 limits, one per row offset: a row holds a pixel of the ball's
- * set when its row distance is below the limit (its half-width + 1); 0 (never) for rows beyond the ball.
- */
-function ballLimits(radius: number): number[] {
-  const a = ballHalfWidths(unitsWithin(radius));
-  if (a.length > BALL_ROWS + 1) throw new Error(`ball of ${radius} px wider than ${BALL_ROWS} rows`);
-  return Array.from({ length: BALL_ROWS + 1 }, (_, dy) => (dy < a.length ? a[dy] + 1 : 0));
-}
+const NONE = ROW_NONE;
+const ballLimits = (radius: number): number[] => ballRowLimits(radius, BALL_ROWS);
 const DEEP_BALL = ballLimits(PARENCHYMA_DEPTH), OUTER_BALL = ballLimits(RING_OUTER), INNER_BALL = ballLimits(RING_INNER);
 
 /** Otsu's separability of the pixels of the lungs and of the ring of RING_OUTER px around them. */

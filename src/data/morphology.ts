@@ -105,6 +105,21 @@ export function rowDistances(mask: ArrayLike<number>, W: number, x0: number, y0:
   return out;
 }
 
+/** A row distance (rowDistances' "none in this row" is at least this) for padding rows outside a window. */
+export const ROW_NONE = BIG;
+
+/**
+ * The chamfer ball of `radius` px (the pixels a distance transform puts within it) as rows + 1 limits, one per
+ * row offset 0 .. rows: the row at that offset holds a pixel of a set when its row distance to the set
+ * (rowDistances) is below the limit, i.e. at most the ball's half-width there (ballHalfWidths); 0 (never) for rows
+ * beyond the ball. Throws when the ball spans more than `rows` rows either side.
+ */
+export function ballRowLimits(radius: number, rows: number): number[] {
+  const a = ballHalfWidths(unitsWithin(radius));
+  if (a.length > rows + 1) throw new Error(`the ball of ${radius} px spans more than ${rows} rows either side`);
+  return Array.from({ length: rows + 1 }, (_, dy) => (dy < a.length ? a[dy] + 1 : 0));
+}
+
 /** Bounding box of the set pixels (exclusive x1, y1), or null when none is set. */
 function bounds(mask: Uint8Array, W: number, H: number): { x0: number; y0: number; x1: number; y1: number } | null {
   let x0 = W, y0 = H, x1 = 0, y1 = 0;
