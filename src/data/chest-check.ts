@@ -178,9 +178,11 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
       }
       // Sobel: its smoothing across the edge keeps the staircase of a drawn diagonal or curve from reading as
       // horizontal and vertical steps.
+      // (Only around the lungs: the gradient is computed there only.)
+      if (!edgeRow || x < ex0 || x >= ex1) continue;
       const gx = (data[i - w + 1] + 2 * data[i + 1] + data[i + w + 1] - data[i - w - 1] - 2 * data[i - 1] - data[i + w - 1]) / 4;
       const gy = (rowS[i + w] - rowS[i - w]) / 4;
-      if (edgeRow && x >= ex0 && x < ex1 && gx * gx + gy * gy > edge2) {
+      if (gx * gx + gy * gy > edge2) {
         edges++;
         const ax = gx < 0 ? -gx : gx, ay = gy < 0 ? -gy : gy;
         if ((ax < ay ? ax : ay) < ratio * (ax < ay ? ay : ax)) axis++;

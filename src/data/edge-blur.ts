@@ -16,7 +16,7 @@
  */
 import type { LungSegmentation } from './lungs.js';
 import { ROW_NONE, ballRowLimits, rowDistances } from './morphology.js';
-import { histogramQuantile } from './histogram.js';
+import { histogramQuantile, keyQuantile } from './histogram.js';
 
 /** The reading of an ideal step sampled on the pixel grid: 1 / (0.5 sqrt(2 pi)) px. Sharper is not measurable. */
 export const SHARP_EDGE_BLUR = 1 / (0.5 * Math.sqrt(2 * Math.PI));
@@ -37,15 +37,12 @@ export interface EdgeBlur {
   gradient: number;
 }
 
-function quantile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))];
-}
 
 /** Rows either side of a pixel that the bands below read (the ring's outer radius, 4 px). */
 const BALL_ROWS = 4;
 const DEEP = ballRowLimits(3, BALL_ROWS), RING_OUT = ballRowLimits(4, BALL_ROWS), RING_IN = ballRowLimits(2, BALL_ROWS), NEAR = ballRowLimits(1.5, BALL_ROWS);
-/** Row distances to the lung and to the rest, grown on demand. */
-let rowBuf = new Int32Array(0);
+/** Row distances to the lung and to the rest, and the gradients' keys, grown on demand. */
+let rowBuf = new Int32Array(0), keyBuf = new Int32Array(0);
 
 /** The blur reading of a segmentation's analysis image, or null when its lungs show no usable border. */
 export function edgeBlur(seg: LungSegmentation): EdgeBlur | null {
@@ -67,8 +64,11 @@ export function edgeBlur(seg: LungSegmentation): EdgeBlur | null {
   rowDistances(labels, W, x0, y0, x1, y1, false, T.subarray(pad, size - pad));
   const [d0, d1, d2, d3] = DEEP, [o0, o1, o2, o3, o4] = RING_OUT, [i0, i1, i2] = RING_IN, [n0, n1] = NEAR;
   const w2 = 2 * ww, w3 = 3 * ww, w4 = 4 * ww;
-  const parenchyma = new Uint32Array(256), ring = new Uint32Array(256), gradients: number[] = [];
-  let nParenchyma = 0, nRing = 0;
+  const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
+  // Gradients as integer keys (2 gx)^2 + (2 gy)^2: their order is the gradients' order (sqrt(key / 4) is the gradient).
+  if (keyBuf.length < ww * hh) keyBuf = new Int32Array(ww * hh);
+  const keys = keyBuf;
+  let nParenchyma = 0, nRing = 0, nGradients = 0;
   for (let y = Math.max(1, y0); y < Math.min(H - 1, y1); y++) {
     for (let x = Math.max(1, x0), c = pad + (y - y0) * ww + x - x0; x < Math.min(W - 1, x1); x++, c++) {
       const i = y * W + x;
@@ -81,14 +81,15 @@ export function edgeBlur(seg: LungSegmentation): EdgeBlur | null {
       }
       // outside <= 1.5 and inside <= 1.5: both a lung and a non-lung pixel within 1.5 px.
       if (((L[c] - n0) | (L[c - ww] - n1) | (L[c + ww] - n1)) < 0 && ((T[c] - n0) | (T[c - ww] - n1) | (T[c + ww] - n1)) < 0) {
-        const gx = (data[i + 1] - data[i - 1]) / 2, gy = (data[i + W] - data[i - W]) / 2;
-        gradients.push(Math.sqrt(gx * gx + gy * gy));
+        const dx = data[i + 1] - data[i - 1], dy = data[i + W] - data[i - W];
+        keys[nGradients++] = dx * dx + dy * dy;
       }
     }
   }
-  if (nParenchyma < 16 || nRing < 16 || gradients.length < 16) return null;
+  if (nParenchyma < 16 || nRing < 16 || nGradients < 16) return null;
   const step = histogramQuantile(ring, nRing, 0.5) - histogramQuantile(parenchyma, nParenchyma, 0.5);
-  const gradient = quantile(Float64Array.from(gradients).sort(), GRADIENT_QUANTILE);
+  // The same number as the quantile of the gradients sqrt(gx^2 + gy^2) with gx = dx / 2: gx^2 + gy^2 = key / 4 exactly.
+  const gradient = Math.sqrt(keyQuantile(keys, nGradients, GRADIENT_QUANTILE) / 4);
   // A border with little contrast (a soft-tissue window, tissue as dark as lung) says nothing about blur.
   if (step < 16 || !(gradient > 0)) return null;
   return { sigma: step / (gradient * Math.sqrt(2 * Math.PI)), step, gradient };
