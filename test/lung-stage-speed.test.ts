@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ballRowLimits, distanceToSet, rowDistances } from '../src/data/morphology.js';
+import { ballRowLimits, chamferSweeps, distanceToSet, rowDistances } from '../src/data/morphology.js';
 import { edgeBlur, type EdgeBlur } from '../src/data/edge-blur.js';
 import { borderThreshold, segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
 import { histogramQuantile } from '../src/data/histogram.js';
@@ -154,4 +154,34 @@ test('edgeBlur: exactly the previous distance-transform code, on random masks an
     assert.deepEqual(edgeBlur(seg), oldEdgeBlur(seg), `phantom ${size}`);
   }
   assert.ok(nonNull > compared / 4, `readings on ${nonNull} of ${compared} random masks (the comparison is not only of nulls)`);
+});
+
+test('chamferSweeps over a window: the distance transform of the window cut out, the rest untouched', () => {
+  const rng = new Rng(5);
+  // Known values: one seed in a 5 x 3 window, steps 3 and diagonals 4.
+  const d = new Int32Array(15).fill(1 << 30);
+  d[7] = 0; // (2, 1)
+  chamferSweeps(d, 5, 0, 0, 5, 3);
+  assert.deepEqual([...d], [7, 4, 3, 4, 7, 6, 3, 0, 3, 6, 7, 4, 3, 4, 7]);
+  for (const [W, H] of [[1, 1], [1, 7], [9, 1], [23, 17], [64, 48]]) {
+    for (let k = 0; k < 6; k++) {
+      const mask = Uint8Array.from({ length: W * H }, () => (rng.next() < [0.01, 0.2, 0.6][k % 3] ? 1 : 0));
+      const x0 = Math.floor(rng.next() * W), y0 = Math.floor(rng.next() * H);
+      const x1 = x0 + 1 + Math.floor(rng.next() * (W - x0)), y1 = y0 + 1 + Math.floor(rng.next() * (H - y0));
+      const ww = x1 - x0, hh = y1 - y0;
+      const cut = new Uint8Array(ww * hh);
+      for (let y = 0; y < hh; y++) for (let x = 0; x < ww; x++) cut[y * ww + x] = mask[(y0 + y) * W + x0 + x];
+      const expected = distanceToSet(cut, ww, hh);
+      const units = Int32Array.from({ length: W * H }, (_, i) => (mask[i] ? 0 : 1e9));
+      const before = units.slice();
+      chamferSweeps(units, W, x0, y0, x1, y1);
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const i = y * W + x;
+          if (x >= x0 && x < x1 && y >= y0 && y < y1) assert.equal(Math.fround(units[i] / 3), expected[(y - y0) * ww + x - x0], `${W}x${H} (${x},${y})`);
+          else assert.equal(units[i], before[i], 'outside the window');
+        }
+      }
+    }
+  }
 });

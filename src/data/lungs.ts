@@ -22,7 +22,7 @@
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
 import { histogramQuantile } from './histogram.js';
-import { ROW_NONE, ballRowLimits, dilate, rowDistances } from './morphology.js';
+import { ROW_NONE, ballRowLimits, chamferSweeps, dilate, rowDistances } from './morphology.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v4-border2';
@@ -359,79 +359,23 @@ function nearOutside(comp: Int32Array, bg: Uint8Array, w: number, x0: number, y0
 
 /**
  * Closing of component `id` by a chamfer disc of radius R (chamfer units) within the window, written to out
- * (1 = the component or a pixel the closing adds that is body and not yet labelled). d1, d2 are scratch. The
- * initialisations and the final test are fused into the chamfer sweeps.
+ * (1 = the component or a pixel the closing adds that is body and not yet labelled). d1, d2 are scratch.
  */
 function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, hh: number, x0: number, y0: number, x1: number, y1: number, R: number, d1: Int32Array, d2: Int32Array, out: Uint8Array): void {
-  // Distance to the component (forward sweep with initialisation).
+  // Distance to the component.
+  for (let y = y0; y < y1; y++) for (let i = y * w + x0, end = y * w + x1; i < end; i++) d1[i] = comp[i] === id ? 0 : INF;
+  chamferSweeps(d1, w, x0, y0, x1, y1);
+  // The dilation's complement (d1 > R) seeds the second transform. The image's edge counts as outside the
+  // dilation: the closing adds nothing within R of it, so a lung cut by the crop gets no wedges filled between it
+  // and the edge (its own pixels stay).
   for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x;
-      if (comp[i] === id) { d1[i] = 0; continue; }
-      let v = INF, u;
-      if (x > x0 && (u = d1[i - 1] + 3) < v) v = u;
-      if (y > y0) {
-        if ((u = d1[i - w] + 3) < v) v = u;
-        if (x > x0 && (u = d1[i - w - 1] + 4) < v) v = u;
-        if (x < x1 - 1 && (u = d1[i - w + 1] + 4) < v) v = u;
-      }
-      d1[i] = v;
-    }
+    const edgeRow = y === 0 || y === hh - 1;
+    for (let x = x0, i = y * w + x0; x < x1; x++, i++) d2[i] = d1[i] > R || edgeRow || x === 0 || x === w - 1 ? 0 : INF;
   }
-  // Backward sweep; the dilation's complement (d1 > R) seeds the second transform.
-  for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w;
-    for (let x = x1 - 1; x >= x0; x--) {
-      const i = row + x;
-      let v = d1[i], u;
-      if (v !== 0) {
-        if (x < x1 - 1 && (u = d1[i + 1] + 3) < v) v = u;
-        if (y < y1 - 1) {
-          if ((u = d1[i + w] + 3) < v) v = u;
-          if (x < x1 - 1 && (u = d1[i + w + 1] + 4) < v) v = u;
-          if (x > x0 && (u = d1[i + w - 1] + 4) < v) v = u;
-        }
-        d1[i] = v;
-      }
-      // The image's edge counts as outside the dilation: the closing adds nothing within R of it, so a lung
-      // cut by the crop gets no wedges filled between it and the edge (its own pixels stay).
-      d2[i] = v > R || x === 0 || y === 0 || x === w - 1 || y === hh - 1 ? 0 : INF;
-    }
-  }
-  // Distance to the dilation's complement: forward sweep, then backward sweep with the final test.
+  // Distance to the dilation's complement; the closing is where it exceeds R.
+  chamferSweeps(d2, w, x0, y0, x1, y1);
   for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x;
-      let v = d2[i];
-      if (v === 0) continue;
-      let u;
-      if (x > x0 && (u = d2[i - 1] + 3) < v) v = u;
-      if (y > y0) {
-        if ((u = d2[i - w] + 3) < v) v = u;
-        if (x > x0 && (u = d2[i - w - 1] + 4) < v) v = u;
-        if (x < x1 - 1 && (u = d2[i - w + 1] + 4) < v) v = u;
-      }
-      d2[i] = v;
-    }
-  }
-  for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w;
-    for (let x = x1 - 1; x >= x0; x--) {
-      const i = row + x;
-      let v = d2[i], u;
-      if (v !== 0) {
-        if (x < x1 - 1 && (u = d2[i + 1] + 3) < v) v = u;
-        if (y < y1 - 1) {
-          if ((u = d2[i + w] + 3) < v) v = u;
-          if (x < x1 - 1 && (u = d2[i + w + 1] + 4) < v) v = u;
-          if (x > x0 && (u = d2[i + w - 1] + 4) < v) v = u;
-        }
-        d2[i] = v;
-      }
-      out[i] = comp[i] === id || (v > R && body[i] && !labels[i]) ? 1 : 0;
-    }
+    for (let i = y * w + x0, end = y * w + x1; i < end; i++) out[i] = comp[i] === id || (d2[i] > R && body[i] && !labels[i]) ? 1 : 0;
   }
 }
 

@@ -17,39 +17,83 @@ const INF = 1e9;
 function chamferUnits(mask: Uint8Array, W: number, H: number, setValue: 0 | 1): Int32Array {
   const d = new Int32Array(W * H);
   for (let i = 0; i < d.length; i++) d[i] = (mask[i] ? 1 : 0) === setValue ? 0 : INF;
-  for (let y = 0; y < H; y++) {
-    const row = y * W;
-    for (let x = 0; x < W; x++) {
-      const i = row + x;
-      let v = d[i];
-      if (v === 0) continue;
-      let c: number;
-      if (x > 0 && (c = d[i - 1] + 3) < v) v = c;
-      if (y > 0) {
-        if ((c = d[i - W] + 3) < v) v = c;
-        if (x > 0 && (c = d[i - W - 1] + 4) < v) v = c;
-        if (x < W - 1 && (c = d[i - W + 1] + 4) < v) v = c;
-      }
-      d[i] = v;
-    }
-  }
-  for (let y = H - 1; y >= 0; y--) {
-    const row = y * W;
-    for (let x = W - 1; x >= 0; x--) {
-      const i = row + x;
-      let v = d[i];
-      if (v === 0) continue;
-      let c: number;
-      if (x < W - 1 && (c = d[i + 1] + 3) < v) v = c;
-      if (y < H - 1) {
-        if ((c = d[i + W] + 3) < v) v = c;
-        if (x < W - 1 && (c = d[i + W + 1] + 4) < v) v = c;
-        if (x > 0 && (c = d[i + W - 1] + 4) < v) v = c;
-      }
-      d[i] = v;
-    }
-  }
+  if (W > 0 && H > 0) chamferSweeps(d, W, 0, 0, W, H);
   return d;
+}
+
+/**
+ * The two chamfer sweeps (3-4 weights) over the window [x0,x1) x [y0,y1) of a w-wide image, in place: d holds 0 on
+ * the seeds and a large value (at most 2^30) elsewhere, and ends as the chamfer distance in units (3 per step, 4
+ * per diagonal step) to the nearest seed by paths within the window, which on a rectangle is
+ * min over seeds of 3 max(|dx|, |dy|) + min(|dx|, |dy|).
+ */
+export function chamferSweeps(d: Int32Array, w: number, x0: number, y0: number, x1: number, y1: number): void {
+  forwardSweep(d, w, x0, y0, x1, y1);
+  backwardSweep(d, w, x0, y0, x1, y1);
+}
+
+/**
+ * The forward chamfer sweep (3-4 weights) over the window [x0,x1) x [y0,y1) of a w-wide image: each pixel takes the
+ * smallest of itself and its left, upper-left, upper and upper-right neighbours (+3 or +4) within the window. The
+ * window's first row, first and last columns are done apart, so that the inner loop has no bounds tests.
+ */
+function forwardSweep(d: Int32Array, w: number, x0: number, y0: number, x1: number, y1: number): void {
+  for (let i = y0 * w + x0 + 1, end = y0 * w + x1; i < end; i++) { const u = d[i - 1] + 3; if (u < d[i]) d[i] = u; }
+  const wide = x1 - x0 > 1;
+  for (let y = y0 + 1; y < y1; y++) {
+    const row = y * w;
+    let i = row + x0, v = d[i], u;
+    if ((u = d[i - w] + 3) < v) v = u;
+    if (wide && (u = d[i - w + 1] + 4) < v) v = u;
+    d[i] = v;
+    for (i = row + x0 + 1; i < row + x1 - 1; i++) {
+      v = d[i];
+      if (v === 0) continue;
+      if ((u = d[i - 1] + 3) < v) v = u;
+      if ((u = d[i - w] + 3) < v) v = u;
+      if ((u = d[i - w - 1] + 4) < v) v = u;
+      if ((u = d[i - w + 1] + 4) < v) v = u;
+      d[i] = v;
+    }
+    if (wide) {
+      i = row + x1 - 1;
+      v = d[i];
+      if ((u = d[i - 1] + 3) < v) v = u;
+      if ((u = d[i - w] + 3) < v) v = u;
+      if ((u = d[i - w - 1] + 4) < v) v = u;
+      d[i] = v;
+    }
+  }
+}
+
+/** The backward sweep: right, lower-right, lower and lower-left neighbours, from the window's last pixel. */
+function backwardSweep(d: Int32Array, w: number, x0: number, y0: number, x1: number, y1: number): void {
+  for (let i = (y1 - 1) * w + x1 - 2, end = (y1 - 1) * w + x0; i >= end; i--) { const u = d[i + 1] + 3; if (u < d[i]) d[i] = u; }
+  const wide = x1 - x0 > 1;
+  for (let y = y1 - 2; y >= y0; y--) {
+    const row = y * w;
+    let i = row + x1 - 1, v = d[i], u;
+    if ((u = d[i + w] + 3) < v) v = u;
+    if (wide && (u = d[i + w - 1] + 4) < v) v = u;
+    d[i] = v;
+    for (i = row + x1 - 2; i > row + x0; i--) {
+      v = d[i];
+      if (v === 0) continue;
+      if ((u = d[i + 1] + 3) < v) v = u;
+      if ((u = d[i + w] + 3) < v) v = u;
+      if ((u = d[i + w + 1] + 4) < v) v = u;
+      if ((u = d[i + w - 1] + 4) < v) v = u;
+      d[i] = v;
+    }
+    if (wide) {
+      i = row + x0;
+      v = d[i];
+      if ((u = d[i + 1] + 3) < v) v = u;
+      if ((u = d[i + w] + 3) < v) v = u;
+      if ((u = d[i + w + 1] + 4) < v) v = u;
+      d[i] = v;
+    }
+  }
 }
 
 /**
