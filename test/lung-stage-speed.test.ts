@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ballRowLimits, chamferSweeps, distanceToSet, rowDistances } from '../src/data/morphology.js';
+import { ballRowLimits, chamferSweeps, dilate, distanceToSet, erode, rowDistances } from '../src/data/morphology.js';
 import { edgeBlur, type EdgeBlur } from '../src/data/edge-blur.js';
 import { borderThreshold, segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
 import { histogramQuantile } from '../src/data/histogram.js';
@@ -180,6 +180,26 @@ test('chamferSweeps over a window: the distance transform of the window cut out,
           const i = y * W + x;
           if (x >= x0 && x < x1 && y >= y0 && y < y1) assert.equal(Math.fround(units[i] / 3), expected[(y - y0) * ww + x - x0], `${W}x${H} (${x},${y})`);
           else assert.equal(units[i], before[i], 'outside the window');
+        }
+      }
+    }
+  }
+});
+
+test('erode and dilate with a box holding every set pixel (a hint): the same masks as without it', () => {
+  const rng = new Rng(9);
+  for (const [W, H] of [[1, 1], [20, 13], [64, 64], [130, 97]]) {
+    for (let k = 0; k < 8; k++) {
+      // Set pixels only inside a random box; the hint is that box or a larger one.
+      const bx0 = Math.floor(rng.next() * W), by0 = Math.floor(rng.next() * H);
+      const bx1 = bx0 + 1 + Math.floor(rng.next() * (W - bx0)), by1 = by0 + 1 + Math.floor(rng.next() * (H - by0));
+      const mask = new Uint8Array(W * H);
+      for (let y = by0; y < by1; y++) for (let x = bx0; x < bx1; x++) if (rng.next() < [0.05, 0.5, 0.95][k % 3]) mask[y * W + x] = 1 + (k & 1);
+      const hints = [{ x0: bx0, y0: by0, x1: bx1, y1: by1 }, { x0: bx0 - 3, y0: by0 - 2, x1: bx1 + 5, y1: by1 + 1 }];
+      for (const within of hints) {
+        for (const r of [1, 1.5, 2, 3.1, 4.5, 6]) {
+          assert.deepEqual(erode(mask, W, H, r, within), erode(mask, W, H, r), `erode ${W}x${H} #${k} r ${r}`);
+          assert.deepEqual(dilate(mask, W, H, r, within), dilate(mask, W, H, r), `dilate ${W}x${H} #${k} r ${r}`);
         }
       }
     }

@@ -124,8 +124,8 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   if (!seg.found) return null;
   const { width: W, height: H, data } = seg.analysis;
   // erode reads any non-zero label as lung. Every lung pixel is inside seg.box: the loops below visit it only.
-  const core = erode(seg.labels, W, H, 2);
   const box = seg.box ?? { x0: 0, y0: 0, x1: W, y1: H };
+  const core = erode(seg.labels, W, H, 2, box);
   let lo: number, hi: number;
   if (hu) {
     // Grey levels at the HU thresholds (grey = (HU - intercept) / slope).
@@ -152,7 +152,7 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   // which grows with the slice's blur (a blurred vessel is wider).
   const blur = addedBlur(edgeBlur(seg));
   const radius = vesselRadius(blur);
-  const opened = dilate(erode(mask, W, H, radius), W, H, radius);
+  const opened = dilate(erode(mask, W, H, radius, box), W, H, radius, box);
   inv = 0;
   cons = 0;
   for (let y = box.y0; y < box.y1; y++) {

@@ -165,15 +165,18 @@ export function ballRowLimits(radius: number, rows: number): number[] {
 }
 
 /** Bounding box of the set pixels (exclusive x1, y1), or null when none is set. */
-function bounds(mask: Uint8Array, W: number, H: number): { x0: number; y0: number; x1: number; y1: number } | null {
+function bounds(mask: Uint8Array, W: number, H: number, within?: Region): { x0: number; y0: number; x1: number; y1: number } | null {
+  // With `within` (a box holding every set pixel), only its part of each row is read.
+  const wx0 = within ? Math.max(0, within.x0) : 0, wx1 = within ? Math.min(W, within.x1) : W;
+  const wy0 = within ? Math.max(0, within.y0) : 0, wy1 = within ? Math.min(H, within.y1) : H;
   let x0 = W, y0 = H, x1 = 0, y1 = 0;
-  for (let y = 0; y < H; y++) {
+  for (let y = wy0; y < wy1; y++) {
     const row = y * W;
     // Only the empty ends of a row are read (from each side up to its first set pixel).
-    let first = 0;
-    while (first < W && !mask[row + first]) first++;
-    if (first === W) continue;
-    let last = W - 1;
+    let first = wx0;
+    while (first < wx1 && !mask[row + first]) first++;
+    if (first === wx1) continue;
+    let last = wx1 - 1;
     while (!mask[row + last]) last--;
     if (y < y0) y0 = y;
     y1 = y + 1;
@@ -183,14 +186,17 @@ function bounds(mask: Uint8Array, W: number, H: number): { x0: number; y0: numbe
   return y1 > y0 ? { x0, y0, x1, y1 } : null;
 }
 
+/** A box (exclusive x1, y1) that holds every set pixel of a mask: a hint that spares reading the rest. */
+export interface Region { x0: number; y0: number; x1: number; y1: number }
+
 /**
  * dilate by the chamfer ball of `units` (ballHalfWidths), by row runs: a pixel is set when a row of the ball holds
  * a set pixel, i.e. when the distance along that row to the nearest set pixel is at most the row's half-width.
  * Only the set pixels' box grown by the ball is visited (nothing outside it can be reached).
  */
-function dilateByRows(mask: Uint8Array, W: number, H: number, units: number): Uint8Array {
+function dilateByRows(mask: Uint8Array, W: number, H: number, units: number, within?: Region): Uint8Array {
   const out = new Uint8Array(W * H);
-  const box = bounds(mask, W, H);
+  const box = bounds(mask, W, H, within);
   if (!box) return out;
   const a = ballHalfWidths(units), m = a.length - 1;
   const x0 = Math.max(0, box.x0 - a[0]), x1 = Math.min(W, box.x1 + a[0]);
@@ -242,9 +248,9 @@ function dilateByRows(mask: Uint8Array, W: number, H: number, units: number): Ui
  * nearest unset pixel is farther than the row's half-width. Only the set pixels' box is visited; a row of the
  * ball above or below it is all unset.
  */
-function erodeByRows(mask: Uint8Array, W: number, H: number, units: number, radius: number): Uint8Array {
+function erodeByRows(mask: Uint8Array, W: number, H: number, units: number, radius: number, within?: Region): Uint8Array {
   const out = new Uint8Array(W * H);
-  const box = bounds(mask, W, H);
+  const box = bounds(mask, W, H, within);
   if (!box) return out;
   const a = ballHalfWidths(units), m = a.length - 1;
   const { x0, y0, x1, y1 } = box, ww = x1 - x0;
@@ -294,17 +300,17 @@ export function distanceToSet(mask: Uint8Array, W: number, H: number): Float32Ar
   return d;
 }
 
-/** The mask grown by `radius` pixels. */
-export function dilate(mask: Uint8Array, W: number, H: number, radius: number): Uint8Array {
-  return dilateMany(mask, W, H, [radius])[0];
+/** The mask grown by `radius` pixels. `within`: a box known to hold every set pixel (only a hint: same result). */
+export function dilate(mask: Uint8Array, W: number, H: number, radius: number, within?: Region): Uint8Array {
+  return dilateMany(mask, W, H, [radius], within)[0];
 }
 
 /** The mask grown by each of `radii` (one distance transform for all of them). */
-export function dilateMany(mask: Uint8Array, W: number, H: number, radii: readonly number[]): Uint8Array[] {
+export function dilateMany(mask: Uint8Array, W: number, H: number, radii: readonly number[], within?: Region): Uint8Array[] {
   const small = (r: number) => r > 0 && byRows(unitsWithin(r));
   const d = radii.some((r) => r > 0 && !small(r)) ? chamferUnits(mask, W, H, 1) : null;
   return radii.map((radius) => {
-    if (small(radius)) return dilateByRows(mask, W, H, unitsWithin(radius));
+    if (small(radius)) return dilateByRows(mask, W, H, unitsWithin(radius), within);
     if (radius <= 0 || !d) return mask.slice();
     const max = unitsWithin(radius);
     const out = new Uint8Array(W * H);
@@ -313,11 +319,14 @@ export function dilateMany(mask: Uint8Array, W: number, H: number, radii: readon
   });
 }
 
-/** The mask shrunk by `radius` pixels (pixels outside the image count as unset). */
-export function erode(mask: Uint8Array, W: number, H: number, radius: number): Uint8Array {
+/**
+ * The mask shrunk by `radius` pixels (pixels outside the image count as unset). `within`: a box known to hold every
+ * set pixel (only a hint: same result).
+ */
+export function erode(mask: Uint8Array, W: number, H: number, radius: number, within?: Region): Uint8Array {
   if (radius <= 0) return mask.slice();
   const max = unitsWithin(radius);
-  if (byRows(max)) return erodeByRows(mask, W, H, max, radius);
+  if (byRows(max)) return erodeByRows(mask, W, H, max, radius, within);
   // Distance to the nearest unset pixel.
   const d = chamferUnits(mask, W, H, 0);
   const out = new Uint8Array(W * H);
