@@ -95,8 +95,18 @@ function analysisImage(img: GreyImage): { analysis: GreyImage; scale: number } {
 
 /** Otsu's threshold on the histogram of the pixels in [from, below): pixels < t are dark. Also the separability (between / total variance). */
 function otsu(data: Uint8Array, from = 0, below = 256): { t: number; separability: number; variance: number; gap: number } {
+  return otsuOfHistogram(greyHistogram(data), from, below);
+}
+
+/** The histogram of 8-bit grey levels (counts as doubles, as otsu sums them). */
+function greyHistogram(data: Uint8Array): Float64Array {
   const hist = new Float64Array(256);
   for (let i = 0; i < data.length; i++) hist[data[i]]++;
+  return hist;
+}
+
+/** otsu on a ready histogram (the three splits of segmentLungs read one). */
+function otsuOfHistogram(hist: Float64Array, from = 0, below = 256): { t: number; separability: number; variance: number; gap: number } {
   let n = 0, sum = 0, sumSq = 0;
   for (let v = from; v < below; v++) { n += hist[v]; sum += v * hist[v]; sumSq += v * v * hist[v]; }
   if (n === 0) return { t: below, separability: 0, variance: 0, gap: 0 };
@@ -289,38 +299,36 @@ const BIG = 1 << 20;
  * Written into out; up is scratch. Also counts, per component, the pixels at 2 or more (core) and the maximum.
  */
 function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, out: Int32Array, up: Int32Array, core: Int32Array, maxDist: Int32Array): void {
+  // A run starts at 1, or at BIG on the image's edge; then it counts on (the window's first pixel of a row or
+  // column is the only one that can start on the edge, so the rest need no test).
+  const left0 = x0 === 0 ? BIG : 1, right0 = x1 === w ? BIG : 1, top0 = y0 === 0 ? BIG : 1, bottom0 = y1 === h ? BIG : 1;
   for (let y = y0; y < y1; y++) {
     const row = y * w;
-    let run = 0;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x;
-      if (sel[comp[i]]) { run = run ? run + 1 : x === 0 ? BIG : 1; out[i] = run; } else { run = 0; out[i] = 0; }
-    }
-    run = 0;
-    for (let x = x1 - 1; x >= x0; x--) {
-      const i = row + x;
-      if (out[i]) { run = run ? run + 1 : x === w - 1 ? BIG : 1; if (run < out[i]) out[i] = run; } else run = 0;
-    }
+    let i = row + x0, run = sel[comp[i]] ? left0 : 0;
+    out[i] = run;
+    for (i++; i < row + x1; i++) { run = sel[comp[i]] ? run + 1 : 0; out[i] = run; }
+    i = row + x1 - 1;
+    run = out[i] ? right0 : 0;
+    if (run < out[i]) out[i] = run;
+    for (i--; i >= row + x0; i--) { const v = out[i]; run = v ? run + 1 : 0; if (run < v) out[i] = run; }
   }
-  const col = new Int32Array(x1 - x0);
+  const ww = x1 - x0;
+  const col = new Int32Array(ww);
   for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x, k = x - x0;
-      col[k] = out[i] ? (col[k] ? col[k] + 1 : y === 0 ? BIG : 1) : 0;
-      up[i] = col[k];
-    }
+    const row = y * w + x0;
+    if (y === y0) { for (let k = 0; k < ww; k++) { const c = out[row + k] ? top0 : 0; col[k] = c; up[row + k] = c; } continue; }
+    for (let k = 0; k < ww; k++) { const c = out[row + k] ? col[k] + 1 : 0; col[k] = c; up[row + k] = c; }
   }
-  col.fill(0);
   for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x, k = x - x0;
+    const row = y * w + x0, first = y === y1 - 1;
+    for (let k = 0; k < ww; k++) {
+      const i = row + k;
       const v = out[i];
       if (!v) { col[k] = 0; continue; }
-      col[k] = col[k] ? col[k] + 1 : y === h - 1 ? BIG : 1;
+      const c = first ? bottom0 : col[k] + 1;
+      col[k] = c;
       let m = v < up[i] ? v : up[i];
-      if (col[k] < m) m = col[k];
+      if (c < m) m = c;
       out[i] = m;
       const id = comp[i];
       if (m >= 2) core[id]++;
@@ -403,7 +411,8 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
     const t = Math.max(0, Math.min(256, Math.ceil((LUNG_HU - intercept) / slope)));
     return attempt(analysis, scale, t);
   }
-  const o = otsu(analysis.data);
+  const hist = greyHistogram(analysis.data);
+  const o = otsuOfHistogram(hist);
   if (o.variance < 4) return emptyResult(analysis, scale, 'the image is flat (no contrast)');
   if (o.separability < MIN_SEPARABILITY) {
     // Much noise or flat grey around the lungs can hide the split in the picture as a whole: try it anyway, and
@@ -416,13 +425,13 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   const first = attempt(analysis, scale, o.t);
   if (first.found) return refine(first);
   // Soft-tissue windows: fat is dark grey and can join the lungs to the outside air; split the dark class again.
-  const lower = otsu(analysis.data, 0, o.t);
+  const lower = otsuOfHistogram(hist, 0, o.t);
   if (lower.t < o.t - 8 && lower.separability >= MIN_SEPARABILITY) {
     const second = attempt(analysis, scale, lower.t);
     if (second.found) return refine(second);
   }
   // Very light lung windows: grey lungs between grey air and white tissue; split the bright class again.
-  const upper = otsu(analysis.data, o.t, 256);
+  const upper = otsuOfHistogram(hist, o.t, 256);
   if (upper.t > o.t + 8 && upper.separability >= MIN_SEPARABILITY && upper.gap >= MIN_RETRY_GAP) {
     const third = attempt(analysis, scale, upper.t);
     if (third.found) return refine(third);
