@@ -338,30 +338,34 @@ function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x
 }
 
 /**
- * Counts, per component id, the pixels of the window within `r` pixels (a (2r+1)-square) of a pixel of a
- * component with bg[id] = 1: a separable dilation (rows, then columns). mark and dist are scratch.
+ * Counts, per component id with sel[id] = 1, its pixels in the window that lie within `r` pixels (a (2r+1)-square)
+ * of a pixel of the window in a component with bg[id] = 1. From the runs (R, with their ids): the background runs,
+ * cut to the window and widened by r, mark their rows; each selected run's pixels then read the marks of the
+ * 2r + 1 rows around them.
  */
-function nearOutside(comp: Int32Array, bg: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, r: number, mark: Uint8Array, dist: Int32Array, count: Int32Array): void {
-  for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    let last = -BIG;
-    for (let x = x0; x < x1; x++) { const i = row + x; if (bg[comp[i]]) last = x; mark[i] = x - last <= r ? 1 : 0; }
-    last = BIG;
-    for (let x = x1 - 1; x >= x0; x--) { const i = row + x; if (bg[comp[i]]) last = x; if (last - x <= r) mark[i] = 1; }
+function nearOutside(R: Runs, bg: Uint8Array, sel: Uint8Array, x0: number, y0: number, x1: number, y1: number, r: number, count: Int32Array): void {
+  const ww = x1 - x0, hh = y1 - y0;
+  const mark = new Uint8Array(ww * hh);
+  const { rs, re, ry, ids } = R;
+  for (let k = 0; k < R.n; k++) {
+    const y = ry[k];
+    if (y < y0 || y >= y1 || !bg[ids[k]]) continue;
+    const a = Math.max(rs[k], x0), b = Math.min(re[k], x1);
+    if (a >= b) continue;
+    mark.fill(1, (y - y0) * ww + Math.max(x0, a - r) - x0, (y - y0) * ww + Math.min(x1, b + r) - x0);
   }
-  const lastRow = new Int32Array(x1 - x0).fill(-BIG);
-  for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) { const i = row + x, k = x - x0; if (mark[i]) lastRow[k] = y; dist[i] = y - lastRow[k]; }
-  }
-  lastRow.fill(BIG);
-  for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x, k = x - x0;
-      if (mark[i]) lastRow[k] = y;
-      if (dist[i] <= r || lastRow[k] - y <= r) count[comp[i]]++;
+  for (let k = 0; k < R.n; k++) {
+    const id = ids[k];
+    if (!sel[id]) continue;
+    const y = ry[k];
+    const a = Math.max(rs[k], x0), b = Math.min(re[k], x1);
+    if (y < y0 || y >= y1 || a >= b) continue;
+    const top = Math.max(y0, y - r) - y0, bottom = Math.min(y1 - 1, y + r) - y0;
+    let n = 0;
+    for (let x = a - x0; x < b - x0; x++) {
+      for (let yy = top; yy <= bottom; yy++) if (mark[yy * ww + x]) { n++; break; }
     }
+    count[id] += n;
   }
 }
 
@@ -652,7 +656,9 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     wx0 = Math.max(0, wx0 - WALL_MIN); wy0 = Math.max(0, wy0 - WALL_MIN);
     wx1 = Math.min(w, wx1 + WALL_MIN); wy1 = Math.min(h, wy1 + WALL_MIN);
     const near = new Int32Array(nc);
-    nearOutside(comp, isBg, w, wx0, wy0, wx1, wy1, WALL_MIN, one, d2, near);
+    const isCand = new Uint8Array(nc);
+    for (const c of cands) isCand[c.id] = 1;
+    nearOutside(darkRuns, isBg, isCand, wx0, wy0, wx1, wy1, WALL_MIN, near);
     cands = cands.filter((c) => near[c.id] <= MAX_NEAR_OUTSIDE * c.area);
   }
 
