@@ -604,21 +604,23 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   }
 
   // 3. Candidates: large, thick, not background. Thickness at a pixel = the shortest of its four straight runs
-  // (left, right, up, down) to a pixel outside the component (the image border does not end a run): two
-  // row-major sweeps over the window that holds the large components.
+  // (left, right, up, down) to a pixel outside the component (the image border does not end a run): row-major
+  // sweeps over each large component's box.
   const minArea = Math.max(8, MIN_COMPONENT_FRACTION * n);
   // The largest few only (the rest could not be among the two lungs kept).
   let cands = list.filter((c) => !c.background && c.area >= minArea).sort((a, b) => b.area - a.area).slice(0, 12);
   if (cands.length > 0) {
+    // One candidate at a time, over its own box: runs never cross from one dark component into another (4-adjacent
+    // dark pixels are one component), so each candidate's thicknesses are those of a sweep over all of them
+    // together, and the boxes of the candidates hold fewer pixels than the box around them all.
     const isPot = new Uint8Array(nc);
-    let wx0 = w, wy0 = h, wx1 = 0, wy1 = 0;
+    const core = new Int32Array(nc), maxDist = new Int32Array(nc);
     for (const c of cands) {
       isPot[c.id] = 1;
-      wx0 = Math.min(wx0, c.x0); wy0 = Math.min(wy0, c.y0); wx1 = Math.max(wx1, c.x1); wy1 = Math.max(wy1, c.y1);
+      runThickness(comp, isPot, w, h, c.x0, c.y0, c.x1, c.y1, dist, d2, core, maxDist);
+      isPot[c.id] = 0;
+      c.core = core[c.id]; c.maxDist = maxDist[c.id] * CH;
     }
-    const core = new Int32Array(nc), maxDist = new Int32Array(nc);
-    runThickness(comp, isPot, w, h, wx0, wy0, wx1, wy1, dist, d2, core, maxDist);
-    for (const c of cands) { c.core = core[c.id]; c.maxDist = maxDist[c.id] * CH; }
   }
   const minThick = 2.5 * CH;
   // Thin bands (the gaps inside the table, the space between body and table) are not lung: half-thickness
