@@ -90,10 +90,13 @@ export interface ChestCheck {
 
 const median = (hist: Float64Array, n: number): number => histogramQuantile(hist, n, 0.5);
 
-/** Variance of the B x B block means over the variance of the pixels (NaN for a flat picture). */
-function coarseShare(data: Uint8Array, w: number, h: number, B: number): number {
+/**
+ * Variance of the B x B block means over the variance of the pixels (NaN for a flat picture); `all` is the
+ * picture's histogram (its sums are the pixels' sums, exactly: integers).
+ */
+function coarseShare(data: Uint8Array, w: number, h: number, B: number, all: Float64Array): number {
   let s = 0, ss = 0;
-  for (let i = 0; i < w * h; i++) { s += data[i]; ss += data[i] * data[i]; }
+  for (let v = 1; v < 256; v++) { s += v * all[v]; ss += v * v * all[v]; }
   const n = w * h, pixelVar = ss / n - (s / n) ** 2;
   let bs = 0, bss = 0, nb = 0;
   for (let y0 = 0; y0 + B <= h; y0 += B) {
@@ -107,10 +110,10 @@ function coarseShare(data: Uint8Array, w: number, h: number, B: number): number 
   return pixelVar > 0 && nb > 1 ? (bss / nb - (bs / nb) ** 2) / pixelVar : NaN;
 }
 
-/** Scratch arrays, reused from call to call (every call writes what it reads first). */
-let buffers: { n: number; row3: Int32Array; rowS: Int32Array } | null = null;
+/** Scratch array, reused from call to call (every call writes what it reads first). */
+let buffers: { n: number; row3: Int32Array } | null = null;
 function scratch(n: number) {
-  if (!buffers || buffers.n < n) buffers = { n, row3: new Int32Array(n), rowS: new Int32Array(n) };
+  if (!buffers || buffers.n < n) buffers = { n, row3: new Int32Array(n) };
   return buffers;
 }
 
@@ -119,7 +122,7 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
   const { width: w, height: h, data } = seg.analysis;
   const n = w * h;
   const t = seg.threshold ?? 128;
-  const { row3, rowS } = scratch(n);
+  const { row3 } = scratch(n);
   const labels = seg.labels, body = seg.body;
   const lungHist = new Float64Array(256), tissueHist = new Float64Array(256);
   let nLung = 0, nTissue = 0;
@@ -129,9 +132,13 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
     if (i >= w && i < n - w && x !== 0 && x !== w - 1) { i += w - 3; continue; }
     if (body[i] && !labels[i] && data[i] >= t) { tissueHist[data[i]]++; nTissue++; }
   }
-  // Row sums (3 and Sobel's 1-2-1) once, so that the 3x3 mean and the gradient cost a few reads per pixel.
+  // Row sums of 3 once, so that the 3x3 mean costs three reads per pixel; the picture's histogram in the same pass.
+  const all = new Float64Array(256);
   for (let y = 0; y < h; y++) {
-    for (let x = 1, i = y * w + 1; x < w - 1; x++, i++) { row3[i] = data[i - 1] + data[i] + data[i + 1]; rowS[i] = data[i - 1] + 2 * data[i] + data[i + 1]; }
+    const row = y * w;
+    all[data[row]]++;
+    if (w > 1) all[data[row + w - 1]]++;
+    for (let x = 1, i = row + 1; x < w - 1; x++, i++) { const v = data[i]; all[v]++; row3[i] = data[i - 1] + v + data[i + 1]; }
   }
   let lungHp = 0, lungHpN = 0, tisHp = 0, tisHpN = 0;
   for (let y = 1; y < h - 1; y++) {
@@ -156,8 +163,6 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
   // The picture's own darkest and brightest greys stand for clipped air and clipped tissue (a lung window clips
   // soft tissue to its brightest grey, and a washed-out export moves that grey to mid-grey): never "flat colour".
   // (Percentiles 0.5 and 99.5 rather than the extremes: resampling overshoots a clipped grey at its edges.)
-  const all = new Float64Array(256);
-  for (let i = 0; i < n; i++) all[data[i]]++;
   const flatLo = histogramQuantile(all, n, 0.005) + 8, flatHi = histogramQuantile(all, n, 0.995) - 8;
   let mid = 0, flat = 0, edges = 0, axis = 0;
   const box = seg.box ?? { x0: 0, y0: 0, x1: w, y1: h };
@@ -178,9 +183,11 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
       }
       // Sobel: its smoothing across the edge keeps the staircase of a drawn diagonal or curve from reading as
       // horizontal and vertical steps.
+      // (Only around the lungs: the gradient is computed there only.)
+      if (!edgeRow || x < ex0 || x >= ex1) continue;
       const gx = (data[i - w + 1] + 2 * data[i + 1] + data[i + w + 1] - data[i - w - 1] - 2 * data[i - 1] - data[i + w - 1]) / 4;
-      const gy = (rowS[i + w] - rowS[i - w]) / 4;
-      if (edgeRow && x >= ex0 && x < ex1 && gx * gx + gy * gy > edge2) {
+      const gy = (data[i + w - 1] + 2 * data[i + w] + data[i + w + 1] - data[i - w - 1] - 2 * data[i - w] - data[i - w + 1]) / 4;
+      if (gx * gx + gy * gy > edge2) {
         edges++;
         const ax = gx < 0 ? -gx : gx, ay = gy < 0 ? -gy : gy;
         if ((ax < ay ? ax : ay) < ratio * (ax < ay ? ay : ax)) axis++;
@@ -188,7 +195,7 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
     }
   }
   return {
-    coarse: coarseShare(data, w, h, CHEST_LIMITS.block),
+    coarse: coarseShare(data, w, h, CHEST_LIMITS.block, all),
     axisEdges: edges ? axis / edges : 0,
     flat: mid ? flat / mid : 0,
     lungGrain: lungHpN ? lungHp / lungHpN : NaN,

@@ -15,8 +15,8 @@
  * BLUR_GAIN x (added sigma)^2, which addedBlur inverts.
  */
 import type { LungSegmentation } from './lungs.js';
-import { distanceToSet } from './morphology.js';
-import { histogramQuantile } from './histogram.js';
+import { ROW_NONE, ballRowLimits, rowDistances } from './morphology.js';
+import { histogramQuantile, keyQuantile } from './histogram.js';
 
 /** The reading of an ideal step sampled on the pixel grid: 1 / (0.5 sqrt(2 pi)) px. Sharper is not measurable. */
 export const SHARP_EDGE_BLUR = 1 / (0.5 * Math.sqrt(2 * Math.PI));
@@ -37,34 +37,59 @@ export interface EdgeBlur {
   gradient: number;
 }
 
-function quantile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))];
-}
+
+/** Rows either side of a pixel that the bands below read (the ring's outer radius, 4 px). */
+const BALL_ROWS = 4;
+const DEEP = ballRowLimits(3, BALL_ROWS), RING_OUT = ballRowLimits(4, BALL_ROWS), RING_IN = ballRowLimits(2, BALL_ROWS), NEAR = ballRowLimits(1.5, BALL_ROWS);
+/** Row distances to the lung and to the rest, and the gradients' keys, grown on demand. */
+let rowBuf = new Int32Array(0), keyBuf = new Int32Array(0);
 
 /** The blur reading of a segmentation's analysis image, or null when its lungs show no usable border. */
 export function edgeBlur(seg: LungSegmentation): EdgeBlur | null {
   if (!seg.found) return null;
   const { width: W, height: H, data } = seg.analysis;
-  const lung = new Uint8Array(W * H), notLung = new Uint8Array(W * H);
-  for (let i = 0; i < lung.length; i++) { if (seg.labels[i]) lung[i] = 1; else notLung[i] = 1; }
-  const outside = distanceToSet(lung, W, H); // 0 on the lung, px to the lung elsewhere
-  const inside = distanceToSet(notLung, W, H); // 0 off the lung, px to its border on it
-  const parenchyma = new Uint32Array(256), ring = new Uint32Array(256), gradients: number[] = [];
-  let nParenchyma = 0, nRing = 0;
-  for (let y = 1; y < H - 1; y++) {
-    for (let x = 1; x < W - 1; x++) {
+  const labels = seg.labels;
+  // Bands by their chamfer distance to the lung ("outside") and to the rest ("inside"): per pixel, whether a row of
+  // the chamfer ball holds a lung (or non-lung) pixel, from the distance along that row (the same pixels as
+  // thresholding the two distance transforms). Nothing farther than 4 px from the lungs is read, so only their box
+  // grown by a margin is visited (the nearest pixel of either kind to a pixel of it lies within it).
+  const m = BALL_ROWS + 2, box = seg.box ?? { x0: 0, y0: 0, x1: W, y1: H };
+  const x0 = Math.max(0, box.x0 - m), y0 = Math.max(0, box.y0 - m), x1 = Math.min(W, box.x1 + m), y1 = Math.min(H, box.y1 + m);
+  const ww = x1 - x0, hh = y1 - y0;
+  const size = (hh + 2 * BALL_ROWS) * ww, pad = BALL_ROWS * ww;
+  if (rowBuf.length < 2 * size) rowBuf = new Int32Array(2 * size);
+  const L = rowBuf.subarray(0, size), T = rowBuf.subarray(size, 2 * size);
+  for (const d of [L, T]) { d.fill(ROW_NONE, 0, pad); d.fill(ROW_NONE, size - pad, size); }
+  rowDistances(labels, W, x0, y0, x1, y1, true, L.subarray(pad, size - pad));
+  rowDistances(labels, W, x0, y0, x1, y1, false, T.subarray(pad, size - pad));
+  const [d0, d1, d2, d3] = DEEP, [o0, o1, o2, o3, o4] = RING_OUT, [i0, i1, i2] = RING_IN, [n0, n1] = NEAR;
+  const w2 = 2 * ww, w3 = 3 * ww, w4 = 4 * ww;
+  const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
+  // Gradients as integer keys (2 gx)^2 + (2 gy)^2: their order is the gradients' order (sqrt(key / 4) is the gradient).
+  if (keyBuf.length < ww * hh) keyBuf = new Int32Array(ww * hh);
+  const keys = keyBuf;
+  let nParenchyma = 0, nRing = 0, nGradients = 0;
+  for (let y = Math.max(1, y0); y < Math.min(H - 1, y1); y++) {
+    for (let x = Math.max(1, x0), c = pad + (y - y0) * ww + x - x0; x < Math.min(W - 1, x1); x++, c++) {
       const i = y * W + x;
-      if (inside[i] > 3) { parenchyma[data[i]]++; nParenchyma++; }
-      else if (outside[i] > 2 && outside[i] <= 4) { ring[data[i]]++; nRing++; }
-      if (outside[i] <= 1.5 && inside[i] <= 1.5) {
-        const gx = (data[i + 1] - data[i - 1]) / 2, gy = (data[i + W] - data[i - W]) / 2;
-        gradients.push(Math.sqrt(gx * gx + gy * gy));
+      // inside > 3: no non-lung pixel within 3 px. Else 2 < outside <= 4: a lung pixel within 4 px, none within 2.
+      if (((T[c] - d0) | (T[c - ww] - d1) | (T[c + ww] - d1) | (T[c - w2] - d2) | (T[c + w2] - d2) | (T[c - w3] - d3) | (T[c + w3] - d3)) >= 0) {
+        parenchyma[data[i]]++; nParenchyma++;
+      } else if (((L[c] - i0) | (L[c - ww] - i1) | (L[c + ww] - i1) | (L[c - w2] - i2) | (L[c + w2] - i2)) >= 0
+        && ((L[c] - o0) | (L[c - ww] - o1) | (L[c + ww] - o1) | (L[c - w2] - o2) | (L[c + w2] - o2) | (L[c - w3] - o3) | (L[c + w3] - o3) | (L[c - w4] - o4) | (L[c + w4] - o4)) < 0) {
+        ring[data[i]]++; nRing++;
+      }
+      // outside <= 1.5 and inside <= 1.5: both a lung and a non-lung pixel within 1.5 px.
+      if (((L[c] - n0) | (L[c - ww] - n1) | (L[c + ww] - n1)) < 0 && ((T[c] - n0) | (T[c - ww] - n1) | (T[c + ww] - n1)) < 0) {
+        const dx = data[i + 1] - data[i - 1], dy = data[i + W] - data[i - W];
+        keys[nGradients++] = dx * dx + dy * dy;
       }
     }
   }
-  if (nParenchyma < 16 || nRing < 16 || gradients.length < 16) return null;
+  if (nParenchyma < 16 || nRing < 16 || nGradients < 16) return null;
   const step = histogramQuantile(ring, nRing, 0.5) - histogramQuantile(parenchyma, nParenchyma, 0.5);
-  const gradient = quantile(Float64Array.from(gradients).sort(), GRADIENT_QUANTILE);
+  // The same number as the quantile of the gradients sqrt(gx^2 + gy^2) with gx = dx / 2: gx^2 + gy^2 = key / 4 exactly.
+  const gradient = Math.sqrt(keyQuantile(keys, nGradients, GRADIENT_QUANTILE) / 4);
   // A border with little contrast (a soft-tissue window, tissue as dark as lung) says nothing about blur.
   if (step < 16 || !(gradient > 0)) return null;
   return { sigma: step / (gradient * Math.sqrt(2 * Math.PI)), step, gradient };

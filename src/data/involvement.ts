@@ -112,9 +112,14 @@ export function withIntensityReference(seg: LungSegmentation, ref: IntensityRefe
 /** The two anchors, read from the analysis pixels under the lung labels: their darkest decile and brightest percentile. */
 function computeIntensityReference(seg: LungSegmentation): IntensityReference | null {
   const { analysis, labels } = seg;
+  const W = analysis.width;
+  // Every lung pixel is inside seg.box (the whole image when there is none): only it is read.
+  const box = seg.box ?? { x0: 0, y0: 0, x1: W, y1: analysis.height };
   const hist = new Float64Array(256);
   let n = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i]) { hist[analysis.data[i]]++; n++; }
+  for (let y = box.y0; y < box.y1; y++) {
+    for (let i = y * W + box.x0, end = y * W + box.x1; i < end; i++) if (labels[i]) { hist[analysis.data[i]]++; n++; }
+  }
   if (n < 16) return null;
   const lungLow = histogramQuantile(hist, n, 0.1);
   const softTissue = histogramQuantile(hist, n, 0.99);
@@ -155,8 +160,8 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   if (!seg.found) return null;
   const { width: W, height: H, data } = seg.analysis;
   // erode reads any non-zero label as lung. Every lung pixel is inside seg.box: the loops below visit it only.
-  const core = erode(seg.labels, W, H, 2);
   const box = seg.box ?? { x0: 0, y0: 0, x1: W, y1: H };
+  const core = erode(seg.labels, W, H, 2, box);
   let lo: number, hi: number;
   if (hu) {
     // Grey levels at the HU thresholds (grey = (HU - intercept) / slope).
@@ -186,7 +191,7 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   // which grows with the slice's blur (a blurred vessel is wider).
   const blur = addedBlur(edgeBlur(seg));
   const radius = vesselRadius(blur);
-  const opened = dilate(erode(mask, W, H, radius), W, H, radius);
+  const opened = dilate(erode(mask, W, H, radius, box), W, H, radius, box);
   inv = 0;
   cons = 0;
   for (let y = box.y0; y < box.y1; y++) {

@@ -22,7 +22,7 @@
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
 import { histogramQuantile } from './histogram.js';
-import { distanceToSet } from './morphology.js';
+import { ROW_NONE, ballRowLimits, chamferSweeps, dilate, rowDistances } from './morphology.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v4-border2';
@@ -95,8 +95,18 @@ function analysisImage(img: GreyImage): { analysis: GreyImage; scale: number } {
 
 /** Otsu's threshold on the histogram of the pixels in [from, below): pixels < t are dark. Also the separability (between / total variance). */
 function otsu(data: Uint8Array, from = 0, below = 256): { t: number; separability: number; variance: number; gap: number } {
+  return otsuOfHistogram(greyHistogram(data), from, below);
+}
+
+/** The histogram of 8-bit grey levels (counts as doubles, as otsu sums them). */
+function greyHistogram(data: Uint8Array): Float64Array {
   const hist = new Float64Array(256);
   for (let i = 0; i < data.length; i++) hist[data[i]]++;
+  return hist;
+}
+
+/** otsu on a ready histogram (the three splits of segmentLungs read one). */
+function otsuOfHistogram(hist: Float64Array, from = 0, below = 256): { t: number; separability: number; variance: number; gap: number } {
   let n = 0, sum = 0, sumSq = 0;
   for (let v = from; v < below; v++) { n += hist[v]; sum += v * hist[v]; sumSq += v * v * hist[v]; }
   if (n === 0) return { t: below, separability: 0, variance: 0, gap: 0 };
@@ -130,49 +140,104 @@ interface Component {
   background: boolean;
 }
 
-/** Scratch buffers for the run-based labelling, grown on demand. */
-let runBuf = new Int32Array(0);
-
 /**
- * 4-connected components of the pixels where (mask[i] !== 0) === fg, within the window [x0,x1) x [y0,y1) of a
- * w-wide image: run-length labelling with union-find (linear time). Writes ids (1-based) into comp over the
- * window (0 elsewhere in the window) and returns the statistics; `border` and `sides` refer to the window's edges.
+ * Row runs of a labelling: run r covers [rs[r], re[r]) of row ry[r], runs in raster order; after `connect` and
+ * `components`, ids[r] is its component's id. Grown on demand. Separate sets for the dark components, the body's
+ * pieces and the hole fillings, so that each stays readable while the others are made.
  */
-function label(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, fg: boolean, comp: Int32Array): Component[] {
-  const ww = x1 - x0, hh = y1 - y0;
-  const maxRuns = ((ww + 2) >> 1) * hh + 1;
-  if (runBuf.length < maxRuns * 5) runBuf = new Int32Array(maxRuns * 5);
-  const rs = runBuf.subarray(0, maxRuns), re = runBuf.subarray(maxRuns, 2 * maxRuns), ry = runBuf.subarray(2 * maxRuns, 3 * maxRuns);
-  const parent = runBuf.subarray(3 * maxRuns, 4 * maxRuns), ids = runBuf.subarray(4 * maxRuns, 5 * maxRuns);
-  const find = (a: number): number => {
-    while (parent[a] !== a) { parent[a] = parent[parent[a]]; a = parent[a]; }
-    return a;
-  };
-  let nRuns = 0, prevStart = 0, prevEnd = 0;
+interface Runs { n: number; rs: Int32Array; re: Int32Array; ry: Int32Array; parent: Int32Array; ids: Int32Array }
+const newRuns = (): Runs => ({ n: 0, rs: new Int32Array(0), re: new Int32Array(0), ry: new Int32Array(0), parent: new Int32Array(0), ids: new Int32Array(0) });
+const darkRuns = newRuns(), bodyRuns = newRuns(), holeRuns = newRuns();
+/** Makes room for the runs of a window ww wide and hh high (at most one run per two pixels of a row, rounded up). */
+function reserve(R: Runs, ww: number, hh: number): void {
+  const max = ((ww + 2) >> 1) * hh + 1;
+  if (R.rs.length >= max) return;
+  R.rs = new Int32Array(max); R.re = new Int32Array(max); R.ry = new Int32Array(max); R.parent = new Int32Array(max); R.ids = new Int32Array(max);
+}
+
+/** The runs of the pixels where (mask[i] !== 0) === fg, within the window [x0,x1) x [y0,y1) of a w-wide image. */
+function maskRuns(R: Runs, mask: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, fg: boolean): void {
+  reserve(R, x1 - x0, y1 - y0);
+  const { rs, re, ry } = R;
+  let n = 0;
   for (let y = y0; y < y1; y++) {
     const row = y * w;
-    const curStart = nRuns;
-    let p = prevStart;
     let x = x0;
     while (x < x1) {
       if (fg) { while (x < x1 && mask[row + x] === 0) x++; } else { while (x < x1 && mask[row + x] !== 0) x++; }
       if (x >= x1) break;
       const xs = x;
       if (fg) { while (x < x1 && mask[row + x] !== 0) x++; } else { while (x < x1 && mask[row + x] === 0) x++; }
-      const r = nRuns++;
-      rs[r] = xs; re[r] = x; ry[r] = y; parent[r] = r;
-      while (p < prevEnd && re[p] <= xs) p++;
-      for (let q = p; q < prevEnd && rs[q] < x; q++) {
-        const a = find(r), b = find(q);
-        if (a < b) parent[b] = a; else if (b < a) parent[a] = b;
-      }
+      rs[n] = xs; re[n] = x; ry[n] = y; n++;
     }
-    prevStart = curStart;
-    prevEnd = nRuns;
   }
+  R.n = n;
+}
+
+/** The runs of the pixels darker than t (data < t) of a w x h image; returns how many pixels they hold. */
+function darkRunsOf(R: Runs, data: Uint8Array, w: number, h: number, t: number): number {
+  reserve(R, w, h);
+  const { rs, re, ry } = R;
+  let n = 0, count = 0;
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    let x = 0;
+    while (x < w) {
+      while (x < w && data[row + x] >= t) x++;
+      if (x >= w) break;
+      const xs = x;
+      while (x < w && data[row + x] < t) x++;
+      rs[n] = xs; re[n] = x; ry[n] = y; n++;
+      count += x - xs;
+    }
+  }
+  R.n = n;
+  return count;
+}
+
+/**
+ * Union-find over the runs (4-connectivity: runs of consecutive rows that overlap), linear time. A component's
+ * root is its first run in raster order.
+ */
+function connect(R: Runs): void {
+  const { rs, re, ry, parent } = R;
+  const find = (a: number): number => {
+    while (parent[a] !== a) { parent[a] = parent[parent[a]]; a = parent[a]; }
+    return a;
+  };
+  let prevStart = 0, prevEnd = 0, curStart = 0, curY = -2, p = 0;
+  for (let r = 0; r < R.n; r++) {
+    const y = ry[r];
+    if (y !== curY) {
+      // A new row: the previous row's runs are those of row y - 1 (none when that row had no run).
+      if (y === curY + 1) { prevStart = curStart; prevEnd = r; } else { prevStart = r; prevEnd = r; }
+      curStart = r; curY = y; p = prevStart;
+    }
+    parent[r] = r;
+    const xs = rs[r], x = re[r];
+    while (p < prevEnd && re[p] <= xs) p++;
+    for (let q = p; q < prevEnd && rs[q] < x; q++) {
+      const a = find(r), b = find(q);
+      if (a < b) parent[b] = a; else if (b < a) parent[a] = b;
+    }
+  }
+}
+
+/**
+ * The components of connected runs, within the window [x0,x1) x [y0,y1) of a w-wide image: writes their ids
+ * (1-based, in the order of their first run) into comp over the window (0 elsewhere in the window) and into R.ids,
+ * and returns the statistics; `border` and `sides` refer to the window's edges.
+ */
+function components(R: Runs, w: number, x0: number, y0: number, x1: number, y1: number, comp: Int32Array): Component[] {
+  connect(R);
+  const { rs, re, ry, parent, ids } = R;
+  const find = (a: number): number => {
+    while (parent[a] !== a) { parent[a] = parent[parent[a]]; a = parent[a]; }
+    return a;
+  };
   const list: Component[] = [];
   for (let y = y0; y < y1; y++) comp.fill(0, y * w + x0, y * w + x1);
-  for (let r = 0; r < nRuns; r++) {
+  for (let r = 0; r < R.n; r++) {
     const root = find(r);
     let c: Component;
     if (root === r) {
@@ -201,20 +266,27 @@ function label(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, 
 }
 
 /**
+ * 4-connected components of the pixels where (mask[i] !== 0) === fg, within the window [x0,x1) x [y0,y1) of a
+ * w-wide image: run-length labelling with union-find (linear time), into `comp` and R (see components).
+ */
+function label(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, fg: boolean, comp: Int32Array, R: Runs): Component[] {
+  maskRuns(R, mask, w, x0, y0, x1, y1, fg);
+  return components(R, w, x0, y0, x1, y1, comp);
+}
+
+/**
  * Fills the holes of mask (non-zero = in) within a window: non-mask pixels not connected to the window's edge
- * become `value`. `comp` is scratch. Returns the hole components (window coordinates are image coordinates).
+ * become `value`. `comp` is scratch. Returns the number of pixels filled.
  */
 function fillHoles(mask: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, value: number, comp: Int32Array): number {
-  const holes = label(mask, w, x0, y0, x1, y1, false, comp);
+  const holes = label(mask, w, x0, y0, x1, y1, false, comp, holeRuns);
   let filled = 0;
   if (holes.every((c) => c.border > 0)) return 0;
-  for (const c of holes) c.background = c.border === 0;
-  for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
-      const i = y * w + x;
-      const id = comp[i];
-      if (id && holes[id - 1].background) { mask[i] = value; filled++; }
-    }
+  const { rs, re, ry, ids } = holeRuns;
+  for (let r = 0; r < holeRuns.n; r++) {
+    if (holes[ids[r] - 1].border !== 0) continue;
+    mask.fill(value, ry[r] * w + rs[r], ry[r] * w + re[r]);
+    filled += re[r] - rs[r];
   }
   return filled;
 }
@@ -227,38 +299,36 @@ const BIG = 1 << 20;
  * Written into out; up is scratch. Also counts, per component, the pixels at 2 or more (core) and the maximum.
  */
 function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, out: Int32Array, up: Int32Array, core: Int32Array, maxDist: Int32Array): void {
+  // A run starts at 1, or at BIG on the image's edge; then it counts on (the window's first pixel of a row or
+  // column is the only one that can start on the edge, so the rest need no test).
+  const left0 = x0 === 0 ? BIG : 1, right0 = x1 === w ? BIG : 1, top0 = y0 === 0 ? BIG : 1, bottom0 = y1 === h ? BIG : 1;
   for (let y = y0; y < y1; y++) {
     const row = y * w;
-    let run = 0;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x;
-      if (sel[comp[i]]) { run = run ? run + 1 : x === 0 ? BIG : 1; out[i] = run; } else { run = 0; out[i] = 0; }
-    }
-    run = 0;
-    for (let x = x1 - 1; x >= x0; x--) {
-      const i = row + x;
-      if (out[i]) { run = run ? run + 1 : x === w - 1 ? BIG : 1; if (run < out[i]) out[i] = run; } else run = 0;
-    }
+    let i = row + x0, run = sel[comp[i]] ? left0 : 0;
+    out[i] = run;
+    for (i++; i < row + x1; i++) { run = sel[comp[i]] ? run + 1 : 0; out[i] = run; }
+    i = row + x1 - 1;
+    run = out[i] ? right0 : 0;
+    if (run < out[i]) out[i] = run;
+    for (i--; i >= row + x0; i--) { const v = out[i]; run = v ? run + 1 : 0; if (run < v) out[i] = run; }
   }
-  const col = new Int32Array(x1 - x0);
+  const ww = x1 - x0;
+  const col = new Int32Array(ww);
   for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x, k = x - x0;
-      col[k] = out[i] ? (col[k] ? col[k] + 1 : y === 0 ? BIG : 1) : 0;
-      up[i] = col[k];
-    }
+    const row = y * w + x0;
+    if (y === y0) { for (let k = 0; k < ww; k++) { const c = out[row + k] ? top0 : 0; col[k] = c; up[row + k] = c; } continue; }
+    for (let k = 0; k < ww; k++) { const c = out[row + k] ? col[k] + 1 : 0; col[k] = c; up[row + k] = c; }
   }
-  col.fill(0);
   for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x, k = x - x0;
+    const row = y * w + x0, first = y === y1 - 1;
+    for (let k = 0; k < ww; k++) {
+      const i = row + k;
       const v = out[i];
       if (!v) { col[k] = 0; continue; }
-      col[k] = col[k] ? col[k] + 1 : y === h - 1 ? BIG : 1;
+      const c = first ? bottom0 : col[k] + 1;
+      col[k] = c;
       let m = v < up[i] ? v : up[i];
-      if (col[k] < m) m = col[k];
+      if (c < m) m = c;
       out[i] = m;
       const id = comp[i];
       if (m >= 2) core[id]++;
@@ -268,108 +338,56 @@ function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x
 }
 
 /**
- * Counts, per component id, the pixels of the window within `r` pixels (a (2r+1)-square) of a pixel of a
- * component with bg[id] = 1: a separable dilation (rows, then columns). mark and dist are scratch.
+ * Counts, per component id with sel[id] = 1, its pixels in the window that lie within `r` pixels (a (2r+1)-square)
+ * of a pixel of the window in a component with bg[id] = 1. From the runs (R, with their ids): the background runs,
+ * cut to the window and widened by r, mark their rows; each selected run's pixels then read the marks of the
+ * 2r + 1 rows around them.
  */
-function nearOutside(comp: Int32Array, bg: Uint8Array, w: number, x0: number, y0: number, x1: number, y1: number, r: number, mark: Uint8Array, dist: Int32Array, count: Int32Array): void {
-  for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    let last = -BIG;
-    for (let x = x0; x < x1; x++) { const i = row + x; if (bg[comp[i]]) last = x; mark[i] = x - last <= r ? 1 : 0; }
-    last = BIG;
-    for (let x = x1 - 1; x >= x0; x--) { const i = row + x; if (bg[comp[i]]) last = x; if (last - x <= r) mark[i] = 1; }
+function nearOutside(R: Runs, bg: Uint8Array, sel: Uint8Array, x0: number, y0: number, x1: number, y1: number, r: number, count: Int32Array): void {
+  const ww = x1 - x0, hh = y1 - y0;
+  const mark = new Uint8Array(ww * hh);
+  const { rs, re, ry, ids } = R;
+  for (let k = 0; k < R.n; k++) {
+    const y = ry[k];
+    if (y < y0 || y >= y1 || !bg[ids[k]]) continue;
+    const a = Math.max(rs[k], x0), b = Math.min(re[k], x1);
+    if (a >= b) continue;
+    mark.fill(1, (y - y0) * ww + Math.max(x0, a - r) - x0, (y - y0) * ww + Math.min(x1, b + r) - x0);
   }
-  const lastRow = new Int32Array(x1 - x0).fill(-BIG);
-  for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) { const i = row + x, k = x - x0; if (mark[i]) lastRow[k] = y; dist[i] = y - lastRow[k]; }
-  }
-  lastRow.fill(BIG);
-  for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x, k = x - x0;
-      if (mark[i]) lastRow[k] = y;
-      if (dist[i] <= r || lastRow[k] - y <= r) count[comp[i]]++;
+  for (let k = 0; k < R.n; k++) {
+    const id = ids[k];
+    if (!sel[id]) continue;
+    const y = ry[k];
+    const a = Math.max(rs[k], x0), b = Math.min(re[k], x1);
+    if (y < y0 || y >= y1 || a >= b) continue;
+    const top = Math.max(y0, y - r) - y0, bottom = Math.min(y1 - 1, y + r) - y0;
+    let n = 0;
+    for (let x = a - x0; x < b - x0; x++) {
+      for (let yy = top; yy <= bottom; yy++) if (mark[yy * ww + x]) { n++; break; }
     }
+    count[id] += n;
   }
 }
 
 /**
  * Closing of component `id` by a chamfer disc of radius R (chamfer units) within the window, written to out
- * (1 = the component or a pixel the closing adds that is body and not yet labelled). d1, d2 are scratch. The
- * initialisations and the final test are fused into the chamfer sweeps.
+ * (1 = the component or a pixel the closing adds that is body and not yet labelled). d1, d2 are scratch.
  */
 function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, hh: number, x0: number, y0: number, x1: number, y1: number, R: number, d1: Int32Array, d2: Int32Array, out: Uint8Array): void {
-  // Distance to the component (forward sweep with initialisation).
+  // Distance to the component.
+  for (let y = y0; y < y1; y++) for (let i = y * w + x0, end = y * w + x1; i < end; i++) d1[i] = comp[i] === id ? 0 : INF;
+  chamferSweeps(d1, w, x0, y0, x1, y1);
+  // The dilation's complement (d1 > R) seeds the second transform. The image's edge counts as outside the
+  // dilation: the closing adds nothing within R of it, so a lung cut by the crop gets no wedges filled between it
+  // and the edge (its own pixels stay).
   for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x;
-      if (comp[i] === id) { d1[i] = 0; continue; }
-      let v = INF, u;
-      if (x > x0 && (u = d1[i - 1] + 3) < v) v = u;
-      if (y > y0) {
-        if ((u = d1[i - w] + 3) < v) v = u;
-        if (x > x0 && (u = d1[i - w - 1] + 4) < v) v = u;
-        if (x < x1 - 1 && (u = d1[i - w + 1] + 4) < v) v = u;
-      }
-      d1[i] = v;
-    }
+    const edgeRow = y === 0 || y === hh - 1;
+    for (let x = x0, i = y * w + x0; x < x1; x++, i++) d2[i] = d1[i] > R || edgeRow || x === 0 || x === w - 1 ? 0 : INF;
   }
-  // Backward sweep; the dilation's complement (d1 > R) seeds the second transform.
-  for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w;
-    for (let x = x1 - 1; x >= x0; x--) {
-      const i = row + x;
-      let v = d1[i], u;
-      if (v !== 0) {
-        if (x < x1 - 1 && (u = d1[i + 1] + 3) < v) v = u;
-        if (y < y1 - 1) {
-          if ((u = d1[i + w] + 3) < v) v = u;
-          if (x < x1 - 1 && (u = d1[i + w + 1] + 4) < v) v = u;
-          if (x > x0 && (u = d1[i + w - 1] + 4) < v) v = u;
-        }
-        d1[i] = v;
-      }
-      // The image's edge counts as outside the dilation: the closing adds nothing within R of it, so a lung
-      // cut by the crop gets no wedges filled between it and the edge (its own pixels stay).
-      d2[i] = v > R || x === 0 || y === 0 || x === w - 1 || y === hh - 1 ? 0 : INF;
-    }
-  }
-  // Distance to the dilation's complement: forward sweep, then backward sweep with the final test.
+  // Distance to the dilation's complement; the closing is where it exceeds R.
+  chamferSweeps(d2, w, x0, y0, x1, y1);
   for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    for (let x = x0; x < x1; x++) {
-      const i = row + x;
-      let v = d2[i];
-      if (v === 0) continue;
-      let u;
-      if (x > x0 && (u = d2[i - 1] + 3) < v) v = u;
-      if (y > y0) {
-        if ((u = d2[i - w] + 3) < v) v = u;
-        if (x > x0 && (u = d2[i - w - 1] + 4) < v) v = u;
-        if (x < x1 - 1 && (u = d2[i - w + 1] + 4) < v) v = u;
-      }
-      d2[i] = v;
-    }
-  }
-  for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w;
-    for (let x = x1 - 1; x >= x0; x--) {
-      const i = row + x;
-      let v = d2[i], u;
-      if (v !== 0) {
-        if (x < x1 - 1 && (u = d2[i + 1] + 3) < v) v = u;
-        if (y < y1 - 1) {
-          if ((u = d2[i + w] + 3) < v) v = u;
-          if (x < x1 - 1 && (u = d2[i + w + 1] + 4) < v) v = u;
-          if (x > x0 && (u = d2[i + w - 1] + 4) < v) v = u;
-        }
-        d2[i] = v;
-      }
-      out[i] = comp[i] === id || (v > R && body[i] && !labels[i]) ? 1 : 0;
-    }
+    for (let i = y * w + x0, end = y * w + x1; i < end; i++) out[i] = comp[i] === id || (d2[i] > R && body[i] && !labels[i]) ? 1 : 0;
   }
 }
 
@@ -397,7 +415,8 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
     const t = Math.max(0, Math.min(256, Math.ceil((LUNG_HU - intercept) / slope)));
     return attempt(analysis, scale, t);
   }
-  const o = otsu(analysis.data);
+  const hist = greyHistogram(analysis.data);
+  const o = otsuOfHistogram(hist);
   if (o.variance < 4) return emptyResult(analysis, scale, 'the image is flat (no contrast)');
   if (o.separability < MIN_SEPARABILITY) {
     // Much noise or flat grey around the lungs can hide the split in the picture as a whole: try it anyway, and
@@ -410,13 +429,13 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   const first = attempt(analysis, scale, o.t);
   if (first.found) return refine(first);
   // Soft-tissue windows: fat is dark grey and can join the lungs to the outside air; split the dark class again.
-  const lower = otsu(analysis.data, 0, o.t);
+  const lower = otsuOfHistogram(hist, 0, o.t);
   if (lower.t < o.t - 8 && lower.separability >= MIN_SEPARABILITY) {
     const second = attempt(analysis, scale, lower.t);
     if (second.found) return refine(second);
   }
   // Very light lung windows: grey lungs between grey air and white tissue; split the bright class again.
-  const upper = otsu(analysis.data, o.t, 256);
+  const upper = otsuOfHistogram(hist, o.t, 256);
   if (upper.t > o.t + 8 && upper.separability >= MIN_SEPARABILITY && upper.gap >= MIN_RETRY_GAP) {
     const third = attempt(analysis, scale, upper.t);
     if (third.found) return refine(third);
@@ -447,23 +466,43 @@ const MAX_REFINE = 6;
 export function borderThreshold(seg: LungSegmentation): number | null {
   if (!seg.found || !seg.box) return null;
   const { width: W, height: H, data } = seg.analysis;
-  // Distances within the lungs' box grown by a margin beyond the ring only: exact there (a chamfer path to the
-  // nearest lung, or non-lung, pixel stays within the box the two span, and the margin is all non-lung), and
-  // nothing outside that window is lung or ring.
+  const labels = seg.labels;
+  // Distances within the lungs' box grown by a margin beyond the ring only (a chamfer path to the nearest lung, or
+  // non-lung, pixel stays within the box the two span, and the margin is all non-lung; nothing outside that window
+  // is lung or ring). The 3-4 chamfer distance is 3 max(|dx|, |dy|) + min(|dx|, |dy|), so "within d px" is a ball of
+  // a few rows (ballHalfWidths): per pixel, one read per row of the ball of the distance along that row to the
+  // nearest lung (or non-lung) pixel. The same bands as two distance transforms of the window, at a fraction of
+  // their cost (this runs once per refinement step).
   const m = RING_OUTER + 3, box = seg.box;
   const x0 = Math.max(0, box.x0 - m), y0 = Math.max(0, box.y0 - m), x1 = Math.min(W, box.x1 + m), y1 = Math.min(H, box.y1 + m);
   const ww = x1 - x0, hh = y1 - y0;
-  const lung = new Uint8Array(ww * hh), notLung = new Uint8Array(ww * hh);
-  for (let y = 0; y < hh; y++) {
-    for (let x = 0, i = (y0 + y) * W + x0, k = y * ww; x < ww; x++, i++, k++) { if (seg.labels[i]) lung[k] = 1; else notLung[k] = 1; }
-  }
-  const outside = distanceToSet(lung, ww, hh), inside = distanceToSet(notLung, ww, hh);
+  // Row distances with BALL_ROWS rows of "none" above and below, so that the ball's rows need no bounds checks.
+  const size = (hh + 2 * BALL_ROWS) * ww, pad = BALL_ROWS * ww;
+  if (borderBuf.length < 2 * size) borderBuf = new Int32Array(2 * size);
+  const toLung = borderBuf.subarray(0, size), toTissue = borderBuf.subarray(size, 2 * size);
+  for (const d of [toLung, toTissue]) { d.fill(NONE, 0, pad); d.fill(NONE, size - pad, size); }
+  rowDistances(labels, W, x0, y0, x1, y1, true, toLung.subarray(pad, size - pad));
+  rowDistances(labels, W, x0, y0, x1, y1, false, toTissue.subarray(pad, size - pad));
+  // Parenchyma: lung pixels with no non-lung pixel within PARENCHYMA_DEPTH px. Ring: non-lung pixels with a lung
+  // pixel within RING_OUTER px but none within RING_INNER px. A row of a ball holds such a pixel when the distance
+  // along it is below the row's half-width + 1: the sign bit of their difference, OR-ed over the ball's rows.
+  const [d0, d1, d2, d3] = DEEP_BALL, [o0, o1, o2, o3] = OUTER_BALL, [i0, i1] = INNER_BALL;
   const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
   let nP = 0, nR = 0;
   for (let y = 0; y < hh; y++) {
-    for (let x = 0, i = (y0 + y) * W + x0, k = y * ww; x < ww; x++, i++, k++) {
-      if (inside[k] > PARENCHYMA_DEPTH) { parenchyma[data[i]]++; nP++; }
-      else if (outside[k] > RING_INNER && outside[k] <= RING_OUTER) { ring[data[i]]++; nR++; }
+    for (let x = 0, i = (y0 + y) * W + x0, c = pad + y * ww; x < ww; x++, i++, c++) {
+      if (labels[i]) {
+        const T = toTissue;
+        if (((T[c] - d0) | (T[c - ww] - d1) | (T[c + ww] - d1) | (T[c - 2 * ww] - d2) | (T[c + 2 * ww] - d2) | (T[c - 3 * ww] - d3) | (T[c + 3 * ww] - d3)) >= 0) {
+          parenchyma[data[i]]++; nP++;
+        }
+      } else {
+        const L = toLung;
+        if (((L[c] - i0) | (L[c - ww] - i1) | (L[c + ww] - i1)) >= 0
+          && ((L[c] - o0) | (L[c - ww] - o1) | (L[c + ww] - o1) | (L[c - 2 * ww] - o2) | (L[c + 2 * ww] - o2) | (L[c - 3 * ww] - o3) | (L[c + 3 * ww] - o3)) < 0) {
+          ring[data[i]]++; nR++;
+        }
+      }
     }
   }
   if (nP < 16 || nR < 16) return null;
@@ -471,16 +510,23 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   if (r - p < 16) return null;
   return Math.round((p + r) / 2);
 }
+/** borderThreshold's row distances, grown on demand. */
+let borderBuf = new Int32Array(0);
+/** Rows of the balls either side of the centre that borderThreshold reads (PARENCHYMA_DEPTH, RING_OUTER <= 3 px). */
+const BALL_ROWS = 3;
+/** A row distance meaning "none in this row". */
+const NONE = ROW_NONE;
+const ballLimits = (radius: number): number[] => ballRowLimits(radius, BALL_ROWS);
+const DEEP_BALL = ballLimits(PARENCHYMA_DEPTH), OUTER_BALL = ballLimits(RING_OUTER), INNER_BALL = ballLimits(RING_INNER);
 
 /** Otsu's separability of the pixels of the lungs and of the ring of RING_OUTER px around them. */
 function localSeparability(seg: LungSegmentation): number {
   const { width: W, height: H, data } = seg.analysis;
-  const lung = new Uint8Array(W * H);
-  for (let i = 0; i < lung.length; i++) if (seg.labels[i]) lung[i] = 1;
-  const outside = distanceToSet(lung, W, H);
-  const near: number[] = [];
-  for (let i = 0; i < lung.length; i++) if (outside[i] <= RING_OUTER) near.push(data[i]);
-  return otsu(Uint8Array.from(near)).separability;
+  // Within RING_OUTER px of the lungs: the lungs dilated by it (the same pixels as thresholding the distance to them).
+  const near = dilate(seg.labels, W, H, RING_OUTER);
+  const values: number[] = [];
+  for (let i = 0; i < near.length; i++) if (near[i]) values.push(data[i]);
+  return otsu(Uint8Array.from(values)).separability;
 }
 
 /**
@@ -519,10 +565,10 @@ const MIN_SEPARABILITY = 0.55;
  * Scratch images, reused from call to call (every step writes the part it reads first); the outputs (labels,
  * body) are always fresh arrays.
  */
-let scratchBuffers: { n: number; dark: Uint8Array; one: Uint8Array; comp: Int32Array; dist: Int32Array; scratch: Int32Array; d2: Int32Array } | null = null;
+let scratchBuffers: { n: number; one: Uint8Array; comp: Int32Array; dist: Int32Array; scratch: Int32Array; d2: Int32Array } | null = null;
 function buffers(n: number) {
   if (!scratchBuffers || scratchBuffers.n < n) {
-    scratchBuffers = { n, dark: new Uint8Array(n), one: new Uint8Array(n), comp: new Int32Array(n), dist: new Int32Array(n), scratch: new Int32Array(n), d2: new Int32Array(n) };
+    scratchBuffers = { n, one: new Uint8Array(n), comp: new Int32Array(n), dist: new Int32Array(n), scratch: new Int32Array(n), d2: new Int32Array(n) };
   }
   return scratchBuffers;
 }
@@ -531,14 +577,13 @@ function buffers(n: number) {
 function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentation {
   const w = analysis.width, h = analysis.height, n = w * h;
   const data = analysis.data;
-  const { dark, comp, dist, scratch, d2, one } = buffers(n);
-  let darkCount = 0;
-  for (let i = 0; i < n; i++) { const d = data[i] < t ? 1 : 0; dark[i] = d; darkCount += d; }
+  const { comp, dist, scratch, d2, one } = buffers(n);
+  const darkCount = darkRunsOf(darkRuns, data, w, h, t);
   if (darkCount === 0) return emptyResult(analysis, scale, 'no dark (air or lung) pixels', undefined, t);
   if (darkCount === n) return emptyResult(analysis, scale, 'no bright (tissue) pixels', undefined, t);
 
-  // 1. Dark components.
-  const list = label(dark, w, 0, 0, w, h, true, comp);
+  // 1. Dark components (their runs stay in darkRuns for the body below).
+  const list = components(darkRuns, w, 0, 0, w, h, comp);
   const nc = list.length + 1;
 
   // 2. Background: dark regions touching the border on 3-4 sides or along a long stretch (the outside air).
@@ -559,21 +604,23 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   }
 
   // 3. Candidates: large, thick, not background. Thickness at a pixel = the shortest of its four straight runs
-  // (left, right, up, down) to a pixel outside the component (the image border does not end a run): two
-  // row-major sweeps over the window that holds the large components.
+  // (left, right, up, down) to a pixel outside the component (the image border does not end a run): row-major
+  // sweeps over each large component's box.
   const minArea = Math.max(8, MIN_COMPONENT_FRACTION * n);
   // The largest few only (the rest could not be among the two lungs kept).
   let cands = list.filter((c) => !c.background && c.area >= minArea).sort((a, b) => b.area - a.area).slice(0, 12);
   if (cands.length > 0) {
+    // One candidate at a time, over its own box: runs never cross from one dark component into another (4-adjacent
+    // dark pixels are one component), so each candidate's thicknesses are those of a sweep over all of them
+    // together, and the boxes of the candidates hold fewer pixels than the box around them all.
     const isPot = new Uint8Array(nc);
-    let wx0 = w, wy0 = h, wx1 = 0, wy1 = 0;
+    const core = new Int32Array(nc), maxDist = new Int32Array(nc);
     for (const c of cands) {
       isPot[c.id] = 1;
-      wx0 = Math.min(wx0, c.x0); wy0 = Math.min(wy0, c.y0); wx1 = Math.max(wx1, c.x1); wy1 = Math.max(wy1, c.y1);
+      runThickness(comp, isPot, w, h, c.x0, c.y0, c.x1, c.y1, dist, d2, core, maxDist);
+      isPot[c.id] = 0;
+      c.core = core[c.id]; c.maxDist = maxDist[c.id] * CH;
     }
-    const core = new Int32Array(nc), maxDist = new Int32Array(nc);
-    runThickness(comp, isPot, w, h, wx0, wy0, wx1, wy1, dist, d2, core, maxDist);
-    for (const c of cands) { c.core = core[c.id]; c.maxDist = maxDist[c.id] * CH; }
   }
   const minThick = 2.5 * CH;
   // Thin bands (the gaps inside the table, the space between body and table) are not lung: half-thickness
@@ -611,21 +658,42 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     wx0 = Math.max(0, wx0 - WALL_MIN); wy0 = Math.max(0, wy0 - WALL_MIN);
     wx1 = Math.min(w, wx1 + WALL_MIN); wy1 = Math.min(h, wy1 + WALL_MIN);
     const near = new Int32Array(nc);
-    nearOutside(comp, isBg, w, wx0, wy0, wx1, wy1, WALL_MIN, one, d2, near);
+    const isCand = new Uint8Array(nc);
+    for (const c of cands) isCand[c.id] = 1;
+    nearOutside(darkRuns, isBg, isCand, wx0, wy0, wx1, wy1, WALL_MIN, near);
     cands = cands.filter((c) => near[c.id] <= MAX_NEAR_OUTSIDE * c.area);
   }
 
   // Body: everything that is not background air, the largest piece, holes filled.
-  const body = new Uint8Array(n);
-  for (let i = 0; i < n; i++) body[i] = isBg[comp[i]] ^ 1;
-  const pieces = label(body, w, 0, 0, w, h, true, scratch);
+  // Its runs are the gaps between the background's runs in each row (runs are maximal, so two of a row never touch).
+  const body = new Uint8Array(n).fill(1);
+  {
+    const { rs, re, ry, ids } = darkRuns;
+    reserve(bodyRuns, w, h);
+    let nb = 0, r = 0;
+    for (let y = 0; y < h; y++) {
+      let cursor = 0;
+      for (; r < darkRuns.n && ry[r] === y; r++) {
+        if (!isBg[ids[r]]) continue;
+        if (rs[r] > cursor) { bodyRuns.rs[nb] = cursor; bodyRuns.re[nb] = rs[r]; bodyRuns.ry[nb] = y; nb++; }
+        cursor = re[r];
+        body.fill(0, y * w + rs[r], y * w + re[r]);
+      }
+      if (cursor < w) { bodyRuns.rs[nb] = cursor; bodyRuns.re[nb] = w; bodyRuns.ry[nb] = y; nb++; }
+    }
+    bodyRuns.n = nb;
+  }
+  const pieces = components(bodyRuns, w, 0, 0, w, h, scratch);
   let bodyId = 0, bodyArea = 0;
   for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
   // The piece under each candidate's centroid, read before scratch is reused.
   const pieceOf = cands.map((c) => scratch[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
-  const pieceIds = pieces.length > 1 ? scratch.slice(0, n) : null;
   // With one piece the body is already that piece.
-  if (pieces.length !== 1) for (let i = 0; i < n; i++) body[i] = scratch[i] === bodyId ? 1 : 0;
+  if (pieces.length !== 1) {
+    body.fill(0);
+    const { rs, re, ry, ids } = bodyRuns;
+    for (let r = 0; r < bodyRuns.n; r++) if (ids[r] === bodyId) body.fill(1, ry[r] * w + rs[r], ry[r] * w + re[r]);
+  }
   // Holes in the body are outside-air regions enclosed by it: only the frame rings found above.
   if (list.some((c) => c.background && c.border === 0)) fillHoles(body, w, 0, 0, w, h, 1, scratch);
   // A lung lies in the body, or in a piece of tissue nearly as large: when what surrounds the lungs is replaced
@@ -639,9 +707,11 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   });
   // The closing below may add only tissue around a lung: the body's, or that of the lung's own piece.
   let closeIn = body;
-  if (pieceIds && tissuePieces.size > 0) {
+  if (pieces.length > 1 && tissuePieces.size > 0) {
     closeIn = body.slice();
-    for (let i = 0; i < n; i++) if (tissuePieces.has(pieceIds[i])) closeIn[i] = 1;
+    // The pieces' runs are still in bodyRuns (hole filling uses its own).
+    const { rs, re, ry, ids } = bodyRuns;
+    for (let r = 0; r < bodyRuns.n; r++) if (tissuePieces.has(ids[r])) closeIn.fill(1, ry[r] * w + rs[r], ry[r] * w + re[r]);
   }
   if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
 

@@ -17,46 +17,90 @@ const INF = 1e9;
 function chamferUnits(mask: Uint8Array, W: number, H: number, setValue: 0 | 1): Int32Array {
   const d = new Int32Array(W * H);
   for (let i = 0; i < d.length; i++) d[i] = (mask[i] ? 1 : 0) === setValue ? 0 : INF;
-  for (let y = 0; y < H; y++) {
-    const row = y * W;
-    for (let x = 0; x < W; x++) {
-      const i = row + x;
-      let v = d[i];
-      if (v === 0) continue;
-      let c: number;
-      if (x > 0 && (c = d[i - 1] + 3) < v) v = c;
-      if (y > 0) {
-        if ((c = d[i - W] + 3) < v) v = c;
-        if (x > 0 && (c = d[i - W - 1] + 4) < v) v = c;
-        if (x < W - 1 && (c = d[i - W + 1] + 4) < v) v = c;
-      }
-      d[i] = v;
-    }
-  }
-  for (let y = H - 1; y >= 0; y--) {
-    const row = y * W;
-    for (let x = W - 1; x >= 0; x--) {
-      const i = row + x;
-      let v = d[i];
-      if (v === 0) continue;
-      let c: number;
-      if (x < W - 1 && (c = d[i + 1] + 3) < v) v = c;
-      if (y < H - 1) {
-        if ((c = d[i + W] + 3) < v) v = c;
-        if (x < W - 1 && (c = d[i + W + 1] + 4) < v) v = c;
-        if (x > 0 && (c = d[i + W - 1] + 4) < v) v = c;
-      }
-      d[i] = v;
-    }
-  }
+  if (W > 0 && H > 0) chamferSweeps(d, W, 0, 0, W, H);
   return d;
+}
+
+/**
+ * The two chamfer sweeps (3-4 weights) over the window [x0,x1) x [y0,y1) of a w-wide image, in place: d holds 0 on
+ * the seeds and a large value (at most 2^30) elsewhere, and ends as the chamfer distance in units (3 per step, 4
+ * per diagonal step) to the nearest seed by paths within the window, which on a rectangle is
+ * min over seeds of 3 max(|dx|, |dy|) + min(|dx|, |dy|).
+ */
+export function chamferSweeps(d: Int32Array, w: number, x0: number, y0: number, x1: number, y1: number): void {
+  forwardSweep(d, w, x0, y0, x1, y1);
+  backwardSweep(d, w, x0, y0, x1, y1);
+}
+
+/**
+ * The forward chamfer sweep (3-4 weights) over the window [x0,x1) x [y0,y1) of a w-wide image: each pixel takes the
+ * smallest of itself and its left, upper-left, upper and upper-right neighbours (+3 or +4) within the window. The
+ * window's first row, first and last columns are done apart, so that the inner loop has no bounds tests.
+ */
+function forwardSweep(d: Int32Array, w: number, x0: number, y0: number, x1: number, y1: number): void {
+  for (let i = y0 * w + x0 + 1, end = y0 * w + x1; i < end; i++) { const u = d[i - 1] + 3; if (u < d[i]) d[i] = u; }
+  const wide = x1 - x0 > 1;
+  for (let y = y0 + 1; y < y1; y++) {
+    const row = y * w;
+    let i = row + x0, v = d[i], u;
+    if ((u = d[i - w] + 3) < v) v = u;
+    if (wide && (u = d[i - w + 1] + 4) < v) v = u;
+    d[i] = v;
+    for (i = row + x0 + 1; i < row + x1 - 1; i++) {
+      v = d[i];
+      if (v === 0) continue;
+      if ((u = d[i - 1] + 3) < v) v = u;
+      if ((u = d[i - w] + 3) < v) v = u;
+      if ((u = d[i - w - 1] + 4) < v) v = u;
+      if ((u = d[i - w + 1] + 4) < v) v = u;
+      d[i] = v;
+    }
+    if (wide) {
+      i = row + x1 - 1;
+      v = d[i];
+      if ((u = d[i - 1] + 3) < v) v = u;
+      if ((u = d[i - w] + 3) < v) v = u;
+      if ((u = d[i - w - 1] + 4) < v) v = u;
+      d[i] = v;
+    }
+  }
+}
+
+/** The backward sweep: right, lower-right, lower and lower-left neighbours, from the window's last pixel. */
+function backwardSweep(d: Int32Array, w: number, x0: number, y0: number, x1: number, y1: number): void {
+  for (let i = (y1 - 1) * w + x1 - 2, end = (y1 - 1) * w + x0; i >= end; i--) { const u = d[i + 1] + 3; if (u < d[i]) d[i] = u; }
+  const wide = x1 - x0 > 1;
+  for (let y = y1 - 2; y >= y0; y--) {
+    const row = y * w;
+    let i = row + x1 - 1, v = d[i], u;
+    if ((u = d[i + w] + 3) < v) v = u;
+    if (wide && (u = d[i + w - 1] + 4) < v) v = u;
+    d[i] = v;
+    for (i = row + x1 - 2; i > row + x0; i--) {
+      v = d[i];
+      if (v === 0) continue;
+      if ((u = d[i + 1] + 3) < v) v = u;
+      if ((u = d[i + w] + 3) < v) v = u;
+      if ((u = d[i + w + 1] + 4) < v) v = u;
+      if ((u = d[i + w - 1] + 4) < v) v = u;
+      d[i] = v;
+    }
+    if (wide) {
+      i = row + x0;
+      v = d[i];
+      if ((u = d[i + 1] + 3) < v) v = u;
+      if ((u = d[i + w] + 3) < v) v = u;
+      if ((u = d[i + w + 1] + 4) < v) v = u;
+      d[i] = v;
+    }
+  }
 }
 
 /**
  * The largest chamfer unit count u with fround(u / 3) <= radius: `u <= unitsWithin(r)` is exactly the old test
  * `Float32(u / 3) <= r` (the distance was stored as Float32 after the division), for any radius.
  */
-function unitsWithin(radius: number): number {
+export function unitsWithin(radius: number): number {
   let u = Math.floor(radius * 3);
   while (u >= 0 && Math.fround(u / 3) > radius) u--;
   while (Math.fround((u + 1) / 3) <= radius) u++;
@@ -85,16 +129,54 @@ export function ballHalfWidths(units: number): Int32Array {
   return a;
 }
 
+/**
+ * Distance along each row of the window [x0, x1) x [y0, y1) of a W-wide mask to the nearest pixel of the window in
+ * the same row that is set (set = true: mask[i] !== 0) or unset (set = false); 0 on such a pixel, 2^29 or more when
+ * the row's part in the window has none. Written into out, window-sized and row-major ((y - y0) * (x1 - x0) + x - x0);
+ * returns it. With ballHalfWidths this answers "is there such a pixel within a chamfer ball" by one read per row of
+ * the ball (the lung stage's bands around the lungs' border).
+ */
+export function rowDistances(mask: ArrayLike<number>, W: number, x0: number, y0: number, x1: number, y1: number, set: boolean, out: Int32Array): Int32Array {
+  const ww = x1 - x0;
+  for (let y = y0; y < y1; y++) {
+    const row = y * W + x0, at = (y - y0) * ww;
+    let run = BIG;
+    if (set) { for (let x = 0; x < ww; x++) { run = mask[row + x] !== 0 ? 0 : run + 1; out[at + x] = run; } }
+    else { for (let x = 0; x < ww; x++) { run = mask[row + x] === 0 ? 0 : run + 1; out[at + x] = run; } }
+    run = BIG;
+    for (let x = ww - 1; x >= 0; x--) { const v = out[at + x]; run = v === 0 ? 0 : run + 1; if (run < v) out[at + x] = run; }
+  }
+  return out;
+}
+
+/** A row distance (rowDistances' "none in this row" is at least this) for padding rows outside a window. */
+export const ROW_NONE = BIG;
+
+/**
+ * The chamfer ball of `radius` px (the pixels a distance transform puts within it) as rows + 1 limits, one per
+ * row offset 0 .. rows: the row at that offset holds a pixel of a set when its row distance to the set
+ * (rowDistances) is below the limit, i.e. at most the ball's half-width there (ballHalfWidths); 0 (never) for rows
+ * beyond the ball. Throws when the ball spans more than `rows` rows either side.
+ */
+export function ballRowLimits(radius: number, rows: number): number[] {
+  const a = ballHalfWidths(unitsWithin(radius));
+  if (a.length > rows + 1) throw new Error(`the ball of ${radius} px spans more than ${rows} rows either side`);
+  return Array.from({ length: rows + 1 }, (_, dy) => (dy < a.length ? a[dy] + 1 : 0));
+}
+
 /** Bounding box of the set pixels (exclusive x1, y1), or null when none is set. */
-function bounds(mask: Uint8Array, W: number, H: number): { x0: number; y0: number; x1: number; y1: number } | null {
+function bounds(mask: Uint8Array, W: number, H: number, within?: Region): { x0: number; y0: number; x1: number; y1: number } | null {
+  // With `within` (a box holding every set pixel), only its part of each row is read.
+  const wx0 = within ? Math.max(0, within.x0) : 0, wx1 = within ? Math.min(W, within.x1) : W;
+  const wy0 = within ? Math.max(0, within.y0) : 0, wy1 = within ? Math.min(H, within.y1) : H;
   let x0 = W, y0 = H, x1 = 0, y1 = 0;
-  for (let y = 0; y < H; y++) {
+  for (let y = wy0; y < wy1; y++) {
     const row = y * W;
     // Only the empty ends of a row are read (from each side up to its first set pixel).
-    let first = 0;
-    while (first < W && !mask[row + first]) first++;
-    if (first === W) continue;
-    let last = W - 1;
+    let first = wx0;
+    while (first < wx1 && !mask[row + first]) first++;
+    if (first === wx1) continue;
+    let last = wx1 - 1;
     while (!mask[row + last]) last--;
     if (y < y0) y0 = y;
     y1 = y + 1;
@@ -104,14 +186,17 @@ function bounds(mask: Uint8Array, W: number, H: number): { x0: number; y0: numbe
   return y1 > y0 ? { x0, y0, x1, y1 } : null;
 }
 
+/** A box (exclusive x1, y1) that holds every set pixel of a mask: a hint that spares reading the rest. */
+export interface Region { x0: number; y0: number; x1: number; y1: number }
+
 /**
  * dilate by the chamfer ball of `units` (ballHalfWidths), by row runs: a pixel is set when a row of the ball holds
  * a set pixel, i.e. when the distance along that row to the nearest set pixel is at most the row's half-width.
  * Only the set pixels' box grown by the ball is visited (nothing outside it can be reached).
  */
-function dilateByRows(mask: Uint8Array, W: number, H: number, units: number): Uint8Array {
+function dilateByRows(mask: Uint8Array, W: number, H: number, units: number, within?: Region): Uint8Array {
   const out = new Uint8Array(W * H);
-  const box = bounds(mask, W, H);
+  const box = bounds(mask, W, H, within);
   if (!box) return out;
   const a = ballHalfWidths(units), m = a.length - 1;
   const x0 = Math.max(0, box.x0 - a[0]), x1 = Math.min(W, box.x1 + a[0]);
@@ -163,9 +248,9 @@ function dilateByRows(mask: Uint8Array, W: number, H: number, units: number): Ui
  * nearest unset pixel is farther than the row's half-width. Only the set pixels' box is visited; a row of the
  * ball above or below it is all unset.
  */
-function erodeByRows(mask: Uint8Array, W: number, H: number, units: number, radius: number): Uint8Array {
+function erodeByRows(mask: Uint8Array, W: number, H: number, units: number, radius: number, within?: Region): Uint8Array {
   const out = new Uint8Array(W * H);
-  const box = bounds(mask, W, H);
+  const box = bounds(mask, W, H, within);
   if (!box) return out;
   const a = ballHalfWidths(units), m = a.length - 1;
   const { x0, y0, x1, y1 } = box, ww = x1 - x0;
@@ -215,17 +300,17 @@ export function distanceToSet(mask: Uint8Array, W: number, H: number): Float32Ar
   return d;
 }
 
-/** The mask grown by `radius` pixels. */
-export function dilate(mask: Uint8Array, W: number, H: number, radius: number): Uint8Array {
-  return dilateMany(mask, W, H, [radius])[0];
+/** The mask grown by `radius` pixels. `within`: a box known to hold every set pixel (only a hint: same result). */
+export function dilate(mask: Uint8Array, W: number, H: number, radius: number, within?: Region): Uint8Array {
+  return dilateMany(mask, W, H, [radius], within)[0];
 }
 
 /** The mask grown by each of `radii` (one distance transform for all of them). */
-export function dilateMany(mask: Uint8Array, W: number, H: number, radii: readonly number[]): Uint8Array[] {
+export function dilateMany(mask: Uint8Array, W: number, H: number, radii: readonly number[], within?: Region): Uint8Array[] {
   const small = (r: number) => r > 0 && byRows(unitsWithin(r));
   const d = radii.some((r) => r > 0 && !small(r)) ? chamferUnits(mask, W, H, 1) : null;
   return radii.map((radius) => {
-    if (small(radius)) return dilateByRows(mask, W, H, unitsWithin(radius));
+    if (small(radius)) return dilateByRows(mask, W, H, unitsWithin(radius), within);
     if (radius <= 0 || !d) return mask.slice();
     const max = unitsWithin(radius);
     const out = new Uint8Array(W * H);
@@ -234,11 +319,14 @@ export function dilateMany(mask: Uint8Array, W: number, H: number, radii: readon
   });
 }
 
-/** The mask shrunk by `radius` pixels (pixels outside the image count as unset). */
-export function erode(mask: Uint8Array, W: number, H: number, radius: number): Uint8Array {
+/**
+ * The mask shrunk by `radius` pixels (pixels outside the image count as unset). `within`: a box known to hold every
+ * set pixel (only a hint: same result).
+ */
+export function erode(mask: Uint8Array, W: number, H: number, radius: number, within?: Region): Uint8Array {
   if (radius <= 0) return mask.slice();
   const max = unitsWithin(radius);
-  if (byRows(max)) return erodeByRows(mask, W, H, max, radius);
+  if (byRows(max)) return erodeByRows(mask, W, H, max, radius, within);
   // Distance to the nearest unset pixel.
   const d = chamferUnits(mask, W, H, 0);
   const out = new Uint8Array(W * H);
