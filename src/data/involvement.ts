@@ -176,7 +176,7 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   }
   // Solid organ domes the lung mask encloses (enclosed-tissue.ts) are not lung: left out, with their rim.
   const island = enclosedIslands(seg, hu);
-  const out = island?.some((v) => v) ? dilate(island, W, H, ENCLOSED_TISSUE.rim) : null;
+  const out = island?.some((v) => v) ? dilate(island, W, H, ENCLOSED_TISSUE.rim, box) : null;
   const mask = new Uint8Array(W * H);
   let n = 0, inv = 0, cons = 0;
   for (let y = box.y0; y < box.y1; y++) {
