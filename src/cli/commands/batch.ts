@@ -54,7 +54,7 @@ Options:
     const window = windowOption(values['window-width'], values['window-level']);
     if (positionals.length === 0) throw new UserError('give at least one image file or folder (see --help)');
     const modelDir = resolveModelDir(values.model);
-    // Only model.json is read here (its key names the queue, its threshold labels scans): the workers load the weights.
+    // Only model.json is read here (its key names the queue, its threshold and reading design label scans): the workers load the weights.
     const json = await readModelJson(modelDir);
     const hash = modelKey(json);
     const threshold = json.threshold;
@@ -78,7 +78,7 @@ Options:
       });
       progress.done();
       if (!quiet) process.stderr.write(`batch: ${outcome.jobsSubmitted} jobs submitted (a job already queued is not queued twice), ${outcome.alreadyStored} results already stored\n`);
-      const report = reportPredictions(outcome.predictions, missing, format, threshold);
+      const report = reportPredictions(outcome.predictions, missing, format, threshold, json.reading);
       if (values.out) await writeFile(values.out, report.text);
       else process.stdout.write(report.text);
       return report.anyError ? 2 : 0;
