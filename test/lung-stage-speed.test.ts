@@ -107,24 +107,32 @@ test('rowDistances: distance along the row, within the window, to the nearest se
   assert.deepEqual([...rowDistances(mask, W, 1, 0, 4, 1, true, new Int32Array(3))], [0, 1, 2]);
 });
 
-test('borderThreshold: exactly the previous distance-transform code, on random masks and phantoms', () => {
-  const rng = new Rng(31);
+/**
+ * `now` gives exactly what `old` (the previous distance-transform code) gave: on random masks (`perSize` of each
+ * size, from `seed`) and on phantoms; and not only nulls (a reading on more than a quarter of the random masks).
+ */
+function agreesWithOld<T>(seed: number, perSize: number, now: (seg: LungSegmentation) => T, old: (seg: LungSegmentation) => T): void {
+  const rng = new Rng(seed);
   let compared = 0, nonNull = 0;
   for (const [W, H] of [[16, 16], [40, 23], [64, 64], [97, 130], [256, 181]]) {
-    for (let k = 0; k < 25; k++) {
+    for (let k = 0; k < perSize; k++) {
       const seg = randomSeg(rng, W, H);
-      const t = borderThreshold(seg);
-      assert.equal(t, oldBorderThreshold(seg), `${W}x${H} #${k}`);
+      const v = now(seg);
+      assert.deepEqual(v, old(seg), `${W}x${H} #${k}`);
       compared++;
-      if (t !== null) nonNull++;
+      if (v !== null) nonNull++;
     }
   }
   for (const [size, opacity] of [[384, true], [300, false], [512, true]] as const) {
     const seg = segmentLungs(lungPhantom(size, opacity));
     assert.ok(seg.found);
-    assert.equal(borderThreshold(seg), oldBorderThreshold(seg), `phantom ${size}`);
+    assert.deepEqual(now(seg), old(seg), `phantom ${size}`);
   }
-  assert.ok(nonNull > compared / 4, `thresholds found on ${nonNull} of ${compared} random masks (the comparison is not only of nulls)`);
+  assert.ok(nonNull > compared / 4, `readings on ${nonNull} of ${compared} random masks (the comparison is not only of nulls)`);
+}
+
+test('borderThreshold: exactly the previous distance-transform code, on random masks and phantoms', () => {
+  agreesWithOld(31, 25, borderThreshold, oldBorderThreshold);
 });
 
 test('ballRowLimits: the chamfer ball\'s rows as limits on row distances (known balls)', () => {
@@ -137,23 +145,7 @@ test('ballRowLimits: the chamfer ball\'s rows as limits on row distances (known 
 });
 
 test('edgeBlur: exactly the previous distance-transform code, on random masks and phantoms', () => {
-  const rng = new Rng(47);
-  let compared = 0, nonNull = 0;
-  for (const [W, H] of [[16, 16], [40, 23], [64, 64], [97, 130], [256, 181]]) {
-    for (let k = 0; k < 20; k++) {
-      const seg = randomSeg(rng, W, H);
-      const b = edgeBlur(seg);
-      assert.deepEqual(b, oldEdgeBlur(seg), `${W}x${H} #${k}`);
-      compared++;
-      if (b !== null) nonNull++;
-    }
-  }
-  for (const [size, opacity] of [[384, true], [300, false], [512, true]] as const) {
-    const seg = segmentLungs(lungPhantom(size, opacity));
-    assert.ok(seg.found);
-    assert.deepEqual(edgeBlur(seg), oldEdgeBlur(seg), `phantom ${size}`);
-  }
-  assert.ok(nonNull > compared / 4, `readings on ${nonNull} of ${compared} random masks (the comparison is not only of nulls)`);
+  agreesWithOld(47, 20, edgeBlur, oldEdgeBlur);
 });
 
 test('chamferSweeps over a window: the distance transform of the window cut out, the rest untouched', () => {

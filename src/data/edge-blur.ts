@@ -15,7 +15,7 @@
  * BLUR_GAIN x (added sigma)^2, which addedBlur inverts.
  */
 import type { LungSegmentation } from './lungs.js';
-import { ROW_NONE, ballRowLimits, rowDistances } from './morphology.js';
+import { ballRowLimits, grownBox, rowBands, type RowBandScratch } from './morphology.js';
 import { histogramQuantile, keyQuantile } from './histogram.js';
 
 /** The reading of an ideal step sampled on the pixel grid: 1 / (0.5 sqrt(2 pi)) px. Sharper is not measurable. */
@@ -42,7 +42,8 @@ export interface EdgeBlur {
 const BALL_ROWS = 4;
 const DEEP = ballRowLimits(3, BALL_ROWS), RING_OUT = ballRowLimits(4, BALL_ROWS), RING_IN = ballRowLimits(2, BALL_ROWS), NEAR = ballRowLimits(1.5, BALL_ROWS);
 /** Row distances to the lung and to the rest, and the gradients' keys, grown on demand. */
-let rowBuf = new Int32Array(0), keyBuf = new Int32Array(0);
+const rowScratch: RowBandScratch = { buf: new Int32Array(0) };
+let keyBuf = new Int32Array(0);
 
 /** The blur reading of a segmentation's analysis image, or null when its lungs show no usable border. */
 export function edgeBlur(seg: LungSegmentation): EdgeBlur | null {
@@ -53,15 +54,9 @@ export function edgeBlur(seg: LungSegmentation): EdgeBlur | null {
   // the chamfer ball holds a lung (or non-lung) pixel, from the distance along that row (the same pixels as
   // thresholding the two distance transforms). Nothing farther than 4 px from the lungs is read, so only their box
   // grown by a margin is visited (the nearest pixel of either kind to a pixel of it lies within it).
-  const m = BALL_ROWS + 2, box = seg.box ?? { x0: 0, y0: 0, x1: W, y1: H };
-  const x0 = Math.max(0, box.x0 - m), y0 = Math.max(0, box.y0 - m), x1 = Math.min(W, box.x1 + m), y1 = Math.min(H, box.y1 + m);
-  const ww = x1 - x0, hh = y1 - y0;
-  const size = (hh + 2 * BALL_ROWS) * ww, pad = BALL_ROWS * ww;
-  if (rowBuf.length < 2 * size) rowBuf = new Int32Array(2 * size);
-  const L = rowBuf.subarray(0, size), T = rowBuf.subarray(size, 2 * size);
-  for (const d of [L, T]) { d.fill(ROW_NONE, 0, pad); d.fill(ROW_NONE, size - pad, size); }
-  rowDistances(labels, W, x0, y0, x1, y1, true, L.subarray(pad, size - pad));
-  rowDistances(labels, W, x0, y0, x1, y1, false, T.subarray(pad, size - pad));
+  const win = grownBox(seg.box ?? { x0: 0, y0: 0, x1: W, y1: H }, BALL_ROWS + 2, W, H);
+  const { x0, y0, x1, y1 } = win;
+  const { toSet: L, toUnset: T, ww, hh, pad } = rowBands(labels, W, win, BALL_ROWS, rowScratch);
   const [d0, d1, d2, d3] = DEEP, [o0, o1, o2, o3, o4] = RING_OUT, [i0, i1, i2] = RING_IN, [n0, n1] = NEAR;
   const w2 = 2 * ww, w3 = 3 * ww, w4 = 4 * ww;
   const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);

@@ -18,13 +18,13 @@
  * Solid, convex islands the lung mask encloses (the liver's and heart's domes near the diaphragm, hilar vessels in
  * section) are left out as not lung (enclosed-tissue.ts).
  */
-import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
 import type { GreyImage, HuMapping } from '../types.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
-import { dilate, erode } from './morphology.js';
+import { dilate, erode, grownBox } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
 import { histogramQuantile } from './histogram.js';
+import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
 
 export const INVOLVEMENT_VERSION = 'involvement-v5domes';
 
@@ -138,9 +138,7 @@ export function enclosedIslands(seg: LungSegmentation, hu?: HuMapping): Uint8Arr
   const { width: W, height: H, data } = seg.analysis;
   // Everything is read within the lungs' box grown by the ring (the same result as on the whole picture, whose
   // edge the window keeps where the box reaches it), at a fraction of the cost.
-  const m = ENCLOSED_TISSUE.ring[1] + 1;
-  const b = seg.box ?? { x0: 0, y0: 0, x1: W, y1: H };
-  const x0 = Math.max(0, b.x0 - m), y0 = Math.max(0, b.y0 - m), x1 = Math.min(W, b.x1 + m), y1 = Math.min(H, b.y1 + m);
+  const { x0, y0, x1, y1 } = grownBox(seg.box ?? { x0: 0, y0: 0, x1: W, y1: H }, ENCLOSED_TISSUE.ring[1] + 1, W, H);
   const w = x1 - x0, h = y1 - y0;
   const lung = new Uint8Array(w * h), grey = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {

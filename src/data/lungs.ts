@@ -22,7 +22,7 @@
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
 import { histogramQuantile } from './histogram.js';
-import { ROW_NONE, ballRowLimits, chamferSweeps, dilate, rowDistances } from './morphology.js';
+import { ballRowLimits, chamferSweeps, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v4-border2';
@@ -473,16 +473,10 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   // a few rows (ballHalfWidths): per pixel, one read per row of the ball of the distance along that row to the
   // nearest lung (or non-lung) pixel. The same bands as two distance transforms of the window, at a fraction of
   // their cost (this runs once per refinement step).
-  const m = RING_OUTER + 3, box = seg.box;
-  const x0 = Math.max(0, box.x0 - m), y0 = Math.max(0, box.y0 - m), x1 = Math.min(W, box.x1 + m), y1 = Math.min(H, box.y1 + m);
-  const ww = x1 - x0, hh = y1 - y0;
+  const win = grownBox(seg.box, RING_OUTER + 3, W, H);
+  const { x0, y0 } = win;
   // Row distances with BALL_ROWS rows of "none" above and below, so that the ball's rows need no bounds checks.
-  const size = (hh + 2 * BALL_ROWS) * ww, pad = BALL_ROWS * ww;
-  if (borderBuf.length < 2 * size) borderBuf = new Int32Array(2 * size);
-  const toLung = borderBuf.subarray(0, size), toTissue = borderBuf.subarray(size, 2 * size);
-  for (const d of [toLung, toTissue]) { d.fill(NONE, 0, pad); d.fill(NONE, size - pad, size); }
-  rowDistances(labels, W, x0, y0, x1, y1, true, toLung.subarray(pad, size - pad));
-  rowDistances(labels, W, x0, y0, x1, y1, false, toTissue.subarray(pad, size - pad));
+  const { toSet: toLung, toUnset: toTissue, ww, hh, pad } = rowBands(labels, W, win, BALL_ROWS, borderScratch);
   // Parenchyma: lung pixels with no non-lung pixel within PARENCHYMA_DEPTH px. Ring: non-lung pixels with a lung
   // pixel within RING_OUTER px but none within RING_INNER px. A row of a ball holds such a pixel when the distance
   // along it is below the row's half-width + 1: the sign bit of their difference, OR-ed over the ball's rows.
@@ -511,11 +505,9 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   return Math.round((p + r) / 2);
 }
 /** borderThreshold's row distances, grown on demand. */
-let borderBuf = new Int32Array(0);
+const borderScratch: RowBandScratch = { buf: new Int32Array(0) };
 /** Rows of the balls either side of the centre that borderThreshold reads (PARENCHYMA_DEPTH, RING_OUTER <= 3 px). */
 const BALL_ROWS = 3;
-/** A row distance meaning "none in this row". */
-const NONE = ROW_NONE;
 const ballLimits = (radius: number): number[] => ballRowLimits(radius, BALL_ROWS);
 const DEEP_BALL = ballLimits(PARENCHYMA_DEPTH), OUTER_BALL = ballLimits(RING_OUTER), INNER_BALL = ballLimits(RING_INNER);
 

@@ -152,6 +152,33 @@ export function rowDistances(mask: ArrayLike<number>, W: number, x0: number, y0:
 /** A row distance (rowDistances' "none in this row" is at least this) for padding rows outside a window. */
 export const ROW_NONE = BIG;
 
+/** A window of a W x H image: [x0, x1) x [y0, y1). */
+export interface Window { x0: number; y0: number; x1: number; y1: number }
+
+/** `box` grown by `margin` px on every side, clipped to the W x H image. */
+export function grownBox(box: Window, margin: number, W: number, H: number): Window {
+  return { x0: Math.max(0, box.x0 - margin), y0: Math.max(0, box.y0 - margin), x1: Math.min(W, box.x1 + margin), y1: Math.min(H, box.y1 + margin) };
+}
+
+/** Reusable storage for rowBands (one per caller, so that two callers never share it). */
+export interface RowBandScratch { buf: Int32Array }
+
+/**
+ * Row distances (rowDistances) over `win` to the set pixels of `mask` (toSet) and to the unset ones (toUnset), each
+ * with `rows` rows of ROW_NONE above and below, so that a chamfer ball's rows (ballRowLimits) are read with no bounds
+ * checks: the window's pixel (x, y) is at index pad + (y - win.y0) * ww + x - win.x0. Views into scratch.buf.
+ */
+export function rowBands(mask: ArrayLike<number>, W: number, win: Window, rows: number, scratch: RowBandScratch): { toSet: Int32Array; toUnset: Int32Array; ww: number; hh: number; pad: number } {
+  const ww = win.x1 - win.x0, hh = win.y1 - win.y0;
+  const size = (hh + 2 * rows) * ww, pad = rows * ww;
+  if (scratch.buf.length < 2 * size) scratch.buf = new Int32Array(2 * size);
+  const toSet = scratch.buf.subarray(0, size), toUnset = scratch.buf.subarray(size, 2 * size);
+  for (const d of [toSet, toUnset]) { d.fill(ROW_NONE, 0, pad); d.fill(ROW_NONE, size - pad, size); }
+  rowDistances(mask, W, win.x0, win.y0, win.x1, win.y1, true, toSet.subarray(pad, size - pad));
+  rowDistances(mask, W, win.x0, win.y0, win.x1, win.y1, false, toUnset.subarray(pad, size - pad));
+  return { toSet, toUnset, ww, hh, pad };
+}
+
 /**
  * The chamfer ball of `radius` px (the pixels a distance transform puts within it) as rows + 1 limits, one per
  * row offset 0 .. rows: the row at that offset holds a pixel of a set when its row distance to the set
