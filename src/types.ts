@@ -27,6 +27,11 @@ export interface GreyImage {
   data: Uint8Array;
   /** Set when the grey levels are CT values through a known window (DICOM): their Hounsfield units. */
   hu?: HuMapping;
+  /**
+   * Set when the source picture had colour: the share of its pixels that were strongly coloured (colour.ts).
+   * Read only by the not-CT refusal, never by the model.
+   */
+  colourShare?: number;
 }
 
 /** Linear map from a slice's 8-bit grey to Hounsfield units, when known (CT DICOM through a window): HU = slope * grey + intercept. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { parseCsvTable } from '../src/data/labelled-set.js';
 import { packageRoot } from '../src/cli/command.js';
 
@@ -53,6 +54,22 @@ export function lungPhantom(size = 384, opacity = true): { width: number; height
     data[y * size + x] = v;
   }
   return { width: size, height: size, data };
+}
+
+/**
+ * A grey picture as an RGB PNG: 'hues' paints it in colours that change across the picture (a colour drawing or
+ * photo of the same shapes), 'cast' multiplies the channels by 1 / 0.8 / 0.6 (a warm cast, as a phone photo of a
+ * monitor can have: still a grey picture).
+ */
+export async function colourPng(img: { width: number; height: number; data: Uint8Array }, paint: 'hues' | 'cast'): Promise<Buffer> {
+  const { width, height, data } = img;
+  const rgb = new Uint8Array(3 * width * height);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i], t = (i % width) / width;
+    const [r, g, b] = paint === 'cast' ? [v, 0.8 * v, 0.6 * v] : [v, v * t, v * (1 - t)];
+    rgb[3 * i] = Math.round(r); rgb[3 * i + 1] = Math.round(g); rgb[3 * i + 2] = Math.round(b);
+  }
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
 }
 
 /**

@@ -1,13 +1,15 @@
 /**
  * The one way covid-ct turns a file into pixels: PNG or JPEG, decided by content, reduced to one 8-bit grey
  * channel. Every file property (format, colour mode, bit depth, progressive) predicts the label on COVID-CT, so
- * all of them must be erased here and nothing but the grey pixels may leave this module.
+ * all of them must be erased here and nothing but the grey pixels may leave this module. The one exception is
+ * the share of strongly coloured pixels of a colour picture (colour.ts), which only the not-CT refusal reads.
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo } from 'sharp';
 import type { GreyImage } from '../types.js';
 import { ImageDecodeError, errorMessage } from '../util/errors.js';
 import { describeImage, pngStructureProblem } from './format.js';
+import { colourShare } from './colour.js';
 
 /** 50 megapixels: 30x the largest COVID-CT slice, and an RGBA decode of it still fits in 200 MB. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
@@ -64,7 +66,21 @@ export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): P
     throw new Error(`decodeGrey: sharp returned ${width}x${height}x${channels} (${out.data.length} bytes) for a ${info.width}x${info.height} image`);
   }
   // A plain Uint8Array view on the same memory, so that callers see the type they were promised, not a Buffer.
-  return { width, height, data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length) };
+  const grey: GreyImage = { width, height, data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length) };
+  if (info.colourMode === 'L' || info.colourMode === 'LA') return grey;
+  // A second decode, of colour pictures only, for the not-CT refusal: the grey above stays libvips' own.
+  return { ...grey, colourShare: await colourShareOf(bytes, maxPixels, info.format) };
+}
+
+async function colourShareOf(bytes: Uint8Array, maxPixels: number, format: string): Promise<number> {
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, ignoreIcc: true })
+      .removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    return info.channels === 3 ? colourShare(data, info.width, info.height, 3) : 0;
+  } catch (e) {
+    // The grey decode of the same bytes succeeded at a stricter level, so this is not expected.
+    throw new ImageDecodeError(`truncated or corrupt ${format.toUpperCase()}: ${sharpReason(e)}`);
+  }
 }
 
 /**

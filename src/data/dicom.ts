@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import dicomParser, { type DataSet, type Element } from 'dicom-parser';
 import sharp from 'sharp';
+import { colourShare } from './colour.js';
 import type { GreyImage } from '../types.js';
 import { ImageDecodeError, errorMessage } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
@@ -459,7 +460,8 @@ async function rgbToGrey(bytes: Uint8Array, g: Geometry): Promise<GreyImage> {
     }
   }
   const out = await sharp(rgb, { raw: { width: g.columns, height: g.rows, channels: 3 } }).greyscale().raw({ depth: 'uchar' }).toBuffer();
-  return { width: g.columns, height: g.rows, data: new Uint8Array(out.buffer, out.byteOffset, out.length) };
+  // A colour frame (a secondary capture, a screenshot) carries its colour share for the not-CT refusal, as decode.ts's.
+  return { width: g.columns, height: g.rows, data: new Uint8Array(out.buffer, out.byteOffset, out.length), colourShare: colourShare(rgb, g.columns, g.rows, 3) };
 }
 
 interface Order {

@@ -22,6 +22,7 @@ import type { GreyImage, HuMapping } from '../types.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
 import { dilate, erode, grownBox } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
+import { colourRefusal } from './colour.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
 import { histogramQuantile } from './histogram.js';
 import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
@@ -203,7 +204,7 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
 
 /** What the lung stages found in one slice, reduced to what a reading needs. */
 export interface LungFindings {
-  /** A plausible pair of lungs was found and the picture has a CT slice's texture (chest-check.ts). */
+  /** A plausible pair of lungs was found, the picture has a CT slice's texture (chest-check.ts) and is grey (colour.ts). */
   found: boolean;
   /** Why not, when !found. */
   reason?: string;
@@ -216,19 +217,21 @@ export interface LungFindings {
 
 /**
  * Segmentation and involvement of one slice (in HU when the image carries its HU mapping), and whether it is a
- * chest CT slice: lungs found (lungs.ts) and pixels with a CT slice's texture (chest-check.ts). findings.found is
- * false, with the reason, when either fails; seg and involvement are the segmentation's own either way, so a
- * slice that passes reads exactly as without the check.
+ * chest CT slice: a grey picture (colour.ts, when the decoder measured its colour), lungs found (lungs.ts) and
+ * pixels with a CT slice's texture (chest-check.ts). findings.found is false, with the reason (the first of these
+ * that fails), when any fails; seg and involvement are the segmentation's own either way, so a slice that passes
+ * reads exactly as without the checks.
  */
 export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement: Involvement | null; findings: LungFindings; chest: ChestCheck | null } {
   const seg = segmentLungs(img, img.hu ? { hu: img.hu } : {});
   const involvement = lungInvolvement(seg, img.hu);
   const chest = seg.found ? checkChest(seg) : null;
-  const reason = seg.found ? (chest?.refusal ? `not like a CT slice: ${chest.refusal}` : undefined) : seg.reason;
+  const colour = colourRefusal(img.colourShare);
+  const reason = colour ? `not like a CT slice: ${colour}` : seg.found ? (chest?.refusal ? `not like a CT slice: ${chest.refusal}` : undefined) : seg.reason;
   return {
     seg, involvement, chest,
     findings: {
-      found: seg.found && !chest?.refusal, ...(reason ? { reason } : {}), involvement: involvement?.fraction ?? null,
+      found: seg.found && !chest?.refusal && !colour, ...(reason ? { reason } : {}), involvement: involvement?.fraction ?? null,
       consolidation: involvement?.consolidation ?? null, lungPixels: involvement?.lungPixels ?? null,
     },
   };

@@ -10,6 +10,7 @@ import { workingImage, type WorkingFit } from '../data/working-image.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
 import { gaussianBlur } from '../data/band-limit.js';
 import { findLungs } from '../data/involvement.js';
+import { colourShare } from '../data/colour.js';
 import { lungView, type LungFraming } from '../data/lung-view.js';
 import { readSlice, type ReadingDesign, type SliceReading } from '../model/reading.js';
 import { oodDistance, unpackOod, type OodDesign, type OodModel } from '../model/ood.js';
@@ -21,7 +22,8 @@ interface OrtModule {
   InferenceSession: { create(url: string, opts?: Record<string, unknown>): Promise<OrtSession> };
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
 }
-export interface Grey { width: number; height: number; data: Uint8Array }
+/** A decoded picture: its grey, and the share of strongly coloured pixels it had (colour.ts; the not-CT check reads it). */
+export interface Grey { width: number; height: number; data: Uint8Array; colourShare?: number }
 export interface Preprocessing { workingSize: number; inputSize: number; views: number; fit: WorkingFit; blurSigma?: number; lungs?: LungFraming }
 /** What the device needs of the model card to read a slice as the server does. */
 export interface DeviceModel { preprocessing: Preprocessing; threshold: number; reading?: ReadingDesign }
@@ -103,7 +105,8 @@ export async function decodeInBrowser(file: Blob): Promise<Grey> {
     const r = rgba[4 * i], g = rgba[4 * i + 1], b = rgba[4 * i + 2];
     data[i] = r === g && g === b ? r : Math.round(255 * toSrgb(0.2126 * toLinear(r / 255) + 0.7152 * toLinear(g / 255) + 0.0722 * toLinear(b / 255)));
   }
-  return { width, height, data };
+  // The server measures colour only in colour files; a grey file's share is 0 here, the same verdict.
+  return { width, height, data, colourShare: colourShare(rgba, width, height, 4) };
 }
 
 /**
