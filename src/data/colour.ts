@@ -14,7 +14,7 @@
  *
  * The limit: at most 10% of the pixels strongly coloured. The most coloured of the 746 COVID-CT slices (a paper
  * figure with coloured arrows) has 5.8%, every CT-MD slice 0%, and the 150 real slices tried under strong warm
- * and cold casts (channels x 1/0.8/0.6 and 0.6/0.8/1) at most 0.06% (docs/non-ct-set.md).
+ * and cold casts (channels x 1/0.8/0.6 and 0.6/0.8/1) at most 0.06% (docs/notct-structure.md, "Colour pictures").
  */
 
 export const COLOUR_LIMITS = Object.freeze({
