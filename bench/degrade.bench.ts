@@ -9,7 +9,8 @@
  * - Variants, made in memory from each slice's PNG with sharp (deterministic): original; half (downscaled 2x
  *   with Lanczos, the file is then 128 px); blur (Gaussian sigma 1.2 px); jpeg30 (JPEG quality 30); photo
  *   (Gaussian sigma 1, dimmed to 0.75 v + 10, JPEG quality 60: a phone photo of a screen); window (a narrower,
- *   shifted window: 1.3 (v - 40), clipped); gamma (255 (v / 255)^1.4).
+ *   shifted window: 1.3 (v - 40), clipped); gamma (255 (v / 255)^1.4); screen-photo (a colour phone photo of the
+ *   slice on a monitor: cast, tilt, bezel, glare, JPEG; see screenPhoto).
  * - Involvement per variant: decodeGrey then the candidate (`shipped` = findLungs, what predict does). Columns:
  *   median per class (COVID / CAP / normal slices measured), the mean shift against the original on normal
  *   slices (and on all), involvement's slice AUC (COVID patients' slices vs the rest, and vs normal; a slice
@@ -71,7 +72,32 @@ const VARIANTS: Variant[] = [
   { name: 'photo', make: async (b) => u8(await sharp(await sharp(b).blur(1).linear(0.75, 10).png().toBuffer()).jpeg({ quality: 60 }).toBuffer()) },
   { name: 'window', make: (b) => mapGrey(b, (v) => 1.3 * (v - 40)) },
   { name: 'gamma', make: (b) => mapGrey(b, (v) => 255 * (v / 255) ** 1.4) },
+  { name: 'screen-photo', make: screenPhoto },
 ];
+
+/**
+ * A colour phone photo of the slice on a monitor: the screen's raised black level and dimmed white (0.8 v + 25),
+ * a warm cast (R, G, B x 1 / 0.9 / 0.75), tilted 5 degrees, slightly out of focus (sigma 0.8), inside a dark
+ * bezel and desk (20% larger on each axis), a glare from the top left, and the phone's JPEG (quality 70, RGB).
+ */
+async function screenPhoto(bytes: Uint8Array): Promise<Uint8Array> {
+  const img = await decodeGrey(bytes);
+  const rgb = new Uint8Array(3 * img.data.length);
+  for (let i = 0; i < img.data.length; i++) {
+    const v = 0.8 * img.data[i] + 25;
+    rgb[3 * i] = Math.round(v); rgb[3 * i + 1] = Math.round(0.9 * v); rgb[3 * i + 2] = Math.round(0.75 * v);
+  }
+  const bezel = { r: 30, g: 27, b: 23 };
+  const screen = await sharp(rgb, { raw: { width: img.width, height: img.height, channels: 3 } }).rotate(5, { background: bezel }).blur(0.8).png().toBuffer();
+  const { width = 0, height = 0 } = await sharp(screen).metadata();
+  const W = Math.round(1.2 * width), H = Math.round(1.2 * height);
+  const glare = `<svg width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg"><defs><radialGradient id="g" cx="0.2" cy="0.15" r="0.7">`
+    + '<stop offset="0" stop-color="white" stop-opacity="0.18"/><stop offset="1" stop-color="white" stop-opacity="0"/></radialGradient></defs>'
+    + `<rect width="${W}" height="${H}" fill="url(#g)"/></svg>`;
+  return u8(await sharp({ create: { width: W, height: H, channels: 3, background: bezel } })
+    .composite([{ input: screen, left: Math.round((W - width) / 2), top: Math.round((H - height) / 2) }, { input: Buffer.from(glare), blend: 'screen' }])
+    .jpeg({ quality: 70 }).toBuffer());
+}
 
 interface Row { file: string; covid: Binary; patient: string; diagnosis: string; bytes: Uint8Array }
 const rows: Row[] = [];
