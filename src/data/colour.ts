@@ -24,7 +24,7 @@ export const COLOUR_LIMITS = Object.freeze({
   /** Refused above this share of strongly coloured pixels. */
   maxShare: 0.1,
   /** At most about this many pixels are looked at (a regular grid over a larger picture). */
-  samples: 1 << 18,
+  samples: 1 << 16,
   /** The cast is read from pixels with R + G + B at least this (a near-black pixel's chromaticity is noise). */
   minSum: 48,
   /** Chromaticity histogram bins. */

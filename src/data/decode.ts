@@ -40,47 +40,49 @@ export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): P
     const problem = pngStructureProblem(bytes);
     if (problem) throw new ImageDecodeError(`truncated or corrupt PNG: ${problem}`);
   }
+  // failOn makes truncated data an error instead of a half-decoded image, grey below the cut ('none' would).
+  // JPEG gets the strictest level: libjpeg reports damaged scan data ("Corrupt JPEG data: premature end of
+  // data segment") only as a warning, and such a file decodes to garbage. PNG stops at 'error': libpng warns
+  // about harmless things such as a slightly wrong sRGB profile, common in PNGs from elsewhere, and reports
+  // real damage (bad CRC, broken zlib stream) as errors anyway. All 746 COVID-CT files pass at these levels.
+  const failOn = info.format === 'jpeg' ? 'warning' : 'error';
+  // ignoreIcc: the stored values are the pixels. 66 COVID-CT files embed a profile; applying it moves six
+  // greyscale non-COVID JPEGs by ~13 grey levels (a print "dot gain" profile), a shift tied to one source,
+  // and PIL-based pipelines (the published baselines) ignore profiles too.
+  const load = () => sharp(bytes, { failOn, limitInputPixels: maxPixels, ignoreIcc: true });
+  const corrupt = (e: unknown) => new ImageDecodeError(`truncated or corrupt ${info.format.toUpperCase()}: ${sharpReason(e)}`);
+  const grey = info.colourMode === 'L' || info.colourMode === 'LA';
   let out: { data: Buffer; info: OutputInfo };
+  let share: number | undefined;
   try {
-    // failOn makes truncated data an error instead of a half-decoded image, grey below the cut ('none' would).
-    // JPEG gets the strictest level: libjpeg reports damaged scan data ("Corrupt JPEG data: premature end of
-    // data segment") only as a warning, and such a file decodes to garbage. PNG stops at 'error': libpng warns
-    // about harmless things such as a slightly wrong sRGB profile, common in PNGs from elsewhere, and reports
-    // real damage (bad CRC, broken zlib stream) as errors anyway. All 746 COVID-CT files pass at these levels.
-    const failOn = info.format === 'jpeg' ? 'warning' : 'error';
-    // ignoreIcc: the stored values are the pixels. 66 COVID-CT files embed a profile; applying it moves six
-    // greyscale non-COVID JPEGs by ~13 grey levels (a print "dot gain" profile), a shift tied to one source,
-    // and PIL-based pipelines (the published baselines) ignore profiles too.
-    out = await sharp(bytes, { failOn, limitInputPixels: maxPixels, ignoreIcc: true })
-      .greyscale()
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
+    if (!grey && info.bitDepth === 8 && (info.colourMode === 'RGB' || info.colourMode === 'RGBA')) {
+      // 8-bit colour: one decode to RGB gives the colour share (read only by the not-CT refusal, colour.ts) and,
+      // through libvips' own greyscale of those samples, the same grey as decoding straight to grey (byte for
+      // byte on all 821 colour files of COVID-CT, CT-MD and the non-CT set; test/colour.test.ts checks it too).
+      const rgb = await load().removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      const { width, height, channels } = rgb.info;
+      share = colourShare(rgb.data, width, height, channels === 4 ? 4 : 3);
+      out = await sharp(rgb.data, { raw: { width, height, channels } }).greyscale().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    } else {
       // toBuffer wraps libvips' memory without copying; toUint8Array would copy it once more.
-      .toBuffer({ resolveWithObject: true });
+      out = await load().greyscale().removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      // Palette, 16-bit and CMYK colour pictures (rare): a second decode measures their colour.
+      if (!grey) {
+        const rgb = await load().removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+        share = rgb.info.channels === 3 ? colourShare(rgb.data, rgb.info.width, rgb.info.height, 3) : 0;
+      }
+    }
   } catch (e) {
-    throw new ImageDecodeError(`truncated or corrupt ${info.format.toUpperCase()}: ${sharpReason(e)}`);
+    throw corrupt(e);
   }
   const { width, height, channels } = out.info;
   if (channels !== 1 || width !== info.width || height !== info.height || out.data.length !== width * height) {
-    // Would be a bug in the sharp pipeline above, not a bad file.
+    // Would be a bug in the sharp pipelines above, not a bad file.
     throw new Error(`decodeGrey: sharp returned ${width}x${height}x${channels} (${out.data.length} bytes) for a ${info.width}x${info.height} image`);
   }
   // A plain Uint8Array view on the same memory, so that callers see the type they were promised, not a Buffer.
-  const grey: GreyImage = { width, height, data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length) };
-  if (info.colourMode === 'L' || info.colourMode === 'LA') return grey;
-  // A second decode, of colour pictures only, for the not-CT refusal: the grey above stays libvips' own.
-  return { ...grey, colourShare: await colourShareOf(bytes, maxPixels, info.format) };
-}
-
-async function colourShareOf(bytes: Uint8Array, maxPixels: number, format: string): Promise<number> {
-  try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, ignoreIcc: true })
-      .removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    return info.channels === 3 ? colourShare(data, info.width, info.height, 3) : 0;
-  } catch (e) {
-    // The grey decode of the same bytes succeeded at a stricter level, so this is not expected.
-    throw new ImageDecodeError(`truncated or corrupt ${format.toUpperCase()}: ${sharpReason(e)}`);
-  }
+  const image: GreyImage = { width, height, data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length) };
+  return share === undefined ? image : { ...image, colourShare: share };
 }
 
 /**
