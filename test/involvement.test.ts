@@ -102,6 +102,12 @@ test('no lungs: no involvement; a scan weighs slices by lung area', () => {
   const blank = findLungs({ width: 64, height: 64, data: new Uint8Array(64 * 64).fill(128) });
   assert.equal(blank.seg.found, false);
   assert.equal(blank.involvement, null);
+  assert.equal(blank.findings.reason, blank.seg.reason, 'an 8-bit picture: the segmentation\'s own reason');
+  // In Hounsfield units the picture is a CT slice: the reason says it holds no air-filled lung (neck, abdomen).
+  const abdomen = lungPhantom(192, false).data.map((v) => (v < 60 && v > 0 ? 150 : v));
+  const ct = findLungs({ width: 192, height: 192, data: abdomen, hu: huOfWindow(DEFAULT_LUNG_WINDOW) });
+  assert.equal(ct.findings.found, false);
+  assert.match(ct.findings.reason ?? '', /^a CT slice with no air-filled lung found: above or below the lungs/);
   assert.equal(scanInvolvement([]), null);
   assert.equal(scanInvolvement([{ fraction: 0.1, lungPixels: 300 }, { fraction: 0.4, lungPixels: 100 }]), (0.1 * 300 + 0.4 * 100) / 400);
   // A DICOM series' involvement (series.ts) is that weighted mean; its NotCT slices are left out.

@@ -227,7 +227,7 @@ export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement:
   const involvement = lungInvolvement(seg, img.hu);
   const chest = seg.found ? checkChest(seg) : null;
   const colour = colourRefusal(img.colourShare);
-  const reason = colour ? `not like a CT slice: ${colour}` : seg.found ? (chest?.refusal ? `not like a CT slice: ${chest.refusal}` : undefined) : seg.reason;
+  const reason = colour ? `not like a CT slice: ${colour}` : seg.found ? (chest?.refusal ? `not like a CT slice: ${chest.refusal}` : undefined) : noLungsReason(seg, img);
   return {
     seg, involvement, chest,
     findings: {
@@ -235,6 +235,15 @@ export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement:
       consolidation: involvement?.consolidation ?? null, lungPixels: involvement?.lungPixels ?? null,
     },
   };
+}
+
+/**
+ * Why no lungs were found. A picture in Hounsfield units is a CT slice (a CT DICOM through a known window), so
+ * there the reason says that the slice holds no air-filled lung (the neck and the abdomen at the ends of a chest
+ * series, or lungs without air) rather than leaving the user to wonder whether the scan is a CT at all.
+ */
+function noLungsReason(seg: LungSegmentation, img: GreyImage): string | undefined {
+  return img.hu ? 'a CT slice with no air-filled lung found: above or below the lungs, or lungs without air' : seg.reason;
 }
 
 /** A scan's involvement: the slices' fractions averaged with weights by lung area (null when none measured). */
