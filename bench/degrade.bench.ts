@@ -36,6 +36,7 @@ import { aucOrNull } from '../src/eval/metrics.js';
 import { patientScores, DEFAULT_TOP_K } from '../src/eval/patients.js';
 import type { Binary, GreyImage, Prediction } from '../src/types.js';
 import { CANDIDATES, addCandidate } from './involvement-candidates.js';
+import { Rng, deriveSeed } from '../src/util/prng.js';
 
 const { values } = parseArgs({
   options: {
@@ -73,7 +74,26 @@ const VARIANTS: Variant[] = [
   { name: 'window', make: (b) => mapGrey(b, (v) => 1.3 * (v - 40)) },
   { name: 'gamma', make: (b) => mapGrey(b, (v) => 255 * (v / 255) ** 1.4) },
   { name: 'screen-photo', make: screenPhoto },
+  { name: 'noise6', make: (b) => addNoise(b, 6) },
+  { name: 'noise12', make: (b) => addNoise(b, 12) },
+  { name: 'wide-fov', make: widerField },
 ];
+
+/** A wider field of view: the slice shrunk to 60% (Lanczos) in a frame of air (grey 0) of its old size. */
+async function widerField(bytes: Uint8Array): Promise<Uint8Array> {
+  const img = await decodeGrey(bytes);
+  const w = Math.round(0.6 * img.width), h = Math.round(0.6 * img.height);
+  const small = await sharp(await rawPng(img)).resize(w, h, { kernel: 'lanczos3' }).png().toBuffer();
+  return u8(await sharp({ create: { width: img.width, height: img.height, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+    .composite([{ input: small, left: Math.round((img.width - w) / 2), top: Math.round((img.height - h) / 2) }]).greyscale().png().toBuffer());
+}
+
+/** Gaussian noise of standard deviation sd grey levels (a sharper kernel or a lower dose), seeded by the file's bytes. */
+async function addNoise(bytes: Uint8Array, sd: number): Promise<Uint8Array> {
+  const img = await decodeGrey(bytes);
+  const rng = new Rng(deriveSeed(20261202, `${bytes.length}:${bytes.subarray(0, 64).join(',')}:${bytes.subarray(-64).join(',')}`));
+  return u8(await rawPng({ ...img, data: img.data.map((v) => Math.max(0, Math.min(255, Math.round(v + sd * rng.normal())))) }));
+}
 
 /**
  * A colour phone photo of the slice on a monitor: the screen's raised black level and dimmed white (0.8 v + 25),
