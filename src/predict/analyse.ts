@@ -50,7 +50,7 @@ export interface SliceResult {
   /** Why the slice is NotCT. */
   reason?: string;
   error?: string;
-  /** data:image/png;base64 overlay of the class activation map (not for a NotCT slice). */
+  /** data:image/png;base64 overlay of the map of evidence (lung-evidence.ts; not for a NotCT slice). */
   heatmap?: string;
   /** data:image/png;base64 of the grey slice the model was given (after the DICOM window). */
   preview?: string;
