@@ -114,7 +114,7 @@ interface Candidate { name: string; model: 'default' | 'official'; how: { method
 const CANDIDATES: Candidate[] = [
   { name: 'default cam', model: 'default', how: { method: 'cam' } },
   { name: 'default reference', model: 'default', how: { method: 'reference' } },
-  ...(['occlusion', 'healthy'] as const).flatMap((method) => [8, 16].flatMap((grid) => (['cells', 'pixels'] as const).map((drawing): Candidate => (
+  ...(['occlusion', 'healthy', 'cleared'] as const).flatMap((method) => [8, 16].flatMap((grid) => (['cells', 'pixels'] as const).map((drawing): Candidate => (
     { name: `default ${method}${grid} ${drawing}`, model: 'default', how: { method, grid, drawing } })))),
   { name: 'official cam', model: 'official', how: { method: 'cam' } },
 ];

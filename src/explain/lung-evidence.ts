@@ -15,6 +15,7 @@
  */
 import type { LungSegmentation } from '../data/lungs.js';
 import { lungViewRegion, type LungFraming } from '../data/lung-view.js';
+import { INVOLVEMENT_THRESHOLDS } from '../data/involvement.js';
 
 /** An occlusion plan: which cells of a grid x grid tiling of the size x size views are hidden, one at a time. */
 export interface OcclusionPlan {
@@ -24,6 +25,8 @@ export interface OcclusionPlan {
   fill: number;
   /** What a hidden cell's slice pixels become: the fill (occlusion) or healthy lung's grey (counterfactual). */
   replace: number;
+  /** When set, slice pixels brighter than `replace` are brought down to it and darker ones kept (a cleared lung). */
+  clip?: boolean;
   /** Indices (y * grid + x) of the cells that hold some of the slice, in increasing order. */
   cells: number[];
   /** Views used: the identity view and, when there is one, its mirror (as meanViewMap). */
@@ -42,7 +45,7 @@ const SAME = 1e-5;
  * The cells that hold some of the slice in view 0 (views must be identity and mirror, size x size each; size a
  * multiple of grid). When the mirror exists, a cell counts when it or its mirror image holds the slice.
  */
-export function occlusionPlan(views: Float32Array[], size: number, grid: number, fill: number, replace = fill): OcclusionPlan {
+export function occlusionPlan(views: Float32Array[], size: number, grid: number, fill: number, replace = fill, clip = false): OcclusionPlan {
   if (size % grid !== 0) throw new Error(`occlusion grid ${grid} does not divide the view size ${size}`);
   const used = Math.min(views.length, 2);
   const step = size / grid;
@@ -58,7 +61,7 @@ export function occlusionPlan(views: Float32Array[], size: number, grid: number,
     }
     if (holds) cells.push(gy * grid + gx);
   }
-  return { grid, size, fill, replace, cells, views: used };
+  return { grid, size, fill, replace, cells, views: used, ...(clip ? { clip } : {}) };
 }
 
 /**
@@ -76,7 +79,9 @@ export function occludedViews(views: Float32Array[], plan: OcclusionPlan): Float
       const copy = views[v].slice();
       const cx = v === 1 ? grid - 1 - gx : gx;
       for (let y = gy * step; y < (gy + 1) * step; y++) {
-        for (let i = y * size + cx * step; i < y * size + (cx + 1) * step; i++) if (Math.abs(copy[i] - fill) > SAME) copy[i] = replace;
+        for (let i = y * size + cx * step; i < y * size + (cx + 1) * step; i++) {
+          if (Math.abs(copy[i] - fill) > SAME) copy[i] = plan.clip ? Math.min(copy[i], replace) : replace;
+        }
       }
       out.push(copy);
     }
@@ -142,9 +147,11 @@ export function logitsOfCams(cams: ArrayLike<number>, grid: number, count: numbe
 
 /**
  * Which map a heatmap shows: `cam`, the class activation map; `occlusion` (cells hidden with the fill);
- * `healthy` (cells' slice pixels set to healthy lung's grey); `reference` (the CAM minus the all-fill view's).
+ * `healthy` (cells' slice pixels set to healthy lung's grey); `cleared` (cells' slice pixels brighter than the
+ * involvement threshold, calibrated 0.3, brought down to it: the lung without its ground glass and consolidation);
+ * `reference` (the CAM minus the all-fill view's).
  */
-export type MapMethod = 'cam' | 'occlusion' | 'healthy' | 'reference';
+export type MapMethod = 'cam' | 'occlusion' | 'healthy' | 'cleared' | 'reference';
 
 /** How an occlusion map is drawn: on its cells (bilinear between cell centres) or on the pixels each cell changed. */
 export type MapDrawing = 'cells' | 'pixels';
@@ -163,7 +170,7 @@ export function mapMethodFor(preprocessing: { lungs?: LungFraming }, seg: LungSe
 
 /** How a lungs model's occlusion map is made (the shipped choice: OCCLUSION). */
 export interface OcclusionDesign {
-  method: 'occlusion' | 'healthy';
+  method: 'occlusion' | 'healthy' | 'cleared';
   grid: number;
   drawing: MapDrawing;
 }
@@ -181,7 +188,9 @@ export async function occlusionEvidence(
   logitsOf: (views: Float32Array[]) => Promise<ArrayLike<number>>,
 ): Promise<{ grid: number; values: Float32Array }> {
   const fill = fillValue(lungs.tissueGrey);
-  const plan = occlusionPlan(views, size, design.grid, fill, design.method === 'healthy' ? fillValue(lungs.lungGrey) : fill);
+  const replace = design.method === 'healthy' ? fillValue(lungs.lungGrey)
+    : design.method === 'cleared' ? fillValue(lungs.lungGrey + INVOLVEMENT_THRESHOLDS.calibrated.involved * (lungs.tissueGrey - lungs.lungGrey)) : fill;
+  const plan = occlusionPlan(views, size, design.grid, fill, replace, design.method === 'cleared');
   const occluded = plan.cells.length ? await logitsOf(occludedViews(views, plan)) : new Float64Array(0);
   const cells = occlusionMap(plan, base, occluded);
   return design.drawing === 'pixels' ? { grid: size, values: onChangedPixels(plan, cells, views[0]) } : { grid: design.grid, values: cells };

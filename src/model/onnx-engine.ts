@@ -136,7 +136,7 @@ export class OnnxClassifier extends EngineBase {
     return new ort.Tensor('float32', input, [views.length, 1, s, s]);
   }
 
-  /** P(COVID) (the reading's, as `probabilities` gives) and the class activation map of one image. */
+  /** P(COVID) (the reading's, as `probabilities` gives) and the map of evidence of one image (see explainPrepared). */
   async explain(image: GreyImage): Promise<Explanation> {
     const { reading, cam } = await this.explainPrepared(await prepareSlice(this.model.json, image));
     return { probability: reading.probability, cam };
@@ -159,7 +159,7 @@ export class OnnxClassifier extends EngineBase {
     const reading = readSlice(pattern, prepared.lungs.findings, this.threshold, this.json.reading, distance);
     const chosen = method ?? mapMethodFor(this.json.preprocessing, prepared.lungs.seg);
     const cam = meanViewMap(cams, grid, views.length);
-    if ((chosen === 'occlusion' || chosen === 'healthy') && this.json.preprocessing.lungs) {
+    if ((chosen === 'occlusion' || chosen === 'healthy' || chosen === 'cleared') && this.json.preprocessing.lungs) {
       const design = { ...OCCLUSION, method: chosen, ...(how.grid ? { grid: how.grid } : {}), ...(how.drawing ? { drawing: how.drawing } : {}) };
       const map = await occlusionEvidence(views, logits, this.json.backbone.inputSize, this.json.preprocessing.lungs, design, async (v) => (await this.runViews(v)).logits);
       return { reading, cam: { ...map, method: chosen } };

@@ -100,7 +100,7 @@ export async function runViews(views: Float32Array[], inputSize: number): Promis
  * (lung-evidence.ts; one more batch of views through the model), else the CAM already computed.
  */
 export async function evidenceMap(views: Float32Array[], run: { grid: number; cam: Float32Array; logits: Float64Array }, p: Preprocessing, method: MapMethod): Promise<{ grid: number; cam: Float32Array }> {
-  if ((method !== 'occlusion' && method !== 'healthy') || !p.lungs) return { grid: run.grid, cam: run.cam };
+  if ((method !== 'occlusion' && method !== 'healthy' && method !== 'cleared') || !p.lungs) return { grid: run.grid, cam: run.cam };
   const map = await occlusionEvidence(views, run.logits, p.inputSize, p.lungs, { ...OCCLUSION, method }, async (v) => {
     const r = await runChunks(v, p.inputSize);
     return logitsOfCams(r.cams, r.grid, v.length);
