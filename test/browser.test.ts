@@ -330,6 +330,17 @@ test('lungs model: the heatmap made on this device is the server\'s (the same oc
       for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(server.data[(y * 384 + x) * 3 + c] - device.data[(y * 384 + x) * 3 + c]));
     }
     assert.ok(worst <= 2, `device and server heatmaps differ by up to ${worst} grey levels outside the legend`);
+    // With heatmaps hidden the device makes the map only when asked (a row's toggle): the same picture.
+    const eager = await p.$eval('#results tbody tr img', (el) => (el as HTMLImageElement).src);
+    await p.click('#clear');
+    await p.uncheck('#show-heatmaps');
+    await p.setInputFiles('#files', files);
+    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 1 && !document.body.dataset.busy, null, { timeout: 120_000 });
+    const thumb = await p.$eval('#results tbody tr img', (el) => (el as HTMLImageElement).src);
+    assert.notEqual(thumb, eager, 'the slice is shown, not its heatmap');
+    await p.locator('#results tbody tr').first().locator('.heatmap-toggle').check();
+    await p.waitForFunction((t) => (document.querySelector('#results tbody tr img') as HTMLImageElement).src !== t, thumb, { timeout: 60_000 });
+    assert.equal(await p.$eval('#results tbody tr img', (el) => (el as HTMLImageElement).src), eager, 'made on request, the same heatmap');
   } finally {
     await p.close();
   }

@@ -60,6 +60,15 @@ export function loadOod(design: OodDesign): Promise<OodModel> {
 
 const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
+let busy: Promise<unknown> = Promise.resolve();
+
+/** One run of the session at a time: a heatmap asked for while slices are being analysed waits its turn. */
+function serial<T>(f: () => Promise<T>): Promise<T> {
+  const next = busy.then(f, f);
+  busy = next.catch(() => undefined);
+  return next;
+}
+
 /** The model's outputs on views, run in chunks of 8 (an occlusion batch of ~100 views at once would need ~100s of MB). */
 async function runChunks(views: Float32Array[], inputSize: number): Promise<{ cams: Float32Array; grid: number; features: Float32Array | null }> {
   const { ort, session: s } = await loadModel();
@@ -71,7 +80,7 @@ async function runChunks(views: Float32Array[], inputSize: number): Promise<{ ca
     const chunk = views.slice(i, i + CHUNK);
     const input = new Float32Array(chunk.length * inputSize * inputSize);
     chunk.forEach((v, k) => input.set(v, k * inputSize * inputSize));
-    const out = await s.run({ views: new ort.Tensor('float32', input, [chunk.length, 1, inputSize, inputSize]) });
+    const out = await serial(() => s.run({ views: new ort.Tensor('float32', input, [chunk.length, 1, inputSize, inputSize]) }));
     grid = out.cam.dims[2];
     parts.push(out.cam.data);
     if (i === 0 && out.features) features = out.features.data.slice(0, out.features.dims[1]);
@@ -145,7 +154,7 @@ export function viewsOf(grey: Grey, p: Preprocessing, seg?: ReturnType<typeof fi
 
 /**
  * One slice read on this device as the server reads it: lungs found and measured (involvement.ts), views rendered,
- * the model run, and P combined by the model's reading design (reading.ts).
+ * the model run, and P combined by the model's reading design (reading.ts); `map()` makes its map of evidence.
  */
 export async function analyseOnDevice(file: Blob, m: DeviceModel) {
   const grey = await decodeInBrowser(file);
@@ -156,7 +165,9 @@ export async function analyseOnDevice(file: Blob, m: DeviceModel) {
   const design = m.reading?.ood;
   const distance = design && features ? oodDistance(await loadOod(design), features) : undefined;
   const reading: SliceReading = readSlice(run.probability, lungs.findings, m.threshold, m.reading, distance);
-  // No heat over a slice that is not a chest CT (the page shows none): the occlusion runs are spared.
-  const map = reading.label === 'NotCT' ? { grid: run.grid, cam: run.cam } : await evidenceMap(views, { ...run, logits }, m.preprocessing, mapMethodFor(m.preprocessing, lungs.seg));
-  return { grey, lungs, reading, ...run, ...map, probability: reading.probability };
+  // The map of evidence on request, once: a lungs model's occlusion runs ~80 more views (about a second here),
+  // which a user who never opens a heatmap should not wait for.
+  let made: Promise<{ grid: number; cam: Float32Array }> | undefined;
+  const map = () => (made ??= evidenceMap(views, { ...run, logits }, m.preprocessing, mapMethodFor(m.preprocessing, lungs.seg)));
+  return { grey, lungs, reading, probability: reading.probability, map };
 }
