@@ -38,6 +38,10 @@ test('occlusion plan: only cells holding some of the slice are hidden, and only 
   let changed = 0;
   for (let i = 0; i < 256; i++) if (healthy[0][i] !== views[0][i]) { changed++; assert.equal(healthy[0][i], fillValue(40)); }
   assert.equal(changed, 6, 'the healthy-lung counterfactual changes the 6 slice pixels, not the fill around them');
+  // The cleared lung: slice pixels above the level come down to it, darker ones stay (0.2 + 0.01 x is 0.24-0.26).
+  const cleared = occludedViews(views, occlusionPlan(views, 16, 4, FILL, 0.25, true));
+  for (let i = 0; i < 256; i++) assert.equal(cleared[0][i], views[0][i] === FILL ? FILL : Math.min(views[0][i], 0.25));
+  assert.ok(cleared[0].some((v, i) => v !== views[0][i]) && cleared[0].some((v, i) => v !== FILL && v === views[0][i]));
   assert.throws(() => occlusionPlan(views, 16, 5, FILL), /does not divide/);
 });
 

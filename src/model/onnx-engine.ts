@@ -146,9 +146,10 @@ export class OnnxClassifier extends EngineBase {
    * The reading of a prepared slice (engine.prepare) and its map of evidence, from the run of the network on the
    * slice's prepared views (the same P as readPrepared: same views, same sum order). The map is over the square the
    * model saw: the working image of the whole slice (its CAM), or the lung view (lung-view.ts) for a lungs model,
-   * whose map is by occlusion (lung-evidence.ts; one more batch of views). `how` forces a map (measurements).
+   * whose map is by occlusion (lung-evidence.ts; one more batch of views). `how` forces a map (measurements);
+   * `skipNotCT`: a NotCT slice gets its plain CAM (cheap), for callers that show no heat over it.
    */
-  async explainPrepared(prepared: PreparedSlice, how: { method?: MapMethod; grid?: number; drawing?: MapDrawing } = {}): Promise<{ reading: SliceReading; cam: ActivationMap }> {
+  async explainPrepared(prepared: PreparedSlice, how: { method?: MapMethod; grid?: number; drawing?: MapDrawing; skipNotCT?: boolean } = {}): Promise<{ reading: SliceReading; cam: ActivationMap }> {
     const { method } = how;
     const { views } = prepared;
     const { logits, cams, grid, features, dim } = await this.runViews(views);
@@ -157,7 +158,7 @@ export class OnnxClassifier extends EngineBase {
     const pattern = sum / logits.length;
     const distance = this.ood && features ? oodDistance(this.ood, features.subarray(0, dim)) : undefined;
     const reading = readSlice(pattern, prepared.lungs.findings, this.threshold, this.json.reading, distance);
-    const chosen = method ?? mapMethodFor(this.json.preprocessing, prepared.lungs.seg);
+    const chosen = method ?? (how.skipNotCT && reading.label === 'NotCT' ? 'cam' : mapMethodFor(this.json.preprocessing, prepared.lungs.seg));
     const cam = meanViewMap(cams, grid, views.length);
     if ((chosen === 'occlusion' || chosen === 'healthy' || chosen === 'cleared') && this.json.preprocessing.lungs) {
       const design = { ...OCCLUSION, method: chosen, ...(how.grid ? { grid: how.grid } : {}), ...(how.drawing ? { drawing: how.drawing } : {}) };

@@ -93,7 +93,8 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
       try {
         // One preparation (lungs, views) serves the reading and the map: the map is of the views that were scored.
         const [prepared] = await engine.prepare([slice.image]);
-        const { reading, cam } = await engine.explainPrepared(prepared);
+        // A NotCT slice gets no heatmap, so its map is not worth the occlusion runs.
+        const { reading, cam } = await engine.explainPrepared(prepared, { skipNotCT: true });
         const r: SliceResult = {
           ...base, probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
           category: reading.category, ...(reading.reason ? { reason: reading.reason } : {}),
