@@ -33,10 +33,12 @@ const body = Buffer.concat([
 // Reference: model only (decode + views + model) on the same image, in this process, before the server starts.
 const engine = await OnnxClassifier.load(path.join(root, 'models/default'));
 const grey = await readAndDecodeGrey(image);
-await engine.explain(grey);
+// The plain CAM (what a request without heatmap=1 costs; the occlusion map of a heatmap is ~80 more views).
+const modelPass = async () => engine.explainPrepared((await engine.prepare([grey]))[0], { method: 'cam' });
+await modelPass();
 const t0 = performance.now();
 let n = 0;
-while (performance.now() - t0 < 3000) { await engine.explain(grey); n++; }
+while (performance.now() - t0 < 3000) { await modelPass(); n++; }
 const modelRate = n / ((performance.now() - t0) / 1000);
 engine.dispose();
 

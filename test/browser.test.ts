@@ -23,6 +23,9 @@ import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import type { DatasetEntry } from '../src/types.js';
 import { zipSync } from 'fflate';
 import { ctSlice } from './dicom-writer.js';
+import { findLungs } from '../src/data/involvement.js';
+import { gridToImage } from '../src/explain/cam-overlay.js';
+import { legendBox } from '../src/explain/heatmap.js';
 
 const MODEL = path.join(REPO, 'models/default');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -352,6 +355,50 @@ test('feature distance on this device: the same verdicts as the server, striped 
       assert.ok(Math.abs(d.probability - server[i].probability) < 1e-5, `${d.file}: device ${d.probability} vs server ${server[i].probability}`);
     });
     assert.match(device[1].text, /feature distance/);
+  } finally {
+    await p.close();
+  }
+});
+
+test('lungs model: the heatmap made on this device is the server\'s (the same occlusion map)', async () => {
+  const img = lungPhantom(384, true);
+  const files = [{ name: 'phantom-ground-glass.png', mimeType: 'image/png', buffer: await phantomPng(img) }];
+  const p = await lungsPage();
+  try {
+    await p.check('#show-heatmaps');
+    const heatmap = async () => {
+      await p.setInputFiles('#files', files);
+      await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 1 && !document.body.dataset.busy, null, { timeout: 120_000 });
+      const src = await p.$eval('#results tbody tr img', (el) => (el as HTMLImageElement).src);
+      assert.ok(src.startsWith('data:image/png;base64,'));
+      return sharp(Buffer.from(src.slice(src.indexOf(',') + 1), 'base64')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    };
+    const server = await heatmap();
+    await p.click('#clear');
+    await p.check('input[name=mode][value=device]');
+    const device = await heatmap();
+    assert.equal(device.info.width, 384);
+    assert.equal(server.info.width, 384);
+    // Same pixels except the server picture's burnt-in legend (the page shows its legend beside the picture).
+    const seg = findLungs(img).seg;
+    const box = legendBox(384, 384, true, gridToImage(seg.labels, seg.analysis.width, seg.analysis.height, 384, 384))!;
+    let worst = 0;
+    for (let y = 0; y < 384; y++) for (let x = 0; x < 384; x++) {
+      if (x >= box.x && x < box.x + box.w && y >= box.y && y < box.y + box.h) continue;
+      for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(server.data[(y * 384 + x) * 3 + c] - device.data[(y * 384 + x) * 3 + c]));
+    }
+    assert.ok(worst <= 2, `device and server heatmaps differ by up to ${worst} grey levels outside the legend`);
+    // With heatmaps hidden the device makes the map only when asked (a row's toggle): the same picture.
+    const eager = await p.$eval('#results tbody tr img', (el) => (el as HTMLImageElement).src);
+    await p.click('#clear');
+    await p.uncheck('#show-heatmaps');
+    await p.setInputFiles('#files', files);
+    await p.waitForFunction(() => document.querySelectorAll('#results tbody tr').length >= 1 && !document.body.dataset.busy, null, { timeout: 120_000 });
+    const thumb = await p.$eval('#results tbody tr img', (el) => (el as HTMLImageElement).src);
+    assert.notEqual(thumb, eager, 'the slice is shown, not its heatmap');
+    await p.locator('#results tbody tr').first().locator('.heatmap-toggle').check();
+    await p.waitForFunction((t) => (document.querySelector('#results tbody tr img') as HTMLImageElement).src !== t, thumb, { timeout: 60_000 });
+    assert.equal(await p.$eval('#results tbody tr img', (el) => (el as HTMLImageElement).src), eager, 'made on request, the same heatmap');
   } finally {
     await p.close();
   }

@@ -1,5 +1,6 @@
 /**
- * Where the model looked, as a PNG: the class activation map overlaid on the slice (see cam-overlay.ts),
+ * Where the model's evidence comes from, as a PNG: its map (occlusion for a lungs model, lung-evidence.ts; the class
+ * activation map for a whole-slice model) overlaid on the slice (see cam-overlay.ts),
  * at most maxSide pixels on its long side so that API responses stay small.
  */
 import sharp from 'sharp';

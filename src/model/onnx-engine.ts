@@ -16,13 +16,19 @@ import { sigmoid } from './head.js';
 import { oodDistance, type OodModel } from './ood.js';
 import { UserError } from '../util/errors.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
+import { fillValue, logitsOfCams, mapMethodFor, occlusionEvidence, OCCLUSION, referenceCorrected, type MapDrawing, type MapMethod } from '../explain/lung-evidence.js';
 
 export const ONNX_FILE = 'model.onnx';
 
-/** A class activation map: grid x grid logit contributions (mean = the logit), over the square working image. */
+/**
+ * A map of evidence over the square the model saw (grid x grid cells; positive = towards COVID). `cam` (or no
+ * method): the class activation map, logit contributions whose mean is the logit; `occlusion`: the logit's drop
+ * when each cell is hidden (lung-evidence.ts); `reference`: the CAM minus the all-fill view's.
+ */
 export interface ActivationMap {
   grid: number;
   values: Float32Array;
+  method?: MapMethod;
 }
 
 export interface Explanation {
@@ -105,12 +111,7 @@ export class OnnxClassifier extends EngineBase {
     for (const p of parts) { cams.set(p, at); at += p.length; }
     // The logit is the mean of the map, exactly; taking it from there keeps full precision at the extremes,
     // where the float32 sigmoid output would round to 0 or 1.
-    const logits = new Float64Array(views.length);
-    for (let i = 0; i < views.length; i++) {
-      let sum = 0;
-      for (let k = 0; k < grid * grid; k++) sum += cams[i * grid * grid + k];
-      logits[i] = sum / (grid * grid);
-    }
+    const logits = logitsOfCams(cams, grid, views.length);
     return { logits, cams, grid, features, dim };
   }
 
@@ -135,18 +136,21 @@ export class OnnxClassifier extends EngineBase {
     return new ort.Tensor('float32', input, [views.length, 1, s, s]);
   }
 
-  /** P(COVID) (the reading's, as `probabilities` gives) and the class activation map of one image. */
+  /** P(COVID) (the reading's, as `probabilities` gives) and the map of evidence of one image (see explainPrepared). */
   async explain(image: GreyImage): Promise<Explanation> {
     const { reading, cam } = await this.explainPrepared(await prepareSlice(this.model.json, image));
     return { probability: reading.probability, cam };
   }
 
   /**
-   * The reading of a prepared slice (engine.prepare) and its class activation map, from ONE run of the network on
-   * the slice's prepared views: the same P as readPrepared (same views, same sum order). The map is over the
-   * square the model saw: the working image of the whole slice, or the lung view (lung-view.ts) for a lungs model.
+   * The reading of a prepared slice (engine.prepare) and its map of evidence, from the run of the network on the
+   * slice's prepared views (the same P as readPrepared: same views, same sum order). The map is over the square the
+   * model saw: the working image of the whole slice (its CAM), or the lung view (lung-view.ts) for a lungs model,
+   * whose map is by occlusion (lung-evidence.ts; one more batch of views). `how` forces a map (measurements);
+   * `skipNotCT`: a NotCT slice gets its plain CAM (cheap), for callers that show no heat over it.
    */
-  async explainPrepared(prepared: PreparedSlice): Promise<{ reading: SliceReading; cam: ActivationMap }> {
+  async explainPrepared(prepared: PreparedSlice, how: { method?: MapMethod; grid?: number; drawing?: MapDrawing; skipNotCT?: boolean } = {}): Promise<{ reading: SliceReading; cam: ActivationMap }> {
+    const { method } = how;
     const { views } = prepared;
     const { logits, cams, grid, features, dim } = await this.runViews(views);
     let sum = 0;
@@ -154,7 +158,30 @@ export class OnnxClassifier extends EngineBase {
     const pattern = sum / logits.length;
     const distance = this.ood && features ? oodDistance(this.ood, features.subarray(0, dim)) : undefined;
     const reading = readSlice(pattern, prepared.lungs.findings, this.threshold, this.json.reading, distance);
-    return { reading, cam: { grid, values: meanViewMap(cams, grid, views.length) } };
+    const chosen = method ?? (how.skipNotCT && reading.label === 'NotCT' ? 'cam' : mapMethodFor(this.json.preprocessing, prepared.lungs.seg));
+    const cam = meanViewMap(cams, grid, views.length);
+    if ((chosen === 'occlusion' || chosen === 'healthy' || chosen === 'cleared') && this.json.preprocessing.lungs) {
+      const design = { ...OCCLUSION, method: chosen, ...(how.grid ? { grid: how.grid } : {}), ...(how.drawing ? { drawing: how.drawing } : {}) };
+      const map = await occlusionEvidence(views, logits, this.json.backbone.inputSize, this.json.preprocessing.lungs, design, async (v) => (await this.runViews(v)).logits);
+      return { reading, cam: { ...map, method: chosen } };
+    }
+    if (chosen === 'reference') {
+      return { reading, cam: { grid, values: referenceCorrected(cam, await this.fillViewCam()), method: chosen } };
+    }
+    return { reading, cam: { grid, values: cam, method: 'cam' } };
+  }
+
+  private fillCam: Promise<Float32Array> | undefined;
+
+  /** The CAM of the all-fill lungs view (every pixel the fill): one image per model, computed once. */
+  private fillViewCam(): Promise<Float32Array> {
+    this.fillCam ??= (async () => {
+      const size = this.json.backbone.inputSize;
+      const view = new Float32Array(size * size).fill(fillValue(this.json.preprocessing.lungs?.tissueGrey ?? 0));
+      const { cams, grid } = await this.runViews([view]);
+      return meanViewMap(cams, grid, 1);
+    })();
+    return this.fillCam;
   }
 
   dispose(): void {

@@ -8,7 +8,7 @@ import { decodeInput } from '../data/inputs.js';
 import { overlayPng } from '../explain/heatmap.js';
 import type { RgbPicture } from './secondary-capture.js';
 
-/** What the PACS loop needs of an engine: scoring (Engine) and the class activation map (onnx engine). */
+/** What the PACS loop needs of an engine: scoring (Engine) and the map of evidence (onnx engine; lung-evidence.ts). */
 export type ExplainingEngine = Pick<OnnxClassifier, 'prepare' | 'readPrepared' | 'explainPrepared' | 'json' | 'threshold'>;
 
 /** `frame`: 0-based, for a multi-frame instance. */

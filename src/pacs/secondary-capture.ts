@@ -42,7 +42,7 @@ export function buildHeatmapImage(h: HeatmapInput): DicomDataset {
     { tag: 0x00080060, vr: 'CS', value: 'OT' },
     { tag: 0x00080064, vr: 'CS', value: 'WSD' },
     { tag: 0x0008103e, vr: 'LO', value: `${SERIES_PREFIX} heatmaps (research use only)` },
-    { tag: 0x00082111, vr: 'ST', value: 'Class activation map of the covid-ct model blended over the slice (warm = evidence towards COVID)' },
+    { tag: 0x00082111, vr: 'ST', value: 'Map of evidence of the covid-ct model blended over the slice (warm = evidence towards COVID; lungs model: occlusion, the fall of the score when each lung patch is hidden; whole-slice model: class activation map)' },
     { tag: 0x00082112, vr: 'SQ', value: [[...sopRef(h.source.sopClass, h.source.sopInstance), { tag: 0x0040a170, vr: 'SQ', value: [code('121322', 'DCM', 'Source image for image processing operation')] }]] },
     { tag: 0x0020000e, vr: 'UI', value: h.uids.series },
     { tag: 0x00200011, vr: 'IS', value: '9902' },

@@ -50,7 +50,7 @@ export interface SliceResult {
   /** Why the slice is NotCT. */
   reason?: string;
   error?: string;
-  /** data:image/png;base64 overlay of the class activation map (not for a NotCT slice). */
+  /** data:image/png;base64 overlay of the map of evidence (lung-evidence.ts; not for a NotCT slice). */
   heatmap?: string;
   /** data:image/png;base64 of the grey slice the model was given (after the DICOM window). */
   preview?: string;
@@ -93,7 +93,8 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
       try {
         // One preparation (lungs, views) serves the reading and the map: the map is of the views that were scored.
         const [prepared] = await engine.prepare([slice.image]);
-        const { reading, cam } = await engine.explainPrepared(prepared);
+        // A NotCT slice gets no heatmap, so its map is not worth the occlusion runs.
+        const { reading, cam } = await engine.explainPrepared(prepared, { skipNotCT: true });
         const r: SliceResult = {
           ...base, probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
           category: reading.category, ...(reading.reason ? { reason: reading.reason } : {}),

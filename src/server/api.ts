@@ -61,7 +61,7 @@ const ErrorBody = z.object({ error: z.string() }).openapi('Error');
 
 const flag = z.enum(['0', '1', 'true', 'false']).optional().transform((v) => v === '1' || v === 'true');
 const PredictQuery = z.object({
-  heatmap: flag.openapi({ description: 'add a PNG heatmap (class activation map over the slice) per image', example: '1' }),
+  heatmap: flag.openapi({ description: 'add a PNG heatmap (where the evidence towards COVID comes from: occlusion over the lungs for a lungs model, the class activation map for a whole-slice model) per image', example: '1' }),
   preview: flag.openapi({ description: 'add a PNG of the grey slice the model was given (after the DICOM window)' }),
   windowWidth: z.coerce.number().gt(0).max(10000).optional().openapi({ description: `DICOM lung window width in HU (default ${DEFAULT_LUNG_WINDOW.width})` }),
   windowLevel: z.coerce.number().min(-2000).max(4000).optional().openapi({ description: `DICOM lung window level in HU (default ${DEFAULT_LUNG_WINDOW.level})` }),
@@ -85,7 +85,7 @@ const SliceResultSchema = z.object({
   category: z.enum(['negative for pneumonia', 'typical', 'indeterminate', 'atypical', 'not a chest CT']).nullable().openapi({ description: 'RSNA-style category of the slice (models with a reading design only; null otherwise)' }),
   reason: z.string().optional().openapi({ description: 'why the slice is NotCT' }),
   error: z.string().optional(),
-  heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay: the class activation map (over the lung view for a lungs model), the lung outline (cyan) and involved lung (hatched green), with a legend; not given for a NotCT slice' }),
+  heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay: the map of evidence (for a lungs model, by occlusion: how much the logit falls when each lung patch of its view is hidden; for a whole-slice model its class activation map), the lung outline (cyan) and involved lung (hatched green), with a legend; not given for a NotCT slice' }),
   preview: z.string().optional(),
   dicom: SliceOrderSchema.optional(),
 }).openapi('SliceResult');

@@ -27,7 +27,9 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
       // "Not a chest CT slice" by texture (involvement.js's findLungs applies it): the same refusals on the device.
       'data/chest-check.js', 'data/histogram.js', 'data/enclosed-tissue.js', 'data/colour.js',
       // The not-CT feature distance (its vectors: /model/ood.bin, requested only when the card's reading has one).
-      'model/ood.js']
+      'model/ood.js',
+      // The map of evidence of a lungs model (occlusion over the lungs view): the same map on the device.
+      'explain/lung-evidence.js']
       .map((f): [string, string] => [`/js/${f}`, path.join(root, 'dist/src', f)]),
     ['/model/model.onnx', path.join(modelDir, 'model.onnx')],
     ['/model/ood.bin', path.join(modelDir, 'ood.bin')],

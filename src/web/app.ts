@@ -41,7 +41,21 @@ export interface ResultRow {
   error?: string;
   thumbnail?: string;
   heatmap?: string;
+  /** Makes the heatmap on first use (device rows: the map of evidence costs about a second there). */
+  makeHeatmap?: () => Promise<string>;
 }
+
+/** The row's heatmap, made now if it is made on request. */
+async function heatmapOf(r: ResultRow): Promise<string | undefined> {
+  if (!r.heatmap && r.makeHeatmap) {
+    const make = r.makeHeatmap;
+    r.heatmap = await make();
+    delete r.makeHeatmap;
+  }
+  return r.heatmap;
+}
+
+const hasHeatmap = (r: ResultRow): boolean => Boolean(r.heatmap || r.makeHeatmap);
 type ScanRow = ScanScore;
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
@@ -172,13 +186,16 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   verdict.className = `verdict ${r.label ?? ''}`;
   verdict.textContent = verdictText(r);
   const toggle = document.createElement('td');
-  if (r.heatmap && r.thumbnail) {
+  if (hasHeatmap(r) && r.thumbnail) {
     const box = document.createElement('input');
     box.type = 'checkbox';
     box.className = 'heatmap-toggle';
     box.checked = $<HTMLInputElement>('#show-heatmaps').checked;
     box.setAttribute('aria-label', `heatmap of ${r.file}`);
-    box.addEventListener('change', () => { img.querySelector('img')!.src = box.checked ? r.heatmap! : r.thumbnail!; });
+    box.addEventListener('change', async () => {
+      const heat = box.checked ? await heatmapOf(r) : undefined;
+      img.querySelector('img')!.src = box.checked && heat ? heat : r.thumbnail!;
+    });
     toggle.append(box);
   }
   tr.append(img, name, prob, inv, reading, verdict, toggle);
@@ -189,7 +206,7 @@ function addRows(batch: ResultRow[]): void {
   const body = $('#results tbody');
   for (const r of batch) { rows.push(r); body.append(renderRow(r)); }
   // The colours of the heatmaps are explained once, above the table, as soon as there is a heatmap.
-  if (rows.some((r) => r.heatmap)) $('#heat-legend').hidden = false;
+  if (rows.some(hasHeatmap)) $('#heat-legend').hidden = false;
   $<HTMLButtonElement>('#download-csv').disabled = rows.length === 0;
   $<HTMLButtonElement>('#clear').disabled = rows.length === 0;
 }
@@ -227,17 +244,20 @@ function openViewer(r: ResultRow): void {
   const dialog = $<HTMLDialogElement>('#viewer');
   const img = dialog.querySelector<HTMLImageElement>('img')!;
   const toggle = dialog.querySelector<HTMLInputElement>('#viewer-heatmap')!;
-  const show = () => { img.src = toggle.checked && r.heatmap ? r.heatmap : r.thumbnail!; };
+  const show = async () => {
+    const heat = toggle.checked ? await heatmapOf(r) : undefined;
+    img.src = toggle.checked && heat ? heat : r.thumbnail!;
+  };
   toggle.checked = Boolean(r.heatmap);
-  toggle.disabled = !r.heatmap;
+  toggle.disabled = !hasHeatmap(r);
   toggle.onchange = show;
-  show();
+  void show();
   img.alt = r.file;
   dialog.querySelector('h2')!.textContent = r.file;
   const p = r.probability === null || r.label === 'NotCT' ? '' : `P(COVID) ${r.probability.toFixed(4)}, threshold ${r.threshold?.toFixed(4)}: `;
   const inv = typeof r.involvement === 'number' ? `; lung involvement ${pct(r.involvement)}` : '';
   dialog.querySelector('.viewer-caption')!.textContent = `${p}${verdictText(r)}${inv}${r.category ? `; ${r.category}` : ''}; ${whereText(r.mode)}.`;
-  dialog.querySelector<HTMLElement>('.heat-legend')!.hidden = !r.heatmap;
+  dialog.querySelector<HTMLElement>('.heat-legend')!.hidden = !hasHeatmap(r);
   dialog.showModal();
 }
 
@@ -400,18 +420,24 @@ async function analyseHere(files: File[]): Promise<void> {
           ? 'DICOM files (uncompressed or compressed: JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG) and zips are read in server mode only: switch to "On this covid-ct server"'
           : `not a PNG or JPEG image`);
       }
-      const { grey, lungs, reading, grid, cam } = await analyseOnDevice(f, card!);
+      const { grey, lungs, reading, map } = await analyseOnDevice(f, card!);
       Object.assign(row, {
         probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
         category: reading.category, ...(reading.reason ? { reason: reading.reason } : {}),
       });
       const small = shrink(grey, 512);
       row.thumbnail = pngUrl(small.width, small.height, (i) => [small.data[i], small.data[i], small.data[i]]);
-      const rgb = slicePictureRgb(small, {
-        original: { width: grey.width, height: grey.height }, cam: { grid, values: cam }, fit: p.fit,
-        lungs: p.lungs, seg: lungs.seg, involved: lungs.involvement?.mask ?? null,
-      });
-      if (reading.label !== 'NotCT') row.heatmap = pngUrl(small.width, small.height, (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
+      const original = { width: grey.width, height: grey.height };
+      const picture = async () => {
+        const { grid, cam } = await map();
+        const rgb = slicePictureRgb(small, { original, cam: { grid, values: cam }, fit: p.fit, lungs: p.lungs, seg: lungs.seg, involved: lungs.involvement?.mask ?? null });
+        return pngUrl(small.width, small.height, (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
+      };
+      // No heat over a slice that is not a chest CT. The map is made now when heatmaps are shown, else on request.
+      if (reading.label !== 'NotCT') {
+        if ($<HTMLInputElement>('#show-heatmaps').checked) row.heatmap = await picture();
+        else row.makeHeatmap = picture;
+      }
     } catch (e) {
       row.error = e instanceof DOMException || (e as Error).name === 'InvalidStateError'
         ? 'not an image this browser can decode (truncated or corrupt?)'

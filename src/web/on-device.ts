@@ -8,6 +8,7 @@ import { renderView } from '../data/render-view.js';
 import { TTA_PLAN, viewSpecs } from '../data/view-plan.js';
 import { workingImage, type WorkingFit } from '../data/working-image.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
+import { logitsOfCams, mapMethodFor, occlusionEvidence, OCCLUSION, type MapMethod } from '../explain/lung-evidence.js';
 import { gaussianBlur } from '../data/band-limit.js';
 import { findLungs } from '../data/involvement.js';
 import { colourShare } from '../data/colour.js';
@@ -61,27 +62,61 @@ export function loadOod(design: OodDesign): Promise<OodModel> {
 
 const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
-/**
- * P(COVID) of an image from its rendered views, its activation map (mean over views, unflipped), and the pooled
- * features of its identity view (null from a model.onnx exported before the "features" output existed).
- */
-export async function runViews(views: Float32Array[], inputSize: number): Promise<{ probability: number; grid: number; cam: Float32Array; features: Float32Array | null }> {
+let busy: Promise<unknown> = Promise.resolve();
+
+/** One run of the session at a time: a heatmap asked for while slices are being analysed waits its turn. */
+function serial<T>(f: () => Promise<T>): Promise<T> {
+  const next = busy.then(f, f);
+  busy = next.catch(() => undefined);
+  return next;
+}
+
+/** The model's outputs on views, run in chunks of 8 (an occlusion batch of ~100 views at once would need ~100s of MB). */
+async function runChunks(views: Float32Array[], inputSize: number): Promise<{ cams: Float32Array; grid: number; features: Float32Array | null }> {
   const { ort, session: s } = await loadModel();
-  const input = new Float32Array(views.length * inputSize * inputSize);
-  views.forEach((v, i) => input.set(v, i * inputSize * inputSize));
-  const out = await s.run({ views: new ort.Tensor('float32', input, [views.length, 1, inputSize, inputSize]) });
-  const cams = out.cam.data;
-  const grid = out.cam.dims[2];
-  const g = grid * grid;
-  let p = 0;
-  for (let i = 0; i < views.length; i++) {
-    // The logit is the mean of the map (see onnx-engine.ts); the same sum order as the server.
-    let sum = 0;
-    for (let k = 0; k < g; k++) sum += cams[i * g + k];
-    p += sigmoid(sum / g) / views.length;
+  const CHUNK = 8;
+  const parts: Float32Array[] = [];
+  let grid = 0;
+  let features: Float32Array | null = null;
+  for (let i = 0; i < views.length; i += CHUNK) {
+    const chunk = views.slice(i, i + CHUNK);
+    const input = new Float32Array(chunk.length * inputSize * inputSize);
+    chunk.forEach((v, k) => input.set(v, k * inputSize * inputSize));
+    const out = await serial(() => s.run({ views: new ort.Tensor('float32', input, [chunk.length, 1, inputSize, inputSize]) }));
+    grid = out.cam.dims[2];
+    parts.push(out.cam.data);
+    if (i === 0 && out.features) features = out.features.data.slice(0, out.features.dims[1]);
   }
-  const features = out.features ? out.features.data.slice(0, out.features.dims[1]) : null;
-  return { probability: p, grid, cam: meanViewMap(cams, grid, views.length), features };
+  const cams = new Float32Array(views.length * grid * grid);
+  let at = 0;
+  for (const p of parts) { cams.set(p, at); at += p.length; }
+  return { cams, grid, features };
+}
+
+/**
+ * P(COVID) of an image from its rendered views, its class activation map (mean over views, unflipped), the logits
+ * of its views, and the pooled features of its identity view (null from a model.onnx exported before "features").
+ */
+export async function runViews(views: Float32Array[], inputSize: number): Promise<{ probability: number; grid: number; cam: Float32Array; logits: Float64Array; features: Float32Array | null }> {
+  const { cams, grid, features } = await runChunks(views, inputSize);
+  // The logit is the mean of the map (see onnx-engine.ts); the same sum order as the server.
+  const logits = logitsOfCams(cams, grid, views.length);
+  let probability = 0;
+  for (const l of logits) probability += sigmoid(l) / views.length;
+  return { probability, grid, cam: meanViewMap(cams, grid, views.length), logits, features };
+}
+
+/**
+ * The map of evidence the heatmap shows, as the server's (onnx-engine.ts): for a lungs view the occlusion map
+ * (lung-evidence.ts; one more batch of views through the model), else the CAM already computed.
+ */
+export async function evidenceMap(views: Float32Array[], run: { grid: number; cam: Float32Array; logits: Float64Array }, p: Preprocessing, method: MapMethod): Promise<{ grid: number; cam: Float32Array }> {
+  if ((method !== 'occlusion' && method !== 'healthy' && method !== 'cleared') || !p.lungs) return { grid: run.grid, cam: run.cam };
+  const map = await occlusionEvidence(views, run.logits, p.inputSize, p.lungs, { ...OCCLUSION, method }, async (v) => {
+    const r = await runChunks(v, p.inputSize);
+    return logitsOfCams(r.cams, r.grid, v.length);
+  });
+  return { grid: map.grid, cam: map.values };
 }
 
 const toLinear = (c: number) => (c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
@@ -122,15 +157,20 @@ export function viewsOf(grey: Grey, p: Preprocessing, seg?: ReturnType<typeof fi
 
 /**
  * One slice read on this device as the server reads it: lungs found and measured (involvement.ts), views rendered,
- * the model run, and P combined by the model's reading design (reading.ts).
+ * the model run, and P combined by the model's reading design (reading.ts); `map()` makes its map of evidence.
  */
 export async function analyseOnDevice(file: Blob, m: DeviceModel) {
   const grey = await decodeInBrowser(file);
   const lungs = findLungs(grey);
-  const { features, ...run } = await runViews(viewsOf(grey, m.preprocessing, lungs.seg), m.preprocessing.inputSize);
+  const views = viewsOf(grey, m.preprocessing, lungs.seg);
+  const { features, logits, ...run } = await runViews(views, m.preprocessing.inputSize);
   // The same not-CT distance as the server (engine.ts): on the identity view's features.
   const design = m.reading?.ood;
   const distance = design && features ? oodDistance(await loadOod(design), features) : undefined;
   const reading: SliceReading = readSlice(run.probability, lungs.findings, m.threshold, m.reading, distance);
-  return { grey, lungs, reading, ...run, probability: reading.probability };
+  // The map of evidence on request, once: a lungs model's occlusion runs ~80 more views (about a second here),
+  // which a user who never opens a heatmap should not wait for.
+  let made: Promise<{ grid: number; cam: Float32Array }> | undefined;
+  const map = () => (made ??= evidenceMap(views, { ...run, logits }, m.preprocessing, mapMethodFor(m.preprocessing, lungs.seg)));
+  return { grey, lungs, reading, probability: reading.probability, map };
 }

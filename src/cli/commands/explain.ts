@@ -11,17 +11,20 @@ import { UserError, errorMessage } from '../../util/errors.js';
 
 export const explainCommand: Command = {
   words: ['explain'],
-  summary: 'P(COVID) of one image and a heatmap of where the model looked',
+  summary: 'P(COVID) of one image and a heatmap of where its evidence comes from',
   help: `
 Usage: covid-ct explain FILE --out heatmap.png [--model DIR] [--frame N]
 
 FILE is a PNG, a JPEG or a DICOM slice (a CT DICOM is shown through the lung window, as predict does; a
-multi-frame DICOM or a zip needs --frame N to pick one slice). Scores that slice and writes it as a PNG with
-the class activation map overlaid: warm colours show the regions whose features pushed the score towards COVID (for this model's pooled-features + linear head, the class
-activation map equals Grad-CAM; see src/model/onnx-export.ts). The map covers the square the model sees: the
-working image of the slice, or for a lungs model the square around the lungs (elsewhere there is no heat). The
-lungs' outline (cyan) and the involved lung (hatched green) are drawn over it, with a legend. Prints P(COVID), the
-involvement, the pattern and the category (or NotCT and why).
+multi-frame DICOM or a zip needs --frame N to pick one slice). Scores that slice and writes it as a PNG with a
+map of the model's evidence overlaid: warm colours show where the evidence towards COVID comes from. For a
+lungs model (the shipped default) the map is by occlusion: each patch of the lungs view that shows lung is
+hidden in turn (set to the view's fill, as outside the lungs) and its heat is how much the score's logit falls,
+drawn on the pixels hidden; so there is heat only where the model reads the slice (the lungs), and each value
+was measured. For a whole-slice model (models/official) it is the class activation map over its square (equal
+to Grad-CAM for its head; see src/model/onnx-export.ts). The lungs' outline (cyan) and the involved lung
+(hatched green) are drawn over it, with a legend. Prints P(COVID), the involvement, the pattern and the
+category (or NotCT and why).
 
 Options:
   --out FILE     the overlay PNG to write

@@ -1,0 +1,197 @@
+/**
+ * Where in the lungs a lungs-only model's evidence comes from, measured by occlusion (pure arithmetic: the same
+ * maps in Node and in the browser).
+ *
+ * Why not the plain class activation map: a lungs model sees a view that is a constant fill outside the dilated
+ * lung mask (lung-view.ts), so its P depends on nothing there but the mask's shape; yet every cell of its map, fill
+ * cells included, adds to the logit (constant cells a bias-like amount, and receptive fields spread lung evidence
+ * over neighbouring fill cells), so the CAM puts much of its heat on the fill (docs/explain-maps.md).
+ *
+ * The occlusion map asks the model instead: for every cell of a grid over the view that holds any pixel of the
+ * slice (any pixel not equal to the fill), the cell is set to the fill, which is exactly what the view shows where
+ * it hides the slice, and the drop of the logit is that cell's value (mean over the identity view and its mirror,
+ * the views the CAM used, with the mirrored cell hidden in the mirror). A cell that is fill already cannot change
+ * the input, so its value is 0 by measurement, not by a mask. Positive = hiding that lung patch lowers P(COVID).
+ */
+import type { LungSegmentation } from '../data/lungs.js';
+import { lungViewRegion, type LungFraming } from '../data/lung-view.js';
+import { INVOLVEMENT_THRESHOLDS } from '../data/involvement.js';
+
+/** An occlusion plan: which cells of a grid x grid tiling of the size x size views are hidden, one at a time. */
+export interface OcclusionPlan {
+  grid: number;
+  size: number;
+  /** The view value of the lungs view's fill (as renderView gives it): pixels at it show nothing of the slice. */
+  fill: number;
+  /** What a hidden cell's slice pixels become: the fill (occlusion) or healthy lung's grey (counterfactual). */
+  replace: number;
+  /** When set, slice pixels brighter than `replace` are brought down to it and darker ones kept (a cleared lung). */
+  clip?: boolean;
+  /** Indices (y * grid + x) of the cells that hold some of the slice, in increasing order. */
+  cells: number[];
+  /** Views used: the identity view and, when there is one, its mirror (as meanViewMap). */
+  views: number;
+}
+
+/** The value renderView gives a constant working-image grey (the identity view's arithmetic; bilinear of a constant). */
+export function fillValue(grey: number): number {
+  return Math.fround(Math.min(1, Math.max(0, (grey / 255 - 0.5) * 1 + 0.5 + 0)));
+}
+
+/** Anything closer than this to the fill counts as fill (float rounding of the resampling; far below a grey level). */
+const SAME = 1e-5;
+
+/**
+ * The cells that hold some of the slice in view 0 (views must be identity and mirror, size x size each; size a
+ * multiple of grid). When the mirror exists, a cell counts when it or its mirror image holds the slice.
+ */
+export function occlusionPlan(views: Float32Array[], size: number, grid: number, fill: number, replace = fill, clip = false): OcclusionPlan {
+  if (size % grid !== 0) throw new Error(`occlusion grid ${grid} does not divide the view size ${size}`);
+  const used = Math.min(views.length, 2);
+  const step = size / grid;
+  const cells: number[] = [];
+  for (let gy = 0; gy < grid; gy++) for (let gx = 0; gx < grid; gx++) {
+    let holds = false;
+    for (let v = 0; v < used && !holds; v++) {
+      const cx = v === 1 ? grid - 1 - gx : gx;
+      const view = views[v];
+      for (let y = gy * step; y < (gy + 1) * step && !holds; y++) {
+        for (let x = cx * step; x < (cx + 1) * step; x++) if (Math.abs(view[y * size + x] - fill) > SAME) { holds = true; break; }
+      }
+    }
+    if (holds) cells.push(gy * grid + gx);
+  }
+  return { grid, size, fill, replace, cells, views: used, ...(clip ? { clip } : {}) };
+}
+
+/**
+ * The views to run: for each planned cell (in plan order), each used view with that cell's slice pixels (those
+ * not at the fill) set to plan.replace (in the mirror, the mirrored cell). With replace = fill the whole cell
+ * becomes fill. Cell-major: views [cell0 view0, cell0 view1, cell1 view0, ...].
+ */
+export function occludedViews(views: Float32Array[], plan: OcclusionPlan): Float32Array[] {
+  const { grid, size, fill, replace, cells } = plan;
+  const step = size / grid;
+  const out: Float32Array[] = [];
+  for (const c of cells) {
+    const gy = Math.floor(c / grid), gx = c % grid;
+    for (let v = 0; v < plan.views; v++) {
+      const copy = views[v].slice();
+      const cx = v === 1 ? grid - 1 - gx : gx;
+      for (let y = gy * step; y < (gy + 1) * step; y++) {
+        for (let i = y * size + cx * step; i < y * size + (cx + 1) * step; i++) {
+          if (Math.abs(copy[i] - fill) > SAME) copy[i] = plan.clip ? Math.min(copy[i], replace) : replace;
+        }
+      }
+      out.push(copy);
+    }
+  }
+  return out;
+}
+
+/**
+ * The occlusion map on the plan's grid: for each planned cell, the mean over the used views of
+ * logit(view) - logit(view with the cell hidden); 0 on cells that hold only fill. `base`: the logits of the used
+ * views; `occluded`: the logits of occludedViews' output, in its order.
+ */
+export function occlusionMap(plan: OcclusionPlan, base: ArrayLike<number>, occluded: ArrayLike<number>): Float32Array {
+  const { grid, cells, views } = plan;
+  if (occluded.length !== cells.length * views) throw new Error(`occlusion: ${occluded.length} logits for ${cells.length} cells x ${views} views`);
+  const map = new Float32Array(grid * grid);
+  cells.forEach((c, k) => {
+    let drop = 0;
+    for (let v = 0; v < views; v++) drop += base[v] - occluded[k * views + v];
+    map[c] = drop / views;
+  });
+  return map;
+}
+
+/**
+ * The map on the view's own pixels (size x size): each slice pixel of view 0 (not at the fill) takes its cell's
+ * value, fill pixels 0. The drop of a cell was caused by changing exactly those pixels (the fill ones were not
+ * changed), so this draws each measured drop where the change was made, at the view's resolution.
+ */
+export function onChangedPixels(plan: OcclusionPlan, cellMap: Float32Array, view0: Float32Array): Float32Array {
+  const { grid, size, fill } = plan;
+  const step = size / grid;
+  const out = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+    const i = y * size + x;
+    if (Math.abs(view0[i] - fill) > SAME) out[i] = cellMap[Math.floor(y / step) * grid + Math.floor(x / step)];
+  }
+  return out;
+}
+
+/**
+ * The reference-corrected CAM (measured, not shipped: docs/explain-maps.md): the view's map minus the map of the
+ * all-fill view of the same geometry. Its cells sum exactly to grid^2 x (logit(view) - logit(all-fill view)).
+ */
+export function referenceCorrected(cam: Float32Array, fillCam: Float32Array): Float32Array {
+  if (cam.length !== fillCam.length) throw new Error('reference map of another grid');
+  const out = new Float32Array(cam.length);
+  for (let i = 0; i < cam.length; i++) out[i] = cam[i] - fillCam[i];
+  return out;
+}
+
+/** The logit of each view from its CAM (the map's mean is the logit exactly; onnx-export.ts). */
+export function logitsOfCams(cams: ArrayLike<number>, grid: number, count: number): Float64Array {
+  const g = grid * grid;
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    let sum = 0;
+    for (let k = 0; k < g; k++) sum += cams[i * g + k];
+    out[i] = sum / g;
+  }
+  return out;
+}
+
+/**
+ * Which map a heatmap shows: `cam`, the class activation map; `occlusion` (cells hidden with the fill);
+ * `healthy` (cells' slice pixels set to healthy lung's grey); `cleared` (cells' slice pixels brighter than the
+ * involvement threshold, calibrated 0.3, brought down to it: the lung without its ground glass and consolidation);
+ * `reference` (the CAM minus the all-fill view's).
+ */
+export type MapMethod = 'cam' | 'occlusion' | 'healthy' | 'cleared' | 'reference';
+
+/** How an occlusion map is drawn: on its cells (bilinear between cell centres) or on the pixels each cell changed. */
+export type MapDrawing = 'cells' | 'pixels';
+
+/** The occlusion grid: cells of 16 x 16 pixels of the 128-pixel view (the CAM's own 8 x 8 grid). */
+export const OCCLUSION_GRID = 8;
+
+/**
+ * The map a model's heatmap shows for a slice: occlusion when the model saw a lungs view (a lungs model whose
+ * view found the lungs: only then is there a fill that stands for "hidden"), else its class activation map (a
+ * whole-slice model sees everything, so every cell is evidence it may use; its CAM is exact, onnx-export.ts).
+ */
+export function mapMethodFor(preprocessing: { lungs?: LungFraming }, seg: LungSegmentation | undefined): MapMethod {
+  return preprocessing.lungs && seg && lungViewRegion(seg, preprocessing.lungs) ? OCCLUSION.method : 'cam';
+}
+
+/** How a lungs model's occlusion map is made (the shipped choice: OCCLUSION). */
+export interface OcclusionDesign {
+  method: 'occlusion' | 'healthy' | 'cleared';
+  grid: number;
+  drawing: MapDrawing;
+}
+
+export const OCCLUSION: Readonly<OcclusionDesign> = Object.freeze({ method: 'occlusion', grid: OCCLUSION_GRID, drawing: 'pixels' });
+
+/**
+ * The occlusion map of a lungs view, the same in Node and in the browser: `views` the slice's views (identity,
+ * mirror, ...), `base` the logits of its first two, `logitsOf` runs the model on views and returns their logits
+ * (the engine's or onnxruntime-web's). Returns the map over the view square: on the cells' grid, or on the view's
+ * pixels (grid = view size).
+ */
+export async function occlusionEvidence(
+  views: Float32Array[], base: ArrayLike<number>, size: number, lungs: LungFraming, design: OcclusionDesign,
+  logitsOf: (views: Float32Array[]) => Promise<ArrayLike<number>>,
+): Promise<{ grid: number; values: Float32Array }> {
+  const fill = fillValue(lungs.tissueGrey);
+  const replace = design.method === 'healthy' ? fillValue(lungs.lungGrey)
+    : design.method === 'cleared' ? fillValue(lungs.lungGrey + INVOLVEMENT_THRESHOLDS.calibrated.involved * (lungs.tissueGrey - lungs.lungGrey)) : fill;
+  const plan = occlusionPlan(views, size, design.grid, fill, replace, design.method === 'cleared');
+  const occluded = plan.cells.length ? await logitsOf(occludedViews(views, plan)) : new Float64Array(0);
+  const cells = occlusionMap(plan, base, occluded);
+  return design.drawing === 'pixels' ? { grid: size, values: onChangedPixels(plan, cells, views[0]) } : { grid: design.grid, values: cells };
+}
