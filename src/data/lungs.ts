@@ -23,6 +23,7 @@ import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
 import { histogramQuantile } from './histogram.js';
 import { ballRowLimits, chamferSweeps, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
+import { componentThickness, rowStarts, type ThicknessScratch } from './run-thickness.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v4-border2';
@@ -291,51 +292,9 @@ function fillHoles(mask: Uint8Array, w: number, x0: number, y0: number, x1: numb
   return filled;
 }
 
-const BIG = 1 << 20;
-
-/**
- * Per pixel of the components with sel[id] = 1, within the window: min of the four straight run lengths to the
- * nearest pixel outside the component (1 at its edge; runs reaching the image border count as BIG); 0 elsewhere.
- * Written into out; up is scratch. Also counts, per component, the pixels at 2 or more (core) and the maximum.
- */
-function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, out: Int32Array, up: Int32Array, core: Int32Array, maxDist: Int32Array): void {
-  // A run starts at 1, or at BIG on the image's edge; then it counts on (the window's first pixel of a row or
-  // column is the only one that can start on the edge, so the rest need no test).
-  const left0 = x0 === 0 ? BIG : 1, right0 = x1 === w ? BIG : 1, top0 = y0 === 0 ? BIG : 1, bottom0 = y1 === h ? BIG : 1;
-  for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    let i = row + x0, run = sel[comp[i]] ? left0 : 0;
-    out[i] = run;
-    for (i++; i < row + x1; i++) { run = sel[comp[i]] ? run + 1 : 0; out[i] = run; }
-    i = row + x1 - 1;
-    run = out[i] ? right0 : 0;
-    if (run < out[i]) out[i] = run;
-    for (i--; i >= row + x0; i--) { const v = out[i]; run = v ? run + 1 : 0; if (run < v) out[i] = run; }
-  }
-  const ww = x1 - x0;
-  const col = new Int32Array(ww);
-  for (let y = y0; y < y1; y++) {
-    const row = y * w + x0;
-    if (y === y0) { for (let k = 0; k < ww; k++) { const c = out[row + k] ? top0 : 0; col[k] = c; up[row + k] = c; } continue; }
-    for (let k = 0; k < ww; k++) { const c = out[row + k] ? col[k] + 1 : 0; col[k] = c; up[row + k] = c; }
-  }
-  for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w + x0, first = y === y1 - 1;
-    for (let k = 0; k < ww; k++) {
-      const i = row + k;
-      const v = out[i];
-      if (!v) { col[k] = 0; continue; }
-      const c = first ? bottom0 : col[k] + 1;
-      col[k] = c;
-      let m = v < up[i] ? v : up[i];
-      if (c < m) m = c;
-      out[i] = m;
-      const id = comp[i];
-      if (m >= 2) core[id]++;
-      if (m > maxDist[id]) maxDist[id] = m;
-    }
-  }
-}
+/** Scratch of the candidates' thickness (run-thickness.ts), grown on demand. */
+const thicknessScratch: ThicknessScratch = { cols: new Int32Array(0), up: new Int32Array(0) };
+let rowStartBuf = new Int32Array(0);
 
 /**
  * Counts, per component id with sel[id] = 1, its pixels in the window that lie within `r` pixels (a (2r+1)-square)
@@ -605,13 +564,12 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     // One candidate at a time, over its own box: runs never cross from one dark component into another (4-adjacent
     // dark pixels are one component), so each candidate's thicknesses are those of a sweep over all of them
     // together, and the boxes of the candidates hold fewer pixels than the box around them all.
-    const isPot = new Uint8Array(nc);
-    const core = new Int32Array(nc), maxDist = new Int32Array(nc);
+    // From the candidate's own runs (run-thickness.ts): the same figures as sweeps over its box.
+    if (rowStartBuf.length < h + 1) rowStartBuf = new Int32Array(h + 1);
+    const rowStart = rowStarts(darkRuns, h, rowStartBuf);
     for (const c of cands) {
-      isPot[c.id] = 1;
-      runThickness(comp, isPot, w, h, c.x0, c.y0, c.x1, c.y1, dist, d2, core, maxDist);
-      isPot[c.id] = 0;
-      c.core = core[c.id]; c.maxDist = maxDist[c.id] * CH;
+      const { core, max } = componentThickness(darkRuns, rowStart, c.id, c, w, h, thicknessScratch);
+      c.core = core; c.maxDist = max * CH;
     }
   }
   const minThick = 2.5 * CH;
