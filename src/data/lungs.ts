@@ -426,16 +426,16 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   if (!seg.found || !seg.box) return null;
   const { width: W, height: H, data } = seg.analysis;
   const labels = seg.labels;
-  // Distances within the lungs' box grown by a margin beyond the ring only (a chamfer path to the nearest lung, or
+  // Distances within the lungs' box grown by a margin beyond the ring only (LUNG_BAND_MARGIN >= RING_OUTER + 3) (a chamfer path to the nearest lung, or
   // non-lung, pixel stays within the box the two span, and the margin is all non-lung; nothing outside that window
   // is lung or ring). The 3-4 chamfer distance is 3 max(|dx|, |dy|) + min(|dx|, |dy|), so "within d px" is a ball of
   // a few rows (ballHalfWidths): per pixel, one read per row of the ball of the distance along that row to the
   // nearest lung (or non-lung) pixel. The same bands as two distance transforms of the window, at a fraction of
   // their cost (this runs once per refinement step).
-  const win = grownBox(seg.box, RING_OUTER + 3, W, H);
+  const win = grownBox(seg.box, LUNG_BAND_MARGIN, W, H);
   const { x0, y0 } = win;
-  // Row distances with BALL_ROWS rows of "none" above and below, so that the ball's rows need no bounds checks.
-  const { toSet: toLung, toUnset: toTissue, ww, hh, pad } = rowBands(labels, W, win, BALL_ROWS, borderScratch);
+  // Row distances with LUNG_BAND_ROWS (>= BALL_ROWS) rows of "none" above and below, so that the ball's rows need no bounds checks.
+  const { toSet: toLung, toUnset: toTissue, ww, hh, pad } = rowBands(labels, W, win, LUNG_BAND_ROWS, LUNG_BANDS);
   // Parenchyma: lung pixels with no non-lung pixel within PARENCHYMA_DEPTH px. Ring: non-lung pixels with a lung
   // pixel within RING_OUTER px but none within RING_INNER px. A row of a ball holds such a pixel when the distance
   // along it is below the row's half-width + 1: the sign bit of their difference, OR-ed over the ball's rows.
@@ -463,8 +463,14 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   if (r - p < 16) return null;
   return Math.round((p + r) / 2);
 }
-/** borderThreshold's row distances, grown on demand. */
-const borderScratch: RowBandScratch = { buf: new Int32Array(0) };
+/**
+ * The row distances of the lungs' labels over their box grown by LUNG_BAND_MARGIN px, with LUNG_BAND_ROWS padding
+ * rows, grown on demand: borderThreshold's, shared with the blur reading (edge-blur.ts), which reads the same bands of
+ * the final segmentation that the refinement's last step read (rowBands returns them without recomputing).
+ */
+export const LUNG_BANDS: RowBandScratch = { buf: new Int32Array(0) };
+export const LUNG_BAND_ROWS = 4;
+export const LUNG_BAND_MARGIN = 6;
 /** Rows of the balls either side of the centre that borderThreshold reads (PARENCHYMA_DEPTH, RING_OUTER <= 3 px). */
 const BALL_ROWS = 3;
 const ballLimits = (radius: number): number[] => ballRowLimits(radius, BALL_ROWS);

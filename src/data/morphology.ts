@@ -160,22 +160,49 @@ export function grownBox(box: Window, margin: number, W: number, H: number): Win
   return { x0: Math.max(0, box.x0 - margin), y0: Math.max(0, box.y0 - margin), x1: Math.min(W, box.x1 + margin), y1: Math.min(H, box.y1 + margin) };
 }
 
-/** Reusable storage for rowBands (one per caller, so that two callers never share it). */
-export interface RowBandScratch { buf: Int32Array }
+/**
+ * Reusable storage for rowBands. Callers that pass the same one share its last result: a second call with the same
+ * mask (the same array, unchanged since: a segmentation's labels never change once made), window and rows returns
+ * it without recomputing (the border refinement's last step and the blur reading read the same bands of the same
+ * lungs). Any other call overwrites it.
+ */
+export interface RowBandScratch { buf: Int32Array; last?: { mask: ArrayLike<number>; W: number; x0: number; y0: number; x1: number; y1: number; rows: number } }
 
 /**
  * Row distances (rowDistances) over `win` to the set pixels of `mask` (toSet) and to the unset ones (toUnset), each
  * with `rows` rows of ROW_NONE above and below, so that a chamfer ball's rows (ballRowLimits) are read with no bounds
- * checks: the window's pixel (x, y) is at index pad + (y - win.y0) * ww + x - win.x0. Views into scratch.buf.
+ * checks: the window's pixel (x, y) is at index pad + (y - win.y0) * ww + x - win.x0. Views into scratch.buf. Both
+ * in one pass over each row (the mask read once).
  */
 export function rowBands(mask: ArrayLike<number>, W: number, win: Window, rows: number, scratch: RowBandScratch): { toSet: Int32Array; toUnset: Int32Array; ww: number; hh: number; pad: number } {
   const ww = win.x1 - win.x0, hh = win.y1 - win.y0;
   const size = (hh + 2 * rows) * ww, pad = rows * ww;
+  const l = scratch.last;
+  const same = l !== undefined && l.mask === mask && l.W === W && l.x0 === win.x0 && l.y0 === win.y0 && l.x1 === win.x1 && l.y1 === win.y1 && l.rows === rows;
   if (scratch.buf.length < 2 * size) scratch.buf = new Int32Array(2 * size);
   const toSet = scratch.buf.subarray(0, size), toUnset = scratch.buf.subarray(size, 2 * size);
-  for (const d of [toSet, toUnset]) { d.fill(ROW_NONE, 0, pad); d.fill(ROW_NONE, size - pad, size); }
-  rowDistances(mask, W, win.x0, win.y0, win.x1, win.y1, true, toSet.subarray(pad, size - pad));
-  rowDistances(mask, W, win.x0, win.y0, win.x1, win.y1, false, toUnset.subarray(pad, size - pad));
+  if (same) return { toSet, toUnset, ww, hh, pad };
+  scratch.last = undefined;
+  toSet.fill(ROW_NONE, 0, pad); toSet.fill(ROW_NONE, size - pad, size);
+  toUnset.fill(ROW_NONE, 0, pad); toUnset.fill(ROW_NONE, size - pad, size);
+  // rowDistances(set = true) into toSet and (set = false) into toUnset, fused: the same values.
+  for (let y = win.y0; y < win.y1; y++) {
+    const row = y * W + win.x0, at = pad + (y - win.y0) * ww;
+    let toS = BIG, toU = BIG;
+    for (let x = 0; x < ww; x++) {
+      if (mask[row + x] !== 0) { toS = 0; toU++; } else { toS++; toU = 0; }
+      toSet[at + x] = toS; toUnset[at + x] = toU;
+    }
+    toS = BIG; toU = BIG;
+    for (let x = ww - 1; x >= 0; x--) {
+      const s = toSet[at + x], u = toUnset[at + x];
+      toS = s === 0 ? 0 : toS + 1;
+      toU = u === 0 ? 0 : toU + 1;
+      if (toS < s) toSet[at + x] = toS;
+      if (toU < u) toUnset[at + x] = toU;
+    }
+  }
+  scratch.last = { mask, W, x0: win.x0, y0: win.y0, x1: win.x1, y1: win.y1, rows };
   return { toSet, toUnset, ww, hh, pad };
 }
 
