@@ -22,8 +22,9 @@
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
 import { histogramQuantile } from './histogram.js';
-import { ballRowLimits, chamferSweeps, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
+import { ballRowLimits, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
 import { componentThickness, rowStarts, type ThicknessScratch } from './run-thickness.js';
+import { closeComponent, newClosingScratch, type ClosingScratch } from './run-closing.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v4-border2';
@@ -82,7 +83,6 @@ const MIN_FOUND_FRACTION = 0.0015;
 const MAX_BORDER_RATIO = 1.6;
 /** Chamfer 3-4 distances: one pixel step is 3. */
 const CH = 3;
-const INF = 0x3fffffff;
 
 /** The analysis image and its scale (long side ANALYSIS_SIDE, aspect kept, small inputs upscaled). */
 function analysisImage(img: GreyImage): { analysis: GreyImage; scale: number } {
@@ -328,27 +328,8 @@ function nearOutside(R: Runs, bg: Uint8Array, sel: Uint8Array, x0: number, y0: n
   }
 }
 
-/**
- * Closing of component `id` by a chamfer disc of radius R (chamfer units) within the window, written to out
- * (1 = the component or a pixel the closing adds that is body and not yet labelled). d1, d2 are scratch.
- */
-function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, hh: number, x0: number, y0: number, x1: number, y1: number, R: number, d1: Int32Array, d2: Int32Array, out: Uint8Array): void {
-  // Distance to the component.
-  for (let y = y0; y < y1; y++) for (let i = y * w + x0, end = y * w + x1; i < end; i++) d1[i] = comp[i] === id ? 0 : INF;
-  chamferSweeps(d1, w, x0, y0, x1, y1);
-  // The dilation's complement (d1 > R) seeds the second transform. The image's edge counts as outside the
-  // dilation: the closing adds nothing within R of it, so a lung cut by the crop gets no wedges filled between it
-  // and the edge (its own pixels stay).
-  for (let y = y0; y < y1; y++) {
-    const edgeRow = y === 0 || y === hh - 1;
-    for (let x = x0, i = y * w + x0; x < x1; x++, i++) d2[i] = d1[i] > R || edgeRow || x === 0 || x === w - 1 ? 0 : INF;
-  }
-  // Distance to the dilation's complement; the closing is where it exceeds R.
-  chamferSweeps(d2, w, x0, y0, x1, y1);
-  for (let y = y0; y < y1; y++) {
-    for (let i = y * w + x0, end = y * w + x1; i < end; i++) out[i] = comp[i] === id || (d2[i] > R && body[i] && !labels[i]) ? 1 : 0;
-  }
-}
+/** The lungs' closing's runs (run-closing.ts), grown on demand. */
+const closingScratch: ClosingScratch = newClosingScratch();
 
 function emptyResult(analysis: GreyImage, scale: number, reason: string, body?: Uint8Array, threshold?: number): LungSegmentation {
   const n = analysis.width * analysis.height;
@@ -522,10 +503,10 @@ const MIN_SEPARABILITY = 0.55;
  * Scratch images, reused from call to call (every step writes the part it reads first); the outputs (labels,
  * body) are always fresh arrays.
  */
-let scratchBuffers: { n: number; one: Uint8Array; comp: Int32Array; dist: Int32Array; scratch: Int32Array; d2: Int32Array } | null = null;
+let scratchBuffers: { n: number; one: Uint8Array; comp: Int32Array; scratch: Int32Array } | null = null;
 function buffers(n: number) {
   if (!scratchBuffers || scratchBuffers.n < n) {
-    scratchBuffers = { n, one: new Uint8Array(n), comp: new Int32Array(n), dist: new Int32Array(n), scratch: new Int32Array(n), d2: new Int32Array(n) };
+    scratchBuffers = { n, one: new Uint8Array(n), comp: new Int32Array(n), scratch: new Int32Array(n) };
   }
   return scratchBuffers;
 }
@@ -534,7 +515,7 @@ function buffers(n: number) {
 function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentation {
   const w = analysis.width, h = analysis.height, n = w * h;
   const data = analysis.data;
-  const { comp, dist, scratch, d2, one } = buffers(n);
+  const { comp, scratch, one } = buffers(n);
   const darkCount = darkRunsOf(darkRuns, data, w, h, t);
   if (darkCount === 0) return emptyResult(analysis, scale, 'no dark (air or lung) pixels', undefined, t);
   if (darkCount === n) return emptyResult(analysis, scale, 'no bright (tissue) pixels', undefined, t);
@@ -717,7 +698,6 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
 
   // 5. Per-lung closing (radius grows with the lung) and hole filling: consolidations stay lung.
   const labels = new Uint8Array(n);
-  const d1 = dist; // reused
   const lungLabel = kept.length === 2 ? [1, 2] : [kept[0].sx / kept[0].area < w / 2 ? 1 : 2];
   const areas: number[] = [];
   let bx0 = w, by0 = h, bx1 = 0, by1 = 0, total = 0;
@@ -728,7 +708,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1);
     const x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
     const id = c.id;
-    closing(comp, id, closeIn, labels, w, h, x0, y0, x1, y1, R, d1, d2, one);
+    closeComponent(comp, id, closeIn, labels, w, h, x0, y0, x1, y1, R, one, closingScratch);
     fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
     let area = 0;
     for (let y = y0; y < y1; y++) {
