@@ -15,8 +15,8 @@ import { ballHalfWidths } from './morphology.js';
 interface WindowRuns { starts: Int32Array; ends: Int32Array; rowAt: Int32Array; n: number }
 
 /** Reusable storage, grown on demand. */
-export interface ClosingScratch { a: WindowRuns; b: WindowRuns; diff: Int32Array }
-export const newClosingScratch = (): ClosingScratch => ({ a: newRuns(), b: newRuns(), diff: new Int32Array(0) });
+export interface ClosingScratch { a: WindowRuns; am: WindowRuns; b: WindowRuns; bm: WindowRuns; diff: Int32Array }
+export const newClosingScratch = (): ClosingScratch => ({ a: newRuns(), am: newRuns(), b: newRuns(), bm: newRuns(), diff: new Int32Array(0) });
 const newRuns = (): WindowRuns => ({ starts: new Int32Array(0), ends: new Int32Array(0), rowAt: new Int32Array(0), n: 0 });
 
 function reserve(R: WindowRuns, ww: number, hh: number): void {
@@ -26,16 +26,35 @@ function reserve(R: WindowRuns, ww: number, hh: number): void {
 }
 
 /**
+ * Runs of the same row whose gap is at most 2 MERGE_HALF px, merged: widened by MERGE_HALF px or more on each side
+ * they overlap or touch, so the merged run widened alike covers exactly their union (a lung's row has many short
+ * gaps, its vessels; the merged rows have few runs).
+ */
+const MERGE_HALF = 3;
+function mergeRuns(src: WindowRuns, hh: number, out: WindowRuns): void {
+  let n = 0;
+  for (let k = 0; k < hh; k++) {
+    out.rowAt[k] = n;
+    for (let r = src.rowAt[k]; r < src.rowAt[k + 1]; r++) {
+      if (n > out.rowAt[k] && src.starts[r] - out.ends[n - 1] <= 2 * MERGE_HALF) out.ends[n - 1] = src.ends[r];
+      else { out.starts[n] = src.starts[r]; out.ends[n] = src.ends[r]; n++; }
+    }
+  }
+  out.rowAt[hh] = n; out.n = n;
+}
+
+/**
  * Per window row, which pixels lie within the ball (half-widths `a`, rows -m .. m) of a run of `src`: the row's
  * coverage as counts in diff[0 .. ww) (> 0: covered). Rows of the ball outside the window are not read (as paths
  * of the transforms never leave it).
  */
-function coverRow(src: WindowRuns, a: Int32Array, k: number, ww: number, hh: number, diff: Int32Array): void {
+function coverRow(src: WindowRuns, merged: WindowRuns, a: Int32Array, k: number, ww: number, hh: number, diff: Int32Array): void {
   const m = a.length - 1;
   diff.fill(0, 0, ww + 1);
-  const { starts, ends, rowAt } = src;
   for (let q = Math.max(0, k - m), qe = Math.min(hh - 1, k + m); q <= qe; q++) {
     const half = a[q < k ? k - q : q - k];
+    // Rows widened by MERGE_HALF or more read the merged runs (the same union: see mergeRuns).
+    const { starts, ends, rowAt } = half >= MERGE_HALF ? merged : src;
     for (let r = rowAt[q]; r < rowAt[q + 1]; r++) {
       const s = starts[r] - half, e = ends[r] + half;
       diff[s < 0 ? 0 : s]++;
@@ -55,8 +74,8 @@ function coverRow(src: WindowRuns, a: Int32Array, k: number, ww: number, hh: num
 export function closeComponent(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, R: number, out: Uint8Array, scratch: ClosingScratch): void {
   const ww = x1 - x0, hh = y1 - y0;
   const a = ballHalfWidths(R);
-  const A = scratch.a, B = scratch.b;
-  reserve(A, ww, hh); reserve(B, ww, hh);
+  const A = scratch.a, B = scratch.b, Am = scratch.am, Bm = scratch.bm;
+  reserve(A, ww, hh); reserve(B, ww, hh); reserve(Am, ww, hh); reserve(Bm, ww, hh);
   if (scratch.diff.length < ww + 1) scratch.diff = new Int32Array(ww + 1);
   const diff = scratch.diff;
   // The component's runs.
@@ -74,6 +93,7 @@ export function closeComponent(comp: Int32Array, id: number, body: Uint8Array, l
     }
   }
   A.rowAt[hh] = n; A.n = n;
+  mergeRuns(A, hh, Am);
   // What the dilation leaves out, and the image's edge: the runs the second dilation starts from.
   n = 0;
   const leftEdge = x0 === 0, rightEdge = x1 === w;
@@ -81,7 +101,7 @@ export function closeComponent(comp: Int32Array, id: number, body: Uint8Array, l
     B.rowAt[k] = n;
     const y = y0 + k;
     if (y === 0 || y === h - 1) { B.starts[n] = 0; B.ends[n] = ww; n++; continue; }
-    coverRow(A, a, k, ww, hh, diff);
+    coverRow(A, Am, a, k, ww, hh, diff);
     let x = 0;
     while (x < ww) {
       // Uncovered pixels (and the image's first and last columns) start a run.
@@ -94,9 +114,10 @@ export function closeComponent(comp: Int32Array, id: number, body: Uint8Array, l
     }
   }
   B.rowAt[hh] = n; B.n = n;
+  mergeRuns(B, hh, Bm);
   // The closing: pixels no run of B reaches within the ball.
   for (let k = 0; k < hh; k++) {
-    coverRow(B, a, k, ww, hh, diff);
+    coverRow(B, Bm, a, k, ww, hh, diff);
     const row = (y0 + k) * w + x0;
     for (let x = 0; x < ww; x++) {
       const i = row + x;
