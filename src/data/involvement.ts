@@ -186,6 +186,11 @@ function lungCore(seg: LungSegmentation, box: Window, out: Uint8Array): Uint8Arr
   return out;
 }
 const CORE_BALL = ballHalfWidths(unitsWithin(2));
+/** Whether any element is non-zero (a plain loop: some() with a callback per element cost more than the rest). */
+function anySet(a: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return true;
+  return false;
+}
 /** lungCore's output, reused (lungInvolvement reads it and drops it). */
 let coreBuf = new Uint8Array(0);
 
@@ -212,7 +217,7 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   // Solid organ domes the lung mask encloses (enclosed-tissue.ts) are not lung: left out, with their rim.
   // (On the islands' window: nothing outside it is an island or within the rim of one.)
   const isl = islandsWindow(seg, hu);
-  const out = isl?.island.some((v) => v) ? dilate(isl.island, isl.w, isl.h, ENCLOSED_TISSUE.rim) : null;
+  const out = isl && anySet(isl.island) ? dilate(isl.island, isl.w, isl.h, ENCLOSED_TISSUE.rim) : null;
   const ox = isl?.x0 ?? 0, oy = isl?.y0 ?? 0, ow = isl?.w ?? 0;
   const mask = new Uint8Array(W * H);
   let n = 0, inv = 0, cons = 0;

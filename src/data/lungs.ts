@@ -142,6 +142,17 @@ interface Component {
 }
 
 /**
+ * Sets a[from .. to) to v: a plain loop for short runs (most of a labelling's), where calling fill costs more than
+ * the run; fill for long ones.
+ */
+function paint8(a: Uint8Array, v: number, from: number, to: number): void {
+  if (to - from < 32) { for (let i = from; i < to; i++) a[i] = v; } else a.fill(v, from, to);
+}
+function paint32(a: Int32Array, v: number, from: number, to: number): void {
+  if (to - from < 32) { for (let i = from; i < to; i++) a[i] = v; } else a.fill(v, from, to);
+}
+
+/**
  * Row runs of a labelling: run r covers [rs[r], re[r]) of row ry[r], runs in raster order; after `connect` and
  * `components`, ids[r] is its component's id. Grown on demand. Separate sets for the dark components, the body's
  * pieces and the hole fillings, so that each stays readable while the others are made.
@@ -237,7 +248,8 @@ function components(R: Runs, w: number, x0: number, y0: number, x1: number, y1: 
     return a;
   };
   const list: Component[] = [];
-  for (let y = y0; y < y1; y++) comp.fill(0, y * w + x0, y * w + x1);
+  if (x0 === 0 && x1 === w) comp.fill(0, y0 * w, y1 * w);
+  else for (let y = y0; y < y1; y++) comp.fill(0, y * w + x0, y * w + x1);
   for (let r = 0; r < R.n; r++) {
     const root = find(r);
     let c: Component;
@@ -261,7 +273,7 @@ function components(R: Runs, w: number, x0: number, y0: number, x1: number, y1: 
     if (y === y1 - 1) { c.border += len; c.sides |= 8; }
     if (xs === x0) { c.border++; c.sides |= 1; }
     if (xe === x1) { c.border++; c.sides |= 2; }
-    comp.fill(c.id, y * w + xs, y * w + xe);
+    paint32(comp, c.id, y * w + xs, y * w + xe);
   }
   return list;
 }
@@ -286,7 +298,7 @@ function fillHoles(mask: Uint8Array, w: number, x0: number, y0: number, x1: numb
   const { rs, re, ry, ids } = holeRuns;
   for (let r = 0; r < holeRuns.n; r++) {
     if (holes[ids[r] - 1].border !== 0) continue;
-    mask.fill(value, ry[r] * w + rs[r], ry[r] * w + re[r]);
+    paint8(mask, value, ry[r] * w + rs[r], ry[r] * w + re[r]);
     filled += re[r] - rs[r];
   }
   return filled;
@@ -311,7 +323,7 @@ function nearOutside(R: Runs, bg: Uint8Array, sel: Uint8Array, x0: number, y0: n
     if (y < y0 || y >= y1 || !bg[ids[k]]) continue;
     const a = Math.max(rs[k], x0), b = Math.min(re[k], x1);
     if (a >= b) continue;
-    mark.fill(1, (y - y0) * ww + Math.max(x0, a - r) - x0, (y - y0) * ww + Math.min(x1, b + r) - x0);
+    paint8(mark, 1, (y - y0) * ww + Math.max(x0, a - r) - x0, (y - y0) * ww + Math.min(x1, b + r) - x0);
   }
   for (let k = 0; k < R.n; k++) {
     const id = ids[k];
@@ -614,7 +626,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
         if (!isBg[ids[r]]) continue;
         if (rs[r] > cursor) { bodyRuns.rs[nb] = cursor; bodyRuns.re[nb] = rs[r]; bodyRuns.ry[nb] = y; nb++; }
         cursor = re[r];
-        body.fill(0, y * w + rs[r], y * w + re[r]);
+        paint8(body, 0, y * w + rs[r], y * w + re[r]);
       }
       if (cursor < w) { bodyRuns.rs[nb] = cursor; bodyRuns.re[nb] = w; bodyRuns.ry[nb] = y; nb++; }
     }
@@ -629,7 +641,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   if (pieces.length !== 1) {
     body.fill(0);
     const { rs, re, ry, ids } = bodyRuns;
-    for (let r = 0; r < bodyRuns.n; r++) if (ids[r] === bodyId) body.fill(1, ry[r] * w + rs[r], ry[r] * w + re[r]);
+    for (let r = 0; r < bodyRuns.n; r++) if (ids[r] === bodyId) paint8(body, 1, ry[r] * w + rs[r], ry[r] * w + re[r]);
   }
   // Holes in the body are outside-air regions enclosed by it: only the frame rings found above.
   if (list.some((c) => c.background && c.border === 0)) fillHoles(body, w, 0, 0, w, h, 1, scratch);
@@ -648,7 +660,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     closeIn = body.slice();
     // The pieces' runs are still in bodyRuns (hole filling uses its own).
     const { rs, re, ry, ids } = bodyRuns;
-    for (let r = 0; r < bodyRuns.n; r++) if (tissuePieces.has(ids[r])) closeIn.fill(1, ry[r] * w + rs[r], ry[r] * w + re[r]);
+    for (let r = 0; r < bodyRuns.n; r++) if (tissuePieces.has(ids[r])) paint8(closeIn, 1, ry[r] * w + rs[r], ry[r] * w + re[r]);
   }
   if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
 
