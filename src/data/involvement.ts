@@ -170,7 +170,7 @@ function islandsWindow(seg: LungSegmentation, hu?: HuMapping): { island: Uint8Ar
  * border refinement's last step has usually made already; the blur reading reads them next). The ball of 2 px is
  * half-widths 2, 1, 0 on rows 0, 1, 2 either side. Written into out (W x H) over the box; out is zero elsewhere.
  */
-function lungCore(seg: LungSegmentation, box: Window, out: Uint8Array): Uint8Array {
+export function lungCore(seg: LungSegmentation, box: Window, out: Uint8Array): Uint8Array {
   const { width: W, height: H } = seg.analysis;
   const labels = seg.labels;
   out.fill(0);
