@@ -447,7 +447,7 @@ test('closeComponent: exactly the previous two distance transforms, on random co
         const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1), x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
         const want = new Uint8Array(w * h).fill(7), got = new Uint8Array(w * h).fill(7);
         oldClosing(comp, id, body, labels, w, h, x0, y0, x1, y1, R, new Int32Array(w * h), new Int32Array(w * h), want);
-        closeComponent(comp, id, body, labels, w, h, x0, y0, x1, y1, R, got, scratch);
+        closeComponent(comp, id, c, body, labels, w, h, x0, y0, x1, y1, R, got, scratch);
         assert.deepEqual(got, want, `${w}x${h} #${k} component ${id} radius ${r}`);
         for (let i = 0; i < w * h; i++) if (want[i] === 1 && comp[i] !== id) added++;
         compared++;
@@ -461,7 +461,7 @@ test('closeComponent: exactly the previous two distance transforms, on random co
   const w = 15, h = 15, comp = new Int32Array(w * h);
   for (let y = 5; y < 10; y++) for (let x = 5; x < 10; x++) if (!(x === 7 && y < 8)) comp[y * w + x] = 1;
   const out = new Uint8Array(w * h);
-  closeComponent(comp, 1, new Uint8Array(w * h).fill(1), new Uint8Array(w * h), w, h, 2, 2, 13, 13, 6, out, newClosingScratch());
+  closeComponent(comp, 1, { x0: 5, y0: 5, x1: 10, y1: 10 }, new Uint8Array(w * h).fill(1), new Uint8Array(w * h), w, h, 2, 2, 13, 13, 6, out, newClosingScratch());
   assert.equal(out.reduce((a, v) => a + v, 0), 24);
   assert.deepEqual([out[5 * w + 7], out[6 * w + 7], out[7 * w + 7]], [0, 1, 1]);
 });

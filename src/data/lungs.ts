@@ -720,7 +720,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1);
     const x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
     const id = c.id;
-    closeComponent(comp, id, closeIn, labels, w, h, x0, y0, x1, y1, R, one, closingScratch);
+    closeComponent(comp, id, c, closeIn, labels, w, h, x0, y0, x1, y1, R, one, closingScratch);
     fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
     let area = 0;
     for (let y = y0; y < y1; y++) {

@@ -15,8 +15,8 @@ import { ballHalfWidths } from './morphology.js';
 interface WindowRuns { starts: Int32Array; ends: Int32Array; rowAt: Int32Array; n: number }
 
 /** Reusable storage, grown on demand. */
-export interface ClosingScratch { a: WindowRuns; am: WindowRuns; b: WindowRuns; bm: WindowRuns; diff: Int32Array }
-export const newClosingScratch = (): ClosingScratch => ({ a: newRuns(), am: newRuns(), b: newRuns(), bm: newRuns(), diff: new Int32Array(0) });
+export interface ClosingScratch { a: WindowRuns; am: WindowRuns; b: WindowRuns; bm: WindowRuns; diff: Int32Array; spans: Int32Array }
+export const newClosingScratch = (): ClosingScratch => ({ a: newRuns(), am: newRuns(), b: newRuns(), bm: newRuns(), diff: new Int32Array(0), spans: new Int32Array(0) });
 const newRuns = (): WindowRuns => ({ starts: new Int32Array(0), ends: new Int32Array(0), rowAt: new Int32Array(0), n: 0 });
 
 function reserve(R: WindowRuns, ww: number, hh: number): void {
@@ -66,29 +66,34 @@ function coverRow(src: WindowRuns, merged: WindowRuns, a: Int32Array, k: number,
 }
 
 /**
- * Closing of component `id` (pixels where comp = id) by the chamfer ball of R units within the window [x0, x1) x
+ * Closing of component `id` (pixels where comp = id, all within `box`) by the chamfer ball of R units within the window [x0, x1) x
  * [y0, y1) of a w x h image, written to out over the window: 1 where the component is, or where the closing adds a
  * pixel that is body and not yet labelled; 0 elsewhere. The window must hold the component and reach at least R / 3
  * + 1 px beyond it on every side where the image does not end (lungs.ts: its box grown by the radius + 1).
  */
-export function closeComponent(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, R: number, out: Uint8Array, scratch: ClosingScratch): void {
+export function closeComponent(comp: Int32Array, id: number, box: { x0: number; y0: number; x1: number; y1: number }, body: Uint8Array, labels: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, R: number, out: Uint8Array, scratch: ClosingScratch): void {
   const ww = x1 - x0, hh = y1 - y0;
   const a = ballHalfWidths(R);
   const A = scratch.a, B = scratch.b, Am = scratch.am, Bm = scratch.bm;
   reserve(A, ww, hh); reserve(B, ww, hh); reserve(Am, ww, hh); reserve(Bm, ww, hh);
   if (scratch.diff.length < ww + 1) scratch.diff = new Int32Array(ww + 1);
   const diff = scratch.diff;
-  // The component's runs.
+  if (scratch.spans.length < 2 * hh) scratch.spans = new Int32Array(2 * hh);
+  const spanFrom = scratch.spans.subarray(0, hh), spanTo = scratch.spans.subarray(hh, 2 * hh);
+  // The component's runs (read within its box only: it has no pixel elsewhere).
   let n = 0;
+  const bx0 = Math.max(x0, box.x0) - x0, bx1 = Math.min(x1, box.x1) - x0;
   for (let k = 0; k < hh; k++) {
     A.rowAt[k] = n;
-    const row = (y0 + k) * w + x0;
-    let x = 0;
-    while (x < ww) {
-      while (x < ww && comp[row + x] !== id) x++;
-      if (x >= ww) break;
+    const y = y0 + k;
+    if (y < box.y0 || y >= box.y1) continue;
+    const row = y * w + x0;
+    let x = bx0;
+    while (x < bx1) {
+      while (x < bx1 && comp[row + x] !== id) x++;
+      if (x >= bx1) break;
       const xs = x;
-      while (x < ww && comp[row + x] === id) x++;
+      while (x < bx1 && comp[row + x] === id) x++;
       A.starts[n] = xs; A.ends[n] = x; n++;
     }
   }
@@ -100,8 +105,18 @@ export function closeComponent(comp: Int32Array, id: number, body: Uint8Array, l
   for (let k = 0; k < hh; k++) {
     B.rowAt[k] = n;
     const y = y0 + k;
-    if (y === 0 || y === h - 1) { B.starts[n] = 0; B.ends[n] = ww; n++; continue; }
+    spanFrom[k] = 0; spanTo[k] = 0;
+    if (y === 0 || y === h - 1) {
+      // (The whole row is outside the dilation, as the image's edge, but the component's own pixels on it stay.)
+      B.starts[n] = 0; B.ends[n] = ww; n++;
+      spanTo[k] = ww;
+      continue;
+    }
     coverRow(A, Am, a, k, ww, hh, diff);
+    let f = 0, t = ww;
+    while (f < ww && diff[f] <= 0) f++;
+    while (t > f && diff[t - 1] <= 0) t--;
+    spanFrom[k] = f; spanTo[k] = t;
     let x = 0;
     while (x < ww) {
       // Uncovered pixels (and the image's first and last columns) start a run.
@@ -116,12 +131,18 @@ export function closeComponent(comp: Int32Array, id: number, body: Uint8Array, l
   B.rowAt[hh] = n; B.n = n;
   mergeRuns(B, hh, Bm);
   // The closing: pixels no run of B reaches within the ball.
+  // Outside the first dilation's span in a row nothing is closed (the closing lies within the dilation, and so does
+  // the component): zero there, the test per pixel only within the span.
   for (let k = 0; k < hh; k++) {
-    coverRow(B, Bm, a, k, ww, hh, diff);
     const row = (y0 + k) * w + x0;
-    for (let x = 0; x < ww; x++) {
+    const from = spanFrom[k], to = spanTo[k];
+    if (from >= to) { out.fill(0, row, row + ww); continue; }
+    coverRow(B, Bm, a, k, ww, hh, diff);
+    if (from > 0) out.fill(0, row, row + from);
+    for (let x = from; x < to; x++) {
       const i = row + x;
       out[i] = comp[i] === id || (diff[x] <= 0 && body[i] && !labels[i]) ? 1 : 0;
     }
+    if (to < ww) out.fill(0, row + to, row + ww);
   }
 }
