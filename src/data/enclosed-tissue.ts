@@ -69,6 +69,9 @@ export function solidLevel(lung: ArrayLike<number>, data: ArrayLike<number>, W: 
   return median > lungLow ? lungLow + ENCLOSED_TISSUE.solid * (median - lungLow) : null;
 }
 
+/** The flood fill's marks, its stack and the component's pixels (in the order they are taken), reused. */
+let fillBuf = { seen: new Uint8Array(0), stack: new Int32Array(0), pixels: new Int32Array(0) };
+
 /**
  * The mask (W x H) of solid islands enclosed by the lung (see above). `lung`: the lung mask (non-zero = lung);
  * `data`: the analysis grey levels; `solid`: the grey level of consolidation (pixels >= solid are solid).
@@ -79,9 +82,9 @@ export function enclosedTissue(lung: ArrayLike<number>, data: ArrayLike<number>,
   let lungArea = 0;
   for (let i = 0; i < n; i++) if (lung[i]) lungArea++;
   if (lungArea === 0) return out;
-  const seen = new Uint8Array(n);
-  // The flood fill's stack and the component's pixels (in the order they are taken), typed and reused.
-  const stack = new Int32Array(n), pixels = new Int32Array(n);
+  if (fillBuf.seen.length < n) fillBuf = { seen: new Uint8Array(n), stack: new Int32Array(n), pixels: new Int32Array(n) };
+  const seen = fillBuf.seen, stack = fillBuf.stack, pixels = fillBuf.pixels;
+  seen.fill(0, 0, n);
   for (let start = 0; start < n; start++) {
     if (seen[start] || !lung[start] || data[start] < solid) continue;
     // One 4-connected component of solid lung pixels.

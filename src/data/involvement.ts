@@ -144,6 +144,9 @@ export function enclosedIslands(seg: LungSegmentation, hu?: HuMapping): Uint8Arr
   return out;
 }
 
+/** islandsWindow's copies of the labels and the grey levels (fully written before they are read), reused. */
+let windowBuf = new Uint8Array(0);
+
 /**
  * enclosedIslands on its window only (the lungs' box grown by the ring): the w x h mask at (x0, y0) of the analysis
  * grid, or null. Nothing outside the window is an island.
@@ -154,7 +157,8 @@ function islandsWindow(seg: LungSegmentation, hu?: HuMapping): { island: Uint8Ar
   // edge the window keeps where the box reaches it), at a fraction of the cost.
   const { x0, y0, x1, y1 } = grownBox(seg.box ?? { x0: 0, y0: 0, x1: W, y1: H }, ENCLOSED_TISSUE.ring[1] + 1, W, H);
   const w = x1 - x0, h = y1 - y0;
-  const lung = new Uint8Array(w * h), grey = new Uint8Array(w * h);
+  if (windowBuf.length < 2 * w * h) windowBuf = new Uint8Array(2 * w * h);
+  const lung = windowBuf.subarray(0, w * h), grey = windowBuf.subarray(w * h, 2 * w * h);
   for (let y = 0; y < h; y++) {
     lung.set(seg.labels.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
     grey.set(data.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);

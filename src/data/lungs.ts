@@ -308,6 +308,9 @@ function fillHoles(mask: Uint8Array, w: number, x0: number, y0: number, x1: numb
 const thicknessScratch: ThicknessScratch = { cols: new Int32Array(0), up: new Int32Array(0) };
 let rowStartBuf = new Int32Array(0);
 
+/** nearOutside's marks, reused (cleared over the window first). */
+let markBuf = new Uint8Array(0);
+
 /**
  * Counts, per component id with sel[id] = 1, its pixels in the window that lie within `r` pixels (a (2r+1)-square)
  * of a pixel of the window in a component with bg[id] = 1. From the runs (R, with their ids): the background runs,
@@ -316,7 +319,9 @@ let rowStartBuf = new Int32Array(0);
  */
 function nearOutside(R: Runs, bg: Uint8Array, sel: Uint8Array, x0: number, y0: number, x1: number, y1: number, r: number, count: Int32Array): void {
   const ww = x1 - x0, hh = y1 - y0;
-  const mark = new Uint8Array(ww * hh);
+  if (markBuf.length < ww * hh) markBuf = new Uint8Array(Math.max(ww * hh, 2 * markBuf.length));
+  const mark = markBuf;
+  mark.fill(0, 0, ww * hh);
   const { rs, re, ry, ids } = R;
   for (let k = 0; k < R.n; k++) {
     const y = ry[k];

@@ -244,6 +244,16 @@ function bounds(mask: Uint8Array, W: number, H: number, within?: Region): { x0: 
 export interface Region { x0: number; y0: number; x1: number; y1: number }
 
 /**
+ * The row distances of dilateByRows and erodeByRows (never both at once), reused from call to call (each writes all
+ * of it that it reads): a fresh one per call was tens of KB zeroed, then garbage.
+ */
+let rowBuf = new Int32Array(0);
+function rowScratch(n: number): Int32Array {
+  if (rowBuf.length < n) rowBuf = new Int32Array(Math.max(n, 2 * rowBuf.length));
+  return rowBuf.subarray(0, n);
+}
+
+/**
  * dilate by the chamfer ball of `units` (ballHalfWidths), by row runs: a pixel is set when a row of the ball holds
  * a set pixel, i.e. when the distance along that row to the nearest set pixel is at most the row's half-width.
  * Only the set pixels' box grown by the ball is visited (nothing outside it can be reached).
@@ -256,7 +266,7 @@ function dilateByRows(mask: Uint8Array, W: number, H: number, units: number, wit
   const x0 = Math.max(0, box.x0 - a[0]), x1 = Math.min(W, box.x1 + a[0]);
   const y0 = box.y0, y1 = box.y1, ww = x1 - x0;
   // near[(y - y0) * ww + (x - x0)]: distance along the row to the nearest set pixel (BIG when the row has none).
-  const near = new Int32Array(ww * (y1 - y0));
+  const near = rowScratch(ww * (y1 - y0));
   for (let y = y0; y < y1; y++) {
     const row = y * W + x0, at = (y - y0) * ww;
     let run = BIG;
@@ -310,7 +320,7 @@ function erodeByRows(mask: Uint8Array, W: number, H: number, units: number, radi
   const { x0, y0, x1, y1 } = box, ww = x1 - x0;
   // far[(y - y0) * ww + (x - x0)]: distance along the row to the nearest unset pixel (BIG when the run reaches the
   // image's edge; the pixels just outside the box are unset).
-  const far = new Int32Array(ww * (y1 - y0));
+  const far = rowScratch(ww * (y1 - y0));
   for (let y = y0; y < y1; y++) {
     const row = y * W + x0, at = (y - y0) * ww;
     let run = x0 === 0 ? BIG : 0;
