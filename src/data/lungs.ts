@@ -308,8 +308,8 @@ function fillHoles(mask: Uint8Array, w: number, x0: number, y0: number, x1: numb
 const thicknessScratch: ThicknessScratch = { cols: new Int32Array(0), up: new Int32Array(0) };
 let rowStartBuf = new Int32Array(0);
 
-/** nearOutside's marks, reused (cleared over the window first). */
-let markBuf = new Uint8Array(0);
+/** nearOutside's marks and their extents per row, reused (cleared over the window first). */
+let markBuf = new Uint8Array(0), extentBuf = new Int32Array(0);
 
 /**
  * Counts, per component id with sel[id] = 1, its pixels in the window that lie within `r` pixels (a (2r+1)-square)
@@ -322,13 +322,21 @@ function nearOutside(R: Runs, bg: Uint8Array, sel: Uint8Array, x0: number, y0: n
   if (markBuf.length < ww * hh) markBuf = new Uint8Array(Math.max(ww * hh, 2 * markBuf.length));
   const mark = markBuf;
   mark.fill(0, 0, ww * hh);
+  // Per window row, the extent of its marks (first, last + 1; empty when first >= last), so that a run whose rows
+  // hold no mark over its columns is passed over (most of a lung's runs lie far from the outside air).
+  if (extentBuf.length < 2 * hh) extentBuf = new Int32Array(Math.max(2 * hh, 2 * extentBuf.length));
+  const first = extentBuf.subarray(0, hh), last = extentBuf.subarray(hh, 2 * hh);
+  first.fill(ww); last.fill(0);
   const { rs, re, ry, ids } = R;
   for (let k = 0; k < R.n; k++) {
     const y = ry[k];
     if (y < y0 || y >= y1 || !bg[ids[k]]) continue;
     const a = Math.max(rs[k], x0), b = Math.min(re[k], x1);
     if (a >= b) continue;
-    paint8(mark, 1, (y - y0) * ww + Math.max(x0, a - r) - x0, (y - y0) * ww + Math.min(x1, b + r) - x0);
+    const from = Math.max(x0, a - r) - x0, to = Math.min(x1, b + r) - x0, yy = y - y0;
+    paint8(mark, 1, yy * ww + from, yy * ww + to);
+    if (from < first[yy]) first[yy] = from;
+    if (to > last[yy]) last[yy] = to;
   }
   for (let k = 0; k < R.n; k++) {
     const id = ids[k];
@@ -337,6 +345,9 @@ function nearOutside(R: Runs, bg: Uint8Array, sel: Uint8Array, x0: number, y0: n
     const a = Math.max(rs[k], x0), b = Math.min(re[k], x1);
     if (y < y0 || y >= y1 || a >= b) continue;
     const top = Math.max(y0, y - r) - y0, bottom = Math.min(y1 - 1, y + r) - y0;
+    let any = false;
+    for (let yy = top; yy <= bottom; yy++) if (first[yy] < b - x0 && last[yy] > a - x0) { any = true; break; }
+    if (!any) continue;
     let n = 0;
     for (let x = a - x0; x < b - x0; x++) {
       for (let yy = top; yy <= bottom; yy++) if (mark[yy * ww + x]) { n++; break; }
