@@ -56,7 +56,7 @@ export function edgeBlur(seg: LungSegmentation): EdgeBlur | null {
   // The window and rows are those of the border refinement (lungs.ts), whose last step read the same bands of the
   // same lungs: rowBands returns them without recomputing.
   const win = grownBox(seg.box ?? { x0: 0, y0: 0, x1: W, y1: H }, LUNG_BAND_MARGIN, W, H);
-  const { x0, y0, x1, y1 } = win;
+  const { x0, y0 } = win;
   const { toSet: L, toUnset: T, ww, hh, pad } = rowBands(labels, W, win, LUNG_BAND_ROWS, LUNG_BANDS);
   const [d0, d1, d2, d3] = DEEP, [o0, o1, o2, o3, o4] = RING_OUT, [i0, i1, i2] = RING_IN, [n0, n1] = NEAR;
   const w2 = 2 * ww, w3 = 3 * ww, w4 = 4 * ww;
@@ -65,8 +65,11 @@ export function edgeBlur(seg: LungSegmentation): EdgeBlur | null {
   if (keyBuf.length < ww * hh) keyBuf = new Int32Array(ww * hh);
   const keys = keyBuf;
   let nParenchyma = 0, nRing = 0, nGradients = 0;
-  for (let y = Math.max(1, y0); y < Math.min(H - 1, y1); y++) {
-    for (let x = Math.max(1, x0), c = pad + (y - y0) * ww + x - x0; x < Math.min(W - 1, x1); x++, c++) {
+  // Only the lungs' box grown by 4 px can hold a pixel of the three bands (a pixel farther out has no lung within
+  // 4 px): the loop visits it, the bands around it are read.
+  const near = grownBox(seg.box ?? { x0: 0, y0: 0, x1: W, y1: H }, BALL_ROWS, W, H);
+  for (let y = Math.max(1, near.y0); y < Math.min(H - 1, near.y1); y++) {
+    for (let x = Math.max(1, near.x0), c = pad + (y - y0) * ww + x - x0; x < Math.min(W - 1, near.x1); x++, c++) {
       const i = y * W + x;
       // inside > 3: no non-lung pixel within 3 px. Else 2 < outside <= 4: a lung pixel within 4 px, none within 2.
       if (((T[c] - d0) | (T[c - ww] - d1) | (T[c + ww] - d1) | (T[c - w2] - d2) | (T[c + w2] - d2) | (T[c - w3] - d3) | (T[c + w3] - d3)) >= 0) {

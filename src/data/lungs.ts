@@ -444,15 +444,18 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   const win = grownBox(seg.box, LUNG_BAND_MARGIN, W, H);
   const { x0, y0 } = win;
   // Row distances with LUNG_BAND_ROWS (>= BALL_ROWS) rows of "none" above and below, so that the ball's rows need no bounds checks.
-  const { toSet: toLung, toUnset: toTissue, ww, hh, pad } = rowBands(labels, W, win, LUNG_BAND_ROWS, LUNG_BANDS);
+  const { toSet: toLung, toUnset: toTissue, ww, pad } = rowBands(labels, W, win, LUNG_BAND_ROWS, LUNG_BANDS);
   // Parenchyma: lung pixels with no non-lung pixel within PARENCHYMA_DEPTH px. Ring: non-lung pixels with a lung
   // pixel within RING_OUTER px but none within RING_INNER px. A row of a ball holds such a pixel when the distance
   // along it is below the row's half-width + 1: the sign bit of their difference, OR-ed over the ball's rows.
   const [d0, d1, d2, d3] = DEEP_BALL, [o0, o1, o2, o3] = OUTER_BALL, [i0, i1] = INNER_BALL;
   const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
   let nP = 0, nR = 0;
-  for (let y = 0; y < hh; y++) {
-    for (let x = 0, i = (y0 + y) * W + x0, c = pad + y * ww; x < ww; x++, i++, c++) {
+  // Only the lungs' box grown by RING_OUTER px can hold parenchyma or ring (a pixel farther out has no lung within
+  // RING_OUTER px): the loop visits it, the bands around it are read.
+  const near = grownBox(seg.box, RING_OUTER, W, H);
+  for (let y = near.y0 - y0; y < near.y1 - y0; y++) {
+    for (let x = near.x0 - x0, i = (y0 + y) * W + near.x0, c = pad + y * ww + x; x < near.x1 - x0; x++, i++, c++) {
       if (labels[i]) {
         const T = toTissue;
         if (((T[c] - d0) | (T[c - ww] - d1) | (T[c + ww] - d1) | (T[c - 2 * ww] - d2) | (T[c + 2 * ww] - d2) | (T[c - 3 * ww] - d3) | (T[c + 3 * ww] - d3)) >= 0) {
