@@ -35,18 +35,21 @@ export function componentThickness(R: LabelledRuns, rowStart: Int32Array, id: nu
   const ww = x1 - x0;
   if (scratch.cols.length < 2 * ww) scratch.cols = new Int32Array(2 * ww);
   if (scratch.up.length < w * h) scratch.up = new Int32Array(w * h);
+  // The up-runs are kept in the order the pixels are visited (runs in raster order, left to right), and read back
+  // in the reverse order by the bottom-up pass: a compact, sequential buffer.
   const { rs, re, ry, ids } = R;
   const up = scratch.up;
   // Per column of the box: the row where its current vertical run started (ended, bottom-up) and the last row seen.
   const start = scratch.cols.subarray(0, ww), last = scratch.cols.subarray(ww, 2 * ww);
   last.fill(-2);
+  let p = 0;
   for (let r = rowStart[y0]; r < rowStart[y1]; r++) {
     if (ids[r] !== id) continue;
     const y = ry[r];
-    for (let x = rs[r], k = x - x0, i = y * w + x; x < re[r]; x++, k++, i++) {
+    for (let x = rs[r], k = x - x0; x < re[r]; x++, k++) {
       if (last[k] !== y - 1) start[k] = y;
       last[k] = y;
-      up[i] = (start[k] === 0 ? EDGE_RUN : 1) + y - start[k];
+      up[p++] = (start[k] === 0 ? EDGE_RUN : 1) + y - start[k];
     }
   }
   last.fill(h + 2);
@@ -55,13 +58,15 @@ export function componentThickness(R: LabelledRuns, rowStart: Int32Array, id: nu
     if (ids[r] !== id) continue;
     const y = ry[r], xs = rs[r], xe = re[r];
     const left = (xs === 0 ? EDGE_RUN : 1) - xs, right = (xe === w ? EDGE_RUN : 1) + xe - 1;
-    for (let x = xs, k = x - x0, i = y * w + x; x < xe; x++, k++, i++) {
+    // This run's up-runs: the last xe - xs stored before those of the runs after it (already read).
+    p -= xe - xs;
+    for (let x = xs, k = x - x0, q = p; x < xe; x++, k++, q++) {
       if (last[k] !== y + 1) start[k] = y;
       last[k] = y;
       const down = (start[k] === h - 1 ? EDGE_RUN : 1) + start[k] - y;
       let m = left + x;
       if (right - x < m) m = right - x;
-      if (up[i] < m) m = up[i];
+      if (up[q] < m) m = up[q];
       if (down < m) m = down;
       if (m >= 2) core++;
       if (m > max) max = m;
