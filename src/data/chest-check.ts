@@ -117,6 +117,11 @@ function scratch(n: number) {
   return buffers;
 }
 
+/** S / 9 for every sum S of 9 grey levels (the 3x3 mean): the same doubles as the division, read from a table. */
+const NINTHS = Float64Array.from({ length: 9 * 255 + 1 }, (_, sum) => sum / 9);
+/** The picture's four histograms by x mod 4 (chestFigures), reused. */
+const histScratch = new Int32Array(1024);
+
 /** The figures of one segmentation (found or not; the masks may be empty). */
 export function chestFigures(seg: LungSegmentation): ChestFigures {
   const { width: w, height: h, data } = seg.analysis;
@@ -133,13 +138,18 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
     if (body[i] && !labels[i] && data[i] >= t) { tissueHist[data[i]]++; nTissue++; }
   }
   // Row sums of 3 once, so that the 3x3 mean costs three reads per pixel; the picture's histogram in the same pass.
-  const all = new Float64Array(256);
+  // (Counted in four integer histograms by x mod 4, so that runs of one grey, the black around a body, do not make
+  // each count wait on the one before; their sums are the same counts.)
+  const counts = histScratch;
+  counts.fill(0);
   for (let y = 0; y < h; y++) {
     const row = y * w;
-    all[data[row]]++;
-    if (w > 1) all[data[row + w - 1]]++;
-    for (let x = 1, i = row + 1; x < w - 1; x++, i++) { const v = data[i]; all[v]++; row3[i] = data[i - 1] + v + data[i + 1]; }
+    counts[data[row]]++;
+    if (w > 1) counts[data[row + w - 1]]++;
+    for (let x = 1, i = row + 1; x < w - 1; x++, i++) { const v = data[i]; counts[((x & 3) << 8) | v]++; row3[i] = data[i - 1] + v + data[i + 1]; }
   }
+  const all = new Float64Array(256);
+  for (let v = 0; v < 256; v++) all[v] = counts[v] + counts[256 | v] + counts[512 | v] + counts[768 | v];
   let lungHp = 0, lungHpN = 0, tisHp = 0, tisHpN = 0;
   for (let y = 1; y < h - 1; y++) {
     for (let x = 1, i = y * w + 1; x < w - 1; x++, i++) {
@@ -148,10 +158,10 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
       // tissue is partial volume, neither.
       if (labels[i] && labels[i - 1] && labels[i + 1] && labels[i - w] && labels[i + w]) {
         lungHist[v]++; nLung++;
-        lungHp += Math.abs(v - (row3[i - w] + row3[i] + row3[i + w]) / 9); lungHpN++;
+        lungHp += Math.abs(v - NINTHS[row3[i - w] + row3[i] + row3[i + w]]); lungHpN++;
       } else if (body[i] && !labels[i] && v >= t) {
         tissueHist[v]++; nTissue++;
-        tisHp += Math.abs(v - (row3[i - w] + row3[i] + row3[i + w]) / 9); tisHpN++;
+        tisHp += Math.abs(v - NINTHS[row3[i - w] + row3[i] + row3[i + w]]); tisHpN++;
       }
     }
   }
@@ -165,29 +175,39 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
   // (Percentiles 0.5 and 99.5 rather than the extremes: resampling overshoots a clipped grey at its edges.)
   const flatLo = histogramQuantile(all, n, 0.005) + 8, flatHi = histogramQuantile(all, n, 0.995) - 8;
   let mid = 0, flat = 0, edges = 0, axis = 0;
-  const box = seg.box ?? { x0: 0, y0: 0, x1: w, y1: h };
-  const mx = CHEST_LIMITS.edgeMargin * (box.x1 - box.x0), my = CHEST_LIMITS.edgeMargin * (box.y1 - box.y0);
-  const ex0 = box.x0 - mx, ex1 = box.x1 + mx, ey0 = box.y0 - my, ey1 = box.y1 + my;
-  for (let y = 1; y < h - 1; y++) {
-    const inner = y >= 2 && y < h - 2;
-    const edgeRow = y >= ey0 && y < ey1;
-    for (let x = 1, i = y * w + 1; x < w - 1; x++, i++) {
+  for (let y = 2; y < h - 2; y++) {
+    for (let x = 2, i = y * w + 2; x < w - 2; x++, i++) {
       const v = data[i];
       // Flat: the 5x5 neighbourhood is one exact grey. 5x5 rather than 3x3, so that a CT slice whose grain was
       // squeezed into a few grey levels (low contrast, JPEG) does not count: only areas of one colour do.
-      if (inner && x >= 2 && x < w - 2 && v > flatLo && v < flatHi) {
+      if (v > flatLo && v < flatHi) {
         mid++;
         let same = true;
         for (let dy = -2 * w; dy <= 2 * w && same; dy += w) for (let dx = -2; dx <= 2; dx++) if (data[i + dy + dx] !== v) { same = false; break; }
         if (same) flat++;
       }
-      // Sobel: its smoothing across the edge keeps the staircase of a drawn diagonal or curve from reading as
-      // horizontal and vertical steps.
-      // (Only around the lungs: the gradient is computed there only.)
-      if (!edgeRow || x < ex0 || x >= ex1) continue;
-      const gx = (data[i - w + 1] + 2 * data[i + 1] + data[i + w + 1] - data[i - w - 1] - 2 * data[i - 1] - data[i + w - 1]) / 4;
-      const gy = (data[i + w - 1] + 2 * data[i + w] + data[i + w + 1] - data[i - w - 1] - 2 * data[i - w] - data[i - w + 1]) / 4;
-      if (gx * gx + gy * gy > edge2) {
+    }
+  }
+  // Sobel, only around the lungs: its smoothing across the edge keeps the staircase of a drawn diagonal or curve
+  // from reading as horizontal and vertical steps. In integers, 4x the gradient (gx = Gx / 4): the tests below are
+  // those on gx, gy scaled by 16 and by 4 (powers of two: exact), so the counts are the same.
+  const box = seg.box ?? { x0: 0, y0: 0, x1: w, y1: h };
+  const mx = CHEST_LIMITS.edgeMargin * (box.x1 - box.x0), my = CHEST_LIMITS.edgeMargin * (box.y1 - box.y0);
+  const ex0 = box.x0 - mx, ex1 = box.x1 + mx, ey0 = box.y0 - my, ey1 = box.y1 + my;
+  const edge16 = 16 * edge2;
+  const xa = Math.max(1, Math.ceil(ex0)), xb = Math.min(w - 1, Math.ceil(ex1));
+  for (let y = Math.max(1, Math.ceil(ey0)); y < Math.min(h - 1, Math.ceil(ey1)); y++) {
+    if (xa >= xb) break;
+    const up = (y - 1) * w, row = y * w, down = (y + 1) * w;
+    // Column sums (1, 2, 1) down the three rows at x - 1 and x; the one at x + 1 is read per pixel.
+    let cPrev = data[up + xa - 1] + 2 * data[row + xa - 1] + data[down + xa - 1];
+    let cHere = data[up + xa] + 2 * data[row + xa] + data[down + xa];
+    for (let x = xa; x < xb; x++) {
+      const cNext = data[up + x + 1] + 2 * data[row + x + 1] + data[down + x + 1];
+      const gx = cNext - cPrev;
+      const gy = data[down + x - 1] + 2 * data[down + x] + data[down + x + 1] - data[up + x - 1] - 2 * data[up + x] - data[up + x + 1];
+      cPrev = cHere; cHere = cNext;
+      if (gx * gx + gy * gy > edge16) {
         edges++;
         const ax = gx < 0 ? -gx : gx, ay = gy < 0 ? -gy : gy;
         if ((ax < ay ? ax : ay) < ratio * (ax < ay ? ay : ax)) axis++;

@@ -14,8 +14,8 @@
  * ideal steps, the reading grows more slowly than the blur added: on real slices reading^2 grows by about
  * BLUR_GAIN x (added sigma)^2, which addedBlur inverts.
  */
-import type { LungSegmentation } from './lungs.js';
-import { ballRowLimits, grownBox, rowBands, type RowBandScratch } from './morphology.js';
+import { LUNG_BAND_MARGIN, LUNG_BAND_ROWS, LUNG_BANDS, type LungSegmentation } from './lungs.js';
+import { ballRowLimits, grownBox, rowBands } from './morphology.js';
 import { histogramQuantile, keyQuantile } from './histogram.js';
 
 /** The reading of an ideal step sampled on the pixel grid: 1 / (0.5 sqrt(2 pi)) px. Sharper is not measurable. */
@@ -38,11 +38,10 @@ export interface EdgeBlur {
 }
 
 
-/** Rows either side of a pixel that the bands below read (the ring's outer radius, 4 px). */
+/** Rows either side of a pixel that the bands below read (the ring's outer radius, 4 px; LUNG_BAND_ROWS holds them). */
 const BALL_ROWS = 4;
 const DEEP = ballRowLimits(3, BALL_ROWS), RING_OUT = ballRowLimits(4, BALL_ROWS), RING_IN = ballRowLimits(2, BALL_ROWS), NEAR = ballRowLimits(1.5, BALL_ROWS);
-/** Row distances to the lung and to the rest, and the gradients' keys, grown on demand. */
-const rowScratch: RowBandScratch = { buf: new Int32Array(0) };
+/** The gradients' keys, grown on demand. */
 let keyBuf = new Int32Array(0);
 
 /** The blur reading of a segmentation's analysis image, or null when its lungs show no usable border. */
@@ -54,9 +53,11 @@ export function edgeBlur(seg: LungSegmentation): EdgeBlur | null {
   // the chamfer ball holds a lung (or non-lung) pixel, from the distance along that row (the same pixels as
   // thresholding the two distance transforms). Nothing farther than 4 px from the lungs is read, so only their box
   // grown by a margin is visited (the nearest pixel of either kind to a pixel of it lies within it).
-  const win = grownBox(seg.box ?? { x0: 0, y0: 0, x1: W, y1: H }, BALL_ROWS + 2, W, H);
-  const { x0, y0, x1, y1 } = win;
-  const { toSet: L, toUnset: T, ww, hh, pad } = rowBands(labels, W, win, BALL_ROWS, rowScratch);
+  // The window and rows are those of the border refinement (lungs.ts), whose last step read the same bands of the
+  // same lungs: rowBands returns them without recomputing.
+  const win = grownBox(seg.box ?? { x0: 0, y0: 0, x1: W, y1: H }, LUNG_BAND_MARGIN, W, H);
+  const { x0, y0 } = win;
+  const { toSet: L, toUnset: T, ww, hh, pad } = rowBands(labels, W, win, LUNG_BAND_ROWS, LUNG_BANDS);
   const [d0, d1, d2, d3] = DEEP, [o0, o1, o2, o3, o4] = RING_OUT, [i0, i1, i2] = RING_IN, [n0, n1] = NEAR;
   const w2 = 2 * ww, w3 = 3 * ww, w4 = 4 * ww;
   const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
@@ -64,8 +65,11 @@ export function edgeBlur(seg: LungSegmentation): EdgeBlur | null {
   if (keyBuf.length < ww * hh) keyBuf = new Int32Array(ww * hh);
   const keys = keyBuf;
   let nParenchyma = 0, nRing = 0, nGradients = 0;
-  for (let y = Math.max(1, y0); y < Math.min(H - 1, y1); y++) {
-    for (let x = Math.max(1, x0), c = pad + (y - y0) * ww + x - x0; x < Math.min(W - 1, x1); x++, c++) {
+  // Only the lungs' box grown by 4 px can hold a pixel of the three bands (a pixel farther out has no lung within
+  // 4 px): the loop visits it, the bands around it are read.
+  const near = grownBox(seg.box ?? { x0: 0, y0: 0, x1: W, y1: H }, BALL_ROWS, W, H);
+  for (let y = Math.max(1, near.y0); y < Math.min(H - 1, near.y1); y++) {
+    for (let x = Math.max(1, near.x0), c = pad + (y - y0) * ww + x - x0; x < Math.min(W - 1, near.x1); x++, c++) {
       const i = y * W + x;
       // inside > 3: no non-lung pixel within 3 px. Else 2 < outside <= 4: a lung pixel within 4 px, none within 2.
       if (((T[c] - d0) | (T[c - ww] - d1) | (T[c + ww] - d1) | (T[c - w2] - d2) | (T[c + w2] - d2) | (T[c - w3] - d3) | (T[c + w3] - d3)) >= 0) {

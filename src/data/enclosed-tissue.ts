@@ -45,17 +45,22 @@ export function solidLevel(lung: ArrayLike<number>, data: ArrayLike<number>, W: 
   const hist = new Float64Array(256);
   let n = 0;
   const [inner, outer] = ENCLOSED_TISSUE.ring;
-  const take = (x: number, row: number) => {
-    if (x < 0 || x >= W || lung[row + x]) return;
-    hist[Math.min(255, Math.max(0, Math.round(data[row + x])))]++;
-    n++;
-  };
   for (let y = 0; y < H; y++) {
     const row = y * W;
+    let before = 0;
     for (let x = 0; x < W; x++) {
-      const here = lung[row + x] ? 1 : 0, before = x > 0 && lung[row + x - 1] ? 1 : 0;
-      if (here && !before) for (let d = inner; d <= outer; d++) take(x - d, row); // a run starts at x
-      if (!here && before) for (let d = inner - 1; d < outer; d++) take(x + d, row); // a run ended at x - 1
+      const here = lung[row + x] ? 1 : 0;
+      if (here !== before) {
+        // A run starts at x (read x - inner .. x - outer) or one ended at x - 1 (read x + inner - 1 .. x + outer - 1):
+        // the non-lung pixels there, within the row.
+        const from = here ? x - outer : x + inner - 1, to = here ? x - inner : x + outer - 1;
+        for (let k = Math.max(0, from); k <= Math.min(W - 1, to); k++) {
+          if (lung[row + k]) continue;
+          hist[Math.min(255, Math.max(0, Math.round(data[row + k])))]++;
+          n++;
+        }
+      }
+      before = here;
     }
   }
   if (n === 0) return null;
@@ -64,51 +69,56 @@ export function solidLevel(lung: ArrayLike<number>, data: ArrayLike<number>, W: 
   return median > lungLow ? lungLow + ENCLOSED_TISSUE.solid * (median - lungLow) : null;
 }
 
+/** The flood fill's marks, its stack and the component's pixels (in the order they are taken), reused. */
+let fillBuf = { seen: new Uint8Array(0), stack: new Int32Array(0), pixels: new Int32Array(0) };
+
 /**
  * The mask (W x H) of solid islands enclosed by the lung (see above). `lung`: the lung mask (non-zero = lung);
  * `data`: the analysis grey levels; `solid`: the grey level of consolidation (pixels >= solid are solid).
  */
 export function enclosedTissue(lung: ArrayLike<number>, data: ArrayLike<number>, W: number, H: number, solid: number): Uint8Array {
-  const out = new Uint8Array(W * H);
+  const n = W * H;
+  const out = new Uint8Array(n);
   let lungArea = 0;
-  for (let i = 0; i < W * H; i++) if (lung[i]) lungArea++;
+  for (let i = 0; i < n; i++) if (lung[i]) lungArea++;
   if (lungArea === 0) return out;
-  const seen = new Uint8Array(W * H);
-  const stack: number[] = [];
-  for (let start = 0; start < W * H; start++) {
+  if (fillBuf.seen.length < n) fillBuf = { seen: new Uint8Array(n), stack: new Int32Array(n), pixels: new Int32Array(n) };
+  const seen = fillBuf.seen, stack = fillBuf.stack, pixels = fillBuf.pixels;
+  seen.fill(0, 0, n);
+  for (let start = 0; start < n; start++) {
     if (seen[start] || !lung[start] || data[start] < solid) continue;
     // One 4-connected component of solid lung pixels.
-    const pixels: number[] = [];
-    let border = 0, contact = 0;
+    let count = 0, border = 0, contact = 0, top = 0;
     seen[start] = 1;
-    stack.push(start);
-    // The picture's edge counts as not lung: an island cut by the frame is not known to be enclosed.
-    const visit = (j: number) => {
-      if (j < 0 || !lung[j]) { border++; contact++; return; }
-      if (data[j] < solid) { border++; return; }
-      if (!seen[j]) { seen[j] = 1; stack.push(j); }
-    };
-    while (stack.length) {
-      const i = stack.pop()!;
-      pixels.push(i);
+    stack[top++] = start;
+    while (top > 0) {
+      const i = stack[--top];
+      pixels[count++] = i;
       const x = i % W, y = (i - x) / W;
-      visit(x > 0 ? i - 1 : -1);
-      visit(x < W - 1 ? i + 1 : -1);
-      visit(y > 0 ? i - W : -1);
-      visit(y < H - 1 ? i + W : -1);
+      // The four neighbours; the picture's edge counts as not lung: an island cut by the frame is not known to be
+      // enclosed.
+      for (let k = 0; k < 4; k++) {
+        const inside = k === 0 ? x > 0 : k === 1 ? x < W - 1 : k === 2 ? y > 0 : y < H - 1;
+        const j = k === 0 ? i - 1 : k === 1 ? i + 1 : k === 2 ? i - W : i + W;
+        if (!inside || !lung[j]) { border++; contact++; continue; }
+        if (data[j] < solid) { border++; continue; }
+        if (!seen[j]) { seen[j] = 1; stack[top++] = j; }
+      }
     }
-    if (contact > ENCLOSED_TISSUE.contact * border || pixels.length < ENCLOSED_TISSUE.area * lungArea) continue;
-    if (pixels.length < ENCLOSED_TISSUE.convexity * hullArea(pixels, W)) continue;
-    for (const i of pixels) out[i] = 1;
+    if (contact > ENCLOSED_TISSUE.contact * border || count < ENCLOSED_TISSUE.area * lungArea) continue;
+    const island = pixels.subarray(0, count);
+    if (count < ENCLOSED_TISSUE.convexity * hullArea(island, W)) continue;
+    for (let k = 0; k < count; k++) out[island[k]] = 1;
   }
   return out;
 }
 
 /** Area of the convex hull of pixel squares (their corners), by the monotone chain. */
-export function hullArea(pixels: readonly number[], W: number): number {
+export function hullArea(pixels: ArrayLike<number>, W: number): number {
   // Per row, the leftmost and rightmost pixel's outer corners are the only candidates.
   const rows = new Map<number, [number, number]>();
-  for (const i of pixels) {
+  for (let k = 0; k < pixels.length; k++) {
+    const i = pixels[k];
     const x = i % W, y = (i - x) / W;
     const r = rows.get(y);
     if (!r) rows.set(y, [x, x]);

@@ -19,8 +19,8 @@
  * section) are left out as not lung (enclosed-tissue.ts).
  */
 import type { GreyImage, HuMapping } from '../types.js';
-import { segmentLungs, type LungSegmentation } from './lungs.js';
-import { dilate, erode, grownBox } from './morphology.js';
+import { LUNG_BAND_MARGIN, LUNG_BAND_ROWS, LUNG_BANDS, segmentLungs, type LungSegmentation } from './lungs.js';
+import { ballHalfWidths, dilate, erode, grownBox, rowBands, unitsWithin, type Window } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { colourRefusal } from './colour.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
@@ -136,23 +136,68 @@ function lungLowOf(seg: LungSegmentation, hu?: HuMapping): number {
 
 /** The solid islands the lung mask encloses (enclosed-tissue.ts), or null when no tissue surrounds the lungs. */
 export function enclosedIslands(seg: LungSegmentation, hu?: HuMapping): Uint8Array | null {
+  const { width: W, height: H } = seg.analysis;
+  const win = islandsWindow(seg, hu);
+  if (!win) return null;
+  const { island, x0, y0, w, h } = win;
+  const out = new Uint8Array(W * H);
+  for (let y = 0; y < h; y++) out.set(island.subarray(y * w, (y + 1) * w), (y0 + y) * W + x0);
+  return out;
+}
+
+/** islandsWindow's copies of the labels and the grey levels (fully written before they are read), reused. */
+let windowBuf = new Uint8Array(0);
+
+/**
+ * enclosedIslands on its window only (the lungs' box grown by the ring): the w x h mask at (x0, y0) of the analysis
+ * grid, or null. Nothing outside the window is an island.
+ */
+function islandsWindow(seg: LungSegmentation, hu?: HuMapping): { island: Uint8Array; x0: number; y0: number; w: number; h: number } | null {
   const { width: W, height: H, data } = seg.analysis;
   // Everything is read within the lungs' box grown by the ring (the same result as on the whole picture, whose
   // edge the window keeps where the box reaches it), at a fraction of the cost.
   const { x0, y0, x1, y1 } = grownBox(seg.box ?? { x0: 0, y0: 0, x1: W, y1: H }, ENCLOSED_TISSUE.ring[1] + 1, W, H);
   const w = x1 - x0, h = y1 - y0;
-  const lung = new Uint8Array(w * h), grey = new Uint8Array(w * h);
+  if (windowBuf.length < 2 * w * h) windowBuf = new Uint8Array(2 * w * h);
+  const lung = windowBuf.subarray(0, w * h), grey = windowBuf.subarray(w * h, 2 * w * h);
   for (let y = 0; y < h; y++) {
     lung.set(seg.labels.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
     grey.set(data.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
   }
   const solid = solidLevel(lung, grey, w, h, lungLowOf(seg, hu));
   if (solid === null) return null;
-  const island = enclosedTissue(lung, grey, w, h, solid);
-  const out = new Uint8Array(W * H);
-  for (let y = 0; y < h; y++) out.set(island.subarray(y * w, (y + 1) * w), (y0 + y) * W + x0);
+  return { island: enclosedTissue(lung, grey, w, h, solid), x0, y0, w, h };
+}
+
+/**
+ * The lungs eroded by 2 px (as erode(labels, W, H, 2) gives: the image's edge counts as lung, but no pixel within
+ * 2 px of it stays), read from the row distances to non-lung of the lungs' bands (lungs.ts' LUNG_BANDS, which the
+ * border refinement's last step has usually made already; the blur reading reads them next). The ball of 2 px is
+ * half-widths 2, 1, 0 on rows 0, 1, 2 either side. Written into out (W x H) over the box; out is zero elsewhere.
+ */
+export function lungCore(seg: LungSegmentation, box: Window, out: Uint8Array): Uint8Array {
+  const { width: W, height: H } = seg.analysis;
+  const labels = seg.labels;
+  out.fill(0);
+  const win = grownBox(box, LUNG_BAND_MARGIN, W, H);
+  const { toUnset: T, ww, pad } = rowBands(labels, W, win, LUNG_BAND_ROWS, LUNG_BANDS);
+  const [k0, k1, k2] = CORE_BALL;
+  for (let y = Math.max(box.y0, 2); y < Math.min(box.y1, H - 2); y++) {
+    for (let x = Math.max(box.x0, 2), i = y * W + x, c = pad + (y - win.y0) * ww + x - win.x0; x < Math.min(box.x1, W - 2); x++, i++, c++) {
+      // No non-lung pixel within the ball: along each of its rows the nearest one is farther than the half-width.
+      out[i] = labels[i] !== 0 && T[c] > k0 && T[c - ww] > k1 && T[c + ww] > k1 && T[c - 2 * ww] > k2 && T[c + 2 * ww] > k2 ? 1 : 0;
+    }
+  }
   return out;
 }
+const CORE_BALL = ballHalfWidths(unitsWithin(2));
+/** Whether any element is non-zero (a plain loop: some() with a callback per element cost more than the rest). */
+function anySet(a: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return true;
+  return false;
+}
+/** lungCore's output, reused (lungInvolvement reads it and drops it). */
+let coreBuf = new Uint8Array(0);
 
 /** The involvement of one slice, or null when it cannot be measured (no lungs, or no contrast to calibrate). */
 export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvement | null {
@@ -160,7 +205,8 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   const { width: W, height: H, data } = seg.analysis;
   // erode reads any non-zero label as lung. Every lung pixel is inside seg.box: the loops below visit it only.
   const box = seg.box ?? { x0: 0, y0: 0, x1: W, y1: H };
-  const core = erode(seg.labels, W, H, 2, box);
+  if (coreBuf.length !== W * H) coreBuf = new Uint8Array(W * H);
+  const core = lungCore(seg, box, coreBuf);
   let lo: number, hi: number;
   if (hu) {
     // Grey levels at the HU thresholds (grey = (HU - intercept) / slope).
@@ -174,13 +220,15 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
     hi = ref.lungLow + INVOLVEMENT_THRESHOLDS.calibrated.consolidation * span;
   }
   // Solid organ domes the lung mask encloses (enclosed-tissue.ts) are not lung: left out, with their rim.
-  const island = enclosedIslands(seg, hu);
-  const out = island?.some((v) => v) ? dilate(island, W, H, ENCLOSED_TISSUE.rim, box) : null;
+  // (On the islands' window: nothing outside it is an island or within the rim of one.)
+  const isl = islandsWindow(seg, hu);
+  const out = isl && anySet(isl.island) ? dilate(isl.island, isl.w, isl.h, ENCLOSED_TISSUE.rim) : null;
+  const ox = isl?.x0 ?? 0, oy = isl?.y0 ?? 0, ow = isl?.w ?? 0;
   const mask = new Uint8Array(W * H);
   let n = 0, inv = 0, cons = 0;
   for (let y = box.y0; y < box.y1; y++) {
-    for (let i = y * W + box.x0, end = y * W + box.x1; i < end; i++) {
-      if (!core[i] || out?.[i]) continue;
+    for (let i = y * W + box.x0, end = y * W + box.x1, o = (y - oy) * ow + box.x0 - ox; i < end; i++, o++) {
+      if (!core[i] || out?.[o]) continue;
       n++;
       if (data[i] >= lo) { mask[i] = 1; inv++; if (data[i] >= hi) cons++; }
     }

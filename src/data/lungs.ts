@@ -22,7 +22,9 @@
 import type { GreyImage } from '../types.js';
 import { resample } from './working-image.js';
 import { histogramQuantile } from './histogram.js';
-import { ballRowLimits, chamferSweeps, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
+import { ballRowLimits, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
+import { componentThickness, rowStarts, type ThicknessScratch } from './run-thickness.js';
+import { closeComponent, newClosingScratch, type ClosingScratch } from './run-closing.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v4-border2';
@@ -81,7 +83,6 @@ const MIN_FOUND_FRACTION = 0.0015;
 const MAX_BORDER_RATIO = 1.6;
 /** Chamfer 3-4 distances: one pixel step is 3. */
 const CH = 3;
-const INF = 0x3fffffff;
 
 /** The analysis image and its scale (long side ANALYSIS_SIDE, aspect kept, small inputs upscaled). */
 function analysisImage(img: GreyImage): { analysis: GreyImage; scale: number } {
@@ -100,10 +101,18 @@ function otsu(data: Uint8Array, from = 0, below = 256): { t: number; separabilit
 
 /** The histogram of 8-bit grey levels (counts as doubles, as otsu sums them). */
 function greyHistogram(data: Uint8Array): Float64Array {
+  // Counted in four integer histograms by i mod 4, so that runs of one grey (the black around a body) do not make
+  // each count wait on the one before; their sums are the same counts.
+  const counts = greyCounts;
+  counts.fill(0);
+  const n = data.length, n4 = n - (n & 3);
+  for (let i = 0; i < n4; i += 4) { counts[data[i]]++; counts[256 | data[i + 1]]++; counts[512 | data[i + 2]]++; counts[768 | data[i + 3]]++; }
+  for (let i = n4; i < n; i++) counts[data[i]]++;
   const hist = new Float64Array(256);
-  for (let i = 0; i < data.length; i++) hist[data[i]]++;
+  for (let v = 0; v < 256; v++) hist[v] = counts[v] + counts[256 | v] + counts[512 | v] + counts[768 | v];
   return hist;
 }
+const greyCounts = new Int32Array(1024);
 
 /** otsu on a ready histogram (the three splits of segmentLungs read one). */
 function otsuOfHistogram(hist: Float64Array, from = 0, below = 256): { t: number; separability: number; variance: number; gap: number } {
@@ -138,6 +147,17 @@ interface Component {
   core: number;
   maxDist: number;
   background: boolean;
+}
+
+/**
+ * Sets a[from .. to) to v: a plain loop for short runs (most of a labelling's), where calling fill costs more than
+ * the run; fill for long ones.
+ */
+function paint8(a: Uint8Array, v: number, from: number, to: number): void {
+  if (to - from < 32) { for (let i = from; i < to; i++) a[i] = v; } else a.fill(v, from, to);
+}
+function paint32(a: Int32Array, v: number, from: number, to: number): void {
+  if (to - from < 32) { for (let i = from; i < to; i++) a[i] = v; } else a.fill(v, from, to);
 }
 
 /**
@@ -236,7 +256,8 @@ function components(R: Runs, w: number, x0: number, y0: number, x1: number, y1: 
     return a;
   };
   const list: Component[] = [];
-  for (let y = y0; y < y1; y++) comp.fill(0, y * w + x0, y * w + x1);
+  if (x0 === 0 && x1 === w) comp.fill(0, y0 * w, y1 * w);
+  else for (let y = y0; y < y1; y++) comp.fill(0, y * w + x0, y * w + x1);
   for (let r = 0; r < R.n; r++) {
     const root = find(r);
     let c: Component;
@@ -260,7 +281,7 @@ function components(R: Runs, w: number, x0: number, y0: number, x1: number, y1: 
     if (y === y1 - 1) { c.border += len; c.sides |= 8; }
     if (xs === x0) { c.border++; c.sides |= 1; }
     if (xe === x1) { c.border++; c.sides |= 2; }
-    comp.fill(c.id, y * w + xs, y * w + xe);
+    paint32(comp, c.id, y * w + xs, y * w + xe);
   }
   return list;
 }
@@ -285,57 +306,18 @@ function fillHoles(mask: Uint8Array, w: number, x0: number, y0: number, x1: numb
   const { rs, re, ry, ids } = holeRuns;
   for (let r = 0; r < holeRuns.n; r++) {
     if (holes[ids[r] - 1].border !== 0) continue;
-    mask.fill(value, ry[r] * w + rs[r], ry[r] * w + re[r]);
+    paint8(mask, value, ry[r] * w + rs[r], ry[r] * w + re[r]);
     filled += re[r] - rs[r];
   }
   return filled;
 }
 
-const BIG = 1 << 20;
+/** Scratch of the candidates' thickness (run-thickness.ts), grown on demand. */
+const thicknessScratch: ThicknessScratch = { cols: new Int32Array(0), up: new Int32Array(0) };
+let rowStartBuf = new Int32Array(0);
 
-/**
- * Per pixel of the components with sel[id] = 1, within the window: min of the four straight run lengths to the
- * nearest pixel outside the component (1 at its edge; runs reaching the image border count as BIG); 0 elsewhere.
- * Written into out; up is scratch. Also counts, per component, the pixels at 2 or more (core) and the maximum.
- */
-function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, out: Int32Array, up: Int32Array, core: Int32Array, maxDist: Int32Array): void {
-  // A run starts at 1, or at BIG on the image's edge; then it counts on (the window's first pixel of a row or
-  // column is the only one that can start on the edge, so the rest need no test).
-  const left0 = x0 === 0 ? BIG : 1, right0 = x1 === w ? BIG : 1, top0 = y0 === 0 ? BIG : 1, bottom0 = y1 === h ? BIG : 1;
-  for (let y = y0; y < y1; y++) {
-    const row = y * w;
-    let i = row + x0, run = sel[comp[i]] ? left0 : 0;
-    out[i] = run;
-    for (i++; i < row + x1; i++) { run = sel[comp[i]] ? run + 1 : 0; out[i] = run; }
-    i = row + x1 - 1;
-    run = out[i] ? right0 : 0;
-    if (run < out[i]) out[i] = run;
-    for (i--; i >= row + x0; i--) { const v = out[i]; run = v ? run + 1 : 0; if (run < v) out[i] = run; }
-  }
-  const ww = x1 - x0;
-  const col = new Int32Array(ww);
-  for (let y = y0; y < y1; y++) {
-    const row = y * w + x0;
-    if (y === y0) { for (let k = 0; k < ww; k++) { const c = out[row + k] ? top0 : 0; col[k] = c; up[row + k] = c; } continue; }
-    for (let k = 0; k < ww; k++) { const c = out[row + k] ? col[k] + 1 : 0; col[k] = c; up[row + k] = c; }
-  }
-  for (let y = y1 - 1; y >= y0; y--) {
-    const row = y * w + x0, first = y === y1 - 1;
-    for (let k = 0; k < ww; k++) {
-      const i = row + k;
-      const v = out[i];
-      if (!v) { col[k] = 0; continue; }
-      const c = first ? bottom0 : col[k] + 1;
-      col[k] = c;
-      let m = v < up[i] ? v : up[i];
-      if (c < m) m = c;
-      out[i] = m;
-      const id = comp[i];
-      if (m >= 2) core[id]++;
-      if (m > maxDist[id]) maxDist[id] = m;
-    }
-  }
-}
+/** nearOutside's marks and their extents per row, reused (cleared over the window first). */
+let markBuf = new Uint8Array(0), extentBuf = new Int32Array(0);
 
 /**
  * Counts, per component id with sel[id] = 1, its pixels in the window that lie within `r` pixels (a (2r+1)-square)
@@ -345,14 +327,24 @@ function runThickness(comp: Int32Array, sel: Uint8Array, w: number, h: number, x
  */
 function nearOutside(R: Runs, bg: Uint8Array, sel: Uint8Array, x0: number, y0: number, x1: number, y1: number, r: number, count: Int32Array): void {
   const ww = x1 - x0, hh = y1 - y0;
-  const mark = new Uint8Array(ww * hh);
+  if (markBuf.length < ww * hh) markBuf = new Uint8Array(Math.max(ww * hh, 2 * markBuf.length));
+  const mark = markBuf;
+  mark.fill(0, 0, ww * hh);
+  // Per window row, the extent of its marks (first, last + 1; empty when first >= last), so that a run whose rows
+  // hold no mark over its columns is passed over (most of a lung's runs lie far from the outside air).
+  if (extentBuf.length < 2 * hh) extentBuf = new Int32Array(Math.max(2 * hh, 2 * extentBuf.length));
+  const first = extentBuf.subarray(0, hh), last = extentBuf.subarray(hh, 2 * hh);
+  first.fill(ww); last.fill(0);
   const { rs, re, ry, ids } = R;
   for (let k = 0; k < R.n; k++) {
     const y = ry[k];
     if (y < y0 || y >= y1 || !bg[ids[k]]) continue;
     const a = Math.max(rs[k], x0), b = Math.min(re[k], x1);
     if (a >= b) continue;
-    mark.fill(1, (y - y0) * ww + Math.max(x0, a - r) - x0, (y - y0) * ww + Math.min(x1, b + r) - x0);
+    const from = Math.max(x0, a - r) - x0, to = Math.min(x1, b + r) - x0, yy = y - y0;
+    paint8(mark, 1, yy * ww + from, yy * ww + to);
+    if (from < first[yy]) first[yy] = from;
+    if (to > last[yy]) last[yy] = to;
   }
   for (let k = 0; k < R.n; k++) {
     const id = ids[k];
@@ -361,6 +353,9 @@ function nearOutside(R: Runs, bg: Uint8Array, sel: Uint8Array, x0: number, y0: n
     const a = Math.max(rs[k], x0), b = Math.min(re[k], x1);
     if (y < y0 || y >= y1 || a >= b) continue;
     const top = Math.max(y0, y - r) - y0, bottom = Math.min(y1 - 1, y + r) - y0;
+    let any = false;
+    for (let yy = top; yy <= bottom; yy++) if (first[yy] < b - x0 && last[yy] > a - x0) { any = true; break; }
+    if (!any) continue;
     let n = 0;
     for (let x = a - x0; x < b - x0; x++) {
       for (let yy = top; yy <= bottom; yy++) if (mark[yy * ww + x]) { n++; break; }
@@ -369,27 +364,8 @@ function nearOutside(R: Runs, bg: Uint8Array, sel: Uint8Array, x0: number, y0: n
   }
 }
 
-/**
- * Closing of component `id` by a chamfer disc of radius R (chamfer units) within the window, written to out
- * (1 = the component or a pixel the closing adds that is body and not yet labelled). d1, d2 are scratch.
- */
-function closing(comp: Int32Array, id: number, body: Uint8Array, labels: Uint8Array, w: number, hh: number, x0: number, y0: number, x1: number, y1: number, R: number, d1: Int32Array, d2: Int32Array, out: Uint8Array): void {
-  // Distance to the component.
-  for (let y = y0; y < y1; y++) for (let i = y * w + x0, end = y * w + x1; i < end; i++) d1[i] = comp[i] === id ? 0 : INF;
-  chamferSweeps(d1, w, x0, y0, x1, y1);
-  // The dilation's complement (d1 > R) seeds the second transform. The image's edge counts as outside the
-  // dilation: the closing adds nothing within R of it, so a lung cut by the crop gets no wedges filled between it
-  // and the edge (its own pixels stay).
-  for (let y = y0; y < y1; y++) {
-    const edgeRow = y === 0 || y === hh - 1;
-    for (let x = x0, i = y * w + x0; x < x1; x++, i++) d2[i] = d1[i] > R || edgeRow || x === 0 || x === w - 1 ? 0 : INF;
-  }
-  // Distance to the dilation's complement; the closing is where it exceeds R.
-  chamferSweeps(d2, w, x0, y0, x1, y1);
-  for (let y = y0; y < y1; y++) {
-    for (let i = y * w + x0, end = y * w + x1; i < end; i++) out[i] = comp[i] === id || (d2[i] > R && body[i] && !labels[i]) ? 1 : 0;
-  }
-}
+/** The lungs' closing's runs (run-closing.ts), grown on demand. */
+const closingScratch: ClosingScratch = newClosingScratch();
 
 function emptyResult(analysis: GreyImage, scale: number, reason: string, body?: Uint8Array, threshold?: number): LungSegmentation {
   const n = analysis.width * analysis.height;
@@ -467,24 +443,27 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   if (!seg.found || !seg.box) return null;
   const { width: W, height: H, data } = seg.analysis;
   const labels = seg.labels;
-  // Distances within the lungs' box grown by a margin beyond the ring only (a chamfer path to the nearest lung, or
+  // Distances within the lungs' box grown by a margin beyond the ring only (LUNG_BAND_MARGIN >= RING_OUTER + 3) (a chamfer path to the nearest lung, or
   // non-lung, pixel stays within the box the two span, and the margin is all non-lung; nothing outside that window
   // is lung or ring). The 3-4 chamfer distance is 3 max(|dx|, |dy|) + min(|dx|, |dy|), so "within d px" is a ball of
   // a few rows (ballHalfWidths): per pixel, one read per row of the ball of the distance along that row to the
   // nearest lung (or non-lung) pixel. The same bands as two distance transforms of the window, at a fraction of
   // their cost (this runs once per refinement step).
-  const win = grownBox(seg.box, RING_OUTER + 3, W, H);
+  const win = grownBox(seg.box, LUNG_BAND_MARGIN, W, H);
   const { x0, y0 } = win;
-  // Row distances with BALL_ROWS rows of "none" above and below, so that the ball's rows need no bounds checks.
-  const { toSet: toLung, toUnset: toTissue, ww, hh, pad } = rowBands(labels, W, win, BALL_ROWS, borderScratch);
+  // Row distances with LUNG_BAND_ROWS (>= BALL_ROWS) rows of "none" above and below, so that the ball's rows need no bounds checks.
+  const { toSet: toLung, toUnset: toTissue, ww, pad } = rowBands(labels, W, win, LUNG_BAND_ROWS, LUNG_BANDS);
   // Parenchyma: lung pixels with no non-lung pixel within PARENCHYMA_DEPTH px. Ring: non-lung pixels with a lung
   // pixel within RING_OUTER px but none within RING_INNER px. A row of a ball holds such a pixel when the distance
   // along it is below the row's half-width + 1: the sign bit of their difference, OR-ed over the ball's rows.
   const [d0, d1, d2, d3] = DEEP_BALL, [o0, o1, o2, o3] = OUTER_BALL, [i0, i1] = INNER_BALL;
   const parenchyma = new Uint32Array(256), ring = new Uint32Array(256);
   let nP = 0, nR = 0;
-  for (let y = 0; y < hh; y++) {
-    for (let x = 0, i = (y0 + y) * W + x0, c = pad + y * ww; x < ww; x++, i++, c++) {
+  // Only the lungs' box grown by RING_OUTER px can hold parenchyma or ring (a pixel farther out has no lung within
+  // RING_OUTER px): the loop visits it, the bands around it are read.
+  const near = grownBox(seg.box, RING_OUTER, W, H);
+  for (let y = near.y0 - y0; y < near.y1 - y0; y++) {
+    for (let x = near.x0 - x0, i = (y0 + y) * W + near.x0, c = pad + y * ww + x; x < near.x1 - x0; x++, i++, c++) {
       if (labels[i]) {
         const T = toTissue;
         if (((T[c] - d0) | (T[c - ww] - d1) | (T[c + ww] - d1) | (T[c - 2 * ww] - d2) | (T[c + 2 * ww] - d2) | (T[c - 3 * ww] - d3) | (T[c + 3 * ww] - d3)) >= 0) {
@@ -504,8 +483,14 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   if (r - p < 16) return null;
   return Math.round((p + r) / 2);
 }
-/** borderThreshold's row distances, grown on demand. */
-const borderScratch: RowBandScratch = { buf: new Int32Array(0) };
+/**
+ * The row distances of the lungs' labels over their box grown by LUNG_BAND_MARGIN px, with LUNG_BAND_ROWS padding
+ * rows, grown on demand: borderThreshold's, shared with the blur reading (edge-blur.ts), which reads the same bands of
+ * the final segmentation that the refinement's last step read (rowBands returns them without recomputing).
+ */
+export const LUNG_BANDS: RowBandScratch = { buf: new Int32Array(0) };
+export const LUNG_BAND_ROWS = 4;
+export const LUNG_BAND_MARGIN = 6;
 /** Rows of the balls either side of the centre that borderThreshold reads (PARENCHYMA_DEPTH, RING_OUTER <= 3 px). */
 const BALL_ROWS = 3;
 const ballLimits = (radius: number): number[] => ballRowLimits(radius, BALL_ROWS);
@@ -557,10 +542,10 @@ const MIN_SEPARABILITY = 0.55;
  * Scratch images, reused from call to call (every step writes the part it reads first); the outputs (labels,
  * body) are always fresh arrays.
  */
-let scratchBuffers: { n: number; one: Uint8Array; comp: Int32Array; dist: Int32Array; scratch: Int32Array; d2: Int32Array } | null = null;
+let scratchBuffers: { n: number; one: Uint8Array; comp: Int32Array; scratch: Int32Array } | null = null;
 function buffers(n: number) {
   if (!scratchBuffers || scratchBuffers.n < n) {
-    scratchBuffers = { n, one: new Uint8Array(n), comp: new Int32Array(n), dist: new Int32Array(n), scratch: new Int32Array(n), d2: new Int32Array(n) };
+    scratchBuffers = { n, one: new Uint8Array(n), comp: new Int32Array(n), scratch: new Int32Array(n) };
   }
   return scratchBuffers;
 }
@@ -569,7 +554,7 @@ function buffers(n: number) {
 function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentation {
   const w = analysis.width, h = analysis.height, n = w * h;
   const data = analysis.data;
-  const { comp, dist, scratch, d2, one } = buffers(n);
+  const { comp, scratch, one } = buffers(n);
   const darkCount = darkRunsOf(darkRuns, data, w, h, t);
   if (darkCount === 0) return emptyResult(analysis, scale, 'no dark (air or lung) pixels', undefined, t);
   if (darkCount === n) return emptyResult(analysis, scale, 'no bright (tissue) pixels', undefined, t);
@@ -605,13 +590,12 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     // One candidate at a time, over its own box: runs never cross from one dark component into another (4-adjacent
     // dark pixels are one component), so each candidate's thicknesses are those of a sweep over all of them
     // together, and the boxes of the candidates hold fewer pixels than the box around them all.
-    const isPot = new Uint8Array(nc);
-    const core = new Int32Array(nc), maxDist = new Int32Array(nc);
+    // From the candidate's own runs (run-thickness.ts): the same figures as sweeps over its box.
+    if (rowStartBuf.length < h + 1) rowStartBuf = new Int32Array(h + 1);
+    const rowStart = rowStarts(darkRuns, h, rowStartBuf);
     for (const c of cands) {
-      isPot[c.id] = 1;
-      runThickness(comp, isPot, w, h, c.x0, c.y0, c.x1, c.y1, dist, d2, core, maxDist);
-      isPot[c.id] = 0;
-      c.core = core[c.id]; c.maxDist = maxDist[c.id] * CH;
+      const { core, max } = componentThickness(darkRuns, rowStart, c.id, c, w, h, thicknessScratch);
+      c.core = core; c.maxDist = max * CH;
     }
   }
   const minThick = 2.5 * CH;
@@ -669,7 +653,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
         if (!isBg[ids[r]]) continue;
         if (rs[r] > cursor) { bodyRuns.rs[nb] = cursor; bodyRuns.re[nb] = rs[r]; bodyRuns.ry[nb] = y; nb++; }
         cursor = re[r];
-        body.fill(0, y * w + rs[r], y * w + re[r]);
+        paint8(body, 0, y * w + rs[r], y * w + re[r]);
       }
       if (cursor < w) { bodyRuns.rs[nb] = cursor; bodyRuns.re[nb] = w; bodyRuns.ry[nb] = y; nb++; }
     }
@@ -684,7 +668,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   if (pieces.length !== 1) {
     body.fill(0);
     const { rs, re, ry, ids } = bodyRuns;
-    for (let r = 0; r < bodyRuns.n; r++) if (ids[r] === bodyId) body.fill(1, ry[r] * w + rs[r], ry[r] * w + re[r]);
+    for (let r = 0; r < bodyRuns.n; r++) if (ids[r] === bodyId) paint8(body, 1, ry[r] * w + rs[r], ry[r] * w + re[r]);
   }
   // Holes in the body are outside-air regions enclosed by it: only the frame rings found above.
   if (list.some((c) => c.background && c.border === 0)) fillHoles(body, w, 0, 0, w, h, 1, scratch);
@@ -703,7 +687,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     closeIn = body.slice();
     // The pieces' runs are still in bodyRuns (hole filling uses its own).
     const { rs, re, ry, ids } = bodyRuns;
-    for (let r = 0; r < bodyRuns.n; r++) if (tissuePieces.has(ids[r])) closeIn.fill(1, ry[r] * w + rs[r], ry[r] * w + re[r]);
+    for (let r = 0; r < bodyRuns.n; r++) if (tissuePieces.has(ids[r])) paint8(closeIn, 1, ry[r] * w + rs[r], ry[r] * w + re[r]);
   }
   if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
 
@@ -753,7 +737,6 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
 
   // 5. Per-lung closing (radius grows with the lung) and hole filling: consolidations stay lung.
   const labels = new Uint8Array(n);
-  const d1 = dist; // reused
   const lungLabel = kept.length === 2 ? [1, 2] : [kept[0].sx / kept[0].area < w / 2 ? 1 : 2];
   const areas: number[] = [];
   let bx0 = w, by0 = h, bx1 = 0, by1 = 0, total = 0;
@@ -764,7 +747,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const x0 = Math.max(0, c.x0 - r - 1), y0 = Math.max(0, c.y0 - r - 1);
     const x1 = Math.min(w, c.x1 + r + 1), y1 = Math.min(h, c.y1 + r + 1);
     const id = c.id;
-    closing(comp, id, closeIn, labels, w, h, x0, y0, x1, y1, R, d1, d2, one);
+    closeComponent(comp, id, c, closeIn, labels, w, h, x0, y0, x1, y1, R, one, closingScratch);
     fillHoles(one, w, x0, y0, x1, y1, 1, scratch);
     let area = 0;
     for (let y = y0; y < y1; y++) {

@@ -160,22 +160,49 @@ export function grownBox(box: Window, margin: number, W: number, H: number): Win
   return { x0: Math.max(0, box.x0 - margin), y0: Math.max(0, box.y0 - margin), x1: Math.min(W, box.x1 + margin), y1: Math.min(H, box.y1 + margin) };
 }
 
-/** Reusable storage for rowBands (one per caller, so that two callers never share it). */
-export interface RowBandScratch { buf: Int32Array }
+/**
+ * Reusable storage for rowBands. Callers that pass the same one share its last result: a second call with the same
+ * mask (the same array, unchanged since: a segmentation's labels never change once made), window and rows returns
+ * it without recomputing (the border refinement's last step and the blur reading read the same bands of the same
+ * lungs). Any other call overwrites it.
+ */
+export interface RowBandScratch { buf: Int32Array; last?: { mask: ArrayLike<number>; W: number; x0: number; y0: number; x1: number; y1: number; rows: number } }
 
 /**
  * Row distances (rowDistances) over `win` to the set pixels of `mask` (toSet) and to the unset ones (toUnset), each
  * with `rows` rows of ROW_NONE above and below, so that a chamfer ball's rows (ballRowLimits) are read with no bounds
- * checks: the window's pixel (x, y) is at index pad + (y - win.y0) * ww + x - win.x0. Views into scratch.buf.
+ * checks: the window's pixel (x, y) is at index pad + (y - win.y0) * ww + x - win.x0. Views into scratch.buf. Both
+ * in one pass over each row (the mask read once).
  */
 export function rowBands(mask: ArrayLike<number>, W: number, win: Window, rows: number, scratch: RowBandScratch): { toSet: Int32Array; toUnset: Int32Array; ww: number; hh: number; pad: number } {
   const ww = win.x1 - win.x0, hh = win.y1 - win.y0;
   const size = (hh + 2 * rows) * ww, pad = rows * ww;
+  const l = scratch.last;
+  const same = l !== undefined && l.mask === mask && l.W === W && l.x0 === win.x0 && l.y0 === win.y0 && l.x1 === win.x1 && l.y1 === win.y1 && l.rows === rows;
   if (scratch.buf.length < 2 * size) scratch.buf = new Int32Array(2 * size);
   const toSet = scratch.buf.subarray(0, size), toUnset = scratch.buf.subarray(size, 2 * size);
-  for (const d of [toSet, toUnset]) { d.fill(ROW_NONE, 0, pad); d.fill(ROW_NONE, size - pad, size); }
-  rowDistances(mask, W, win.x0, win.y0, win.x1, win.y1, true, toSet.subarray(pad, size - pad));
-  rowDistances(mask, W, win.x0, win.y0, win.x1, win.y1, false, toUnset.subarray(pad, size - pad));
+  if (same) return { toSet, toUnset, ww, hh, pad };
+  scratch.last = undefined;
+  toSet.fill(ROW_NONE, 0, pad); toSet.fill(ROW_NONE, size - pad, size);
+  toUnset.fill(ROW_NONE, 0, pad); toUnset.fill(ROW_NONE, size - pad, size);
+  // rowDistances(set = true) into toSet and (set = false) into toUnset, fused: the same values.
+  for (let y = win.y0; y < win.y1; y++) {
+    const row = y * W + win.x0, at = pad + (y - win.y0) * ww;
+    let toS = BIG, toU = BIG;
+    for (let x = 0; x < ww; x++) {
+      if (mask[row + x] !== 0) { toS = 0; toU++; } else { toS++; toU = 0; }
+      toSet[at + x] = toS; toUnset[at + x] = toU;
+    }
+    toS = BIG; toU = BIG;
+    for (let x = ww - 1; x >= 0; x--) {
+      const s = toSet[at + x], u = toUnset[at + x];
+      toS = s === 0 ? 0 : toS + 1;
+      toU = u === 0 ? 0 : toU + 1;
+      if (toS < s) toSet[at + x] = toS;
+      if (toU < u) toUnset[at + x] = toU;
+    }
+  }
+  scratch.last = { mask, W, x0: win.x0, y0: win.y0, x1: win.x1, y1: win.y1, rows };
   return { toSet, toUnset, ww, hh, pad };
 }
 
@@ -217,6 +244,16 @@ function bounds(mask: Uint8Array, W: number, H: number, within?: Region): { x0: 
 export interface Region { x0: number; y0: number; x1: number; y1: number }
 
 /**
+ * The row distances of dilateByRows and erodeByRows (never both at once), reused from call to call (each writes all
+ * of it that it reads): a fresh one per call was tens of KB zeroed, then garbage.
+ */
+let rowBuf = new Int32Array(0);
+function rowScratch(n: number): Int32Array {
+  if (rowBuf.length < n) rowBuf = new Int32Array(Math.max(n, 2 * rowBuf.length));
+  return rowBuf.subarray(0, n);
+}
+
+/**
  * dilate by the chamfer ball of `units` (ballHalfWidths), by row runs: a pixel is set when a row of the ball holds
  * a set pixel, i.e. when the distance along that row to the nearest set pixel is at most the row's half-width.
  * Only the set pixels' box grown by the ball is visited (nothing outside it can be reached).
@@ -229,7 +266,7 @@ function dilateByRows(mask: Uint8Array, W: number, H: number, units: number, wit
   const x0 = Math.max(0, box.x0 - a[0]), x1 = Math.min(W, box.x1 + a[0]);
   const y0 = box.y0, y1 = box.y1, ww = x1 - x0;
   // near[(y - y0) * ww + (x - x0)]: distance along the row to the nearest set pixel (BIG when the row has none).
-  const near = new Int32Array(ww * (y1 - y0));
+  const near = rowScratch(ww * (y1 - y0));
   for (let y = y0; y < y1; y++) {
     const row = y * W + x0, at = (y - y0) * ww;
     let run = BIG;
@@ -283,7 +320,7 @@ function erodeByRows(mask: Uint8Array, W: number, H: number, units: number, radi
   const { x0, y0, x1, y1 } = box, ww = x1 - x0;
   // far[(y - y0) * ww + (x - x0)]: distance along the row to the nearest unset pixel (BIG when the run reaches the
   // image's edge; the pixels just outside the box are unset).
-  const far = new Int32Array(ww * (y1 - y0));
+  const far = rowScratch(ww * (y1 - y0));
   for (let y = y0; y < y1; y++) {
     const row = y * W + x0, at = (y - y0) * ww;
     let run = x0 === 0 ? BIG : 0;
