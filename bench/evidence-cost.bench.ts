@@ -11,7 +11,7 @@ import path from 'node:path';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { readAndDecodeGrey } from '../src/data/decode.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
-import { logitsOfCams, mapMethodFor, occlusionEvidence, OCCLUSION } from '../src/explain/lung-evidence.js';
+import { logitsOfCams, mapMethodFor, occlusionEvidence, OCCLUSION_GRID } from '../src/explain/lung-evidence.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const dataDir = arg('--data') ?? process.env.COVID_CT_DATA ?? '../shared/data/covid-ct';
@@ -62,13 +62,13 @@ async function main(): Promise<void> {
     const base = await webLogits(views);
     t.webCam.push(performance.now() - t0);
     let n = 0;
-    await occlusionEvidence(views, base, S, lungs, OCCLUSION, async (v) => { n = v.length; return webLogits(v); });
+    await occlusionEvidence(views, base, S, lungs, async (v) => { n = v.length; return webLogits(v); });
     t.webOcc.push(performance.now() - t0);
     t.views.push(n);
     process.stderr.write(`${k + 1}/${entries.length}\r`);
   }
   const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
-  console.log(`\nmodels/default, ${t.views.length} ${split} slices with a lungs view; occlusion ${OCCLUSION.method} on ${OCCLUSION.grid} x ${OCCLUSION.grid} cells: ${mean(t.views).toFixed(1)} more views a slice (min ${Math.min(...t.views)}, max ${Math.max(...t.views)})\n`);
+  console.log(`\nmodels/default, ${t.views.length} ${split} slices with a lungs view; occlusion on ${OCCLUSION_GRID} x ${OCCLUSION_GRID} cells: ${mean(t.views).toFixed(1)} more views a slice (min ${Math.min(...t.views)}, max ${Math.max(...t.views)})\n`);
   console.log('| runtime | plain CAM (reference): ms per slice | occlusion map: ms per slice | ratio |');
   console.log('|---|---:|---:|---:|');
   console.log(`| onnxruntime-node (server, CLI, PACS; explainPrepared) | ${mean(t.nodeCam).toFixed(1)} | ${mean(t.nodeOcc).toFixed(1)} | ${(mean(t.nodeOcc) / mean(t.nodeCam)).toFixed(1)} |`);

@@ -1,7 +1,7 @@
 /**
  * The map of evidence of a lungs model (src/explain/lung-evidence.ts): the occlusion maths on known values, the
- * shipped default model's map checked against logit drops computed independently, the reference-corrected CAM's
- * sum, and explain's picture of a phantom with its heat inside the lungs.
+ * shipped default model's map checked against logit drops computed independently, and explain's picture of a
+ * phantom with its heat inside the lungs.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import sharp from 'sharp';
-import { fillValue, occlusionPlan, occludedViews, occlusionMap, onChangedPixels, referenceCorrected, mapMethodFor } from '../src/explain/lung-evidence.js';
+import { fillValue, occlusionPlan, occludedViews, occlusionMap, onChangedPixels, mapMethodFor } from '../src/explain/lung-evidence.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { camRegion, mapToImage } from '../src/explain/cam-overlay.js';
 import { keptRegion } from '../src/data/lung-view.js';
@@ -34,14 +34,9 @@ test('occlusion plan: only cells holding some of the slice are hidden, and only 
   const [a, b] = occludedViews(views, plan);
   assert.ok(a.every((v) => v === FILL), 'hidden with the fill, the identity view is all fill');
   assert.ok(b.every((v) => v === FILL), 'the mirror hides the mirrored cell');
-  const healthy = occludedViews(views, occlusionPlan(views, 16, 4, FILL, fillValue(40)));
   let changed = 0;
-  for (let i = 0; i < 256; i++) if (healthy[0][i] !== views[0][i]) { changed++; assert.equal(healthy[0][i], fillValue(40)); }
-  assert.equal(changed, 6, 'the healthy-lung counterfactual changes the 6 slice pixels, not the fill around them');
-  // The cleared lung: slice pixels above the level come down to it, darker ones stay (0.2 + 0.01 x is 0.24-0.26).
-  const cleared = occludedViews(views, occlusionPlan(views, 16, 4, FILL, 0.25, true));
-  for (let i = 0; i < 256; i++) assert.equal(cleared[0][i], views[0][i] === FILL ? FILL : Math.min(views[0][i], 0.25));
-  assert.ok(cleared[0].some((v, i) => v !== views[0][i]) && cleared[0].some((v, i) => v !== FILL && v === views[0][i]));
+  for (let i = 0; i < 256; i++) if (a[i] !== views[0][i]) changed++;
+  assert.equal(changed, 6, 'hiding changes the 6 slice pixels, not the fill around them');
   assert.throws(() => occlusionPlan(views, 16, 5, FILL), /does not divide/);
 });
 
@@ -76,23 +71,23 @@ test('shipped default on a phantom: a hidden fill cell changes nothing; each cel
     // A cell outside the dilated lungs: hiding it is the same input, so exactly the same logits.
     const same = await engine.runViews(hide(outside[0]));
     assert.deepEqual(Array.from(same.logits), Array.from(base.logits));
-    const { cam } = await engine.explainPrepared(prepared, { method: 'occlusion', grid: G, drawing: 'cells' });
-    assert.equal(cam.grid, G);
-    for (const k of outside) assert.equal(cam.values[k], 0);
-    for (const c of plan.cells.slice(0, 3)) {
+    const { cam } = await engine.explainPrepared(prepared);
+    assert.equal(cam.method, 'occlusion');
+    assert.equal(cam.grid, size, 'drawn on the view\'s pixels');
+    // The value of a cell is drawn on its slice pixels of view 0: none on a cell without lung.
+    const cellOf = (i: number) => Math.floor(Math.floor(i / size) / step) * G + Math.floor((i % size) / step);
+    for (let i = 0; i < cam.values.length; i++) if (outside.includes(cellOf(i))) assert.equal(cam.values[i], 0);
+    let checked = 0;
+    for (const c of plan.cells) {
+      const at = Array.from(views[0].keys()).find((i) => cellOf(i) === c && Math.abs(views[0][i] - FILL) > 1e-5);
+      if (at === undefined) continue; // the cell holds lung only in the mirror
       const run = await engine.runViews(hide(c));
       const drop = (base.logits[0] - run.logits[0] + base.logits[1] - run.logits[1]) / 2;
-      assert.ok(Math.abs(cam.values[c] - drop) < 1e-4, `cell ${c}: map ${cam.values[c]} vs drop ${drop}`);
+      assert.ok(Math.abs(cam.values[at] - drop) < 1e-4, `cell ${c}: map ${cam.values[at]} vs drop ${drop}`);
+      if (++checked === 3) break;
     }
+    assert.equal(checked, 3);
     assert.ok(cam.values.some((v) => Math.abs(v) > 1e-3), 'the map is not all zero');
-    // (a) The reference-corrected CAM sums to the logit difference against the all-fill view.
-    const plain = await engine.explainPrepared(prepared, { method: 'cam' });
-    const fillRun = await engine.runViews([new Float32Array(size * size).fill(FILL)]);
-    const ref = (await engine.explainPrepared(prepared, { method: 'reference' })).cam.values;
-    assert.deepEqual(Array.from(ref), Array.from(referenceCorrected(plain.cam.values, fillRun.cams)));
-    const mean = ref.reduce((s, v) => s + v, 0) / ref.length;
-    const expected = (base.logits[0] + base.logits[1]) / 2 - fillRun.logits[0];
-    assert.ok(Math.abs(mean - expected) < 1e-4, `reference map mean ${mean} vs logit difference ${expected}`);
   } finally {
     engine.dispose();
   }

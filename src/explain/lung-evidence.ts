@@ -15,7 +15,6 @@
  */
 import type { LungSegmentation } from '../data/lungs.js';
 import { lungViewRegion, type LungFraming } from '../data/lung-view.js';
-import { INVOLVEMENT_THRESHOLDS } from '../data/involvement.js';
 
 /** An occlusion plan: which cells of a grid x grid tiling of the size x size views are hidden, one at a time. */
 export interface OcclusionPlan {
@@ -23,10 +22,6 @@ export interface OcclusionPlan {
   size: number;
   /** The view value of the lungs view's fill (as renderView gives it): pixels at it show nothing of the slice. */
   fill: number;
-  /** What a hidden cell's slice pixels become: the fill (occlusion) or healthy lung's grey (counterfactual). */
-  replace: number;
-  /** When set, slice pixels brighter than `replace` are brought down to it and darker ones kept (a cleared lung). */
-  clip?: boolean;
   /** Indices (y * grid + x) of the cells that hold some of the slice, in increasing order. */
   cells: number[];
   /** Views used: the identity view and, when there is one, its mirror (as meanViewMap). */
@@ -45,7 +40,7 @@ const SAME = 1e-5;
  * The cells that hold some of the slice in view 0 (views must be identity and mirror, size x size each; size a
  * multiple of grid). When the mirror exists, a cell counts when it or its mirror image holds the slice.
  */
-export function occlusionPlan(views: Float32Array[], size: number, grid: number, fill: number, replace = fill, clip = false): OcclusionPlan {
+export function occlusionPlan(views: Float32Array[], size: number, grid: number, fill: number): OcclusionPlan {
   if (size % grid !== 0) throw new Error(`occlusion grid ${grid} does not divide the view size ${size}`);
   const used = Math.min(views.length, 2);
   const step = size / grid;
@@ -61,16 +56,16 @@ export function occlusionPlan(views: Float32Array[], size: number, grid: number,
     }
     if (holds) cells.push(gy * grid + gx);
   }
-  return { grid, size, fill, replace, cells, views: used, ...(clip ? { clip } : {}) };
+  return { grid, size, fill, cells, views: used };
 }
 
 /**
  * The views to run: for each planned cell (in plan order), each used view with that cell's slice pixels (those
- * not at the fill) set to plan.replace (in the mirror, the mirrored cell). With replace = fill the whole cell
- * becomes fill. Cell-major: views [cell0 view0, cell0 view1, cell1 view0, ...].
+ * not at the fill) set to the fill (in the mirror, the mirrored cell): the whole cell becomes fill.
+ * Cell-major: views [cell0 view0, cell0 view1, cell1 view0, ...].
  */
 export function occludedViews(views: Float32Array[], plan: OcclusionPlan): Float32Array[] {
-  const { grid, size, fill, replace, cells } = plan;
+  const { grid, size, fill, cells } = plan;
   const step = size / grid;
   const out: Float32Array[] = [];
   for (const c of cells) {
@@ -80,7 +75,7 @@ export function occludedViews(views: Float32Array[], plan: OcclusionPlan): Float
       const cx = v === 1 ? grid - 1 - gx : gx;
       for (let y = gy * step; y < (gy + 1) * step; y++) {
         for (let i = y * size + cx * step; i < y * size + (cx + 1) * step; i++) {
-          if (Math.abs(copy[i] - fill) > SAME) copy[i] = plan.clip ? Math.min(copy[i], replace) : replace;
+          if (Math.abs(copy[i] - fill) > SAME) copy[i] = fill;
         }
       }
       out.push(copy);
@@ -122,17 +117,6 @@ export function onChangedPixels(plan: OcclusionPlan, cellMap: Float32Array, view
   return out;
 }
 
-/**
- * The reference-corrected CAM (measured, not shipped: docs/explain-maps.md): the view's map minus the map of the
- * all-fill view of the same geometry. Its cells sum exactly to grid^2 x (logit(view) - logit(all-fill view)).
- */
-export function referenceCorrected(cam: Float32Array, fillCam: Float32Array): Float32Array {
-  if (cam.length !== fillCam.length) throw new Error('reference map of another grid');
-  const out = new Float32Array(cam.length);
-  for (let i = 0; i < cam.length; i++) out[i] = cam[i] - fillCam[i];
-  return out;
-}
-
 /** The logit of each view from its CAM (the map's mean is the logit exactly; onnx-export.ts). */
 export function logitsOfCams(cams: ArrayLike<number>, grid: number, count: number): Float64Array {
   const g = grid * grid;
@@ -146,15 +130,10 @@ export function logitsOfCams(cams: ArrayLike<number>, grid: number, count: numbe
 }
 
 /**
- * Which map a heatmap shows: `cam`, the class activation map; `occlusion` (cells hidden with the fill);
- * `healthy` (cells' slice pixels set to healthy lung's grey); `cleared` (cells' slice pixels brighter than the
- * involvement threshold, calibrated 0.3, brought down to it: the lung without its ground glass and consolidation);
- * `reference` (the CAM minus the all-fill view's).
+ * Which map a heatmap shows: `cam`, the class activation map; `occlusion`, the logit's drop when each cell of a
+ * lungs view is hidden with the fill. (Other maps measured and not shipped: docs/explain-maps.md, branch `cam`.)
  */
-export type MapMethod = 'cam' | 'occlusion' | 'healthy' | 'cleared' | 'reference';
-
-/** How an occlusion map is drawn: on its cells (bilinear between cell centres) or on the pixels each cell changed. */
-export type MapDrawing = 'cells' | 'pixels';
+export type MapMethod = 'cam' | 'occlusion';
 
 /** The occlusion grid: cells of 16 x 16 pixels of the 128-pixel view (the CAM's own 8 x 8 grid). */
 export const OCCLUSION_GRID = 8;
@@ -165,33 +144,21 @@ export const OCCLUSION_GRID = 8;
  * whole-slice model sees everything, so every cell is evidence it may use; its CAM is exact, onnx-export.ts).
  */
 export function mapMethodFor(preprocessing: { lungs?: LungFraming }, seg: LungSegmentation | undefined): MapMethod {
-  return preprocessing.lungs && seg && lungViewRegion(seg, preprocessing.lungs) ? OCCLUSION.method : 'cam';
+  return preprocessing.lungs && seg && lungViewRegion(seg, preprocessing.lungs) ? 'occlusion' : 'cam';
 }
-
-/** How a lungs model's occlusion map is made (the shipped choice: OCCLUSION). */
-export interface OcclusionDesign {
-  method: 'occlusion' | 'healthy' | 'cleared';
-  grid: number;
-  drawing: MapDrawing;
-}
-
-export const OCCLUSION: Readonly<OcclusionDesign> = Object.freeze({ method: 'occlusion', grid: OCCLUSION_GRID, drawing: 'pixels' });
 
 /**
  * The occlusion map of a lungs view, the same in Node and in the browser: `views` the slice's views (identity,
  * mirror, ...), `base` the logits of its first two, `logitsOf` runs the model on views and returns their logits
- * (the engine's or onnxruntime-web's). Returns the map over the view square: on the cells' grid, or on the view's
- * pixels (grid = view size).
+ * (the engine's or onnxruntime-web's). Returns the map on the view's pixels (grid = view size: each cell's drop
+ * drawn on the pixels hiding it changed) and the cells' values (OCCLUSION_GRID x OCCLUSION_GRID).
  */
 export async function occlusionEvidence(
-  views: Float32Array[], base: ArrayLike<number>, size: number, lungs: LungFraming, design: OcclusionDesign,
+  views: Float32Array[], base: ArrayLike<number>, size: number, lungs: LungFraming,
   logitsOf: (views: Float32Array[]) => Promise<ArrayLike<number>>,
-): Promise<{ grid: number; values: Float32Array }> {
-  const fill = fillValue(lungs.tissueGrey);
-  const replace = design.method === 'healthy' ? fillValue(lungs.lungGrey)
-    : design.method === 'cleared' ? fillValue(lungs.lungGrey + INVOLVEMENT_THRESHOLDS.calibrated.involved * (lungs.tissueGrey - lungs.lungGrey)) : fill;
-  const plan = occlusionPlan(views, size, design.grid, fill, replace, design.method === 'cleared');
+): Promise<{ grid: number; values: Float32Array; cells: Float32Array }> {
+  const plan = occlusionPlan(views, size, OCCLUSION_GRID, fillValue(lungs.tissueGrey));
   const occluded = plan.cells.length ? await logitsOf(occludedViews(views, plan)) : new Float64Array(0);
   const cells = occlusionMap(plan, base, occluded);
-  return design.drawing === 'pixels' ? { grid: size, values: onChangedPixels(plan, cells, views[0]) } : { grid: design.grid, values: cells };
+  return { grid: size, values: onChangedPixels(plan, cells, views[0]), cells };
 }

@@ -16,14 +16,14 @@ import { sigmoid } from './head.js';
 import { oodDistance, type OodModel } from './ood.js';
 import { UserError } from '../util/errors.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
-import { fillValue, logitsOfCams, mapMethodFor, occlusionEvidence, OCCLUSION, referenceCorrected, type MapDrawing, type MapMethod } from '../explain/lung-evidence.js';
+import { logitsOfCams, mapMethodFor, occlusionEvidence, type MapMethod } from '../explain/lung-evidence.js';
 
 export const ONNX_FILE = 'model.onnx';
 
 /**
  * A map of evidence over the square the model saw (grid x grid cells; positive = towards COVID). `cam` (or no
  * method): the class activation map, logit contributions whose mean is the logit; `occlusion`: the logit's drop
- * when each cell is hidden (lung-evidence.ts); `reference`: the CAM minus the all-fill view's.
+ * when each cell is hidden (lung-evidence.ts).
  */
 export interface ActivationMap {
   grid: number;
@@ -146,11 +146,10 @@ export class OnnxClassifier extends EngineBase {
    * The reading of a prepared slice (engine.prepare) and its map of evidence, from the run of the network on the
    * slice's prepared views (the same P as readPrepared: same views, same sum order). The map is over the square the
    * model saw: the working image of the whole slice (its CAM), or the lung view (lung-view.ts) for a lungs model,
-   * whose map is by occlusion (lung-evidence.ts; one more batch of views). `how` forces a map (measurements);
+   * whose map is by occlusion (lung-evidence.ts; one more batch of views). `how.method` forces a map (measurements);
    * `skipNotCT`: a NotCT slice gets its plain CAM (cheap), for callers that show no heat over it.
    */
-  async explainPrepared(prepared: PreparedSlice, how: { method?: MapMethod; grid?: number; drawing?: MapDrawing; skipNotCT?: boolean } = {}): Promise<{ reading: SliceReading; cam: ActivationMap }> {
-    const { method } = how;
+  async explainPrepared(prepared: PreparedSlice, how: { method?: MapMethod; skipNotCT?: boolean } = {}): Promise<{ reading: SliceReading; cam: ActivationMap }> {
     const { views } = prepared;
     const { logits, cams, grid, features, dim } = await this.runViews(views);
     let sum = 0;
@@ -158,30 +157,12 @@ export class OnnxClassifier extends EngineBase {
     const pattern = sum / logits.length;
     const distance = this.ood && features ? oodDistance(this.ood, features.subarray(0, dim)) : undefined;
     const reading = readSlice(pattern, prepared.lungs.findings, this.threshold, this.json.reading, distance);
-    const chosen = method ?? (how.skipNotCT && reading.label === 'NotCT' ? 'cam' : mapMethodFor(this.json.preprocessing, prepared.lungs.seg));
-    const cam = meanViewMap(cams, grid, views.length);
-    if ((chosen === 'occlusion' || chosen === 'healthy' || chosen === 'cleared') && this.json.preprocessing.lungs) {
-      const design = { ...OCCLUSION, method: chosen, ...(how.grid ? { grid: how.grid } : {}), ...(how.drawing ? { drawing: how.drawing } : {}) };
-      const map = await occlusionEvidence(views, logits, this.json.backbone.inputSize, this.json.preprocessing.lungs, design, async (v) => (await this.runViews(v)).logits);
-      return { reading, cam: { ...map, method: chosen } };
+    const chosen = how.method ?? (how.skipNotCT && reading.label === 'NotCT' ? 'cam' : mapMethodFor(this.json.preprocessing, prepared.lungs.seg));
+    if (chosen === 'occlusion' && this.json.preprocessing.lungs) {
+      const map = await occlusionEvidence(views, logits, this.json.backbone.inputSize, this.json.preprocessing.lungs, async (v) => (await this.runViews(v)).logits);
+      return { reading, cam: { grid: map.grid, values: map.values, method: chosen } };
     }
-    if (chosen === 'reference') {
-      return { reading, cam: { grid, values: referenceCorrected(cam, await this.fillViewCam()), method: chosen } };
-    }
-    return { reading, cam: { grid, values: cam, method: 'cam' } };
-  }
-
-  private fillCam: Promise<Float32Array> | undefined;
-
-  /** The CAM of the all-fill lungs view (every pixel the fill): one image per model, computed once. */
-  private fillViewCam(): Promise<Float32Array> {
-    this.fillCam ??= (async () => {
-      const size = this.json.backbone.inputSize;
-      const view = new Float32Array(size * size).fill(fillValue(this.json.preprocessing.lungs?.tissueGrey ?? 0));
-      const { cams, grid } = await this.runViews([view]);
-      return meanViewMap(cams, grid, 1);
-    })();
-    return this.fillCam;
+    return { reading, cam: { grid, values: meanViewMap(cams, grid, views.length), method: 'cam' } };
   }
 
   dispose(): void {

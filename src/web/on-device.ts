@@ -8,7 +8,7 @@ import { renderView } from '../data/render-view.js';
 import { TTA_PLAN, viewSpecs } from '../data/view-plan.js';
 import { workingImage, type WorkingFit } from '../data/working-image.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
-import { logitsOfCams, mapMethodFor, occlusionEvidence, OCCLUSION, type MapMethod } from '../explain/lung-evidence.js';
+import { logitsOfCams, mapMethodFor, occlusionEvidence, type MapMethod } from '../explain/lung-evidence.js';
 import { gaussianBlur } from '../data/band-limit.js';
 import { findLungs } from '../data/involvement.js';
 import { colourShare } from '../data/colour.js';
@@ -111,8 +111,8 @@ export async function runViews(views: Float32Array[], inputSize: number): Promis
  * (lung-evidence.ts; one more batch of views through the model), else the CAM already computed.
  */
 export async function evidenceMap(views: Float32Array[], run: { grid: number; cam: Float32Array; logits: Float64Array }, p: Preprocessing, method: MapMethod): Promise<{ grid: number; cam: Float32Array }> {
-  if ((method !== 'occlusion' && method !== 'healthy' && method !== 'cleared') || !p.lungs) return { grid: run.grid, cam: run.cam };
-  const map = await occlusionEvidence(views, run.logits, p.inputSize, p.lungs, { ...OCCLUSION, method }, async (v) => {
+  if (method !== 'occlusion' || !p.lungs) return { grid: run.grid, cam: run.cam };
+  const map = await occlusionEvidence(views, run.logits, p.inputSize, p.lungs, async (v) => {
     const r = await runChunks(v, p.inputSize);
     return logitsOfCams(r.cams, r.grid, v.length);
   });
