@@ -50,7 +50,8 @@ export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): P
   // greyscale non-COVID JPEGs by ~13 grey levels (a print "dot gain" profile), a shift tied to one source,
   // and PIL-based pipelines (the published baselines) ignore profiles too.
   const load = () => sharp(bytes, { failOn, limitInputPixels: maxPixels, ignoreIcc: true });
-  const corrupt = (e: unknown) => new ImageDecodeError(`truncated or corrupt ${info.format.toUpperCase()}: ${sharpReason(e)}`);
+  // The picture as 8-bit RGB (alpha dropped): what the colour share is read from.
+  const rgbOf = () => load().removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const grey = info.colourMode === 'L' || info.colourMode === 'LA';
   let out: { data: Buffer; info: OutputInfo };
   let share: number | undefined;
@@ -59,21 +60,21 @@ export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): P
       // 8-bit colour: one decode to RGB gives the colour share (read only by the not-CT refusal, colour.ts) and,
       // through libvips' own greyscale of those samples, the same grey as decoding straight to grey (byte for
       // byte on all 821 colour files of COVID-CT, CT-MD and the non-CT set; test/colour.test.ts checks it too).
-      const rgb = await load().removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-      const { width, height, channels } = rgb.info;
-      share = colourShare(rgb.data, width, height, channels === 4 ? 4 : 3);
-      out = await sharp(rgb.data, { raw: { width, height, channels } }).greyscale().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      const rgb = await rgbOf();
+      const { width, height } = rgb.info;
+      share = colourShare(rgb.data, width, height, 3);
+      out = await sharp(rgb.data, { raw: { width, height, channels: 3 } }).greyscale().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     } else {
       // toBuffer wraps libvips' memory without copying; toUint8Array would copy it once more.
       out = await load().greyscale().removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
       // Palette, 16-bit and CMYK colour pictures (rare): a second decode measures their colour.
       if (!grey) {
-        const rgb = await load().removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-        share = rgb.info.channels === 3 ? colourShare(rgb.data, rgb.info.width, rgb.info.height, 3) : 0;
+        const rgb = await rgbOf();
+        share = colourShare(rgb.data, rgb.info.width, rgb.info.height, 3);
       }
     }
   } catch (e) {
-    throw corrupt(e);
+    throw new ImageDecodeError(`truncated or corrupt ${info.format.toUpperCase()}: ${sharpReason(e)}`);
   }
   const { width, height, channels } = out.info;
   if (channels !== 1 || width !== info.width || height !== info.height || out.data.length !== width * height) {

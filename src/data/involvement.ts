@@ -274,24 +274,27 @@ export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement:
   const seg = segmentLungs(img, img.hu ? { hu: img.hu } : {});
   const involvement = lungInvolvement(seg, img.hu);
   const chest = seg.found ? checkChest(seg) : null;
-  const colour = colourRefusal(img.colourShare);
-  const reason = colour ? `not like a CT slice: ${colour}` : seg.found ? (chest?.refusal ? `not like a CT slice: ${chest.refusal}` : undefined) : noLungsReason(seg, img);
+  const reason = refusalOf(img, seg, chest);
   return {
     seg, involvement, chest,
     findings: {
-      found: seg.found && !chest?.refusal && !colour, ...(reason ? { reason } : {}), involvement: involvement?.fraction ?? null,
+      found: seg.found && reason === undefined, ...(reason ? { reason } : {}), involvement: involvement?.fraction ?? null,
       consolidation: involvement?.consolidation ?? null, lungPixels: involvement?.lungPixels ?? null,
     },
   };
 }
 
 /**
- * Why no lungs were found. A picture in Hounsfield units is a CT slice (a CT DICOM through a known window), so
- * there the reason says that the slice holds no air-filled lung (the neck and the abdomen at the ends of a chest
- * series, or lungs without air) rather than leaving the user to wonder whether the scan is a CT at all.
+ * Why the slice is not read as a chest CT slice, the first check that fails: colour, then lungs, then texture;
+ * undefined when all pass. Without lungs, a picture in Hounsfield units is still a CT slice (a CT DICOM through a
+ * known window), so its reason says that it holds no air-filled lung (the neck and the abdomen at the ends of a
+ * chest series, or lungs without air) rather than leaving the user to wonder whether the scan is a CT at all.
  */
-function noLungsReason(seg: LungSegmentation, img: GreyImage): string | undefined {
-  return img.hu ? 'a CT slice with no air-filled lung found: above or below the lungs, or lungs without air' : seg.reason;
+function refusalOf(img: GreyImage, seg: LungSegmentation, chest: ChestCheck | null): string | undefined {
+  const colour = colourRefusal(img.colourShare);
+  if (colour) return `not like a CT slice: ${colour}`;
+  if (!seg.found) return img.hu ? 'a CT slice with no air-filled lung found: above or below the lungs, or lungs without air' : seg.reason;
+  return chest?.refusal ? `not like a CT slice: ${chest.refusal}` : undefined;
 }
 
 /** A scan's involvement: the slices' fractions averaged with weights by lung area (null when none measured). */
