@@ -150,15 +150,15 @@ export function mapMethodFor(preprocessing: { lungs?: LungFraming }, seg: LungSe
 /**
  * The occlusion map of a lungs view, the same in Node and in the browser: `views` the slice's views (identity,
  * mirror, ...), `base` the logits of its first two, `logitsOf` runs the model on views and returns their logits
- * (the engine's or onnxruntime-web's). Returns the map on the view's pixels (grid = view size: each cell's drop
- * drawn on the pixels hiding it changed) and the cells' values (OCCLUSION_GRID x OCCLUSION_GRID).
+ * (the engine's or onnxruntime-web's). Returns the map on the view's pixels (grid = view size): each cell's drop
+ * drawn on the pixels hiding it changed.
  */
 export async function occlusionEvidence(
   views: Float32Array[], base: ArrayLike<number>, size: number, lungs: LungFraming,
   logitsOf: (views: Float32Array[]) => Promise<ArrayLike<number>>,
-): Promise<{ grid: number; values: Float32Array; cells: Float32Array }> {
+): Promise<{ grid: number; values: Float32Array }> {
   const plan = occlusionPlan(views, size, OCCLUSION_GRID, fillValue(lungs.tissueGrey));
   const occluded = plan.cells.length ? await logitsOf(occludedViews(views, plan)) : new Float64Array(0);
   const cells = occlusionMap(plan, base, occluded);
-  return { grid: size, values: onChangedPixels(plan, cells, views[0]), cells };
+  return { grid: size, values: onChangedPixels(plan, cells, views[0]) };
 }
