@@ -12,7 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { DATA, REPO, colourPng, fitPhantomOod, flatPhantom, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
+import { DATA, REPO, colourPng, fitPhantomOod, flatPhantom, huPhantom, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
 import sharp from 'sharp';
 import { rm } from 'node:fs/promises';
 import { createApp, listen } from '../src/server/app.js';
@@ -326,6 +326,22 @@ test('a chest drawn in flat greys or painted in colours: "not a chest CT slice" 
       assert.ok(Math.abs(d.probability - server[i].probability) < tolerance, `${d.file}: device ${d.probability} vs server ${server[i].probability}`);
     });
     console.log(`# colour pictures, device vs server P: ${device.slice(2).map((d, i) => `${d.file}: ${d.probability.toFixed(4)} / ${server[i + 2].probability.toFixed(4)}`).join('; ')}`);
+  } finally {
+    await p.close();
+  }
+});
+
+test('a 16-bit PNG of CT numbers (HU + 1024): read in HU on the server and on this device alike, not refused', async () => {
+  const hu = huPhantom(256);
+  const ctNumbers = await sharp(Uint16Array.from(hu, (v) => v + 1024), { raw: { width: 256, height: 256, channels: 1 } }).toColourspace('grey16').png().toBuffer();
+  const p = await lungsPage();
+  try {
+    const { server, device } = await serverThenDevice(p, [{ name: 'ct-numbers-16bit.png', mimeType: 'image/png', buffer: ctNumbers }]);
+    assert.doesNotMatch(server[0].verdict, /not a chest CT/, server[0].text);
+    assert.ok(Number(server[0].bar) > 0, `involvement measured: ${server[0].bar}`);
+    assert.equal(device[0].verdict, server[0].verdict);
+    assert.equal(device[0].bar, server[0].bar);
+    assert.ok(Math.abs(device[0].probability - server[0].probability) < 1e-5, `device ${device[0].probability} vs server ${server[0].probability}`);
   } finally {
     await p.close();
   }

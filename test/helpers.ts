@@ -139,3 +139,24 @@ export async function fitPhantomOod(dir: string): Promise<void> {
   await saveModel(dir, { layers: model.layers, head: model.head, ood, json: model.json, attribution: 'test\n' });
   await writeFile(path.join(dir, 'model.onnx'), exportOnnx(await loadModel(dir)));
 }
+
+/** A chest phantom in HU: air, a body of soft tissue, two lungs with vessels and a patch of ground glass in one, a spine. */
+export function huPhantom(size = 256): Int16Array {
+  const hu = new Int16Array(size * size);
+  const s = size / 256;
+  const inE = (x: number, y: number, cx: number, cy: number, rx: number, ry: number) => ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1;
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+    const noise = ((x * 7 + y * 13) % 9) * 4 - 16;
+    let v = -1000 + noise;
+    if (inE(x, y, 128 * s, 130 * s, 113 * s, 90 * s)) v = 40 + noise;
+    const left = inE(x, y, 80 * s, 127 * s, 39 * s, 63 * s), right = inE(x, y, 176 * s, 127 * s, 39 * s, 63 * s);
+    if (left || right) {
+      v = -850 + 3 * noise;
+      if ((x - 87 * s) ** 2 + (y - 107 * s) ** 2 < (2 * s) ** 2) v = 40;
+      if (right && inE(x, y, 187 * s, 100 * s, 20 * s, 23 * s)) v = -500 + noise;
+    }
+    if (inE(x, y, 128 * s, 200 * s, 10 * s, 10 * s)) v = 700;
+    hu[y * size + x] = v;
+  }
+  return hu;
+}

@@ -10,6 +10,8 @@ import type { GreyImage } from '../types.js';
 import { ImageDecodeError, errorMessage } from '../util/errors.js';
 import { describeImage, pngStructureProblem } from './format.js';
 import { colourShare } from './colour.js';
+import { greyOf16 } from './grey16.js';
+import type { LungWindow } from './window.js';
 
 /** 50 megapixels: 30x the largest COVID-CT slice, and an RGBA decode of it still fits in 200 MB. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
@@ -17,6 +19,8 @@ export const DEFAULT_MAX_PIXELS = 50_000_000;
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (checked from the header, before any pixel is decoded). */
   maxPixels?: number;
+  /** The lung window for a 16-bit grey PNG of CT numbers (grey16.ts; default DEFAULT_LUNG_WINDOW). */
+  window?: LungWindow;
 }
 
 /**
@@ -56,6 +60,15 @@ export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): P
   let out: { data: Buffer; info: OutputInfo };
   let share: number | undefined;
   try {
+    if (grey && info.bitDepth === 16) {
+      // 16-bit grey: display picture, CT numbers or a narrow range, told apart by the values (grey16.ts).
+      const raw = await load().toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+      const { width, height, channels } = raw.info;
+      const bytes16 = raw.data.byteOffset % 2 === 0 ? raw.data : Buffer.from(raw.data);
+      const samples = new Uint16Array(bytes16.buffer, bytes16.byteOffset, bytes16.length >> 1);
+      const values = channels === 1 ? samples : samples.filter((_, i) => i % channels === 0);
+      return greyOf16(values, width, height, opts.window).image;
+    }
     if (!grey && info.bitDepth === 8 && (info.colourMode === 'RGB' || info.colourMode === 'RGBA')) {
       // 8-bit colour: one decode to RGB gives the colour share (read only by the not-CT refusal, colour.ts) and,
       // through libvips' own greyscale of those samples, the same grey as decoding straight to grey (byte for

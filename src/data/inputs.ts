@@ -3,16 +3,16 @@
  * them, decided by content alone (never by the name). Bad content never throws: every problem becomes the
  * error of one slice, so one broken file in a series leaves the others scored.
  */
-import type { GreyImage, HuMapping, SliceOrder } from '../types.js';
+import type { GreyImage, SliceOrder } from '../types.js';
 import { errorMessage } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS, decodeGrey } from './decode.js';
 import { decodeDicom, isDicom, opaqueKey } from './dicom.js';
 import { describeStart, otherImageFormat, sniffFormat } from './format.js';
-import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem } from './window.js';
+import { DEFAULT_LUNG_WINDOW, type LungWindow, huOfWindow, lungWindowProblem } from './window.js';
 import { DEFAULT_ZIP_LIMITS, type ZipLimits, isZip, readZip } from './zip.js';
 import { ByteBudget } from './inflate.js';
 
-export { DEFAULT_LUNG_WINDOW, lungWindowProblem, type LungWindow, type SliceOrder };
+export { DEFAULT_LUNG_WINDOW, huOfWindow, lungWindowProblem, type LungWindow, type SliceOrder };
 export { DEFAULT_ZIP_LIMITS, type ZipLimits, ByteBudget };
 
 export interface InputOptions {
@@ -50,10 +50,6 @@ export interface InputSlice {
   dicom?: SliceOrder;
 }
 
-/** The HU of each grey level of a window (window.ts: grey 0 at level - width/2, 255 at level + width/2). */
-export function huOfWindow(w: LungWindow): HuMapping {
-  return { slope: w.width / 255, intercept: w.level - w.width / 2 };
-}
 
 /** Throws a RangeError with a clear message unless the window is usable (finite numbers, width > 0). */
 export function checkLungWindow(w: { width: unknown; level: unknown }): LungWindow {
@@ -88,10 +84,11 @@ const pixelBudgetMessage = (b: ByteBudget): string =>
 
 async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions): Promise<InputSlice[]> {
   try {
-    if (sniffFormat(bytes)) return [{ name, image: await decodeGrey(bytes, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS }) }];
+    const window = opts.window ?? DEFAULT_LUNG_WINDOW;
+    const problem = lungWindowProblem(window);
+    // The window also applies to 16-bit PNGs of CT numbers (grey16.ts).
+    if (sniffFormat(bytes)) return [{ name, image: await decodeGrey(bytes, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, window: problem ? undefined : window }) }];
     if (isDicom(bytes)) {
-      const window = opts.window ?? DEFAULT_LUNG_WINDOW;
-      const problem = lungWindowProblem(window);
       if (problem) return [{ name, error: problem }];
       const d = await decodeDicom(bytes, { window, maxPixels: opts.maxPixels, budget: opts.budget, signal: opts.signal });
       // A file with no SeriesInstanceUID is its own series; its name is hashed like a UID, never shown as a key.

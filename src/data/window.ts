@@ -2,6 +2,7 @@
  * The grey-level window that turns CT values (Hounsfield units) into the 8-bit grey the model sees. One
  * formula for every window, so that a DICOM slice and a PNG exported with the same window agree.
  */
+import type { HuMapping } from '../types.js';
 
 /** A display window in the image's own units (HU for CT): `level` is the centre, `width` the span. */
 export interface LungWindow {
@@ -32,4 +33,9 @@ export function lungWindowProblem(w: { width: unknown; level: unknown }): string
 export function windowValue(v: number, w: LungWindow): number {
   const t = (v - (w.level - w.width / 2)) / w.width;
   return t <= 0 ? 0 : t >= 1 ? 255 : Math.round(t * 255);
+}
+
+/** The HU of each grey level of a window (grey 0 at level - width/2, 255 at level + width/2). */
+export function huOfWindow(w: LungWindow): HuMapping {
+  return { slope: w.width / 255, intercept: w.level - w.width / 2 };
 }

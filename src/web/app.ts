@@ -353,6 +353,12 @@ function batchesOf(files: File[]): File[][] {
   return out;
 }
 
+/** The page's lung window (used for DICOM on the server and for 16-bit PNGs of CT numbers); undefined when not a valid one. */
+function pageWindow(): { width: number; level: number } | undefined {
+  const width = Number($<HTMLInputElement>('#window-width').value), level = Number($<HTMLInputElement>('#window-level').value);
+  return Number.isFinite(width) && width > 0 && Number.isFinite(level) ? { width, level } : undefined;
+}
+
 async function analyseOnServer(files: File[]): Promise<void> {
   const width = $<HTMLInputElement>('#window-width').value;
   const level = $<HTMLInputElement>('#window-level').value;
@@ -420,7 +426,7 @@ async function analyseHere(files: File[]): Promise<void> {
           ? 'DICOM files (uncompressed or compressed: JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG) and zips are read in server mode only: switch to "On this covid-ct server"'
           : `not a PNG or JPEG image`);
       }
-      const { grey, lungs, reading, map } = await analyseOnDevice(f, card!);
+      const { grey, lungs, reading, map } = await analyseOnDevice(f, card!, pageWindow());
       Object.assign(row, {
         probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
         category: reading.category, ...(reading.reason ? { reason: reading.reason } : {}),

@@ -12,6 +12,10 @@ import { logitsOfCams, mapMethodFor, occlusionEvidence, type MapMethod } from '.
 import { gaussianBlur } from '../data/band-limit.js';
 import { findLungs } from '../data/involvement.js';
 import { colourShare } from '../data/colour.js';
+import { greyOf16 } from '../data/grey16.js';
+import { decodePng16, png16Header } from '../data/png16.js';
+import type { LungWindow } from '../data/window.js';
+import type { HuMapping } from '../types.js';
 import { lungView, type LungFraming } from '../data/lung-view.js';
 import { readSlice, type ReadingDesign, type SliceReading } from '../model/reading.js';
 import { oodDistance, unpackOod, type OodDesign, type OodModel } from '../model/ood.js';
@@ -24,7 +28,7 @@ interface OrtModule {
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
 }
 /** A decoded picture: its grey, and the share of strongly coloured pixels it had (colour.ts; the not-CT check reads it). */
-export interface Grey { width: number; height: number; data: Uint8Array; colourShare?: number }
+export interface Grey { width: number; height: number; data: Uint8Array; colourShare?: number; hu?: HuMapping }
 export interface Preprocessing { workingSize: number; inputSize: number; views: number; fit: WorkingFit; blurSigma?: number; lungs?: LungFraming }
 /** What the device needs of the model card to read a slice as the server does. */
 export interface DeviceModel { preprocessing: Preprocessing; threshold: number; reading?: ReadingDesign }
@@ -127,7 +131,12 @@ const toSrgb = (c: number) => (c <= 0.0031308 ? c * 12.92 : 1.055 * Math.pow(c, 
  * alpha dropped), into one grey channel computed as the server computes it (luminance in linear light;
  * equal channels keep their value exactly).
  */
-export async function decodeInBrowser(file: Blob): Promise<Grey> {
+export async function decodeInBrowser(file: Blob, window?: LungWindow): Promise<Grey> {
+  // A 16-bit grey PNG (CT numbers, grey16.ts) needs all 16 bits of each sample; a canvas keeps 8.
+  if (png16Header(new Uint8Array(await file.slice(0, 29).arrayBuffer()))) {
+    const { width, height, values } = await decodePng16(new Uint8Array(await file.arrayBuffer()), inflateZlib);
+    return greyOf16(values, width, height, window).image;
+  }
   const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'none' } as ImageBitmapOptions);
   const { width, height } = bitmap;
   const canvas = new OffscreenCanvas(width, height);
@@ -142,6 +151,12 @@ export async function decodeInBrowser(file: Blob): Promise<Grey> {
   }
   // The server measures colour only in colour files; a grey file's share is 0 here, the same verdict.
   return { width, height, data, colourShare: colourShare(rgba, width, height, 4) };
+}
+
+/** The zlib stream of a PNG's image data, inflated by the browser. */
+async function inflateZlib(data: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([new Uint8Array(data)]).stream().pipeThrough(new DecompressionStream('deflate'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 /**
@@ -159,8 +174,8 @@ export function viewsOf(grey: Grey, p: Preprocessing, seg?: ReturnType<typeof fi
  * One slice read on this device as the server reads it: lungs found and measured (involvement.ts), views rendered,
  * the model run, and P combined by the model's reading design (reading.ts); `map()` makes its map of evidence.
  */
-export async function analyseOnDevice(file: Blob, m: DeviceModel) {
-  const grey = await decodeInBrowser(file);
+export async function analyseOnDevice(file: Blob, m: DeviceModel, window?: LungWindow) {
+  const grey = await decodeInBrowser(file, window);
   const lungs = findLungs(grey);
   const views = viewsOf(grey, m.preprocessing, lungs.seg);
   const { features, logits, ...run } = await runViews(views, m.preprocessing.inputSize);
