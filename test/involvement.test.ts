@@ -108,6 +108,10 @@ test('no lungs: no involvement; a scan weighs slices by lung area', () => {
   const ct = findLungs({ width: 192, height: 192, data: abdomen, hu: huOfWindow(DEFAULT_LUNG_WINDOW) });
   assert.equal(ct.findings.found, false);
   assert.match(ct.findings.reason ?? '', /^a CT slice with no air-filled lung found: above or below the lungs/);
+  // A soft-tissue window hides the lungs: the reason names the window, not the anatomy.
+  const soft = findLungs({ width: 192, height: 192, data: lungPhantom(192, false).data, hu: huOfWindow({ width: 400, level: 40 }) });
+  assert.equal(soft.findings.found, false);
+  assert.match(soft.findings.reason ?? '', /^the DICOM window \(-160 to 240 HU\) hides the lung tissue/);
   assert.equal(scanInvolvement([]), null);
   assert.equal(scanInvolvement([{ fraction: 0.1, lungPixels: 300 }, { fraction: 0.4, lungPixels: 100 }]), (0.1 * 300 + 0.4 * 100) / 400);
   // A DICOM series' involvement (series.ts) is that weighted mean; its NotCT slices are left out.

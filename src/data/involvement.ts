@@ -19,7 +19,7 @@
  * section) are left out as not lung (enclosed-tissue.ts).
  */
 import type { GreyImage, HuMapping } from '../types.js';
-import { LUNG_BAND_MARGIN, LUNG_BAND_ROWS, LUNG_BANDS, segmentLungs, type LungSegmentation } from './lungs.js';
+import { LUNG_BAND_MARGIN, LUNG_BAND_ROWS, LUNG_BANDS, segmentLungs, windowHidesLungs, type LungSegmentation } from './lungs.js';
 import { ballHalfWidths, dilate, erode, grownBox, rowBands, unitsWithin, type Window } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { colourRefusal } from './colour.js';
@@ -293,7 +293,8 @@ export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement:
 function refusalOf(img: GreyImage, seg: LungSegmentation, chest: ChestCheck | null): string | undefined {
   const colour = colourRefusal(img.colourShare);
   if (colour) return `not like a CT slice: ${colour}`;
-  if (!seg.found) return img.hu ? 'a CT slice with no air-filled lung found: above or below the lungs, or lungs without air' : seg.reason;
+  // A window that hides the lungs keeps the segmentation's reason, which names the window and the one to use.
+  if (!seg.found) return img.hu && !windowHidesLungs(img.hu) ? 'a CT slice with no air-filled lung found: above or below the lungs, or lungs without air' : seg.reason;
   return chest?.refusal ? `not like a CT slice: ${chest.refusal}` : undefined;
 }
 

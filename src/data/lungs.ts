@@ -75,6 +75,11 @@ const LUNG_HU = -400;
  * threshold (-700), the lung/tissue cut (-400) and consolidation (-300) inside it, with some room on either side.
  */
 export const LUNG_RANGE_HU = Object.freeze({ low: -800, high: -200 });
+
+/** Whether a window (the HU of 8-bit grey) clips the lung's own range (LUNG_RANGE_HU): a soft-tissue window, say. */
+export function windowHidesLungs(hu: { slope: number; intercept: number }): boolean {
+  return hu.intercept > LUNG_RANGE_HU.low || hu.slope * 255 + hu.intercept < LUNG_RANGE_HU.high;
+}
 /** Dark components smaller than this fraction of the image are never lung. */
 const MIN_COMPONENT_FRACTION = 0.0015;
 /** found needs at least this fraction of the image as lung. */
@@ -385,7 +390,7 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
     // A window that clips the lung's own range (a soft-tissue window, say) leaves nothing to find or measure: every
     // lung pixel is the window's floor. Say so instead of calling the slice "not CT".
     const floor = intercept, ceiling = slope * 255 + intercept;
-    if (floor > LUNG_RANGE_HU.low || ceiling < LUNG_RANGE_HU.high) {
+    if (windowHidesLungs(opts.hu)) {
       return emptyResult(analysis, scale, `the DICOM window (${Math.round(floor)} to ${Math.round(ceiling)} HU) hides the lung tissue: the lungs are read in a window that shows at least ${LUNG_RANGE_HU.low} to ${LUNG_RANGE_HU.high} HU, such as the default lung window (width 1500, level -600)`);
     }
     const t = Math.max(0, Math.min(256, Math.ceil((LUNG_HU - intercept) / slope)));
