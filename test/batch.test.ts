@@ -30,7 +30,7 @@ describe('batch job results (pure)', () => {
       { file: `${dir}/multi.dcm [frame 2]`, probability: 0.5, label: 'COVID', dicom: { series: opaqueKey(`file:${dir}/multi.dcm`), frame: 2 } },
       { file: `${dir}/s.zip/IM1`, probability: 0.1, label: 'NonCOVID', dicom: { series: 'abcdef012345', instance: 1 } },
       { file: `${dir}/s.zip/IM2`, probability: null, label: null, error: 'broken', dicom: { series: opaqueKey(`file:${dir}/s.zip/IM2`) } },
-      { file: `${dir}/bad.txt`, probability: null, label: null, error: 'not a PNG, JPEG or DICOM image' },
+      { file: `${dir}/bad.txt`, probability: null, label: null, error: 'not a PNG, JPEG, TIFF or DICOM image' },
     ];
     const files = ['a.png', 'multi.dcm', 's.zip', 'bad.txt'].map((f) => `${dir}/${f}`);
     const stored = toStored(preds, files);

@@ -172,7 +172,7 @@ test('predict: a bad file gets an error row and exit code 2, the others are stil
   const bad = byName.get('notes.png') as { probability: number | null; error: string };
   assert.ok(good.probability > 0 && good.probability < 1 && good.error === null);
   assert.equal(bad.probability, null);
-  assert.match(bad.error, /not a PNG, JPEG or DICOM image/);
+  assert.match(bad.error, /not a PNG, JPEG, TIFF or DICOM image/);
 });
 
 test('user errors are one clear line, not a stack trace', async () => {

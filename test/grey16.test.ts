@@ -1,5 +1,6 @@
 /**
- * 16-bit grey PNGs (src/data/grey16.ts, src/data/png16.ts): a file of CT numbers (HU + 1024 or HU + 32768) reads
+ * 16-bit grey PNGs and TIFFs (src/data/grey16.ts, png16.ts, tiff.ts): a file of CT numbers (HU + 1024, HU + 32768,
+ * or signed HU in a TIFF) reads
  * as a CT DICOM does (Hounsfield units through the lung window, the lungs found in HU); a display picture keeps
  * libvips' top byte as before; a lung-window picture stored with 12 bits is not taken for CT numbers. The page's
  * own decoder gives the server's samples, interlaced or not. On a CT-MD DICOM slice rebuilt as CT numbers, the
@@ -16,7 +17,7 @@ import { CT_NUMBER_OFFSETS, greyOf16, NARROW_SPAN } from '../src/data/grey16.js'
 import { findLungs } from '../src/data/involvement.js';
 import { decodePng16, png16Header } from '../src/data/png16.js';
 import { DEFAULT_LUNG_WINDOW, huOfWindow, windowValue } from '../src/data/window.js';
-import { REPO, huPhantom } from './helpers.js';
+import { REPO, huPhantom, tiffBytes } from './helpers.js';
 
 /** A 16-bit grey PNG of the given samples (sharp: a Uint16Array input is 16-bit). */
 async function png16(values: Uint16Array, width: number, height: number, opts: { interlaced?: boolean; alpha?: boolean } = {}): Promise<Buffer> {
@@ -124,4 +125,33 @@ test('a CT-MD DICOM slice rebuilt as a 16-bit PNG of CT numbers reads byte for b
   assert.deepEqual(fromPng.data, fromDicom.data);
   assert.deepEqual(fromPng.hu, huOfWindow(DEFAULT_LUNG_WINDOW));
   assert.ok(findLungs(fromPng).findings.found);
+});
+
+test('TIFF: CT numbers (unsigned HU + 1024, signed HU) read as the PNG does; 8-bit grey and RGB as PNG; what is not read says why', async () => {
+  const size = 128, hu = huPhantom(size);
+  const expected = Uint8Array.from(hu, (v) => windowValue(v, DEFAULT_LUNG_WINDOW));
+  for (const [name, tif] of [['HU + 1024', tiffBytes(size, size, Uint16Array.from(hu, (v) => v + 1024))], ['signed HU', tiffBytes(size, size, hu, { signed: true })]] as const) {
+    const img = await decodeGrey(tif);
+    assert.deepEqual(img.data, expected, name);
+    assert.deepEqual(img.hu, huOfWindow(DEFAULT_LUNG_WINDOW), name);
+    assert.ok(findLungs(img).findings.found, name);
+  }
+  // 8-bit grey and RGB: the PNG's grey, and the colour share measured as for a colour PNG.
+  const grey8 = expected;
+  const asPng = await decodeGrey(await sharp(grey8, { raw: { width: size, height: size, channels: 1 } }).png().toBuffer());
+  assert.deepEqual((await decodeGrey(tiffBytes(size, size, grey8, { bits: 8 }))).data, asPng.data);
+  const rgb = new Uint8Array(3 * size * size);
+  for (let i = 0; i < size * size; i++) rgb.set(i % size < size / 2 ? [255, 0, 0] : [grey8[i], grey8[i], grey8[i]], 3 * i);
+  const fromTiff = await decodeGrey(tiffBytes(size, size, rgb, { bits: 8, channels: 3 }));
+  const fromPng = await decodeGrey(await sharp(rgb, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer());
+  assert.deepEqual(fromTiff.data, fromPng.data);
+  assert.equal(fromTiff.colourShare, fromPng.colourShare);
+  assert.ok((fromTiff.colourShare ?? 0) > 0.4, `half the picture red: ${fromTiff.colourShare}`);
+  // Refused with what to do: several pages, floats, BigTIFF, a damaged file.
+  await assert.rejects(decodeGrey(tiffBytes(size, size, hu, { signed: true, pages: 3 })), /a TIFF of 3 pages: one slice per file is read/);
+  await assert.rejects(decodeGrey(tiffBytes(size, size, hu, { bits: 32 })), /a TIFF of 32-bit floating-point samples: not supported/);
+  const big = tiffBytes(size, size, hu, { signed: true });
+  big[2] = 43;
+  await assert.rejects(decodeGrey(big), /a BigTIFF image: not supported/);
+  await assert.rejects(decodeGrey(tiffBytes(size, size, hu, { signed: true }).subarray(0, 100)), /truncated or corrupt TIFF/);
 });

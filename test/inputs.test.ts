@@ -53,7 +53,7 @@ test('DICOM: one slice per frame, named by frame, with an opaque series key and 
 
 test('bad content never throws: random bytes, empty files, a JPEG 2000 DICOM, a DICOM without pixels', async () => {
   const random = Uint8Array.from({ length: 500 }, (_, i) => (i * 7919 + 13) % 251);
-  assert.deepEqual(await decodeInput('x.dcm', random), [{ name: 'x.dcm', error: 'not a PNG, JPEG or DICOM image (starts with 0d 97 26 b0 3f c9 58 e2 "..&.?.X.")' }]);
+  assert.deepEqual(await decodeInput('x.dcm', random), [{ name: 'x.dcm', error: 'not a PNG, JPEG, TIFF or DICOM image (starts with 0d 97 26 b0 3f c9 58 e2 "..&.?.X.")' }]);
   assert.match((await decodeInput('e', new Uint8Array(0)))[0].error!, /the file is empty/);
   const j2k = await decodeInput('j.dcm', writeDicom({ rows: 2, columns: 2, transferSyntax: TS.jpeg2000, fragments: [Uint8Array.of(1, 2, 3, 4)] }));
   // JPEG 2000 is decoded since issue 13; four bytes are no codestream.
@@ -81,7 +81,7 @@ test('zip: every entry decoded, errors per entry, folders/__MACOSX/dot-files ski
     'series.zip/series/notes.txt', 'series.zip/series/inner.zip', 'series.zip/photo.png']);
   assert.ok(slices.slice(0, 3).every((s) => s.image && s.dicom && s.image.width === 64));
   assert.equal(new Set(slices.slice(0, 3).map((s) => s.dicom!.series)).size, 1);
-  assert.match(slices[3].error!, /not a PNG, JPEG or DICOM image/);
+  assert.match(slices[3].error!, /not a PNG, JPEG, TIFF or DICOM image/);
   assert.match(slices[4].error!, /a zip inside a zip is not opened/);
   assert.deepEqual(slices[5].image, await decodeGrey(png));
   // the same slices as the files decoded one by one

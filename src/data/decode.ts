@@ -1,5 +1,5 @@
 /**
- * The one way covid-ct turns a file into pixels: PNG or JPEG, decided by content, reduced to one 8-bit grey
+ * The one way covid-ct turns a file into pixels: PNG, JPEG or TIFF, decided by content, reduced to one 8-bit grey
  * channel. Every file property (format, colour mode, bit depth, progressive) predicts the label on COVID-CT, so
  * all of them must be erased here and nothing but the grey pixels may leave this module. The one exception is
  * the share of strongly coloured pixels of a colour picture (colour.ts), which only the not-CT refusal reads.
@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo } from 'sharp';
 import type { GreyImage } from '../types.js';
 import { ImageDecodeError, errorMessage } from '../util/errors.js';
-import { describeImage, pngStructureProblem } from './format.js';
+import { describeImage, pngStructureProblem, type ColourMode, type ImageFormat } from './format.js';
+import { describeTiff, isTiff, type TiffDescription } from './tiff.js';
 import { colourShare } from './colour.js';
 import { greyOf16 } from './grey16.js';
 import type { LungWindow } from './window.js';
@@ -24,16 +25,17 @@ export interface DecodeOptions {
 }
 
 /**
- * Decodes a PNG (1-16 bit; L, LA, RGB, RGBA, palette) or JPEG (baseline or progressive) into one 8-bit grey
- * channel: alpha is dropped (COVID-CT has no transparent pixel, and dropping keeps RGBA equal to its RGB), 16-bit
- * is scaled to 8-bit, colour becomes luminance (grey pixels keep their value; libvips computes it in linear
+ * Decodes a PNG (1-16 bit; L, LA, RGB, RGBA, palette), a JPEG (baseline or progressive) or a one-page integer TIFF
+ * into one 8-bit grey channel: alpha is dropped (COVID-CT has no transparent pixel, and dropping keeps RGBA equal to
+ * its RGB), 16-bit grey goes through grey16.ts (CT numbers are read in HU through `opts.window`; other 16-bit
+ * pictures keep their top byte or are stretched), other 16-bit is scaled to 8-bit, colour becomes luminance (grey pixels keep their value; libvips computes it in linear
  * light, so pure red is 127, not Rec.601's 76). Embedded ICC profiles and EXIF orientation are ignored, as PIL does.
  * Throws ImageDecodeError for anything else and for truncated or corrupt files; the message names the problem,
  * not the file.
  */
 export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<GreyImage> {
-  const info = describeImage(bytes); // throws "not a PNG or JPEG image (starts with ...)"
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const info: PixelInfo = isTiff(bytes) ? tiffInfo(describeTiff(bytes)) : describeImage(bytes); // throws "not a PNG or JPEG image (starts with ...)"
   const pixels = info.width * info.height;
   if (pixels > maxPixels) {
     throw new ImageDecodeError(
@@ -49,6 +51,7 @@ export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): P
   // data segment") only as a warning, and such a file decodes to garbage. PNG stops at 'error': libpng warns
   // about harmless things such as a slightly wrong sRGB profile, common in PNGs from elsewhere, and reports
   // real damage (bad CRC, broken zlib stream) as errors anyway. All 746 COVID-CT files pass at these levels.
+  // TIFF too: libtiff warns about unknown private tags, which scanners' exports carry.
   const failOn = info.format === 'jpeg' ? 'warning' : 'error';
   // ignoreIcc: the stored values are the pixels. 66 COVID-CT files embed a profile; applying it moves six
   // greyscale non-COVID JPEGs by ~13 grey levels (a print "dot gain" profile), a shift tied to one source,
@@ -61,8 +64,9 @@ export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): P
   let share: number | undefined;
   try {
     if (grey && info.bitDepth === 16) {
-      // 16-bit grey: display picture, CT numbers or a narrow range, told apart by the values (grey16.ts).
-      const raw = await load().toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+      // 16-bit grey: display picture, CT numbers or a narrow range, told apart by the values (grey16.ts). Signed
+      // samples (a TIFF of HU) are shifted by 32768 into the unsigned range, the coding grey16.ts knows.
+      const raw = await (info.signed ? load().linear(1, 32768) : load()).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
       const { width, height, channels } = raw.info;
       const bytes16 = raw.data.byteOffset % 2 === 0 ? raw.data : Buffer.from(raw.data);
       const samples = new Uint16Array(bytes16.buffer, bytes16.byteOffset, bytes16.length >> 1);
@@ -97,6 +101,26 @@ export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): P
   // A plain Uint8Array view on the same memory, so that callers see the type they were promised, not a Buffer.
   const image: GreyImage = { width, height, data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length) };
   return share === undefined ? image : { ...image, colourShare: share };
+}
+
+/** What decodeGrey needs to know of a picture before decoding it. */
+interface PixelInfo {
+  format: ImageFormat | 'tiff';
+  width: number;
+  height: number;
+  colourMode: ColourMode;
+  bitDepth: number;
+  /** Signed integer samples (TIFF only). */
+  signed?: boolean;
+}
+
+/** A TIFF's first page as decodeGrey reads it; what it cannot read is refused here, with what to do instead. */
+function tiffInfo(t: TiffDescription): PixelInfo {
+  if (t.pages > 1) throw new ImageDecodeError(`a TIFF of ${t.pages}${t.pages >= 1000 ? '+' : ''} pages: one slice per file is read; save each page as a file of its own`);
+  if (t.sampleFormat === 3) throw new ImageDecodeError(`a TIFF of ${t.bitDepth}-bit floating-point samples: not supported; save the slice as 16-bit integers (CT numbers) or as a PNG`);
+  const colourMode: ColourMode = t.photometric === 3 ? 'palette' : t.photometric === 5 ? 'CMYK'
+    : t.photometric <= 1 ? (t.channels >= 2 ? 'LA' : 'L') : t.channels >= 4 ? 'RGBA' : 'RGB';
+  return { format: 'tiff', width: t.width, height: t.height, colourMode, bitDepth: t.bitDepth, signed: t.sampleFormat === 2 };
 }
 
 /**

@@ -8,6 +8,7 @@ import { errorMessage } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS, decodeGrey } from './decode.js';
 import { decodeDicom, isDicom, opaqueKey } from './dicom.js';
 import { describeStart, otherImageFormat, sniffFormat } from './format.js';
+import { isTiff } from './tiff.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, huOfWindow, lungWindowProblem } from './window.js';
 import { DEFAULT_ZIP_LIMITS, type ZipLimits, isZip, readZip } from './zip.js';
 import { ByteBudget } from './inflate.js';
@@ -87,7 +88,7 @@ async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions)
     const window = opts.window ?? DEFAULT_LUNG_WINDOW;
     const problem = lungWindowProblem(window);
     // The window also applies to 16-bit PNGs of CT numbers (grey16.ts).
-    if (sniffFormat(bytes)) return [{ name, image: await decodeGrey(bytes, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, window: problem ? undefined : window }) }];
+    if (sniffFormat(bytes) || isTiff(bytes)) return [{ name, image: await decodeGrey(bytes, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, window: problem ? undefined : window }) }];
     if (isDicom(bytes)) {
       if (problem) return [{ name, error: problem }];
       const d = await decodeDicom(bytes, { window, maxPixels: opts.maxPixels, budget: opts.budget, signal: opts.signal });
@@ -102,10 +103,10 @@ async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions)
       }));
     }
     if (isZip(bytes)) return [{ name, error: 'a zip inside a zip is not opened (zip the slices in one archive)' }];
-    if (bytes.length === 0) return [{ name, error: 'not a PNG, JPEG or DICOM image: the file is empty (0 bytes)' }];
+    if (bytes.length === 0) return [{ name, error: 'not a PNG, JPEG, TIFF or DICOM image: the file is empty (0 bytes)' }];
     const other = otherImageFormat(bytes);
     if (other) return [{ name, error: `${/^[AEIOU]/.test(other) ? 'an' : 'a'} ${other} image: not supported; convert to PNG (or send the DICOM)` }];
-    return [{ name, error: `not a PNG, JPEG or DICOM image (starts with ${describeStart(bytes)})` }];
+    return [{ name, error: `not a PNG, JPEG, TIFF or DICOM image (starts with ${describeStart(bytes)})` }];
   } catch (e) {
     if (opts.signal?.aborted) throw e;
     return [{ name, error: errorMessage(e) }];

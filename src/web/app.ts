@@ -420,6 +420,8 @@ async function analyseHere(files: File[]): Promise<void> {
       if (!isPng && !isJpeg) {
         const dicom = head.length >= 132 && String.fromCharCode(...head.slice(128, 132)) === 'DICM';
         const zip = head[0] === 0x50 && head[1] === 0x4b;
+        const tiff = (head[0] === 0x49 && head[1] === 0x49 && head[2] === 42) || (head[0] === 0x4d && head[1] === 0x4d && head[3] === 42);
+        if (tiff) throw new Error('TIFF files are read in server mode only: switch to "On this covid-ct server" (or save the slice as a PNG)');
         // The DICOM reader and its codecs (JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG: wasm, some 10 MB) run
         // on the server only; the page stays small and the device mode reads what the browser decodes itself.
         throw new Error(dicom || zip
