@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { enclosedTissue, hullArea } from '../src/data/enclosed-tissue.js';
 import { findLungs } from '../src/data/involvement.js';
+import { lungLayers } from '../src/explain/cam-overlay.js';
 import { lungPhantom } from './helpers.js';
 
 const W = 60, H = 40;
@@ -49,6 +50,15 @@ test('a dome inside the phantom lung does not count as involvement; a ground-gla
   const a = findLungs(clear).involvement!, b = findLungs(domed).involvement!;
   assert.ok(Math.abs(b.fraction - a.fraction) < 0.01, `domed ${b.fraction} vs clear ${a.fraction}`);
   assert.ok(b.lungPixels < a.lungPixels, 'the dome is not counted as lung');
+  // The drawn outline goes round the dome as well (a contour through its disk); without islands it does not.
+  assert.equal(a.islands, null);
+  assert.ok(b.islands && count(b.islands) > 0);
+  const { seg } = findLungs(domed);
+  const dome = (x: number, y: number) => Math.round(Math.hypot(x - 120, y - 220));
+  const outlineAt = (outline: Uint8Array) => { const r = new Set<number>(); outline.forEach((v, i) => { if (v && dome(i % 384, Math.floor(i / 384)) <= 30) r.add(i); }); return r.size; };
+  const drawn = lungLayers(seg, b.mask, 384, 384, b.islands).outline, plain = lungLayers(seg, b.mask, 384, 384).outline;
+  assert.equal(outlineAt(plain), 0, 'the mask holds the dome: no outline crosses it');
+  assert.ok(outlineAt(drawn) > 2 * Math.PI * 20, `a contour round the dome: ${outlineAt(drawn)} px`);
   const ggo = findLungs(lungPhantom(384, true)).involvement!;
   assert.ok(ggo.fraction > a.fraction + 0.03, `ground glass still counts (${ggo.fraction} vs ${a.fraction})`);
 });

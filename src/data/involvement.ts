@@ -77,6 +77,8 @@ export interface Involvement {
   lungPixels: number;
   /** 1 where involved, on the analysis grid. */
   mask: Uint8Array;
+  /** 1 on the organ domes the lung mask encloses (enclosed-tissue.ts), left out of the lung here; null when none. */
+  islands: Uint8Array | null;
   scale: 'hu' | 'calibrated';
   /** Blur beyond a sharp slice (analysis px, edge-blur.ts) and the vessel opening's radius it gave. */
   blur: number;
@@ -247,7 +249,12 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
       if (mask[i]) { inv++; if (data[i] >= hi) cons++; }
     }
   }
-  return { fraction: inv / n, consolidation: cons / n, lungPixels: n, mask, scale: hu ? 'hu' : 'calibrated', blur, vesselRadius: radius };
+  let islands: Uint8Array | null = null;
+  if (out && isl) {
+    islands = new Uint8Array(W * H);
+    for (let y = 0; y < isl.h; y++) islands.set(isl.island.subarray(y * isl.w, (y + 1) * isl.w), (isl.y0 + y) * W + isl.x0);
+  }
+  return { fraction: inv / n, consolidation: cons / n, lungPixels: n, mask, islands, scale: hu ? 'hu' : 'calibrated', blur, vesselRadius: radius };
 }
 
 /** What the lung stages found in one slice, reduced to what a reading needs. */

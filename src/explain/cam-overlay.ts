@@ -146,9 +146,11 @@ export interface LungLayers { outline: Uint8Array; involved: Uint8Array }
  * The lung layers of a width x height picture of the original slice, upsampled from the analysis grid with
  * nearest neighbour: the outline of the lungs (1 px in the picture) and the involved regions (involvement.ts).
  */
-export function lungLayers(seg: LungSegmentation, involved: Uint8Array | null, width: number, height: number): LungLayers {
+export function lungLayers(seg: LungSegmentation, involved: Uint8Array | null, width: number, height: number, notLung?: Uint8Array | null): LungLayers {
   const { width: W, height: H } = seg.analysis;
-  const lung = gridToImage(seg.labels, W, H, width, height);
+  // Organ domes the mask encloses are not lung: the outline goes round them too (as involvement leaves them out).
+  const lungGrid = notLung ? seg.labels.map((v, i) => (notLung[i] ? 0 : v)) : seg.labels;
+  const lung = gridToImage(lungGrid, W, H, width, height);
   return { outline: maskOutline(lung, width, height), involved: involved ? gridToImage(involved, W, H, width, height) : new Uint8Array(width * height) };
 }
 
@@ -184,6 +186,8 @@ export interface SlicePictureInput {
   seg?: LungSegmentation;
   /** The involved mask on the analysis grid. */
   involved?: Uint8Array | null;
+  /** The organ domes left out of the lung (Involvement.islands), on the analysis grid. */
+  notLung?: Uint8Array | null;
 }
 
 /**
@@ -195,6 +199,6 @@ export function slicePictureRgb(picture: GreyImage, input: SlicePictureInput): U
   const region = camRegion(input.original.width, input.original.height, input.fit, input.seg, input.lungs);
   const heat = mapToImage(input.cam, width, height, region, input.original);
   const rgb = overlayRgb(picture, heat);
-  if (input.seg?.found) drawLungLayers(rgb, width, lungLayers(input.seg, input.involved ?? null, width, height));
+  if (input.seg?.found) drawLungLayers(rgb, width, lungLayers(input.seg, input.involved ?? null, width, height, input.notLung));
   return rgb;
 }

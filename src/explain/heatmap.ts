@@ -13,7 +13,7 @@ import { gridToImage, heatColour, INVOLVED_RGB, OUTLINE_RGB, slicePictureRgb, ty
 export { heatColour, mapToImage, overlayRgb, workingRegion } from './cam-overlay.js';
 
 /** The lungs of the slice for its picture (see cam-overlay.ts): segmentation, involved mask, the model's framing. */
-export type PictureLungs = Pick<SlicePictureInput, 'seg' | 'involved' | 'lungs'>;
+export type PictureLungs = Pick<SlicePictureInput, 'seg' | 'involved' | 'notLung' | 'lungs'>;
 
 /**
  * The heatmap PNG: the map over the slice (over the lung view's square for a lungs-only model), the lung outline

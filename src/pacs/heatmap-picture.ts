@@ -18,7 +18,7 @@ export async function heatmapPicture(engine: ExplainingEngine, name: string, byt
   const [prepared] = await engine.prepare([slice.image]);
   const { reading, cam } = await engine.explainPrepared(prepared);
   const { seg, involvement } = prepared.lungs;
-  const png = await overlayPng(slice.image, cam, engine.json.preprocessing.fit, Infinity, { seg, involved: involvement?.mask ?? null, lungs: engine.json.preprocessing.lungs });
+  const png = await overlayPng(slice.image, cam, engine.json.preprocessing.fit, Infinity, { seg, involved: involvement?.mask ?? null, notLung: involvement?.islands ?? null, lungs: engine.json.preprocessing.lungs });
   const { data, info } = await sharp(png).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`heatmap of ${name}: ${info.channels} channels, expected RGB`);
   return { picture: { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) }, probability: reading.probability };

@@ -102,7 +102,7 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
         // No map of "evidence towards COVID" over a slice that is not a chest CT: it gets no verdict, so no heat either.
         if (opts.heatmap && reading.label !== 'NotCT') {
           const { seg, involvement } = prepared.lungs;
-          const lungs = { seg, involved: involvement?.mask ?? null, lungs: engine.json.preprocessing.lungs };
+          const lungs = { seg, involved: involvement?.mask ?? null, notLung: involvement?.islands ?? null, lungs: engine.json.preprocessing.lungs };
           r.heatmap = dataUrl(await overlayPng(slice.image, cam, engine.json.preprocessing.fit, side, lungs));
         }
         if (opts.preview) r.preview = dataUrl(await greyPng(slice.image, side));

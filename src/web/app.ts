@@ -438,7 +438,7 @@ async function analyseHere(files: File[]): Promise<void> {
       const original = { width: grey.width, height: grey.height };
       const picture = async () => {
         const { grid, cam } = await map();
-        const rgb = slicePictureRgb(small, { original, cam: { grid, values: cam }, fit: p.fit, lungs: p.lungs, seg: lungs.seg, involved: lungs.involvement?.mask ?? null });
+        const rgb = slicePictureRgb(small, { original, cam: { grid, values: cam }, fit: p.fit, lungs: p.lungs, seg: lungs.seg, involved: lungs.involvement?.mask ?? null, notLung: lungs.involvement?.islands ?? null });
         return pngUrl(small.width, small.height, (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
       };
       // No heat over a slice that is not a chest CT. The map is made now when heatmaps are shown, else on request.

@@ -62,7 +62,7 @@ Options:
     const [prepared] = await engine.prepare([image]);
     const { reading: r, cam } = await engine.explainPrepared(prepared);
     const { seg, involvement } = prepared.lungs;
-    const lungs = { seg, involved: involvement?.mask ?? null, lungs: engine.json.preprocessing.lungs };
+    const lungs = { seg, involved: involvement?.mask ?? null, notLung: involvement?.islands ?? null, lungs: engine.json.preprocessing.lungs };
     await writeFileAtomic(path.resolve(values.out), await overlayPng(image, cam, engine.json.preprocessing.fit, Infinity, lungs));
     engine.dispose();
     if (values.json) {
