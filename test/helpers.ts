@@ -198,3 +198,30 @@ export function tiffBytes(width: number, height: number, samples: ArrayLike<numb
   }
   return out;
 }
+
+/**
+ * A single-file NIfTI-1 volume (little-endian int16, HU) of nz slices of w x h, voxel (i, j, k) = hu[(k * h + j) * w + i],
+ * with the affine given as an sform (rows of 3 x 4) or as a qform (quaternion b, c, d; offsets; qfac) when `qform`.
+ */
+export function niftiBytes(w: number, h: number, nz: number, hu: ArrayLike<number>, orient: { sform?: number[][]; qform?: { b: number; c: number; d: number; qfac: 1 | -1 } }, pixdim = [0.7, 0.7, 5]): Uint8Array {
+  const offset = 352;
+  const out = new Uint8Array(offset + 2 * w * h * nz);
+  const dv = new DataView(out.buffer);
+  dv.setInt32(0, 348, true);
+  [3, w, h, nz, 1, 1, 1, 1].forEach((v, k) => dv.setInt16(40 + 2 * k, v, true));
+  dv.setInt16(70, 4, true); // int16
+  dv.setInt16(72, 16, true);
+  [orient.qform?.qfac ?? 1, ...pixdim].forEach((v, k) => dv.setFloat32(76 + 4 * k, v, true));
+  dv.setFloat32(108, offset, true);
+  dv.setFloat32(112, 1, true);
+  if (orient.sform) {
+    dv.setInt16(254, 1, true);
+    orient.sform.forEach((row, r) => row.forEach((v, c) => dv.setFloat32(280 + 16 * r + 4 * c, v, true)));
+  } else if (orient.qform) {
+    dv.setInt16(252, 1, true);
+    [orient.qform.b, orient.qform.c, orient.qform.d].forEach((v, k) => dv.setFloat32(256 + 4 * k, v, true));
+  }
+  out.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
+  for (let i = 0; i < w * h * nz; i++) dv.setInt16(offset + 2 * i, hu[i], true);
+  return out;
+}

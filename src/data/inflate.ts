@@ -102,3 +102,17 @@ export async function inflateBounded(compressed: Uint8Array, max: number, opts: 
   for (const c of chunks) { data.set(c, o); o += c.length; }
   return { data };
 }
+
+/**
+ * The raw deflate stream of a gzip member (RFC 1952: the header's optional extra field, name, comment and header
+ * CRC skipped), for inflateBounded; null when the header is cut short.
+ */
+export function gzipPayload(b: Uint8Array): Uint8Array | null {
+  if (b.length < 18 || b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8) return null;
+  const flags = b[3];
+  let at = 10;
+  if (flags & 4) { if (at + 2 > b.length) return null; at += 2 + (b[at] | (b[at + 1] << 8)); }
+  for (const bit of [8, 16]) if (flags & bit) { while (at < b.length && b[at] !== 0) at++; at++; }
+  if (flags & 2) at += 2;
+  return at < b.length ? b.subarray(at) : null;
+}

@@ -11,7 +11,8 @@ import { describeStart, otherImageFormat, sniffFormat } from './format.js';
 import { isTiff } from './tiff.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, huOfWindow, lungWindowProblem } from './window.js';
 import { DEFAULT_ZIP_LIMITS, type ZipLimits, isZip, readZip } from './zip.js';
-import { ByteBudget } from './inflate.js';
+import { ByteBudget, gzipPayload, inflateBounded, formatMB } from './inflate.js';
+import { isGzip, isNifti, niftiSlices } from './nifti.js';
 
 export { DEFAULT_LUNG_WINDOW, huOfWindow, lungWindowProblem, type LungWindow, type SliceOrder };
 export { DEFAULT_ZIP_LIMITS, type ZipLimits, ByteBudget };
@@ -89,6 +90,10 @@ async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions)
     const problem = lungWindowProblem(window);
     // The window also applies to 16-bit PNGs of CT numbers (grey16.ts).
     if (sniffFormat(bytes) || isTiff(bytes)) return [{ name, image: await decodeGrey(bytes, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, window: problem ? undefined : window }) }];
+    if (isGzip(bytes) || isNifti(bytes)) {
+      if (problem) return [{ name, error: problem }];
+      return await decodeNifti(name, bytes, window, opts);
+    }
     if (isDicom(bytes)) {
       if (problem) return [{ name, error: problem }];
       const d = await decodeDicom(bytes, { window, maxPixels: opts.maxPixels, budget: opts.budget, signal: opts.signal });
@@ -111,6 +116,29 @@ async function decodeSingle(name: string, bytes: Uint8Array, opts: InputOptions)
     if (opts.signal?.aborted) throw e;
     return [{ name, error: errorMessage(e) }];
   }
+}
+
+/** Volumes unpack to at most this many bytes (a 1000-slice 512 x 512 CT of int16 is 524 MB). */
+export const MAX_VOLUME_BYTES = 1 << 30;
+
+/**
+ * A NIfTI volume (`.nii`, or `.nii.gz` inflated within the request's budget): its axial slices in HU through the
+ * window (nifti.ts), named `name [slice k]` in file order and ordered into one scan by their positions.
+ */
+async function decodeNifti(name: string, bytes: Uint8Array, window: LungWindow, opts: InputOptions): Promise<InputSlice[]> {
+  let volume = bytes;
+  if (isGzip(bytes)) {
+    const payload = gzipPayload(bytes);
+    if (!payload) return [{ name, error: 'truncated or corrupt gzip file: the header is cut short' }];
+    const r = await inflateBounded(payload, MAX_VOLUME_BYTES, { budget: opts.budget, signal: opts.signal });
+    if ('over' in r) return [{ name, error: `a gzip file that unpacks to more than ${formatMB(MAX_VOLUME_BYTES)}, over the limit` }];
+    if ('error' in r) return [{ name, error: `truncated or corrupt gzip file: ${r.error}` }];
+    volume = r.data;
+    if (!isNifti(volume)) return [{ name, error: 'a gzip file that holds no NIfTI volume (of compressed files, .nii.gz volumes are read; send slices as PNG, JPEG, TIFF or DICOM)' }];
+  }
+  const series = opaqueKey(`file:${name}`);
+  const slices = niftiSlices(volume, window, opts.maxTotalPixels ?? DEFAULT_MAX_TOTAL_PIXELS);
+  return slices.map((s, k) => ({ name: `${name} [slice ${k + 1}]`, image: s.image, dicom: { series, position: s.position, frame: k + 1 } }));
 }
 
 async function decodeZip(name: string, bytes: Uint8Array, opts: InputOptions): Promise<InputSlice[]> {

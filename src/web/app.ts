@@ -414,7 +414,7 @@ async function analyseHere(files: File[]): Promise<void> {
   for (const f of files) {
     const row: ResultRow = { file: f.name, mode: 'device', probability: null, label: null, threshold: card!.threshold };
     try {
-      const head = new Uint8Array(await f.slice(0, 132).arrayBuffer());
+      const head = new Uint8Array(await f.slice(0, 348).arrayBuffer());
       const isPng = head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47;
       const isJpeg = head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff;
       if (!isPng && !isJpeg) {
@@ -422,6 +422,8 @@ async function analyseHere(files: File[]): Promise<void> {
         const zip = head[0] === 0x50 && head[1] === 0x4b;
         const tiff = (head[0] === 0x49 && head[1] === 0x49 && head[2] === 42) || (head[0] === 0x4d && head[1] === 0x4d && head[3] === 42);
         if (tiff) throw new Error('TIFF files are read in server mode only: switch to "On this covid-ct server" (or save the slice as a PNG)');
+        const volume = (head[0] === 0x1f && head[1] === 0x8b) || (head.length >= 348 && new DataView(head.buffer, head.byteOffset).getInt32(0, true) === 348);
+        if (volume) throw new Error('NIfTI volumes (.nii, .nii.gz) are read in server mode only: switch to "On this covid-ct server"');
         // The DICOM reader and its codecs (JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG: wasm, some 10 MB) run
         // on the server only; the page stays small and the device mode reads what the browser decodes itself.
         throw new Error(dicom || zip
