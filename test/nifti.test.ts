@@ -6,11 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { decodeInput } from '../src/data/inputs.js';
 import { findLungs } from '../src/data/involvement.js';
 import { niftiSlices } from '../src/data/nifti.js';
 import { DEFAULT_LUNG_WINDOW, huOfWindow, windowValue } from '../src/data/window.js';
-import { huPhantom, niftiBytes } from './helpers.js';
+import { huPhantom, niftiBytes, runCli } from './helpers.js';
 
 const S = 96, NZ = 3;
 /** Display-ordered slices (row r from anterior, column c towards the patient's left), slice z from inferior: the phantom, a mark per slice. */
@@ -73,4 +76,33 @@ test('through the inputs: .nii and .nii.gz give one scan of slices; not HU, 4-D,
   assert.match((await decodeInput('cut.nii', bytes.subarray(0, 5000)))[0].error!, /truncated NIfTI volume/);
   assert.match((await decodeInput('cut.nii.gz', new Uint8Array(gzipSync(bytes)).subarray(0, 300)))[0].error!, /truncated or corrupt gzip file/);
   assert.match((await decodeInput('notes.txt.gz', new Uint8Array(gzipSync(Buffer.from('hello world, not a volume')))))[0].error!, /a gzip file that holds no NIfTI volume/);
+});
+
+test('evaluate: a manifest of volumes gives every slice its volume\'s label, bootstrapped by volume', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'covid-ct-nifti-'));
+  try {
+    const sform = [[-0.7, 0, 0, 0], [0, -0.7, 0, 0], [0, 0, 5, 0]];
+    const withGgo = stored(S, S, (i, j, k) => [i, j, k]);
+    // The same chest without its ground-glass patch (the phantom's -500 HU region becomes aerated lung).
+    const clear = withGgo.map((v) => (v >= -520 && v <= -480 ? -850 : v));
+    const rows = ['path,label'];
+    for (let p = 0; p < 2; p++) {
+      await writeFile(path.join(dir, `covid${p}.nii.gz`), gzipSync(niftiBytes(S, S, NZ, withGgo, { sform })));
+      await writeFile(path.join(dir, `normal${p}.nii`), niftiBytes(S, S, NZ, clear, { sform }));
+      rows.push(`covid${p}.nii.gz,covid`, `normal${p}.nii,noncovid`);
+    }
+    await writeFile(path.join(dir, 'manifest.csv'), rows.join('\n') + '\n');
+    const r = await runCli(['evaluate', '--data', path.join(dir, 'manifest.csv'), '--json', '--quiet', '--scores', path.join(dir, 'scores.csv')]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.n, 4 * NZ, 'every slice of every volume is scored');
+    assert.equal(out.bootstrap.unit, 'patient');
+    assert.equal(out.data.n_patients, 4, 'one unit per volume');
+    assert.equal(out.confusion.tp + out.confusion.fn, 2 * NZ);
+    const scores = (await import('node:fs')).readFileSync(path.join(dir, 'scores.csv'), 'utf8').trim().split('\n');
+    assert.equal(scores.length, 1 + 4 * NZ);
+    assert.match(scores[1], /covid0\.nii\.gz \[slice 1\],COVID,[0-9.e-]+,.*covid0\.nii\.gz/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -32,7 +32,9 @@ class (what the original COVID-CT code printed). If any image cannot be scored, 
                             every file found recursively in a class folder is an image of that class
   a CSV file                a manifest whose header has path,label and optionally patient_id (other columns
                             ignored); paths relative to the CSV's folder; labels covid/noncovid (any case)
-Other data than the official layout is reported as split "external".
+Other data than the official layout is reported as split "external". A file that holds a whole scan (a NIfTI
+volume, a multi-frame DICOM) gives every one of its slices its label; without patient ids each such file is one
+unit of the bootstrap and of the patient-level AUC.
 
 With patient ids (a CSV patient_id column), the bootstrap resamples patients (each drawn patient with all its
 slices) instead of images, and a patient-level AUC is added: a patient's score is the mean of its top-k slice
@@ -76,19 +78,19 @@ Options:
     const preds = await scoreFiles(classifier, images.map((e) => e.path), { onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
     classifier.dispose();
-    // evaluate scores one image per file; a multi-frame DICOM or a zip would break the pairing.
-    if (preds.length !== images.length) {
-      throw new UserError(`${what} must hold single images: its ${images.length} files gave ${preds.length} slices (a multi-frame DICOM or a zip?)`);
-    }
+    // A file that holds several slices (a NIfTI volume, a multi-frame DICOM) gives each of them its label; its
+    // slices are one unit of the bootstrap (its patient's, or the file's own when there are no patient ids).
+    const fileOf = sliceFiles(images.map((e) => e.path), preds.map((p) => p.file), what);
+    const volumes = preds.length > images.length;
     // Only the probability counts (never the predicted label): an image without a finite one cannot be scored.
     const failed = preds.filter((p) => p.error !== undefined || typeof p.probability !== 'number' || !Number.isFinite(p.probability));
     if (failed.length) {
       throw new UserError(`${failed.length} image(s) of ${what} could not be scored, so no honest metrics can be given:\n` +
         failed.map((p) => `  ${p.file}: ${p.error ?? (p as { reason?: string }).reason ?? 'no probability'}`).join('\n'));
     }
-    const yTrue = images.map((e) => labelToBinary(e.label));
+    const yTrue = fileOf.map((f) => labelToBinary(images[f].label));
     const scores = preds.map((p) => p.probability as number);
-    const groups = set.hasPatients ? images.map((e) => e.patient as string) : undefined;
+    const groups = set.hasPatients ? fileOf.map((f) => images[f].patient as string) : volumes ? fileOf.map((f) => images[f].path) : undefined;
     const { result, bootstrap } = evaluateScoresWithBootstrap({ split, yTrue, scores, threshold: classifier.threshold, groups });
     const context: EvaluationContext = {
       data: { kind: set.kind, path: path.relative(process.cwd(), set.path) || '.', n_patients: groups ? new Set(groups).size : null },
@@ -97,7 +99,7 @@ Options:
     if (groups) context.patients = evaluatePatients({ yTrue, scores, groups, topK }).result;
     if (values.scores) {
       const header = groups ? 'file,label,probability,patient_id' : 'file,label,probability';
-      const rows = images.map((e, i) => `${csvField(e.name)},${e.label},${scores[i]}${groups ? `,${csvField(e.patient as string)}` : ''}`);
+      const rows = preds.map((p, i) => `${csvField(volumes ? p.file : images[fileOf[i]].name)},${images[fileOf[i]].label},${scores[i]}${groups ? `,${csvField(groups[i])}` : ''}`);
       await writeFileAtomic(path.resolve(values.scores), [header, ...rows].join('\n') + '\n');
     }
     // Which weights were scored, so that a model card can show these metrics only beside the model they belong to.
@@ -124,6 +126,19 @@ Options:
     return 0;
   },
 };
+
+/**
+ * For each scored slice, the index of the file it came from: a file's slices are named as the file, or as the file
+ * with " [slice k]" / " [frame k]" after it (inputs.ts). Zips are refused: their entries carry no label of their own.
+ */
+export function sliceFiles(files: readonly string[], sliceNames: readonly string[], what: string): number[] {
+  const index = new Map(files.map((f, i) => [f, i]));
+  return sliceNames.map((name) => {
+    const i = index.get(name) ?? index.get(name.replace(/ \[(slice|frame) \d+\]$/, ''));
+    if (i === undefined) throw new UserError(`${what}: ${name} is not one of its files (a zip? list the slices themselves)`);
+    return i;
+  });
+}
 
 function describeModel(c: Engine): string[] {
   const j = c.json;
