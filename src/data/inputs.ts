@@ -61,8 +61,9 @@ export function checkLungWindow(w: { width: unknown; level: unknown }): LungWind
 }
 
 /**
- * Decodes one uploaded or local file into slices: PNG/JPEG -> one slice named `name`; DICOM -> one per frame
- * (`name`, or `name [frame 3]` for multi-frame files); zip -> the slices of every entry (`name/IM0001`), with
+ * Decodes one uploaded or local file into slices: PNG/JPEG/TIFF -> one slice named `name`; DICOM -> one per frame
+ * (`name`, or `name [frame 3]` for multi-frame files); NIfTI (.nii, .nii.gz) -> one per axial slice
+ * (`name [slice 3]`); zip -> the slices of every entry (`name/IM0001`), with
  * nested zips refused. Anything else is one slice with an error. Never throws for bad content.
  */
 export async function decodeInput(name: string, bytes: Uint8Array, opts: InputOptions = {}): Promise<InputSlice[]> {
