@@ -25,6 +25,7 @@ import { histogramQuantile } from './histogram.js';
 import { ballRowLimits, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
 import { componentThickness, rowStarts, type ThicknessScratch } from './run-thickness.js';
 import { closeComponent, newClosingScratch, type ClosingScratch } from './run-closing.js';
+import { chooseLungPair, type Region } from './lung-pair.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v4-border2';
@@ -705,6 +706,12 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const [a, b] = kept;
     const central = Math.abs(b.sx / b.area - w / 2) < 0.08 * w;
     if (b.area < 0.08 * a.area || (central && b.area < 0.3 * a.area)) kept = [a];
+  }
+  // Two lungs are framed alike (side by side, at similar heights, nothing lung-sized between them): when the two
+  // largest are not (another slice's lungs around ours, a gas bubble under a lung), the largest pair that is.
+  if (kept.length === 2) {
+    const regions: Region[] = cands.map((c) => ({ area: c.area, cx: c.sx / c.area, cy: c.sy / c.area, x0: c.x0, y0: c.y0, x1: c.x1, y1: c.y1 }));
+    kept = chooseLungPair(regions, kept.map((c) => cands.indexOf(c)), w).map((k) => cands[k]);
   }
   // Two lungs that touch (anterior junction, partial volume) form one component across the midline: split it
   // at the thinnest column of its middle third when that column is much thinner than the fullest one.
