@@ -663,8 +663,15 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   const pieces = components(bodyRuns, w, 0, 0, w, h, scratch);
   let bodyId = 0, bodyArea = 0;
   for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
-  // The piece under each candidate's centroid, read before scratch is reused.
-  const pieceOf = cands.map((c) => scratch[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
+  // The piece holding each candidate, read at one of its own pixels (its first in raster order: the centroid of a
+  // crescent lies outside it, in what it wraps, which noise or another picture may have replaced), before scratch
+  // is reused.
+  const pixelOf = cands.map((c) => {
+    let i = c.y0 * w + c.x0;
+    while (comp[i] !== c.id) i++;
+    return i;
+  });
+  const pieceOf = pixelOf.map((i) => scratch[i]);
   // With one piece the body is already that piece.
   if (pieces.length !== 1) {
     body.fill(0);
@@ -678,7 +685,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   // largest piece then holds one lung only.
   const tissuePieces = new Set<number>();
   cands = cands.filter((c, k) => {
-    if (c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]) return true;
+    if (c.border > 0 || body[pixelOf[k]]) return true;
     if (pieceOf[k] > 0 && pieces[pieceOf[k] - 1].area >= MIN_PIECE_FRACTION * bodyArea) { tissuePieces.add(pieceOf[k]); return true; }
     return false;
   });
