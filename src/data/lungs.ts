@@ -28,7 +28,7 @@ import { closeComponent, newClosingScratch, type ClosingScratch } from './run-cl
 import { chooseLungPair, type Region } from './lung-pair.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v4-border2';
+export const LUNGS_VERSION = 'lungs-v5-pair';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
