@@ -10,8 +10,8 @@
  *   three edges (air inside a white page margin) or enclosing other candidates (a ring) -> lung candidates:
  *   the other dark components that are large, thick (text, arrows, noise, table gaps are thin), not at the
  *   bottom (table), not hugging the outside air, and inside the body -> trachea/bronchi dropped (small,
- *   central, between the lungs) -> at most two lungs, each closed with a chamfer disc whose radius grows with
- *   its size and hole-filled, so that consolidations as bright as soft tissue stay lung. Without HU, the
+ *   central, between the lungs) -> at most two lungs, side by side at similar heights (lung-pair.ts), each closed
+ *   with a chamfer disc whose radius grows with its size and hole-filled, so that consolidations as bright as soft tissue stay lung. Without HU, the
  *   threshold is then refined on the lungs themselves: halfway between their parenchyma and the tissue 1-3 px
  *   around them, segmenting again until it settles (refine), so that what lies beyond the lungs' margin (noise,
  *   another slice's surroundings, marks, the table) does not move it (issue 10's outside-the-lungs audits).
@@ -714,8 +714,9 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const central = Math.abs(b.sx / b.area - w / 2) < 0.08 * w;
     if (b.area < 0.08 * a.area || (central && b.area < 0.3 * a.area)) kept = [a];
   }
-  // Two lungs are framed alike (side by side, at similar heights, nothing lung-sized between them): when the two
-  // largest are not (another slice's lungs around ours, a gas bubble under a lung), the largest pair that is.
+  // Two lungs lie side by side at similar heights: when the two largest do not (a gas bubble under a lung, a lung
+  // in two stacked pieces, another picture's lung under ours), the largest pair that does, with nothing lung-sized
+  // between its two (lung-pair.ts).
   if (kept.length === 2) {
     const regions: Region[] = cands.map((c) => ({ area: c.area, cx: c.sx / c.area, cy: c.sy / c.area, x0: c.x0, y0: c.y0, x1: c.x1, y1: c.y1 }));
     kept = chooseLungPair(regions, kept.map((c) => cands.indexOf(c)), w).map((k) => cands[k]);
