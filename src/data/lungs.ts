@@ -11,8 +11,8 @@
  *   the other dark components that are large, thick (text, arrows, noise, table gaps are thin), not at the
  *   bottom (table), not hugging the outside air, and inside the body -> trachea/bronchi dropped (small,
  *   central, between the lungs) -> at most two lungs, side by side at similar heights (lung-pair.ts), each closed
- *   with a chamfer disc whose radius grows with its size and hole-filled, so that consolidations as bright as soft tissue stay lung. Without HU, the
- *   threshold is then refined on the lungs themselves: halfway between their parenchyma and the tissue 1-3 px
+ *   with a chamfer disc whose radius grows with its size and hole-filled, so that consolidations as bright as
+ *   soft tissue stay lung. Without HU, the threshold is then refined on the lungs themselves: halfway between their parenchyma and the tissue 1-3 px
  *   around them, segmenting again until it settles (refine), so that what lies beyond the lungs' margin (noise,
  *   another slice's surroundings, marks, the table) does not move it (issue 10's outside-the-lungs audits).
  *
