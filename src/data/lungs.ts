@@ -12,9 +12,10 @@
  *   bottom (table), not hugging the outside air, and inside the body -> trachea/bronchi dropped (small,
  *   central, between the lungs) -> at most two lungs, side by side at similar heights (lung-pair.ts), each closed
  *   with a chamfer disc whose radius grows with its size and hole-filled, so that consolidations as bright as
- *   soft tissue stay lung. Without HU, the threshold is then refined on the lungs themselves: halfway between their parenchyma and the tissue 1-3 px
- *   around them, segmenting again until it settles (refine), so that what lies beyond the lungs' margin (noise,
- *   another slice's surroundings, marks, the table) does not move it (issue 10's outside-the-lungs audits).
+ *   soft tissue stay lung. Without HU, the threshold is then refined on the lungs themselves: halfway between
+ *   their parenchyma and the tissue 1-3 px around them, segmenting again until it settles (refine), so that what
+ *   lies beyond the lungs' margin (noise, another slice's surroundings, marks, the table) does not move it
+ *   (issue 10's outside-the-lungs audits).
  *
  * Lungs cut by a tight crop touch the border along a short stretch compared with their size; the outside air
  * touches it along most of the border. That ratio decides which border-touching dark regions may be lung.
