@@ -3,12 +3,13 @@
  * slices: how far the outputs moved and how much CPU time it takes. `--old DIR` is a checkout built with
  * `npx tsc -p tsconfig.json` (it needs only its dist/), e.g. `git worktree add /tmp/old COMMIT`.
  *
- *   node dist/bench/lung-stage-ab.js --old DIR [--shared DIR] [--skip-outputs] [--reps 9]
+ *   node dist/bench/lung-stage-ab.js --old DIR [--shared DIR] [--skip-outputs] [--list] [--reps 9]
  *
  * 1. Outputs, on every COVID-CT file, the 768 CT-MD PNGs and the two CT-MD DICOM series: slices whose analysis
  *    image, masks, findings and involvement mask are all identical; lung-mask Dice (mean, min); the change of
  *    involvement per slice (mean abs, max); and whether the lungs-only view is identical wherever the
- *    segmentation is.
+ *    segmentation is. With --list, every slice whose outputs differ is named after the table (file, lung Dice, found
+ *    old -> new), to look at.
  * 2. CPU time per slice of findLungs, segmentLungs and lungInvolvement on the 64 test images `npm run bench` uses,
  *    old and new interleaved in this one process (median of --reps), so that other processes' load hits both alike.
  */
@@ -23,7 +24,7 @@ import * as newLungs from '../src/data/lungs.js';
 import * as newView from '../src/data/lung-view.js';
 import type { GreyImage } from '../src/types.js';
 
-const { values } = parseArgs({ options: { old: { type: 'string' }, shared: { type: 'string', default: '../shared' }, 'skip-outputs': { type: 'boolean' }, reps: { type: 'string', default: '9' } } });
+const { values } = parseArgs({ options: { old: { type: 'string' }, shared: { type: 'string', default: '../shared' }, 'skip-outputs': { type: 'boolean' }, list: { type: 'boolean' }, reps: { type: 'string', default: '9' } } });
 if (!values.old) throw new Error('--old DIR (a built checkout of the code to compare with) is required');
 const oldDist = path.resolve(values.old, 'dist/src/data');
 const shared = path.resolve(values.shared!, 'data');
@@ -47,6 +48,7 @@ if (!values['skip-outputs']) {
   };
   console.log('| set | slices | identical outputs | found changed | lung Dice mean | min | involvement mean abs change | max | measured by one only | lungs-only view differs where the segmentation is identical |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
+  const changed: string[] = [];
   for (const [name, files] of Object.entries(groups)) {
     let n = 0, identical = 0, foundChanged = 0, oneOnly = 0, viewDiffers = 0;
     const dices: number[] = [], changes: number[] = [];
@@ -72,12 +74,17 @@ if (!values['skip-outputs']) {
           inter += p & q; sa += p; sb += q;
         }
         if (sa + sb) dices.push((2 * inter) / (sa + sb));
+        if (!eq) changed.push(`${name}: ${path.basename(file)} lung Dice ${sa + sb ? ((2 * inter) / (sa + sb)).toFixed(3) : 'n/a'}, found ${a.seg.found} -> ${b.seg.found}`);
         const ia = a.findings.involvement, ib = b.findings.involvement;
         if (ia !== null && ib !== null) changes.push(Math.abs(ia - ib));
         else if (ia !== ib) oneOnly++;
       }
     }
     console.log(`| ${name} | ${n} | ${identical} | ${foundChanged} | ${mean(dices).toFixed(4)} | ${Math.min(...dices).toFixed(3)} | ${mean(changes).toFixed(4)} | ${Math.max(0, ...changes).toFixed(3)} | ${oneOnly} | ${viewDiffers} |`);
+  }
+  if (values.list) {
+    console.log(`\nSlices whose outputs differ (${changed.length}):`);
+    for (const c of changed) console.log(`- ${c}`);
   }
 }
 

@@ -2,7 +2,7 @@
  * Where the outside-the-lungs audits' change of P(COVID) comes from (issue 10 item 7; docs/outside-audits.md).
  *
  *   node dist/bench/outside-decompose.js [--model models/default] [--split val] [--data DIR] [--every 1]
- *        [--variants outside-noise,outside-swap,marks-on-noncovid,marks-inside,marks-outside] [--json FILE]
+ *        [--variants outside-noise,outside-swap,marks-on-noncovid,marks-inside,marks-outside] [--json FILE] [--list]
  *
  * For every slice of the split and every variant of `covid-ct audit` (src/eval/audit.ts; marks-inside and
  * marks-outside are marks-on-noncovid's marks cut to the kept lung mask or to the rest), the slice is read four
@@ -14,10 +14,13 @@
  *   (c) both.
  * Also: the share of slices whose lung mask changes (Dice < 0.95 against the original's), slices that lose their
  * lungs, and P split into its parts (mean |d gate|, |d pattern|, and |dP| with only one part moved).
+ * --list names, per variant, the slices whose lung mask changes (Dice < 0.95): index, file, Dice, the settled
+ * threshold and the lungs kept (original -> variant), and |dP|, to look at (docs/lung-pair.md).
  * Nothing is fitted; no label is read except marks' "non-COVID only".
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import path from 'node:path';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
@@ -35,7 +38,7 @@ import type { GreyImage } from '../src/types.js';
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'models/default' }, split: { type: 'string', default: 'val' }, data: { type: 'string' },
-    every: { type: 'string', default: '1' }, variants: { type: 'string' }, json: { type: 'string' },
+    every: { type: 'string', default: '1' }, variants: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean' },
   },
 });
 if (values.split === 'test') throw new Error('this bench scores val (or train) only: the official test split is scored once, for the report');
@@ -66,7 +69,7 @@ async function read(img: GreyImage, seg: LungSegmentation): Promise<Parts> {
 
 const CONDITIONS = ['d', 'a', 'b', 'c'] as const;
 type Cond = typeof CONDITIONS[number];
-interface Row { i: number; dice: number; lost: boolean; base: Parts; cond: Record<Cond, Parts> }
+interface Row { i: number; dice: number; lost: boolean; base: Parts; cond: Record<Cond, Parts>; threshold: [number | undefined, number | undefined]; lungs: [number, number] }
 const rows: Record<string, Row[]> = Object.fromEntries(names.map((n) => [n, []]));
 const progress = new Progress(entries.length, 'outside-decompose');
 for (let i = 0; i < entries.length; i++) {
@@ -87,7 +90,7 @@ for (let i = 0; i < entries.length; i++) {
       b: await read(img1, withIntensityReference(seg1, ref0)),
       c: await read(img1, withIntensityReference(oracle, ref0)),
     };
-    rows[n].push({ i, dice: maskDice(seg0.labels, seg1.labels), lost: !seg1.found, base, cond });
+    rows[n].push({ i, dice: maskDice(seg0.labels, seg1.labels), lost: !seg1.found, base, cond, threshold: [seg0.threshold, seg1.threshold], lungs: [seg0.quality.components, seg1.quality.components] });
   }
   progress.tick(1);
 }
@@ -115,6 +118,17 @@ for (const n of names) {
     console.log(`| ${n} | ${c} | ${f(mean(r.map((x) => Math.abs(x.cond[c].gate - x.base.gate))))} | ${f(mean(r.map((x) => Math.abs(x.cond[c].pattern - x.base.pattern))))} | ` +
       `${f(mean(r.map((x) => Math.abs(x.base.gate * x.cond[c].pattern - x.base.p))))} | ${f(mean(r.map((x) => Math.abs(x.cond[c].gate * x.base.pattern - x.base.p))))} | ` +
       `${adp(r)} | ${good.length ? adp(good) : 'n/a'} (${good.length}) | ${bad.length ? adp(bad) : 'n/a'} (${bad.length}) |`);
+  }
+}
+if (values.list) {
+  for (const n of names) {
+    const moved = rows[n].filter((x) => x.dice < 0.95);
+    console.log(`\n${n}: ${moved.length} slices whose lung mask changes (Dice < 0.95)\n`);
+    console.log('| slice | file | Dice | threshold | lungs | abs dP |');
+    console.log('|---:|---|---:|---|---|---:|');
+    for (const x of moved) {
+      console.log(`| ${x.i} | ${path.basename(entries[x.i].path)} | ${x.dice.toFixed(3)} | ${x.threshold[0]} -> ${x.threshold[1]} | ${x.lungs[0]} -> ${x.lungs[1]} | ${f(Math.abs(x.cond.d.p - x.base.p))} |`);
+    }
   }
 }
 if (values.json) await writeFile(values.json, JSON.stringify({ model: values.model, split: values.split, files: entries.map((e) => e.path), rows }));

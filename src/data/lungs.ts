@@ -10,11 +10,12 @@
  *   three edges (air inside a white page margin) or enclosing other candidates (a ring) -> lung candidates:
  *   the other dark components that are large, thick (text, arrows, noise, table gaps are thin), not at the
  *   bottom (table), not hugging the outside air, and inside the body -> trachea/bronchi dropped (small,
- *   central, between the lungs) -> at most two lungs, each closed with a chamfer disc whose radius grows with
- *   its size and hole-filled, so that consolidations as bright as soft tissue stay lung. Without HU, the
- *   threshold is then refined on the lungs themselves: halfway between their parenchyma and the tissue 1-3 px
- *   around them, segmenting again until it settles (refine), so that what lies beyond the lungs' margin (noise,
- *   another slice's surroundings, marks, the table) does not move it (issue 10's outside-the-lungs audits).
+ *   central, between the lungs) -> at most two lungs, side by side at similar heights (lung-pair.ts), each closed
+ *   with a chamfer disc whose radius grows with its size and hole-filled, so that consolidations as bright as
+ *   soft tissue stay lung. Without HU, the threshold is then refined on the lungs themselves: halfway between
+ *   their parenchyma and the tissue 1-3 px around them, segmenting again until it settles (refine), so that what
+ *   lies beyond the lungs' margin (noise, another slice's surroundings, marks, the table) does not move it
+ *   (issue 10's outside-the-lungs audits).
  *
  * Lungs cut by a tight crop touch the border along a short stretch compared with their size; the outside air
  * touches it along most of the border. That ratio decides which border-touching dark regions may be lung.
@@ -25,9 +26,10 @@ import { histogramQuantile } from './histogram.js';
 import { ballRowLimits, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
 import { componentThickness, rowStarts, type ThicknessScratch } from './run-thickness.js';
 import { closeComponent, newClosingScratch, type ClosingScratch } from './run-closing.js';
+import { chooseLungPair, type Region } from './lung-pair.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v4-border2';
+export const LUNGS_VERSION = 'lungs-v5-pair';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
@@ -667,8 +669,15 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   const pieces = components(bodyRuns, w, 0, 0, w, h, scratch);
   let bodyId = 0, bodyArea = 0;
   for (const c of pieces) if (c.area > bodyArea) { bodyArea = c.area; bodyId = c.id; }
-  // The piece under each candidate's centroid, read before scratch is reused.
-  const pieceOf = cands.map((c) => scratch[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]);
+  // The piece holding each candidate, read at one of its own pixels (its first in raster order: the centroid of a
+  // crescent lies outside it, in what it wraps, which noise or another picture may have replaced), before scratch
+  // is reused.
+  const pixelOf = cands.map((c) => {
+    let i = c.y0 * w + c.x0;
+    while (comp[i] !== c.id) i++;
+    return i;
+  });
+  const pieceOf = pixelOf.map((i) => scratch[i]);
   // With one piece the body is already that piece.
   if (pieces.length !== 1) {
     body.fill(0);
@@ -682,7 +691,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   // largest piece then holds one lung only.
   const tissuePieces = new Set<number>();
   cands = cands.filter((c, k) => {
-    if (c.border > 0 || body[Math.round(c.sy / c.area) * w + Math.round(c.sx / c.area)]) return true;
+    if (c.border > 0 || body[pixelOf[k]]) return true;
     if (pieceOf[k] > 0 && pieces[pieceOf[k] - 1].area >= MIN_PIECE_FRACTION * bodyArea) { tissuePieces.add(pieceOf[k]); return true; }
     return false;
   });
@@ -710,6 +719,13 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const [a, b] = kept;
     const central = Math.abs(b.sx / b.area - w / 2) < 0.08 * w;
     if (b.area < 0.08 * a.area || (central && b.area < 0.3 * a.area)) kept = [a];
+  }
+  // Two lungs lie side by side at similar heights: when the two largest do not (a gas bubble under a lung, a lung
+  // in two stacked pieces, another picture's lung under ours), the largest pair that does, with nothing lung-sized
+  // between its two (lung-pair.ts).
+  if (kept.length === 2) {
+    const regions: Region[] = cands.map((c) => ({ area: c.area, cx: c.sx / c.area, cy: c.sy / c.area, x0: c.x0, y0: c.y0, x1: c.x1, y1: c.y1 }));
+    kept = chooseLungPair(regions, kept.map((c) => cands.indexOf(c)), w).map((k) => cands[k]);
   }
   // Two lungs that touch (anterior junction, partial volume) form one component across the midline: split it
   // at the thinnest column of its middle third when that column is much thinner than the fullest one.
