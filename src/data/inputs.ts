@@ -138,7 +138,9 @@ async function decodeNifti(name: string, bytes: Uint8Array, window: LungWindow, 
     if (!isNifti(volume)) return [{ name, error: 'a gzip file that holds no NIfTI volume (of compressed files, .nii.gz volumes are read; send slices as PNG, JPEG, TIFF or DICOM)' }];
   }
   const series = opaqueKey(`file:${name}`);
-  const slices = niftiSlices(volume, window, opts.maxTotalPixels ?? DEFAULT_MAX_TOTAL_PIXELS);
+  // Voxels are bounded before any slice is made: by the per-archive pixel limit and what the request has left.
+  const maxVoxels = Math.min(opts.maxTotalPixels ?? DEFAULT_MAX_TOTAL_PIXELS, opts.pixelBudget?.remaining ?? Infinity);
+  const slices = niftiSlices(volume, window, maxVoxels);
   return slices.map((s, k) => ({ name: `${name} [slice ${k + 1}]`, image: s.image, dicom: { series, position: s.position, frame: k + 1 } }));
 }
 

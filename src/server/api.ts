@@ -69,7 +69,7 @@ const PredictQuery = z.object({
 
 const Upload = z.instanceof(File).openapi({ type: 'string', format: 'binary' });
 const PredictForm = z.object({
-  files: z.union([Upload, z.array(Upload)]).openapi({ description: 'one or more PNG, JPEG or DICOM files, or a .zip of them (field repeated)' }),
+  files: z.union([Upload, z.array(Upload)]).openapi({ description: 'one or more PNG, JPEG, TIFF, DICOM or NIfTI (.nii, .nii.gz) files, or a .zip of them (field repeated)' }),
 });
 
 const SliceOrderSchema = z.object({

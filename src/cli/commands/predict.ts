@@ -15,7 +15,8 @@ export const predictCommand: Command = {
 Usage: covid-ct predict PATH... [--model DIR] [--format table|json|csv] [--window-width N] [--window-level N]
 
 Scores every image file given, walking folders recursively. The format is detected from the file's bytes
-(PNG, JPEG, DICOM or a zip of them), never its name, so DICOM files without an extension work too.
+(PNG, JPEG, TIFF, DICOM, a NIfTI volume, or a zip of them), never its name, so DICOM files without an extension
+work too. A NIfTI volume (.nii, .nii.gz, in HU) gives one row per axial slice ("ct.nii.gz [slice 3]") and a scan row.
 Each row: file, probability (P(COVID)), label (COVID or NonCOVID at the model's threshold), error.
 A multi-frame DICOM gives one row per frame ("scan.dcm [frame 3]"), a zip one row per image inside
 ("series.zip/IM0001"). A file that cannot be scored gets a row with the reason and the others go on.
