@@ -130,7 +130,10 @@ test('a CT-MD DICOM slice rebuilt as a 16-bit PNG of CT numbers reads byte for b
 test('TIFF: CT numbers (unsigned HU + 1024, signed HU) read as the PNG does; 8-bit grey and RGB as PNG; what is not read says why', async () => {
   const size = 128, hu = huPhantom(size);
   const expected = Uint8Array.from(hu, (v) => windowValue(v, DEFAULT_LUNG_WINDOW));
-  for (const [name, tif] of [['HU + 1024', tiffBytes(size, size, Uint16Array.from(hu, (v) => v + 1024))], ['signed HU', tiffBytes(size, size, hu, { signed: true })]] as const) {
+  for (const [name, tif] of [
+    ['HU + 1024', tiffBytes(size, size, Uint16Array.from(hu, (v) => v + 1024))], ['signed HU', tiffBytes(size, size, hu, { signed: true })],
+    ['32-bit HU + 1024', tiffBytes(size, size, Uint32Array.from(hu, (v) => v + 1024), { bits: 32 })], ['32-bit signed HU', tiffBytes(size, size, hu, { bits: 32, signed: true })],
+  ] as const) {
     const img = await decodeGrey(tif);
     assert.deepEqual(img.data, expected, name);
     assert.deepEqual(img.hu, huOfWindow(DEFAULT_LUNG_WINDOW), name);
@@ -149,7 +152,7 @@ test('TIFF: CT numbers (unsigned HU + 1024, signed HU) read as the PNG does; 8-b
   assert.ok((fromTiff.colourShare ?? 0) > 0.4, `half the picture red: ${fromTiff.colourShare}`);
   // Refused with what to do: several pages, floats, BigTIFF, a damaged file.
   await assert.rejects(decodeGrey(tiffBytes(size, size, hu, { signed: true, pages: 3 })), /a TIFF of 3 pages: one slice per file is read/);
-  await assert.rejects(decodeGrey(tiffBytes(size, size, hu, { bits: 32 })), /a TIFF of 32-bit floating-point samples: not supported/);
+  await assert.rejects(decodeGrey(tiffBytes(size, size, hu, { bits: 32, float: true })), /a TIFF of 32-bit floating-point samples: not supported/);
   const big = tiffBytes(size, size, hu, { signed: true });
   big[2] = 43;
   await assert.rejects(decodeGrey(big), /a BigTIFF image: not supported/);

@@ -163,21 +163,22 @@ export function huPhantom(size = 256): Int16Array {
 
 /**
  * A minimal uncompressed little-endian TIFF of one strip (`pages` copies of the picture chained), for the decoder's
- * tests: 8- or 16-bit integers (signed or not) or 32-bit floats, 1 or 3 samples per pixel.
+ * tests: 8-, 16- or 32-bit integers (signed or not) or 32-bit floats, 1 or 3 samples per pixel.
  */
-export function tiffBytes(width: number, height: number, samples: ArrayLike<number>, opts: { bits?: 8 | 16 | 32; signed?: boolean; channels?: 1 | 3; pages?: number } = {}): Uint8Array {
-  const { bits = 16, signed = false, channels = 1, pages = 1 } = opts;
+export function tiffBytes(width: number, height: number, samples: ArrayLike<number>, opts: { bits?: 8 | 16 | 32; signed?: boolean; float?: boolean; channels?: 1 | 3; pages?: number } = {}): Uint8Array {
+  const { bits = 16, signed = false, float = false, channels = 1, pages = 1 } = opts;
   const data = new Uint8Array(width * height * channels * (bits / 8));
   const dv = new DataView(data.buffer);
   for (let i = 0; i < samples.length; i++) {
     if (bits === 8) data[i] = samples[i];
     else if (bits === 16) (signed ? dv.setInt16(2 * i, samples[i], true) : dv.setUint16(2 * i, samples[i], true));
-    else dv.setFloat32(4 * i, samples[i], true);
+    else if (float) dv.setFloat32(4 * i, samples[i], true);
+    else (signed ? dv.setInt32(4 * i, samples[i], true) : dv.setUint32(4 * i, samples[i], true));
   }
   const entries = (dataOffset: number, bpsOffset: number): [number, number, number, number][] => [
     [256, 3, 1, width], [257, 3, 1, height], [258, 3, channels, channels === 1 ? bits : bpsOffset], [259, 3, 1, 1],
     [262, 3, 1, channels === 1 ? 1 : 2], [273, 4, 1, dataOffset], [277, 3, 1, channels], [278, 3, 1, height],
-    [279, 4, 1, data.length], [339, 3, 1, bits === 32 ? 3 : signed ? 2 : 1],
+    [279, 4, 1, data.length], [339, 3, 1, float ? 3 : signed ? 2 : 1],
   ];
   const ifdSize = 2 + 12 * 10 + 4, pageSize = ifdSize + 6 + data.length;
   const out = new Uint8Array(8 + pages * pageSize);

@@ -27,9 +27,9 @@ export interface DecodeOptions {
 /**
  * Decodes a PNG (1-16 bit; L, LA, RGB, RGBA, palette), a JPEG (baseline or progressive) or a one-page integer TIFF
  * into one 8-bit grey channel: alpha is dropped (COVID-CT has no transparent pixel, and dropping keeps RGBA equal to
- * its RGB), 16-bit grey goes through grey16.ts (CT numbers are read in HU through `opts.window`; other 16-bit
- * pictures keep their top byte or are stretched), other 16-bit is scaled to 8-bit, colour becomes luminance (grey pixels keep their value; libvips computes it in linear
- * light, so pure red is 127, not Rec.601's 76). Embedded ICC profiles and EXIF orientation are ignored, as PIL does.
+ * its RGB), 16- and 32-bit integer grey goes through grey16.ts (CT numbers are read in HU through `opts.window`;
+ * other such pictures keep their top byte or are stretched), other 16-bit is scaled to 8-bit, colour becomes
+ * luminance (grey pixels keep their value; libvips computes it in linear light, so pure red is 127, not Rec.601's 76). Embedded ICC profiles and EXIF orientation are ignored, as PIL does.
  * Throws ImageDecodeError for anything else and for truncated or corrupt files; the message names the problem,
  * not the file.
  */
@@ -63,14 +63,28 @@ export async function decodeGrey(bytes: Uint8Array, opts: DecodeOptions = {}): P
   let out: { data: Buffer; info: OutputInfo };
   let share: number | undefined;
   try {
-    if (grey && info.bitDepth === 16) {
-      // 16-bit grey: display picture, CT numbers or a narrow range, told apart by the values (grey16.ts). Signed
-      // samples (a TIFF of HU) are shifted by 32768 into the unsigned range, the coding grey16.ts knows.
-      const raw = await (info.signed ? load().linear(1, 32768) : load()).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
-      const { width, height, channels } = raw.info;
-      const bytes16 = raw.data.byteOffset % 2 === 0 ? raw.data : Buffer.from(raw.data);
-      const samples = new Uint16Array(bytes16.buffer, bytes16.byteOffset, bytes16.length >> 1);
-      const values = channels === 1 ? samples : samples.filter((_, i) => i % channels === 0);
+    if (grey && info.bitDepth >= 16) {
+      // 16-bit grey (or a TIFF's 32-bit integers): display picture, CT numbers or a narrow range, told apart by the
+      // values (grey16.ts). Signed samples (a TIFF of HU) are shifted by 32768 into the unsigned range, the coding
+      // grey16.ts knows; 32-bit samples are read as floats (libvips' grey16 would rescale them) and clipped to 16 bits.
+      const shift = info.signed ? 32768 : 0;
+      let values: Uint16Array, width: number, height: number;
+      if (info.bitDepth > 16) {
+        const raw = await load().toColourspace('b-w').raw({ depth: 'float' }).toBuffer({ resolveWithObject: true });
+        ({ width, height } = raw.info);
+        const f = new Float32Array(raw.data.buffer.slice(raw.data.byteOffset, raw.data.byteOffset + raw.data.length));
+        values = new Uint16Array(width * height);
+        for (let i = 0; i < values.length; i++) values[i] = Math.max(0, Math.min(65535, Math.round(f[i * raw.info.channels] + shift)));
+      } else {
+        const raw = await (info.signed ? load().linear(1, shift) : load()).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+        ({ width, height } = raw.info);
+        const bytes16 = raw.data.byteOffset % 2 === 0 ? raw.data : Buffer.from(raw.data);
+        const samples = new Uint16Array(bytes16.buffer, bytes16.byteOffset, bytes16.length >> 1);
+        values = raw.info.channels === 1 ? samples : samples.filter((_, i) => i % raw.info.channels === 0);
+      }
+      if (width !== info.width || height !== info.height || values.length !== width * height) {
+        throw new Error(`decodeGrey: sharp returned ${width}x${height} (${values.length} samples) for a ${info.width}x${info.height} image`);
+      }
       return greyOf16(values, width, height, opts.window).image;
     }
     if (!grey && info.bitDepth === 8 && (info.colourMode === 'RGB' || info.colourMode === 'RGBA')) {
