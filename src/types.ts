@@ -25,7 +25,7 @@ export interface GreyImage {
   width: number;
   height: number;
   data: Uint8Array;
-  /** Set when the grey levels are CT values through a known window (DICOM): their Hounsfield units. */
+  /** Set when the grey levels are CT values through a known window (DICOM, CT numbers, NIfTI): their Hounsfield units. */
   hu?: HuMapping;
   /**
    * Set when the source picture had colour: the share of its pixels that were strongly coloured (colour.ts).

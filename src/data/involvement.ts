@@ -136,25 +136,25 @@ function lungLowOf(seg: LungSegmentation, hu?: HuMapping): number {
   return intensityReference(seg)?.lungLow ?? 0;
 }
 
-/** The solid islands the lung mask encloses (enclosed-tissue.ts), or null when no tissue surrounds the lungs. */
-export function enclosedIslands(seg: LungSegmentation, hu?: HuMapping): Uint8Array | null {
-  const { width: W, height: H } = seg.analysis;
-  const win = islandsWindow(seg, hu);
-  if (!win) return null;
-  const { island, x0, y0, w, h } = win;
+/** An islands window placed on the W x H analysis grid (zero elsewhere). */
+function onGrid({ island, x0, y0, w, h }: IslandsWindow, W: number, H: number): Uint8Array {
   const out = new Uint8Array(W * H);
   for (let y = 0; y < h; y++) out.set(island.subarray(y * w, (y + 1) * w), (y0 + y) * W + x0);
   return out;
 }
 
+/** Islands found over a window of the analysis grid: the w x h mask at (x0, y0). */
+interface IslandsWindow { island: Uint8Array; x0: number; y0: number; w: number; h: number }
+
 /** islandsWindow's copies of the labels and the grey levels (fully written before they are read), reused. */
 let windowBuf = new Uint8Array(0);
 
 /**
- * enclosedIslands on its window only (the lungs' box grown by the ring): the w x h mask at (x0, y0) of the analysis
- * grid, or null. Nothing outside the window is an island.
+ * The solid islands the lung mask encloses (enclosed-tissue.ts), on a window only (the lungs' box grown by the
+ * ring): the w x h mask at (x0, y0) of the analysis grid, or null when no tissue surrounds the lungs. Nothing outside
+ * the window is an island.
  */
-function islandsWindow(seg: LungSegmentation, hu?: HuMapping): { island: Uint8Array; x0: number; y0: number; w: number; h: number } | null {
+function islandsWindow(seg: LungSegmentation, hu?: HuMapping): IslandsWindow | null {
   const { width: W, height: H, data } = seg.analysis;
   // Everything is read within the lungs' box grown by the ring (the same result as on the whole picture, whose
   // edge the window keeps where the box reaches it), at a fraction of the cost.
@@ -249,11 +249,7 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
       if (mask[i]) { inv++; if (data[i] >= hi) cons++; }
     }
   }
-  let islands: Uint8Array | null = null;
-  if (out && isl) {
-    islands = new Uint8Array(W * H);
-    for (let y = 0; y < isl.h; y++) islands.set(isl.island.subarray(y * isl.w, (y + 1) * isl.w), (isl.y0 + y) * W + isl.x0);
-  }
+  const islands = out && isl ? onGrid(isl, W, H) : null;
   return { fraction: inv / n, consolidation: cons / n, lungPixels: n, mask, islands, scale: hu ? 'hu' : 'calibrated', blur, vesselRadius: radius };
 }
 

@@ -29,11 +29,11 @@ export const BETWEEN_AREA = 0.5;
  * fraction of the pair's centroid distance of the pair's midline.
  */
 export const CENTRAL_BAND = 0.15;
-/** A lung of a pair is at least this fraction of the larger one's area (lungs.ts drops a second lung below it). */
+/** A lung of a pair is at least this fraction of the larger one's area (lungs.ts drops a second lung below it too). */
 export const MIN_PAIR_BALANCE = 0.08;
 /**
  * Nor is a region within this fraction of the image width of its centre and below CENTRAL_BALANCE of the other's
- * area a lung of a pair (the trachea: lungs.ts's rule for the second lung, the same numbers).
+ * area a lung of a pair (the trachea: lungs.ts's rule for the second lung reads the same constants).
  */
 export const CENTRAL_FRACTION = 0.08;
 export const CENTRAL_BALANCE = 0.3;

@@ -26,7 +26,7 @@ import { histogramQuantile } from './histogram.js';
 import { ballRowLimits, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
 import { componentThickness, rowStarts, type ThicknessScratch } from './run-thickness.js';
 import { closeComponent, newClosingScratch, type ClosingScratch } from './run-closing.js';
-import { chooseLungPair, type Region } from './lung-pair.js';
+import { CENTRAL_BALANCE, CENTRAL_FRACTION, MIN_PAIR_BALANCE, chooseLungPair, type Region } from './lung-pair.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v5-pair';
@@ -450,7 +450,7 @@ export function borderThreshold(seg: LungSegmentation): number | null {
   if (!seg.found || !seg.box) return null;
   const { width: W, height: H, data } = seg.analysis;
   const labels = seg.labels;
-  // Distances within the lungs' box grown by a margin beyond the ring only (LUNG_BAND_MARGIN >= RING_OUTER + 3) (a chamfer path to the nearest lung, or
+  // Distances within the lungs' box grown by a margin beyond the ring only (LUNG_BAND_MARGIN >= RING_OUTER + 3: a chamfer path to the nearest lung, or
   // non-lung, pixel stays within the box the two span, and the margin is all non-lung; nothing outside that window
   // is lung or ring). The 3-4 chamfer distance is 3 max(|dx|, |dy|) + min(|dx|, |dy|), so "within d px" is a ball of
   // a few rows (ballHalfWidths): per pixel, one read per row of the ball of the distance along that row to the
@@ -717,8 +717,8 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   kept = kept.slice(0, 2);
   if (kept.length === 2) {
     const [a, b] = kept;
-    const central = Math.abs(b.sx / b.area - w / 2) < 0.08 * w;
-    if (b.area < 0.08 * a.area || (central && b.area < 0.3 * a.area)) kept = [a];
+    const central = Math.abs(b.sx / b.area - w / 2) < CENTRAL_FRACTION * w;
+    if (b.area < MIN_PAIR_BALANCE * a.area || (central && b.area < CENTRAL_BALANCE * a.area)) kept = [a];
   }
   // Two lungs lie side by side at similar heights: when the two largest do not (a gas bubble under a lung, a lung
   // in two stacked pieces, another picture's lung under ours), the largest pair that does, with nothing lung-sized

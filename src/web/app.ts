@@ -5,6 +5,8 @@
  */
 import { scanHow, type ScanScore } from '../predict/series.js';
 import { analyseOnDevice, type Grey, type Preprocessing } from './on-device.js';
+import { isTiff } from '../data/tiff.js';
+import { isGzip, isNifti } from '../data/nifti.js';
 import { heatColour, slicePictureRgb } from '../explain/cam-overlay.js';
 import type { ReadingDesign } from '../model/reading.js';
 import { resample } from '../data/working-image.js';
@@ -420,10 +422,8 @@ async function analyseHere(files: File[]): Promise<void> {
       if (!isPng && !isJpeg) {
         const dicom = head.length >= 132 && String.fromCharCode(...head.slice(128, 132)) === 'DICM';
         const zip = head[0] === 0x50 && head[1] === 0x4b;
-        const tiff = (head[0] === 0x49 && head[1] === 0x49 && head[2] === 42) || (head[0] === 0x4d && head[1] === 0x4d && head[3] === 42);
-        if (tiff) throw new Error('TIFF files are read in server mode only: switch to "On this covid-ct server" (or save the slice as a PNG)');
-        const volume = (head[0] === 0x1f && head[1] === 0x8b) || (head.length >= 348 && new DataView(head.buffer, head.byteOffset).getInt32(0, true) === 348);
-        if (volume) throw new Error('NIfTI volumes (.nii, .nii.gz) are read in server mode only: switch to "On this covid-ct server"');
+        if (isTiff(head)) throw new Error('TIFF files are read in server mode only: switch to "On this covid-ct server" (or save the slice as a PNG)');
+        if (isGzip(head) || isNifti(head)) throw new Error('NIfTI volumes (.nii, .nii.gz) are read in server mode only: switch to "On this covid-ct server"');
         // The DICOM reader and its codecs (JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG: wasm, some 10 MB) run
         // on the server only; the page stays small and the device mode reads what the browser decodes itself.
         throw new Error(dicom || zip
