@@ -27,6 +27,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { decodeGrey } from '../src/data/decode.js';
+import { segmentLungs } from '../src/data/lungs.js';
+import { keptRegion } from '../src/data/lung-view.js';
 import { entriesOf, loadDataset } from '../src/data/dataset.js';
 import type { LungFindings } from '../src/data/involvement.js';
 import { loadEngine } from '../src/model/load-engine.js';
@@ -77,7 +79,49 @@ const VARIANTS: Variant[] = [
   { name: 'noise6', make: (b) => addNoise(b, 6) },
   { name: 'noise12', make: (b) => addNoise(b, 12) },
   { name: 'wide-fov', make: widerField },
+  { name: 'crop-body', make: (b) => cropBody(b, 0, 0) },
+  { name: 'crop-tight', make: (b) => cropBody(b, 0.1, 0.12) },
+  { name: 'figure', make: paperFigure },
+  { name: 'wide-window', make: (b) => mapGrey(b, (v) => 0.7 * v + 40) },
+  { name: 'gamma0.7', make: (b) => mapGrey(b, (v) => 255 * (v / 255) ** 0.7) },
+  { name: 'pre-segmented', make: preSegmented },
 ];
+
+/** As some public sets ship slices: the lungs only (the mask grown by 2 analysis px), everything else black. */
+async function preSegmented(bytes: Uint8Array): Promise<Uint8Array> {
+  const img = await decodeGrey(bytes);
+  const keep = keptRegion(segmentLungs(img), img.width, img.height, 2);
+  return u8(await rawPng({ ...img, data: img.data.map((v, i) => (keep[i] ? v : 0)) }));
+}
+
+/** The body's box: rows and columns where at least 5% of the pixels are brighter than grey 110 (air, grey in some lung windows, is darker). */
+function bodyBox(img: GreyImage): { x0: number; x1: number; y0: number; y1: number } {
+  const cols = new Array<number>(img.width).fill(0), rowsN = new Array<number>(img.height).fill(0);
+  for (let y = 0; y < img.height; y++) for (let x = 0; x < img.width; x++) if (img.data[y * img.width + x] > 110) { cols[x]++; rowsN[y]++; }
+  const first = (a: number[], n: number) => a.findIndex((c) => c > 0.05 * n);
+  const last = (a: number[], n: number) => a.length - 1 - [...a].reverse().findIndex((c) => c > 0.05 * n);
+  return { x0: first(cols, img.height), x1: last(cols, img.height), y0: first(rowsN, img.width), y1: last(rowsN, img.width) };
+}
+
+/** Cropped to the body's box, then further by fx of its width on each side and fy of its height (a tight crop: the
+ * chest wall cut, the lungs at the picture's edge, as in datasets cut from viewers). */
+async function cropBody(bytes: Uint8Array, fx: number, fy: number): Promise<Uint8Array> {
+  const img = await decodeGrey(bytes);
+  const b = bodyBox(img);
+  const w = b.x1 - b.x0 + 1, h = b.y1 - b.y0 + 1;
+  const left = b.x0 + Math.round(fx * w), top = b.y0 + Math.round(fy * h);
+  return u8(await sharp(await rawPng(img)).extract({ left, top, width: Math.round((1 - 2 * fx) * w), height: Math.round((1 - 2 * fy) * h) }).png().toBuffer());
+}
+
+/** A paper figure: the slice at 240 px wide, framed in white, a panel letter in the corner, JPEG quality 80. */
+async function paperFigure(bytes: Uint8Array): Promise<Uint8Array> {
+  const img = await decodeGrey(bytes);
+  const w = 240, h = Math.round((240 * img.height) / img.width);
+  const small = await sharp(await rawPng(img)).resize(w, h, { kernel: 'lanczos3' }).png().toBuffer();
+  const letter = `<svg width="${w}" height="${h}" xmlns="http://www.w3.org/2000/svg"><text x="8" y="26" font-family="sans-serif" font-size="22" font-weight="bold" fill="white">A</text></svg>`;
+  return u8(await sharp({ create: { width: w + 12, height: h + 12, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+    .composite([{ input: small, left: 6, top: 6 }, { input: Buffer.from(letter), left: 6, top: 6 }]).jpeg({ quality: 80 }).toBuffer());
+}
 
 /** A wider field of view: the slice shrunk to 60% (Lanczos) in a frame of air (grey 0) of its old size. */
 async function widerField(bytes: Uint8Array): Promise<Uint8Array> {
@@ -198,8 +242,8 @@ for (const c of candidates) {
   const res = results.get(c)!;
   const base = res.find((r) => r.variant === 'original')?.findings;
   console.log(`### candidate \`${c}\`\n`);
-  console.log('| variant | measured | involvement median COVID / CAP / normal | shift on normal (mean) | shift on all (mean) | involvement AUC vs rest | vs normal | pattern AUC | end-to-end slice AUC | patient AUC |');
-  console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| variant | measured | involvement median COVID / CAP / normal | shift on normal (mean) | shift on all (mean) | involvement AUC vs rest | vs normal | pattern AUC | end-to-end slice AUC | patient AUC | mean P COVID / CAP / normal |');
+  console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of res) {
     const inv = r.findings.map((f) => f?.involvement ?? null);
     const byDx = (dx: string) => median(inv.filter((v, i) => v !== null && rows[i].diagnosis === dx) as number[]);
@@ -217,10 +261,11 @@ for (const c of candidates) {
       const ps = patientScores(y, p, groups, DEFAULT_TOP_K);
       pat = f3(aucOrNull(ps.yTrue, ps.scores));
     }
+    const meanP = (dx: string) => (r.probability.every((p) => p !== null) ? f3(mean(rows.map((_, i) => i).filter((i) => rows[i].diagnosis === dx).map((i) => r.probability[i]!))) : 'n/a');
     console.log(`| ${r.variant} | ${inv.filter((v) => v !== null).length} | ${f3(byDx('COVID-19'))} / ${f3(byDx('CAP'))} / ${f3(byDx('Normal'))} | ` +
       `${r.variant === 'original' ? '' : signed(shift((i) => isNormal[i]))} | ${r.variant === 'original' ? '' : signed(shift(() => true))} | ` +
       `${f3(auc(score, () => true))} | ${f3(auc(score, (i) => y[i] === 1 || isNormal[i]))} | ` +
-      `${r.pattern.every((p) => p !== null) ? f3(aucOrNull(y, r.pattern as number[])) : 'n/a'} | ${e2e} | ${pat} |`);
+      `${r.pattern.every((p) => p !== null) ? f3(aucOrNull(y, r.pattern as number[])) : 'n/a'} | ${e2e} | ${pat} | ${meanP('COVID-19')} / ${meanP('CAP')} / ${meanP('Normal')} |`);
   }
   console.log('');
 }
