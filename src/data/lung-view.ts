@@ -11,6 +11,9 @@ import { intensityReference } from './involvement.js';
 import { dilate, maskToSize } from './morphology.js';
 import { resample } from './working-image.js';
 
+/** Names what the view shows in cache keys (with the segmentation's LUNGS_VERSION): bump when its pixels change. */
+export const LUNG_VIEW_VERSION = 'view-v2-body';
+
 export interface LungFraming {
   /** Margin around the lungs' box, as a fraction of its longer side. */
   margin: number;
@@ -54,6 +57,53 @@ export function keptRegion(seg: LungSegmentation, width: number, height: number,
 }
 
 /**
+ * What the view shows of the slice: the kept region (keptRegion), less a picture's own background. A set that ships
+ * its lungs already cut out puts them on flat black, which would reach the view as a dark ring round the lungs that
+ * no scan has. So a kept pixel outside the lungs is hidden when it is darker than the lungs' darkest tenth
+ * (`lungLow`) and flat (its kept 3 x 3 neighbours all hold its exact grey), or touches such a pixel with that grey. A scanner's pixels carry noise, so in a
+ * scan this leaves the rim (chest wall, mediastinum, airways) as it was; and it reads nothing beyond the kept region,
+ * so the outside audits see no new dependence (docs/lung-view-body.md).
+ */
+export function shownRegion(seg: LungSegmentation, source: GreyImage, radius: number): Uint8Array {
+  const { width: w, height: h, data } = source;
+  const keep = keptRegion(seg, w, h, radius);
+  const ref = seg.found ? intensityReference(seg) : null;
+  if (!ref) return keep;
+  const lung = maskToSize(seg.labels, seg.analysis.width, seg.analysis.height, w, h);
+  const hide: number[] = [];
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x, v = data[i];
+      if (!keep[i] || lung[i] || v >= ref.lungLow) continue;
+      let flat = true;
+      for (let dy = -1; dy <= 1 && flat; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= h) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx, j = yy * w + xx;
+          if (xx >= 0 && xx < w && keep[j] && data[j] !== v) { flat = false; break; }
+        }
+      }
+      if (flat) hide.push(i);
+    }
+  }
+  // The background's edge pixels (next to the lungs' rim) are not flat themselves: the flat area takes in the kept
+  // pixels of its exact grey that touch it.
+  for (const i of hide) keep[i] = 2;
+  for (let k = 0; k < hide.length; k++) {
+    const i = hide[k], x = i % w, y = (i - x) / w;
+    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+      const xx = x + dx, yy = y + dy, j = yy * w + xx;
+      if (xx < 0 || xx >= w || yy < 0 || yy >= h || keep[j] !== 1 || lung[j] || data[j] !== data[i]) continue;
+      keep[j] = 2;
+      hide.push(j);
+    }
+  }
+  for (const i of hide) keep[i] = 0;
+  return keep;
+}
+
+/**
  * The lungs-only square (see lungViewRegion), cut from `source`, the slice that `seg` segmented. Its pixels inside
  * the kept region (keptRegion: the lung mask dilated by framing.dilate) are put on the calibrated scale, every
  * other pixel set to the soft-tissue grey, and only then is the square resampled to analysis pixels: so the
@@ -76,7 +126,7 @@ export function lungView(seg: LungSegmentation, source: GreyImage, framing: Lung
   const X0 = ox * sx, Y0 = oy * sy, SW = side * sx, SH = side * sy;
   const cx0 = Math.floor(X0), cy0 = Math.floor(Y0);
   const cw = Math.ceil(X0 + SW) - cx0, ch = Math.ceil(Y0 + SH) - cy0;
-  const keep = keptRegion(seg, w, h, framing.dilate);
+  const keep = shownRegion(seg, source, framing.dilate);
   const gain = (framing.tissueGrey - framing.lungGrey) / (ref.softTissue - ref.lungLow);
   const canvas = new Uint8Array(cw * ch).fill(framing.tissueGrey);
   for (let y = Math.max(0, cy0); y < Math.min(h, cy0 + ch); y++) {

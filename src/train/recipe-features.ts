@@ -11,6 +11,7 @@ import type { Backbone } from '../model/backbone.js';
 import { readAndDecodeGrey } from '../data/decode.js';
 import { WORKING_IMAGE_VERSION } from '../data/working-image.js';
 import { LUNGS_VERSION } from '../data/lungs.js';
+import { LUNG_VIEW_VERSION } from '../data/lung-view.js';
 import { INVOLVEMENT_VERSION } from '../data/involvement.js';
 import type { LungFraming } from '../data/lung-view.js';
 import { extractFeatures, TTA_PLAN, type ImageSource, type ViewPlan } from './features.js';
@@ -68,7 +69,7 @@ export async function recipeFeatures(run: RecipeFeatureRun, entries: DatasetEntr
   const fingerprint = JSON.stringify({
     v: 1, resampler: WORKING_IMAGE_VERSION, ...run.key,
     inputSize: recipe.inputSize, workingSize: recipe.workingSize, fit: recipe.fit, ...bandLimit, plan,
-    ...(recipe.lungs ? { lungs: recipe.lungs, segmentation: LUNGS_VERSION, calibration: INVOLVEMENT_VERSION } : {}),
+    ...(recipe.lungs ? { lungs: recipe.lungs, segmentation: LUNGS_VERSION, view: LUNG_VIEW_VERSION, calibration: INVOLVEMENT_VERSION } : {}),
     // Downscaled views made before the one-channel fix (docs/robustness-experiments.md) must not be reused.
     ...(recipe.rescaleProbability > 0 ? { rescaler: 'grey-v2' } : {}),
   });
