@@ -9,10 +9,11 @@ import path from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import sharp from 'sharp';
-import { fillValue, occlusionPlan, occludedViews, occlusionMap, onChangedPixels, mapMethodFor } from '../src/explain/lung-evidence.js';
+import { fillValue, occlusionPlan, occludedViews, occlusionMap, onChangedPixels, mapMethodFor, readingMap, cellCounts } from '../src/explain/lung-evidence.js';
+import { gateOf } from '../src/model/reading.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { camRegion, mapToImage } from '../src/explain/cam-overlay.js';
-import { keptRegion } from '../src/data/lung-view.js';
+import { keptRegion, lungViewRegion } from '../src/data/lung-view.js';
 import { legendBox } from '../src/explain/heatmap.js';
 import { lungPhantom, REPO, runCli } from './helpers.js';
 
@@ -51,7 +52,38 @@ test('occlusion map: the mean logit drop over the two views on hidden cells, 0 e
   assert.throws(() => occlusionMap(plan, [2, 4], [1]), /1 logits for 1 cells x 2 views/);
 });
 
-test('shipped default on a phantom: a hidden fill cell changes nothing; each cell\'s value is the logit drop of hiding it', async () => {
+test('reading map: the drop of P = gate x pattern when a cell is hidden from both stages', () => {
+  const views = tinyViews();
+  const plan = occlusionPlan(views, 16, 4, FILL);
+  const sig = (z: number) => 1 / (1 + Math.exp(-z));
+  // 10 measured lung pixels, 4 involved, 3 and 2 of them in cell 5; gate = the share itself.
+  const lung = new Float64Array(16), involved = new Float64Array(16);
+  lung[5] = 3; involved[5] = 2;
+  const map = readingMap(plan, [0, 0], [-1, -1], (f) => f, { lungPixels: 10, involvedPixels: 4, lung, involved });
+  const p = 0.4 * sig(0), hidden = (2 / 7) * sig(-1);
+  assert.ok(Math.abs(map[5] - (p - hidden)) < 1e-6, `${map[5]} vs ${p - hidden}`);
+  assert.equal(map.reduce((s, v) => s + Math.abs(v), 0), map[5], 'only the planned cell');
+  // Hiding a cell with no involved lung raises the share: the gate's part of the drop is then negative.
+  involved[5] = 0;
+  const map2 = readingMap(plan, [0, 0], [0, 0], (f) => f, { lungPixels: 10, involvedPixels: 4, lung, involved });
+  assert.ok(Math.abs(map2[5] - (0.4 - 4 / 7) * 0.5) < 1e-6);
+});
+
+test('cell counts: each measured lung pixel in the cell of the view that shows it', () => {
+  const plan = { grid: 4, size: 16, fill: FILL, cells: [], views: 2 };
+  // An 8 x 8 analysis grid; the view square is its rows and columns 2..5 (side 4): one analysis px per cell.
+  const W = 8, measured = new Uint8Array(64), mask = new Uint8Array(64);
+  measured[2 * W + 2] = 1; measured[5 * W + 5] = 1; measured[5 * W + 4] = 1; mask[5 * W + 5] = 1; measured[0] = 1;
+  const inv = { fraction: 0.25, consolidation: 0, lungPixels: 4, mask, measured, islands: null, scale: 'calibrated' as const, blur: 0, vesselRadius: 1 };
+  const { lung, involved } = cellCounts(plan, { x0: 2, y0: 2, side: 4 }, inv, W);
+  assert.equal(lung[0], 1);
+  assert.equal(lung[15], 1);
+  assert.equal(lung[14], 1);
+  assert.equal(involved[15], 1);
+  assert.equal(lung.reduce((a, b) => a + b, 0), 3, 'a pixel outside the square belongs to no cell');
+});
+
+test('shipped default on a phantom: a hidden fill cell changes nothing; each cell\'s value is the drop of P when it is hidden from the pattern and the gate', async () => {
   const engine = await OnnxClassifier.load(path.join(REPO, 'models/default'));
   try {
     const [prepared] = await engine.prepare([lungPhantom(384, true)]);
@@ -77,16 +109,28 @@ test('shipped default on a phantom: a hidden fill cell changes nothing; each cel
     // The value of a cell is drawn on its slice pixels of view 0: none on a cell without lung.
     const cellOf = (i: number) => Math.floor(Math.floor(i / size) / step) * G + Math.floor((i % size) / step);
     for (let i = 0; i < cam.values.length; i++) if (outside.includes(cellOf(i))) assert.equal(cam.values[i], 0);
-    let checked = 0;
-    for (const c of plan.cells) {
+    // P as read (the default reads two views), and the involvement it was read from, per cell of the view.
+    const sig = (z: number) => 1 / (1 + Math.exp(-z));
+    const gate = (f: number) => gateOf(f, engine.json.reading!.gate);
+    const inv = prepared.lungs.involvement!, seg = prepared.lungs.seg;
+    const P = gate(inv.fraction) * (sig(base.logits[0]) + sig(base.logits[1])) / 2;
+    const { probability } = (await engine.explainPrepared(prepared, { method: 'cam' })).reading;
+    assert.ok(Math.abs(probability - P) < 1e-6, `the reading's P ${probability} vs ${P}`);
+    const counts = cellCounts(plan, lungViewRegion(seg, engine.json.preprocessing.lungs)!, inv, seg.analysis.width);
+    assert.equal(counts.lung.reduce((a, b) => a + b, 0), inv.lungPixels, 'every measured lung pixel lies in a cell');
+    assert.ok(counts.involved.reduce((a, b) => a + b, 0) > 0, 'the phantom\'s ground glass is involved');
+    let checked = 0, involvedChecked = 0;
+    for (const c of [...plan.cells].sort((a, b) => counts.involved[b] - counts.involved[a])) {
       const at = Array.from(views[0].keys()).find((i) => cellOf(i) === c && Math.abs(views[0][i] - FILL) > 1e-5);
       if (at === undefined) continue; // the cell holds lung only in the mirror
       const run = await engine.runViews(hide(c));
-      const drop = (base.logits[0] - run.logits[0] + base.logits[1] - run.logits[1]) / 2;
-      assert.ok(Math.abs(cam.values[at] - drop) < 1e-4, `cell ${c}: map ${cam.values[at]} vs drop ${drop}`);
-      if (++checked === 3) break;
+      const n = inv.lungPixels - counts.lung[c], share = (Math.round(inv.fraction * inv.lungPixels) - counts.involved[c]) / n;
+      const drop = P - gate(share) * (sig(run.logits[0]) + sig(run.logits[1])) / 2;
+      assert.ok(Math.abs(cam.values[at] - drop) < 1e-5, `cell ${c}: map ${cam.values[at]} vs drop ${drop}`);
+      if (counts.involved[c] > 0) involvedChecked++;
+      if (++checked >= 3 && involvedChecked > 0) break;
     }
-    assert.equal(checked, 3);
+    assert.ok(checked >= 3 && involvedChecked > 0, `${checked} cells checked, ${involvedChecked} with involved lung`);
     assert.ok(cam.values.some((v) => Math.abs(v) > 1e-3), 'the map is not all zero');
   } finally {
     engine.dispose();

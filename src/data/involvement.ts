@@ -77,6 +77,8 @@ export interface Involvement {
   lungPixels: number;
   /** 1 where involved, on the analysis grid. */
   mask: Uint8Array;
+  /** 1 on the lung pixels the fraction was measured on (`lungPixels` of them), on the analysis grid. */
+  measured: Uint8Array;
   /** 1 on the organ domes the lung mask encloses (enclosed-tissue.ts), left out of the lung here; null when none. */
   islands: Uint8Array | null;
   scale: 'hu' | 'calibrated';
@@ -226,12 +228,13 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   const isl = islandsWindow(seg, hu);
   const out = isl && anySet(isl.island) ? dilate(isl.island, isl.w, isl.h, ENCLOSED_TISSUE.rim) : null;
   const ox = isl?.x0 ?? 0, oy = isl?.y0 ?? 0, ow = isl?.w ?? 0;
-  const mask = new Uint8Array(W * H);
+  const mask = new Uint8Array(W * H), measured = new Uint8Array(W * H);
   let n = 0, inv = 0, cons = 0;
   for (let y = box.y0; y < box.y1; y++) {
     for (let i = y * W + box.x0, end = y * W + box.x1, o = (y - oy) * ow + box.x0 - ox; i < end; i++, o++) {
       if (!core[i] || out?.[o]) continue;
       n++;
+      measured[i] = 1;
       if (data[i] >= lo) { mask[i] = 1; inv++; if (data[i] >= hi) cons++; }
     }
   }
@@ -250,7 +253,7 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
     }
   }
   const islands = out && isl ? onGrid(isl, W, H) : null;
-  return { fraction: inv / n, consolidation: cons / n, lungPixels: n, mask, islands, scale: hu ? 'hu' : 'calibrated', blur, vesselRadius: radius };
+  return { fraction: inv / n, consolidation: cons / n, lungPixels: n, mask, measured, islands, scale: hu ? 'hu' : 'calibrated', blur, vesselRadius: radius };
 }
 
 /** What the lung stages found in one slice, reduced to what a reading needs. */

@@ -12,9 +12,16 @@
  * it hides the slice, and the drop of the logit is that cell's value (mean over the identity view and its mirror,
  * the views the CAM used, with the mirrored cell hidden in the mirror). A cell that is fill already cannot change
  * the input, so its value is 0 by measurement, not by a mask. Positive = hiding that lung patch lowers P(COVID).
+ *
+ * A model with a reading design reads P = gate x pattern, and its gate (P(involvement present), from the involved
+ * share of the lung) depends on the lung's pixels too. Its map hides each cell from both stages: the pattern sees
+ * the cell as fill, and the gate is read again with the cell's lung pixels left out of the measurement (its
+ * involved pixels and its measured lung both). A cell's value is then the drop of P itself. So the map explains
+ * the verdict the user sees, not the pattern model alone (docs/explain-maps.md).
  */
 import type { LungSegmentation } from '../data/lungs.js';
-import { lungViewRegion, type LungFraming } from '../data/lung-view.js';
+import type { Involvement } from '../data/involvement.js';
+import { lungViewRegion, type LungFraming, type LungViewRegion } from '../data/lung-view.js';
 
 /** An occlusion plan: which cells of a grid x grid tiling of the size x size views are hidden, one at a time. */
 export interface OcclusionPlan {
@@ -101,6 +108,85 @@ export function occlusionMap(plan: OcclusionPlan, base: ArrayLike<number>, occlu
   return map;
 }
 
+/** The gate of a reading design, and what it was read from, for readingMap. */
+export interface GateEvidence {
+  /** P(involvement present) of an involved share of the lung (reading.ts' gateOf with the model's design). */
+  present: (fraction: number) => number;
+  involvement: Involvement;
+  seg: LungSegmentation;
+  framing: LungFraming;
+}
+
+/**
+ * The gate evidence of a slice, or undefined when its P has no gate to explain (a whole-slice model, or no
+ * involvement measured: then P is the pattern's, or 0, and the map is the logit's drop).
+ */
+export function gateEvidence(
+  gate: ((fraction: number) => number) | undefined, lungs: { seg: LungSegmentation; involvement: Involvement | null }, framing: LungFraming | undefined,
+): GateEvidence | undefined {
+  return gate && framing && lungs.involvement ? { present: gate, involvement: lungs.involvement, seg: lungs.seg, framing } : undefined;
+}
+
+/**
+ * Per cell of the plan's grid: the measured lung pixels and the involved ones (involvement.ts, analysis grid) in the
+ * part of the slice that cell of the identity view shows (its mirror cell shows the same part). A pixel belongs to
+ * the cell its centre falls in.
+ */
+export function cellCounts(plan: OcclusionPlan, region: LungViewRegion, inv: Involvement, W: number): { lung: Float64Array; involved: Float64Array } {
+  const { grid, size } = plan;
+  const lung = new Float64Array(grid * grid), involved = new Float64Array(grid * grid);
+  const per = (size / grid) * (region.side / size); // analysis px per cell
+  const H = inv.measured.length / W;
+  for (let y = Math.max(0, region.y0); y < Math.min(H, region.y0 + region.side); y++) {
+    const gy = Math.floor((y + 0.5 - region.y0) / per);
+    if (gy < 0 || gy >= grid) continue;
+    for (let x = Math.max(0, region.x0); x < Math.min(W, region.x0 + region.side); x++) {
+      const i = y * W + x;
+      if (!inv.measured[i]) continue;
+      const gx = Math.floor((x + 0.5 - region.x0) / per);
+      if (gx < 0 || gx >= grid) continue;
+      lung[gy * grid + gx]++;
+      if (inv.mask[i]) involved[gy * grid + gx]++;
+    }
+  }
+  return { lung, involved };
+}
+
+const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+
+/** Involvement's counts per cell of the grid (cellCounts), and the slice's totals. */
+export interface CellInvolvement { lungPixels: number; involvedPixels: number; lung: Float64Array; involved: Float64Array }
+
+/** The counts of a slice's gate evidence on the plan's grid (null when the view shows no lungs region). */
+export function cellInvolvement(plan: OcclusionPlan, gate: GateEvidence): CellInvolvement | null {
+  const region = lungViewRegion(gate.seg, gate.framing);
+  if (!region) return null;
+  const { lungPixels, fraction } = gate.involvement;
+  return { lungPixels, involvedPixels: Math.round(fraction * lungPixels), ...cellCounts(plan, region, gate.involvement, gate.seg.analysis.width) };
+}
+
+/**
+ * The reading's occlusion map: for each planned cell, P - P' where P = present(share) x pattern as read (pattern =
+ * the mean sigmoid of the used views' logits, share = involvedPixels / lungPixels) and P' the same with the cell
+ * hidden from both stages (pattern: the occluded views' logits; share: the cell's measured and involved pixels
+ * left out). 0 on cells that hold only fill.
+ */
+export function readingMap(plan: OcclusionPlan, base: ArrayLike<number>, occluded: ArrayLike<number>, present: (share: number) => number, counts: CellInvolvement): Float32Array {
+  const { grid, cells, views } = plan;
+  if (occluded.length !== cells.length * views) throw new Error(`occlusion: ${occluded.length} logits for ${cells.length} cells x ${views} views`);
+  const share = (inv: number, n: number) => (n > 0 ? inv / n : 0);
+  let pattern = 0;
+  for (let v = 0; v < views; v++) pattern += sigmoid(base[v]) / views;
+  const p = present(share(counts.involvedPixels, counts.lungPixels)) * pattern;
+  const map = new Float32Array(grid * grid);
+  cells.forEach((c, k) => {
+    let hidden = 0;
+    for (let v = 0; v < views; v++) hidden += sigmoid(occluded[k * views + v]) / views;
+    map[c] = p - present(share(counts.involvedPixels - counts.involved[c], counts.lungPixels - counts.lung[c])) * hidden;
+  });
+  return map;
+}
+
 /**
  * The map on the view's own pixels (size x size): each slice pixel of view 0 (not at the fill) takes its cell's
  * value, fill pixels 0. The drop of a cell was caused by changing exactly those pixels (the fill ones were not
@@ -150,15 +236,17 @@ export function mapMethodFor(preprocessing: { lungs?: LungFraming }, seg: LungSe
 /**
  * The occlusion map of a lungs view, the same in Node and in the browser: `views` the slice's views (identity,
  * mirror, ...), `base` the logits of its first two, `logitsOf` runs the model on views and returns their logits
- * (the engine's or onnxruntime-web's). Returns the map on the view's pixels (grid = view size): each cell's drop
- * drawn on the pixels hiding it changed.
+ * (the engine's or onnxruntime-web's); `gate` for a model with a reading design whose involvement was measured
+ * (the drop of P, readingMap), else the drop of the logit. Returns the map on the view's pixels (grid = view
+ * size): each cell's drop drawn on the pixels hiding it changed.
  */
 export async function occlusionEvidence(
   views: Float32Array[], base: ArrayLike<number>, size: number, lungs: LungFraming,
-  logitsOf: (views: Float32Array[]) => Promise<ArrayLike<number>>,
+  logitsOf: (views: Float32Array[]) => Promise<ArrayLike<number>>, gate?: GateEvidence,
 ): Promise<{ grid: number; values: Float32Array }> {
   const plan = occlusionPlan(views, size, OCCLUSION_GRID, fillValue(lungs.tissueGrey));
   const occluded = plan.cells.length ? await logitsOf(occludedViews(views, plan)) : new Float64Array(0);
-  const cells = occlusionMap(plan, base, occluded);
+  const counts = gate ? cellInvolvement(plan, gate) : null;
+  const cells = gate && counts ? readingMap(plan, base, occluded, gate.present, counts) : occlusionMap(plan, base, occluded);
   return { grid: size, values: onChangedPixels(plan, cells, views[0]) };
 }

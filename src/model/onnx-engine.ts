@@ -11,12 +11,12 @@ import { loadModel, type LoadedModel, type ModelJson } from './model-files.js';
 import { exportOnnx } from './onnx-export.js';
 import { readOnnxGraph } from './onnx-proto.js';
 import { EngineBase, prepareSlice, type PreparedSlice } from './engine.js';
-import { readSlice, type SliceReading } from './reading.js';
+import { gateOf, readSlice, type SliceReading } from './reading.js';
 import { sigmoid } from './head.js';
 import { oodDistance, type OodModel } from './ood.js';
 import { UserError } from '../util/errors.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
-import { logitsOfCams, mapMethodFor, occlusionEvidence, type MapMethod } from '../explain/lung-evidence.js';
+import { gateEvidence, logitsOfCams, mapMethodFor, occlusionEvidence, type MapMethod } from '../explain/lung-evidence.js';
 
 export const ONNX_FILE = 'model.onnx';
 
@@ -159,7 +159,9 @@ export class OnnxClassifier extends EngineBase {
     const reading = readSlice(pattern, prepared.lungs.findings, this.threshold, this.json.reading, distance);
     const chosen = how.method ?? (how.skipNotCT && reading.label === 'NotCT' ? 'cam' : mapMethodFor(this.json.preprocessing, prepared.lungs.seg));
     if (chosen === 'occlusion' && this.json.preprocessing.lungs) {
-      const map = await occlusionEvidence(views, logits, this.json.backbone.inputSize, this.json.preprocessing.lungs, async (v) => (await this.runViews(v)).logits);
+      const design = this.json.reading;
+      const gate = gateEvidence(design && ((f: number) => gateOf(f, design.gate)), prepared.lungs, this.json.preprocessing.lungs);
+      const map = await occlusionEvidence(views, logits, this.json.backbone.inputSize, this.json.preprocessing.lungs, async (v) => (await this.runViews(v)).logits, gate);
       return { reading, cam: { grid: map.grid, values: map.values, method: chosen } };
     }
     return { reading, cam: { grid, values: meanViewMap(cams, grid, views.length), method: 'cam' } };

@@ -8,7 +8,7 @@ import { renderView } from '../data/render-view.js';
 import { TTA_PLAN, viewSpecs } from '../data/view-plan.js';
 import { workingImage, type WorkingFit } from '../data/working-image.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
-import { logitsOfCams, mapMethodFor, occlusionEvidence, type MapMethod } from '../explain/lung-evidence.js';
+import { gateEvidence, logitsOfCams, mapMethodFor, occlusionEvidence, type GateEvidence, type MapMethod } from '../explain/lung-evidence.js';
 import { gaussianBlur } from '../data/band-limit.js';
 import { findLungs } from '../data/involvement.js';
 import { colourShare } from '../data/colour.js';
@@ -17,7 +17,7 @@ import { decodePng16, png16Header } from '../data/png16.js';
 import type { LungWindow } from '../data/window.js';
 import type { HuMapping } from '../types.js';
 import { lungView, type LungFraming } from '../data/lung-view.js';
-import { readSlice, type ReadingDesign, type SliceReading } from '../model/reading.js';
+import { gateOf, readSlice, type ReadingDesign, type SliceReading } from '../model/reading.js';
 import { oodDistance, unpackOod, type OodDesign, type OodModel } from '../model/ood.js';
 
 interface OrtTensor { data: Float32Array; dims: readonly number[] }
@@ -114,12 +114,12 @@ export async function runViews(views: Float32Array[], inputSize: number): Promis
  * The map of evidence the heatmap shows, as the server's (onnx-engine.ts): for a lungs view the occlusion map
  * (lung-evidence.ts; one more batch of views through the model), else the CAM already computed.
  */
-export async function evidenceMap(views: Float32Array[], run: { grid: number; cam: Float32Array; logits: Float64Array }, p: Preprocessing, method: MapMethod): Promise<{ grid: number; cam: Float32Array }> {
+export async function evidenceMap(views: Float32Array[], run: { grid: number; cam: Float32Array; logits: Float64Array }, p: Preprocessing, method: MapMethod, gate?: GateEvidence): Promise<{ grid: number; cam: Float32Array }> {
   if (method !== 'occlusion' || !p.lungs) return { grid: run.grid, cam: run.cam };
   const map = await occlusionEvidence(views, run.logits, p.inputSize, p.lungs, async (v) => {
     const r = await runChunks(v, p.inputSize);
     return logitsOfCams(r.cams, r.grid, v.length);
-  });
+  }, gate);
   return { grid: map.grid, cam: map.values };
 }
 
@@ -180,12 +180,14 @@ export async function analyseOnDevice(file: Blob, m: DeviceModel, window?: LungW
   const views = viewsOf(grey, m.preprocessing, lungs.seg);
   const { features, logits, ...run } = await runViews(views, m.preprocessing.inputSize);
   // The same not-CT distance as the server (engine.ts): on the identity view's features.
-  const design = m.reading?.ood;
-  const distance = design && features ? oodDistance(await loadOod(design), features) : undefined;
+  const ood = m.reading?.ood;
+  const distance = ood && features ? oodDistance(await loadOod(ood), features) : undefined;
   const reading: SliceReading = readSlice(run.probability, lungs.findings, m.threshold, m.reading, distance);
   // The map of evidence on request, once: a lungs model's occlusion runs ~80 more views (about a second here),
   // which a user who never opens a heatmap should not wait for.
   let made: Promise<{ grid: number; cam: Float32Array }> | undefined;
-  const map = () => (made ??= evidenceMap(views, { ...run, logits }, m.preprocessing, mapMethodFor(m.preprocessing, lungs.seg)));
+  const design = m.reading;
+  const gate = gateEvidence(design && ((f: number) => gateOf(f, design.gate)), lungs, m.preprocessing.lungs);
+  const map = () => (made ??= evidenceMap(views, { ...run, logits }, m.preprocessing, mapMethodFor(m.preprocessing, lungs.seg), gate));
   return { grey, lungs, reading, probability: reading.probability, map };
 }
