@@ -85,6 +85,14 @@ const VARIANTS: Variant[] = [
   { name: 'wide-window', make: (b) => mapGrey(b, (v) => 0.7 * v + 40) },
   { name: 'gamma0.7', make: (b) => mapGrey(b, (v) => 255 * (v / 255) ** 0.7) },
   { name: 'pre-segmented', make: preSegmented },
+  {
+    name: 'double', make: async (b) => {
+      const m = await sharp(b).metadata();
+      return u8(await sharp(b).resize(m.width! * 2, m.height! * 2, { fit: 'fill', kernel: 'lanczos3' }).png().toBuffer());
+    },
+  },
+  { name: 'upside-down', make: async (b) => u8(await sharp(b).flip().png().toBuffer()) },
+  { name: 'rotated90', make: async (b) => u8(await sharp(b).rotate(90).png().toBuffer()) },
 ];
 
 /** As some public sets ship slices: the lungs only (the mask grown by 2 analysis px), everything else black. */
