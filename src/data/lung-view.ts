@@ -60,9 +60,9 @@ export function keptRegion(seg: LungSegmentation, width: number, height: number,
  * What the view shows of the slice: the kept region (keptRegion), less a picture's own background. A set that ships
  * its lungs already cut out puts them on flat black, which would reach the view as a dark ring round the lungs that
  * no scan has. So a kept pixel outside the lungs is hidden when it is darker than the lungs' darkest tenth
- * (`lungLow`) and flat (its kept 3 x 3 neighbours all hold its exact grey), or touches such a pixel with that grey. A scanner's pixels carry noise, so in a
- * scan this leaves the rim (chest wall, mediastinum, airways) as it was; and it reads nothing beyond the kept region,
- * so the outside audits see no new dependence (docs/lung-view-body.md).
+ * (`lungLow`) and flat (its kept 3 x 3 neighbours all hold its exact grey), or touches such a pixel with that grey.
+ * A scanner's pixels carry noise, so in a scan this leaves the rim (chest wall, mediastinum, airways) as it was; and
+ * it reads nothing beyond the kept region, so the outside audits see no new dependence (docs/lung-view-body.md).
  */
 export function shownRegion(seg: LungSegmentation, source: GreyImage, radius: number): Uint8Array {
   const { width: w, height: h, data } = source;

@@ -22,6 +22,7 @@
 import type { LungSegmentation } from '../data/lungs.js';
 import type { Involvement } from '../data/involvement.js';
 import { lungViewRegion, type LungFraming, type LungViewRegion } from '../data/lung-view.js';
+import { sigmoid } from '../model/head.js';
 
 /** An occlusion plan: which cells of a grid x grid tiling of the size x size views are hidden, one at a time. */
 export interface OcclusionPlan {
@@ -151,8 +152,6 @@ export function cellCounts(plan: OcclusionPlan, region: LungViewRegion, inv: Inv
   }
   return { lung, involved };
 }
-
-const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
 /** Involvement's counts per cell of the grid (cellCounts), and the slice's totals. */
 export interface CellInvolvement { lungPixels: number; involvedPixels: number; lung: Float64Array; involved: Float64Array }
