@@ -29,7 +29,8 @@ export interface DecodeOptions {
  * into one 8-bit grey channel: alpha is dropped (COVID-CT has no transparent pixel, and dropping keeps RGBA equal to
  * its RGB), 16- and 32-bit integer grey goes through grey16.ts (CT numbers are read in HU through `opts.window`;
  * other such pictures keep their top byte or are stretched), other 16-bit is scaled to 8-bit, colour becomes
- * luminance (grey pixels keep their value; libvips computes it in linear light, so pure red is 127, not Rec.601's 76). Embedded ICC profiles and EXIF orientation are ignored, as PIL does.
+ * luminance (grey pixels keep their value; libvips computes it in linear light, so pure red is 127, not Rec.601's
+ * 76). Embedded ICC profiles and EXIF orientation are ignored, as PIL does.
  * Throws ImageDecodeError for anything else and for truncated or corrupt files; the message names the problem,
  * not the file.
  */

@@ -29,11 +29,11 @@ export const BETWEEN_AREA = 0.5;
  * fraction of the pair's centroid distance of the pair's midline.
  */
 export const CENTRAL_BAND = 0.15;
-/** A lung of a pair is at least this fraction of the larger one's area (lungs.ts drops a second lung below it too). */
+/** A lung of a pair is at least this fraction of the larger one's area (notAPartner; lungs.ts drops a second lung by it too). */
 export const MIN_PAIR_BALANCE = 0.08;
 /**
  * Nor is a region within this fraction of the image width of its centre and below CENTRAL_BALANCE of the other's
- * area a lung of a pair (the trachea: lungs.ts's rule for the second lung reads the same constants).
+ * area a lung of a pair (the trachea; notAPartner).
  */
 export const CENTRAL_FRACTION = 0.08;
 export const CENTRAL_BALANCE = 0.3;
@@ -42,6 +42,16 @@ export const CENTRAL_BALANCE = 0.3;
  * small stuff (bowel gas, the corners of a frame) and the two largest stay (a lung in two pieces, as before).
  */
 export const MIN_REPLACING_AREA = 0.5;
+
+/**
+ * Whether `smaller` cannot be the second lung beside `larger`: tiny next to it (below MIN_PAIR_BALANCE of its area),
+ * or small and central (within CENTRAL_FRACTION of the image width of its centre, below CENTRAL_BALANCE: the
+ * trachea). `width` is the analysis image's width.
+ */
+export function notAPartner(larger: { area: number }, smaller: { area: number; cx: number }, width: number): boolean {
+  const central = Math.abs(smaller.cx - width / 2) < CENTRAL_FRACTION * width;
+  return smaller.area < MIN_PAIR_BALANCE * larger.area || (central && smaller.area < CENTRAL_BALANCE * larger.area);
+}
 
 const overlap = (a0: number, a1: number, b0: number, b1: number): number => Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
 
@@ -70,18 +80,17 @@ export function nothingBetween(a: Region, b: Region, all: readonly Region[]): bo
 
 /**
  * The indices (into `cands`) of the lungs: `chosen` (the segmentation's two largest, after its trachea rules) when
- * they lie side by side or are not two; otherwise the pair side by side with nothing between them of largest joint area (at least
- * MIN_REPLACING_AREA of theirs) whose smaller region is at least MIN_PAIR_BALANCE of its larger and is not a small
- * central region (the trachea), or `chosen` when there is none. `width` is the analysis image's width.
+ * they lie side by side or are not two; otherwise the pair side by side with nothing between them of largest joint
+ * area (at least MIN_REPLACING_AREA of theirs) whose smaller region may be a partner (notAPartner), or `chosen` when
+ * there is none. `width` is the analysis image's width.
  */
 export function chooseLungPair(cands: readonly Region[], chosen: readonly number[], width: number): number[] {
   if (chosen.length !== 2 || sideBySide(cands[chosen[0]], cands[chosen[1]])) return [...chosen];
-  const central = (c: Region) => Math.abs(c.cx - width / 2) < CENTRAL_FRACTION * width;
   let best: number[] | null = null, bestArea = MIN_REPLACING_AREA * (cands[chosen[0]].area + cands[chosen[1]].area);
   for (let i = 0; i < cands.length; i++) {
     for (let j = i + 1; j < cands.length; j++) {
       const [a, b] = cands[i].area >= cands[j].area ? [cands[i], cands[j]] : [cands[j], cands[i]];
-      if (b.area < MIN_PAIR_BALANCE * a.area || (central(b) && b.area < CENTRAL_BALANCE * a.area)) continue;
+      if (notAPartner(a, b, width)) continue;
       if (a.area + b.area <= bestArea || !sideBySide(a, b) || !nothingBetween(a, b, cands)) continue;
       best = [i, j]; bestArea = a.area + b.area;
     }

@@ -26,7 +26,7 @@ import { histogramQuantile } from './histogram.js';
 import { ballRowLimits, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
 import { componentThickness, rowStarts, type ThicknessScratch } from './run-thickness.js';
 import { closeComponent, newClosingScratch, type ClosingScratch } from './run-closing.js';
-import { CENTRAL_BALANCE, CENTRAL_FRACTION, MIN_PAIR_BALANCE, chooseLungPair, type Region } from './lung-pair.js';
+import { chooseLungPair, notAPartner, type Region } from './lung-pair.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v5-pair';
@@ -717,8 +717,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   kept = kept.slice(0, 2);
   if (kept.length === 2) {
     const [a, b] = kept;
-    const central = Math.abs(b.sx / b.area - w / 2) < CENTRAL_FRACTION * w;
-    if (b.area < MIN_PAIR_BALANCE * a.area || (central && b.area < CENTRAL_BALANCE * a.area)) kept = [a];
+    if (notAPartner(a, { area: b.area, cx: b.sx / b.area }, w)) kept = [a];
   }
   // Two lungs lie side by side at similar heights: when the two largest do not (a gas bubble under a lung, a lung
   // in two stacked pieces, another picture's lung under ours), the largest pair that does, with nothing lung-sized

@@ -7,6 +7,7 @@ import type { GreyImage } from '../types.js';
 import type { WorkingFit } from '../data/preprocess.js';
 import type { ActivationMap } from '../model/onnx-engine.js';
 import type { LungSegmentation } from '../data/lungs.js';
+import type { Involvement } from '../data/involvement.js';
 import { lungViewRegion, type LungFraming } from '../data/lung-view.js';
 import { maskToSize } from '../data/morphology.js';
 
@@ -188,6 +189,12 @@ export interface SlicePictureInput {
   involved?: Uint8Array | null;
   /** The organ domes left out of the lung (Involvement.islands), on the analysis grid. */
   notLung?: Uint8Array | null;
+}
+
+/** The lungs a slice picture draws, from what the lung stages found (involvement.ts' findLungs) and the model's framing. */
+export function pictureLungs(found: { seg: LungSegmentation; involvement: Involvement | null }, lungs: LungFraming | undefined): Pick<SlicePictureInput, 'seg' | 'involved' | 'notLung' | 'lungs'> {
+  const { seg, involvement } = found;
+  return { seg, involved: involvement?.mask ?? null, notLung: involvement?.islands ?? null, lungs };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { WorkingFit } from '../data/preprocess.js';
 import type { ActivationMap } from '../model/onnx-engine.js';
 import { gridToImage, heatColour, INVOLVED_RGB, OUTLINE_RGB, slicePictureRgb, type SlicePictureInput } from './cam-overlay.js';
 
-export { heatColour, mapToImage, overlayRgb, workingRegion } from './cam-overlay.js';
+export { heatColour, mapToImage, overlayRgb, pictureLungs, workingRegion } from './cam-overlay.js';
 
 /** The lungs of the slice for its picture (see cam-overlay.ts): segmentation, involved mask, the model's framing. */
 export type PictureLungs = Pick<SlicePictureInput, 'seg' | 'involved' | 'notLung' | 'lungs'>;

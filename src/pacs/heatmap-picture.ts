@@ -5,7 +5,7 @@
 import sharp from 'sharp';
 import type { OnnxClassifier } from '../model/onnx-engine.js';
 import { decodeInput } from '../data/inputs.js';
-import { overlayPng } from '../explain/heatmap.js';
+import { overlayPng, pictureLungs } from '../explain/heatmap.js';
 import type { RgbPicture } from './secondary-capture.js';
 
 /** What the PACS loop needs of an engine: scoring (Engine) and the map of evidence (onnx engine; lung-evidence.ts). */
@@ -17,8 +17,7 @@ export async function heatmapPicture(engine: ExplainingEngine, name: string, byt
   if (!slice?.image) throw new Error(`${name}: ${slice?.error ?? 'no image'}`);
   const [prepared] = await engine.prepare([slice.image]);
   const { reading, cam } = await engine.explainPrepared(prepared);
-  const { seg, involvement } = prepared.lungs;
-  const png = await overlayPng(slice.image, cam, engine.json.preprocessing.fit, Infinity, { seg, involved: involvement?.mask ?? null, notLung: involvement?.islands ?? null, lungs: engine.json.preprocessing.lungs });
+  const png = await overlayPng(slice.image, cam, engine.json.preprocessing.fit, Infinity, pictureLungs(prepared.lungs, engine.json.preprocessing.lungs));
   const { data, info } = await sharp(png).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`heatmap of ${name}: ${info.channels} channels, expected RGB`);
   return { picture: { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) }, probability: reading.probability };

@@ -7,7 +7,7 @@ import type { Category, Verdict } from '../model/reading.js';
 import type { OnnxClassifier } from '../model/onnx-engine.js';
 import { ByteBudget, decodeInput, type LungWindow, type SliceOrder } from '../data/inputs.js';
 import { yieldToLoop } from '../data/inflate.js';
-import { greyPng, overlayPng } from '../explain/heatmap.js';
+import { greyPng, overlayPng, pictureLungs } from '../explain/heatmap.js';
 import { errorMessage } from '../util/errors.js';
 import { orderForDisplay, scoreScans, type ScanScore } from './series.js';
 
@@ -101,9 +101,7 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
         };
         // No map of "evidence towards COVID" over a slice that is not a chest CT: it gets no verdict, so no heat either.
         if (opts.heatmap && reading.label !== 'NotCT') {
-          const { seg, involvement } = prepared.lungs;
-          const lungs = { seg, involved: involvement?.mask ?? null, notLung: involvement?.islands ?? null, lungs: engine.json.preprocessing.lungs };
-          r.heatmap = dataUrl(await overlayPng(slice.image, cam, engine.json.preprocessing.fit, side, lungs));
+          r.heatmap = dataUrl(await overlayPng(slice.image, cam, engine.json.preprocessing.fit, side, pictureLungs(prepared.lungs, engine.json.preprocessing.lungs)));
         }
         if (opts.preview) r.preview = dataUrl(await greyPng(slice.image, side));
         lungPixels.set(r, reading.lungPixels);

@@ -7,7 +7,7 @@ import { scanHow, type ScanScore } from '../predict/series.js';
 import { analyseOnDevice, type Grey, type Preprocessing } from './on-device.js';
 import { isTiff } from '../data/tiff.js';
 import { isGzip, isNifti } from '../data/nifti.js';
-import { heatColour, slicePictureRgb } from '../explain/cam-overlay.js';
+import { heatColour, pictureLungs, slicePictureRgb } from '../explain/cam-overlay.js';
 import type { ReadingDesign } from '../model/reading.js';
 import { resample } from '../data/working-image.js';
 import { csvField } from '../predict/format.js';
@@ -440,7 +440,7 @@ async function analyseHere(files: File[]): Promise<void> {
       const original = { width: grey.width, height: grey.height };
       const picture = async () => {
         const { grid, cam } = await map();
-        const rgb = slicePictureRgb(small, { original, cam: { grid, values: cam }, fit: p.fit, lungs: p.lungs, seg: lungs.seg, involved: lungs.involvement?.mask ?? null, notLung: lungs.involvement?.islands ?? null });
+        const rgb = slicePictureRgb(small, { original, cam: { grid, values: cam }, fit: p.fit, ...pictureLungs(lungs, p.lungs) });
         return pngUrl(small.width, small.height, (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
       };
       // No heat over a slice that is not a chest CT. The map is made now when heatmaps are shown, else on request.

@@ -5,7 +5,7 @@ import { OnnxClassifier } from '../../model/onnx-engine.js';
 import { readImageBytes } from '../../data/decode.js';
 import { decodeInput } from '../../data/inputs.js';
 import { DEFAULT_LUNG_WINDOW, lungWindowProblem } from '../../data/window.js';
-import { overlayPng } from '../../explain/heatmap.js';
+import { overlayPng, pictureLungs } from '../../explain/heatmap.js';
 import { writeFileAtomic } from '../../eval/report.js';
 import { UserError, errorMessage } from '../../util/errors.js';
 
@@ -61,8 +61,7 @@ Options:
     const engine = await OnnxClassifier.load(resolveModelDir(values.model));
     const [prepared] = await engine.prepare([image]);
     const { reading: r, cam } = await engine.explainPrepared(prepared);
-    const { seg, involvement } = prepared.lungs;
-    const lungs = { seg, involved: involvement?.mask ?? null, notLung: involvement?.islands ?? null, lungs: engine.json.preprocessing.lungs };
+    const lungs = pictureLungs(prepared.lungs, engine.json.preprocessing.lungs);
     await writeFileAtomic(path.resolve(values.out), await overlayPng(image, cam, engine.json.preprocessing.fit, Infinity, lungs));
     engine.dispose();
     if (values.json) {
