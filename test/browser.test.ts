@@ -302,12 +302,14 @@ test('lungs model on this device: the same views and the same P as the server (w
   }
 });
 
-test('a chest drawn in flat greys or painted in colours: "not a chest CT slice" with its reason, on the server and on this device alike', async () => {
+test('a chest drawn in flat greys, painted in colours or in a soft-tissue window: "not a chest CT slice" with its reason, on the server and on this device alike', async () => {
   const files = [
     { name: 'phantom-ground-glass.png', mimeType: 'image/png', buffer: await phantomPng(lungPhantom(384, true)) },
     { name: 'flat-drawing.png', mimeType: 'image/png', buffer: await phantomPng(flatPhantom(384)) },
     { name: 'phantom-in-colours.png', mimeType: 'image/png', buffer: await colourPng(lungPhantom(384, true), 'hues') },
     { name: 'phantom-warm-cast.png', mimeType: 'image/png', buffer: await colourPng(lungPhantom(384, true), 'cast') },
+    // The HU phantom through a soft-tissue window (level 40, width 400): black lungs, mid-grey tissue.
+    { name: 'soft-tissue-window.png', mimeType: 'image/png', buffer: await phantomPng({ width: 256, height: 256, data: Uint8Array.from(huPhantom(256), (v) => Math.max(0, Math.min(255, Math.round(((v + 160) / 400) * 255)))) }) },
   ];
   const p = await lungsPage();
   try {
@@ -318,11 +320,13 @@ test('a chest drawn in flat greys or painted in colours: "not a chest CT slice" 
     assert.match(server[2].verdict, /^not a chest CT slice/);
     assert.match(server[2].text, /a colour picture/);
     assert.doesNotMatch(server[3].verdict, /not a chest CT/, 'a colour cast leaves a grey slice a CT slice');
+    assert.match(server[4].verdict, /^not a chest CT slice/);
+    assert.match(server[4].text, /soft-tissue \(mediastinal\) window/);
     device.forEach((d, i) => {
       assert.equal(d.verdict, server[i].verdict, d.file);
       // Grey pictures decode to the same grey on both; the browser's luminance of coloured pixels can differ from
       // libvips' by a grey level, so the colour pictures' raw P is only close.
-      const tolerance = i < 2 ? 1e-5 : 0.02;
+      const tolerance = i === 2 || i === 3 ? 0.02 : 1e-5;
       assert.ok(Math.abs(d.probability - server[i].probability) < tolerance, `${d.file}: device ${d.probability} vs server ${server[i].probability}`);
     });
     console.log(`# colour pictures, device vs server P: ${device.slice(2).map((d, i) => `${d.file}: ${d.probability.toFixed(4)} / ${server[i + 2].probability.toFixed(4)}`).join('; ')}`);

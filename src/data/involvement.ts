@@ -23,6 +23,7 @@ import { LUNG_BAND_MARGIN, LUNG_BAND_ROWS, LUNG_BANDS, segmentLungs, windowHides
 import { ballHalfWidths, dilate, erode, grownBox, rowBands, unitsWithin, type Window } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { colourRefusal } from './colour.js';
+import { checkWindow } from './window-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
 import { histogramQuantile } from './histogram.js';
 import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
@@ -291,8 +292,8 @@ export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement:
 }
 
 /**
- * Why the slice is not read as a chest CT slice, the first check that fails: colour, then lungs, then texture;
- * undefined when all pass. Without lungs, a picture in Hounsfield units is still a CT slice (a CT DICOM through a
+ * Why the slice is not read as a chest CT slice, the first check that fails: colour, then lungs, then texture, then
+ * the display window (window-check.ts); undefined when all pass. Without lungs, a picture in Hounsfield units is still a CT slice (a CT DICOM through a
  * known window), so its reason says that it holds no air-filled lung (the neck and the abdomen at the ends of a
  * chest series, or lungs without air) rather than leaving the user to wonder whether the scan is a CT at all.
  */
@@ -301,7 +302,9 @@ function refusalOf(img: GreyImage, seg: LungSegmentation, chest: ChestCheck | nu
   if (colour) return `not like a CT slice: ${colour}`;
   // A window that hides the lungs keeps the segmentation's reason, which names the window and the one to use.
   if (!seg.found) return img.hu && !windowHidesLungs(img.hu) ? 'a CT slice with no air-filled lung found: above or below the lungs, or lungs without air' : seg.reason;
-  return chest?.refusal ? `not like a CT slice: ${chest.refusal}` : undefined;
+  if (chest?.refusal) return `not like a CT slice: ${chest.refusal}`;
+  // A DICOM's window was checked in HU before segmenting; an 8-bit picture's window is read from its greys.
+  return img.hu ? undefined : checkWindow(seg).refusal;
 }
 
 /** A scan's involvement: the slices' fractions averaged with weights by lung area (null when none measured). */
