@@ -96,6 +96,8 @@ const VARIANTS: Variant[] = [
   // A soft-tissue (mediastinal) window, W 400 / L 40 HU, from CT-MD's lung window (W 1500 / L -600): the lungs go black.
   { name: 'mediastinal', make: (b) => mapGrey(b, (v) => ((-1350 + (v / 255) * 1500) + 160) / 400 * 255) },
   { name: 'mirrored', make: async (b) => u8(await sharp(b).flop().png().toBuffer()) },
+  // A negative (some viewers' invert key): air white, bone black.
+  { name: 'negative', make: (b) => mapGrey(b, (v) => 255 - v) },
 ];
 
 /** As some public sets ship slices: the lungs only (the mask grown by 2 analysis px), everything else black. */
