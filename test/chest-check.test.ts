@@ -237,8 +237,8 @@ test('shipped default: a refused picture is NotCT with its reason; the CT-like p
       return file;
     };
     const ct = chest(6);
-    const files = [await write('chest.png', ct), await write('drawing.png', flatPhantom(384)), await write('scene.png', smoothScene())];
-    const [p, drawing, scene] = await scoreFiles(engine, files);
+    const files = [await write('chest.png', ct), await write('drawing.png', flatPhantom(384)), await write('scene.png', smoothScene()), await write('xray.png', chest(6, 3, 175))];
+    const [p, drawing, scene, xray] = await scoreFiles(engine, files);
     assert.notEqual(p.label, 'NotCT', p.reason);
     assert.equal(p.reason, undefined);
     // The reading of a slice that passes is the reading without the check: the findings of the segmentation alone.
@@ -247,7 +247,8 @@ test('shipped default: a refused picture is NotCT with its reason; the CT-like p
     assert.equal(reading.label, p.label);
     const without = { ...findings, found: seg.found };
     assert.deepEqual(readSlice(reading.pattern, without, engine.threshold, engine.json.reading), reading);
-    for (const [name, r] of [['drawing', drawing], ['scene', scene]] as const) {
+    assert.match(xray.reason ?? '', /as in a radiograph \(a projection\)/);
+    for (const [name, r] of [['drawing', drawing], ['scene', scene], ['xray', xray]] as const) {
       assert.equal(r.label, 'NotCT', name);
       assert.match(r.reason ?? '', /^not like a CT slice: /, name);
       assert.equal(typeof r.probability, 'number', `${name}: the raw P is kept for research`);
