@@ -68,20 +68,23 @@ function listPictures(dir: string): string[] {
 /** A geometric chest phantom (attenuation per voxel) projected along a direction at `angle` degrees from lateral. */
 function phantomProjection(angle: number, look: 'std' | 'hard', seed: number): GreyImage {
   const rng = new Rng(deriveSeed(20261203, `phantom-${seed}`));
-  const N = 112; // voxels per side (x left-right, y anterior-posterior, z head-foot)
-  const vessels: [number, number, number, number][] = [];
-  for (let k = 0; k < 60; k++) vessels.push([rng.uniform(-0.6, 0.6), rng.uniform(-0.4, 0.4), rng.uniform(-0.5, 0.6), rng.uniform(0.01, 0.03)]);
-  // Attenuation at a point in [-1,1]^3 (z: +1 head).
+  const N = 160; // voxels per side (x left-right, y anterior-posterior, z head-foot)
+  // Vessels: cylinders through (vx, vy) at height vz, sloping by (dx, dy) per unit of height, in every direction.
+  const vessels: [number, number, number, number, number, number][] = [];
+  for (let k = 0; k < 80; k++) vessels.push([rng.uniform(-0.6, 0.6), rng.uniform(-0.4, 0.4), rng.uniform(-0.5, 0.6), rng.uniform(0.01, 0.03), rng.uniform(-1.5, 1.5), rng.uniform(-1.5, 1.5)]);
+  // Attenuation at a point in [-1,1]^3 (z: +1 head). The body runs past the picture's top and bottom (no straight
+  // cut), its outline changes with height (shoulders, waist), ribs slope, so that the projection has no long
+  // horizontal or vertical edges a drawing would have.
   const mu = (x: number, y: number, z: number): number => {
-    const taper = 1 - 0.15 * Math.max(0, z);
-    if ((x / (0.85 * taper)) ** 2 + (y / 0.55) ** 2 > 1 || z < -0.95 || z > 0.95) return 0;
+    const ax = 0.8 * (1 + 0.12 * Math.tanh(4 * (z - 0.55))) * (1 - 0.08 * z * z), ay = 0.52 * (1 - 0.1 * z * z);
+    if ((x / ax) ** 2 + (y / ay) ** 2 > 1) return 0;
     let m = 1; // soft tissue
-    if (Math.hypot(x, y - 0.42) < 0.09) m = 2.2; // spine
-    if (Math.abs(Math.hypot(x / 0.8, y / 0.52) - 0.97) < 0.02 && Math.sin(z * 40) > 0.3) m = 1.8; // ribs
-    const inLung = (cx: number) => ((x - cx) / 0.3) ** 2 + ((y + 0.02) / 0.4) ** 2 + ((z - 0.15) / 0.75) ** 2 <= 1 && z > -0.45 + 0.2 * Math.abs(x - cx);
-    if ((inLung(-0.38) || inLung(0.38)) && ((x + 0.05) / 0.22) ** 2 + ((y + 0.1) / 0.3) ** 2 + ((z + 0.25) / 0.35) ** 2 > 1) {
+    if (Math.hypot(x, y - 0.36) < 0.08) m = 2.2; // spine
+    if (Math.abs(Math.hypot(x / ax, y / ay) - 0.9) < 0.03 && Math.sin(30 * z + 6 * y + 3 * Math.abs(x)) > 0.4) m = 1.5; // sloping ribs
+    const inLung = (cx: number) => ((x - cx) / 0.3) ** 2 + ((y + 0.02) / 0.38) ** 2 + ((z - 0.1) / 0.8) ** 2 <= 1 && z > -0.6 + 0.25 * Math.abs(x - cx) + 0.1 * y;
+    if ((inLung(-0.36) || inLung(0.36)) && ((x + 0.05) / 0.22) ** 2 + ((y + 0.1) / 0.3) ** 2 + ((z + 0.3) / 0.35) ** 2 > 1) {
       m = 0.15;
-      for (const [vx, vy, vz, r] of vessels) if (Math.hypot(x - vx, y - vy) < r * (1 + 0.5 * Math.abs(z - vz))) { m = 1; break; }
+      for (const [vx, vy, vz, r, dx, dy] of vessels) if (Math.hypot(x - vx - dx * (z - vz), y - vy - dy * (z - vz)) < r * (1 + 0.5 * Math.abs(z - vz))) { m = 1; break; }
     }
     return m;
   };
