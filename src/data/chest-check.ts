@@ -8,7 +8,8 @@
  * vessels, trabecular bone), edges run in every direction (a body is round), and air-filled lungs are far darker
  * than the tissue around them compared with that grain. Drawings, icons, screenshots, text and gradients have
  * areas of one exact grey, no grain, or mostly horizontal and vertical edges; noise has grain as strong as any
- * contrast in it. Six checks, each with the reason the user sees:
+ * contrast in it. A radiograph (a projection) shows lung fields far lighter than the air around the body, which an
+ * aerated lung in a CT slice never is. Seven checks, each with the reason the user sees:
  *
  *   - axis-aligned edges: of the strong edges (a step of 0.3 x the lung-tissue contrast) around the lungs (their
  *     box grown by a quarter on each side), the share running horizontally or vertically > 0.5;
@@ -17,7 +18,9 @@
  *   - no grain: the tissue's grain (mean |pixel - its 3x3 mean|) < 0.3 grey levels;
  *   - noise: grain > 28 in the lungs or > 22 in the tissue;
  *   - no coarse structure: the variance of 16x16 block means < 0.2 of the pixels' variance (noise, fine patterns);
- *   - lungs as textured as they are dark: (tissue median - lung median) / the larger grain < 4.5.
+ *   - lungs as textured as they are dark: (tissue median - lung median) / the larger grain < 4.5;
+ *   - projection: the lungs' 5th percentile above the picture's darkest grey > 0.65 of the tissue's median above it
+ *     (docs/notct-rules3.md: real CT, its degraded copies and CT photographed in a viewer reach 0.53 at most).
  *
  * The limits lie outside the range of all 746 COVID-CT slices (train, val and test) and all 768 CT-MD PNGs, and of
  * 1550 of those slices made worse as exports can be (blur, downscaling, JPEG quality 30 and 10, 128 px, contrast
