@@ -20,6 +20,7 @@ import { decodeGrey, readAndDecodeGrey } from '../src/data/decode.js';
 import { findLungs, lungInvolvement } from '../src/data/involvement.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { CHEST_RULES, checkChest, chestFigures, type ChestFigures } from '../src/data/chest-check.js';
+import { DEGRADE } from './degrade-variants.js';
 import { parseCsvTable } from '../src/data/labelled-set.js';
 import { packageRoot } from '../src/cli/command.js';
 import { Progress } from '../src/util/progress.js';
@@ -56,19 +57,6 @@ async function splitOf(): Promise<Map<string, string>> {
   return m;
 }
 
-const DEGRADE: Record<string, (bytes: Buffer, width: number) => Promise<Buffer>> = {
-  'blur sigma 2.4 px': (b) => sharp(b).greyscale().blur(2.4).png().toBuffer(),
-  'downscaled 4x and back': async (b, w) => sharp(await sharp(b).greyscale().resize(Math.max(1, Math.round(w / 4))).png().toBuffer()).resize(w).png().toBuffer(),
-  'halved and back': async (b, w) => sharp(await sharp(b).greyscale().resize(Math.max(1, Math.round(w / 2))).png().toBuffer()).resize(w).png().toBuffer(),
-  'JPEG quality 30': (b) => sharp(b).greyscale().jpeg({ quality: 30 }).toBuffer(),
-  '128 px wide': (b) => sharp(b).greyscale().resize(128).png().toBuffer(),
-  'JPEG quality 10': (b) => sharp(b).greyscale().jpeg({ quality: 10 }).toBuffer(),
-  'contrast halved (0.5 x + 64)': (b) => sharp(b).greyscale().linear(0.5, 64).png().toBuffer(),
-  'gamma 2.2': (b) => sharp(b).greyscale().gamma(2.2).png().toBuffer(),
-  'rotated 30 degrees': (b) => sharp(b).greyscale().rotate(30, { background: '#000' }).png().toBuffer(),
-  'nearest-neighbour 2x': async (b, w) => sharp(b).greyscale().resize(2 * w, undefined, { kernel: 'nearest' }).png().toBuffer(),
-  'blur sigma 4 px': (b) => sharp(b).greyscale().blur(4).png().toBuffer(),
-};
 
 async function cases(): Promise<Case[]> {
   const out: Case[] = [];

@@ -33,7 +33,7 @@ const inEllipse = (x: number, y: number, cx: number, cy: number, rx: number, ry:
  * vessels, a mediastinum and a spine; `grain` is the standard deviation of Gaussian-like noise (a scanner's).
  * Edges are anti-aliased by 4x supersampling, as a reconstruction's are.
  */
-function chest(grain: number, seed = 1): GreyImage {
+function chest(grain: number, seed = 1, lungLevel = 30): GreyImage {
   const W = 360, H = 300, S = 4;
   const rand = lcg(seed);
   const level = (x: number, y: number): number => {
@@ -41,7 +41,7 @@ function chest(grain: number, seed = 1): GreyImage {
     let v = inEllipse(x, y, 180, 155, 155, 115) ? 225 : 205; // soft tissue, fat rim
     const left = inEllipse(x, y, 115, 145, 55, 80), right = inEllipse(x, y, 245, 145, 55, 80);
     if (left || right) {
-      v = 30; // aerated lung
+      v = lungLevel; // aerated lung
       for (const [vx, vy, r] of [[100, 120, 3], [125, 170, 2.5], [95, 190, 2], [260, 115, 3], [235, 165, 2.5], [270, 200, 2]] as const) if ((x - vx) ** 2 + (y - vy) ** 2 <= r * r) v = 200; // vessels
     }
     if (inEllipse(x, y, 180, 250, 16, 14)) v = 255; // vertebra
@@ -184,6 +184,29 @@ test('block text, a smooth photo-like scene, noise and a blank picture are refus
   assert.equal(blank.chest, null, 'no check without lungs');
 });
 
+/**
+ * A radiograph-like picture: the same chest, but its lung fields lie three quarters of the way from the air outside
+ * the body to the tissue (grey 175 against 8 and 225), as in a projection, where every ray through a lung also crosses the
+ * chest wall. Its texture is a CT slice's (grain, round edges, dark regions in tissue): the six texture checks let
+ * it pass; only the lungs' darkness against the air tells it from a CT slice, where aerated lung is nearly air.
+ */
+test('lung fields far lighter than the air outside the body are refused as a projection; CT and the viewer picture are not', () => {
+  const xray = findLungs(chest(6, 3, 175));
+  assert.ok(xray.seg.found, 'the lung fields pass as lungs');
+  const old = CHEST_RULES.filter((r) => r.name !== 'projection');
+  for (const rule of old) assert.equal(rule.refuses(xray.chest!.figures), false, `${rule.name} ${JSON.stringify(xray.chest!.figures)}`);
+  assert.ok(xray.chest!.figures.lungFloor > 0.65, `lungFloor ${xray.chest!.figures.lungFloor}`);
+  assert.equal(xray.findings.found, false);
+  assert.match(xray.findings.reason ?? '', /^not like a CT slice: the lung fields are far lighter than the air around the body \(\d+% of the way to tissue\), as in a radiograph/);
+  // A CT slice, its lungs as dark as air or in a lighter lung window (lungs at grey 70), and the same slice in a
+  // viewer: far below the limit.
+  for (const [name, img] of [['CT', chest(6)], ['light window', chest(6, 4, 70)], ['viewer', inViewer(chest(6))], ['lungPhantom', lungPhantom(256)]] as const) {
+    const r = findLungs(img);
+    assert.equal(r.findings.found, true, `${name}: ${r.findings.reason}`);
+    assert.ok(r.chest!.figures.lungFloor < 0.4, `${name}: lungFloor ${r.chest!.figures.lungFloor}`);
+  }
+});
+
 test('the figures measure what they say', () => {
   // Vertical stripes 6 px wide: every strong edge is vertical.
   const W = 240, H = 200;
@@ -214,8 +237,8 @@ test('shipped default: a refused picture is NotCT with its reason; the CT-like p
       return file;
     };
     const ct = chest(6);
-    const files = [await write('chest.png', ct), await write('drawing.png', flatPhantom(384)), await write('scene.png', smoothScene())];
-    const [p, drawing, scene] = await scoreFiles(engine, files);
+    const files = [await write('chest.png', ct), await write('drawing.png', flatPhantom(384)), await write('scene.png', smoothScene()), await write('xray.png', chest(6, 3, 175))];
+    const [p, drawing, scene, xray] = await scoreFiles(engine, files);
     assert.notEqual(p.label, 'NotCT', p.reason);
     assert.equal(p.reason, undefined);
     // The reading of a slice that passes is the reading without the check: the findings of the segmentation alone.
@@ -224,7 +247,8 @@ test('shipped default: a refused picture is NotCT with its reason; the CT-like p
     assert.equal(reading.label, p.label);
     const without = { ...findings, found: seg.found };
     assert.deepEqual(readSlice(reading.pattern, without, engine.threshold, engine.json.reading), reading);
-    for (const [name, r] of [['drawing', drawing], ['scene', scene]] as const) {
+    assert.match(xray.reason ?? '', /as in a radiograph \(a projection\)/);
+    for (const [name, r] of [['drawing', drawing], ['scene', scene], ['xray', xray]] as const) {
       assert.equal(r.label, 'NotCT', name);
       assert.match(r.reason ?? '', /^not like a CT slice: /, name);
       assert.equal(typeof r.probability, 'number', `${name}: the raw P is kept for research`);

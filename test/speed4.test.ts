@@ -294,6 +294,7 @@ function oldChestFigures(seg: LungSegmentation): ChestFigures {
     lungGrain: lungHpN ? lungHp / lungHpN : NaN,
     tissueGrain: tisHpN ? tisHp / tisHpN : NaN,
     contrast,
+    lungFloor: ((darkest: number, tm: number) => (nLung && nTissue && tm > darkest ? (histogramQuantile(lungHist, nLung, 0.05) - darkest) / (tm - darkest) : NaN))(histogramQuantile(all, n, 0.005), histogramQuantile(tissueHist, nTissue, 0.5)),
   };
 }
 function oldCoarseShare(data: Uint8Array, w: number, h: number, B: number, all: Float64Array): number {

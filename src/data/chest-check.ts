@@ -8,7 +8,8 @@
  * vessels, trabecular bone), edges run in every direction (a body is round), and air-filled lungs are far darker
  * than the tissue around them compared with that grain. Drawings, icons, screenshots, text and gradients have
  * areas of one exact grey, no grain, or mostly horizontal and vertical edges; noise has grain as strong as any
- * contrast in it. Six checks, each with the reason the user sees:
+ * contrast in it. A radiograph (a projection) shows lung fields far lighter than the air around the body, which an
+ * aerated lung in a CT slice never is. Seven checks, each with the reason the user sees:
  *
  *   - axis-aligned edges: of the strong edges (a step of 0.3 x the lung-tissue contrast) around the lungs (their
  *     box grown by a quarter on each side), the share running horizontally or vertically > 0.5;
@@ -17,7 +18,9 @@
  *   - no grain: the tissue's grain (mean |pixel - its 3x3 mean|) < 0.3 grey levels;
  *   - noise: grain > 28 in the lungs or > 22 in the tissue;
  *   - no coarse structure: the variance of 16x16 block means < 0.2 of the pixels' variance (noise, fine patterns);
- *   - lungs as textured as they are dark: (tissue median - lung median) / the larger grain < 4.5.
+ *   - lungs as textured as they are dark: (tissue median - lung median) / the larger grain < 4.5;
+ *   - projection: the lungs' 5th percentile above the picture's darkest grey > 0.65 of the tissue's median above it
+ *     (docs/notct-rules3.md: real CT, its degraded copies and CT photographed in a viewer reach 0.53 at most).
  *
  * The limits lie outside the range of all 746 COVID-CT slices (train, val and test) and all 768 CT-MD PNGs, and of
  * 1550 of those slices made worse as exports can be (blur, downscaling, JPEG quality 30 and 10, 128 px, contrast
@@ -58,6 +61,12 @@ export const CHEST_LIMITS = Object.freeze({
   /** Block side (analysis pixels) and the smallest share of the variance in block means. */
   block: 16,
   minCoarse: 0.2,
+  /**
+   * The lungs' darkest twentieth (5th percentile) above the picture's darkest grey (0.5th percentile), as a share
+   * of the tissue's median above it: at most this. Real CT reaches 0.53 (a very light lung window), its degraded
+   * copies 0.51; a radiograph's lung field 0.5-0.8 (docs/notct-rules3.md).
+   */
+  maxLungFloor: 0.65,
 });
 
 /** The figures the check reads, all on the analysis image. NaN when there is nothing to measure. */
@@ -80,6 +89,14 @@ export interface ChestFigures {
    * structure larger than a few pixels (about 1 for a body with lungs, near 0 for noise or a fine pattern).
    */
   coarse: number;
+  /**
+   * (lungs' 5th percentile - picture's 0.5th percentile) / (tissue median - picture's 0.5th percentile): how far the
+   * darkest aerated lung lies above the darkest grey of the picture (the air outside the body, when it is shown).
+   * Aerated lung is air with a little tissue (about -850 HU against -1000), so in a CT slice its darkest part is
+   * near the darkest grey; in a projection (a radiograph) every ray through a lung field also crosses the chest
+   * wall, so even the darkest lung is far lighter than the air beside the body. NaN when there is nothing to measure.
+   */
+  lungFloor: number;
 }
 
 export interface ChestCheck {
@@ -165,7 +182,8 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
       }
     }
   }
-  const contrast = median(tissueHist, nTissue) - median(lungHist, nLung);
+  const tissueMedian = median(tissueHist, nTissue);
+  const contrast = tissueMedian - median(lungHist, nLung);
   // A strong edge is a step of a good part of the lung-tissue contrast, so that a washed-out export (contrast
   // halved) keeps the same edges; 40 grey levels when there is no contrast to measure.
   const edgeT = contrast > 0 ? Math.max(CHEST_LIMITS.minEdge, CHEST_LIMITS.edgeOfContrast * contrast) : CHEST_LIMITS.edge;
@@ -173,7 +191,8 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
   // The picture's own darkest and brightest greys stand for clipped air and clipped tissue (a lung window clips
   // soft tissue to its brightest grey, and a washed-out export moves that grey to mid-grey): never "flat colour".
   // (Percentiles 0.5 and 99.5 rather than the extremes: resampling overshoots a clipped grey at its edges.)
-  const flatLo = histogramQuantile(all, n, 0.005) + 8, flatHi = histogramQuantile(all, n, 0.995) - 8;
+  const darkest = histogramQuantile(all, n, 0.005);
+  const flatLo = darkest + 8, flatHi = histogramQuantile(all, n, 0.995) - 8;
   let mid = 0, flat = 0, edges = 0, axis = 0;
   for (let y = 2; y < h - 2; y++) {
     for (let x = 2, i = y * w + 2; x < w - 2; x++, i++) {
@@ -221,6 +240,7 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
     lungGrain: lungHpN ? lungHp / lungHpN : NaN,
     tissueGrain: tisHpN ? tisHp / tisHpN : NaN,
     contrast,
+    lungFloor: nLung && nTissue && tissueMedian > darkest ? (histogramQuantile(lungHist, nLung, 0.05) - darkest) / (tissueMedian - darkest) : NaN,
   };
 }
 
@@ -230,7 +250,7 @@ const L = CHEST_LIMITS;
 
 /** One check: its name (for reports), whether it refuses, and the reason the user sees. */
 export interface ChestRule {
-  name: 'axis-edges' | 'flat-colour' | 'no-grain' | 'noise' | 'fine-only' | 'contrast';
+  name: 'axis-edges' | 'flat-colour' | 'no-grain' | 'noise' | 'fine-only' | 'contrast' | 'projection';
   refuses: (f: ChestFigures) => boolean;
   reason: (f: ChestFigures) => string;
 }
@@ -267,6 +287,12 @@ export const CHEST_RULES: readonly ChestRule[] = Object.freeze([
     // NaN (no lung core or no tissue to measure) never refuses.
     refuses: (f) => f.contrast / Math.max(0.5, f.tissueGrain, f.lungGrain) < L.minContrastToGrain,
     reason: (f) => `the dark regions are hardly darker than their own texture (contrast ${num(f.contrast)}), unlike air-filled lungs in tissue`,
+  },
+  {
+    name: 'projection',
+    // NaN never refuses.
+    refuses: (f) => f.lungFloor > L.maxLungFloor,
+    reason: (f) => `the lung fields are far lighter than the air around the body (${pct(f.lungFloor)} of the way to tissue), as in a radiograph (a projection), not as in a CT slice, where aerated lung is nearly as dark as air`,
   },
 ]);
 
