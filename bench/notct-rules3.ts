@@ -18,7 +18,7 @@
  *   - CT in a viewer: 30 CT-MD slices as a photo of a viewer shows them (panel, toolbar, text, tilt, blur, dim, JPEG).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +33,7 @@ import { Progress } from '../src/util/progress.js';
 import { Rng, deriveSeed } from '../src/util/prng.js';
 import type { GreyImage } from '../src/types.js';
 import { DEGRADE, VARIANTS, u8 } from './degrade-variants.js';
+import { realCtFiles } from './real-ct.js';
 
 const { values } = parseArgs({
   options: {
@@ -166,30 +167,10 @@ async function cases(): Promise<Case[]> {
     }
   }
   // Real CT.
-  const split = new Map<string, string>();
-  for (const s of ['train', 'val', 'test']) for (const c of ['COVID', 'NonCOVID']) {
-    const f = path.join(DATA, 'splits', `${s}CT_${c}.txt`);
-    if (existsSync(f)) for (const n of (await readFile(f, 'utf8')).split(/\r?\n/).map((x) => x.trim()).filter(Boolean)) split.set(n, s);
-  }
-  const valFiles: string[] = [];
-  for (const cls of ['CT_COVID', 'CT_NonCOVID']) {
-    const dir = path.join(DATA, 'images', cls);
-    if (!existsSync(dir)) continue;
-    for (const n of (await readdir(dir)).filter((n) => !n.startsWith('.')).sort()) {
-      const f = path.join(dir, n), s = split.get(n) ?? 'no split';
-      out.push({ name: f, group: `COVID-CT ${s}`, table: 'real CT', load: () => readAndDecodeGrey(f) });
-      if (s === 'val') valFiles.push(f);
-    }
-  }
-  const mdFiles: string[] = [];
-  const mdManifest = path.join(MD, 'manifest.csv');
-  if (existsSync(mdManifest)) {
-    for (const r of parseCsvTable(await readFile(mdManifest, 'utf8'))) {
-      const f = path.join(MD, r.path);
-      out.push({ name: f, group: `CT-MD ${r.patient_id.replace(/^COVIDCTMD_/, '')}`, table: 'real CT', load: () => readAndDecodeGrey(f) });
-      mdFiles.push(f);
-    }
-  }
+  const real = await realCtFiles(DATA, MD);
+  for (const r of real) out.push({ name: r.file, group: r.group, table: 'real CT', load: () => readAndDecodeGrey(r.file) });
+  const valFiles = real.filter((r) => r.split === 'val').map((r) => r.file);
+  const mdFiles = real.filter((r) => r.set === 'ct-md').map((r) => r.file);
   const picked = [...valFiles.filter((_, i) => i % 2 === 0), ...mdFiles.filter((_, i) => i % 8 === 0)];
   for (const [name, fn] of Object.entries(DEGRADE)) {
     for (const f of picked) out.push({ name: `${f} (${name})`, group: name, table: 'real CT, exports', load: async () => { const b = await readFile(f); const m = await sharp(b).metadata(); return decodeGrey(await fn(b, m.width ?? 256)); } });

@@ -12,7 +12,7 @@
  * export should be): real CT the checks should still pass. --figures FILE writes every picture's figures as JSON lines.
  */
 import { existsSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
@@ -21,6 +21,7 @@ import { findLungs, lungInvolvement } from '../src/data/involvement.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { CHEST_RULES, checkChest, chestFigures, type ChestFigures } from '../src/data/chest-check.js';
 import { DEGRADE } from './degrade-variants.js';
+import { realCtFiles } from './real-ct.js';
 import { parseCsvTable } from '../src/data/labelled-set.js';
 import { packageRoot } from '../src/cli/command.js';
 import { Progress } from '../src/util/progress.js';
@@ -44,46 +45,15 @@ interface Case { file: string; group: string; table: 'non-CT kind' | 'real CT so
 
 const fromFile = (file: string) => () => readAndDecodeGrey(file);
 
-/** The COVID-CT split of every file name (official lists), for the per-split rows. */
-async function splitOf(): Promise<Map<string, string>> {
-  const m = new Map<string, string>();
-  for (const s of ['train', 'val', 'test']) {
-    for (const c of ['COVID', 'NonCOVID']) {
-      const f = path.join(DATA, 'splits', `${s}CT_${c}.txt`);
-      if (!existsSync(f)) continue;
-      for (const n of (await readFile(f, 'utf8')).split(/\r?\n/).map((x) => x.trim()).filter(Boolean)) m.set(n, s);
-    }
-  }
-  return m;
-}
-
-
 async function cases(): Promise<Case[]> {
   const out: Case[] = [];
   const manifest = path.join(SET, 'manifest.csv');
   if (!existsSync(manifest)) throw new Error(`no non-CT set at ${SET}: run npm run nonct:make first (or pass --set DIR)`);
   for (const r of parseCsvTable(await readFile(manifest, 'utf8'))) out.push({ file: path.join(SET, r.path), group: r.kind, table: 'non-CT kind', load: fromFile(path.join(SET, r.path)) });
-  const split = await splitOf();
-  const valFiles: string[] = [];
-  for (const cls of ['CT_COVID', 'CT_NonCOVID']) {
-    const dir = path.join(DATA, 'images', cls);
-    if (!existsSync(dir)) { process.stderr.write(`missing ${dir}: COVID-CT ${cls} left out\n`); continue; }
-    for (const n of (await readdir(dir)).filter((n) => !n.startsWith('.')).sort()) {
-      const file = path.join(dir, n);
-      const s = split.get(n) ?? 'no split';
-      out.push({ file, group: `COVID-CT ${s}`, table: 'real CT source', load: fromFile(file) });
-      if (s === 'val') valFiles.push(file);
-    }
-  }
-  const mdFiles: string[] = [];
-  const mdManifest = path.join(MD, 'manifest.csv');
-  if (existsSync(mdManifest)) {
-    for (const r of parseCsvTable(await readFile(mdManifest, 'utf8'))) {
-      const file = path.join(MD, r.path);
-      out.push({ file, group: `CT-MD ${r.patient_id.replace(/^COVIDCTMD_/, '')}`, table: 'real CT source', load: fromFile(file) });
-      mdFiles.push(file);
-    }
-  } else process.stderr.write(`missing ${mdManifest}: CT-MD left out\n`);
+  const real = await realCtFiles(DATA, MD);
+  for (const r of real) out.push({ file: r.file, group: r.group, table: 'real CT source', load: fromFile(r.file) });
+  const valFiles = real.filter((r) => r.split === 'val').map((r) => r.file);
+  const mdFiles = real.filter((r) => r.set === 'ct-md').map((r) => r.file);
   if (values.degrade) {
     const picked = [...valFiles.filter((_, i) => i % 2 === 0), ...mdFiles.filter((_, i) => i % 8 === 0)];
     for (const [name, fn] of Object.entries(DEGRADE)) {
