@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { decodeGrey } from '../src/data/decode.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { keptRegion } from '../src/data/lung-view.js';
+import { huOfWindow, windowValue } from '../src/data/window.js';
 import type { GreyImage } from '../src/types.js';
 import { Rng, deriveSeed } from '../src/util/prng.js';
 
@@ -40,6 +41,9 @@ async function mapGrey(bytes: Uint8Array, f: (v: number) => number): Promise<Uin
   for (let v = 0; v < 256; v++) lut[v] = Math.max(0, Math.min(255, Math.round(f(v))));
   return u8(await rawPng({ ...img, data: img.data.map((v) => lut[v]) }));
 }
+
+/** The HU of CT-MD's PNG greys: they are exported in a lung window, level -600 / width 1500. */
+const CT_MD_HU = huOfWindow({ width: 1500, level: -600 });
 
 export interface Variant { name: string; make(bytes: Uint8Array): Promise<Uint8Array> }
 export const VARIANTS: Variant[] = [
@@ -74,7 +78,7 @@ export const VARIANTS: Variant[] = [
   { name: 'upside-down', make: async (b) => u8(await sharp(b).flip().png().toBuffer()) },
   { name: 'rotated90', make: async (b) => u8(await sharp(b).rotate(90).png().toBuffer()) },
   // A soft-tissue (mediastinal) window, W 400 / L 40 HU, from CT-MD's lung window (W 1500 / L -600): the lungs go black.
-  { name: 'mediastinal', make: (b) => mapGrey(b, (v) => ((-1350 + (v / 255) * 1500) + 160) / 400 * 255) },
+  { name: 'mediastinal', make: (b) => mapGrey(b, (v) => windowValue(CT_MD_HU.slope * v + CT_MD_HU.intercept, { width: 400, level: 40 })) },
   { name: 'mirrored', make: async (b) => u8(await sharp(b).flop().png().toBuffer()) },
   // A negative (some viewers' invert key): air white, bone black.
   { name: 'negative', make: (b) => mapGrey(b, (v) => 255 - v) },

@@ -12,6 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { windowValue } from '../src/data/window.js';
 import { DATA, REPO, colourPng, fitPhantomOod, flatPhantom, huPhantom, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
 import sharp from 'sharp';
 import { rm } from 'node:fs/promises';
@@ -309,7 +310,7 @@ test('a chest drawn in flat greys, painted in colours or in a soft-tissue window
     { name: 'phantom-in-colours.png', mimeType: 'image/png', buffer: await colourPng(lungPhantom(384, true), 'hues') },
     { name: 'phantom-warm-cast.png', mimeType: 'image/png', buffer: await colourPng(lungPhantom(384, true), 'cast') },
     // The HU phantom through a soft-tissue window (level 40, width 400): black lungs, mid-grey tissue.
-    { name: 'soft-tissue-window.png', mimeType: 'image/png', buffer: await phantomPng({ width: 256, height: 256, data: Uint8Array.from(huPhantom(256), (v) => Math.max(0, Math.min(255, Math.round(((v + 160) / 400) * 255)))) }) },
+    { name: 'soft-tissue-window.png', mimeType: 'image/png', buffer: await phantomPng({ width: 256, height: 256, data: Uint8Array.from(huPhantom(256), (v) => windowValue(v, { width: 400, level: 40 })) }) },
   ];
   const p = await lungsPage();
   try {

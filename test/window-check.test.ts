@@ -15,6 +15,7 @@ import { decodeGrey } from '../src/data/decode.js';
 import { findLungs } from '../src/data/involvement.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { checkWindow, WINDOW_LIMITS } from '../src/data/window-check.js';
+import { huOfWindow, windowValue } from '../src/data/window.js';
 import { loadEngine } from '../src/model/load-engine.js';
 import { scoreFiles } from '../src/predict/score-files.js';
 import type { GreyImage } from '../src/types.js';
@@ -23,9 +24,7 @@ import { DATA, REPO, huPhantom, requireShared } from './helpers.js';
 const SIDE = 256;
 /** 8-bit grey of HU values through a display window (width, level), as a viewer or an export does. */
 function throughWindow(hu: ArrayLike<number>, width: number, level: number, side = SIDE): GreyImage {
-  const data = new Uint8Array(side * side);
-  for (let i = 0; i < data.length; i++) data[i] = Math.max(0, Math.min(255, Math.round(((hu[i] - (level - width / 2)) / width) * 255)));
-  return { width: side, height: side, data };
+  return { width: side, height: side, data: Uint8Array.from(hu, (v) => windowValue(v, { width, level })) };
 }
 
 test('the HU phantom: refused in a soft-tissue window only, not in a lung window or a narrow lung window', () => {
@@ -79,7 +78,8 @@ test('real slices: CT-MD in its lung window passes, the same through a soft-tiss
     for (const name of names) {
       const img = await decodeGrey(new Uint8Array(await readFile(path.join(md, name))));
       // CT-MD's PNGs are in a lung window, level -600 / width 1500 HU: back to HU, then level 40 / width 400.
-      const soft = img.data.map((v) => Math.max(0, Math.min(255, Math.round(((-1350 + (v / 255) * 1500 + 160) / 400) * 255))));
+      const hu = huOfWindow({ width: 1500, level: -600 });
+      const soft = img.data.map((v) => windowValue(hu.slope * v + hu.intercept, { width: 400, level: 40 }));
       const file = path.join(dir, `soft-${name}`);
       await writeFile(file, await sharp(Buffer.from(soft), { raw: { width: img.width, height: img.height, channels: 1 } }).png().toBuffer());
       files.push(path.join(md, name), file);

@@ -293,9 +293,10 @@ export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement:
 
 /**
  * Why the slice is not read as a chest CT slice, the first check that fails: colour, then lungs, then texture, then
- * the display window (window-check.ts); undefined when all pass. Without lungs, a picture in Hounsfield units is still a CT slice (a CT DICOM through a
- * known window), so its reason says that it holds no air-filled lung (the neck and the abdomen at the ends of a
- * chest series, or lungs without air) rather than leaving the user to wonder whether the scan is a CT at all.
+ * the display window (window-check.ts); undefined when all pass. Without lungs, a picture in Hounsfield units is
+ * still a CT slice (a CT DICOM through a known window), so its reason says that it holds no air-filled lung (the
+ * neck and the abdomen at the ends of a chest series, or lungs without air) rather than leaving the user to wonder
+ * whether the scan is a CT at all.
  */
 function refusalOf(img: GreyImage, seg: LungSegmentation, chest: ChestCheck | null): string | undefined {
   const colour = colourRefusal(img.colourShare);

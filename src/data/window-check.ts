@@ -9,8 +9,9 @@
  * from any lung window, by where each window puts the lung and the soft tissue:
  *
  *   - lungAtFloor: the share of lung pixels within a few grey levels of the picture's black (its 1st percentile;
- *     `floorTolerance`, `floorShare`). A lung window starts at or below -1000 HU (level -600 / width 1500: -1350), so aerated lung sits
- *     a third of the range above black and only air pockets reach it; a soft-tissue window clips all of it;
+ *     `floorTolerance`, `floorShare`). A lung window starts at or below -1000 HU (level -600 / width 1500: -1350),
+ *     so aerated lung sits a third of the range above black and only air pockets reach it; a soft-tissue window
+ *     clips all of it;
  *   - tissueLevel: where the median of the soft tissue around the lungs sits between the picture's black and its
  *     white (its 99.9 percentile: bone, contrast-filled vessels), 0 to 1. A lung window ends near soft tissue
  *     (level -600 / width 1500: +150 HU), so muscle, fat and blood sit at 0.85-1 of its range; a soft-tissue window
@@ -21,6 +22,7 @@
  * tissue to white. The limits and their measurements on every real slice we have: docs/window-check.md.
  */
 import type { LungSegmentation } from './lungs.js';
+import { histogramQuantile } from './histogram.js';
 
 export const WINDOW_LIMITS = Object.freeze({
   /**
@@ -47,13 +49,6 @@ export interface WindowCheck {
   refusal?: string;
 }
 
-/** The grey at which the cumulative count of `hist` first reaches share `q` of `total`. */
-function quantile(hist: Float64Array, total: number, q: number): number {
-  let c = 0;
-  for (let v = 0; v < 256; v++) { c += hist[v]; if (c >= q * total) return v; }
-  return 255;
-}
-
 /** The figures of one segmentation: lung pixels are labels > 0, tissue is body outside the lungs at or above its threshold. */
 export function windowFigures(seg: LungSegmentation): WindowFigures {
   const { data } = seg.analysis;
@@ -66,13 +61,13 @@ export function windowFigures(seg: LungSegmentation): WindowFigures {
     all[v]++;
     if (labels[i]) { lung[v]++; nLung++; } else if (body[i] && v >= t) { tissue[v]++; nTissue++; }
   }
-  const black = quantile(all, data.length, 0.01), white = quantile(all, data.length, 0.999);
+  const black = histogramQuantile(all, data.length, 0.01), white = histogramQuantile(all, data.length, 0.999);
   let atFloor = 0;
   const top = black + Math.max(WINDOW_LIMITS.floorTolerance, WINDOW_LIMITS.floorShare * (white - black));
   for (let v = 0; v <= Math.min(255, top); v++) atFloor += lung[v];
   return {
     lungAtFloor: nLung ? atFloor / nLung : NaN,
-    tissueLevel: nTissue && white > black ? (quantile(tissue, nTissue, 0.5) - black) / (white - black) : NaN,
+    tissueLevel: nTissue && white > black ? (histogramQuantile(tissue, nTissue, 0.5) - black) / (white - black) : NaN,
   };
 }
 
