@@ -78,7 +78,7 @@ export interface Prediction {
   lungPixels?: number | null;
   /** P(COVID-typical pattern) of the lungs-only model. */
   pattern?: number;
-  /** RSNA-style category: negative for pneumonia, typical, indeterminate, atypical, not a chest CT. */
+  /** RSNA-style category: negative for pneumonia, typical, indeterminate, atypical; null for a NotCT slice (see `refusal`). */
   category?: string | null;
   /** What kind of refusal, when NotCT: not like a CT slice, no lungs in it, or a window that hides the lungs. */
   refusal?: Refusal;

@@ -174,7 +174,7 @@ test('reading: P = gate x pattern, categories, NotCT, and the whole-slice model 
   const notCt = readSlice(0.99, lungs(null, false), 0.3, DESIGN);
   assert.equal(notCt.label, 'NotCT');
   assert.deepEqual([notCt.refusal, notCt.reason], ['window', 'the DICOM window hides the lungs'], 'the lung stage\'s kind and words');
-  assert.equal(notCt.category, 'not a chest CT');
+  assert.equal(notCt.category, null, 'no RSNA category for a slice that is not read');
   assert.equal(readSlice(0.99, { ...lungs(null, false), refusal: undefined }, 0.3, DESIGN).refusal, 'no-lungs', 'without a kind: no lungs');
   assert.equal(REFUSAL_HEADINGS[notCt.refusal!], 'lungs not readable in this window');
   const whole = readSlice(0.7, lungs(0.2), 0.5);

@@ -36,8 +36,8 @@ export const REFUSAL_HEADINGS: Readonly<Record<Refusal, string>> = {
 /** A slice's verdict: COVID, NonCOVID, or not a chest CT slice at all. */
 export type Verdict = Label | 'NotCT';
 
-/** RSNA-style category of the slice. */
-export type Category = 'negative for pneumonia' | 'typical' | 'indeterminate' | 'atypical' | 'not a chest CT';
+/** RSNA-style category of a slice that was read (a NotCT slice has none: its `refusal` says why). */
+export type Category = 'negative for pneumonia' | 'typical' | 'indeterminate' | 'atypical';
 
 export interface ReadingDesign {
   /** Gate on the involved fraction of the lung: P(involvement present) = 1 - exp(-involvement / scale). */
@@ -95,7 +95,7 @@ export function readSlice(pattern: number, lungs: LungFindings, threshold: numbe
   const present = involvement === null ? 0 : gateOf(involvement, design.gate);
   const probability = present * pattern;
   const dist = design.ood && featureDistance !== undefined ? { featureDistance } : {};
-  const notCt = (refusal: Refusal, reason: string): SliceReading => ({ probability, pattern, involvementPresent: null, involvement, lungPixels, label: 'NotCT', category: 'not a chest CT', refusal, reason, ...dist });
+  const notCt = (refusal: Refusal, reason: string): SliceReading => ({ probability, pattern, involvementPresent: null, involvement, lungPixels, label: 'NotCT', category: null, refusal, reason, ...dist });
   if (!lungs.found) return notCt(lungs.refusal ?? 'no-lungs', lungs.reason ?? 'no plausible pair of lungs found');
   if (design.ood && featureDistance !== undefined && !(featureDistance <= design.ood.threshold)) {
     return notCt('not-ct', `unlike the chest CT slices the model was trained on (feature distance ${fmt(featureDistance)} > ${fmt(design.ood.threshold)})`);

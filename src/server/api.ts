@@ -82,7 +82,7 @@ const SliceResultSchema = z.object({
   threshold: z.number(),
   involvement: z.number().nullable().openapi({ description: 'share of the lung (0..1) with raised attenuation (ground glass or consolidation), vessels removed; null when no lungs were found or they could not be measured' }),
   pattern: z.number().nullable().openapi({ description: 'P(COVID-typical pattern) from the model (for a whole-slice model, its P(COVID)); null on error' }),
-  category: z.enum(['negative for pneumonia', 'typical', 'indeterminate', 'atypical', 'not a chest CT']).nullable().openapi({ description: 'RSNA-style category of the slice (models with a reading design only; null otherwise)' }),
+  category: z.enum(['negative for pneumonia', 'typical', 'indeterminate', 'atypical']).nullable().openapi({ description: 'RSNA-style category of the slice (models with a reading design only; null otherwise, and for a NotCT slice: see refusal)' }),
   refusal: z.enum(['not-ct', 'no-lungs', 'window']).optional().openapi({ description: "the kind of refusal when NotCT: 'not-ct' (not like a CT slice: colour, texture, or features far from the training slices), 'no-lungs' (no plausible pair of lungs found, e.g. the neck or abdomen of a chest series), 'window' (a CT slice whose display window hides the lungs: send it in a lung window)" }),
   reason: z.string().optional().openapi({ description: 'why the slice is NotCT, in words' }),
   error: z.string().optional(),
