@@ -84,6 +84,7 @@ const SliceResultSchema = z.object({
   pattern: z.number().nullable().openapi({ description: 'P(COVID-typical pattern) from the model (for a whole-slice model, its P(COVID)); null on error' }),
   category: z.enum(['negative for pneumonia', 'typical', 'indeterminate', 'atypical', 'not a chest CT']).nullable().openapi({ description: 'RSNA-style category of the slice (models with a reading design only; null otherwise)' }),
   reason: z.string().optional().openapi({ description: 'why the slice is NotCT' }),
+  orientation: z.enum(['flipped', 'transposed', 'transposed-flipped']).optional().openapi({ description: 'set when the slice came turned by 90 degrees or upside down and was read upright (src/data/orientation.ts): how the picture as sent was turned (transposed: x and y swapped; flipped: top to bottom). The heatmap and the preview are then of the upright slice' }),
   error: z.string().optional(),
   heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay: the map of evidence (for a lungs model, by occlusion: how much the logit falls when each lung patch of its view is hidden; for a whole-slice model its class activation map), the lung outline (cyan) and involved lung (hatched green), with a legend; not given for a NotCT slice' }),
   preview: z.string().optional(),

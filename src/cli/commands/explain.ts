@@ -62,7 +62,8 @@ Options:
     const [prepared] = await engine.prepare([image]);
     const { reading: r, cam } = await engine.explainPrepared(prepared);
     const lungs = pictureLungs(prepared.lungs, engine.json.preprocessing.lungs);
-    await writeFileAtomic(path.resolve(values.out), await overlayPng(image, cam, engine.json.preprocessing.fit, Infinity, lungs));
+    // The map is of the slice the model read: upright when the orientation stage turned it (said below).
+    await writeFileAtomic(path.resolve(values.out), await overlayPng(prepared.image, cam, engine.json.preprocessing.fit, Infinity, lungs));
     engine.dispose();
     if (values.json) {
       console.log(JSON.stringify({
