@@ -122,6 +122,7 @@ export interface ApCues {
    * The vertebral body: bone (the brightest SPINE_QUANTILE of the tissue) in the midline strip between the lungs,
    * behind their mid-height against in front of it. The sternum is small, the heart is soft tissue (darker than
    * bone in a lung or a soft-tissue window; in a window that saturates both, this cue is weak: the others decide).
+   * Only solid bone counts (a pixel whose four neighbours are bone too): noise does not.
    */
   spine: number | null;
   /**
@@ -136,8 +137,8 @@ export interface ApCues {
    */
   body: number | null;
   /**
-   * The scanner's table, behind the patient: rows outside the body where a thin bright line spans at least
-   * TABLE_SPAN of the lungs' width, below the body against above it. Null when there is none (paper crops).
+   * The scanner's table, behind the patient: rows outside the body where an unbroken thin bright line spans at
+   * least TABLE_SPAN of the lungs' width, below the body against above it. Null when there is none (paper crops).
    */
   table: number | null;
 }
@@ -183,6 +184,9 @@ export function apCues(seg: LungSegmentation, pair: Region[]): ApCues {
     for (let x = xa; x < xb; x++) {
       const i = y * w + x;
       if (!seg.body[i] || seg.labels[i] || data[i] < bone) continue;
+      // Bone is solid: a pixel whose four neighbours are bone too (noise and thin edges are not).
+      if (x === 0 || x === w - 1 || y === 0 || y === h - 1) continue;
+      if (data[i - 1] < bone || data[i + 1] < bone || data[i - w] < bone || data[i + w] < bone) continue;
       if (y < ymid) front++; else back++;
     }
   }
@@ -201,8 +205,24 @@ export function apCues(seg: LungSegmentation, pair: Region[]): ApCues {
   let above = 0, below = 0, cutAbove = true, cutBelow = true;
   for (let y = y0 - 1; y >= 0; y--) { if (!seg.body[y * w + x]) { cutAbove = false; break; } above++; }
   for (let y = y1; y < h; y++) { if (!seg.body[y * w + x]) { cutBelow = false; break; } below++; }
-  const body = cutAbove || cutBelow || above + below === 0 ? null : share(below, above);
-  return { spine, heart, body, table: tableCue(seg, lx0, lx1) };
+  // The body's outline and the table are read only against a clean surround (dark air outside the body): noise,
+  // another slice's pixels or a textured page around the body make both meaningless.
+  const clean = cleanSurround(seg);
+  const body = !clean || cutAbove || cutBelow || above + below === 0 ? null : share(below, above);
+  return { spine, heart, body, table: clean ? tableCue(seg, lx0, lx1) : null };
+}
+
+/** The share of the pixels outside the body that must be dark (below the lung threshold) for a clean surround. */
+export const CLEAN_SURROUND = 0.9;
+
+/** Whether the surround of the body is clean air: at least CLEAN_SURROUND of the pixels outside it are dark. */
+function cleanSurround(seg: LungSegmentation): boolean {
+  const t = seg.threshold;
+  if (t === undefined) return false;
+  let out = 0, dark = 0;
+  const { data } = seg.analysis;
+  for (let i = 0; i < data.length; i++) if (!seg.body[i]) { out++; if (data[i] < t) dark++; }
+  return out > 0 && dark >= CLEAN_SURROUND * out;
 }
 
 /** The table cue (ApCues.table): below minus above over both, null when neither side has a table line. */
@@ -218,13 +238,15 @@ function tableCue(seg: LungSegmentation, lx0: number, lx1: number): number | nul
   let below = 0, above = 0;
   for (let y = TABLE_GAP; y < h - TABLE_GAP; y++) {
     if (y >= top && y <= bottom) continue;
-    let n = 0;
+    // The longest unbroken run of line pixels on the row (a line, not scattered bright dots).
+    let run = 0, longest = 0;
     for (let x = 0; x < w; x++) {
       const i = y * w + x;
-      if (seg.body[i] || data[i] < t) continue;
-      if (data[i - TABLE_GAP * w] < t && data[i + TABLE_GAP * w] < t) n++;
+      const line = !seg.body[i] && data[i] >= t && data[i - TABLE_GAP * w] < t && data[i + TABLE_GAP * w] < t;
+      run = line ? run + 1 : 0;
+      if (run > longest) longest = run;
     }
-    if (n >= need) { if (y > bottom) below++; else above++; }
+    if (longest >= need) { if (y > bottom) below++; else above++; }
   }
   return below + above > 0 ? share(below, above) : null;
 }
