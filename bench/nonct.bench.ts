@@ -65,15 +65,8 @@ async function realCtCases(): Promise<Case[]> {
 
 interface Row { group: string; n: number; scored: number; flagged: number; covid: number; meanP: number; why: [number, number, number] }
 
-/**
- * Which check refused: 0 = no lungs found, 1 = not like a CT slice (texture, colour), 2 = a window that hides the
- * lungs (an 8-bit soft-tissue window, window-check.ts, or a DICOM window): a CT slice, but not one whose lungs can be read.
- */
-function why(p: Prediction): 0 | 1 | 2 {
-  const r = (p as { reason?: string }).reason ?? '';
-  if (/soft-tissue \(mediastinal\) window|DICOM window/.test(r)) return 2;
-  return r.startsWith('not like a CT slice') ? 1 : 0;
-}
+/** Which kind of refusal (the prediction's `refusal`): 0 = no lungs found, 1 = not like a CT slice, 2 = a window that hides the lungs. */
+const why = (p: Prediction): 0 | 1 | 2 => (p.refusal === 'window' ? 2 : p.refusal === 'not-ct' ? 1 : 0);
 
 function summarise(cases: Case[], preds: Prediction[]): Row[] {
   const by = new Map<string, Row & { sumP: number }>();
@@ -143,7 +136,7 @@ async function main(): Promise<void> {
         '',
         `## Real CT flagged NotCT (${ctFlagged.length} of ${realCt.length})`,
         '',
-        ...ctFlagged.map(({ c, p }) => `- ${c.group}: ${c.file} (${fmt(p)}${p.error ? '' : (p as { reason?: string }).reason ? `; ${(p as { reason?: string }).reason}` : ''})`),
+        ...ctFlagged.map(({ c, p }) => `- ${c.group}: ${c.file} (${fmt(p)}${p.error ? '' : p.reason ? `; ${p.reason}` : ''})`),
         '',
         `## Non-CT images not flagged (${notFlagged.length} of ${nonCt.length})`,
         '',

@@ -6,6 +6,15 @@ export const LABELS: readonly Label[] = ['COVID', 'NonCOVID'];
 export type Split = 'train' | 'val' | 'test';
 export const SPLITS: readonly Split[] = ['train', 'val', 'test'];
 
+/**
+ * Why a slice is not read, by kind (its words are in `reason`): the picture is not like a CT slice (colour,
+ * texture; reading.ts adds a feature distance far from the training slices), no lungs were found in it (the neck or
+ * abdomen of a chest series; any picture without a dark pair enclosed by tissue), or it is a CT slice whose display
+ * window hides the lungs (a DICOM window, or an 8-bit slice exported in a soft-tissue window). The kinds are told
+ * apart because the user's next step differs: another picture, another slice, or the same slice in a lung window.
+ */
+export type Refusal = 'not-ct' | 'no-lungs' | 'window';
+
 /** 1 = COVID (positive), 0 = NonCOVID. */
 export type Binary = 0 | 1;
 export const labelToBinary = (l: Label): Binary => (l === 'COVID' ? 1 : 0);
@@ -69,9 +78,11 @@ export interface Prediction {
   lungPixels?: number | null;
   /** P(COVID-typical pattern) of the lungs-only model. */
   pattern?: number;
-  /** RSNA-style category: negative for pneumonia, typical, indeterminate, atypical, not a chest CT. */
+  /** RSNA-style category: negative for pneumonia, typical, indeterminate, atypical; null for a NotCT slice (see `refusal`). */
   category?: string | null;
-  /** Why the slice is NotCT. */
+  /** What kind of refusal, when NotCT: not like a CT slice, no lungs in it, or a window that hides the lungs. */
+  refusal?: Refusal;
+  /** Why the slice is NotCT, in words. */
   reason?: string;
   error?: string;
   dicom?: SliceOrder;

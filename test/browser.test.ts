@@ -240,7 +240,7 @@ const rowsOf = (p: Page) => p.$$eval('#results tbody tr', (trs) => trs.map((tr) 
   bar: tr.querySelector('.involvement-bar')?.getAttribute('aria-valuenow') ?? null, category: tr.querySelector('.category')?.textContent ?? null,
 })));
 
-test('lungs model on the server: involvement bar, pattern and category per CT row; "not a chest CT slice" with no verdict for a blank image', async () => {
+test('lungs model on the server: involvement bar, pattern and category per CT row; "no lungs found" with no verdict for a blank image', async () => {
   const p = await lungsPage();
   try {
     await p.setInputFiles('#files', await lungsFiles());
@@ -251,7 +251,7 @@ test('lungs model on the server: involvement bar, pattern and category per CT ro
     assert.match(shown[0].text, /pattern \d\.\d{3}/);
     assert.ok(shown[0].category && /typical|indeterminate|atypical|negative for pneumonia/.test(shown[0].category));
     assert.equal(shown[1].category, 'negative for pneumonia');
-    assert.match(shown[2].verdict, /^not a chest CT slice/);
+    assert.match(shown[2].verdict, /^no lungs found \(/);
     assert.doesNotMatch(shown[2].text, /COVID|NonCOVID/);
     assert.equal(shown[2].bar, null);
     assert.equal(await p.locator('#results tbody tr').nth(2).locator('.heatmap-toggle').count(), 0, 'no heatmap for a NotCT slice');
@@ -303,7 +303,7 @@ test('lungs model on this device: the same views and the same P as the server (w
   }
 });
 
-test('a chest drawn in flat greys, painted in colours or in a soft-tissue window: "not a chest CT slice" with its reason, on the server and on this device alike', async () => {
+test('a chest drawn in flat greys or painted in colours: "not a chest CT slice"; in a soft-tissue window: "lungs not readable in this window"; with reasons, on the server and on this device alike', async () => {
   const files = [
     { name: 'phantom-ground-glass.png', mimeType: 'image/png', buffer: await phantomPng(lungPhantom(384, true)) },
     { name: 'flat-drawing.png', mimeType: 'image/png', buffer: await phantomPng(flatPhantom(384)) },
@@ -321,7 +321,7 @@ test('a chest drawn in flat greys, painted in colours or in a soft-tissue window
     assert.match(server[2].verdict, /^not a chest CT slice/);
     assert.match(server[2].text, /a colour picture/);
     assert.doesNotMatch(server[3].verdict, /not a chest CT/, 'a colour cast leaves a grey slice a CT slice');
-    assert.match(server[4].verdict, /^not a chest CT slice/);
+    assert.match(server[4].verdict, /^lungs not readable in this window/, 'a chest CT slice in the wrong window is not "not a chest CT"');
     assert.match(server[4].text, /soft-tissue \(mediastinal\) window/);
     device.forEach((d, i) => {
       assert.equal(d.verdict, server[i].verdict, d.file);

@@ -159,6 +159,7 @@ test('a chest drawn in a few flat greys has its lungs found but is refused: area
     assert.ok(r.seg.found, `${size}: the drawing has a plausible pair of lungs`);
     assert.equal(r.findings.found, false, `${size}`);
     assert.match(r.findings.reason ?? '', /^not like a CT slice: areas of one exact grey \(\d+% of the picture\)/);
+    assert.equal(r.findings.refusal, 'not-ct');
     assert.ok(r.chest!.figures.flat > 0.6, `flat ${r.chest!.figures.flat}`);
   }
 });

@@ -7,7 +7,7 @@ import { segmentLungs } from '../src/data/lungs.js';
 import { gaussianBlur } from '../src/data/band-limit.js';
 import { resample } from '../src/data/working-image.js';
 import { scanHow, scoreScans } from '../src/predict/series.js';
-import { readSlice, gateOf, DEFAULT_GATE, type ReadingDesign } from '../src/model/reading.js';
+import { readSlice, gateOf, DEFAULT_GATE, REFUSAL_HEADINGS, type ReadingDesign } from '../src/model/reading.js';
 import { windowValue, DEFAULT_LUNG_WINDOW } from '../src/data/window.js';
 import { huOfWindow } from '../src/data/inputs.js';
 import { lungPhantom } from './helpers.js';
@@ -103,15 +103,18 @@ test('no lungs: no involvement; a scan weighs slices by lung area', () => {
   assert.equal(blank.seg.found, false);
   assert.equal(blank.involvement, null);
   assert.equal(blank.findings.reason, blank.seg.reason, 'an 8-bit picture: the segmentation\'s own reason');
+  assert.equal(blank.findings.refusal, 'no-lungs');
   // In Hounsfield units the picture is a CT slice: the reason says it holds no air-filled lung (neck, abdomen).
   const abdomen = lungPhantom(192, false).data.map((v) => (v < 60 && v > 0 ? 150 : v));
   const ct = findLungs({ width: 192, height: 192, data: abdomen, hu: huOfWindow(DEFAULT_LUNG_WINDOW) });
   assert.equal(ct.findings.found, false);
   assert.match(ct.findings.reason ?? '', /^a CT slice with no air-filled lung found: above or below the lungs/);
+  assert.equal(ct.findings.refusal, 'no-lungs');
   // A soft-tissue window hides the lungs: the reason names the window, not the anatomy.
   const soft = findLungs({ width: 192, height: 192, data: lungPhantom(192, false).data, hu: huOfWindow({ width: 400, level: 40 }) });
   assert.equal(soft.findings.found, false);
   assert.match(soft.findings.reason ?? '', /^the DICOM window \(-160 to 240 HU\) hides the lung tissue/);
+  assert.equal(soft.findings.refusal, 'window', 'a CT slice in the wrong window, not a picture without lungs');
   assert.equal(scanInvolvement([]), null);
   assert.equal(scanInvolvement([{ fraction: 0.1, lungPixels: 300 }, { fraction: 0.4, lungPixels: 100 }]), (0.1 * 300 + 0.4 * 100) / 400);
   // A DICOM series' involvement (series.ts) is that weighted mean; its NotCT slices are left out.
@@ -157,7 +160,7 @@ test('a scan of a lungs model is labelled by its involvement and the pattern of 
 test('reading: P = gate x pattern, categories, NotCT, and the whole-slice model untouched', () => {
   assert.equal(gateOf(0, DESIGN.gate), 0);
   assert.ok(Math.abs(gateOf(0.05, DESIGN.gate) - (1 - Math.exp(-1))) < 1e-12);
-  const lungs = (involvement: number | null, found = true) => ({ found, involvement, consolidation: 0, lungPixels: involvement === null ? null : 1000, ...(found ? {} : { reason: 'no lungs' }) });
+  const lungs = (involvement: number | null, found = true) => ({ found, involvement, consolidation: 0, lungPixels: involvement === null ? null : 1000, ...(found ? {} : { refusal: 'window' as const, reason: 'the DICOM window hides the lungs' }) });
   const clear = readSlice(0.9, lungs(0), 0.3, DESIGN);
   assert.equal(clear.probability, 0);
   assert.equal(clear.category, 'negative for pneumonia');
@@ -170,8 +173,10 @@ test('reading: P = gate x pattern, categories, NotCT, and the whole-slice model 
   assert.equal(readSlice(0.2, lungs(0.3), 0.3, DESIGN).category, 'atypical');
   const notCt = readSlice(0.99, lungs(null, false), 0.3, DESIGN);
   assert.equal(notCt.label, 'NotCT');
-  assert.equal(notCt.reason, 'no lungs');
-  assert.equal(notCt.category, 'not a chest CT');
+  assert.deepEqual([notCt.refusal, notCt.reason], ['window', 'the DICOM window hides the lungs'], 'the lung stage\'s kind and words');
+  assert.equal(notCt.category, null, 'no RSNA category for a slice that is not read');
+  assert.equal(readSlice(0.99, { ...lungs(null, false), refusal: undefined }, 0.3, DESIGN).refusal, 'no-lungs', 'without a kind: no lungs');
+  assert.equal(REFUSAL_HEADINGS[notCt.refusal!], 'lungs not readable in this window');
   const whole = readSlice(0.7, lungs(0.2), 0.5);
   assert.deepEqual([whole.probability, whole.label, whole.category], [0.7, 'COVID', null]);
 });

@@ -78,8 +78,9 @@ test('lungs model: a CT-like phantom gets involvement, pattern and a category; a
   assert.ok(Math.abs(ct.probability - expected.probability) < 1e-9, `API ${ct.probability} vs engine.read ${expected.probability}`);
   assert.ok(healthy.involvement < 0.01 && healthy.category === 'negative for pneumonia', JSON.stringify(healthy));
   assert.equal(none.label, 'NotCT');
-  assert.equal(none.category, 'not a chest CT');
+  assert.equal(none.category, null);
   assert.match(none.reason, /\w/);
+  assert.equal(none.refusal, 'no-lungs', 'the API says which kind of refusal');
   assert.equal(none.involvement, null);
 });
 
@@ -96,7 +97,7 @@ test('whole-slice model (shipped): still COVID/NonCOVID, involvement reported, n
 test('the OpenAPI document describes involvement, pattern, category, reason and NotCT, and scans\' involvement', async () => {
   const doc = await (await appOf(wholeEngine, path.join(REPO, 'models/official')).request('/api/openapi.json')).json() as any;
   const props = doc.components.schemas.SliceResult.properties;
-  for (const k of ['involvement', 'pattern', 'category', 'reason']) assert.ok(props[k]?.description, k);
+  for (const k of ['involvement', 'pattern', 'category', 'refusal', 'reason']) assert.ok(props[k]?.description, k);
   assert.ok(JSON.stringify(props.label).includes('NotCT'));
   assert.match(JSON.stringify(doc.components.schemas.PredictResponse), /notCt/);
 });
@@ -140,7 +141,7 @@ test('covid-ct explain prints P, involvement, pattern and category, or NotCT and
     assert.match(a.stdout, /P\(COVID\) = [\d.]+; involvement [\d.]+% of the lung; pattern [\d.]+ -> (COVID|NonCOVID) .*, (typical|indeterminate|atypical|negative for pneumonia)/);
     const b = await runCli(['explain', path.join(dir, 'blank.png'), '--out', path.join(dir, 'b.png'), '--model', variantDir]);
     assert.equal(b.code, 0, b.stderr);
-    assert.match(b.stdout, /NotCT: not a chest CT slice \(.+\)/);
+    assert.match(b.stdout, /NotCT: no lungs found \(.+\); no COVID verdict/);
     assert.doesNotMatch(b.stdout, /-> (COVID|NonCOVID)/);
     const meta = await sharp(path.join(dir, 'h.png')).metadata();
     assert.equal(meta.width, 384);

@@ -52,6 +52,7 @@ test('the HU phantom: refused in a soft-tissue window only, not in a lung window
   assert.match(s.refusal ?? '', /soft-tissue \(mediastinal\) window/);
   const f = findLungs(soft).findings;
   assert.equal(f.found, false);
+  assert.equal(f.refusal, 'window', 'a chest CT slice in the wrong window, not "not CT"');
   assert.match(f.reason ?? '', /^the lungs are black \(\d+% of them at the picture's darkest grey\).*lung window \(such as level -600, width 1500 HU\)$/);
 });
 
@@ -92,11 +93,13 @@ test('real slices: CT-MD in its lung window passes, the same through a soft-tiss
       assert.notEqual(asIs.label, 'NotCT', `${names[i]}: ${asIs.reason}`);
       assert.equal(soft.label, 'NotCT', `soft-tissue ${names[i]}`);
       assert.match(soft.reason ?? '', /soft-tissue \(mediastinal\) window/);
+      assert.equal(soft.refusal, 'window');
       assert.equal(typeof soft.probability, 'number', 'the raw P is kept for research');
     }
     const covidCt = preds[preds.length - 1];
     assert.equal(covidCt.label, 'NotCT');
     assert.match(covidCt.reason ?? '', /soft-tissue \(mediastinal\) window/);
+    assert.equal(covidCt.refusal, 'window');
   } finally {
     engine.dispose();
     await rm(dir, { recursive: true, force: true });

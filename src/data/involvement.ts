@@ -18,7 +18,7 @@
  * Solid, convex islands the lung mask encloses (the liver's and heart's domes near the diaphragm, hilar vessels in
  * section) are left out as not lung (enclosed-tissue.ts).
  */
-import type { GreyImage, HuMapping } from '../types.js';
+import type { GreyImage, HuMapping, Refusal } from '../types.js';
 import { LUNG_BAND_MARGIN, LUNG_BAND_ROWS, LUNG_BANDS, segmentLungs, windowHidesLungs, type LungSegmentation } from './lungs.js';
 import { ballHalfWidths, dilate, erode, grownBox, rowBands, unitsWithin, type Window } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
@@ -261,7 +261,9 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
 export interface LungFindings {
   /** A plausible pair of lungs was found, the picture has a CT slice's texture (chest-check.ts) and is grey (colour.ts). */
   found: boolean;
-  /** Why not, when !found. */
+  /** What kind of refusal, when !found. */
+  refusal?: Refusal;
+  /** Why not, in words, when !found. */
   reason?: string;
   /** Involved share of the lung; null when it could not be measured. */
   involvement: number | null;
@@ -282,31 +284,38 @@ export function findLungs(img: GreyImage, ready?: LungSegmentation): { seg: Lung
   const seg = ready ?? segmentLungs(img, img.hu ? { hu: img.hu } : {});
   const involvement = lungInvolvement(seg, img.hu);
   const chest = seg.found ? checkChest(seg) : null;
-  const reason = refusalOf(img, seg, chest);
+  const refused = refusalOf(img, seg, chest);
   return {
     seg, involvement, chest,
     findings: {
-      found: seg.found && reason === undefined, ...(reason ? { reason } : {}), involvement: involvement?.fraction ?? null,
+      found: refused === undefined, ...(refused ? { refusal: refused.kind, reason: refused.reason } : {}), involvement: involvement?.fraction ?? null,
       consolidation: involvement?.consolidation ?? null, lungPixels: involvement?.lungPixels ?? null,
     },
   };
 }
 
 /**
- * Why the slice is not read as a chest CT slice, the first check that fails: colour, then lungs, then texture, then
- * the display window (window-check.ts); undefined when all pass. Without lungs, a picture in Hounsfield units is
+ * Why the slice is not read (its kind and its words), the first check that fails: colour, then lungs, then texture,
+ * then the display window (window-check.ts); undefined when all pass. Without lungs, a picture in Hounsfield units is
  * still a CT slice (a CT DICOM through a known window), so its reason says that it holds no air-filled lung (the
  * neck and the abdomen at the ends of a chest series, or lungs without air) rather than leaving the user to wonder
  * whether the scan is a CT at all.
  */
-function refusalOf(img: GreyImage, seg: LungSegmentation, chest: ChestCheck | null): string | undefined {
+function refusalOf(img: GreyImage, seg: LungSegmentation, chest: ChestCheck | null): { kind: Refusal; reason: string } | undefined {
   const colour = colourRefusal(img.colourShare);
-  if (colour) return `not like a CT slice: ${colour}`;
-  // A window that hides the lungs keeps the segmentation's reason, which names the window and the one to use.
-  if (!seg.found) return img.hu && !windowHidesLungs(img.hu) ? 'a CT slice with no air-filled lung found: above or below the lungs, or lungs without air' : seg.reason;
-  if (chest?.refusal) return `not like a CT slice: ${chest.refusal}`;
+  if (colour) return { kind: 'not-ct', reason: `not like a CT slice: ${colour}` };
+  if (!seg.found) {
+    // A window that hides the lungs keeps the segmentation's reason, which names the window and the one to use.
+    if (img.hu && windowHidesLungs(img.hu)) return { kind: 'window', reason: seg.reason ?? 'the DICOM window hides the lung tissue' };
+    return {
+      kind: 'no-lungs',
+      reason: img.hu ? 'a CT slice with no air-filled lung found: above or below the lungs, or lungs without air' : seg.reason ?? 'no plausible pair of lungs found',
+    };
+  }
+  if (chest?.refusal) return { kind: 'not-ct', reason: `not like a CT slice: ${chest.refusal}` };
   // A DICOM's window was checked in HU before segmenting; an 8-bit picture's window is read from its greys.
-  return img.hu ? undefined : checkWindow(seg).refusal;
+  const window = img.hu ? undefined : checkWindow(seg).refusal;
+  return window ? { kind: 'window', reason: window } : undefined;
 }
 
 /** A scan's involvement: the slices' fractions averaged with weights by lung area (null when none measured). */

@@ -17,17 +17,27 @@
  * training slices' when the model has that check (design.ood, ood.ts); its P is kept for research but it gets no
  * verdict.
  */
-import type { Label } from '../types.js';
+import type { Label, Refusal } from '../types.js';
 import type { LungFindings } from '../data/involvement.js';
 import type { OodDesign } from './ood.js';
 
-export type { LungFindings };
+export type { LungFindings, Refusal };
+
+/**
+ * What the user is shown instead of a verdict for a NotCT slice, by kind of refusal: the label stays NotCT (no
+ * verdict either way), but a chest CT slice in a soft-tissue window is not "not a chest CT slice".
+ */
+export const REFUSAL_HEADINGS: Readonly<Record<Refusal, string>> = {
+  'not-ct': 'not a chest CT slice',
+  'no-lungs': 'no lungs found',
+  window: 'lungs not readable in this window',
+};
 
 /** A slice's verdict: COVID, NonCOVID, or not a chest CT slice at all. */
 export type Verdict = Label | 'NotCT';
 
-/** RSNA-style category of the slice. */
-export type Category = 'negative for pneumonia' | 'typical' | 'indeterminate' | 'atypical' | 'not a chest CT';
+/** RSNA-style category of a slice that was read (a NotCT slice has none: its `refusal` says why). */
+export type Category = 'negative for pneumonia' | 'typical' | 'indeterminate' | 'atypical';
 
 export interface ReadingDesign {
   /** Gate on the involved fraction of the lung: P(involvement present) = 1 - exp(-involvement / scale). */
@@ -59,11 +69,17 @@ export interface SliceReading {
   lungPixels: number | null;
   label: Verdict;
   category: Category | null;
-  /** Why the slice got NotCT. */
+  /** What kind of refusal, when NotCT. */
+  refusal?: Refusal;
+  /** Why the slice got NotCT, in words. */
   reason?: string;
   /** The slice's feature distance (ood.ts), when the design has one and it was measured. */
   featureDistance?: number;
 }
+
+/** A reading's refusal and reason as optional fields, to spread into an output row (nothing when read). */
+export const refusalFields = (r: Pick<SliceReading, 'refusal' | 'reason'>): { refusal?: Refusal; reason?: string } =>
+  ({ ...(r.refusal ? { refusal: r.refusal } : {}), ...(r.reason ? { reason: r.reason } : {}) });
 
 export const gateOf = (involvement: number, gate: ReadingDesign['gate']): number => 1 - Math.exp(-Math.max(0, involvement) / gate.scale);
 
@@ -79,10 +95,10 @@ export function readSlice(pattern: number, lungs: LungFindings, threshold: numbe
   const present = involvement === null ? 0 : gateOf(involvement, design.gate);
   const probability = present * pattern;
   const dist = design.ood && featureDistance !== undefined ? { featureDistance } : {};
-  const notCt = (reason: string): SliceReading => ({ probability, pattern, involvementPresent: null, involvement, lungPixels, label: 'NotCT', category: 'not a chest CT', reason, ...dist });
-  if (!lungs.found) return notCt(lungs.reason ?? 'no plausible pair of lungs found');
+  const notCt = (refusal: Refusal, reason: string): SliceReading => ({ probability, pattern, involvementPresent: null, involvement, lungPixels, label: 'NotCT', category: null, refusal, reason, ...dist });
+  if (!lungs.found) return notCt(lungs.refusal ?? 'no-lungs', lungs.reason ?? 'no plausible pair of lungs found');
   if (design.ood && featureDistance !== undefined && !(featureDistance <= design.ood.threshold)) {
-    return notCt(`unlike the chest CT slices the model was trained on (feature distance ${fmt(featureDistance)} > ${fmt(design.ood.threshold)})`);
+    return notCt('not-ct', `unlike the chest CT slices the model was trained on (feature distance ${fmt(featureDistance)} > ${fmt(design.ood.threshold)})`);
   }
   const label: Verdict = probability >= threshold ? 'COVID' : 'NonCOVID';
   let category: Category;

@@ -3,7 +3,7 @@
  * gets P(COVID) from the ONNX engine and, on request, a heatmap and a preview; a file that cannot be read gets
  * an error of its own and the others go on. Pure of HTTP: the server and tests call it the same way.
  */
-import type { Category, Verdict } from '../model/reading.js';
+import { refusalFields, type Category, type Refusal, type Verdict } from '../model/reading.js';
 import type { OnnxClassifier } from '../model/onnx-engine.js';
 import { ByteBudget, decodeInput, type LungWindow, type SliceOrder } from '../data/inputs.js';
 import { yieldToLoop } from '../data/inflate.js';
@@ -48,7 +48,9 @@ export interface SliceResult {
   pattern: number | null;
   /** RSNA-style category (lungs design only; null otherwise). */
   category: Category | null;
-  /** Why the slice is NotCT. */
+  /** What kind of refusal, when NotCT: not like a CT slice, no lungs in it, or a window that hides the lungs. */
+  refusal?: Refusal;
+  /** Why the slice is NotCT, in words. */
   reason?: string;
   /**
    * Set when the orientation stage turned the slice before reading it (orientation.ts): how the picture as sent was
@@ -103,7 +105,7 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
         const { reading, cam } = await engine.explainPrepared(prepared, { skipNotCT: true });
         const r: SliceResult = {
           ...base, probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
-          category: reading.category, ...(reading.reason ? { reason: reading.reason } : {}),
+          category: reading.category, ...refusalFields(reading),
           ...(prepared.orientation !== 'as-sent' ? { orientation: prepared.orientation } : {}),
         };
         // No map of "evidence towards COVID" over a slice that is not a chest CT: it gets no verdict, so no heat either.

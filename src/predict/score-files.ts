@@ -6,6 +6,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Prediction } from '../types.js';
+import { refusalFields } from '../model/reading.js';
 import type { Engine, PreparedSlice } from '../model/engine.js';
 import { decodeInput, type InputOptions, type InputSlice } from '../data/inputs.js';
 import { readImageBytes } from '../data/decode.js';
@@ -115,7 +116,7 @@ export async function scoreSources(classifier: Engine, files: ScoreSource[], opt
         const r = readings[k++];
         out.push({
           file: s.name, probability: r.probability, label: r.label, involvement: r.involvement, lungPixels: r.lungPixels, pattern: r.pattern, category: r.category,
-          ...(r.reason ? { reason: r.reason } : {}), ...dicom,
+          ...refusalFields(r), ...dicom,
         });
       } else {
         out.push({ file: s.name, probability: null, label: null, error: s.error ?? 'not decoded', ...dicom });

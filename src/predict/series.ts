@@ -20,9 +20,6 @@ import type { SliceOrder } from '../data/inputs.js';
 import { scanInvolvement } from '../data/involvement.js';
 import { gateOf, OPERATING_GATE, type Category, type ReadingDesign } from '../model/reading.js';
 
-/** A scan's category: a slice's, except "not a chest CT" (such slices are left out of the scan). */
-export type ScanCategory = Exclude<Category, 'not a chest CT'>;
-
 /** What series.ts needs of a scored slice. */
 export interface ScoredSlice {
   name: string;
@@ -53,7 +50,7 @@ export interface ScanScore {
   /** Lungs design: mean pattern of the top k slices by P; null otherwise. */
   pattern: number | null;
   /** Lungs design: the scan's RSNA-style category; null otherwise. */
-  category: ScanCategory | null;
+  category: Category | null;
   /** The scan's lung involvement: its slices' involvement averaged with weights by lung area (see involvement.ts); null when none was measured. */
   involvement: number | null;
   /** Slices left out as NotCT. */
@@ -145,7 +142,7 @@ export function readScan(scored: readonly { probability: number; pattern?: numbe
   const patterns = top.flatMap(({ s }) => (typeof s.pattern === 'number' ? [s.pattern] : []));
   const pattern = patterns.length ? patterns.reduce((a, b) => a + b, 0) / patterns.length : null;
   const { threshold, band } = design.pattern;
-  let category: ScanCategory;
+  let category: Category;
   if (present < OPERATING_GATE) category = 'negative for pneumonia';
   else if (pattern === null) category = 'indeterminate';
   else if (pattern >= threshold + band) category = 'typical';

@@ -8,7 +8,8 @@ import { analyseOnDevice, type Grey, type Preprocessing } from './on-device.js';
 import { isTiff } from '../data/tiff.js';
 import { isGzip, isNifti } from '../data/nifti.js';
 import { heatColour, pictureLungs, slicePictureRgb } from '../explain/cam-overlay.js';
-import type { ReadingDesign } from '../model/reading.js';
+import { REFUSAL_HEADINGS, refusalFields, type ReadingDesign } from '../model/reading.js';
+import type { Refusal } from '../types.js';
 import { resample } from '../data/working-image.js';
 import { csvField } from '../predict/format.js';
 
@@ -38,7 +39,9 @@ export interface ResultRow {
   involvement?: number | null;
   pattern?: number | null;
   category?: string | null;
-  /** Why a slice is NotCT. */
+  /** What kind of refusal, when NotCT (the heading shown instead of a verdict). */
+  refusal?: Refusal;
+  /** Why a slice is NotCT, in words. */
   reason?: string;
   error?: string;
   thumbnail?: string;
@@ -83,7 +86,7 @@ function showMode(): void {
  */
 export function verdictText(r: ResultRow): string {
   if (r.error) return `${r.file}: ${r.error}`;
-  if (r.label === 'NotCT') return `not a chest CT slice${r.reason ? ` (${r.reason})` : ''}`;
+  if (r.label === 'NotCT') return `${REFUSAL_HEADINGS[r.refusal ?? 'not-ct']}${r.reason ? ` (${r.reason})` : ''}`;
   return r.label === 'COVID' ? 'at or above the model\'s threshold: flagged for COVID-19 review' : 'below the model\'s threshold (not a clinical negative)';
 }
 
@@ -144,7 +147,7 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   if (r.label === 'NotCT') {
     // No verdict for a slice that is not a chest CT: its P is kept in the CSV for research, not shown as a result.
     prob.textContent = '-';
-    prob.title = 'no P(COVID) for a slice that is not a chest CT';
+    prob.title = 'no P(COVID) for a slice that is not read';
   } else if (r.probability !== null) {
     prob.textContent = r.probability.toFixed(4);
     const bar = document.createElement('div');
@@ -266,10 +269,10 @@ function openViewer(r: ResultRow): void {
 // ---- CSV --------------------------------------------------------------------------------------------------
 
 export function resultsCsv(list: ResultRow[]): string {
-  const lines = ['file,probability,label,involvement,pattern,category,reason,threshold,mode,error'];
+  const lines = ['file,probability,label,involvement,pattern,category,refusal,reason,threshold,mode,error'];
   const num = (v: number | null | undefined) => (typeof v === 'number' ? String(v) : '');
   for (const r of list) {
-    lines.push([r.file, num(r.probability), r.label ?? '', num(r.involvement), num(r.pattern), r.category ?? '', r.reason ?? '', num(r.threshold), r.mode, r.error ?? '']
+    lines.push([r.file, num(r.probability), r.label ?? '', num(r.involvement), num(r.pattern), r.category ?? '', r.refusal ?? '', r.reason ?? '', num(r.threshold), r.mode, r.error ?? '']
       .map(csvField).join(','));
   }
   return lines.join('\n') + '\n';
@@ -382,7 +385,7 @@ async function analyseOnServer(files: File[]): Promise<void> {
     }
     addRows(json.results.map((r) => ({
       file: r.file, mode: 'server', probability: r.probability, label: r.label, threshold: r.threshold, error: r.error,
-      involvement: r.involvement, pattern: r.pattern, category: r.category, reason: r.reason,
+      involvement: r.involvement, pattern: r.pattern, category: r.category, refusal: r.refusal, reason: r.reason,
       thumbnail: r.preview, heatmap: r.heatmap,
     })));
     addScans(json.scans ?? []);
@@ -433,7 +436,7 @@ async function analyseHere(files: File[]): Promise<void> {
       const { grey, lungs, reading, map } = await analyseOnDevice(f, card!, pageWindow());
       Object.assign(row, {
         probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
-        category: reading.category, ...(reading.reason ? { reason: reading.reason } : {}),
+        category: reading.category, ...refusalFields(reading),
       });
       const small = shrink(grey, 512);
       row.thumbnail = pngUrl(small.width, small.height, (i) => [small.data[i], small.data[i], small.data[i]]);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, resolveModelDir } from '../command.js';
 import { OnnxClassifier } from '../../model/onnx-engine.js';
+import { REFUSAL_HEADINGS } from '../../model/reading.js';
 import { readImageBytes } from '../../data/decode.js';
 import { decodeInput } from '../../data/inputs.js';
 import { DEFAULT_LUNG_WINDOW, lungWindowProblem } from '../../data/window.js';
@@ -31,7 +32,7 @@ Options:
   --model DIR    model folder (default: the shipped model, models/default)
   --frame N      the slice to explain in a multi-frame DICOM or a zip (1 = first, in the file's order)
   --window-width N, --window-level N   lung window for CT DICOMs (default ${DEFAULT_LUNG_WINDOW.width} / ${DEFAULT_LUNG_WINDOW.level} HU)
-  --json         print {file, probability, label, involvement, pattern, category, reason, threshold, heatmap} as JSON
+  --json         print {file, probability, label, involvement, pattern, category, refusal, reason, threshold, heatmap} as JSON
 `,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(joinNegative(argv), {
@@ -68,13 +69,13 @@ Options:
     if (values.json) {
       console.log(JSON.stringify({
         file: slice.name, probability: r.probability, label: r.label, involvement: r.involvement, pattern: r.pattern, category: r.category,
-        reason: r.reason ?? null, threshold: engine.threshold, heatmap: values.out,
+        refusal: r.refusal ?? null, reason: r.reason ?? null, threshold: engine.threshold, heatmap: values.out,
       }));
       return 0;
     }
     const inv = r.involvement === null ? 'not measured' : `${(100 * r.involvement).toFixed(1)}% of the lung`;
     const verdict = r.label === 'NotCT'
-      ? `NotCT: not a chest CT slice (${r.reason ?? 'no plausible pair of lungs'}); no COVID verdict`
+      ? `NotCT: ${REFUSAL_HEADINGS[r.refusal ?? 'not-ct']} (${r.reason ?? 'no plausible pair of lungs'}); no COVID verdict`
       // Says what the model did, not a diagnosis: NonCOVID is a score below the threshold, not a clinical negative.
       : `${r.label} (${r.label === 'COVID' ? 'at or above' : 'below'} the model's threshold ${engine.threshold.toFixed(4)}; P is a score, not a calibrated probability)${r.category ? `, ${r.category}` : ''}`;
     console.log(`${slice.name}: P(COVID) = ${r.probability.toFixed(4)}; involvement ${inv}; pattern ${r.pattern.toFixed(4)} -> ${verdict}; heatmap written to ${values.out}`);
