@@ -18,6 +18,9 @@ import { readModelJson } from '../src/model/model-files.js';
 import { parseCsvTable } from '../src/data/labelled-set.js';
 import type { GreyImage } from '../src/types.js';
 import { REPO } from './helpers.js';
+import { OnnxClassifier } from '../src/model/onnx-engine.js';
+import { analyseFiles } from '../src/predict/analyse.js';
+import sharp from 'sharp';
 
 type Inside = (x: number, y: number) => boolean;
 const ellipse = (cx: number, cy: number, rx: number, ry: number): Inside => (x, y) => ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1;
@@ -138,6 +141,19 @@ test('the pipeline reads a turned slice as the upright one: same lungs, same vie
   assert.deepEqual(turned.lungs.findings, ref.lungs.findings);
   assert.equal(turned.views.length, ref.views.length);
   turned.views.forEach((v, i) => assert.deepEqual(v, ref.views[i], `view ${i}`));
+});
+
+test('the API reads a flipped slice upright and says so: same P as the upright slice, orientation "flipped"', async () => {
+  const engine = await OnnxClassifier.load(path.join(REPO, 'models/default'));
+  const png = async (g: GreyImage) => new Uint8Array(await sharp(Buffer.from(g.data), { raw: { width: g.width, height: g.height, channels: 1 } }).png().toBuffer());
+  const upright = chest();
+  const { results } = await analyseFiles(engine, [{ name: 'up.png', bytes: await png(upright) }, { name: 'flipped.png', bytes: await png(flipImage(upright)) }]);
+  engine.dispose();
+  const [a, b] = ['up.png', 'flipped.png'].map((n) => results.find((r) => r.file === n)!);
+  assert.equal(a.orientation, undefined, 'an upright slice carries no orientation field');
+  assert.equal(b.orientation, 'flipped');
+  assert.equal(b.probability, a.probability);
+  assert.equal(b.pattern, a.pattern);
 });
 
 const MD = path.resolve(REPO, '../shared/data/covid-ct-md-sample');
