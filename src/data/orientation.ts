@@ -14,13 +14,14 @@
  * transpose then the flip.
  *
  *  1. Side by side or stacked: the two lungs of an upright slice lie side by side; turned by 90 degrees, one above
- *     the other. The slice is segmented as it is; only when its two lungs are stacked (and large, and alike) is the
- *     transposed slice segmented, and it must then give a side-by-side pair (both arrangements are read: the
- *     stacked pair and the side-by-side pair of the transposed slice must agree).
- *  2. Anterior up or down, on the side-by-side pair: cues read from the lungs and the body (see apCues):
- *     the vertebral body (bone, the brightest tissue) on the midline behind the lungs, the body reaching far
- *     behind the lungs (spine and back muscles) and little in front of them (thin chest wall), the lungs' bulk
- *     lying posterior (the heart takes the anterior middle). A flip needs every available cue to say so.
+ *     the other (lungs.ts drops a lung at the image's bottom as table, so a turned slice often gives no pair at
+ *     all). The slice is segmented as it is; when its two lungs are not a plausible side-by-side pair, the
+ *     transposed slice is segmented, and it must give one.
+ *  2. Anterior up or down, on the side-by-side pair (apCues, apVerdict): the scanner's table behind the body, the
+ *     vertebral body (solid bone) on the midline behind the lungs, the heart in the anterior middle between them,
+ *     the body reaching far behind the lungs (spine and back muscles) and little in front of them. A flip of a
+ *     slice whose lungs are already side by side needs the table and one more cue, or three cues, and no cue
+ *     against; a slice whose lungs were stacked is turned to the sense the table or two cues say.
  */
 import type { GreyImage } from '../types.js';
 import { segmentLungs, type LungSegmentation, type SegmentOptions } from './lungs.js';
