@@ -14,8 +14,9 @@
  * transpose then the flip.
  *
  *  1. Side by side or stacked: the two lungs of an upright slice lie side by side; turned by 90 degrees, one above
- *     the other, or often no plausible pair at all (measured: docs/orientation.md). The slice is segmented as it is; when its two lungs are not a plausible side-by-side pair, the
- *     transposed slice is segmented, and it must give one.
+ *     the other, or often no plausible pair at all (measured: docs/orientation.md). The slice is segmented as it
+ *     is; when its two lungs are not a plausible side-by-side pair, the transposed slice is segmented, and it must
+ *     give one.
  *  2. Anterior up or down, on the side-by-side pair (apCues, apVerdict): the scanner's table behind the body, the
  *     vertebral body (solid bone) on the midline behind the lungs, the heart in the anterior middle between them,
  *     the body reaching far behind the lungs (spine and back muscles) and little in front of them. A flip of a
