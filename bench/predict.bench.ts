@@ -132,7 +132,7 @@ const SKIPPED = { seg: undefined, involvement: null, findings: { found: false, r
 const noLungs: Engine = {
   name: onnx.name, json: onnx.json, threshold: onnx.threshold, labelOf: (p) => onnx.labelOf(p),
   // models/default's views need no segmentation: this is prepareSlice without findLungs (the pre-issue-10 path).
-  prepare: (imgs) => Promise.all(imgs.map(async (img) => ({ lungs: SKIPPED, views: await modelViews(onnx.json, img) }))),
+  prepare: (imgs) => Promise.all(imgs.map(async (img) => ({ image: img, orientation: 'as-sent' as const, lungs: SKIPPED, views: await modelViews(onnx.json, img) }))),
   readPrepared: (slices) => onnx.readPrepared(slices),
   read: async (imgs) => noLungs.readPrepared(await noLungs.prepare(imgs)),
   probabilities: async (imgs) => (await noLungs.read(imgs)).map((r) => r.probability),

@@ -279,8 +279,9 @@ export interface LungFindings {
  * that fails), when any fails; seg and involvement are the segmentation's own either way, so a slice that passes
  * reads exactly as without the checks.
  */
-export function findLungs(img: GreyImage): { seg: LungSegmentation; involvement: Involvement | null; findings: LungFindings; chest: ChestCheck | null } {
-  const seg = segmentLungs(img, img.hu ? { hu: img.hu } : {});
+export function findLungs(img: GreyImage, ready?: LungSegmentation): { seg: LungSegmentation; involvement: Involvement | null; findings: LungFindings; chest: ChestCheck | null } {
+  // `ready`: the segmentation of this very image with these options, when the orientation stage made it already.
+  const seg = ready ?? segmentLungs(img, img.hu ? { hu: img.hu } : {});
   const involvement = lungInvolvement(seg, img.hu);
   const chest = seg.found ? checkChest(seg) : null;
   const refused = refusalOf(img, seg, chest);

@@ -9,6 +9,7 @@ import { ByteBudget, decodeInput, type LungWindow, type SliceOrder } from '../da
 import { yieldToLoop } from '../data/inflate.js';
 import { greyPng, overlayPng, pictureLungs } from '../explain/heatmap.js';
 import { errorMessage } from '../util/errors.js';
+import type { Orientation } from '../data/orientation.js';
 import { orderForDisplay, scoreScans, type ScanScore } from './series.js';
 
 export interface UploadedFile {
@@ -51,6 +52,11 @@ export interface SliceResult {
   refusal?: Refusal;
   /** Why the slice is NotCT, in words. */
   reason?: string;
+  /**
+   * Set when the orientation stage turned the slice before reading it (orientation.ts): how the picture as sent was
+   * turned to be upright. The heatmap and the preview are then of the upright slice.
+   */
+  orientation?: Exclude<Orientation, 'as-sent'>;
   error?: string;
   /** data:image/png;base64 overlay of the map of evidence (lung-evidence.ts; not for a NotCT slice). */
   heatmap?: string;
@@ -100,12 +106,13 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
         const r: SliceResult = {
           ...base, probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
           category: reading.category, ...refusalFields(reading),
+          ...(prepared.orientation !== 'as-sent' ? { orientation: prepared.orientation } : {}),
         };
         // No map of "evidence towards COVID" over a slice that is not a chest CT: it gets no verdict, so no heat either.
         if (opts.heatmap && reading.label !== 'NotCT') {
-          r.heatmap = dataUrl(await overlayPng(slice.image, cam, engine.json.preprocessing.fit, side, pictureLungs(prepared.lungs, engine.json.preprocessing.lungs)));
+          r.heatmap = dataUrl(await overlayPng(prepared.image, cam, engine.json.preprocessing.fit, side, pictureLungs(prepared.lungs, engine.json.preprocessing.lungs)));
         }
-        if (opts.preview) r.preview = dataUrl(await greyPng(slice.image, side));
+        if (opts.preview) r.preview = dataUrl(await greyPng(prepared.image, side));
         lungPixels.set(r, reading.lungPixels);
         out.push(r);
       } catch (e) {

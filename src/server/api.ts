@@ -85,6 +85,7 @@ const SliceResultSchema = z.object({
   category: z.enum(['negative for pneumonia', 'typical', 'indeterminate', 'atypical']).nullable().openapi({ description: 'RSNA-style category of the slice (models with a reading design only; null otherwise, and for a NotCT slice: see refusal)' }),
   refusal: z.enum(['not-ct', 'no-lungs', 'window']).optional().openapi({ description: "the kind of refusal when NotCT: 'not-ct' (not like a CT slice: colour, texture, or features far from the training slices), 'no-lungs' (no plausible pair of lungs found, e.g. the neck or abdomen of a chest series), 'window' (a CT slice whose display window hides the lungs: send it in a lung window)" }),
   reason: z.string().optional().openapi({ description: 'why the slice is NotCT, in words' }),
+  orientation: z.enum(['flipped', 'transposed', 'transposed-flipped']).optional().openapi({ description: 'set when the slice came turned by 90 degrees or upside down and was read upright (src/data/orientation.ts): how the picture as sent was turned (transposed: x and y swapped; flipped: top to bottom). The heatmap and the preview are then of the upright slice' }),
   error: z.string().optional(),
   heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay: the map of evidence (for a lungs model, by occlusion: how much the logit falls when each lung patch of its view is hidden; for a whole-slice model its class activation map), the lung outline (cyan) and involved lung (hatched green), with a legend; not given for a NotCT slice' }),
   preview: z.string().optional(),

@@ -28,6 +28,8 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
       'data/chest-check.js', 'data/window-check.js', 'data/histogram.js', 'data/enclosed-tissue.js', 'data/colour.js', 'data/grey16.js', 'data/png16.js', 'data/window.js',
       // The segmentation's run-based steps and its choice of the lung pair (lungs.js imports them).
       'data/run-thickness.js', 'data/run-closing.js', 'data/lung-pair.js',
+      // The orientation stage (a turned or upside-down slice read upright), before the lungs as on the server.
+      'data/orientation.js',
       // Which files the device leaves to the server, told by the same checks the server decodes by.
       'data/tiff.js', 'data/nifti.js', 'util/errors.js',
       // The not-CT feature distance (its vectors: /model/ood.bin, requested only when the card's reading has one).

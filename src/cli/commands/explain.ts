@@ -63,12 +63,14 @@ Options:
     const [prepared] = await engine.prepare([image]);
     const { reading: r, cam } = await engine.explainPrepared(prepared);
     const lungs = pictureLungs(prepared.lungs, engine.json.preprocessing.lungs);
-    await writeFileAtomic(path.resolve(values.out), await overlayPng(image, cam, engine.json.preprocessing.fit, Infinity, lungs));
+    // The map is of the slice the model read: upright when the orientation stage turned it (said below).
+    await writeFileAtomic(path.resolve(values.out), await overlayPng(prepared.image, cam, engine.json.preprocessing.fit, Infinity, lungs));
     engine.dispose();
     if (values.json) {
       console.log(JSON.stringify({
         file: slice.name, probability: r.probability, label: r.label, involvement: r.involvement, pattern: r.pattern, category: r.category,
         refusal: r.refusal ?? null, reason: r.reason ?? null, threshold: engine.threshold, heatmap: values.out,
+        ...(prepared.orientation !== 'as-sent' ? { orientation: prepared.orientation } : {}),
       }));
       return 0;
     }
@@ -77,7 +79,8 @@ Options:
       ? `NotCT: ${REFUSAL_HEADINGS[r.refusal ?? 'not-ct']} (${r.reason ?? 'no plausible pair of lungs'}); no COVID verdict`
       // Says what the model did, not a diagnosis: NonCOVID is a score below the threshold, not a clinical negative.
       : `${r.label} (${r.label === 'COVID' ? 'at or above' : 'below'} the model's threshold ${engine.threshold.toFixed(4)}; P is a score, not a calibrated probability)${r.category ? `, ${r.category}` : ''}`;
-    console.log(`${slice.name}: P(COVID) = ${r.probability.toFixed(4)}; involvement ${inv}; pattern ${r.pattern.toFixed(4)} -> ${verdict}; heatmap written to ${values.out}`);
+    const turned = prepared.orientation === 'as-sent' ? '' : ` (the slice came turned, ${prepared.orientation}: read and drawn upright)`;
+    console.log(`${slice.name}: P(COVID) = ${r.probability.toFixed(4)}; involvement ${inv}; pattern ${r.pattern.toFixed(4)} -> ${verdict}; heatmap written to ${values.out}${turned}`);
     return 0;
   },
 };

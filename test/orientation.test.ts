@@ -1,0 +1,181 @@
+/**
+ * The orientation stage (src/data/orientation.ts, docs/orientation.md): a slice turned by 90 degrees or upside down
+ * is brought upright by its anatomy (lungs side by side, the spine, the heart, the table behind the patient), an
+ * upright slice is never turned, and a slice whose anatomy is ambiguous is left as sent. On a drawn phantom, on real
+ * CT-MD slices turned (../shared), and through the pipeline (engine.ts prepareSlice).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import {
+  apVerdict, decideOrientation, flipImage, orientImage, sentPoint, transposeImage, uprightSlice, type Orientation,
+} from '../src/data/orientation.js';
+import { decodeGrey } from '../src/data/decode.js';
+import { prepareSlice } from '../src/model/engine.js';
+import { readModelJson } from '../src/model/model-files.js';
+import { parseCsvTable } from '../src/data/labelled-set.js';
+import type { GreyImage } from '../src/types.js';
+import { REPO } from './helpers.js';
+import { OnnxClassifier } from '../src/model/onnx-engine.js';
+import { analyseFiles } from '../src/predict/analyse.js';
+import sharp from 'sharp';
+
+type Inside = (x: number, y: number) => boolean;
+const ellipse = (cx: number, cy: number, rx: number, ry: number): Inside => (x, y) => ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1;
+
+/**
+ * A drawn axial chest slice, upright (anterior at the top), 320 x 320: black air, a soft-tissue body, two lungs whose
+ * anterior middle is taken by the heart, a vertebral body (bone, brighter than soft tissue) on the midline behind the
+ * lungs, and (when `table`) the scanner's table, a thin bright line under the body. `spine: false` and
+ * `table: false` with `heart: false` leave nothing that tells front from back.
+ */
+function chest(opts: { table?: boolean; spine?: boolean; heart?: boolean } = {}): GreyImage {
+  const { table = true, spine = true, heart = true } = opts;
+  const size = 320;
+  // The back (spine and muscles) is thick, the anterior chest wall thin: the body reaches further behind the lungs.
+  const body = ellipse(160, 165, 140, 115);
+  const lungs = [ellipse(100, 150, 50, 75), ellipse(220, 150, 50, 75)];
+  const heartShape = ellipse(160, 105, 60, 55);
+  const bone = ellipse(160, 215, 16, 16);
+  const data = new Uint8Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let v = 0;
+      if (body(x, y)) v = 140 + ((x * 7 + y * 13) % 9);
+      if (lungs.some((l) => l(x, y))) v = 22 + ((x * 31 + y * 17) % 11);
+      if (heart && heartShape(x, y)) v = 150 + ((x * 5 + y * 3) % 7);
+      if (spine && bone(x, y)) v = 245;
+      if (table && y >= 290 && y < 293 && x > 40 && x < 280) v = 200;
+      data[y * size + x] = v;
+    }
+  }
+  return { width: size, height: size, data };
+}
+
+const flipH = (img: GreyImage): GreyImage => {
+  const { width: w, height: h, data } = img;
+  const out = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = data[y * w + w - 1 - x];
+  return { ...img, data: out };
+};
+/** The ways a slice comes turned, and the stage's answer that brings each upright (up to a left-right mirror). */
+const TURNS: { name: string; turn: (g: GreyImage) => GreyImage; right: Orientation }[] = [
+  { name: 'upright', turn: (g) => g, right: 'as-sent' },
+  { name: 'upside down (flipped top to bottom)', turn: flipImage, right: 'flipped' },
+  { name: 'turned by 180 degrees', turn: (g) => flipH(flipImage(g)), right: 'flipped' },
+  { name: 'turned by 90 degrees clockwise', turn: (g) => flipH(transposeImage(g)), right: 'transposed-flipped' },
+  { name: 'turned by 90 degrees anticlockwise', turn: (g) => flipImage(transposeImage(g)), right: 'transposed' },
+];
+
+test('transpose, flip and sentPoint: the upright picture\'s pixels come from where sentPoint says', () => {
+  const w = 5, h = 3;
+  const img: GreyImage = { width: w, height: h, data: Uint8Array.from({ length: w * h }, (_, i) => i) };
+  for (const o of ['as-sent', 'flipped', 'transposed', 'transposed-flipped'] as const) {
+    const up = orientImage(img, o);
+    assert.equal(up.width * up.height, w * h);
+    for (let y = 0; y < up.height; y++) {
+      for (let x = 0; x < up.width; x++) {
+        const [sx, sy] = sentPoint(o, x, y, w, h);
+        assert.equal(up.data[y * up.width + x], img.data[sy * w + sx], `${o} at (${x}, ${y})`);
+      }
+    }
+  }
+  assert.equal(orientImage(img, 'as-sent'), img, 'as sent: the very same object');
+  assert.deepEqual(transposeImage(transposeImage(img)).data, img.data);
+  assert.deepEqual(flipImage(flipImage(img)).data, img.data);
+});
+
+test('the verdict: strict needs the table with another cue (or three cues), never against a cue; the body never vetoes', () => {
+  const c = (table: number | null, spine: number | null, heart: number | null, body: number | null) => ({ table, spine, heart, body });
+  assert.equal(apVerdict(c(-1, -0.5, null, null), true), -1);
+  assert.equal(apVerdict(c(-1, null, null, null), true), 0, 'the table alone does not flip a side-by-side slice');
+  assert.equal(apVerdict(c(-1, null, null, null), false), -1, '... but decides which way a turned slice goes');
+  assert.equal(apVerdict(c(-1, -0.5, 0.3, null), true), 0, 'the heart says otherwise: unsure');
+  assert.equal(apVerdict(c(-1, -0.5, null, 0.4), true), -1, 'the body does not veto (thick in front of the lung bases)');
+  assert.equal(apVerdict(c(null, -0.5, -0.3, -0.2), true), -1, 'spine, heart and body together');
+  assert.equal(apVerdict(c(null, -0.5, -0.3, null), true), 0);
+  assert.equal(apVerdict(c(null, -0.1, -0.05, -0.02), false), 0, 'below the margins nothing votes');
+  assert.equal(apVerdict(c(1, 0.5, 0.2, 0.1), true), 1);
+});
+
+test('a drawn chest: upright stays, each turned copy is brought upright (and the lungs found there side by side)', () => {
+  const upright = chest();
+  for (const { name, turn, right } of TURNS) {
+    const d = decideOrientation(turn(upright));
+    assert.equal(d.orientation, right, name);
+    const up = uprightSlice(turn(upright));
+    // Upright up to a left-right mirror: the same picture or its mirror.
+    const same = (a: GreyImage, b: GreyImage) => a.width === b.width && a.data.every((v, i) => v === b.data[i]);
+    assert.ok(same(up.image, upright) || same(up.image, flipH(upright)), `${name}: upright after the stage`);
+  }
+  // Without the table, the spine and the heart still agree with the body: the flipped chest is flipped back.
+  assert.equal(decideOrientation(flipImage(chest({ table: false }))).orientation, 'flipped');
+});
+
+test('ambiguous anatomy is left as sent: no spine, no heart, no table (symmetric top to bottom), or a single lung', () => {
+  const plain = chest({ table: false, spine: false, heart: false });
+  for (const { name, turn } of TURNS.filter((t) => !t.name.startsWith('turned by 90'))) {
+    assert.equal(decideOrientation(turn(plain)).orientation, 'as-sent', name);
+  }
+  // Half a slice (a paper figure's crop): one lung only, never turned.
+  const half: GreyImage = (() => {
+    const c = chest();
+    const w = 160, data = new Uint8Array(w * c.height);
+    for (let y = 0; y < c.height; y++) data.set(c.data.subarray(y * c.width, y * c.width + w), y * w);
+    return { width: w, height: c.height, data };
+  })();
+  for (const { name, turn } of TURNS) assert.equal(decideOrientation(turn(half)).orientation, 'as-sent', `half slice ${name}`);
+});
+
+test('the pipeline reads a turned slice as the upright one: same lungs, same views (prepareSlice)', async () => {
+  const json = await readModelJson(path.join(REPO, 'models/default'));
+  const upright = chest();
+  const ref = await prepareSlice(json, upright);
+  assert.equal(ref.orientation, 'as-sent');
+  assert.equal(ref.image, upright, 'an upright slice is the very image sent');
+  const turned = await prepareSlice(json, flipImage(upright));
+  assert.equal(turned.orientation, 'flipped');
+  assert.deepEqual(turned.image.data, upright.data);
+  assert.deepEqual(turned.lungs.findings, ref.lungs.findings);
+  assert.equal(turned.views.length, ref.views.length);
+  turned.views.forEach((v, i) => assert.deepEqual(v, ref.views[i], `view ${i}`));
+});
+
+test('the API reads a flipped slice upright and says so: same P as the upright slice, orientation "flipped"', async () => {
+  const engine = await OnnxClassifier.load(path.join(REPO, 'models/default'));
+  const png = async (g: GreyImage) => new Uint8Array(await sharp(Buffer.from(g.data), { raw: { width: g.width, height: g.height, channels: 1 } }).png().toBuffer());
+  const upright = chest();
+  const { results } = await analyseFiles(engine, [{ name: 'up.png', bytes: await png(upright) }, { name: 'flipped.png', bytes: await png(flipImage(upright)) }]);
+  engine.dispose();
+  const [a, b] = ['up.png', 'flipped.png'].map((n) => results.find((r) => r.file === n)!);
+  assert.equal(a.orientation, undefined, 'an upright slice carries no orientation field');
+  assert.equal(b.orientation, 'flipped');
+  assert.equal(b.probability, a.probability);
+  assert.equal(b.pattern, a.pattern);
+});
+
+const MD = path.resolve(REPO, '../shared/data/covid-ct-md-sample');
+const skipMd = existsSync(path.join(MD, 'manifest.csv')) ? false : `the CT-MD sample is not at ${MD}: real-slice orientation test skipped`;
+
+test('real CT-MD slices (every 16th): none upright is turned, none turned is turned the wrong way, most are put upright', { skip: skipMd }, async () => {
+  const rows = parseCsvTable(readFileSync(path.join(MD, 'manifest.csv'), 'utf8')).filter((_, i) => i % 16 === 0);
+  const counts = new Map<string, { right: number; wrong: number; left: number }>();
+  for (const r of rows) {
+    const g = await decodeGrey(new Uint8Array(await readFile(path.join(MD, r.path))));
+    for (const { name, turn, right } of TURNS) {
+      const o = decideOrientation(turn(g)).orientation;
+      const c = counts.get(name) ?? { right: 0, wrong: 0, left: 0 };
+      if (o === right) c.right++; else if (o === 'as-sent') c.left++; else c.wrong++;
+      counts.set(name, c);
+    }
+  }
+  const up = counts.get('upright')!;
+  assert.equal(up.right, rows.length, 'no upright slice is turned');
+  for (const [name, c] of counts) {
+    assert.equal(c.wrong, 0, `${name}: no wrong turn`);
+    // About a quarter of the sample's slices hold no pair of lungs (above or below them): those stay as sent.
+    if (name !== 'upright') assert.ok(c.right >= 0.5 * rows.length, `${name}: ${c.right} of ${rows.length} put upright`);
+  }
+});
