@@ -84,6 +84,8 @@ export interface Prediction {
   refusal?: Refusal;
   /** Why the slice is NotCT, in words. */
   reason?: string;
+  /** Set when the slice came turned and was read upright (data/orientation.ts): how the picture as sent was turned. */
+  orientation?: 'flipped' | 'transposed' | 'transposed-flipped';
   error?: string;
   dicom?: SliceOrder;
 }

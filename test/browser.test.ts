@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { windowValue } from '../src/data/window.js';
-import { DATA, REPO, colourPng, fitPhantomOod, flatPhantom, huPhantom, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
+import { DATA, REPO, colourPng, drawnChest, fitPhantomOod, flatPhantom, huPhantom, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
 import sharp from 'sharp';
 import { rm } from 'node:fs/promises';
 import { createApp, listen } from '../src/server/app.js';
@@ -298,6 +298,27 @@ test('lungs model on this device: the same views and the same P as the server (w
       assert.equal(d.bar, server[i].bar);
     });
     console.log(`# lungs model, device vs server: ${device.map((d, i) => `${d.file}: ${d.probability.toFixed(6)} / ${server[i].probability.toFixed(6)}`).join('; ')}`);
+  } finally {
+    await p.close();
+  }
+});
+
+test('a slice that came upside down is read upright and the row says so, on the server and on this device alike', async () => {
+  const up = drawnChest();
+  const flipped = { ...up, data: new Uint8Array(up.data.length) };
+  for (let y = 0; y < up.height; y++) flipped.data.set(up.data.subarray(y * up.width, (y + 1) * up.width), (up.height - 1 - y) * up.width);
+  const files = [
+    { name: 'chest-upright.png', mimeType: 'image/png', buffer: await phantomPng(up) },
+    { name: 'chest-upside-down.png', mimeType: 'image/png', buffer: await phantomPng(flipped) },
+  ];
+  const p = await lungsPage();
+  try {
+    const { server, device } = await serverThenDevice(p, files);
+    for (const rows of [server, device]) {
+      assert.doesNotMatch(rows[0].text, /read upright/);
+      assert.match(rows[1].text, /it came upside down and was read upright/);
+      assert.equal(rows[1].probability, rows[0].probability, 'read as the upright slice');
+    }
   } finally {
     await p.close();
   }

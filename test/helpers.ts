@@ -91,6 +91,38 @@ export async function lungsModelVariant(): Promise<string> {
   return dir;
 }
 
+type Inside = (x: number, y: number) => boolean;
+const ellipse = (cx: number, cy: number, rx: number, ry: number): Inside => (x, y) => ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1;
+
+/**
+ * A drawn axial chest slice, upright (anterior at the top), 320 x 320: black air, a soft-tissue body, two lungs whose
+ * anterior middle is taken by the heart, a vertebral body (bone, brighter than soft tissue) on the midline behind the
+ * lungs, and (when `table`) the scanner's table, a thin bright line under the body. `spine: false` and
+ * `table: false` with `heart: false` leave nothing that tells front from back.
+ */
+export function drawnChest(opts: { table?: boolean; spine?: boolean; heart?: boolean } = {}): { width: number; height: number; data: Uint8Array } {
+  const { table = true, spine = true, heart = true } = opts;
+  const size = 320;
+  // The back (spine and muscles) is thick, the anterior chest wall thin: the body reaches further behind the lungs.
+  const body = ellipse(160, 165, 140, 115);
+  const lungs = [ellipse(100, 150, 50, 75), ellipse(220, 150, 50, 75)];
+  const heartShape = ellipse(160, 105, 60, 55);
+  const bone = ellipse(160, 215, 16, 16);
+  const data = new Uint8Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let v = 0;
+      if (body(x, y)) v = 140 + ((x * 7 + y * 13) % 9);
+      if (lungs.some((l) => l(x, y))) v = 22 + ((x * 31 + y * 17) % 11);
+      if (heart && heartShape(x, y)) v = 150 + ((x * 5 + y * 3) % 7);
+      if (spine && bone(x, y)) v = 245;
+      if (table && y >= 290 && y < 293 && x > 40 && x < 280) v = 200;
+      data[y * size + x] = v;
+    }
+  }
+  return { width: size, height: size, data };
+}
+
 /**
  * The phantom drawn in a few flat greys (its fine texture quantised away): the lungs are still found, but the
  * picture has areas of one exact grey and no scanner grain, so the chest check (src/data/chest-check.ts) refuses it.

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import {
   apVerdict, decideOrientation, flipImage, orientImage, sentPoint, transposeImage, uprightSlice, type Orientation,
 } from '../src/data/orientation.js';
@@ -17,42 +18,12 @@ import { prepareSlice } from '../src/model/engine.js';
 import { readModelJson } from '../src/model/model-files.js';
 import { parseCsvTable } from '../src/data/labelled-set.js';
 import type { GreyImage } from '../src/types.js';
-import { REPO } from './helpers.js';
+import { drawnChest as chest, REPO } from './helpers.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { analyseFiles } from '../src/predict/analyse.js';
+import { scoreFiles } from '../src/predict/score-files.js';
+import { formatPredictions } from '../src/predict/format.js';
 import sharp from 'sharp';
-
-type Inside = (x: number, y: number) => boolean;
-const ellipse = (cx: number, cy: number, rx: number, ry: number): Inside => (x, y) => ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1;
-
-/**
- * A drawn axial chest slice, upright (anterior at the top), 320 x 320: black air, a soft-tissue body, two lungs whose
- * anterior middle is taken by the heart, a vertebral body (bone, brighter than soft tissue) on the midline behind the
- * lungs, and (when `table`) the scanner's table, a thin bright line under the body. `spine: false` and
- * `table: false` with `heart: false` leave nothing that tells front from back.
- */
-function chest(opts: { table?: boolean; spine?: boolean; heart?: boolean } = {}): GreyImage {
-  const { table = true, spine = true, heart = true } = opts;
-  const size = 320;
-  // The back (spine and muscles) is thick, the anterior chest wall thin: the body reaches further behind the lungs.
-  const body = ellipse(160, 165, 140, 115);
-  const lungs = [ellipse(100, 150, 50, 75), ellipse(220, 150, 50, 75)];
-  const heartShape = ellipse(160, 105, 60, 55);
-  const bone = ellipse(160, 215, 16, 16);
-  const data = new Uint8Array(size * size);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      let v = 0;
-      if (body(x, y)) v = 140 + ((x * 7 + y * 13) % 9);
-      if (lungs.some((l) => l(x, y))) v = 22 + ((x * 31 + y * 17) % 11);
-      if (heart && heartShape(x, y)) v = 150 + ((x * 5 + y * 3) % 7);
-      if (spine && bone(x, y)) v = 245;
-      if (table && y >= 290 && y < 293 && x > 40 && x < 280) v = 200;
-      data[y * size + x] = v;
-    }
-  }
-  return { width: size, height: size, data };
-}
 
 const flipH = (img: GreyImage): GreyImage => {
   const { width: w, height: h, data } = img;
@@ -154,6 +125,35 @@ test('the API reads a flipped slice upright and says so: same P as the upright s
   assert.equal(b.orientation, 'flipped');
   assert.equal(b.probability, a.probability);
   assert.equal(b.pattern, a.pattern);
+});
+
+test('predict says a slice was read upright: orientation in JSON and CSV, the words in the table; an upright slice says nothing', async () => {
+  const engine = await OnnxClassifier.load(path.join(REPO, 'models/default'));
+  const dir = await mkdtemp(path.join(tmpdir(), 'covid-ct-orient-'));
+  try {
+    const upright = chest();
+    const files = [path.join(dir, 'up.png'), path.join(dir, 'turned.png')];
+    await writeFile(files[0], await sharp(Buffer.from(upright.data), { raw: { width: 320, height: 320, channels: 1 } }).png().toBuffer());
+    const t = transposeImage(upright);
+    await writeFile(files[1], await sharp(Buffer.from(t.data), { raw: { width: t.width, height: t.height, channels: 1 } }).png().toBuffer());
+    const preds = await scoreFiles(engine, files);
+    assert.equal(preds[0].orientation, undefined);
+    assert.equal(preds[1].orientation, 'transposed');
+    assert.equal(preds[1].probability, preds[0].probability, 'read as the upright slice');
+    const json = JSON.parse(formatPredictions(preds, 'json', engine.threshold)) as { predictions: { orientation: string | null }[] };
+    assert.deepEqual(json.predictions.map((p) => p.orientation), [null, 'transposed']);
+    const [header, up, turned] = formatPredictions(preds, 'csv', engine.threshold).trim().split('\n');
+    const col = header.split(',').indexOf('orientation');
+    assert.ok(col > 0, header);
+    assert.equal(up.split(',')[col], '');
+    assert.equal(turned.split(',')[col], 'transposed');
+    const table = formatPredictions(preds, 'table', engine.threshold).split('\n');
+    assert.match(table.find((l) => l.includes('turned.png'))!, /it came turned by 90 degrees and was read upright/);
+    assert.doesNotMatch(table.find((l) => l.includes('up.png'))!, /read upright/);
+  } finally {
+    engine.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 const MD = path.resolve(REPO, '../shared/data/covid-ct-md-sample');

@@ -30,6 +30,13 @@ import { sideBySide, type Region } from './lung-pair.js';
 /** What the stage did to the slice: the transform that maps the picture as sent to the upright picture. */
 export type Orientation = 'as-sent' | 'flipped' | 'transposed' | 'transposed-flipped';
 
+/** What the user is told when a slice was turned before it was read (the page, predict's table, explain). */
+export const ORIENTATION_NOTES: Readonly<Record<Exclude<Orientation, 'as-sent'>, string>> = {
+  flipped: 'it came upside down and was read upright',
+  transposed: 'it came turned by 90 degrees and was read upright',
+  'transposed-flipped': 'it came turned by 90 degrees and was read upright',
+};
+
 /** The slice transposed (x <-> y): a slice turned by 90 degrees either way gets its lungs side by side. */
 export function transposeImage(img: GreyImage): GreyImage {
   const { width: w, height: h, data } = img;

@@ -113,10 +113,11 @@ export async function scoreSources(classifier: Engine, files: ScoreSource[], opt
     for (const s of current.slices) {
       const dicom = s.dicom ? { dicom: s.dicom } : {};
       if (s.image) {
+        const turned = current.prepared[k].orientation;
         const r = readings[k++];
         out.push({
           file: s.name, probability: r.probability, label: r.label, involvement: r.involvement, lungPixels: r.lungPixels, pattern: r.pattern, category: r.category,
-          ...refusalFields(r), ...dicom,
+          ...refusalFields(r), ...(turned !== 'as-sent' ? { orientation: turned } : {}), ...dicom,
         });
       } else {
         out.push({ file: s.name, probability: null, label: null, error: s.error ?? 'not decoded', ...dicom });

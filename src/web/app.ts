@@ -10,6 +10,7 @@ import { isGzip, isNifti } from '../data/nifti.js';
 import { heatColour, pictureLungs, slicePictureRgb } from '../explain/cam-overlay.js';
 import { REFUSAL_HEADINGS, refusalFields, type ReadingDesign } from '../model/reading.js';
 import type { Refusal } from '../types.js';
+import { ORIENTATION_NOTES, type Orientation } from '../data/orientation.js';
 import { resample } from '../data/working-image.js';
 import { csvField } from '../predict/format.js';
 
@@ -43,6 +44,8 @@ export interface ResultRow {
   refusal?: Refusal;
   /** Why a slice is NotCT, in words. */
   reason?: string;
+  /** Set when the slice came turned and was read upright (the thumbnail and heatmap are then upright). */
+  orientation?: Exclude<Orientation, 'as-sent'>;
   error?: string;
   thumbnail?: string;
   heatmap?: string;
@@ -142,6 +145,12 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   where.className = 'where muted';
   where.textContent = whereText(r.mode);
   name.append(where);
+  if (r.orientation) {
+    const turned = document.createElement('div');
+    turned.className = 'turned';
+    turned.textContent = ORIENTATION_NOTES[r.orientation];
+    name.append(turned);
+  }
   const prob = document.createElement('td');
   prob.className = 'probability';
   if (r.label === 'NotCT') {
@@ -261,7 +270,8 @@ function openViewer(r: ResultRow): void {
   dialog.querySelector('h2')!.textContent = r.file;
   const p = r.probability === null || r.label === 'NotCT' ? '' : `P(COVID) ${r.probability.toFixed(4)}, threshold ${r.threshold?.toFixed(4)}: `;
   const inv = typeof r.involvement === 'number' ? `; lung involvement ${pct(r.involvement)}` : '';
-  dialog.querySelector('.viewer-caption')!.textContent = `${p}${verdictText(r)}${inv}${r.category ? `; ${r.category}` : ''}; ${whereText(r.mode)}.`;
+  const turned = r.orientation ? `; ${ORIENTATION_NOTES[r.orientation]}` : '';
+  dialog.querySelector('.viewer-caption')!.textContent = `${p}${verdictText(r)}${inv}${r.category ? `; ${r.category}` : ''}${turned}; ${whereText(r.mode)}.`;
   dialog.querySelector<HTMLElement>('.heat-legend')!.hidden = !hasHeatmap(r);
   dialog.showModal();
 }
@@ -269,10 +279,10 @@ function openViewer(r: ResultRow): void {
 // ---- CSV --------------------------------------------------------------------------------------------------
 
 export function resultsCsv(list: ResultRow[]): string {
-  const lines = ['file,probability,label,involvement,pattern,category,refusal,reason,threshold,mode,error'];
+  const lines = ['file,probability,label,involvement,pattern,category,refusal,reason,orientation,threshold,mode,error'];
   const num = (v: number | null | undefined) => (typeof v === 'number' ? String(v) : '');
   for (const r of list) {
-    lines.push([r.file, num(r.probability), r.label ?? '', num(r.involvement), num(r.pattern), r.category ?? '', r.refusal ?? '', r.reason ?? '', num(r.threshold), r.mode, r.error ?? '']
+    lines.push([r.file, num(r.probability), r.label ?? '', num(r.involvement), num(r.pattern), r.category ?? '', r.refusal ?? '', r.reason ?? '', r.orientation ?? '', num(r.threshold), r.mode, r.error ?? '']
       .map(csvField).join(','));
   }
   return lines.join('\n') + '\n';
@@ -385,7 +395,7 @@ async function analyseOnServer(files: File[]): Promise<void> {
     }
     addRows(json.results.map((r) => ({
       file: r.file, mode: 'server', probability: r.probability, label: r.label, threshold: r.threshold, error: r.error,
-      involvement: r.involvement, pattern: r.pattern, category: r.category, refusal: r.refusal, reason: r.reason,
+      involvement: r.involvement, pattern: r.pattern, category: r.category, refusal: r.refusal, reason: r.reason, orientation: r.orientation,
       thumbnail: r.preview, heatmap: r.heatmap,
     })));
     addScans(json.scans ?? []);
@@ -433,10 +443,10 @@ async function analyseHere(files: File[]): Promise<void> {
           ? 'DICOM files (uncompressed or compressed: JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG) and zips are read in server mode only: switch to "On this covid-ct server"'
           : `not a PNG or JPEG image`);
       }
-      const { grey, lungs, reading, map } = await analyseOnDevice(f, card!, pageWindow());
+      const { grey, orientation, lungs, reading, map } = await analyseOnDevice(f, card!, pageWindow());
       Object.assign(row, {
         probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
-        category: reading.category, ...refusalFields(reading),
+        category: reading.category, ...refusalFields(reading), ...(orientation !== 'as-sent' ? { orientation } : {}),
       });
       const small = shrink(grey, 512);
       row.thumbnail = pngUrl(small.width, small.height, (i) => [small.data[i], small.data[i], small.data[i]]);

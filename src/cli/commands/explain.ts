@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, resolveModelDir } from '../command.js';
 import { OnnxClassifier } from '../../model/onnx-engine.js';
 import { REFUSAL_HEADINGS } from '../../model/reading.js';
+import { ORIENTATION_NOTES } from '../../data/orientation.js';
 import { readImageBytes } from '../../data/decode.js';
 import { decodeInput } from '../../data/inputs.js';
 import { DEFAULT_LUNG_WINDOW, lungWindowProblem } from '../../data/window.js';
@@ -79,7 +80,7 @@ Options:
       ? `NotCT: ${REFUSAL_HEADINGS[r.refusal ?? 'not-ct']} (${r.reason ?? 'no plausible pair of lungs'}); no COVID verdict`
       // Says what the model did, not a diagnosis: NonCOVID is a score below the threshold, not a clinical negative.
       : `${r.label} (${r.label === 'COVID' ? 'at or above' : 'below'} the model's threshold ${engine.threshold.toFixed(4)}; P is a score, not a calibrated probability)${r.category ? `, ${r.category}` : ''}`;
-    const turned = prepared.orientation === 'as-sent' ? '' : ` (the slice came turned, ${prepared.orientation}: read and drawn upright)`;
+    const turned = prepared.orientation === 'as-sent' ? '' : ` (${ORIENTATION_NOTES[prepared.orientation]}; the heatmap is of the upright slice)`;
     console.log(`${slice.name}: P(COVID) = ${r.probability.toFixed(4)}; involvement ${inv}; pattern ${r.pattern.toFixed(4)} -> ${verdict}; heatmap written to ${values.out}${turned}`);
     return 0;
   },
