@@ -2,8 +2,8 @@
  * Inference and training throughput on this machine, all in one run, with ratios:
  *   - model only (ready views -> P(COVID)): onnxruntime-node vs tfjs-wasm, batch 1 and 16;
  *   - end to end (read + decode + preprocess + model + head): both engines, 1 image and 16 images per call;
- *   - the lung stage (issue 10): findLungs alone on decoded images (and its two parts, segmentLungs and
- *     lungInvolvement), end to end for --model (default models/official, the whole-slice model) and --lungs-model (default models/default, the lungs design), and a reference end to end without the
+ *   - the lung stage (issue 10): the orientation stage and findLungs alone on decoded images (and their parts:
+ *     uprightSlice, findLungs, segmentLungs, lungInvolvement), end to end for --model (default models/official, the whole-slice model) and --lungs-model (default models/default, the lungs design), and a reference end to end without the
  *     lung stage (models/default's views + model, the pre-issue-10 path), so that the lung stage's share of
  *     end-to-end time is measured in the same run (onnxruntime-node; the three end-to-end runs interleaved,
  *     median of 5, since other processes may share the CPU);
@@ -26,6 +26,7 @@ import { Classifier } from '../src/model/classifier.js';
 import { modelViews, type Engine, type PreparedSlice } from '../src/model/engine.js';
 import { findLungs, lungInvolvement } from '../src/data/involvement.js';
 import { segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
+import { uprightSlice } from '../src/data/orientation.js';
 import { decodeInput } from '../src/data/inputs.js';
 import { readImageBytes } from '../src/data/decode.js';
 import { existsSync } from 'node:fs';
@@ -104,7 +105,8 @@ if (tfjs) for (const batch of [1, 16]) {
 }
 
 // The lung stage (issue 10's speed goal: segmentation and involvement <= 30% of end-to-end time).
-// (a) findLungs alone on the same images, decoded beforehand as scoreFiles decodes them (median of 5 passes).
+// (a) the lung stage alone (prepareSlice's: the orientation stage, whose segmentation findLungs reuses, then
+// findLungs) on the same images, decoded beforehand as scoreFiles decodes them (median of 5 passes).
 const decoded: GreyImage[] = [];
 for (const f of files) for (const s of await decodeInput(f, await readImageBytes(f))) if (s.image) decoded.push(s.image);
 const lungRows: Row[] = [];
@@ -122,7 +124,9 @@ async function timeLung(what: string, fn: () => void): Promise<void> {
   lungRows.push({ group: 'lung stage (decoded images)', what, batch: 1, items: decoded.length, seconds: secs[2], unit: 'images', cpuSeconds: cpu[2] });
 }
 let segs: LungSegmentation[] = [];
-await timeLung('findLungs (segmentLungs + lungInvolvement)', () => { for (const img of decoded) findLungs(img); });
+await timeLung('lung stage: uprightSlice + findLungs (as prepareSlice)', () => { for (const img of decoded) { const up = uprightSlice(img); findLungs(up.image, up.seg); } });
+await timeLung('  uprightSlice alone (orientation: segmentation + anatomical cues)', () => { for (const img of decoded) uprightSlice(img); });
+await timeLung('  findLungs alone (segmentLungs + lungInvolvement)', () => { for (const img of decoded) findLungs(img); });
 await timeLung('  segmentLungs alone', () => { segs = decoded.map((img) => segmentLungs(img, img.hu ? { hu: img.hu } : {})); });
 await timeLung('  lungInvolvement alone (on ready segmentations)', () => { segs.forEach((seg, i) => lungInvolvement(seg, decoded[i].hu)); });
 const megapixels = decoded.reduce((a, img) => a + img.width * img.height, 0) / decoded.length / 1e6;
@@ -144,8 +148,8 @@ const lungsModel = existsSync(path.join(lungsModelDir, 'model.json')) ? await On
 const E2E = 'end to end, lung stage (onnxruntime-node)';
 const variants: { what: string; engine: Engine }[] = [
   { what: `${path.basename(modelDir)}: no lung stage (reference: views + model, pre-issue-10)`, engine: noLungs },
-  { what: `${path.basename(modelDir)} (findLungs + views + model)`, engine: onnx },
-  ...(lungsModel ? [{ what: `${path.basename(lungsModelDir)} (findLungs + lungs-only views + model)`, engine: lungsModel as Engine }] : []),
+  { what: `${path.basename(modelDir)} (lung stage + views + model)`, engine: onnx },
+  ...(lungsModel ? [{ what: `${path.basename(lungsModelDir)} (lung stage + lungs-only views + model)`, engine: lungsModel as Engine }] : []),
 ];
 for (const batch of [1, 16]) {
   const secs: number[][] = variants.map(() => []), cpu: number[][] = variants.map(() => []);
@@ -219,7 +223,7 @@ for (const r of lungRows) {
     const ref = lungRows.find((o) => o.group === E2E && o.batch === r.batch && o.what.includes('no lung stage'))!;
     if (r !== ref) {
       const ms = (r.seconds / r.items) * 1000, refMs = (ref.seconds / ref.items) * 1000, flMs = (fl.seconds / fl.items) * 1000;
-      share = `${(((ms - refMs) / ms) * 100).toFixed(0)}% (vs reference); findLungs alone ${((flMs / ms) * 100).toFixed(0)}%`;
+      share = `${(((ms - refMs) / ms) * 100).toFixed(0)}% (vs reference); lung stage alone ${((flMs / ms) * 100).toFixed(0)}%`;
       cpuShare = `${((1 - ref.cpuSeconds! / r.cpuSeconds!) * 100).toFixed(0)}%`;
     }
   }
