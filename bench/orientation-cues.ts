@@ -12,26 +12,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { decodeGrey } from '../src/data/decode.js';
-import { decideOrientation, flipImage, transposeImage, type Orientation } from '../src/data/orientation.js';
-import type { GreyImage } from '../src/types.js';
+import { decideOrientation, TURNS, type Orientation } from '../src/data/orientation.js';
 import { realCtFiles } from './real-ct.js';
 
 const { values } = parseArgs({ options: { jsonl: { type: 'string' }, data: { type: 'string', default: '../shared/data/covid-ct' }, 'data-md': { type: 'string', default: '../shared/data/covid-ct-md-sample' } } });
 
-const flipH = (img: GreyImage): GreyImage => {
-  const { width: w, height: h, data } = img;
-  const out = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = data[y * w + w - 1 - x];
-  return { ...img, data: out };
-};
-/** The turns (as sharp or a viewer makes them) and the decision that brings each upright (up to a left-right mirror). */
-const TURNS: { name: string; turn: (g: GreyImage) => GreyImage; right: Orientation }[] = [
-  { name: 'upright', turn: (g) => g, right: 'as-sent' },
-  { name: 'flipped top-bottom', turn: flipImage, right: 'flipped' },
-  { name: 'turned 180', turn: (g) => flipH(flipImage(g)), right: 'flipped' },
-  { name: 'turned 90 clockwise', turn: (g) => flipH(transposeImage(g)), right: 'transposed-flipped' },
-  { name: 'turned 90 anticlockwise', turn: (g) => flipImage(transposeImage(g)), right: 'transposed' },
-];
 const DECISIONS: Orientation[] = ['as-sent', 'flipped', 'transposed', 'transposed-flipped'];
 
 const files = await realCtFiles(values.data!, values['data-md']!);

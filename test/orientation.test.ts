@@ -11,7 +11,7 @@ import path from 'node:path';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import {
-  apVerdict, decideOrientation, flipImage, orientImage, sentPoint, transposeImage, uprightSlice, type Orientation,
+  apVerdict, decideOrientation, flipImage, mirrorImage, orientImage, sentPoint, transposeImage, TURNS, uprightSlice,
 } from '../src/data/orientation.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { prepareSlice } from '../src/model/engine.js';
@@ -25,20 +25,6 @@ import { scoreFiles } from '../src/predict/score-files.js';
 import { formatPredictions } from '../src/predict/format.js';
 import sharp from 'sharp';
 
-const flipH = (img: GreyImage): GreyImage => {
-  const { width: w, height: h, data } = img;
-  const out = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = data[y * w + w - 1 - x];
-  return { ...img, data: out };
-};
-/** The ways a slice comes turned, and the stage's answer that brings each upright (up to a left-right mirror). */
-const TURNS: { name: string; turn: (g: GreyImage) => GreyImage; right: Orientation }[] = [
-  { name: 'upright', turn: (g) => g, right: 'as-sent' },
-  { name: 'upside down (flipped top to bottom)', turn: flipImage, right: 'flipped' },
-  { name: 'turned by 180 degrees', turn: (g) => flipH(flipImage(g)), right: 'flipped' },
-  { name: 'turned by 90 degrees clockwise', turn: (g) => flipH(transposeImage(g)), right: 'transposed-flipped' },
-  { name: 'turned by 90 degrees anticlockwise', turn: (g) => flipImage(transposeImage(g)), right: 'transposed' },
-];
 
 test('transpose, flip and sentPoint: the upright picture\'s pixels come from where sentPoint says', () => {
   const w = 5, h = 3;
@@ -79,7 +65,7 @@ test('a drawn chest: upright stays, each turned copy is brought upright (and the
     const up = uprightSlice(turn(upright));
     // Upright up to a left-right mirror: the same picture or its mirror.
     const same = (a: GreyImage, b: GreyImage) => a.width === b.width && a.data.every((v, i) => v === b.data[i]);
-    assert.ok(same(up.image, upright) || same(up.image, flipH(upright)), `${name}: upright after the stage`);
+    assert.ok(same(up.image, upright) || same(up.image, mirrorImage(upright)), `${name}: upright after the stage`);
   }
   // Without the table, the spine and the heart still agree with the body: the flipped chest is flipped back.
   assert.equal(decideOrientation(flipImage(chest({ table: false }))).orientation, 'flipped');

@@ -56,6 +56,26 @@ export function flipImage(img: GreyImage): GreyImage {
   return { ...img, data: out };
 }
 
+/** The slice mirrored left to right (not a transform of the stage: the pattern model averages a view and its mirror). */
+export function mirrorImage(img: GreyImage): GreyImage {
+  const { width: w, height: h, data } = img;
+  const out = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = data[y * w + w - 1 - x];
+  return { ...img, data: out };
+}
+
+/**
+ * The ways a slice comes turned from an export or a viewer, and the stage's answer that brings each upright (up to a
+ * left-right mirror): what the tests and bench/orientation-cues.ts check the stage against.
+ */
+export const TURNS: readonly { name: string; turn: (g: GreyImage) => GreyImage; right: Orientation }[] = [
+  { name: 'upright', turn: (g) => g, right: 'as-sent' },
+  { name: 'upside down (flipped top to bottom)', turn: flipImage, right: 'flipped' },
+  { name: 'turned by 180 degrees', turn: (g) => mirrorImage(flipImage(g)), right: 'flipped' },
+  { name: 'turned by 90 degrees clockwise', turn: (g) => mirrorImage(transposeImage(g)), right: 'transposed-flipped' },
+  { name: 'turned by 90 degrees anticlockwise', turn: (g) => flipImage(transposeImage(g)), right: 'transposed' },
+];
+
 /** The slice turned by `o` (as-sent returns the same object). */
 export function orientImage(img: GreyImage, o: Orientation): GreyImage {
   if (o === 'as-sent') return img;
