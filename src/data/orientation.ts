@@ -33,8 +33,9 @@ export type Orientation = 'as-sent' | 'flipped' | 'transposed' | 'transposed-fli
 /** What the user is told when a slice was turned before it was read (the page, predict's table, explain). */
 export const ORIENTATION_NOTES: Readonly<Record<Exclude<Orientation, 'as-sent'>, string>> = {
   flipped: 'it came upside down and was read upright',
-  transposed: 'it came turned by 90 degrees and was read upright',
-  'transposed-flipped': 'it came turned by 90 degrees and was read upright',
+  // A turn by 90 degrees either way is undone up to a left-right mirror (the stage does not read laterality).
+  transposed: 'it came turned by 90 degrees and was read upright (its left and right may be swapped)',
+  'transposed-flipped': 'it came turned by 90 degrees and was read upright (its left and right may be swapped)',
 };
 
 /** The slice transposed (x <-> y): a slice turned by 90 degrees either way gets its lungs side by side. */
