@@ -11,13 +11,14 @@ import path from 'node:path';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import {
-  apVerdict, decideOrientation, flipImage, mirrorImage, orientImage, sentPoint, transposeImage, TURNS, uprightSlice,
+  apVerdict, decideOrientation, flipImage, mirrorImage, orientImage, transposeImage, TURNS, uprightSlice,
 } from '../src/data/orientation.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { prepareSlice } from '../src/model/engine.js';
 import { readModelJson } from '../src/model/model-files.js';
 import { parseCsvTable } from '../src/data/labelled-set.js';
 import type { GreyImage } from '../src/types.js';
+import type { Orientation } from '../src/data/orientation.js';
 import { drawnChest as chest, REPO } from './helpers.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { analyseFiles } from '../src/predict/analyse.js';
@@ -25,6 +26,20 @@ import { scoreFiles } from '../src/predict/score-files.js';
 import { formatPredictions } from '../src/predict/format.js';
 import sharp from 'sharp';
 
+/**
+ * Where a pixel (x, y) of the upright picture (orientImage(img, o), w x h as sent) lies in the picture as sent: the
+ * inverse of orientImage's pixel map (the oracle the test checks orientImage against).
+ */
+function sentPoint(o: Orientation, x: number, y: number, w: number, h: number): [number, number] {
+  switch (o) {
+    case 'as-sent': return [x, y];
+    case 'flipped': return [x, h - 1 - y];
+    // Upright (x, y) = transposed (x, y) = sent (y, x); upright width is h.
+    case 'transposed': return [y, x];
+    // Upright (x, y) = transposed (x, W - 1 - y) where the transposed height is w.
+    case 'transposed-flipped': return [w - 1 - y, x];
+  }
+}
 
 test('transpose, flip and sentPoint: the upright picture\'s pixels come from where sentPoint says', () => {
   const w = 5, h = 3;

@@ -85,21 +85,6 @@ export function orientImage(img: GreyImage, o: Orientation): GreyImage {
   return o === 'transposed' ? t : flipImage(t);
 }
 
-/**
- * Where a pixel (x, y) of the upright picture (orientImage(img, o), w x h as sent) lies in the picture as sent: the
- * inverse of orientImage's pixel map, so that a map drawn on the upright slice can be drawn back.
- */
-export function sentPoint(o: Orientation, x: number, y: number, w: number, h: number): [number, number] {
-  switch (o) {
-    case 'as-sent': return [x, y];
-    case 'flipped': return [x, h - 1 - y];
-    // Upright (x, y) = transposed (x, y) = sent (y, x); upright width is h.
-    case 'transposed': return [y, x];
-    // Upright (x, y) = transposed (x, W - 1 - y) where the transposed height is w.
-    case 'transposed-flipped': return [w - 1 - y, x];
-  }
-}
-
 /** The two lungs of a segmentation as regions (area, centroid, box), in analysis pixels; fewer when not found. */
 export function lungRegions(seg: LungSegmentation): Region[] {
   const { width: w, height: h } = seg.analysis;
