@@ -8,8 +8,8 @@
  * where they are (what it finds is dark soft tissue). The stage compares the two polarities and inverts only when
  * the picture as sent is implausible as a CT and its inverse is a plausible one:
  *
- *  1. As sent, no plausible pair of lungs side by side (the orientation stage's segmentation, reused), and the
- *     picture's edge brighter than its dark class (air white where the frame cuts it). Cheap: no second
+ *  1. As sent, no plausible pair of lungs in any arrangement (the orientation stage's segmentation, reused), and
+ *     the picture's edge brighter than its dark class (air white where the frame cuts it). Cheap: no second
  *     segmentation for the other slices. A figure on a white page passes this too; the next step sorts it out.
  *  2. The inverse, through the orientation stage (so a turned negative is also put upright), gives a plausible
  *     pair of lungs side by side, a clean surround (the air outside its body dark) and solid bone in the midline
@@ -21,7 +21,6 @@
  */
 import type { GreyImage } from '../types.js';
 import type { LungSegmentation } from './lungs.js';
-import { sideBySide } from './lung-pair.js';
 import { decideOrientation, orientImage, ORIENTATION_NOTES, plausiblePair, type Orientation, type OrientationDecision, type UprightSlice } from './orientation.js';
 
 /** The picture as sent, or a negative (air white) that was read as its inverse. */
@@ -50,12 +49,12 @@ export function edgeMedian(seg: LungSegmentation): number {
 }
 
 /**
- * Step 1: could the picture as sent be a negative? It gave no plausible pair of lungs side by side, and its edge is
- * on the bright side of its own dark/bright split (air white at the frame).
+ * Step 1: could the picture as sent be a negative? It gave no plausible pair of lungs (side by side or stacked: a
+ * pair of dark lungs in any arrangement is a slice with air dark), and its edge is on the bright side of its own
+ * dark/bright split (air white at the frame).
  */
 export function maybeNegative(seg: LungSegmentation): boolean {
-  const pair = plausiblePair(seg);
-  if (pair && sideBySide(pair[0], pair[1])) return false;
+  if (plausiblePair(seg)) return false;
   return seg.threshold !== undefined && edgeMedian(seg) >= seg.threshold;
 }
 
