@@ -106,7 +106,6 @@ export function candidateFindings(img: GreyImage, o: CandidateOptions): LungFind
 
 const opts = (o: Partial<CandidateOptions>): CandidateOptions => ({ ...SHIPPED_OPTIONS, ...o });
 export const CANDIDATES: Record<string, (img: GreyImage) => LungFindings> = {
-  // What predict does: the orientation stage (orientation.ts), then findLungs on the upright slice.
   // As prepareSlice: the polarity and orientation stages, then the lungs.
   shipped: (img) => { const up = readableSlice(img); return findLungs(up.image, up.seg).findings; },
   // involvement-v3in, the former shipped involvement (fixed opening radius 1.5 px).
