@@ -27,7 +27,8 @@ import { decideOrientation, orientImage, ORIENTATION_NOTES, plausiblePair, type 
 export type Polarity = 'as-sent' | 'negative';
 
 /** What the user is told when a negative was read as its inverse (the page, predict's table, explain). */
-export const POLARITY_NOTE = 'it came as a negative (air white, bone black) and was read with air black';
+// No parentheses: the table and explain put the note in parentheses already.
+export const POLARITY_NOTE = 'it came as a negative, air white and bone black, and was read with air black';
 
 /** The picture's negative: 255 - v (its own inverse, so exactly undone). */
 export function invertImage(img: GreyImage): GreyImage {
