@@ -26,8 +26,10 @@ import { decideOrientation, orientImage, ORIENTATION_NOTES, plausiblePair, type 
 /** The picture as sent, or a negative (air white) that was read as its inverse. */
 export type Polarity = 'as-sent' | 'negative';
 
-/** What the user is told when a negative was read as its inverse (the page, predict's table, explain). */
-// No parentheses: the table and explain put the note in parentheses already.
+/**
+ * What the user is told when a negative was read as its inverse (the page, predict's table, explain). No
+ * parentheses in it: the table and explain put the note in parentheses already.
+ */
 export const POLARITY_NOTE = 'it came as a negative, air white and bone black, and was read with air black';
 
 /** The picture's negative: 255 - v (its own inverse, so exactly undone). */
@@ -85,7 +87,7 @@ export interface PolarityDecision {
  */
 export function decidePolarity(img: GreyImage, asSent: OrientationDecision = decideOrientation(img, img.hu ? { hu: img.hu } : {})): PolarityDecision {
   const kept: PolarityDecision = { polarity: 'as-sent', image: img, orientation: asSent };
-  // HU: air is the bottom of the mapping by construction. A turned or side-by-side pair as sent: a CT as it is.
+  // HU: air is the bottom of the mapping by construction. Turned by the orientation stage: it found dark lungs.
   if (img.hu || asSent.orientation !== 'as-sent' || !asSent.seg || !maybeNegative(asSent.seg)) return kept;
   const inverse = invertImage(img);
   const d = decideOrientation(inverse);
