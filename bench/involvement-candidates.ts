@@ -1,5 +1,5 @@
 /** Involvement candidates measured by bench/degrade.bench.ts (docs/robust-involvement.md). */
-import { uprightSlice } from '../src/data/orientation.js';
+import { readableSlice } from '../src/data/polarity.js';
 import type { GreyImage } from '../src/types.js';
 import { findLungs, type LungFindings } from '../src/data/involvement.js';
 import { segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
@@ -106,8 +106,8 @@ export function candidateFindings(img: GreyImage, o: CandidateOptions): LungFind
 
 const opts = (o: Partial<CandidateOptions>): CandidateOptions => ({ ...SHIPPED_OPTIONS, ...o });
 export const CANDIDATES: Record<string, (img: GreyImage) => LungFindings> = {
-  // What predict does: the orientation stage (orientation.ts), then findLungs on the upright slice.
-  shipped: (img) => { const up = uprightSlice(img); return findLungs(up.image, up.seg).findings; },
+  // As prepareSlice: the polarity and orientation stages, then the lungs.
+  shipped: (img) => { const up = readableSlice(img); return findLungs(up.image, up.seg).findings; },
   // involvement-v3in, the former shipped involvement (fixed opening radius 1.5 px).
   v3: (img) => candidateFindings(img, SHIPPED_OPTIONS),
 };

@@ -5,7 +5,8 @@
  *   node dist/bench/notct-rules3.js [--set DIR] [--heldout DIR,DIR...] [--data DIR] [--data-md DIR] [--every N] [--figures FILE]
  *
  * Tables (one row per group): n, refused before (findLungs without the new checks), refused by each new check
- * alone (of those that passed before), refused after.
+ * alone (of those that passed before), refused after, and how many the polarity stage would read as a negative
+ * (polarity.ts: none of the real CT may be).
  *   - non-CT (bench set): bench/nonct-set.ts's 216 pictures (`npm run nonct:make`);
  *   - held-out non-CT: pictures from other sources, never used to set a limit: every picture file under the
  *     --heldout folders (grey, whole and a seeded crop; e.g. python3-skimage's and gnome-backgrounds' pictures,
@@ -25,6 +26,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { decodeGrey, readAndDecodeGrey } from '../src/data/decode.js';
 import { findLungs } from '../src/data/involvement.js';
+import { decidePolarity } from '../src/data/polarity.js';
 import { CHEST_RULES, chestFigures } from '../src/data/chest-check.js';
 import { anatomyFigures } from './notct-candidates.js';
 import { parseCsvTable } from '../src/data/labelled-set.js';
@@ -187,7 +189,7 @@ async function cases(): Promise<Case[]> {
 /** The checks this work added (the rest of CHEST_RULES were there before). */
 const NEW_RULES = new Set<string>(['projection']);
 
-interface Result { c: Case; before: boolean; after: boolean; by?: string; reason?: string; chest: ReturnType<typeof chestFigures> | null; anatomy: ReturnType<typeof anatomyFigures> | null }
+interface Result { c: Case; before: boolean; after: boolean; /** Read as a negative's inverse by the polarity stage (polarity.ts; real CT: none may be). */ inverted: boolean; by?: string; reason?: string; chest: ReturnType<typeof chestFigures> | null; anatomy: ReturnType<typeof anatomyFigures> | null }
 
 async function main(): Promise<void> {
   const all = await cases();
@@ -202,7 +204,7 @@ async function main(): Promise<void> {
       // findLungs gave that reason (so neither colour nor the lungs check refused first).
       const first = chest ? CHEST_RULES.find((r) => r.refuses(chest.figures)) : undefined;
       const byNew = !findings.found && first !== undefined && NEW_RULES.has(first.name) && findings.reason === `not like a CT slice: ${chest!.refusal}`;
-      results.push({ c, before: !findings.found && !byNew, after: !findings.found, by: byNew ? first!.name : undefined, reason: findings.reason, chest: chest?.figures ?? null, anatomy });
+      results.push({ c, inverted: decidePolarity(img).polarity === 'negative', before: !findings.found && !byNew, after: !findings.found, by: byNew ? first!.name : undefined, reason: findings.reason, chest: chest?.figures ?? null, anatomy });
     } catch (e) {
       process.stderr.write(`${c.name}: ${(e as Error).message}\n`);
     }
@@ -219,8 +221,8 @@ async function main(): Promise<void> {
   for (const t of tables) {
     const rs = results.filter((r) => r.c.table === t);
     const news = [...NEW_RULES];
-    lines.push(`| ${t} | n | refused before | ${news.map((k) => `newly by ${k}`).join(' | ')} | refused after | % after |`, `|---|---:|---:|${news.map(() => '---:|').join('')}---:|---:|`);
-    const line = (g: string, gr: Result[]) => `| ${g} | ${gr.length} | ${gr.filter((r) => r.before).length} | ${news.map((k) => gr.filter((r) => r.by === k).length).join(' | ')} | ${gr.filter((r) => r.after).length} | ${((100 * gr.filter((r) => r.after).length) / gr.length).toFixed(1)} |`;
+    lines.push(`| ${t} | n | refused before | ${news.map((k) => `newly by ${k}`).join(' | ')} | refused after | % after | inverted (polarity.ts) |`, `|---|---:|---:|${news.map(() => '---:|').join('')}---:|---:|---:|`);
+    const line = (g: string, gr: Result[]) => `| ${g} | ${gr.length} | ${gr.filter((r) => r.before).length} | ${news.map((k) => gr.filter((r) => r.by === k).length).join(' | ')} | ${gr.filter((r) => r.after).length} | ${((100 * gr.filter((r) => r.after).length) / gr.length).toFixed(1)} | ${gr.filter((r) => r.inverted).length} |`;
     for (const g of [...new Set(rs.map((r) => r.c.group))]) lines.push(line(g, rs.filter((r) => r.c.group === g)));
     lines.push(line('**all**', rs), '');
     const newly = rs.filter((r) => r.by);

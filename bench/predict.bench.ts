@@ -27,6 +27,7 @@ import { modelViews, type Engine, type PreparedSlice } from '../src/model/engine
 import { findLungs, lungInvolvement } from '../src/data/involvement.js';
 import { segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
 import { uprightSlice } from '../src/data/orientation.js';
+import { readableSlice } from '../src/data/polarity.js';
 import { decodeInput } from '../src/data/inputs.js';
 import { readImageBytes } from '../src/data/decode.js';
 import { existsSync } from 'node:fs';
@@ -124,7 +125,7 @@ async function timeLung(what: string, fn: () => void): Promise<void> {
   lungRows.push({ group: 'lung stage (decoded images)', what, batch: 1, items: decoded.length, seconds: secs[2], unit: 'images', cpuSeconds: cpu[2] });
 }
 let segs: LungSegmentation[] = [];
-await timeLung('lung stage: uprightSlice + findLungs (as prepareSlice)', () => { for (const img of decoded) { const up = uprightSlice(img); findLungs(up.image, up.seg); } });
+await timeLung('lung stage: readableSlice + findLungs (as prepareSlice)', () => { for (const img of decoded) { const up = readableSlice(img); findLungs(up.image, up.seg); } });
 await timeLung('  uprightSlice alone (orientation: segmentation + anatomical cues)', () => { for (const img of decoded) uprightSlice(img); });
 await timeLung('  findLungs alone (segmentLungs + lungInvolvement)', () => { for (const img of decoded) findLungs(img); });
 await timeLung('  segmentLungs alone', () => { segs = decoded.map((img) => segmentLungs(img, img.hu ? { hu: img.hu } : {})); });
@@ -136,7 +137,7 @@ const SKIPPED = { seg: undefined, involvement: null, findings: { found: false, r
 const noLungs: Engine = {
   name: onnx.name, json: onnx.json, threshold: onnx.threshold, labelOf: (p) => onnx.labelOf(p),
   // models/default's views need no segmentation: this is prepareSlice without findLungs (the pre-issue-10 path).
-  prepare: (imgs) => Promise.all(imgs.map(async (img) => ({ image: img, orientation: 'as-sent' as const, lungs: SKIPPED, views: await modelViews(onnx.json, img) }))),
+  prepare: (imgs) => Promise.all(imgs.map(async (img) => ({ image: img, orientation: 'as-sent' as const, polarity: 'as-sent' as const, lungs: SKIPPED, views: await modelViews(onnx.json, img) }))),
   readPrepared: (slices) => onnx.readPrepared(slices),
   read: async (imgs) => noLungs.readPrepared(await noLungs.prepare(imgs)),
   probabilities: async (imgs) => (await noLungs.read(imgs)).map((r) => r.probability),

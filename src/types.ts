@@ -86,6 +86,8 @@ export interface Prediction {
   reason?: string;
   /** Set when the slice came turned and was read upright (data/orientation.ts): how the picture as sent was turned. */
   orientation?: 'flipped' | 'transposed' | 'transposed-flipped';
+  /** Set when the slice came as a negative (air white) and was read as its inverse (data/polarity.ts). */
+  polarity?: 'negative';
   error?: string;
   dicom?: SliceOrder;
 }

@@ -324,6 +324,25 @@ test('a slice that came upside down is read upright and the row says so, on the 
   }
 });
 
+test('a slice sent as a negative (air white) is read with air black and the row says so, on the server and on this device alike', async () => {
+  const c = drawnChest();
+  const files = [
+    { name: 'chest.png', mimeType: 'image/png', buffer: await phantomPng(c) },
+    { name: 'chest-negative.png', mimeType: 'image/png', buffer: await phantomPng({ ...c, data: c.data.map((v) => 255 - v) }) },
+  ];
+  const p = await lungsPage();
+  try {
+    const { server, device } = await serverThenDevice(p, files);
+    for (const rows of [server, device]) {
+      assert.doesNotMatch(rows[0].text, /as a negative/);
+      assert.match(rows[1].text, /it came as a negative, air white and bone black, and was read with air black/);
+      assert.equal(rows[1].probability, rows[0].probability, 'read as the slice with air black');
+    }
+  } finally {
+    await p.close();
+  }
+});
+
 test('a chest drawn in flat greys or painted in colours: "not a chest CT slice"; in a soft-tissue window: "lungs not readable in this window"; with reasons, on the server and on this device alike', async () => {
   const files = [
     { name: 'phantom-ground-glass.png', mimeType: 'image/png', buffer: await phantomPng(lungPhantom(384, true)) },

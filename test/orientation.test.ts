@@ -60,7 +60,7 @@ test('transpose, flip and sentPoint: the upright picture\'s pixels come from whe
 });
 
 test('the verdict: strict needs the table with another cue (or three cues), never against a cue; the body never vetoes', () => {
-  const c = (table: number | null, spine: number | null, heart: number | null, body: number | null) => ({ table, spine, heart, body });
+  const c = (table: number | null, spine: number | null, heart: number | null, body: number | null) => ({ table, spine, heart, body, clean: true });
   assert.equal(apVerdict(c(-1, -0.5, null, null), true), -1);
   assert.equal(apVerdict(c(-1, null, null, null), true), 0, 'the table alone does not flip a side-by-side slice');
   assert.equal(apVerdict(c(-1, null, null, null), false), -1, '... but decides which way a turned slice goes');

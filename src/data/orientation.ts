@@ -155,6 +155,8 @@ export interface ApCues {
    * least TABLE_SPAN of the lungs' width, below the body against above it. Null when there is none (paper crops).
    */
   table: number | null;
+  /** Whether the body's surround is clean air (CLEAN_SURROUND): the body and the table are read only then. */
+  clean: boolean;
 }
 
 /** The share of the body's tissue (outside the lungs) that counts as bone for the spine cue (its brightest 3%). */
@@ -223,7 +225,7 @@ export function apCues(seg: LungSegmentation, pair: Region[]): ApCues {
   // another slice's pixels or a textured page around the body make both meaningless.
   const clean = cleanSurround(seg);
   const body = !clean || cutAbove || cutBelow || above + below === 0 ? null : share(below, above);
-  return { spine, heart, body, table: clean ? tableCue(seg, lx0, lx1) : null };
+  return { spine, heart, body, table: clean ? tableCue(seg, lx0, lx1) : null, clean };
 }
 
 /** The share of the pixels outside the body that must be dark (below the lung threshold) for a clean surround. */

@@ -6,7 +6,8 @@ import type { GreyImage, Label } from '../types.js';
 import type { ModelJson } from './model-files.js';
 import { renderViews, TTA_PLAN } from '../data/views.js';
 import { findLungs } from '../data/involvement.js';
-import { uprightSlice, type Orientation } from '../data/orientation.js';
+import type { Orientation } from '../data/orientation.js';
+import { readableSlice, type Polarity } from '../data/polarity.js';
 import type { LungSegmentation } from '../data/lungs.js';
 import { readSlice, type SliceReading } from './reading.js';
 import { oodDistance, type OodModel } from './ood.js';
@@ -40,26 +41,29 @@ export async function modelViews(json: ModelJson, img: GreyImage, seg?: LungSegm
 }
 
 /**
- * One slice made ready for the model: the slice brought upright (orientation.ts; the same object as the input when
- * its anatomy does not say it is turned), its lungs (segmentation, involvement) and its views, all of the upright
+ * One slice made ready for the model: the slice brought upright (orientation.ts) and air black (polarity.ts; the
+ * same object as the input when it is neither turned nor a negative), its lungs (segmentation, involvement) and its views, all of the upright
  * slice. Maps of evidence and lung outlines are drawn on `image`.
  */
 export interface PreparedSlice {
   image: GreyImage;
   /** What the orientation stage did to the slice as sent. */
   orientation: Orientation;
+  /** What the polarity stage did: 'negative' when the slice came air white and was read as its inverse (polarity.ts). */
+  polarity: Polarity;
   lungs: ReturnType<typeof findLungs>;
   views: Float32Array[];
 }
 
 /**
  * The one place where a slice meets the lung stage and the model (the server's readings and maps; the page's
- * on-device reading does the same in on-device.ts): the orientation stage first, then everything on its output.
+ * on-device reading does the same in on-device.ts): the polarity and orientation stages first (a negative read as
+ * its inverse, a turned slice upright), then everything on their output.
  */
 export async function prepareSlice(json: ModelJson, img: GreyImage): Promise<PreparedSlice> {
-  const up = uprightSlice(img);
+  const up = readableSlice(img);
   const lungs = findLungs(up.image, up.seg);
-  return { image: up.image, orientation: up.orientation, lungs, views: await modelViews(json, up.image, lungs.seg) };
+  return { image: up.image, orientation: up.orientation, polarity: up.polarity, lungs, views: await modelViews(json, up.image, lungs.seg) };
 }
 
 export const labelAt = (threshold: number, p: number): Label => (p >= threshold ? 'COVID' : 'NonCOVID');

@@ -17,7 +17,7 @@ export async function heatmapPicture(engine: ExplainingEngine, name: string, byt
   if (!slice?.image) throw new Error(`${name}: ${slice?.error ?? 'no image'}`);
   const [prepared] = await engine.prepare([slice.image]);
   const { reading, cam } = await engine.explainPrepared(prepared);
-  // Drawn on the slice as read: upright when the orientation stage turned it (orientation.ts).
+  // Drawn on the slice as read: upright and air black when the stages turned or inverted it (orientation.ts, polarity.ts).
   const png = await overlayPng(prepared.image, cam, engine.json.preprocessing.fit, Infinity, pictureLungs(prepared.lungs, engine.json.preprocessing.lungs));
   const { data, info } = await sharp(png).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`heatmap of ${name}: ${info.channels} channels, expected RGB`);

@@ -10,6 +10,7 @@ import { yieldToLoop } from '../data/inflate.js';
 import { greyPng, overlayPng, pictureLungs } from '../explain/heatmap.js';
 import { errorMessage } from '../util/errors.js';
 import type { Orientation } from '../data/orientation.js';
+import type { Polarity } from '../data/polarity.js';
 import { orderForDisplay, scoreScans, type ScanScore } from './series.js';
 
 export interface UploadedFile {
@@ -57,6 +58,11 @@ export interface SliceResult {
    * turned to be upright. The heatmap and the preview are then of the upright slice.
    */
   orientation?: Exclude<Orientation, 'as-sent'>;
+  /**
+   * Set when the slice came as a negative (air white, bone black) and was read as its inverse (polarity.ts). The
+   * heatmap and the preview are then of the slice with air black.
+   */
+  polarity?: Exclude<Polarity, 'as-sent'>;
   error?: string;
   /** data:image/png;base64 overlay of the map of evidence (lung-evidence.ts; not for a NotCT slice). */
   heatmap?: string;
@@ -107,6 +113,7 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
           ...base, probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
           category: reading.category, ...refusalFields(reading),
           ...(prepared.orientation !== 'as-sent' ? { orientation: prepared.orientation } : {}),
+          ...(prepared.polarity !== 'as-sent' ? { polarity: prepared.polarity } : {}),
         };
         // No map of "evidence towards COVID" over a slice that is not a chest CT: it gets no verdict, so no heat either.
         if (opts.heatmap && reading.label !== 'NotCT') {

@@ -2,7 +2,7 @@
 import type { Prediction } from '../types.js';
 import type { ScanScore } from './series.js';
 import { REFUSAL_HEADINGS } from '../model/reading.js';
-import { ORIENTATION_NOTES } from '../data/orientation.js';
+import { sliceNote } from '../data/polarity.js';
 
 export type PredictFormat = 'table' | 'json' | 'csv';
 
@@ -24,7 +24,7 @@ export function formatPredictions(preds: Prediction[], format: PredictFormat, th
       threshold,
       predictions: preds.map((p) => ({
         file: p.file, probability: p.probability, label: p.label, involvement: p.involvement ?? null, pattern: p.pattern ?? null,
-        category: p.category ?? null, refusal: p.refusal ?? null, reason: p.reason ?? null, orientation: p.orientation ?? null, error: p.error ?? null, ...(p.dicom ? { series: p.dicom.series } : {}),
+        category: p.category ?? null, refusal: p.refusal ?? null, reason: p.reason ?? null, orientation: p.orientation ?? null, polarity: p.polarity ?? null, error: p.error ?? null, ...(p.dicom ? { series: p.dicom.series } : {}),
       })),
       scans: scans.map((s) => ({
         series: s.series, slices: s.slices, probability: s.probability, label: s.label, labelRule: s.labelRule, category: s.category,
@@ -35,9 +35,9 @@ export function formatPredictions(preds: Prediction[], format: PredictFormat, th
   }
   if (format === 'csv') {
     const num = (v: number | null | undefined) => (typeof v === 'number' ? String(v) : '');
-    const rows = preds.map((p) => [csvField(p.file), num(p.probability), p.label ?? '', num(p.involvement), num(p.pattern), p.category ?? '', p.refusal ?? '', csvField(p.reason ?? ''), p.orientation ?? '', csvField(p.error ?? '')].join(','));
+    const rows = preds.map((p) => [csvField(p.file), num(p.probability), p.label ?? '', num(p.involvement), num(p.pattern), p.category ?? '', p.refusal ?? '', csvField(p.reason ?? ''), p.orientation ?? '', p.polarity ?? '', csvField(p.error ?? '')].join(','));
     for (const s of scans) rows.push([csvField(scanName(s)), String(s.probability), s.label, num(s.involvement), num(s.pattern), s.category ?? '', '', ''].join(','));
-    return ['file,probability,label,involvement,pattern,category,refusal,reason,orientation,error', ...rows].join('\n') + '\n';
+    return ['file,probability,label,involvement,pattern,category,refusal,reason,orientation,polarity,error', ...rows].join('\n') + '\n';
   }
   const width = Math.min(80, Math.max(4, ...preds.map((p) => p.file.length), ...scans.map((s) => scanName(s).length)));
   const cut = (name: string) => (name.length > width ? '...' + name.slice(-(width - 3)) : name.padEnd(width));
@@ -45,7 +45,8 @@ export function formatPredictions(preds: Prediction[], format: PredictFormat, th
   const lines = [`${'file'.padEnd(width)}  P(COVID)  involvement  label     category`, `${'-'.repeat(width)}  --------  -----------  --------  --------`];
   for (const p of preds) {
     if (p.error) { lines.push(`${cut(p.file)}  error: ${p.error}`); continue; }
-    const turned = p.orientation ? ` (${ORIENTATION_NOTES[p.orientation]})` : '';
+    const note = sliceNote(p.orientation, p.polarity);
+    const turned = note ? ` (${note})` : '';
     const why = (p.label === 'NotCT' ? `${REFUSAL_HEADINGS[p.refusal ?? 'not-ct']}: ${p.reason ?? ''}` : p.category ?? '') + turned;
     lines.push(`${cut(p.file)}  ${p.probability!.toFixed(4).padStart(8)}  ${pct(p.involvement)}  ${String(p.label).padEnd(8)}  ${why}`);
   }

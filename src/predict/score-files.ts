@@ -113,11 +113,12 @@ export async function scoreSources(classifier: Engine, files: ScoreSource[], opt
     for (const s of current.slices) {
       const dicom = s.dicom ? { dicom: s.dicom } : {};
       if (s.image) {
-        const turned = current.prepared[k].orientation;
+        const { orientation: turned, polarity } = current.prepared[k];
         const r = readings[k++];
         out.push({
           file: s.name, probability: r.probability, label: r.label, involvement: r.involvement, lungPixels: r.lungPixels, pattern: r.pattern, category: r.category,
-          ...refusalFields(r), ...(turned !== 'as-sent' ? { orientation: turned } : {}), ...dicom,
+          ...refusalFields(r), ...(turned !== 'as-sent' ? { orientation: turned } : {}),
+          ...(polarity !== 'as-sent' ? { polarity } : {}), ...dicom,
         });
       } else {
         out.push({ file: s.name, probability: null, label: null, error: s.error ?? 'not decoded', ...dicom });

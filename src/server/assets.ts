@@ -30,6 +30,8 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
       'data/run-thickness.js', 'data/run-closing.js', 'data/lung-pair.js',
       // The orientation stage (a turned or upside-down slice read upright), before the lungs as on the server.
       'data/orientation.js',
+      // The polarity stage (a negative read as its inverse), before the orientation stage as on the server.
+      'data/polarity.js',
       // Which files the device leaves to the server, told by the same checks the server decodes by.
       'data/tiff.js', 'data/nifti.js', 'util/errors.js',
       // The not-CT feature distance (its vectors: /model/ood.bin, requested only when the card's reading has one).

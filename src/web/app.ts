@@ -10,7 +10,8 @@ import { isGzip, isNifti } from '../data/nifti.js';
 import { heatColour, pictureLungs, slicePictureRgb } from '../explain/cam-overlay.js';
 import { REFUSAL_HEADINGS, refusalFields, type ReadingDesign } from '../model/reading.js';
 import type { Refusal } from '../types.js';
-import { ORIENTATION_NOTES, type Orientation } from '../data/orientation.js';
+import type { Orientation } from '../data/orientation.js';
+import { sliceNote, type Polarity } from '../data/polarity.js';
 import { resample } from '../data/working-image.js';
 import { csvField } from '../predict/format.js';
 
@@ -46,6 +47,8 @@ export interface ResultRow {
   reason?: string;
   /** Set when the slice came turned and was read upright (the thumbnail and heatmap are then upright). */
   orientation?: Exclude<Orientation, 'as-sent'>;
+  /** Set when the slice came as a negative (air white) and was read as its inverse (the thumbnail and heatmap are then air black). */
+  polarity?: Exclude<Polarity, 'as-sent'>;
   error?: string;
   thumbnail?: string;
   heatmap?: string;
@@ -145,10 +148,10 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   where.className = 'where muted';
   where.textContent = whereText(r.mode);
   name.append(where);
-  if (r.orientation) {
+  if (r.orientation || r.polarity) {
     const turned = document.createElement('div');
     turned.className = 'turned';
-    turned.textContent = ORIENTATION_NOTES[r.orientation];
+    turned.textContent = sliceNote(r.orientation, r.polarity);
     name.append(turned);
   }
   const prob = document.createElement('td');
@@ -270,7 +273,8 @@ function openViewer(r: ResultRow): void {
   dialog.querySelector('h2')!.textContent = r.file;
   const p = r.probability === null || r.label === 'NotCT' ? '' : `P(COVID) ${r.probability.toFixed(4)}, threshold ${r.threshold?.toFixed(4)}: `;
   const inv = typeof r.involvement === 'number' ? `; lung involvement ${pct(r.involvement)}` : '';
-  const turned = r.orientation ? `; ${ORIENTATION_NOTES[r.orientation]}` : '';
+  const note = sliceNote(r.orientation, r.polarity);
+  const turned = note ? `; ${note}` : '';
   dialog.querySelector('.viewer-caption')!.textContent = `${p}${verdictText(r)}${inv}${r.category ? `; ${r.category}` : ''}${turned}; ${whereText(r.mode)}.`;
   dialog.querySelector<HTMLElement>('.heat-legend')!.hidden = !hasHeatmap(r);
   dialog.showModal();
@@ -279,10 +283,10 @@ function openViewer(r: ResultRow): void {
 // ---- CSV --------------------------------------------------------------------------------------------------
 
 export function resultsCsv(list: ResultRow[]): string {
-  const lines = ['file,probability,label,involvement,pattern,category,refusal,reason,orientation,threshold,mode,error'];
+  const lines = ['file,probability,label,involvement,pattern,category,refusal,reason,orientation,polarity,threshold,mode,error'];
   const num = (v: number | null | undefined) => (typeof v === 'number' ? String(v) : '');
   for (const r of list) {
-    lines.push([r.file, num(r.probability), r.label ?? '', num(r.involvement), num(r.pattern), r.category ?? '', r.refusal ?? '', r.reason ?? '', r.orientation ?? '', num(r.threshold), r.mode, r.error ?? '']
+    lines.push([r.file, num(r.probability), r.label ?? '', num(r.involvement), num(r.pattern), r.category ?? '', r.refusal ?? '', r.reason ?? '', r.orientation ?? '', r.polarity ?? '', num(r.threshold), r.mode, r.error ?? '']
       .map(csvField).join(','));
   }
   return lines.join('\n') + '\n';
@@ -395,7 +399,7 @@ async function analyseOnServer(files: File[]): Promise<void> {
     }
     addRows(json.results.map((r) => ({
       file: r.file, mode: 'server', probability: r.probability, label: r.label, threshold: r.threshold, error: r.error,
-      involvement: r.involvement, pattern: r.pattern, category: r.category, refusal: r.refusal, reason: r.reason, orientation: r.orientation,
+      involvement: r.involvement, pattern: r.pattern, category: r.category, refusal: r.refusal, reason: r.reason, orientation: r.orientation, polarity: r.polarity,
       thumbnail: r.preview, heatmap: r.heatmap,
     })));
     addScans(json.scans ?? []);
@@ -443,10 +447,10 @@ async function analyseHere(files: File[]): Promise<void> {
           ? 'DICOM files (uncompressed or compressed: JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG) and zips are read in server mode only: switch to "On this covid-ct server"'
           : `not a PNG or JPEG image`);
       }
-      const { grey, orientation, lungs, reading, map } = await analyseOnDevice(f, card!, pageWindow());
+      const { grey, orientation, polarity, lungs, reading, map } = await analyseOnDevice(f, card!, pageWindow());
       Object.assign(row, {
         probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
-        category: reading.category, ...refusalFields(reading), ...(orientation !== 'as-sent' ? { orientation } : {}),
+        category: reading.category, ...refusalFields(reading), ...(orientation !== 'as-sent' ? { orientation } : {}), ...(polarity !== 'as-sent' ? { polarity } : {}),
       });
       const small = shrink(grey, 512);
       row.thumbnail = pngUrl(small.width, small.height, (i) => [small.data[i], small.data[i], small.data[i]]);

@@ -11,7 +11,7 @@ import { meanViewMap } from '../explain/cam-overlay.js';
 import { gateEvidence, logitsOfCams, mapMethodFor, occlusionEvidence, type GateEvidence, type MapMethod } from '../explain/lung-evidence.js';
 import { gaussianBlur } from '../data/band-limit.js';
 import { findLungs } from '../data/involvement.js';
-import { uprightSlice } from '../data/orientation.js';
+import { readableSlice } from '../data/polarity.js';
 import { colourShare } from '../data/colour.js';
 import { greyOf16 } from '../data/grey16.js';
 import { decodePng16, png16Header } from '../data/png16.js';
@@ -176,9 +176,9 @@ export function viewsOf(grey: Grey, p: Preprocessing, seg?: ReturnType<typeof fi
  * the model run, and P combined by the model's reading design (reading.ts); `map()` makes its map of evidence.
  */
 export async function analyseOnDevice(file: Blob, m: DeviceModel, window?: LungWindow) {
-  // The orientation stage as on the server (engine.ts prepareSlice): the reading, the map and the row's picture are
-  // all of the upright slice.
-  const up = uprightSlice(await decodeInBrowser(file, window));
+  // The polarity and orientation stages as on the server (engine.ts prepareSlice): the reading, the map and the row's
+  // picture are all of the slice upright and air black.
+  const up = readableSlice(await decodeInBrowser(file, window));
   const grey = up.image;
   const lungs = findLungs(grey, up.seg);
   const views = viewsOf(grey, m.preprocessing, lungs.seg);
@@ -193,5 +193,5 @@ export async function analyseOnDevice(file: Blob, m: DeviceModel, window?: LungW
   const design = m.reading;
   const gate = gateEvidence(design && ((f: number) => gateOf(f, design.gate)), lungs, m.preprocessing.lungs);
   const map = () => (made ??= evidenceMap(views, { ...run, logits }, m.preprocessing, mapMethodFor(m.preprocessing, lungs.seg), gate));
-  return { grey, orientation: up.orientation, lungs, reading, probability: reading.probability, map };
+  return { grey, orientation: up.orientation, polarity: up.polarity, lungs, reading, probability: reading.probability, map };
 }

@@ -3,7 +3,7 @@ import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, resolveModelDir } from '../command.js';
 import { OnnxClassifier } from '../../model/onnx-engine.js';
 import { REFUSAL_HEADINGS } from '../../model/reading.js';
-import { ORIENTATION_NOTES } from '../../data/orientation.js';
+import { sliceNote } from '../../data/polarity.js';
 import { readImageBytes } from '../../data/decode.js';
 import { decodeInput } from '../../data/inputs.js';
 import { DEFAULT_LUNG_WINDOW, lungWindowProblem } from '../../data/window.js';
@@ -64,7 +64,7 @@ Options:
     const [prepared] = await engine.prepare([image]);
     const { reading: r, cam } = await engine.explainPrepared(prepared);
     const lungs = pictureLungs(prepared.lungs, engine.json.preprocessing.lungs);
-    // The map is of the slice the model read: upright when the orientation stage turned it (said below).
+    // The map is of the slice the model read: upright and air black when the stages turned or inverted it (said below).
     await writeFileAtomic(path.resolve(values.out), await overlayPng(prepared.image, cam, engine.json.preprocessing.fit, Infinity, lungs));
     engine.dispose();
     if (values.json) {
@@ -72,6 +72,7 @@ Options:
         file: slice.name, probability: r.probability, label: r.label, involvement: r.involvement, pattern: r.pattern, category: r.category,
         refusal: r.refusal ?? null, reason: r.reason ?? null, threshold: engine.threshold, heatmap: values.out,
         ...(prepared.orientation !== 'as-sent' ? { orientation: prepared.orientation } : {}),
+        ...(prepared.polarity !== 'as-sent' ? { polarity: prepared.polarity } : {}),
       }));
       return 0;
     }
@@ -80,7 +81,8 @@ Options:
       ? `NotCT: ${REFUSAL_HEADINGS[r.refusal ?? 'not-ct']} (${r.reason ?? 'no plausible pair of lungs'}); no COVID verdict`
       // Says what the model did, not a diagnosis: NonCOVID is a score below the threshold, not a clinical negative.
       : `${r.label} (${r.label === 'COVID' ? 'at or above' : 'below'} the model's threshold ${engine.threshold.toFixed(4)}; P is a score, not a calibrated probability)${r.category ? `, ${r.category}` : ''}`;
-    const turned = prepared.orientation === 'as-sent' ? '' : ` (${ORIENTATION_NOTES[prepared.orientation]}; the heatmap is of the upright slice)`;
+    const note = sliceNote(prepared.orientation, prepared.polarity);
+    const turned = note ? ` (${note}; the heatmap is of the slice as read)` : '';
     console.log(`${slice.name}: P(COVID) = ${r.probability.toFixed(4)}; involvement ${inv}; pattern ${r.pattern.toFixed(4)} -> ${verdict}; heatmap written to ${values.out}${turned}`);
     return 0;
   },
