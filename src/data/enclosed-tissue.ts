@@ -193,11 +193,8 @@ export const HILAR_GAP = 3;
  * mediastinum or the diaphragm without a hilum, and dependent consolidation lies there.
  */
 export const HILAR_BAND = [0.25, 0.75] as const;
-const GAP_OFFSETS: readonly (readonly [number, number])[] = (() => {
-  const o: [number, number][] = [];
-  for (let dy = -HILAR_GAP; dy <= HILAR_GAP; dy++) for (let dx = -HILAR_GAP; dx <= HILAR_GAP; dx++) if (dx * dx + dy * dy <= HILAR_GAP * HILAR_GAP) o.push([dx, dy]);
-  return o;
-})();
+const GAP_OFFSETS = discOffsets(HILAR_GAP);
+const STRIP_OFFSETS = discOffsets(ENCLOSED_TISSUE.vesselStrip);
 
 /** Whether an erosion of `radius` leaves anything of a component (pixel indices on a W-wide grid). */
 function isWide(pixels: ArrayLike<number>, W: number, radius: number): boolean {
@@ -253,12 +250,21 @@ export function domeCore(pixels: ArrayLike<number>, W: number): number[] {
 }
 
 /**
- * Whether at most ENCLOSED_TISSUE.contact of a piece's border (4-neighbour edges to pixels outside it) lies on what
- * is not lung (or the picture's edge).
+ * Whether at most ENCLOSED_TISSUE.contact of a piece's border (4-neighbour edges to pixels outside it) lies on or near
+ * what is not lung (or the picture's edge): near, within the strip radius, because the opening that made the piece
+ * rounds off and pulls back a patch that rests on the chest wall by up to that much.
  */
 function isEnclosed(piece: readonly number[], W: number, H: number, lung: ArrayLike<number>): boolean {
   const inside = new Uint8Array(W * H);
   for (const i of piece) inside[i] = 1;
+  const nearEdge = (j: number): boolean => {
+    const x = j % W, y = (j - x) / W;
+    for (const [dx, dy] of STRIP_OFFSETS) {
+      const xx = x + dx, yy = y + dy;
+      if (xx < 0 || yy < 0 || xx >= W || yy >= H || !lung[yy * W + xx]) return true;
+    }
+    return false;
+  };
   let border = 0, contact = 0;
   for (const i of piece) {
     const x = i % W, y = (i - x) / W;
@@ -267,10 +273,18 @@ function isEnclosed(piece: readonly number[], W: number, H: number, lung: ArrayL
       const j = k === 0 ? i - 1 : k === 1 ? i + 1 : k === 2 ? i - W : i + W;
       if (ok && inside[j]) continue;
       border++;
-      if (!ok || !lung[j]) contact++;
+      if (!ok || nearEdge(j)) contact++;
     }
   }
   return contact <= ENCLOSED_TISSUE.contact * border;
+}
+
+/** Offsets within a disc of radius r (analysis px). */
+function discOffsets(r: number): readonly (readonly [number, number])[] {
+  const o: [number, number][] = [];
+  const R = Math.floor(r);
+  for (let dy = -R; dy <= R; dy++) for (let dx = -R; dx <= R; dx++) if (dx * dx + dy * dy <= r * r) o.push([dx, dy]);
+  return o;
 }
 
 /** Area of the convex hull of pixel squares (their corners), by the monotone chain. */
