@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { domeCore, enclosedTissue, hullArea } from '../src/data/enclosed-tissue.js';
-import { findLungs } from '../src/data/involvement.js';
+import { findLungs, INVOLVEMENT_OPTIONS, lungInvolvement } from '../src/data/involvement.js';
 import { lungLayers } from '../src/explain/cam-overlay.js';
 import { lungPhantom } from './helpers.js';
 
@@ -121,4 +121,31 @@ test('solid tubes leaving the mediastinum at the hila are not lung; wider solid 
   const one = pair(tube);
   for (let i = 0; i < one.lung.length; i++) if (one.lung[i] === 2) one.lung[i] = 1;
   assert.equal(tissue(one), 0);
+});
+
+test('a hilar vessel in the phantom does not count as involvement and is drawn as not lung; ground glass in its place still counts', () => {
+  // A branching solid tube (soft-tissue grey, 8 px wide) leaving the left lung's medial border at mid-height, 2 px off
+  // the mediastinum (the partial volume where a vessel leaves it).
+  const tube = (x: number, y: number) => (x >= 150 && x < 176 && y >= 186 && y < 194) || (x >= 150 && x < 158 && y >= 160 && y < 186);
+  const drawn = (grey: number) => {
+    const img = lungPhantom(384, false);
+    for (let y = 0; y < 384; y++) for (let x = 0; x < 384; x++) if (tube(x, y)) img.data[y * 384 + x] = grey;
+    return img;
+  };
+  const clear = findLungs(lungPhantom(384, false)).involvement!;
+  const { seg, involvement } = findLungs(drawn(150));
+  const b = involvement!;
+  const off = lungInvolvement(seg, undefined, { ...INVOLVEMENT_OPTIONS, hilarTubes: false })!;
+  assert.ok(off.fraction > clear.fraction + 0.01, `without the rule the vessel reads as involvement (${off.fraction} vs ${clear.fraction})`);
+  assert.ok(Math.abs(b.fraction - clear.fraction) < 0.002, `with it, it does not (${b.fraction} vs ${clear.fraction})`);
+  // The picture: the vessel is outside the drawn lung (a contour goes round it) and nothing on it is hatched.
+  const near = (i: number) => { const x = i % 384, y = Math.floor(i / 384); return x >= 148 && x < 178 && y >= 158 && y < 196; };
+  const layers = lungLayers(seg, b.mask, 384, 384, b.islands);
+  let outline = 0, hatched = 0;
+  layers.outline.forEach((v, i) => { if (v && near(i)) outline++; });
+  layers.involved.forEach((v, i) => { if (v && near(i)) hatched++; });
+  assert.ok(outline > 40, `a contour round the vessel: ${outline} px`);
+  assert.equal(hatched, 0);
+  const ggo = findLungs(drawn(100)).involvement!;
+  assert.ok(ggo.fraction > clear.fraction + 0.01, `ground glass in its place counts (${ggo.fraction} vs ${clear.fraction})`);
 });

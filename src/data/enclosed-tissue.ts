@@ -6,7 +6,7 @@
  *
  * What tells a dome from a lesion, by their anatomy and not by any label:
  * - it is solid: as dense as the soft tissue around the lungs (SOLID of the way from the lungs' darkest decile to
- *   the median of the tissue 2-6 px beside them); ground glass is not, and a lesion's ground-glass margin
+ *   the median of the tissue 2-4 px beside them); ground glass is not, and a lesion's ground-glass margin
  *   and air bronchograms are not either. The level is read outside the lungs, so that a lesion that is the
  *   brightest thing in the lung (on whose brightest percentile the involvement scale is anchored) is not taken
  *   for solid tissue;
@@ -37,8 +37,12 @@ export const ENCLOSED_TISSUE = Object.freeze({
   rim: 2,
   /** Solid: at least this share of the way from the lungs' darkest decile to the surrounding tissue's median. */
   solid: 0.85,
-  /** The tissue beside the lungs: analysis pixels this far outside a run of lung, along its row. */
-  ring: [2, 6] as const,
+  /**
+   * The tissue beside the lungs: analysis pixels this far outside a run of lung, along its row. Not beyond 4 px:
+   * what lies farther out (the table, the air, another picture's surroundings) must not move the level (the outside
+   * audits keep 4 px round the lungs; at 6 px their noise moved involvement by half as much again).
+   */
+  ring: [2, 4] as const,
   /**
    * Radius (analysis px) of the opening that strips the vessels attached to a dome before its convexity and contact
    * are read again (see domeCore). A vessel in section near a dome (segmental arteries and veins, 3-8 mm; ~1.4 mm per
@@ -50,7 +54,7 @@ export const ENCLOSED_TISSUE = Object.freeze({
 
 /**
  * The grey level from which a pixel is solid tissue (see SOLID): `lungLow` (the lungs' darkest decile) and the
- * median of the tissue beside the lungs, read along each row 2-6 px outside every run of lung (the chest wall and
+ * median of the tissue beside the lungs, read along each row 2-4 px outside every run of lung (the chest wall and
  * the mediastinum); null when there is none.
  */
 export function solidLevel(lung: ArrayLike<number>, data: ArrayLike<number>, W: number, H: number, lungLow: number): number | null {
@@ -63,7 +67,7 @@ export function solidLevel(lung: ArrayLike<number>, data: ArrayLike<number>, W: 
     for (let x = 0; x < W; x++) {
       const here = lung[row + x] ? 1 : 0;
       if (here !== before) {
-        // A run starts at x (read x - inner .. x - outer) or one ended at x - 1 (read x + inner - 1 .. x + outer - 1):
+        // A run starts at x (read x - outer .. x - inner) or one ended at x - 1 (read x + inner - 1 .. x + outer - 1):
         // the non-lung pixels there, within the row.
         const from = here ? x - outer : x + inner - 1, to = here ? x - inner : x + outer - 1;
         for (let k = Math.max(0, from); k <= Math.min(W - 1, to); k++) {

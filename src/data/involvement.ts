@@ -91,7 +91,7 @@ export interface Involvement {
   mask: Uint8Array;
   /** 1 on the lung pixels the fraction was measured on (`lungPixels` of them), on the analysis grid. */
   measured: Uint8Array;
-  /** 1 on the organ domes the lung mask encloses (enclosed-tissue.ts), left out of the lung here; null when none. */
+  /** 1 on the organ domes the lung mask encloses and the solid tubes at the hila (enclosed-tissue.ts), left out of the lung here; null when none. */
   islands: Uint8Array | null;
   scale: 'hu' | 'calibrated';
   /** Blur beyond a sharp slice (analysis px, edge-blur.ts) and the vessel opening's radius it gave. */
