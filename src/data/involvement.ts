@@ -63,9 +63,11 @@ export interface InvolvementOptions {
   stripDomeVessels: boolean;
   /** Solid tubes leaving the mediastinum (hilar vessels and bronchi) left out like islands (enclosed-tissue.ts). */
   hilarTubes: boolean;
+  /** Hilar tubes grown along their course down to consolidation's grey (enclosed-tissue.ts' grownTube). Off: measured, not adopted. */
+  hilarGrow: boolean;
 }
 /** What predict, the page and every bench use. */
-export const INVOLVEMENT_OPTIONS: Readonly<InvolvementOptions> = Object.freeze({ stripDomeVessels: true, hilarTubes: true });
+export const INVOLVEMENT_OPTIONS: Readonly<InvolvementOptions> = Object.freeze({ stripDomeVessels: true, hilarTubes: true, hilarGrow: false });
 
 /** Grey levels of the two anchors of the calibrated scale. */
 export interface IntensityReference {
@@ -180,9 +182,11 @@ function islandsWindow(seg: LungSegmentation, hu: HuMapping | undefined, options
     lung.set(seg.labels.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
     grey.set(data.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
   }
-  const solid = solidLevel(lung, grey, w, h, lungLowOf(seg, hu));
+  const low = lungLowOf(seg, hu);
+  const solid = solidLevel(lung, grey, w, h, low);
   if (solid === null) return null;
-  return { island: enclosedTissue(lung, grey, w, h, solid, { stripVessels: options.stripDomeVessels, hilarTubes: options.hilarTubes }), x0, y0, w, h };
+  const vesselLevel = options.hilarGrow ? low + (ENCLOSED_TISSUE.vessel / ENCLOSED_TISSUE.solid) * (solid - low) : undefined;
+  return { island: enclosedTissue(lung, grey, w, h, solid, { stripVessels: options.stripDomeVessels, hilarTubes: options.hilarTubes, ...(vesselLevel === undefined ? {} : { vesselLevel }) }), x0, y0, w, h };
 }
 
 /**
