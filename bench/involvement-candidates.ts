@@ -1,7 +1,7 @@
 /** Involvement candidates measured by bench/degrade.bench.ts (docs/robust-involvement.md). */
 import { readableSlice } from '../src/data/polarity.js';
 import type { GreyImage } from '../src/types.js';
-import { findLungs, type LungFindings } from '../src/data/involvement.js';
+import { findLungs, lungInvolvement, INVOLVEMENT_OPTIONS, type InvolvementOptions, type LungFindings } from '../src/data/involvement.js';
 import { segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
 import { dilate, erode } from '../src/data/morphology.js';
 import { gaussianBlur, gaussianKernel } from '../src/data/band-limit.js';
@@ -110,7 +110,21 @@ export const CANDIDATES: Record<string, (img: GreyImage) => LungFindings> = {
   shipped: (img) => { const up = readableSlice(img); return findLungs(up.image, up.seg).findings; },
   // involvement-v3in, the former shipped involvement (fixed opening radius 1.5 px).
   v3: (img) => candidateFindings(img, SHIPPED_OPTIONS),
+  // The shipped pipeline with the parts left out as not lung switched off (docs/healthy-involvement.md).
+  'no-hilar': withOptions({ hilarTubes: false }),
+  'no-strip': withOptions({ stripDomeVessels: false }),
+  'v5domes': withOptions({ hilarTubes: false, stripDomeVessels: false }),
 };
+/** What predict does, with involvement measured under other InvolvementOptions (the segmentation and checks as shipped). */
+function withOptions(o: Partial<InvolvementOptions>): (img: GreyImage) => LungFindings {
+  return (img) => {
+    const up = uprightSlice(img);
+    const { seg, findings } = findLungs(up.image, up.seg);
+    if (!seg.found) return findings;
+    const inv = lungInvolvement(seg, up.image.hu, { ...INVOLVEMENT_OPTIONS, ...o });
+    return { ...findings, involvement: inv?.fraction ?? null, consolidation: inv?.consolidation ?? null, lungPixels: inv?.lungPixels ?? null };
+  };
+}
 /** Named option sets, added on the command line: "s2:anchorSigma=2,involved=0.3". */
 export function addCandidate(spec: string): string {
   const [name, rest] = spec.split(':');

@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { enclosedTissue, hullArea } from '../src/data/enclosed-tissue.js';
-import { findLungs } from '../src/data/involvement.js';
+import { domeCore, enclosedTissue, hullArea } from '../src/data/enclosed-tissue.js';
+import { findLungs, INVOLVEMENT_OPTIONS, lungInvolvement } from '../src/data/involvement.js';
 import { lungLayers } from '../src/explain/cam-overlay.js';
 import { lungPhantom } from './helpers.js';
 
@@ -61,4 +61,91 @@ test('a dome inside the phantom lung does not count as involvement; a ground-gla
   assert.ok(outlineAt(drawn) > 2 * Math.PI * 20, `a contour round the dome: ${outlineAt(drawn)} px`);
   const ggo = findLungs(lungPhantom(384, true)).involvement!;
   assert.ok(ggo.fraction > a.fraction + 0.03, `ground glass still counts (${ggo.fraction} vs ${a.fraction})`);
+});
+
+test('a dome with vessels attached is left out once they are stripped; the vessels are not, nor a ragged consolidation', () => {
+  // A disk of radius 7 (a dome) with two vessels 2 px wide running from it to the lung's edge: ragged (convexity
+  // well under 0.85) and touching what is not lung through them.
+  const dome = (x: number, y: number) => (x - 28) ** 2 + (y - 20) ** 2 <= 49;
+  const vessels = (x: number, y: number) => (y >= 19 && y <= 20 && x >= 5 && x < 28) || (x >= 27 && x <= 28 && y >= 20 && y < 35);
+  const p = picture((x, y) => dome(x, y) || vessels(x, y));
+  const solidPixels = count(p.data.map((v, i) => (p.lung[i] && v === 200 ? 1 : 0)));
+  assert.equal(count(enclosedTissue(p.lung, p.data, W, H, 150, { stripVessels: false, hilarTubes: false })), 0, 'ragged: kept without stripping');
+  const out = enclosedTissue(p.lung, p.data, W, H, 150);
+  const disk = count(p.data.map((_, i) => (dome(i % W, Math.floor(i / W)) ? 1 : 0)));
+  assert.ok(count(out) >= 0.9 * disk && count(out) <= disk, `the dome is left out (${count(out)} of its ${disk} px)`);
+  assert.ok(count(out) < solidPixels - 30, 'the vessels beyond it are not');
+  // The largest piece an opening of radius 3 leaves is the disk.
+  const pixels: number[] = [];
+  p.data.forEach((v, i) => { if (p.lung[i] && v === 200) pixels.push(i); });
+  const core = domeCore(pixels, W);
+  assert.ok(core.length > 0 && core.every((i) => (i % W - 28) ** 2 + (Math.floor(i / W) - 20) ** 2 <= 81), 'the core lies within the dome (grown by 2 px: the opening keeps the vessels\' roots)');
+  // An L-shaped consolidation, arms 8 px wide: the opening leaves it as it is, and it is not convex.
+  const ell = picture((x, y) => (x >= 15 && x < 23 && y >= 8 && y < 32) || (x >= 15 && x < 45 && y >= 24 && y < 32));
+  assert.equal(count(enclosedTissue(ell.lung, ell.data, W, H, 150)), 0);
+});
+
+/**
+ * Two lungs (labels 1 and 2: x 4..35 and 45..76, rows 4..75) of grey 30 on soft tissue of grey 200, with shapes of
+ * grey 200 drawn in them; solid = 150. The mediastinum is the tissue between them (x 36..44).
+ */
+const W2 = 80, H2 = 80;
+function pair(draw: (x: number, y: number) => boolean): { lung: Uint8Array; data: Uint8Array } {
+  const lung = new Uint8Array(W2 * H2), data = new Uint8Array(W2 * H2).fill(200);
+  for (let y = 4; y < 76; y++) for (let x = 4; x < 77; x++) {
+    if (x > 35 && x < 45) continue;
+    lung[y * W2 + x] = x <= 35 ? 1 : 2;
+    data[y * W2 + x] = draw(x, y) ? 200 : 30;
+  }
+  return { lung, data };
+}
+
+test('solid tubes leaving the mediastinum at the hila are not lung; wider solid tissue, tubes elsewhere and ground glass are', () => {
+  const tissue = (p: { lung: Uint8Array; data: Uint8Array }, hilarTubes = true) => count(enclosedTissue(p.lung, p.data, W2, H2, 150, { stripVessels: true, hilarTubes }));
+  // A vessel 5 px wide from 2 px off the mediastinum (the partial-volume gap) out into the right-hand lung, at
+  // mid-height, with a branch (not convex, so not an island by the dome rule).
+  const tube = (x: number, y: number) => (x >= 47 && x < 65 && y >= 38 && y < 43) || (x >= 60 && x < 65 && y >= 28 && y < 38);
+  assert.equal(tissue(pair(tube)), 18 * 5 + 5 * 10);
+  assert.equal(tissue(pair(tube), false), 0, 'the switch turns it off');
+  // The same tube in the lowest quarter of the lungs (behind the hila: a posterior recess) or out in the lung.
+  assert.equal(tissue(pair((x, y) => (x >= 47 && x < 65 && y >= 66 && y < 71) || (x >= 60 && x < 65 && y >= 56 && y < 66))), 0);
+  assert.equal(tissue(pair((x, y) => (x >= 52 && x < 70 && y >= 38 && y < 43) || (x >= 65 && x < 70 && y >= 28 && y < 38))), 0);
+  // Solid tissue 14 px wide near the mediastinum, with an arm (a central consolidation, not convex): wider than a
+  // lobar artery.
+  assert.equal(tissue(pair((x, y) => (x >= 47 && x < 61 && y >= 32 && y < 46) || (x >= 47 && x < 70 && y >= 46 && y < 52))), 0);
+  // Ground glass (below the solid grey) in the tube's place.
+  const ggo = pair(() => false);
+  for (let y = 38; y < 43; y++) for (let x = 47; x < 65; x++) ggo.data[y * W2 + x] = 120;
+  assert.equal(tissue(ggo), 0);
+  // With one lung only there is no mediastinum to read.
+  const one = pair(tube);
+  for (let i = 0; i < one.lung.length; i++) if (one.lung[i] === 2) one.lung[i] = 1;
+  assert.equal(tissue(one), 0);
+});
+
+test('a hilar vessel in the phantom does not count as involvement and is drawn as not lung; ground glass in its place still counts', () => {
+  // A branching solid tube (soft-tissue grey, 8 px wide) leaving the left lung's medial border at mid-height, 2 px off
+  // the mediastinum (the partial volume where a vessel leaves it).
+  const tube = (x: number, y: number) => (x >= 150 && x < 176 && y >= 186 && y < 194) || (x >= 150 && x < 158 && y >= 160 && y < 186);
+  const drawn = (grey: number) => {
+    const img = lungPhantom(384, false);
+    for (let y = 0; y < 384; y++) for (let x = 0; x < 384; x++) if (tube(x, y)) img.data[y * 384 + x] = grey;
+    return img;
+  };
+  const clear = findLungs(lungPhantom(384, false)).involvement!;
+  const { seg, involvement } = findLungs(drawn(150));
+  const b = involvement!;
+  const off = lungInvolvement(seg, undefined, { ...INVOLVEMENT_OPTIONS, hilarTubes: false })!;
+  assert.ok(off.fraction > clear.fraction + 0.01, `without the rule the vessel reads as involvement (${off.fraction} vs ${clear.fraction})`);
+  assert.ok(Math.abs(b.fraction - clear.fraction) < 0.002, `with it, it does not (${b.fraction} vs ${clear.fraction})`);
+  // The picture: the vessel is outside the drawn lung (a contour goes round it) and nothing on it is hatched.
+  const near = (i: number) => { const x = i % 384, y = Math.floor(i / 384); return x >= 148 && x < 178 && y >= 158 && y < 196; };
+  const layers = lungLayers(seg, b.mask, 384, 384, b.islands);
+  let outline = 0, hatched = 0;
+  layers.outline.forEach((v, i) => { if (v && near(i)) outline++; });
+  layers.involved.forEach((v, i) => { if (v && near(i)) hatched++; });
+  assert.ok(outline > 40, `a contour round the vessel: ${outline} px`);
+  assert.equal(hatched, 0);
+  const ggo = findLungs(drawn(100)).involvement!;
+  assert.ok(ggo.fraction > clear.fraction + 0.01, `ground glass in its place counts (${ggo.fraction} vs ${clear.fraction})`);
 });

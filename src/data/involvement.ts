@@ -16,7 +16,8 @@
  * on CT-MD's normal slices at 1.2 px of blur): the opening grows with the blur the slice carries beyond a sharp
  * one, measured on its own lung border (edge-blur.ts). docs/robust-involvement.md.
  * Solid, convex islands the lung mask encloses (the liver's and heart's domes near the diaphragm, hilar vessels in
- * section) are left out as not lung (enclosed-tissue.ts).
+ * section; a dome also once the vessels attached to it are stripped), and solid tubes no wider than a lobar artery
+ * that leave the mediastinum at the hila, are left out as not lung (enclosed-tissue.ts; docs/healthy-involvement.md).
  */
 import type { GreyImage, HuMapping, Refusal } from '../types.js';
 import { LUNG_BAND_MARGIN, LUNG_BAND_ROWS, LUNG_BANDS, segmentLungs, windowHidesLungs, type LungSegmentation } from './lungs.js';
@@ -28,7 +29,7 @@ import { addedBlur, edgeBlur } from './edge-blur.js';
 import { histogramQuantile } from './histogram.js';
 import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
 
-export const INVOLVEMENT_VERSION = 'involvement-v5domes';
+export const INVOLVEMENT_VERSION = 'involvement-v6hila';
 
 /** Thresholds of the two scales (documented above; not fitted). */
 export const INVOLVEMENT_THRESHOLDS = {
@@ -56,6 +57,18 @@ export const VESSEL_RADIUS_PER_BLUR = 1.5;
 export const vesselRadius = (blur: number): number => VESSEL_RADIUS + VESSEL_RADIUS_PER_BLUR * Math.max(0, blur);
 
 
+/** Switches of the parts of the measure left out as not lung (each can be turned off to measure what it does). */
+export interface InvolvementOptions {
+  /** Organ domes with vessels attached: their convexity read again once the vessels are stripped (enclosed-tissue.ts). */
+  stripDomeVessels: boolean;
+  /** Solid tubes leaving the mediastinum (hilar vessels and bronchi) left out like islands (enclosed-tissue.ts). */
+  hilarTubes: boolean;
+  /** Hilar tubes grown along their course down to consolidation's grey (enclosed-tissue.ts' grownTube). Off: measured, not adopted. */
+  hilarGrow: boolean;
+}
+/** What predict, the page and every bench use. */
+export const INVOLVEMENT_OPTIONS: Readonly<InvolvementOptions> = Object.freeze({ stripDomeVessels: true, hilarTubes: true, hilarGrow: false });
+
 /** Grey levels of the two anchors of the calibrated scale. */
 export interface IntensityReference {
   /** 10th percentile of the lung's grey levels (healthy, aerated parenchyma). */
@@ -80,7 +93,7 @@ export interface Involvement {
   mask: Uint8Array;
   /** 1 on the lung pixels the fraction was measured on (`lungPixels` of them), on the analysis grid. */
   measured: Uint8Array;
-  /** 1 on the organ domes the lung mask encloses (enclosed-tissue.ts), left out of the lung here; null when none. */
+  /** 1 on the organ domes the lung mask encloses and the solid tubes at the hila (enclosed-tissue.ts), left out of the lung here; null when none. */
   islands: Uint8Array | null;
   scale: 'hu' | 'calibrated';
   /** Blur beyond a sharp slice (analysis px, edge-blur.ts) and the vessel opening's radius it gave. */
@@ -157,7 +170,7 @@ let windowBuf = new Uint8Array(0);
  * ring): the w x h mask at (x0, y0) of the analysis grid, or null when no tissue surrounds the lungs. Nothing outside
  * the window is an island.
  */
-function islandsWindow(seg: LungSegmentation, hu?: HuMapping): IslandsWindow | null {
+function islandsWindow(seg: LungSegmentation, hu: HuMapping | undefined, options: Readonly<InvolvementOptions>): IslandsWindow | null {
   const { width: W, height: H, data } = seg.analysis;
   // Everything is read within the lungs' box grown by the ring (the same result as on the whole picture, whose
   // edge the window keeps where the box reaches it), at a fraction of the cost.
@@ -169,9 +182,11 @@ function islandsWindow(seg: LungSegmentation, hu?: HuMapping): IslandsWindow | n
     lung.set(seg.labels.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
     grey.set(data.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
   }
-  const solid = solidLevel(lung, grey, w, h, lungLowOf(seg, hu));
+  const low = lungLowOf(seg, hu);
+  const solid = solidLevel(lung, grey, w, h, low);
   if (solid === null) return null;
-  return { island: enclosedTissue(lung, grey, w, h, solid), x0, y0, w, h };
+  const vesselLevel = options.hilarGrow ? low + (ENCLOSED_TISSUE.vessel / ENCLOSED_TISSUE.solid) * (solid - low) : undefined;
+  return { island: enclosedTissue(lung, grey, w, h, solid, { stripVessels: options.stripDomeVessels, hilarTubes: options.hilarTubes, ...(vesselLevel === undefined ? {} : { vesselLevel }) }), x0, y0, w, h };
 }
 
 /**
@@ -205,7 +220,7 @@ function anySet(a: Uint8Array): boolean {
 let coreBuf = new Uint8Array(0);
 
 /** The involvement of one slice, or null when it cannot be measured (no lungs, or no contrast to calibrate). */
-export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvement | null {
+export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping, options: Readonly<InvolvementOptions> = INVOLVEMENT_OPTIONS): Involvement | null {
   if (!seg.found) return null;
   const { width: W, height: H, data } = seg.analysis;
   // erode reads any non-zero label as lung. Every lung pixel is inside seg.box: the loops below visit it only.
@@ -226,7 +241,7 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping): Involvem
   }
   // Solid organ domes the lung mask encloses (enclosed-tissue.ts) are not lung: left out, with their rim.
   // (On the islands' window: nothing outside it is an island or within the rim of one.)
-  const isl = islandsWindow(seg, hu);
+  const isl = islandsWindow(seg, hu, options);
   const out = isl && anySet(isl.island) ? dilate(isl.island, isl.w, isl.h, ENCLOSED_TISSUE.rim) : null;
   const ox = isl?.x0 ?? 0, oy = isl?.y0 ?? 0, ow = isl?.w ?? 0;
   const mask = new Uint8Array(W * H), measured = new Uint8Array(W * H);

@@ -149,7 +149,7 @@ export interface LungLayers { outline: Uint8Array; involved: Uint8Array }
  */
 export function lungLayers(seg: LungSegmentation, involved: Uint8Array | null, width: number, height: number, notLung?: Uint8Array | null): LungLayers {
   const { width: W, height: H } = seg.analysis;
-  // Organ domes the mask encloses are not lung: the outline goes round them too (as involvement leaves them out).
+  // Organ domes the mask encloses and the hilar vessels are not lung: the outline goes round them too (as involvement leaves them out).
   const lungGrid = notLung ? seg.labels.map((v, i) => (notLung[i] ? 0 : v)) : seg.labels;
   const lung = gridToImage(lungGrid, W, H, width, height);
   return { outline: maskOutline(lung, width, height), involved: involved ? gridToImage(involved, W, H, width, height) : new Uint8Array(width * height) };
@@ -187,7 +187,7 @@ export interface SlicePictureInput {
   seg?: LungSegmentation;
   /** The involved mask on the analysis grid. */
   involved?: Uint8Array | null;
-  /** The organ domes left out of the lung (Involvement.islands), on the analysis grid. */
+  /** The organ domes and hilar vessels left out of the lung (Involvement.islands), on the analysis grid. */
   notLung?: Uint8Array | null;
 }
 
