@@ -118,7 +118,7 @@ export const CANDIDATES: Record<string, (img: GreyImage) => LungFindings> = {
 /** What predict does, with involvement measured under other InvolvementOptions (the segmentation and checks as shipped). */
 function withOptions(o: Partial<InvolvementOptions>): (img: GreyImage) => LungFindings {
   return (img) => {
-    const up = uprightSlice(img);
+    const up = readableSlice(img);
     const { seg, findings } = findLungs(up.image, up.seg);
     if (!seg.found) return findings;
     const inv = lungInvolvement(seg, up.image.hu, { ...INVOLVEMENT_OPTIONS, ...o });

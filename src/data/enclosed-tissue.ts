@@ -44,11 +44,6 @@ export const ENCLOSED_TISSUE = Object.freeze({
    */
   ring: [2, 4] as const,
   /**
-   * Where a hilar tube may be grown (grownTube; off unless asked): consolidation's lower bound, -300 HU, on the
-   * scale from aerated lung (-870 HU) to soft tissue (+40 HU): (870 - 300) / 910 = 0.63 of the way.
-   */
-  vessel: 0.63,
-  /**
    * Radius (analysis px) of the opening that strips the vessels attached to a dome before its convexity and contact
    * are read again (see domeCore). A vessel in section near a dome (segmental arteries and veins, 3-8 mm; ~1.4 mm per
    * analysis px) is at most ~6 px across and goes; the smallest island kept (AREA: 1% of a lung of ~10,000 px, a
@@ -166,41 +161,14 @@ export function enclosedTissue(lung: ArrayLike<number>, data: ArrayLike<number>,
       }
     }
     if (hila && island.some(nearMediastinum) && !isWide(island, W, HILAR_TUBE)) {
-      const tube = options.vesselLevel === undefined ? island : grownTube(island, lung, data, W, H, options.vesselLevel, out);
-      for (let k = 0; k < tube.length; k++) out[tube[k]] = 1;
+      for (let k = 0; k < island.length; k++) out[island[k]] = 1;
     }
   }
   return out;
 }
 
-/**
- * A hilar tube grown along its course through lung pixels at or above `level` (4-connected; not through `taken`):
- * partial volume lowers a vessel's grey below the solid level where it narrows. The grown tube when it is still
- * nowhere wider than HILAR_TUBE; else the tube as it was.
- */
-function grownTube(tube: Int32Array, lung: ArrayLike<number>, data: ArrayLike<number>, W: number, H: number, level: number, taken: Uint8Array): ArrayLike<number> {
-  const inTube = new Set<number>(tube);
-  const grown: number[] = Array.from(tube), stack: number[] = Array.from(tube);
-  while (stack.length) {
-    const i = stack.pop()!;
-    const x = i % W, y = (i - x) / W;
-    for (let k = 0; k < 4; k++) {
-      const ok = k === 0 ? x > 0 : k === 1 ? x < W - 1 : k === 2 ? y > 0 : y < H - 1;
-      if (!ok) continue;
-      const j = k === 0 ? i - 1 : k === 1 ? i + 1 : k === 2 ? i - W : i + W;
-      if (inTube.has(j) || !lung[j] || taken[j] || data[j] < level) continue;
-      inTube.add(j);
-      grown.push(j);
-      stack.push(j);
-    }
-  }
-  return grown.length === tube.length || isWide(grown, W, HILAR_TUBE) ? tube : grown;
-}
-
 /** Which of the rules beyond the convex islands apply (each a switch, to measure what it does). */
 export interface TissueOptions {
-  /** Grow each hilar tube through pixels at or above this grey (grownTube); undefined: solid pixels only. */
-  vesselLevel?: number;
   /** Domes with vessels attached: convexity and contact read again once an opening has stripped them (domeCore). */
   stripVessels: boolean;
   /** Solid tubes leaving the mediastinum (hilar vessels and bronchi, see HILAR_TUBE) are not lung either. */

@@ -63,11 +63,9 @@ export interface InvolvementOptions {
   stripDomeVessels: boolean;
   /** Solid tubes leaving the mediastinum (hilar vessels and bronchi) left out like islands (enclosed-tissue.ts). */
   hilarTubes: boolean;
-  /** Hilar tubes grown along their course down to consolidation's grey (enclosed-tissue.ts' grownTube). Off: measured, not adopted. */
-  hilarGrow: boolean;
 }
 /** What predict, the page and every bench use. */
-export const INVOLVEMENT_OPTIONS: Readonly<InvolvementOptions> = Object.freeze({ stripDomeVessels: true, hilarTubes: true, hilarGrow: false });
+export const INVOLVEMENT_OPTIONS: Readonly<InvolvementOptions> = Object.freeze({ stripDomeVessels: true, hilarTubes: true });
 
 /** Grey levels of the two anchors of the calibrated scale. */
 export interface IntensityReference {
@@ -185,8 +183,7 @@ function islandsWindow(seg: LungSegmentation, hu: HuMapping | undefined, options
   const low = lungLowOf(seg, hu);
   const solid = solidLevel(lung, grey, w, h, low);
   if (solid === null) return null;
-  const vesselLevel = options.hilarGrow ? low + (ENCLOSED_TISSUE.vessel / ENCLOSED_TISSUE.solid) * (solid - low) : undefined;
-  return { island: enclosedTissue(lung, grey, w, h, solid, { stripVessels: options.stripDomeVessels, hilarTubes: options.hilarTubes, ...(vesselLevel === undefined ? {} : { vesselLevel }) }), x0, y0, w, h };
+  return { island: enclosedTissue(lung, grey, w, h, solid, { stripVessels: options.stripDomeVessels, hilarTubes: options.hilarTubes }), x0, y0, w, h };
 }
 
 /**
