@@ -200,17 +200,23 @@ export const HILAR_BAND = [0.25, 0.75] as const;
 const GAP_OFFSETS = discOffsets(HILAR_GAP);
 const STRIP_OFFSETS = discOffsets(ENCLOSED_TISSUE.vesselStrip);
 
-/** Whether an erosion of `radius` leaves anything of a component (pixel indices on a W-wide grid). */
-function isWide(pixels: ArrayLike<number>, W: number, radius: number): boolean {
+/** A component (pixel indices on a W-wide grid) as a w x h bitmap over its own bounding box, whose corner is (x0, y0). */
+function onOwnBox(pixels: ArrayLike<number>, W: number): { local: Uint8Array; w: number; h: number; x0: number; y0: number } {
   let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
   for (let k = 0; k < pixels.length; k++) {
     const x = pixels[k] % W, y = (pixels[k] - x) / W;
     if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
   }
   const w = x1 - x0 + 1, h = y1 - y0 + 1;
-  if (Math.min(w, h) < 2 * radius) return false;
   const local = new Uint8Array(w * h);
   for (let k = 0; k < pixels.length; k++) { const x = pixels[k] % W, y = (pixels[k] - x) / W; local[(y - y0) * w + x - x0] = 1; }
+  return { local, w, h, x0, y0 };
+}
+
+/** Whether an erosion of `radius` leaves anything of a component (pixel indices on a W-wide grid). */
+function isWide(pixels: ArrayLike<number>, W: number, radius: number): boolean {
+  const { local, w, h } = onOwnBox(pixels, W);
+  if (Math.min(w, h) < 2 * radius) return false;
   const core = erode(local, w, h, radius);
   for (let i = 0; i < core.length; i++) if (core[i]) return true;
   return false;
@@ -223,15 +229,8 @@ function isWide(pixels: ArrayLike<number>, W: number, radius: number): boolean {
  */
 export function domeCore(pixels: ArrayLike<number>, W: number): number[] {
   const r = ENCLOSED_TISSUE.vesselStrip;
-  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
-  for (let k = 0; k < pixels.length; k++) {
-    const x = pixels[k] % W, y = (pixels[k] - x) / W;
-    if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
-  }
   // The component on its own box (outside the box counts as unset, which is what an opening of the component needs).
-  const w = x1 - x0 + 1, h = y1 - y0 + 1;
-  const local = new Uint8Array(w * h);
-  for (let k = 0; k < pixels.length; k++) { const x = pixels[k] % W, y = (pixels[k] - x) / W; local[(y - y0) * w + x - x0] = 1; }
+  const { local, w, h, x0, y0 } = onOwnBox(pixels, W);
   const opened = dilate(erode(local, w, h, r), w, h, r);
   // Its largest piece, by a flood fill over the opened pixels (which lie within the component).
   let best: number[] = [];
