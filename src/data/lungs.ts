@@ -735,7 +735,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   });
   const airway = cands.map((_, k) => k === trachea);
   const lungLike = cands.filter((_, k) => !airway[k]);
-  if (lungLike.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue but the trachea', body, t);
+  if (lungLike.length === 0) return emptyResult(analysis, scale, 'no lung beside the trachea (a slice above the lungs)', body, t);
   let kept = lungLike.slice(0, 3);
   if (kept.length === 3) {
     const cx = kept.map((c) => c.sx / c.area);
