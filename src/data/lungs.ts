@@ -657,10 +657,11 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     // A region found to be such air is such air for its neighbours too: again until none is dropped.
     for (let round = 0; round < 4 && cands.length > 0; round++) {
       const share = thinWallShares(comp, other, cands, w, h, THIN_WALL);
-      const dropped = cands.filter((_, k) => share[k] > MAX_THIN_WALL);
+      const thin = (k: number) => share[k] > MAX_THIN_WALL && share[k] < CUT_OUT;
+      const dropped = cands.filter((_, k) => thin(k));
       if (dropped.length === 0) break;
       for (const c of dropped) other[c.id] = 1;
-      cands = cands.filter((_, k) => share[k] <= MAX_THIN_WALL);
+      cands = cands.filter((_, k) => !thin(k));
     }
   }
 
@@ -877,6 +878,11 @@ function thinWallShares(comp: Int32Array, other: Uint8Array, cands: readonly Com
 const THIN_WALL = 3;
 /** ... over at most this share of their outline (the other lung at the anterior junction is a candidate, not such air). */
 const MAX_THIN_WALL = 0.25;
+/**
+ * ... unless that air lies round all of it (at least this share of its outline): a lung cut out of its slice with a
+ * thin rim, as some public sets ship them (the picture's maker cut the wall away), not air between parts of a body.
+ */
+const CUT_OUT = 0.9;
 
 /**
  * The trachea is at most 25 mm wide (adults), and the picture is at least a chest wide (25 cm or more): a central
