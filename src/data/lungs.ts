@@ -653,11 +653,18 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const isCand = new Uint8Array(nc);
     for (const c of cands) isCand[c.id] = 1;
     const other = new Uint8Array(nc);
-    for (const c of list) if (!isCand[c.id] && (c.background || c.area >= minArea)) other[c.id] = 1;
+    // Lungs cut out of their slice with a thin rim (some public sets ship them so) are most of what is not outside
+    // air; in a whole slice the lungs are at most about half of the body. There the outside air is not counted: the
+    // picture's maker cut the wall away.
+    let bgArea = 0, candArea = 0;
+    for (const c of list) if (c.background) bgArea += c.area;
+    for (const c of cands) candArea += c.area;
+    const cutOut = candArea >= CUT_OUT * (n - bgArea);
+    for (const c of list) if (!isCand[c.id] && (c.background ? !cutOut : c.area >= minArea)) other[c.id] = 1;
     // A region found to be such air is such air for its neighbours too: again until none is dropped.
     for (let round = 0; round < 4 && cands.length > 0; round++) {
       const share = thinWallShares(comp, other, cands, w, h, THIN_WALL);
-      const thin = (k: number) => share[k] > MAX_THIN_WALL && share[k] < CUT_OUT;
+      const thin = (k: number) => share[k] > MAX_THIN_WALL;
       const dropped = cands.filter((_, k) => thin(k));
       if (dropped.length === 0) break;
       for (const c of dropped) other[c.id] = 1;
@@ -878,11 +885,8 @@ function thinWallShares(comp: Int32Array, other: Uint8Array, cands: readonly Com
 const THIN_WALL = 3;
 /** ... over at most this share of their outline (the other lung at the anterior junction is a candidate, not such air). */
 const MAX_THIN_WALL = 0.25;
-/**
- * ... unless that air lies round all of it (at least this share of its outline): a lung cut out of its slice with a
- * thin rim, as some public sets ship them (the picture's maker cut the wall away), not air between parts of a body.
- */
-const CUT_OUT = 0.9;
+/** Lungs that are at least this share of what is not outside air were cut out of their slice (thinWallShares' caller). */
+const CUT_OUT = 0.5;
 
 /**
  * The trachea is at most 25 mm wide (adults), and the picture is at least a chest wide (25 cm or more): a central
