@@ -124,6 +124,50 @@ export function drawnChest(opts: { table?: boolean; spine?: boolean; heart?: boo
 }
 
 /**
+ * Paints under a drawn slice (320 wide) the mattress the patient lies on and the table under it: a thin bright cover
+ * at row `top` (2 px), air-dark foam below it (10 px), then a thick bright table, with side walls that close the foam.
+ * The cover is all that parts the air between the body and the mattress from the foam's air.
+ */
+export function paintMattress(img: { width: number; height: number; data: Uint8Array }, top: number): void {
+  const { width: w, data } = img;
+  for (let y = top; y < top + 22; y++) {
+    for (let x = 20; x < w - 20; x++) {
+      const wall = x < 24 || x >= w - 24;
+      let v = (x * 11 + y * 7) % 5; // foam: as dark as air
+      if (y < top + 2 || wall) v = 120; // the cover and the side walls: barely above the lung threshold
+      if (y >= top + 12) v = 210 + ((x * 3 + y) % 5); // the table
+      data[y * w + x] = v;
+    }
+  }
+}
+
+/**
+ * A drawn slice at the neck, upright, 320 x 320, with no lung: black air, the neck (soft tissue, a vertebra, the
+ * trachea as a small dark disc on the midline) between the two shoulders, all lying on a mattress (paintMattress)
+ * whose cover touches the shoulders, so that the air between the back of the neck and the mattress is enclosed by
+ * tissue and the cover, as in CT-MD's neck slices. `trachea: false` leaves the trachea out.
+ */
+export function drawnNeck(opts: { trachea?: boolean } = {}): { width: number; height: number; data: Uint8Array } {
+  const { trachea = true } = opts;
+  const size = 320;
+  const neck = ellipse(160, 140, 62, 70), shoulders = [ellipse(58, 175, 58, 58), ellipse(262, 175, 58, 58)];
+  const airway = ellipse(160, 110, 10, 10), bone = ellipse(160, 160, 14, 14);
+  const data = new Uint8Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let v = 0;
+      if (neck(x, y) || shoulders.some((s) => s(x, y))) v = 140 + ((x * 7 + y * 13) % 9);
+      if (trachea && airway(x, y)) v = 22 + ((x * 31 + y * 17) % 11);
+      if (bone(x, y)) v = 245;
+      data[y * size + x] = v;
+    }
+  }
+  const img = { width: size, height: size, data };
+  paintMattress(img, 228);
+  return img;
+}
+
+/**
  * The phantom drawn in a few flat greys (its fine texture quantised away): the lungs are still found, but the
  * picture has areas of one exact grey and no scanner grain, so the chest check (src/data/chest-check.ts) refuses it.
  */

@@ -74,6 +74,10 @@ test('chooseLungPair: the two largest stay when side by side; otherwise the larg
   assert.deepEqual(chooseLungPair([left, big, right, midPiece], [0, 1], 256), [2, 3], 'the pair without a lung between');
   // A small central region (the trachea) is never half of a pair.
   assert.deepEqual(chooseLungPair([left, big, region(128, 110, 12, 12)], [0, 1], 256), [0, 1]);
+  // A region that may not be a lung at all (eligible: the trachea, by its size on the midline) is never chosen, but
+  // still stands between: here the replacing pair (left, right) is given up when `right` is not eligible.
+  assert.deepEqual(chooseLungPair([left, big, right], [0, 1], 256, (i) => i !== 2), [0, 1]);
+  assert.deepEqual(chooseLungPair([left, big, right, midPiece], [0, 1], 256, (i) => i !== 3), [0, 1], 'the piece between still blocks left-right');
 });
 
 test('a gas bubble under one lung, larger than the other lung: both lungs are chosen, not the bubble', () => {

@@ -82,13 +82,16 @@ export function nothingBetween(a: Region, b: Region, all: readonly Region[]): bo
  * The indices (into `cands`) of the lungs: `chosen` (the segmentation's two largest, after its trachea rules) when
  * they lie side by side or are not two; otherwise the pair side by side with nothing between them of largest joint
  * area (at least MIN_REPLACING_AREA of theirs) whose smaller region may be a partner (notAPartner), or `chosen` when
- * there is none. `width` is the analysis image's width.
+ * there is none. `width` is the analysis image's width; `eligible(i)`: whether cands[i] may be a lung at all (the
+ * trachea may not, but stays evidence of what lies between).
  */
-export function chooseLungPair(cands: readonly Region[], chosen: readonly number[], width: number): number[] {
+export function chooseLungPair(cands: readonly Region[], chosen: readonly number[], width: number, eligible: (i: number) => boolean = () => true): number[] {
   if (chosen.length !== 2 || sideBySide(cands[chosen[0]], cands[chosen[1]])) return [...chosen];
   let best: number[] | null = null, bestArea = MIN_REPLACING_AREA * (cands[chosen[0]].area + cands[chosen[1]].area);
   for (let i = 0; i < cands.length; i++) {
+    if (!eligible(i)) continue;
     for (let j = i + 1; j < cands.length; j++) {
+      if (!eligible(j)) continue;
       const [a, b] = cands[i].area >= cands[j].area ? [cands[i], cands[j]] : [cands[j], cands[i]];
       if (notAPartner(a, b, width)) continue;
       if (a.area + b.area <= bestArea || !sideBySide(a, b) || !nothingBetween(a, b, cands)) continue;

@@ -9,8 +9,9 @@
  *   the left to the right edge, or along a long stretch for their size; enclosed dark regions reaching near
  *   three edges (air inside a white page margin) or enclosing other candidates (a ring) -> lung candidates:
  *   the other dark components that are large, thick (text, arrows, noise, table gaps are thin), not at the
- *   bottom (table), not hugging the outside air, and inside the body -> trachea/bronchi dropped (small,
- *   central, between the lungs) -> at most two lungs, side by side at similar heights (lung-pair.ts), each closed
+ *   bottom (table), not hugging the outside air, behind a wall of tissue (not mostly within 3 px of other air: the
+ *   gap between the back and the mattress; docs/neck-gap.md), and inside the body -> trachea/bronchi dropped (small,
+ *   central, between the lungs; one trachea on the body's midline is never a lung) -> at most two lungs, side by side at similar heights (lung-pair.ts), each closed
  *   with a chamfer disc whose radius grows with its size and hole-filled, so that consolidations as bright as
  *   soft tissue stay lung. Without HU, the threshold is then refined on the lungs themselves: halfway between
  *   their parenchyma and the tissue 1-3 px around them, segmenting again until it settles (refine), so that what
@@ -26,10 +27,10 @@ import { histogramQuantile } from './histogram.js';
 import { ballRowLimits, dilate, grownBox, rowBands, type RowBandScratch } from './morphology.js';
 import { componentThickness, rowStarts, type ThicknessScratch } from './run-thickness.js';
 import { closeComponent, newClosingScratch, type ClosingScratch } from './run-closing.js';
-import { chooseLungPair, notAPartner, type Region } from './lung-pair.js';
+import { CENTRAL_FRACTION, chooseLungPair, notAPartner, type Region } from './lung-pair.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v5-pair';
+export const LUNGS_VERSION = 'lungs-v6-wall';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
@@ -646,6 +647,31 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     nearOutside(darkRuns, isBg, isCand, wx0, wy0, wx1, wy1, WALL_MIN, near);
     cands = cands.filter((c) => near[c.id] <= MAX_NEAR_OUTSIDE * c.area);
   }
+  // Lungs lie behind a wall of tissue: a candidate whose outline lies mostly within THIN_WALL px of air that is not
+  // lung (the outside air, the mattress's foam under the thin cover the patient lies on) is the gap between the
+  // back and the table, or air in a skin fold at the neck, not a lung.
+  if (cands.length > 0) {
+    const isCand = new Uint8Array(nc);
+    for (const c of cands) isCand[c.id] = 1;
+    const other = new Uint8Array(nc);
+    // Lungs cut out of their slice with a thin rim (some public sets ship them so) are most of what is not outside
+    // air; in a whole slice the lungs are at most about half of the body. There the outside air is not counted: the
+    // picture's maker cut the wall away.
+    let bgArea = 0, candArea = 0;
+    for (const c of list) if (c.background) bgArea += c.area;
+    for (const c of cands) candArea += c.area;
+    const cutOut = candArea >= CUT_OUT * (n - bgArea);
+    for (const c of list) if (!isCand[c.id] && (c.background ? !cutOut : c.area >= minArea)) other[c.id] = 1;
+    // A region found to be such air is such air for its neighbours too: again until none is dropped.
+    for (let round = 0; round < 4 && cands.length > 0; round++) {
+      const share = thinWallShares(comp, other, cands, w, h, THIN_WALL);
+      const thin = (k: number) => share[k] > MAX_THIN_WALL;
+      const dropped = cands.filter((_, k) => thin(k));
+      if (dropped.length === 0) break;
+      for (const c of dropped) other[c.id] = 1;
+      cands = cands.filter((_, k) => !thin(k));
+    }
+  }
 
   // Body: everything that is not background air, the largest piece, holes filled.
   // Its runs are the gaps between the background's runs in each row (runs are maximal, so two of a row never touch).
@@ -705,8 +731,21 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   }
   if (cands.length === 0) return emptyResult(analysis, scale, 'no dark region enclosed by tissue', body, t);
 
-  // 4. Trachea and main bronchi: a small component between two larger ones, or small and central.
-  let kept = cands.slice(0, 3);
+  // 4. Trachea and main bronchi: small and central (at the apex the trachea is as large as a lung's tip: by its
+  // size alone, not against the others), a small component between two larger ones, or small and central next to a lung.
+  // The trachea is kept among the candidates (it stays evidence for the pair choice's "nothing between"), but is never chosen.
+  // The midline is the body's (its box's middle), the picture's when the body fills it.
+  const bodyBox = pieces[bodyId - 1];
+  const midline = bodyBox ? (bodyBox.x0 + bodyBox.x1) / 2 : w / 2;
+  // There is one trachea: of several such regions, the one nearest the midline (another may be a lung's apex beside it).
+  let trachea = -1;
+  cands.forEach((c, k) => {
+    if (isTrachea(c, midline, w) && (trachea < 0 || Math.abs(c.sx / c.area - midline) < Math.abs(cands[trachea].sx / cands[trachea].area - midline))) trachea = k;
+  });
+  const airway = cands.map((_, k) => k === trachea);
+  const lungLike = cands.filter((_, k) => !airway[k]);
+  if (lungLike.length === 0) return emptyResult(analysis, scale, 'no lung beside the trachea (a slice above the lungs)', body, t);
+  let kept = lungLike.slice(0, 3);
   if (kept.length === 3) {
     const cx = kept.map((c) => c.sx / c.area);
     for (let k = 0; k < 3; k++) {
@@ -724,7 +763,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   // between its two (lung-pair.ts).
   if (kept.length === 2) {
     const regions: Region[] = cands.map((c) => ({ area: c.area, cx: c.sx / c.area, cy: c.sy / c.area, x0: c.x0, y0: c.y0, x1: c.x1, y1: c.y1 }));
-    kept = chooseLungPair(regions, kept.map((c) => cands.indexOf(c)), w).map((k) => cands[k]);
+    kept = chooseLungPair(regions, kept.map((c) => cands.indexOf(c)), w, (k) => !airway[k]).map((k) => cands[k]);
   }
   // Two lungs that touch (anterior junction, partial volume) form one component across the midline: split it
   // at the thinnest column of its middle third when that column is much thinner than the fullest one.
@@ -794,6 +833,74 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     quality: { areaFraction, components: kept.length, balance },
     found, reason: found ? undefined : 'the dark regions enclosed by tissue are too small to be lungs', threshold: t,
   };
+}
+
+/**
+ * Per candidate, the share of its outline pixels (a 4-neighbour outside it) that lie within `r` px (a (2r+1)-square)
+ * of a pixel whose component is marked in `other` (air that is not lung). `comp`: the dark components' ids per pixel.
+ */
+let wallBuf = new Uint8Array(0);
+function thinWallShares(comp: Int32Array, other: Uint8Array, cands: readonly Component[], w: number, h: number, r: number): number[] {
+  let x0 = w, y0 = h, x1 = 0, y1 = 0;
+  for (const c of cands) { x0 = Math.min(x0, c.x0); y0 = Math.min(y0, c.y0); x1 = Math.max(x1, c.x1); y1 = Math.max(y1, c.y1); }
+  x0 = Math.max(0, x0 - r - 1); y0 = Math.max(0, y0 - r - 1); x1 = Math.min(w, x1 + r + 1); y1 = Math.min(h, y1 + r + 1);
+  // Other air grown by r: along rows (a running count over the window 2r+1 wide), then along columns.
+  const ww = x1 - x0, hh = y1 - y0;
+  if (wallBuf.length < 2 * ww * hh) wallBuf = new Uint8Array(2 * ww * hh);
+  const rowGrown = wallBuf.subarray(0, ww * hh), mark = wallBuf.subarray(ww * hh, 2 * ww * hh);
+  rowGrown.fill(0);
+  for (let y = 0; y < hh; y++) {
+    let last = -Infinity;
+    const row = (y0 + y) * w + x0;
+    // Left to right: within r after the last other pixel; then right to left: within r before the next.
+    for (let x = 0; x < ww; x++) { if (other[comp[row + x]]) last = x; if (x - last <= r) rowGrown[y * ww + x] = 1; }
+    let next = Infinity;
+    for (let x = ww - 1; x >= 0; x--) { if (other[comp[row + x]]) next = x; if (next - x <= r) rowGrown[y * ww + x] = 1; }
+  }
+  mark.fill(0);
+  for (let x = 0; x < ww; x++) {
+    let last = -Infinity;
+    for (let y = 0; y < hh; y++) { if (rowGrown[y * ww + x]) last = y; if (y - last <= r) mark[y * ww + x] = 1; }
+    let next = Infinity;
+    for (let y = hh - 1; y >= 0; y--) { if (rowGrown[y * ww + x]) next = y; if (next - y <= r) mark[y * ww + x] = 1; }
+  }
+  return cands.map((c) => {
+    let outline = 0, thin = 0;
+    for (let y = c.y0; y < c.y1; y++) {
+      for (let x = c.x0, i = y * w + x; x < c.x1; x++, i++) {
+        if (comp[i] !== c.id) continue;
+        const edge = (x > 0 && comp[i - 1] !== c.id) || (x < w - 1 && comp[i + 1] !== c.id) || (y > 0 && comp[i - w] !== c.id) || (y < h - 1 && comp[i + w] !== c.id);
+        if (!edge) continue;
+        outline++;
+        if (mark[(y - y0) * ww + (x - x0)]) thin++;
+      }
+    }
+    return outline ? thin / outline : 0;
+  });
+}
+
+/**
+ * Lungs lie behind a wall of tissue (chest wall, mediastinum, diaphragm: 5 mm and more, at least 3 analysis px at a
+ * field of view up to 40 cm) thicker than this many analysis px (thinWallShares)...
+ */
+const THIN_WALL = 3;
+/** ... over at most this share of their outline (the other lung at the anterior junction is a candidate, not such air). */
+const MAX_THIN_WALL = 0.25;
+/** Lungs that are at least this share of what is not outside air were cut out of their slice (thinWallShares' caller). */
+const CUT_OUT = 0.5;
+
+/**
+ * The trachea is at most 25 mm wide (adults), and the picture is at least a chest wide (25 cm or more): a central
+ * dark region whose box fits within this fraction of the picture's width is the trachea, never a lung.
+ */
+const MAX_TRACHEA = 0.1;
+
+/**
+ * The trachea: a dark region on the body's midline (within CENTRAL_FRACTION of the picture's width of `midline`) whose
+ * box fits within MAX_TRACHEA of the picture's width `w`.
+ */
+function isTrachea(c: Component, midline: number, w: number): boolean {
+  return Math.abs(c.sx / c.area - midline) < CENTRAL_FRACTION * w && Math.max(c.x1 - c.x0, c.y1 - c.y0) <= MAX_TRACHEA * w;
 }
 
 /** A piece of tissue apart from the body holds a lung when it is at least this fraction of the body's area. */
