@@ -213,7 +213,7 @@ test('CT-MD: the decoded lung-window grey equals the dataset\'s own PNG of the s
 test('CT-MD: covid-ct predict on the P001 folder scores every slice, one row per slice in scan order, and gives one scan score', { skip }, async () => {
   const r = await runCli(['predict', path.join(CTMD, 'dicom/P001'), '--format', 'json']);
   assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { predictions: { file: string; probability: number | null; error: string | null; series?: string }[]; scans: { series: string; slices: number; probability: number; k: number }[] };
+  const out = JSON.parse(r.stdout) as { predictions: { file: string; probability: number | null; label: string | null; error: string | null; series?: string }[]; scans: { series: string; slices: number; probability: number; k: number }[] };
   assert.equal(out.predictions.length, 74);
   // One row per slice in scan order: the slices' positions along the scan axis (z here, axial) strictly monotone.
   const z = out.predictions.map((p) => dicomParser.parseDicom(readFileSync(p.file)).floatString('x00200032', 2)!);
@@ -221,8 +221,12 @@ test('CT-MD: covid-ct predict on the P001 folder scores every slice, one row per
   assert.equal(new Set(out.predictions.map((p) => p.file)).size, 74, 'each slice once');
   assert.ok(out.predictions.every((p) => p.error === null && typeof p.probability === 'number'), 'every slice scored');
   assert.equal(out.scans.length, 1);
-  assert.equal(out.scans[0].slices, 74);
-  assert.equal(out.scans[0].k, 8);
+  // The scan reads the slices that show lungs: 5 of the 74 (the five nearest the neck: the trachea, no lung) are NotCT,
+  // and the scan skips them (measured; docs/neck-gap.md).
+  const read = out.predictions.filter((p) => p.label !== 'NotCT').length;
+  assert.equal(read, 69);
+  assert.equal(out.scans[0].slices, read);
+  assert.equal(out.scans[0].k, 7, 'the top 10% of 69 slices');
   assert.ok(out.scans[0].probability >= 0 && out.scans[0].probability <= 1);
   assert.ok(!/98C14734|ASSH/.test(out.scans[0].series), 'the series is an opaque key');
 });
