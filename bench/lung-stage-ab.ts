@@ -13,16 +13,17 @@
  * 2. CPU time per slice of findLungs, segmentLungs and lungInvolvement on the 64 test images `npm run bench` uses,
  *    old and new interleaved in this one process (median of --reps), so that other processes' load hits both alike.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readAndDecodeGrey, readImageBytes } from '../src/data/decode.js';
+import { readImageBytes } from '../src/data/decode.js';
 import { decodeInput } from '../src/data/inputs.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import * as newInvolvement from '../src/data/involvement.js';
 import * as newLungs from '../src/data/lungs.js';
 import * as newView from '../src/data/lung-view.js';
 import type { GreyImage } from '../src/types.js';
+import { sliceImages } from './real-ct.js';
 
 const { values } = parseArgs({ options: { old: { type: 'string' }, shared: { type: 'string', default: '../shared' }, 'skip-outputs': { type: 'boolean' }, list: { type: 'boolean' }, reps: { type: 'string', default: '9' } } });
 if (!values.old) throw new Error('--old DIR (a built checkout of the code to compare with) is required');
@@ -53,9 +54,7 @@ if (!values['skip-outputs']) {
     let n = 0, identical = 0, foundChanged = 0, oneOnly = 0, viewDiffers = 0;
     const dices: number[] = [], changes: number[] = [];
     for (const file of files) {
-      const images: GreyImage[] = name.includes('DICOM')
-        ? (await decodeInput(file, new Uint8Array(await readFile(file)))).flatMap((s) => (s.image ? [s.image] : []))
-        : [await readAndDecodeGrey(file)];
+      const images = await sliceImages(file, name.includes('DICOM'));
       for (const img of images) {
         n++;
         const a = oldInvolvement.findLungs(img), b = newInvolvement.findLungs(img);

@@ -7,15 +7,13 @@
  *
  *   node dist/bench/neck-gap.js [--shared DIR] [--list N] [--near PX]
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readAndDecodeGrey } from '../src/data/decode.js';
-import { decodeInput } from '../src/data/inputs.js';
 import { readableSlice } from '../src/data/polarity.js';
 import { findLungs } from '../src/data/involvement.js';
 import { distanceToSet } from '../src/data/morphology.js';
-import type { GreyImage } from '../src/types.js';
+import { sliceImages } from './real-ct.js';
 
 const { values } = parseArgs({ options: { shared: { type: 'string', default: '/work/shared' }, list: { type: 'string', default: '40' }, near: { type: 'string', default: '6' } } });
 const shared = path.resolve(values.shared!, 'data');
@@ -31,9 +29,7 @@ const rows: Row[] = [];
 for (const [set, files] of Object.entries(groups)) {
   let n = 0, found = 0;
   for (const file of files) {
-    const images: GreyImage[] = set.includes('DICOM')
-      ? (await decodeInput(file, new Uint8Array(await readFile(file)))).flatMap((s) => (s.image ? [s.image] : []))
-      : [await readAndDecodeGrey(file)];
+    const images = await sliceImages(file, set.includes('DICOM'));
     for (const img of images) {
       n++;
       const up = readableSlice(img);

@@ -6,6 +6,9 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCsvTable } from '../src/data/labelled-set.js';
+import { readAndDecodeGrey } from '../src/data/decode.js';
+import { decodeInput } from '../src/data/inputs.js';
+import type { GreyImage } from '../src/types.js';
 
 export interface RealCtFile {
   file: string;
@@ -41,4 +44,10 @@ export async function realCtFiles(data: string, md: string): Promise<RealCtFile[
     }
   }
   return out;
+}
+
+/** The slices a file holds: every decoded slice of a DICOM file (`dicom`), else the one picture. */
+export async function sliceImages(file: string, dicom: boolean): Promise<GreyImage[]> {
+  if (!dicom) return [await readAndDecodeGrey(file)];
+  return (await decodeInput(file, new Uint8Array(await readFile(file)))).flatMap((s) => (s.image ? [s.image] : []));
 }
