@@ -11,7 +11,8 @@ import path from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import sharp from 'sharp';
-import { REPO, lungPhantom, lungsModelVariant, runCli } from './helpers.js';
+import { REPO, huPhantom, lungPhantom, lungsModelVariant, runCli } from './helpers.js';
+import { windowValue } from '../src/data/window.js';
 import { createApp } from '../src/server/app.js';
 import { DEFAULT_LIMITS } from '../src/server/api.js';
 import { modelCard } from '../src/server/card.js';
@@ -145,6 +146,54 @@ test('covid-ct explain prints P, involvement, pattern and category, or NotCT and
     assert.doesNotMatch(b.stdout, /-> (COVID|NonCOVID)/);
     const meta = await sharp(path.join(dir, 'h.png')).metadata();
     assert.equal(meta.width, 384);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('covid-ct explain draws no heat on a slice it refuses: the slice as read, its lungs outlined, no verdict', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-explain-'));
+  const side = 256;
+  const hu = huPhantom(side);
+  const windowed = (width: number, level: number) => grey({ width: side, height: side, data: Uint8Array.from(hu, (v) => windowValue(v, { width, level })) });
+  try {
+    // The same phantom in a lung window (read, with heat) and in a soft-tissue window (lungs found, then refused).
+    await writeFile(path.join(dir, 'lung.png'), await windowed(1500, -600));
+    await writeFile(path.join(dir, 'soft.png'), await windowed(400, 40));
+    const heatPixels = async (file: string) => {
+      const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+      const box = legendBox(info.width, info.height, true, null, false)!;
+      const inCorner = (x: number, y: number) => (x < box.w + 4 || x >= info.width - box.w - 4) && (y < box.h + 4 || y >= info.height - box.h - 4);
+      let n = 0;
+      for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width; x++) {
+        if (inCorner(x, y)) continue;
+        const i = (y * info.width + x) * info.channels;
+        const px = [data[i], data[i + 1], data[i + 2]];
+        const greyPx = px[0] === px[1] && px[1] === px[2];
+        if (!greyPx && px.join() !== OUTLINE_RGB.join()) n++;
+      }
+      return n;
+    };
+    const read = await runCli(['explain', path.join(dir, 'lung.png'), '--out', path.join(dir, 'lung-out.png'), '--model', variantDir]);
+    assert.equal(read.code, 0, read.stderr);
+    assert.match(read.stdout, /-> (COVID|NonCOVID).*; heatmap written to /);
+    assert.ok(await heatPixels(path.join(dir, 'lung-out.png')) > 500, 'a slice read as chest CT shows heat over its lungs');
+
+    const refused = await runCli(['explain', path.join(dir, 'soft.png'), '--out', path.join(dir, 'soft-out.png'), '--model', variantDir, '--json']);
+    assert.equal(refused.code, 0, refused.stderr);
+    const json = JSON.parse(refused.stdout);
+    assert.equal(json.label, 'NotCT');
+    assert.equal(json.refusal, 'window');
+    assert.equal(json.heatmap, null);
+    assert.equal(json.picture, path.join(dir, 'soft-out.png'));
+    assert.equal(await heatPixels(path.join(dir, 'soft-out.png')), 0, 'no heat on a refused slice: only grey and the cyan outline');
+    // The outline is there: the user sees which lungs the window check looked at.
+    const { data } = await sharp(path.join(dir, 'soft-out.png')).raw().toBuffer({ resolveWithObject: true });
+    let outline = 0;
+    for (let i = 0; i < data.length; i += 3) if (data[i] === OUTLINE_RGB[0] && data[i + 1] === OUTLINE_RGB[1] && data[i + 2] === OUTLINE_RGB[2]) outline++;
+    assert.ok(outline > 200, `${outline} outline pixels`);
+    const text = await runCli(['explain', path.join(dir, 'soft.png'), '--out', path.join(dir, 'soft-out2.png'), '--model', variantDir]);
+    assert.match(text.stdout, /NotCT: lungs not readable in this window \(.+\); no COVID verdict; no heatmap; the slice as read, with the lungs found outlined, written to /);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

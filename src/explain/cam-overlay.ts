@@ -180,7 +180,8 @@ export function drawLungLayers(rgb: Uint8Array, width: number, layers: LungLayer
 export interface SlicePictureInput {
   /** The original slice's size (the picture may be a smaller copy). */
   original: { width: number; height: number };
-  cam: ActivationMap;
+  /** The map to draw; null draws none (a slice refused as not a chest CT gets no heat). */
+  cam: ActivationMap | null;
   fit: WorkingFit;
   /** The model's lungs framing (lungs-only models). */
   lungs?: LungFraming;
@@ -203,8 +204,9 @@ export function pictureLungs(found: { seg: LungSegmentation; involvement: Involv
  */
 export function slicePictureRgb(picture: GreyImage, input: SlicePictureInput): Uint8Array {
   const { width, height } = picture;
-  const region = camRegion(input.original.width, input.original.height, input.fit, input.seg, input.lungs);
-  const heat = mapToImage(input.cam, width, height, region, input.original);
+  const heat = input.cam
+    ? mapToImage(input.cam, width, height, camRegion(input.original.width, input.original.height, input.fit, input.seg, input.lungs), input.original)
+    : new Float32Array(width * height);
   const rgb = overlayRgb(picture, heat);
   if (input.seg?.found) drawLungLayers(rgb, width, lungLayers(input.seg, input.involved ?? null, width, height, input.notLung));
   return rgb;

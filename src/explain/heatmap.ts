@@ -19,13 +19,14 @@ export type PictureLungs = Pick<SlicePictureInput, 'seg' | 'involved' | 'notLung
  * The heatmap PNG: the map over the slice (over the lung view's square for a lungs-only model), the lung outline
  * and the involved regions when `lungs` are given and found, and a legend of the colours.
  */
-export async function overlayPng(image: GreyImage, cam: ActivationMap, fit: WorkingFit, maxSide = Infinity, lungs: PictureLungs = {}): Promise<Buffer> {
+export async function overlayPng(image: GreyImage, cam: ActivationMap | null, fit: WorkingFit, maxSide = Infinity, lungs: PictureLungs = {}): Promise<Buffer> {
   const base = await shrink(image, maxSide);
   const rgb = slicePictureRgb(base, { original: { width: image.width, height: image.height }, cam, fit, ...lungs });
   const png = sharp(rgb, { raw: { width: base.width, height: base.height, channels: 3 } });
   const seg = lungs.seg?.found ? lungs.seg : undefined;
   const lungMask = seg ? gridToImage(seg.labels, seg.analysis.width, seg.analysis.height, base.width, base.height) : null;
-  const legend = legendSvg(base.width, base.height, Boolean(seg), legendBox(base.width, base.height, Boolean(seg), lungMask));
+  const heat = cam !== null;
+  const legend = legendSvg(base.width, base.height, Boolean(seg), legendBox(base.width, base.height, Boolean(seg), lungMask, heat), heat);
   if (!legend) return png.png().toBuffer();
   // The composite adds an alpha channel: drawn first, then written as RGB like the picture without a legend.
   const { data, info } = await png.composite([{ input: Buffer.from(legend), left: 0, top: 0 }]).raw().toBuffer({ resolveWithObject: true });
@@ -39,11 +40,11 @@ export interface LegendBox { x: number; y: number; w: number; h: number }
 
 interface LegendGeometry { scale: number; font: number; bar: number; pad: number; bh: number; rowH: number; w: number; h: number }
 
-function legendGeometry(width: number, lungs: boolean): LegendGeometry {
+function legendGeometry(width: number, lungs: boolean, heat: boolean): LegendGeometry {
   const scale = Math.min(1, width / 320);
   const font = Math.round(11 * scale * 10) / 10;
-  const bar = Math.round(110 * scale), pad = Math.round(6 * scale), bh = Math.round(8 * scale);
-  const rows = lungs ? 4 : 1;
+  const bar = Math.round(110 * scale), pad = Math.round(6 * scale), bh = heat ? Math.round(8 * scale) : 0;
+  const rows = heat ? (lungs ? 4 : 1) : 1;
   const rowH = Math.round(font + 5 * scale);
   return { scale, font, bar, pad, bh, rowH, w: Math.min(width - 2, Math.round(bar + 2 * pad + 56 * scale)), h: Math.round(pad * 2 + rows * rowH + bh) };
 }
@@ -51,11 +52,11 @@ function legendGeometry(width: number, lungs: boolean): LegendGeometry {
 /**
  * Where the legend goes: the picture corner whose box covers the fewest lung pixels of `lungMask` (the lungs at the
  * picture's size), so that it does not hide the lung a reader must see; bottom-left on a tie or without lungs.
- * Null for pictures too small for a legend.
+ * Null for pictures too small for a legend, and for a picture with neither heat nor lungs (nothing to explain).
  */
-export function legendBox(width: number, height: number, lungs: boolean, lungMask: Uint8Array | null = null): LegendBox | null {
-  if (width < 120 || height < 80) return null;
-  const { w, h } = legendGeometry(width, lungs);
+export function legendBox(width: number, height: number, lungs: boolean, lungMask: Uint8Array | null = null, heat = true): LegendBox | null {
+  if (width < 120 || height < 80 || (!heat && !lungs)) return null;
+  const { w, h } = legendGeometry(width, lungs, heat);
   const corners: LegendBox[] = [
     { x: 2, y: height - h - 2, w, h }, { x: width - w - 2, y: height - h - 2, w, h },
     { x: 2, y: 2, w, h }, { x: width - w - 2, y: 2, w, h },
@@ -73,11 +74,12 @@ export function legendBox(width: number, height: number, lungs: boolean, lungMas
 /**
  * The legend, as an SVG the size of the picture: a gradient bar of the heat colours from "low" to "high" and,
  * when the lungs are drawn, swatches for the outline and the involved lung, in `box` (default: bottom-left).
- * Left out of pictures too small for it.
+ * Without heat (a refused slice has no map) only the outline's swatch. Left out of pictures too small for it.
  */
-export function legendSvg(width: number, height: number, lungs: boolean, box: LegendBox | null = legendBox(width, height, lungs)): string | null {
+export function legendSvg(width: number, height: number, lungs: boolean, where?: LegendBox | null, heat = true): string | null {
+  const box = where === undefined ? legendBox(width, height, lungs, null, heat) : where;
   if (!box) return null;
-  const { scale, font, bar, pad, bh, rowH } = legendGeometry(width, lungs);
+  const { scale, font, bar, pad, bh, rowH } = legendGeometry(width, lungs, heat);
   const left = box.x, top = box.y, boxW = box.w, boxH = box.h;
   const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `<stop offset="${t}" stop-color="${hex(heatColour(t))}"/>`).join('');
   const parts = [
@@ -85,14 +87,24 @@ export function legendSvg(width: number, height: number, lungs: boolean, box: Le
     `<defs><linearGradient id="heat">${stops}</linearGradient><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="4" height="4" fill="${hex(INVOLVED_RGB)}" fill-opacity="0.45"/><rect width="1.3" height="4" fill="${hex(INVOLVED_RGB)}"/></pattern></defs>`,
     `<g font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#ffffff">`,
     `<rect x="${left}" y="${top}" width="${boxW}" height="${boxH}" rx="3" fill="#000000" fill-opacity="0.6"/>`,
-    `<text x="${left + pad}" y="${top + pad + font}">heat: evidence towards COVID</text>`,
-    `<rect x="${left + pad}" y="${top + pad + rowH}" width="${bar}" height="${bh}" fill="url(#heat)"/>`,
-    `<text x="${left + pad}" y="${top + pad + rowH + bh + font}" font-size="${font * 0.9}">low</text>`,
-    `<text x="${left + pad + bar}" y="${top + pad + rowH + bh + font}" font-size="${font * 0.9}" text-anchor="end">high</text>`,
   ];
-  if (lungs) {
+  if (heat) {
+    parts.push(
+      `<text x="${left + pad}" y="${top + pad + font}">heat: evidence towards COVID</text>`,
+      `<rect x="${left + pad}" y="${top + pad + rowH}" width="${bar}" height="${bh}" fill="url(#heat)"/>`,
+      `<text x="${left + pad}" y="${top + pad + rowH + bh + font}" font-size="${font * 0.9}">low</text>`,
+      `<text x="${left + pad + bar}" y="${top + pad + rowH + bh + font}" font-size="${font * 0.9}" text-anchor="end">high</text>`,
+    );
+  }
+  const sw = Math.round(10 * scale);
+  if (lungs && !heat) {
+    // A refused slice: its outline only (nothing was measured or read inside it).
+    parts.push(
+      `<rect x="${left + pad}" y="${top + pad}" width="${sw}" height="${sw}" fill="none" stroke="${hex(OUTLINE_RGB)}" stroke-width="1.5"/>`,
+      `<text x="${left + pad + sw + 4}" y="${top + pad + sw}">lungs found (not read)</text>`,
+    );
+  } else if (lungs) {
     const y = top + pad + rowH + bh + font + 4 * scale;
-    const sw = Math.round(10 * scale);
     parts.push(
       `<rect x="${left + pad}" y="${y}" width="${sw}" height="${sw}" fill="url(#hatch)"/>`,
       `<text x="${left + pad + sw + 4}" y="${y + sw}">involved lung</text>`,

@@ -26,7 +26,7 @@ drawn on the pixels hidden; so there is heat only where the model reads the slic
 was measured. For a whole-slice model (models/official) it is the class activation map over its square (equal
 to Grad-CAM for its head; see src/model/onnx-export.ts). The lungs' outline (cyan) and the involved lung
 (hatched green) are drawn over it, with a legend. Prints P(COVID), the involvement, the pattern and the
-category (or NotCT and why).
+category (or NotCT and why: then the picture is the slice as read, with any lungs found outlined, and no heat).
 
 Options:
   --out FILE     the overlay PNG to write
@@ -34,6 +34,7 @@ Options:
   --frame N      the slice to explain in a multi-frame DICOM or a zip (1 = first, in the file's order)
   --window-width N, --window-level N   lung window for CT DICOMs (default ${DEFAULT_LUNG_WINDOW.width} / ${DEFAULT_LUNG_WINDOW.level} HU)
   --json         print {file, probability, label, involvement, pattern, category, refusal, reason, threshold, heatmap} as JSON
+                 (heatmap is null for a NotCT slice; its picture without heat is then named by picture)
 `,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(joinNegative(argv), {
@@ -63,14 +64,17 @@ Options:
     const engine = await OnnxClassifier.load(resolveModelDir(values.model));
     const [prepared] = await engine.prepare([image]);
     const { reading: r, cam } = await engine.explainPrepared(prepared);
-    const lungs = pictureLungs(prepared.lungs, engine.json.preprocessing.lungs);
     // The map is of the slice the model read: upright and air black when the stages turned or inverted it (said below).
-    await writeFileAtomic(path.resolve(values.out), await overlayPng(prepared.image, cam, engine.json.preprocessing.fit, Infinity, lungs));
+    // A slice refused as not a chest CT gets no heat, as on the page and in the API: there is no verdict to explain.
+    const refused = r.label === 'NotCT';
+    const lungs = { ...pictureLungs(prepared.lungs, engine.json.preprocessing.lungs), ...(refused ? { involved: null } : {}) };
+    await writeFileAtomic(path.resolve(values.out), await overlayPng(prepared.image, refused ? null : cam, engine.json.preprocessing.fit, Infinity, lungs));
     engine.dispose();
     if (values.json) {
       console.log(JSON.stringify({
         file: slice.name, probability: r.probability, label: r.label, involvement: r.involvement, pattern: r.pattern, category: r.category,
-        refusal: r.refusal ?? null, reason: r.reason ?? null, threshold: engine.threshold, heatmap: values.out,
+        refusal: r.refusal ?? null, reason: r.reason ?? null, threshold: engine.threshold, heatmap: refused ? null : values.out,
+        ...(refused ? { picture: values.out } : {}),
         ...(prepared.orientation !== 'as-sent' ? { orientation: prepared.orientation } : {}),
         ...(prepared.polarity !== 'as-sent' ? { polarity: prepared.polarity } : {}),
       }));
@@ -83,7 +87,10 @@ Options:
       : `${r.label} (${r.label === 'COVID' ? 'at or above' : 'below'} the model's threshold ${engine.threshold.toFixed(4)}; P is a score, not a calibrated probability)${r.category ? `, ${r.category}` : ''}`;
     const note = sliceNote(prepared.orientation, prepared.polarity);
     const turned = note ? ` (${note}; the heatmap is of the slice as read)` : '';
-    console.log(`${slice.name}: P(COVID) = ${r.probability.toFixed(4)}; involvement ${inv}; pattern ${r.pattern.toFixed(4)} -> ${verdict}; heatmap written to ${values.out}${turned}`);
+    const written = refused
+      ? `no heatmap; the slice as read${lungs.seg?.found ? ', with the lungs found outlined,' : ''} written to ${values.out}`
+      : `heatmap written to ${values.out}`;
+    console.log(`${slice.name}: P(COVID) = ${r.probability.toFixed(4)}; involvement ${inv}; pattern ${r.pattern.toFixed(4)} -> ${verdict}; ${written}${turned}`);
     return 0;
   },
 };
