@@ -17,7 +17,10 @@ Usage: covid-ct predict PATH... [--model DIR] [--format table|json|csv] [--windo
 Scores every image file given, walking folders recursively. The format is detected from the file's bytes
 (PNG, JPEG, TIFF, DICOM, a NIfTI volume, or a zip of them), never its name, so DICOM files without an extension
 work too. A NIfTI volume (.nii, .nii.gz, in HU) gives one row per axial slice ("ct.nii.gz [slice 3]") and a scan row.
-Each row: file, probability (P(COVID)), label (COVID or NonCOVID at the model's threshold), error.
+Each row: file, probability (P(COVID), a score, not calibrated), label (COVID or NonCOVID at the model's threshold,
+or NotCT when the slice is not read as a chest CT slice), involvement (share of the lung with ground glass or
+consolidation), pattern (P(COVID-typical)), category (RSNA-style), refusal and reason (why NotCT), orientation and
+polarity (when the slice came turned or as a negative and was read upright, air black), error.
 A multi-frame DICOM gives one row per frame ("scan.dcm [frame 3]"), a zip one row per image inside
 ("series.zip/IM0001"). A file that cannot be scored gets a row with the reason and the others go on.
 
@@ -30,7 +33,9 @@ normal, else instance number) and get a scan row: its score is the mean of the t
 (lung-weighted involvement of at least 3.5%) and its top slices read as COVID-typical, and gives its category
 (negative for pneumonia, typical, indeterminate, atypical); other models label the score at the slice threshold
 (not calibrated for whole scans).
-Compressed DICOMs other than RLE and deflate (JPEG, JPEG-LS, JPEG 2000, HTJ2K, video) are reported as errors.
+Compressed DICOMs are decoded: RLE, deflate, JPEG Lossless, JPEG-LS, JPEG 2000 and JPEG baseline and 12-bit
+extended (docs/dicom.md). HTJ2K, JPEG XL, JPIP, the retired JPEG processes and video are reported as errors naming
+the compression.
 
 Exit code: 0 when every image was scored, 2 when some were not.
 
