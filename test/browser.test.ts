@@ -265,6 +265,18 @@ test('lungs model on the server: involvement bar, pattern and category per CT ro
     }
     if (SHOTS) await p.screenshot({ path: path.join(REPO, 'docs', 'web-app-phone.png'), fullPage: true });
     await p.setViewportSize({ width: 1280, height: 900 });
+    // A desktop: the table fits its column (nothing cut off or scrolled), the heatmap switch under each thumbnail, and a
+    // refusal is one paragraph across the involvement, pattern and verdict columns with its heading in bold.
+    const fit = await p.evaluate(() => {
+      const wrap = document.querySelector('.table-wrap')!;
+      const refusal = document.querySelectorAll<HTMLTableCellElement>('#results tbody tr')[2].querySelector<HTMLTableCellElement>('td.verdict')!;
+      return { scroll: wrap.scrollWidth, client: wrap.clientWidth, span: refusal.colSpan, heading: refusal.querySelector('strong')?.textContent, cells: refusal.parentElement!.children.length };
+    });
+    assert.ok(fit.scroll <= fit.client, `the results table is wider than its column at 1280 px: ${JSON.stringify(fit)}`);
+    assert.deepEqual([fit.span, fit.heading, fit.cells], [3, 'no lungs found', 4]);
+    const toggle = await p.locator('#results tbody tr').first().locator('.heatmap-toggle').boundingBox();
+    const thumb = await p.locator('#results tbody tr').first().locator('img').boundingBox();
+    assert.ok(toggle && thumb && toggle.y > thumb.y + thumb.height - 1 && toggle.x < thumb.x + thumb.width, 'the heatmap switch sits under its thumbnail');
     if (SHOTS || process.env.LUNGS_SHOT) {
       await mkdir(path.join(REPO, 'docs'), { recursive: true });
       await p.screenshot({ path: process.env.LUNGS_SHOT ?? path.join(REPO, 'docs', 'web-app-lungs.png'), fullPage: true });

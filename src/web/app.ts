@@ -184,7 +184,8 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   } else {
     prob.textContent = '-';
   }
-  const inv = r.error || r.label === 'NotCT' ? document.createElement('td') : involvementCell(r.involvement);
+  const refused = !r.error && r.label === 'NotCT';
+  const inv = r.error || refused ? document.createElement('td') : involvementCell(r.involvement);
   const reading = document.createElement('td');
   reading.className = 'reading';
   if (!r.error && r.label !== 'NotCT' && typeof r.pattern === 'number') {
@@ -201,9 +202,20 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   }
   const verdict = document.createElement('td');
   verdict.className = `verdict ${r.label ?? ''}`;
-  verdict.textContent = verdictText(r);
-  const toggle = document.createElement('td');
+  if (refused) {
+    // A refusal is a heading and its reason, a sentence or two: it spans the involvement and pattern cells, which a
+    // refused slice leaves empty, so that it reads as a paragraph rather than a column of single words.
+    verdict.colSpan = 3;
+    const heading = document.createElement('strong');
+    heading.textContent = REFUSAL_HEADINGS[r.refusal ?? 'not-ct'];
+    verdict.append(heading, r.reason ? ` (${r.reason})` : '');
+  } else {
+    verdict.textContent = verdictText(r);
+  }
   if (hasHeatmap(r) && r.thumbnail) {
+    // The heatmap switch sits under the thumbnail it changes.
+    const label = document.createElement('label');
+    label.className = 'heatmap-switch';
     const box = document.createElement('input');
     box.type = 'checkbox';
     box.className = 'heatmap-toggle';
@@ -213,9 +225,11 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
       const heat = box.checked ? await heatmapOf(r) : undefined;
       img.querySelector('img')!.src = box.checked && heat ? heat : r.thumbnail!;
     });
-    toggle.append(box);
+    label.append(box, ' heatmap');
+    img.append(label);
   }
-  tr.append(img, name, prob, inv, reading, verdict, toggle);
+  if (refused) tr.append(img, name, prob, verdict);
+  else tr.append(img, name, prob, inv, reading, verdict);
   return tr;
 }
 
