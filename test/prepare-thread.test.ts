@@ -13,7 +13,7 @@ import { invertImage } from '../src/data/polarity.js';
 import { flipImage } from '../src/data/orientation.js';
 import { prepareSlice } from '../src/model/engine.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
-import { expandPaths, prepareOnFor, scoreFiles } from '../src/predict/score-files.js';
+import { expandPaths, modelThreadsFor, prepareOnFor, scoreFiles } from '../src/predict/score-files.js';
 import { formatPredictions } from '../src/predict/format.js';
 import { PrepareThread, transferables } from '../src/predict/prepare-thread.js';
 import type { GreyImage } from '../src/types.js';
@@ -52,9 +52,11 @@ test('predict on a folder: the prepare thread gives the same rows, CSV and JSON 
     ];
     for (const [name, bytes] of files) await writeFile(path.join(dir, name), bytes);
     const { files: paths } = await expandPaths([dir]);
+    // As predict and evaluate run it: the model on one thread beside the prepare thread.
+    const oneThread = await OnnxClassifier.load(path.join(REPO, 'models/default'), modelThreadsFor('thread'));
     for (const batchSize of [2, 8]) {
       const inline = await scoreFiles(engine, paths, { batchSize, prepareOn: 'inline' });
-      const threaded = await scoreFiles(engine, paths, { batchSize, prepareOn: 'thread' });
+      const threaded = await scoreFiles(oneThread, paths, { batchSize, prepareOn: 'thread' });
       assert.deepEqual(threaded, inline, `batch size ${batchSize}`);
       for (const format of ['csv', 'json', 'table'] as const) {
         assert.equal(formatPredictions(threaded, format, engine.threshold), formatPredictions(inline, format, engine.threshold), format);
@@ -62,7 +64,8 @@ test('predict on a folder: the prepare thread gives the same rows, CSV and JSON 
     }
     // What the user sees did happen on this folder: scored slices, the volume's three slices, the two bad files'
     // reasons, the negative and the upside-down slice read as such.
-    const rows = await scoreFiles(engine, paths, { prepareOn: 'thread' });
+    const rows = await scoreFiles(oneThread, paths, { prepareOn: 'thread' });
+    oneThread.dispose();
     assert.equal(rows.length, files.length + 2);
     const row = (name: string) => rows.filter((r) => path.basename(r.file).startsWith(name));
     assert.match(row('c-broken.png')[0].error ?? '', /not a PNG, JPEG, TIFF or DICOM image/);
@@ -97,7 +100,9 @@ test('the prepare thread: a slice that cannot be prepared fails its batch with t
   await assert.rejects(thread.prepare([lungPhantom(64)]), /the slice preparation thread was closed/);
 });
 
-test('prepareOnFor: the thread only for more than one batch of files', () => {
+test('prepareOnFor: the thread only for more than one batch of files, and then the model on one thread', () => {
+  assert.deepEqual(modelThreadsFor('thread'), { threads: 1 });
+  assert.deepEqual(modelThreadsFor('inline'), {});
   assert.equal(prepareOnFor(1), 'inline');
   assert.equal(prepareOnFor(8), 'inline');
   assert.equal(prepareOnFor(9), 'thread');

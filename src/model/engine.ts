@@ -14,6 +14,14 @@ import { oodDistance, type OodModel } from './ood.js';
 
 export type EngineName = 'onnx' | 'tfjs';
 
+export interface EngineOptions {
+  /**
+   * Threads the model may use (onnxruntime's intra-op threads; tfjs-wasm ignores it). 1 when another thread
+   * prepares the slices (predict/prepare-thread.ts), so that the model does not take its core.
+   */
+  threads?: number;
+}
+
 export interface Engine {
   readonly name: EngineName;
   readonly json: ModelJson;

@@ -7,7 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Prediction } from '../types.js';
 import { refusalFields } from '../model/reading.js';
-import type { Engine, ScorableSlice } from '../model/engine.js';
+import type { Engine, EngineOptions, ScorableSlice } from '../model/engine.js';
 import { PrepareThread, type SlicePreparer } from './prepare-thread.js';
 import { decodeInput, type InputOptions, type InputSlice } from '../data/inputs.js';
 import { readImageBytes } from '../data/decode.js';
@@ -113,6 +113,11 @@ async function prepare(preparer: SlicePreparer, taken: Taken): Promise<Prepared>
  */
 export function prepareOnFor(files: number, batchSize = 8): 'inline' | 'thread' {
   return files > batchSize ? 'thread' : 'inline';
+}
+
+/** The model's threads beside that choice: one when the prepare thread takes the other core (measured: docs/speed5.md). */
+export function modelThreadsFor(prepareOn: 'inline' | 'thread'): EngineOptions {
+  return prepareOn === 'thread' ? { threads: 1 } : {};
 }
 
 /**
