@@ -36,7 +36,7 @@ import type { GreyImage } from '../src/types.js';
 import { ort } from '../src/model/ort-node.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { mobileNetV2Backbone } from '../src/model/backbone.js';
-import { scoreFiles } from '../src/predict/score-files.js';
+import { modelThreadsFor, scoreFiles } from '../src/predict/score-files.js';
 import { PrepareThread, type SlicePreparer } from '../src/predict/prepare-thread.js';
 import { extractFeatures, type ImageSource } from '../src/train/features.js';
 import { readAndDecodeGrey } from '../src/data/decode.js';
@@ -153,6 +153,9 @@ const E2E = 'end to end, lung stage (onnxruntime-node)';
 // folder and evaluate use it): the lung stage and the views run beside the model. Each thread is started once and
 // kept across passes (its start-up is timed apart below), as one command keeps it for all its files.
 const E2E_THREAD = 'end to end, slices prepared on a worker thread (as predict on a folder, evaluate)';
+// As predict and evaluate run them beside the prepare thread: the model on one onnxruntime thread (modelThreadsFor).
+const onnx1 = await OnnxClassifier.load(modelDir, modelThreadsFor('thread'));
+const lungsModel1 = lungsModel ? await OnnxClassifier.load(lungsModelDir, modelThreadsFor('thread')) : null;
 const copy = (img: GreyImage): GreyImage => ({ ...img, data: img.data.slice() }); // the thread takes the pixels' buffer
 const threadStart = process.hrtime.bigint();
 const first = PrepareThread.start(onnx.json);
@@ -163,9 +166,9 @@ const variants: { group: string; what: string; engine: Engine; prepareOn?: Slice
   { group: E2E, what: `${path.basename(modelDir)}: no lung stage (reference: views + model, pre-issue-10)`, engine: noLungs },
   { group: E2E, what: `${path.basename(modelDir)} (lung stage + views + model)`, engine: onnx },
   ...(lungsModel ? [{ group: E2E, what: `${path.basename(lungsModelDir)} (lung stage + lungs-only views + model)`, engine: lungsModel as Engine }] : []),
-  { group: E2E_THREAD, what: `${path.basename(modelDir)}: no lung stage (reference: views on the thread + model)`, engine: onnx, prepareOn: threads.reference },
-  { group: E2E_THREAD, what: `${path.basename(modelDir)} (lung stage + views on the thread, model)`, engine: onnx, prepareOn: threads.official },
-  ...(lungsModel && threads.lungs ? [{ group: E2E_THREAD, what: `${path.basename(lungsModelDir)} (lung stage + lungs-only views on the thread, model)`, engine: lungsModel as Engine, prepareOn: threads.lungs }] : []),
+  { group: E2E_THREAD, what: `${path.basename(modelDir)}: no lung stage (reference: views on the thread + model)`, engine: onnx1, prepareOn: threads.reference },
+  { group: E2E_THREAD, what: `${path.basename(modelDir)} (lung stage + views on the thread, model)`, engine: onnx1, prepareOn: threads.official },
+  ...(lungsModel1 && threads.lungs ? [{ group: E2E_THREAD, what: `${path.basename(lungsModelDir)} (lung stage + lungs-only views on the thread, model)`, engine: lungsModel1 as Engine, prepareOn: threads.lungs }] : []),
 ];
 for (const batch of [1, 16]) {
   const secs: number[][] = variants.map(() => []), cpu: number[][] = variants.map(() => []);
@@ -186,6 +189,8 @@ for (const batch of [1, 16]) {
   });
 }
 for (const t of Object.values(threads)) await t?.close();
+onnx1.dispose();
+lungsModel1?.dispose();
 lungsModel?.dispose();
 
 // Training throughput: augmented views through the frozen backbone, and the head (not with --only lungs).
@@ -250,6 +255,6 @@ for (const r of lungRows) {
 }
 console.log('goal (issue 10): the lung stage <= 30% of end-to-end time');
 console.log(`prepare thread: ${threadStartMs.toFixed(0)} ms to start it and prepare a first slice (paid once per command)`);
-console.log(`onnxruntime intra-op threads: ${process.env.COVID_CT_THREADS ? process.env.COVID_CT_THREADS : "onnxruntime's default"} (COVID_CT_THREADS)`);
+console.log(`onnxruntime intra-op threads: ${process.env.COVID_CT_THREADS ? `${process.env.COVID_CT_THREADS} (COVID_CT_THREADS)` : "onnxruntime's default inline, 1 beside the prepare thread (as predict and evaluate)"}`);
 console.log(`load average before this table: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')} (1, 5, 15 min)`);
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);

@@ -13,7 +13,7 @@ import { invertImage } from '../src/data/polarity.js';
 import { flipImage } from '../src/data/orientation.js';
 import { prepareSlice } from '../src/model/engine.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
-import { expandPaths, modelThreadsFor, prepareOnFor, scoreFiles } from '../src/predict/score-files.js';
+import { expandPaths, modelThreadsFor, prepareOnFor, scoreFiles, THREAD_MIN_FILES } from '../src/predict/score-files.js';
 import { formatPredictions } from '../src/predict/format.js';
 import { PrepareThread, transferables } from '../src/predict/prepare-thread.js';
 import type { GreyImage } from '../src/types.js';
@@ -100,11 +100,12 @@ test('the prepare thread: a slice that cannot be prepared fails its batch with t
   await assert.rejects(thread.prepare([lungPhantom(64)]), /the slice preparation thread was closed/);
 });
 
-test('prepareOnFor: the thread only for more than one batch of files, and then the model on one thread', () => {
+test('prepareOnFor: the thread only from THREAD_MIN_FILES files, and then the model on one thread', () => {
   assert.deepEqual(modelThreadsFor('thread'), { threads: 1 });
   assert.deepEqual(modelThreadsFor('inline'), {});
+  assert.equal(THREAD_MIN_FILES, 64);
   assert.equal(prepareOnFor(1), 'inline');
-  assert.equal(prepareOnFor(8), 'inline');
-  assert.equal(prepareOnFor(9), 'thread');
-  assert.equal(prepareOnFor(17, 16), 'thread');
+  assert.equal(prepareOnFor(63), 'inline');
+  assert.equal(prepareOnFor(64), 'thread');
+  assert.equal(prepareOnFor(746), 'thread');
 });

@@ -107,12 +107,15 @@ async function prepare(preparer: SlicePreparer, taken: Taken): Promise<Prepared>
 }
 
 /**
- * Where a command scoring `files` files prepares their slices: on a thread when there is more than one batch of
- * them (the thread overlaps one batch's preparation with the model on the batch before; for one batch it would
- * only add its start-up, about 0.1 s).
+ * Files from which a command prepares their slices on a thread. Its start-up (a worker loading the data modules) took
+ * 0.3-0.4 s here; the overlap saves at most the lung stage's time, about 9 ms a slice, and nothing while another
+ * process holds the second core: it pays from some 40 slices, so from 64 with a margin (docs/speed5.md).
  */
-export function prepareOnFor(files: number, batchSize = 8): 'inline' | 'thread' {
-  return files > batchSize ? 'thread' : 'inline';
+export const THREAD_MIN_FILES = 64;
+
+/** Where a command scoring `files` files prepares their slices: on a thread from THREAD_MIN_FILES files, else inline. */
+export function prepareOnFor(files: number): 'inline' | 'thread' {
+  return files >= THREAD_MIN_FILES ? 'thread' : 'inline';
 }
 
 /** The model's threads beside that choice: one when the prepare thread takes the other core (measured: docs/speed5.md). */
