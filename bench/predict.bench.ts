@@ -6,7 +6,8 @@
  *     uprightSlice, findLungs, segmentLungs, lungInvolvement), end to end for --model (default models/official, the whole-slice model) and --lungs-model (default models/default, the lungs design), and a reference end to end without the
  *     lung stage (models/default's views + model, the pre-issue-10 path), so that the lung stage's share of
  *     end-to-end time is measured in the same run (onnxruntime-node; the three end-to-end runs interleaved,
- *     median of 5, since other processes may share the CPU);
+ *     median of 5, since other processes may share the CPU); the same three again with the slices prepared on a
+ *     worker thread beside the model (prepare-thread.ts), as predict on a folder and evaluate do;
  *   - reference: the seed project's DenseNet-169 in PyTorch (CPU, model only; skipped with a message when
  *     PyTorch is not installed: apt-get install python3-torch python3-torchvision);
  *   - training: feature extraction of augmented views and the logistic head's epochs;
@@ -35,7 +36,8 @@ import type { GreyImage } from '../src/types.js';
 import { ort } from '../src/model/ort-node.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { mobileNetV2Backbone } from '../src/model/backbone.js';
-import { scoreFiles } from '../src/predict/score-files.js';
+import { modelThreadsFor, scoreFiles } from '../src/predict/score-files.js';
+import { PrepareThread, type SlicePreparer } from '../src/predict/prepare-thread.js';
 import { extractFeatures, type ImageSource } from '../src/train/features.js';
 import { readAndDecodeGrey } from '../src/data/decode.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
@@ -147,27 +149,48 @@ const noLungs: Engine = {
 };
 const lungsModel = existsSync(path.join(lungsModelDir, 'model.json')) ? await OnnxClassifier.load(lungsModelDir) : null;
 const E2E = 'end to end, lung stage (onnxruntime-node)';
-const variants: { what: string; engine: Engine }[] = [
-  { what: `${path.basename(modelDir)}: no lung stage (reference: views + model, pre-issue-10)`, engine: noLungs },
-  { what: `${path.basename(modelDir)} (lung stage + views + model)`, engine: onnx },
-  ...(lungsModel ? [{ what: `${path.basename(lungsModelDir)} (lung stage + lungs-only views + model)`, engine: lungsModel as Engine }] : []),
+// The same three with the slices prepared on the batch commands' worker thread (prepare-thread.ts; predict on a
+// folder and evaluate use it): the lung stage and the views run beside the model. Each thread is started once and
+// kept across passes (its start-up is timed apart below), as one command keeps it for all its files.
+const E2E_THREAD = 'end to end, slices prepared on a worker thread (as predict on a folder, evaluate)';
+// As predict and evaluate run them beside the prepare thread: the model on one onnxruntime thread (modelThreadsFor).
+const onnx1 = await OnnxClassifier.load(modelDir, modelThreadsFor('thread'));
+const lungsModel1 = lungsModel ? await OnnxClassifier.load(lungsModelDir, modelThreadsFor('thread')) : null;
+const copy = (img: GreyImage): GreyImage => ({ ...img, data: img.data.slice() }); // the thread takes the pixels' buffer
+const threadStart = process.hrtime.bigint();
+const first = PrepareThread.start(onnx.json);
+await first.prepare([copy(decoded[0])]);
+const threadStartMs = Number(process.hrtime.bigint() - threadStart) / 1e6;
+const threads = { reference: PrepareThread.start(onnx.json, { lungStage: false }), official: first, lungs: lungsModel ? PrepareThread.start(lungsModel.json) : null };
+const variants: { group: string; what: string; engine: Engine; prepareOn?: SlicePreparer }[] = [
+  { group: E2E, what: `${path.basename(modelDir)}: no lung stage (reference: views + model, pre-issue-10)`, engine: noLungs },
+  { group: E2E, what: `${path.basename(modelDir)} (lung stage + views + model)`, engine: onnx },
+  ...(lungsModel ? [{ group: E2E, what: `${path.basename(lungsModelDir)} (lung stage + lungs-only views + model)`, engine: lungsModel as Engine }] : []),
+  { group: E2E_THREAD, what: `${path.basename(modelDir)}: no lung stage (reference: views on the thread + model)`, engine: onnx1, prepareOn: threads.reference },
+  { group: E2E_THREAD, what: `${path.basename(modelDir)} (lung stage + views on the thread, model)`, engine: onnx1, prepareOn: threads.official },
+  ...(lungsModel1 && threads.lungs ? [{ group: E2E_THREAD, what: `${path.basename(lungsModelDir)} (lung stage + lungs-only views on the thread, model)`, engine: lungsModel1 as Engine, prepareOn: threads.lungs }] : []),
 ];
 for (const batch of [1, 16]) {
   const secs: number[][] = variants.map(() => []), cpu: number[][] = variants.map(() => []);
-  for (const v of variants) await scoreFiles(v.engine, files, { batchSize: batch }); // warm-up
+  // The thread's copies of the decoded images are moved to it: each pass decodes its own (scoreFiles does).
+  const run = (v: (typeof variants)[number]) => scoreFiles(v.engine, files, { batchSize: batch, ...(v.prepareOn ? { prepareOn: v.prepareOn } : {}) });
+  for (const v of variants) await run(v); // warm-up
   for (let rep = 0; rep < 5; rep++) {
     for (let k = 0; k < variants.length; k++) {
       const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
-      await scoreFiles(variants[k].engine, files, { batchSize: batch });
+      await run(variants[k]);
       secs[k].push(Number(process.hrtime.bigint() - t0) / 1e9);
       cpu[k].push(cpuSince(c0));
     }
   }
   variants.forEach((v, k) => {
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[2];
-    lungRows.push({ group: E2E, what: v.what, batch, items: files.length, seconds: median(secs[k]), unit: 'images', cpuSeconds: median(cpu[k]) });
+    lungRows.push({ group: v.group, what: v.what, batch, items: files.length, seconds: median(secs[k]), unit: 'images', cpuSeconds: median(cpu[k]) });
   });
 }
+for (const t of Object.values(threads)) await t?.close();
+onnx1.dispose();
+lungsModel1?.dispose();
 lungsModel?.dispose();
 
 // Training throughput: augmented views through the frozen backbone, and the head (not with --only lungs).
@@ -220,8 +243,8 @@ console.log('|---|---|---|---|---|---|---|---|');
 const fl = lungRows[0];
 for (const r of lungRows) {
   let share = '', cpuShare = '';
-  if (r.group === E2E) {
-    const ref = lungRows.find((o) => o.group === E2E && o.batch === r.batch && o.what.includes('no lung stage'))!;
+  if (r.group === E2E || r.group === E2E_THREAD) {
+    const ref = lungRows.find((o) => o.group === r.group && o.batch === r.batch && o.what.includes('no lung stage'))!;
     if (r !== ref) {
       const ms = (r.seconds / r.items) * 1000, refMs = (ref.seconds / ref.items) * 1000, flMs = (fl.seconds / fl.items) * 1000;
       share = `${(((ms - refMs) / ms) * 100).toFixed(0)}% (vs reference); lung stage alone ${((flMs / ms) * 100).toFixed(0)}%`;
@@ -231,5 +254,7 @@ for (const r of lungRows) {
   console.log(`| ${r.group} | ${r.what} | ${r.batch} | ${((r.seconds / r.items) * 1000).toFixed(2)} | ${rate(r).toFixed(1)} | ${share} | ${((r.cpuSeconds! / r.items) * 1000).toFixed(2)} | ${cpuShare} |`);
 }
 console.log('goal (issue 10): the lung stage <= 30% of end-to-end time');
+console.log(`prepare thread: ${threadStartMs.toFixed(0)} ms to start it and prepare a first slice (paid once per command)`);
+console.log(`onnxruntime intra-op threads: ${process.env.COVID_CT_THREADS ? `${process.env.COVID_CT_THREADS} (COVID_CT_THREADS)` : "onnxruntime's default inline, 1 beside the prepare thread (as predict and evaluate)"}`);
 console.log(`load average before this table: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')} (1, 5, 15 min)`);
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);

@@ -844,25 +844,18 @@ function thinWallShares(comp: Int32Array, other: Uint8Array, cands: readonly Com
   let x0 = w, y0 = h, x1 = 0, y1 = 0;
   for (const c of cands) { x0 = Math.min(x0, c.x0); y0 = Math.min(y0, c.y0); x1 = Math.max(x1, c.x1); y1 = Math.max(y1, c.y1); }
   x0 = Math.max(0, x0 - r - 1); y0 = Math.max(0, y0 - r - 1); x1 = Math.min(w, x1 + r + 1); y1 = Math.min(h, y1 + r + 1);
-  // Other air grown by r: along rows (a running count over the window 2r+1 wide), then along columns.
+  // Other air grown by r along rows (every pixel of the window written: no clearing). The square's other half, along
+  // columns, is read at the outline pixels only (a few hundred), not grown over the whole window.
   const ww = x1 - x0, hh = y1 - y0;
-  if (wallBuf.length < 2 * ww * hh) wallBuf = new Uint8Array(2 * ww * hh);
-  const rowGrown = wallBuf.subarray(0, ww * hh), mark = wallBuf.subarray(ww * hh, 2 * ww * hh);
-  rowGrown.fill(0);
+  if (wallBuf.length < ww * hh) wallBuf = new Uint8Array(ww * hh);
+  const rowGrown = wallBuf;
   for (let y = 0; y < hh; y++) {
     let last = -Infinity;
-    const row = (y0 + y) * w + x0;
+    const row = (y0 + y) * w + x0, out = y * ww;
     // Left to right: within r after the last other pixel; then right to left: within r before the next.
-    for (let x = 0; x < ww; x++) { if (other[comp[row + x]]) last = x; if (x - last <= r) rowGrown[y * ww + x] = 1; }
+    for (let x = 0; x < ww; x++) { if (other[comp[row + x]]) last = x; rowGrown[out + x] = x - last <= r ? 1 : 0; }
     let next = Infinity;
-    for (let x = ww - 1; x >= 0; x--) { if (other[comp[row + x]]) next = x; if (next - x <= r) rowGrown[y * ww + x] = 1; }
-  }
-  mark.fill(0);
-  for (let x = 0; x < ww; x++) {
-    let last = -Infinity;
-    for (let y = 0; y < hh; y++) { if (rowGrown[y * ww + x]) last = y; if (y - last <= r) mark[y * ww + x] = 1; }
-    let next = Infinity;
-    for (let y = hh - 1; y >= 0; y--) { if (rowGrown[y * ww + x]) next = y; if (next - y <= r) mark[y * ww + x] = 1; }
+    for (let x = ww - 1; x >= 0; x--) { if (other[comp[row + x]]) next = x; if (next - x <= r) rowGrown[out + x] = 1; }
   }
   return cands.map((c) => {
     let outline = 0, thin = 0;
@@ -872,7 +865,9 @@ function thinWallShares(comp: Int32Array, other: Uint8Array, cands: readonly Com
         const edge = (x > 0 && comp[i - 1] !== c.id) || (x < w - 1 && comp[i + 1] !== c.id) || (y > 0 && comp[i - w] !== c.id) || (y < h - 1 && comp[i + w] !== c.id);
         if (!edge) continue;
         outline++;
-        if (mark[(y - y0) * ww + (x - x0)]) thin++;
+        // Within the square: a row-grown pixel within r rows in this column.
+        const ya = Math.max(0, y - y0 - r), yb = Math.min(hh - 1, y - y0 + r);
+        for (let k = ya * ww + (x - x0), end = yb * ww + (x - x0); k <= end; k += ww) if (rowGrown[k]) { thin++; break; }
       }
     }
     return outline ? thin / outline : 0;

@@ -89,8 +89,10 @@ export function orientImage(img: GreyImage, o: Orientation): GreyImage {
 export function lungRegions(seg: LungSegmentation): Region[] {
   const { width: w, height: h } = seg.analysis;
   const acc = [1, 2].map(() => ({ area: 0, sx: 0, sy: 0, x0: w, y0: h, x1: 0, y1: 0 }));
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
+  // Within the lungs' box (it bounds every lung pixel), in the same order.
+  const b = seg.box ?? { x0: 0, y0: 0, x1: w, y1: h };
+  for (let y = b.y0; y < b.y1; y++) {
+    for (let x = b.x0; x < b.x1; x++) {
       const l = seg.labels[y * w + x];
       if (l === 0) continue;
       const a = acc[l - 1];

@@ -14,6 +14,14 @@ import { oodDistance, type OodModel } from './ood.js';
 
 export type EngineName = 'onnx' | 'tfjs';
 
+export interface EngineOptions {
+  /**
+   * Threads the model may use (onnxruntime's intra-op threads; tfjs-wasm ignores it). 1 when another thread
+   * prepares the slices (predict/prepare-thread.ts), so that the model does not take its core.
+   */
+  threads?: number;
+}
+
 export interface Engine {
   readonly name: EngineName;
   readonly json: ModelJson;
@@ -24,7 +32,7 @@ export interface Engine {
   /** The full reading of each image: P, pattern, involvement, verdict (COVID, NonCOVID, NotCT), category. */
   read(images: GreyImage[]): Promise<SliceReading[]>;
   prepare(images: GreyImage[]): Promise<PreparedSlice[]>;
-  readPrepared(slices: PreparedSlice[]): Promise<SliceReading[]>;
+  readPrepared(slices: ScorableSlice[]): Promise<SliceReading[]>;
   /**
    * The same in two steps, so that a caller can prepare the next batch (CPU work on this thread) while the
    * model runs the current one: views of each image, then P(COVID) of each image from its views.
@@ -65,6 +73,12 @@ export async function prepareSlice(json: ModelJson, img: GreyImage): Promise<Pre
   const lungs = findLungs(up.image, up.seg);
   return { image: up.image, orientation: up.orientation, polarity: up.polarity, lungs, views: await modelViews(json, up.image, lungs.seg) };
 }
+
+/**
+ * What a reading needs of a prepared slice: a PreparedSlice is one. Batch scoring's preparation thread
+ * (predict/prepare-thread.ts) sends back only this, so the images and masks never cross between threads.
+ */
+export type ScorableSlice = Pick<PreparedSlice, 'orientation' | 'polarity' | 'views'> & { lungs: Pick<PreparedSlice['lungs'], 'findings'> };
 
 export const labelAt = (threshold: number, p: number): Label => (p >= threshold ? 'COVID' : 'NonCOVID');
 
@@ -112,7 +126,7 @@ export abstract class EngineBase implements Engine {
   }
 
   /** The reading of prepared slices: the pattern model on their views, then the design's combination. */
-  async readPrepared(slices: PreparedSlice[]): Promise<SliceReading[]> {
+  async readPrepared(slices: ScorableSlice[]): Promise<SliceReading[]> {
     const { patterns, features } = await this.scoreViews(slices.flatMap((s) => s.views));
     return slices.map((s, i) => readSlice(patterns[i], s.lungs.findings, this.threshold, this.json.reading, this.distanceOf(features, i)));
   }

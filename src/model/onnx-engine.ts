@@ -10,7 +10,7 @@ import type { GreyImage } from '../types.js';
 import { loadModel, type LoadedModel, type ModelJson } from './model-files.js';
 import { exportOnnx } from './onnx-export.js';
 import { readOnnxGraph } from './onnx-proto.js';
-import { EngineBase, prepareSlice, type PreparedSlice } from './engine.js';
+import { EngineBase, prepareSlice, type EngineOptions, type PreparedSlice } from './engine.js';
 import { gateOf, readSlice, type SliceReading } from './reading.js';
 import { sigmoid } from './head.js';
 import { oodDistance, type OodModel } from './ood.js';
@@ -59,9 +59,13 @@ export class OnnxClassifier extends EngineBase {
     super();
   }
 
-  static async load(dir: string): Promise<OnnxClassifier> {
+  /**
+   * `threads`: onnxruntime's intra-op threads (default: its own choice, one per core). COVID_CT_THREADS, when set,
+   * overrides both.
+   */
+  static async load(dir: string, opts: EngineOptions = {}): Promise<OnnxClassifier> {
     const model = await loadModel(dir);
-    const threads = Number(process.env.COVID_CT_THREADS ?? 0);
+    const threads = Number(process.env.COVID_CT_THREADS ?? opts.threads ?? 0);
     const options = { graphOptimizationLevel: 'all' as const, ...(threads > 0 ? { intraOpNumThreads: threads } : {}) };
     let session = await ort.InferenceSession.create(await onnxBytes(model), options);
     if (model.ood && !session.outputNames.includes('features')) {

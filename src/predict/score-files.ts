@@ -7,7 +7,8 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Prediction } from '../types.js';
 import { refusalFields } from '../model/reading.js';
-import type { Engine, PreparedSlice } from '../model/engine.js';
+import type { Engine, EngineOptions, ScorableSlice } from '../model/engine.js';
+import { PrepareThread, type SlicePreparer } from './prepare-thread.js';
 import { decodeInput, type InputOptions, type InputSlice } from '../data/inputs.js';
 import { readImageBytes } from '../data/decode.js';
 import { errorMessage } from '../util/errors.js';
@@ -37,6 +38,13 @@ export interface ScoreOptions {
   onProgress?: (done: number) => void;
   /** Lung window and limits for DICOM and zip inputs. */
   input?: InputOptions;
+  /**
+   * Where slices are prepared for the model (polarity, orientation, lungs, views): 'inline' (default) on this
+   * thread, between the model's calls; 'thread' on a worker started for this call (prepare-thread.ts; pays for
+   * many slices, costs its start-up for a few); or a preparer the caller keeps (a PrepareThread reused across calls).
+   * The same outputs either way.
+   */
+  prepareOn?: 'inline' | 'thread' | SlicePreparer;
 }
 
 type Slice = InputSlice & { fileIndex: number };
@@ -68,13 +76,18 @@ async function* slicesOf(files: ScoreSource[], batchSize: number, input: InputOp
 
 interface Prepared {
   slices: Slice[];
-  prepared: PreparedSlice[];
+  prepared: ScorableSlice[];
   /** No slice is left after this batch. */
   last: boolean;
 }
 
-/** Takes slices until `batchSize` of them have an image (error slices ride along), and renders their views. */
-async function prepare(engine: Engine, source: AsyncGenerator<Slice>, batchSize: number): Promise<Prepared> {
+interface Taken {
+  slices: Slice[];
+  last: boolean;
+}
+
+/** Takes slices until `batchSize` of them have an image (error slices ride along). */
+async function take(source: AsyncGenerator<Slice>, batchSize: number): Promise<Taken> {
   const slices: Slice[] = [];
   let images = 0;
   let last = false;
@@ -84,14 +97,37 @@ async function prepare(engine: Engine, source: AsyncGenerator<Slice>, batchSize:
     slices.push(r.value);
     if (r.value.image) images++;
   }
-  const imgs = slices.flatMap((s) => (s.image ? [s.image] : []));
-  return { slices, prepared: imgs.length ? await engine.prepare(imgs) : [], last };
+  return { slices, last };
+}
+
+/** Prepares a batch's images (polarity, orientation, lungs, views). */
+async function prepare(preparer: SlicePreparer, taken: Taken): Promise<Prepared> {
+  const imgs = taken.slices.flatMap((s) => (s.image ? [s.image] : []));
+  return { ...taken, prepared: imgs.length ? await preparer.prepare(imgs) : [] };
+}
+
+/**
+ * Files from which a command prepares their slices on a thread. Its start-up (a worker loading the data modules) took
+ * 0.3-0.4 s here; the overlap saves at most the lung stage's time, about 9 ms a slice, and nothing while another
+ * process holds the second core: it pays from some 40 slices, so from 64 with a margin (docs/speed5.md).
+ */
+export const THREAD_MIN_FILES = 64;
+
+/** Where a command scoring `files` files prepares their slices: on a thread from THREAD_MIN_FILES files, else inline. */
+export function prepareOnFor(files: number): 'inline' | 'thread' {
+  return files >= THREAD_MIN_FILES ? 'thread' : 'inline';
+}
+
+/** The model's threads beside that choice: one when the prepare thread takes the other core (measured: docs/speed5.md). */
+export function modelThreadsFor(prepareOn: 'inline' | 'thread'): EngineOptions {
+  return prepareOn === 'thread' ? { threads: 1 } : {};
 }
 
 /**
  * One Prediction per slice, in file order: one per PNG/JPEG file (`file` is the path as given), one per frame of
- * a DICOM, one per image of a zip. Pipelined: the next batch is read, decoded and rendered on this thread while
- * the model runs the current one.
+ * a DICOM, one per image of a zip. Pipelined: the next batch is read and decoded (sharp: libuv's threads) while
+ * the model runs the current one; with `prepareOn: 'thread'` the next batches are also prepared (the lung stage
+ * and the views) on a second thread meanwhile, since the model blocks this one.
  */
 export async function scoreFiles(classifier: Engine, files: string[], opts: ScoreOptions = {}): Promise<Prediction[]> {
   return scoreSources(classifier, files.map((file) => ({ name: file, read: () => readImageBytes(file) })), opts);
@@ -99,15 +135,43 @@ export async function scoreFiles(classifier: Engine, files: string[], opts: Scor
 
 /** scoreFiles for inputs held elsewhere than in local files (same pipeline, same numbers); `file` is the source's name. */
 export async function scoreSources(classifier: Engine, files: ScoreSource[], opts: ScoreOptions = {}): Promise<Prediction[]> {
+  if (files.length === 0) return [];
+  const on = opts.prepareOn ?? 'inline';
+  const thread = on === 'thread' ? PrepareThread.start(classifier.json) : undefined;
+  const preparer: SlicePreparer = thread ?? (typeof on === 'string' ? classifier : on);
+  try {
+    return await scoreWith(classifier, preparer, files, opts);
+  } finally {
+    await thread?.close();
+  }
+}
+
+async function scoreWith(classifier: Engine, preparer: SlicePreparer, files: ScoreSource[], opts: ScoreOptions): Promise<Prediction[]> {
   const batchSize = opts.batchSize ?? 8;
   const out: Prediction[] = [];
-  if (files.length === 0) return out;
   const source = slicesOf(files, batchSize, opts.input);
-  let next: Promise<Prepared> | undefined = prepare(classifier, source, batchSize);
-  while (next) {
-    const current: Prepared = await next;
+  // Batches taken and handed to the preparer ahead of the model: one inline (its preparation runs on this thread
+  // between the model's calls), two with a thread, so that it has the next batch in hand as it finishes one.
+  const ahead = preparer === classifier ? 1 : 2;
+  let taking: Promise<Taken | undefined> = Promise.resolve(undefined);
+  const queue: Promise<Prepared>[] = [];
+  let ended = false;
+  const fill = (): void => {
+    while (!ended && queue.length < ahead) {
+      // Takes are chained (one reader of the source at a time); each batch goes to the preparer once taken.
+      const t = taking.then(() => take(source, batchSize));
+      taking = t;
+      const p = t.then((taken) => { if (taken.last) ended = true; return prepare(preparer, taken); });
+      p.catch(() => {}); // awaited in turn below; a batch left unawaited after an earlier failure is not an unhandled rejection
+      queue.push(p);
+    }
+  };
+  fill();
+  while (queue.length) {
+    const current: Prepared = await queue.shift()!;
+    if (current.last) ended = true;
     const scoring = current.prepared.length ? classifier.readPrepared(current.prepared) : Promise.resolve([]);
-    next = current.last ? undefined : prepare(classifier, source, batchSize);
+    fill();
     const readings = await scoring;
     let k = 0;
     for (const s of current.slices) {

@@ -6,7 +6,7 @@ import { SPLITS, labelToBinary } from '../../types.js';
 import { loadLabelledSet } from '../../data/labelled-set.js';
 import { loadEngine } from '../../model/load-engine.js';
 import type { Engine } from '../../model/engine.js';
-import { scoreFiles } from '../../predict/score-files.js';
+import { modelThreadsFor, prepareOnFor, scoreFiles } from '../../predict/score-files.js';
 import { evaluateScoresWithBootstrap, type EvalSplit, type EvaluationContext } from '../../eval/evaluation.js';
 import { DEFAULT_TOP_K, evaluatePatients } from '../../eval/patients.js';
 import { calibration } from '../../eval/calibration.js';
@@ -73,9 +73,10 @@ Options:
     if (classes.size < 2) {
       throw new UserError(`${set.path}: every image is ${images[0].label}; evaluation needs images of both classes (COVID and NonCOVID)`);
     }
-    const classifier = await loadEngine(modelDir, values.engine);
+    const prepareOn = prepareOnFor(images.length);
+    const classifier = await loadEngine(modelDir, values.engine, modelThreadsFor(prepareOn));
     const progress = new Progress(images.length, `scoring ${set.kind === 'official' ? split : set.kind}`, { enabled: !values.quiet });
-    const preds = await scoreFiles(classifier, images.map((e) => e.path), { onProgress: (d) => progress.tick(d - progress.completed) });
+    const preds = await scoreFiles(classifier, images.map((e) => e.path), { prepareOn, onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
     classifier.dispose();
     // A file that holds several slices (a NIfTI volume, a multi-frame DICOM) gives each of them its label; its

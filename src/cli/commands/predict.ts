@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { parseCommandArgs, resolveModelDir } from '../command.js';
 import { loadEngine } from '../../model/load-engine.js';
-import { expandPaths, scoreFiles } from '../../predict/score-files.js';
+import { expandPaths, modelThreadsFor, prepareOnFor, scoreFiles } from '../../predict/score-files.js';
 import type { PredictFormat } from '../../predict/format.js';
 import { reportPredictions } from '../../predict/report.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem } from '../../data/window.js';
@@ -58,9 +58,10 @@ Options:
     const window = windowOption(values['window-width'], values['window-level']);
     if (positionals.length === 0) throw new UserError('give at least one image file or folder (see --help)');
     const { files, missing } = await expandPaths(positionals);
-    const classifier = await loadEngine(resolveModelDir(values.model), values.engine);
+    const prepareOn = prepareOnFor(files.length);
+    const classifier = await loadEngine(resolveModelDir(values.model), values.engine, modelThreadsFor(prepareOn));
     const progress = new Progress(files.length, 'scoring', { enabled: !values.quiet && files.length > 8 });
-    const scored = await scoreFiles(classifier, files, { input: { window }, onProgress: (d) => progress.tick(d - progress.completed) });
+    const scored = await scoreFiles(classifier, files, { input: { window }, prepareOn, onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
     classifier.dispose();
     const report = reportPredictions(scored, missing, format, classifier.threshold, classifier.json.reading);
