@@ -196,3 +196,25 @@ test('train refuses, before any work, to replace a model folder without --force 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('predict on a folder: a symbolic link looping back up the tree is walked once; an empty folder is a clear error', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-loop-'));
+  try {
+    const { symlink } = await import('node:fs/promises');
+    const { expandPaths } = await import('../src/predict/score-files.js');
+    await mkdir(path.join(dir, 'L', 'sub'), { recursive: true });
+    await writeFile(path.join(dir, 'L', 'sub', 'a.png'), await sharp({ create: { width: 8, height: 8, channels: 3, background: "#000" } }).png().toBuffer());
+    await symlink('..', path.join(dir, 'L', 'sub', 'up'));
+    await symlink('.', path.join(dir, 'L', 'again'));
+    const { files, missing } = await expandPaths([path.join(dir, 'L')]);
+    assert.deepEqual(files, [path.join(dir, 'L', 'sub', 'a.png')], 'each real file once, however many loops lead to it');
+    assert.deepEqual(missing, []);
+    await mkdir(path.join(dir, 'empty'));
+    const e = await runCli(['predict', path.join(dir, 'empty')]);
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /no files found in .*empty/);
+    assert.doesNotMatch(e.stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -3,7 +3,7 @@
  * frames, zip entries: see data/inputs.ts), batches the model passes over slices, and turns every failure into
  * a per-slice error so that one bad file never stops the rest.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Prediction } from '../types.js';
 import { refusalFields } from '../model/reading.js';
@@ -17,10 +17,15 @@ import { errorMessage } from '../util/errors.js';
 export async function expandPaths(paths: string[]): Promise<{ files: string[]; missing: string[] }> {
   const files: string[] = [];
   const missing: string[] = [];
+  // Folders by their real path: a symbolic link back up the tree (a loop) is walked once, not until the path is too long.
+  const seen = new Set<string>();
   const walk = async (p: string): Promise<void> => {
     const s = await stat(p).catch(() => undefined);
     if (!s) { missing.push(p); return; }
     if (s.isDirectory()) {
+      const real = await realpath(p).catch(() => p);
+      if (seen.has(real)) return;
+      seen.add(real);
       const names = (await readdir(p)).filter((n) => !n.startsWith('.')).sort();
       for (const n of names) await walk(path.join(p, n));
     } else if (s.isFile()) {

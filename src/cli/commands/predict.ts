@@ -58,6 +58,7 @@ Options:
     const window = windowOption(values['window-width'], values['window-level']);
     if (positionals.length === 0) throw new UserError('give at least one image file or folder (see --help)');
     const { files, missing } = await expandPaths(positionals);
+    if (files.length === 0 && missing.length === 0) throw new UserError(`no files found in ${positionals.join(', ')}`, 2);
     const prepareOn = prepareOnFor(files.length);
     const classifier = await loadEngine(resolveModelDir(values.model), values.engine, modelThreadsFor(prepareOn));
     const progress = new Progress(files.length, 'scoring', { enabled: !values.quiet && files.length > 8 });
