@@ -124,6 +124,15 @@ Options:
       });
     }
     console.log(values.json ? JSON.stringify(output) : formatTable(result, context, output.calibration));
+    // The metrics count every slice with its raw P, refused ones too (0 when no lungs were found): say how many.
+    const refused = preds.filter((p) => p.label === 'NotCT');
+    if (refused.length) {
+      const kinds = new Map<string, number>();
+      for (const p of refused) kinds.set(p.refusal ?? 'not-ct', (kinds.get(p.refusal ?? 'not-ct') ?? 0) + 1);
+      console.error(`note: ${refused.length} of ${preds.length} slices were refused as NotCT (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}); ` +
+        'the metrics count them with their raw P(COVID), as predict\'s probability column gives it (0 when no lungs were found). ' +
+        '`covid-ct predict` on the same files lists them with their reasons.');
+    }
     return 0;
   },
 };
