@@ -174,7 +174,6 @@ async function scoreWith(classifier: Engine, preparer: SlicePreparer, files: Sco
   fill();
   while (queue.length) {
     const current: Prepared = await queue.shift()!;
-    if (current.last) ended = true;
     const scoring = current.prepared.length ? classifier.readPrepared(current.prepared) : Promise.resolve([]);
     fill();
     const readings = await scoring;
