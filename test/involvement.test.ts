@@ -171,6 +171,21 @@ test('reading: P = gate x pattern, categories, NotCT, and the whole-slice model 
   assert.equal(typical.label, 'COVID');
   assert.equal(readSlice(0.62, lungs(0.3), 0.3, DESIGN).category, 'indeterminate');
   assert.equal(readSlice(0.2, lungs(0.3), 0.3, DESIGN).category, 'atypical');
+  // A verdict never contradicts its category. In the test's design (pattern threshold 0.6, band 0.1; slice threshold
+  // 0.3 = 0.5 x 0.6) these slices carry P over 0.3 with a category that would say otherwise: 3% of the lung with a
+  // pattern of 0.9 (P 0.41, "negative for pneumonia" by extent), and 40% with a pattern of 0.45 (P 0.45, "atypical").
+  for (const [pattern, involvement] of [[0.9, 0.03], [0.45, 0.4]] as const) {
+    const r = readSlice(pattern, lungs(involvement), 0.3, DESIGN);
+    assert.deepEqual([r.label, r.category], ['COVID', 'indeterminate'], `pattern ${pattern}, involvement ${involvement}`);
+  }
+  // Below P's cut the same categories stand.
+  assert.deepEqual([readSlice(0.5, lungs(0.03), 0.3, DESIGN).category, readSlice(0.3, lungs(0.4), 0.3, DESIGN).category], ['negative for pneumonia', 'atypical']);
+  // Over a grid, COVID only ever comes with typical or indeterminate, and NonCOVID never with typical.
+  for (let p = 0; p <= 1.0001; p += 0.05) for (let inv = 0; inv <= 0.5; inv += 0.01) {
+    const r = readSlice(p, lungs(inv), 0.3, DESIGN);
+    if (r.label === 'COVID') assert.ok(r.category === 'typical' || r.category === 'indeterminate', `${p} ${inv} ${r.category}`);
+    else assert.notEqual(r.category, 'typical', `${p} ${inv}`);
+  }
   const notCt = readSlice(0.99, lungs(null, false), 0.3, DESIGN);
   assert.equal(notCt.label, 'NotCT');
   assert.deepEqual([notCt.refusal, notCt.reason], ['window', 'the DICOM window hides the lungs'], 'the lung stage\'s kind and words');

@@ -106,6 +106,11 @@ export function readSlice(pattern: number, lungs: LungFindings, threshold: numbe
   else if (pattern >= design.pattern.threshold + design.pattern.band) category = 'typical';
   else if (pattern < design.pattern.threshold - design.pattern.band) category = 'atypical';
   else category = 'indeterminate';
+  // The label is P's cut and the category the two questions' cuts: a small extent with a strongly typical pattern,
+  // or a wide one with a pattern below the typical band, can carry P over the threshold. A COVID verdict beside
+  // "negative for pneumonia" or "atypical" contradicts itself; such a slice is indeterminate (the reverse,
+  // NonCOVID and typical, cannot happen: both cuts passed put P above OPERATING_GATE x the pattern's threshold).
+  if (label === 'COVID' && (category === 'negative for pneumonia' || category === 'atypical')) category = 'indeterminate';
   return { probability, pattern, involvementPresent: present, involvement, lungPixels, label, category, ...dist };
 }
 
