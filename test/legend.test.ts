@@ -1,47 +1,52 @@
 /**
- * The heatmap's legend is put in the picture corner that hides the least lung (explain, API, PACS pictures).
+ * The heatmap's legend is a strip under the slice (explain, API, PACS pictures): it hides none of the slice, it says
+ * what the colours mean, and a picture asked for without it is the slice's own size.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { legendBox, legendSvg } from '../src/explain/heatmap.js';
+import { legendSvg, overlayPng, LEGEND_MIN_WIDTH } from '../src/explain/heatmap.js';
+import { findLungs } from '../src/data/involvement.js';
+import { lungPhantom } from './helpers.js';
+import type { ActivationMap } from '../src/model/onnx-engine.js';
 
-const W = 320, H = 240;
+/** A map hottest in its top-left cell (8 x 8 cells). */
+const MAP: ActivationMap = { grid: 8, values: Float32Array.from({ length: 64 }, (_, i) => (i === 0 ? 1 : 0.1)) };
 
-/** A lung mask at the picture's size: every pixel except a 200 x 120 block in the given corner. */
-function lungsEverywhereBut(corner: 'tl' | 'tr' | 'bl' | 'br'): Uint8Array {
-  const m = new Uint8Array(W * H).fill(1);
-  const fw = 200, fh = 120;
-  const x0 = corner[1] === 'l' ? 0 : W - fw, y0 = corner[0] === 't' ? 0 : H - fh;
-  for (let y = y0; y < y0 + fh; y++) for (let x = x0; x < x0 + fw; x++) m[y * W + x] = 0;
-  return m;
-}
-
-test('without lungs, or when no corner is better, the legend sits bottom-left', () => {
-  const plain = legendBox(W, H, false)!;
-  assert.equal(plain.x, 2);
-  assert.equal(plain.y + plain.h + 2, H);
-  assert.deepEqual(legendBox(W, H, true, new Uint8Array(W * H).fill(1)), legendBox(W, H, true));
-  assert.equal(legendBox(100, 60, true), null, 'no legend on a picture too small for it');
-});
-
-test('the legend moves to the corner free of lung, and covers none of it', () => {
-  for (const corner of ['tl', 'tr', 'bl', 'br'] as const) {
-    const mask = lungsEverywhereBut(corner);
-    const b = legendBox(W, H, true, mask)!;
-    assert.equal(b.x + b.w / 2 < W / 2 ? 'l' : 'r', corner[1], `${corner}: x ${b.x}`);
-    assert.equal(b.y + b.h / 2 < H / 2 ? 't' : 'b', corner[0], `${corner}: y ${b.y}`);
-    let covered = 0;
-    for (let y = b.y; y < b.y + b.h; y++) for (let x = b.x; x < b.x + b.w; x++) covered += mask[y * W + x];
-    assert.equal(covered, 0, `${corner}: the legend hides ${covered} lung pixels`);
+test('the legend says what the colours mean, in words, and scales with the picture', () => {
+  const full = legendSvg(320, true)!;
+  for (const words of ['heat: evidence towards COVID', 'none', 'this slice\'s max', 'involved lung', 'lung outline']) {
+    assert.ok(full.svg.includes(words), `the legend says "${words}"`);
   }
+  assert.ok(!legendSvg(320, false)!.svg.includes('lung outline'), 'no lung swatches when no lungs are drawn');
+  const refused = legendSvg(320, true, false)!;
+  assert.ok(refused.svg.includes('lungs found (not read)') && !refused.svg.includes('evidence'), 'a refused slice: the outline only');
+  assert.ok(refused.height < full.height);
+  assert.equal(legendSvg(320, false, false), null, 'nothing to explain: no legend');
+  assert.equal(legendSvg(LEGEND_MIN_WIDTH - 1, true), null, 'no legend on a picture too narrow for it');
+  assert.ok(legendSvg(256, true)!.height < full.height && legendSvg(1024, true)!.height === full.height, 'scaled down below 320 px, never up');
 });
 
-test('the drawn legend is where its box says (top-right when the lungs fill the rest)', async () => {
-  const box = legendBox(W, H, true, lungsEverywhereBut('tr'))!;
-  const svg = legendSvg(W, H, true, box)!;
-  const { data } = await sharp(Buffer.from(svg)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-  const alpha = (x: number, y: number) => data[4 * (y * W + x) + 3];
-  assert.ok(alpha(box.x + box.w / 2, box.y + box.h / 2) > 100, 'the legend box is drawn in the top-right corner');
-  assert.equal(alpha(10, H - 10), 0, 'nothing is drawn bottom-left, over the lung');
+test('the strip goes under the slice: every pixel of the slice is as without a legend, and the strip is drawn', async () => {
+  const img = lungPhantom(256, true);
+  const found = findLungs(img);
+  assert.ok(found.seg.found);
+  const lungs = { seg: found.seg, involved: found.involvement?.mask ?? null };
+  const withLegend = await sharp(await overlayPng(img, MAP, 'cover', Infinity, lungs)).raw().toBuffer({ resolveWithObject: true });
+  const without = await sharp(await overlayPng(img, MAP, 'cover', Infinity, lungs, false)).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([without.info.width, without.info.height], [256, 256], 'without the legend: the slice\'s size');
+  const strip = legendSvg(256, true)!;
+  assert.deepEqual([withLegend.info.width, withLegend.info.height], [256, 256 + strip.height], 'with it: the strip below');
+  const c = withLegend.info.channels;
+  assert.equal(c, without.info.channels);
+  assert.ok(withLegend.data.subarray(0, 256 * 256 * c).equals(without.data.subarray(0, 256 * 256 * c)), 'the slice is not covered');
+  // The strip holds the heat colours' bar (warm and cold pixels) and white text on black.
+  let warm = 0, cold = 0, white = 0;
+  for (let i = 256 * 256; i < 256 * withLegend.info.height; i++) {
+    const [r, g, b] = [withLegend.data[i * c], withLegend.data[i * c + 1], withLegend.data[i * c + 2]];
+    if (r > 180 && b < 80) warm++;
+    if (b > 150 && r < 80) cold++;
+    if (r > 200 && g > 200 && b > 200) white++;
+  }
+  assert.ok(warm > 20 && cold > 20 && white > 50, `strip: ${warm} warm, ${cold} cold, ${white} white pixels`);
 });

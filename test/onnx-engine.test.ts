@@ -3,6 +3,7 @@
  * metrics agree exactly, and the class activation map is real: occluding its hottest region lowers P(COVID)
  * more than occluding its coldest.
  */
+import { legendSvg } from '../src/explain/heatmap.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -110,7 +111,13 @@ test('explain writes an overlay of the input size; a model.onnx from other weigh
     const meta = await sharp(out).metadata();
     const src = await sharp(file).metadata();
     assert.equal(meta.format, 'png');
-    assert.deepEqual([meta.width, meta.height, meta.channels], [src.width, src.height, 3]);
+    // The slice at its size with the legend strip under it; with --no-legend the slice's size exactly.
+    assert.deepEqual([meta.width, meta.channels], [src.width, 3]);
+    assert.equal(meta.height, src.height! + legendSvg(src.width!, true)!.height);
+    const bare = path.join(dir, 'bare.png');
+    assert.equal((await runCli(['explain', file, '--out', bare, '--no-legend'])).code, 0);
+    const bareMeta = await sharp(bare).metadata();
+    assert.deepEqual([bareMeta.width, bareMeta.height], [src.width, src.height]);
 
     const copy = path.join(dir, 'model');
     await cp(MODEL, copy, { recursive: true });

@@ -23,6 +23,8 @@ export interface AnalyseOptions {
   window?: LungWindow;
   maxPixels?: number;
   heatmap?: boolean;
+  /** A legend strip under each heatmap (default true; the page shows its own legend and asks for none). */
+  legend?: boolean;
   preview?: boolean;
   /** Long side of heatmap and preview PNGs. */
   imageSide?: number;
@@ -117,7 +119,7 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
         };
         // No map of "evidence towards COVID" over a slice that is not a chest CT: it gets no verdict, so no heat either.
         if (opts.heatmap && reading.label !== 'NotCT') {
-          r.heatmap = dataUrl(await overlayPng(prepared.image, cam, engine.json.preprocessing.fit, side, pictureLungs(prepared.lungs, engine.json.preprocessing.lungs)));
+          r.heatmap = dataUrl(await overlayPng(prepared.image, cam, engine.json.preprocessing.fit, side, pictureLungs(prepared.lungs, engine.json.preprocessing.lungs), opts.legend ?? true));
         }
         if (opts.preview) r.preview = dataUrl(await greyPng(prepared.image, side));
         lungPixels.set(r, reading.lungPixels);

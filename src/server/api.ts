@@ -62,6 +62,7 @@ const ErrorBody = z.object({ error: z.string() }).openapi('Error');
 const flag = z.enum(['0', '1', 'true', 'false']).optional().transform((v) => v === '1' || v === 'true');
 const PredictQuery = z.object({
   heatmap: flag.openapi({ description: 'add a PNG heatmap (where the evidence towards COVID comes from: occlusion over the lungs for a lungs model, the class activation map for a whole-slice model) per image', example: '1' }),
+  legend: z.enum(['0', '1', 'true', 'false']).optional().transform((v) => v !== '0' && v !== 'false').openapi({ description: 'with heatmap: a strip under each heatmap saying what its colours mean (default 1; 0 gives the picture alone, the slice\'s size)' }),
   preview: flag.openapi({ description: 'add a PNG of the grey slice the model was given (after the DICOM window)' }),
   windowWidth: z.coerce.number().gt(0).max(10000).optional().openapi({ description: `DICOM lung window width in HU (default ${DEFAULT_LUNG_WINDOW.width})` }),
   windowLevel: z.coerce.number().min(-2000).max(4000).optional().openapi({ description: `DICOM lung window level in HU (default ${DEFAULT_LUNG_WINDOW.level})` }),
@@ -88,7 +89,7 @@ const SliceResultSchema = z.object({
   orientation: z.enum(['flipped', 'transposed', 'transposed-flipped']).optional().openapi({ description: 'set when the slice came turned by 90 degrees or upside down and was read upright (src/data/orientation.ts): how the picture as sent was turned (transposed: x and y swapped; flipped: top to bottom). The heatmap and the preview are then of the upright slice' }),
   polarity: z.enum(['negative']).optional().openapi({ description: "set when the slice came as a negative (air white, bone black; a viewer's invert key) and was read as its inverse, 255 - grey, which gives the original's reading exactly (src/data/polarity.ts). The heatmap and the preview are then of the slice with air black" }),
   error: z.string().optional(),
-  heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay: the map of evidence (for a lungs model, by occlusion: how much the logit falls when each lung patch of its view is hidden; for a whole-slice model its class activation map), the lung outline (cyan) and involved lung (hatched green), with a legend; not given for a NotCT slice' }),
+  heatmap: z.string().optional().openapi({ description: 'data:image/png;base64 overlay: the map of evidence (for a lungs model, by occlusion: how much the logit falls when each lung patch of its view is hidden; for a whole-slice model its class activation map), the lung outline (cyan) and involved lung (hatched green), with a legend strip below the slice unless legend=0; not given for a NotCT slice' }),
   preview: z.string().optional(),
   dicom: SliceOrderSchema.optional(),
 }).openapi('SliceResult');
@@ -221,7 +222,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
       const analysis = await queue.run(async () => {
         abort.signal.throwIfAborted();
         return analyseFiles(opts.engine, files, {
-          window, maxPixels: limits.maxPixels, heatmap: query.heatmap, preview: query.preview, signal: abort.signal,
+          window, maxPixels: limits.maxPixels, heatmap: query.heatmap, legend: query.legend, preview: query.preview, signal: abort.signal,
           maxUnpackedBytes: limits.maxUnpackedBytes, maxTotalPixels: limits.maxTotalPixels,
         });
       });

@@ -398,7 +398,8 @@ async function analyseOnServer(files: File[]): Promise<void> {
   for (const batch of batchesOf(files)) {
     const body = new FormData();
     for (const f of batch) body.append('files', f, f.name);
-    const query = new URLSearchParams({ heatmap: '1', preview: '1', windowWidth: width, windowLevel: level });
+    // No legend strip: the page explains the colours beside the picture (#heat-legend).
+    const query = new URLSearchParams({ heatmap: '1', legend: '0', preview: '1', windowWidth: width, windowLevel: level });
     let res: Response;
     try {
       res = await apiFetch(`/api/predict?${query}`, { method: 'POST', body });

@@ -25,7 +25,8 @@ hidden in turn (set to the view's fill, as outside the lungs) and its heat is ho
 drawn on the pixels hidden; so there is heat only where the model reads the slice (the lungs), and each value
 was measured. For a whole-slice model (models/official) it is the class activation map over its square (equal
 to Grad-CAM for its head; see src/model/onnx-export.ts). The lungs' outline (cyan) and the involved lung
-(hatched green) are drawn over it, with a legend. Prints P(COVID), the involvement, the pattern and the
+(hatched green) are drawn over it, and a legend strip under the slice says what the colours mean (each map is
+scaled to its own slice's strongest evidence). Prints P(COVID), the involvement, the pattern and the
 category (or NotCT and why: then the picture is the slice as read, with any lungs found outlined, and no heat).
 
 Options:
@@ -33,12 +34,13 @@ Options:
   --model DIR    model folder (default: the shipped model, models/default)
   --frame N      the slice to explain in a multi-frame DICOM or a zip (1 = first, in the file's order)
   --window-width N, --window-level N   lung window for CT DICOMs (default ${DEFAULT_LUNG_WINDOW.width} / ${DEFAULT_LUNG_WINDOW.level} HU)
+  --no-legend    the picture alone, at the slice's size (no legend strip under it)
   --json         print {file, probability, label, involvement, pattern, category, refusal, reason, threshold, heatmap} as JSON
                  (heatmap is null for a NotCT slice; its picture without heat is then named by picture)
 `,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(joinNegative(argv), {
-      out: { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' }, frame: { type: 'string' },
+      out: { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' }, 'no-legend': { type: 'boolean' }, frame: { type: 'string' },
       'window-width': { type: 'string' }, 'window-level': { type: 'string' },
     }, true);
     if (positionals.length !== 1) throw new UserError('give exactly one image file (see --help)');
@@ -68,7 +70,7 @@ Options:
     // A slice refused as not a chest CT gets no heat, as on the page and in the API: there is no verdict to explain.
     const refused = r.label === 'NotCT';
     const lungs = { ...pictureLungs(prepared.lungs, engine.json.preprocessing.lungs), ...(refused ? { involved: null } : {}) };
-    await writeFileAtomic(path.resolve(values.out), await overlayPng(prepared.image, refused ? null : cam, engine.json.preprocessing.fit, Infinity, lungs));
+    await writeFileAtomic(path.resolve(values.out), await overlayPng(prepared.image, refused ? null : cam, engine.json.preprocessing.fit, Infinity, lungs, !values['no-legend']));
     engine.dispose();
     if (values.json) {
       console.log(JSON.stringify({
