@@ -50,3 +50,23 @@ test('the strip goes under the slice: every pixel of the slice is as without a l
   }
   assert.ok(warm > 20 && cold > 20 && white > 50, `strip: ${warm} warm, ${cold} cold, ${white} white pixels`);
 });
+
+test('on a narrow picture the swatches go under the bar, so the text stays readable', async () => {
+  const cyanAt = async (width: number) => {
+    const strip = legendSvg(width, true)!;
+    const { data, info } = await sharp(Buffer.from(strip.svg)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    let left = 0, right = 0, bottom = 0;
+    for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width; x++) {
+      const i = (y * info.width + x) * info.channels;
+      if (data[i] < 60 && data[i + 1] > 180 && data[i + 2] > 180) {
+        if (x < width / 2) left++; else right++;
+        if (y > (info.height * 2) / 3) bottom++;
+      }
+    }
+    return { left, right, bottom, height: strip.height };
+  };
+  const wide = await cyanAt(320), narrow = await cyanAt(180);
+  assert.ok(wide.right > 10 && wide.left === 0, `320 px: the outline swatch beside the bar (${JSON.stringify(wide)})`);
+  assert.ok(narrow.left > 10 && narrow.right === 0 && narrow.bottom > 10, `180 px: under it (${JSON.stringify(narrow)})`);
+  assert.ok(narrow.height > legendSvg(240, true)!.height, 'the stacked strip is taller');
+});

@@ -53,11 +53,14 @@ export const LEGEND_MIN_WIDTH = 120;
  */
 export function legendSvg(width: number, lungs: boolean, heat = true): LegendStrip | null {
   if (width < LEGEND_MIN_WIDTH || (!heat && !lungs)) return null;
-  // Laid out for 320 px and scaled down linearly below it (the widest row, title + swatches, takes 296 of 320).
-  const s = Math.min(1, width / 320);
+  // Laid out for 320 px, the swatches beside the bar (that row takes 296 of 320), and scaled down below it; under
+  // 240 px the swatches go under the bar, which keeps the text larger (the title, 197 units, is then the widest row).
+  const stacked = heat && lungs && width < 240;
+  const s = Math.min(1, width / (stacked ? 200 : 320));
   const font = Math.round(11 * s * 10) / 10, small = Math.round(font * 9) / 10;
   const pad = Math.round(6 * s), bar = Math.round(120 * s), bh = Math.round(8 * s), rowH = Math.round(font + 5 * s), sw = Math.round(10 * s);
-  const height = heat ? Math.round(pad * 2 + rowH + bh + font) : Math.round(pad * 2 + rowH);
+  const labels = pad + rowH + bh + font;
+  const height = !heat ? Math.round(pad * 2 + rowH) : Math.round(labels + pad + (stacked ? 2 * rowH : 0));
   const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `<stop offset="${t}" stop-color="${hex(heatColour(t))}"/>`).join('');
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">`,
@@ -74,14 +77,16 @@ export function legendSvg(width: number, lungs: boolean, heat = true): LegendStr
     // A refused slice: its outline only (nothing was measured or read inside it).
     swatch(pad, pad + font, outline, 'lungs found (not read)');
   } else {
-    const labels = pad + rowH + bh + font;
     parts.push(
       `<text x="${pad}" y="${pad + font}">heat: evidence towards COVID</text>`,
       `<rect x="${pad}" y="${pad + rowH}" width="${bar}" height="${bh}" fill="url(#heat)"/>`,
       `<text x="${pad}" y="${labels}" font-size="${small}">none</text>`,
       `<text x="${pad + bar}" y="${labels}" font-size="${small}" text-anchor="end">this slice's max</text>`,
     );
-    if (lungs) {
+    if (lungs && stacked) {
+      swatch(pad, labels + rowH, 'fill="url(#hatch)"', 'involved lung');
+      swatch(pad, labels + 2 * rowH, outline, 'lung outline');
+    } else if (lungs) {
       const x = pad + Math.round(195 * s);
       swatch(x, pad + font, 'fill="url(#hatch)"', 'involved lung');
       swatch(x, labels, outline, 'lung outline');
