@@ -336,7 +336,10 @@ export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile
   const { covid, noncovid } = classCounts(result);
   const c = result.confusion;
   const title = result.split === 'external' ? 'external data' : `${result.split} split`;
-  const out: string[] = [`# COVID-CT evaluation: ${title}`, '', '## What was evaluated', ''];
+  const out: string[] = [`# COVID-CT evaluation: ${title}`, ''];
+  // The command first: what was scored (which split, or other data) is the first thing a reader must check.
+  if (command) out.push('## Command', '', fenced(command, 'sh'), '');
+  out.push('## What was evaluated', '');
   if (model) {
     out.push(`- Model: **${model.name}**`);
     for (const d of model.description ?? []) out.push(`  - ${d}`);
@@ -348,7 +351,6 @@ export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile
     `- Decision threshold: ${num(result.threshold)} (an image is predicted COVID when P(COVID) >= threshold)`,
     '',
   );
-  if (command) out.push('## Command', '', fenced(command, 'sh'), '');
   out.push('## Results', '', '| metric (COVID = positive) | value | 95% CI |', '|---|---:|---|');
   for (const [key, label] of MAIN_METRICS) out.push(`| ${label} | ${num(result.metrics[key].value)} | ${ciText(result.metrics[key].ci)} |`);
   const legacy = result.metrics.legacy_f1_noncovid;
