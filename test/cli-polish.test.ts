@@ -52,14 +52,40 @@ test('a mistyped command or option gets "did you mean", never Node\'s parseArgs 
   for (const r of [c, f, m, p]) assert.doesNotMatch(r.stderr, /positional argument|ERR_PARSE_ARGS|at .*\.js:\d+/);
 });
 
-test('--split: help and error name the same values', async () => {
+test('--split: help and error name the same values; val is the default of evaluate and audit, test only by name', async () => {
   for (const cmd of ['evaluate', 'audit']) {
     const help = await runCli([cmd, '--help']);
-    assert.match(help.stdout, /--split test\|val\|train/);
-    assert.match(help.stdout, /--split NAME\s+test \(default\), val or train/);
+    assert.match(help.stdout, /--split val\|test\|train/);
+    assert.match(help.stdout, /--split NAME\s+val \(default\), test or train/);
     const bad = await runCli([cmd, '--split', 'training', '--data', '/nonexistent']);
     assert.equal(bad.code, 1);
-    assert.equal(bad.stderr.trim(), 'covid-ct: --split must be test, val or train, got "training"');
+    assert.equal(bad.stderr.trim(), 'covid-ct: --split must be val, test or train, got "training"');
+  }
+  // A synthetic official layout, one image per split and class: without --split both commands score val.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-default-split-'));
+  try {
+    for (const split of ['train', 'val', 'test']) {
+      for (const [k, cls] of ['CT_COVID', 'CT_NonCOVID'].entries()) {
+        const name = `${split}-${cls}.png`;
+        const px = Buffer.alloc(64 * 64, 40 + 30 * k + split.length * 9);
+        await mkdir(path.join(dir, 'images', cls), { recursive: true });
+        await sharp(px, { raw: { width: 64, height: 64, channels: 1 } }).png().toFile(path.join(dir, 'images', cls, name));
+        await mkdir(path.join(dir, 'splits'), { recursive: true });
+        await writeFile(path.join(dir, 'splits', `${split}${cls}.txt`), `${name}\n`);
+      }
+    }
+    const scores = path.join(dir, 'scores.csv');
+    const e = await runCli(['evaluate', '--data', dir, '--json', '--quiet', '--scores', scores]);
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal(JSON.parse(e.stdout).split, 'val');
+    assert.deepEqual((await readFile(scores, 'utf8')).split('\n').slice(1, 3).map((l) => l.split(',')[0]), ['val-CT_COVID.png', 'val-CT_NonCOVID.png']);
+    const a = await runCli(['audit', '--data', dir, '--json', '--quiet', '--variants', 'grey']);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(JSON.parse(a.stdout).split, 'val');
+    const t = await runCli(['evaluate', '--data', dir, '--split', 'test', '--json', '--quiet']);
+    assert.equal(JSON.parse(t.stdout).split, 'test');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Binary } from '../src/types.js';
 import { Rng } from '../src/util/prng.js';
 import { METRIC_NAMES, binaryMetrics } from '../src/eval/metrics.js';
-import { bootstrapIntervals, pairedAucDifferenceInterval, quantileSorted } from '../src/eval/bootstrap.js';
+import { bootstrapIntervals, drawStratified, pairedAucDifferenceInterval, quantileSorted, strataOf } from '../src/eval/bootstrap.js';
 import { rocAuc } from '../src/eval/metrics.js';
 
 /** A realistic synthetic test set: n images, ~45% COVID, logistic scores with AUC around 0.9. */
@@ -85,24 +85,70 @@ test('a wider level gives a wider interval', () => {
 });
 
 test('draws where a metric is undefined are skipped for that metric and counted', () => {
-  // Two images: index 0 is COVID (score 0.9, predicted COVID), index 1 NonCOVID (0.1, predicted NonCOVID).
-  // A draw is {0,0}, {1,1} or one of each. Sensitivity and precision need index 0 in the draw; specificity
-  // needs index 1; AUC needs both. "No index 0" and "no index 1" cannot happen in the same draw, so
-  // AUC's defined draws = draws − (draws without index 0) − (draws without index 1).
+  // COVID images: index 0 predicted COVID (0.9), index 1 not (0.2); NonCOVID images 2 and 3 predicted NonCOVID.
+  // Stratified, each draw takes 2 of {0, 1} and 2 of {2, 3}: a draw without index 0 (probability 1/4) has no
+  // predicted COVID, so precision is 0/0 there and skipped; every other metric is defined in every draw.
   const draws = 400;
-  const r = bootstrapIntervals([1, 0], [0.9, 0.1], 0.5, { draws, seed: 9 });
-  const noCovid = r.intervals.sensitivity.skipped;
-  const noNonCovid = r.intervals.specificity.skipped;
-  assert.equal(r.intervals.precision.skipped, noCovid);
-  assert.ok(noCovid > 50 && noCovid < 150, `about a quarter of the draws lack index 0, got ${noCovid}`);
-  assert.ok(noNonCovid > 50 && noNonCovid < 150);
-  assert.equal(r.intervals.auc.defined, draws - noCovid - noNonCovid);
-  assert.equal(r.intervals.auc.skipped, noCovid + noNonCovid);
-  assert.equal(r.intervals.accuracy.skipped, 0);
-  for (const m of METRIC_NAMES) assert.equal(r.intervals[m].defined + r.intervals[m].skipped, draws);
-  // Every defined draw ranks the COVID image above the NonCOVID one, and skipped draws are not zeros.
-  assert.deepEqual(r.intervals.auc.ci, [1, 1]);
+  const r = bootstrapIntervals([1, 1, 0, 0], [0.9, 0.2, 0.1, 0.3], 0.5, { draws, seed: 9 });
+  const noPredicted = r.intervals.precision.skipped;
+  assert.ok(noPredicted > 60 && noPredicted < 140, `about a quarter of the draws lack index 0, got ${noPredicted}`);
+  for (const m of METRIC_NAMES) {
+    assert.equal(r.intervals[m].defined + r.intervals[m].skipped, draws);
+    if (m !== 'precision' && m !== 'f1') assert.equal(r.intervals[m].skipped, 0, m);
+  }
+  // Skipped draws are not zeros: precision is 1 whenever defined (no false positive can be drawn) ...
   assert.deepEqual(r.intervals.precision.ci, [1, 1]);
+  // ... while sensitivity, defined everywhere, is 0 in exactly those draws.
+  assert.deepEqual(r.intervals.sensitivity.ci, [0, 1]);
+  assert.deepEqual(r.intervals.specificity.ci, [1, 1]);
+});
+
+/**
+ * CT-MD's shape: 6 patients, 2 COVID. Each patient has 3 identical slices; the COVID slices score 0.9 (true
+ * positives), the others 0.1 except patient n3's, which score 0.8 (false positives).
+ */
+function ctmdLike(): { y: Binary[]; s: number[]; g: string[] } {
+  const patients: [string, Binary, number][] = [['c1', 1, 0.9], ['c2', 1, 0.9], ['n1', 0, 0.1], ['n2', 0, 0.1], ['n3', 0, 0.8], ['n4', 0, 0.1]];
+  const y: Binary[] = [], s: number[] = [], g: string[] = [];
+  for (const [id, label, score] of patients) for (let k = 0; k < 3; k++) { y.push(label); s.push(score); g.push(id); }
+  return { y, s, g };
+}
+
+test('stratified draws: every draw holds as many COVID and NonCOVID units as the data; an unstratified one does not', () => {
+  const { y, g } = ctmdLike();
+  const strata = strataOf(y, g);
+  assert.deepEqual(strata, { covid: [[0, 1, 2], [3, 4, 5]], noncovid: [[6, 7, 8], [9, 10, 11], [12, 13, 14], [15, 16, 17]] });
+  // A group is COVID when any of its images is (the patient-level label); without groups every image is a unit.
+  assert.deepEqual(strataOf([0, 1, 0], ['a', 'a', 'b']), { covid: [[0, 1]], noncovid: [[2]] });
+  assert.deepEqual(strataOf([1, 0, 1]), { covid: [[0], [2]], noncovid: [[1]] });
+  const rng = new Rng(0);
+  const plain = new Rng(0);
+  let withoutCovid = 0;
+  for (let d = 0; d < 2000; d++) {
+    const drawn = drawStratified(rng, strata);
+    assert.equal(drawn.length % 3, 0);
+    const covidPatients = drawn.filter((i) => y[i] === 1).length / 3;
+    assert.equal(covidPatients, 2, 'two COVID patients in every draw');
+    assert.equal(drawn.length / 3 - covidPatients, 4, 'four others in every draw');
+    // The old, unstratified draw: 6 patients of 6; about (4/6)^6 = 8.8% of its draws hold no COVID patient.
+    if (Array.from({ length: 6 }, () => plain.int(6)).every((p) => p >= 2)) withoutCovid++;
+  }
+  assert.ok(withoutCovid > 120 && withoutCovid < 240, `unstratified draws without a COVID patient: ${withoutCovid}`);
+});
+
+test('patient bootstrap on a CT-MD-like set: precision and F1 intervals no longer reach 0 (known values)', () => {
+  // Stratified, both COVID patients' 6 slices are in every draw, so sensitivity is 1 and precision is
+  // 6 / (6 + 3k), k = how often n3 is drawn among the 4 NonCOVID draws ~ Binomial(4, 1/4):
+  // P(k >= 3) = 5.1% and P(k = 4) = 0.4%, so the 2.5th percentile is k = 3 (precision 6/15 = 0.4), the
+  // 97.5th k = 0 (precision 1). Unstratified, 7% of draws held no COVID patient but n3 (precision 0): [0, 1].
+  const { y, s, g } = ctmdLike();
+  const r = bootstrapIntervals(y, s, 0.5, { draws: 2000, seed: 0, groups: g });
+  assert.deepEqual(r.intervals.sensitivity.ci, [1, 1]);
+  assert.deepEqual(r.intervals.precision.ci, [0.4, 1]);
+  // F1 = 2 P R / (P + R) with R = 1: at P = 0.4, 0.8 / 1.4.
+  assert.deepEqual(r.intervals.f1.ci?.map((v) => Math.round(v * 1e12) / 1e12), [Math.round((0.8 / 1.4) * 1e12) / 1e12, 1]);
+  for (const m of METRIC_NAMES) assert.equal(r.intervals[m].skipped, 0, `${m}: no draw skipped`);
+  assert.deepEqual(r.intervals.auc.ci, [1, 1]);
 });
 
 test('a metric undefined in every draw has no interval', () => {

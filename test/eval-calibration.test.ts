@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Binary } from '../src/types.js';
-import { calibration, expectedCalibrationError, reliabilityBins } from '../src/eval/calibration.js';
+import { basicInterval, biasCorrected, calibration, expectedCalibrationError, reliabilityBins } from '../src/eval/calibration.js';
+import { Rng } from '../src/util/prng.js';
+import { calibrationLine } from '../src/web/app.js';
 import { evaluateScoresWithBootstrap } from '../src/eval/evaluation.js';
 import { formatTable, writeMarkdownReport } from '../src/eval/report.js';
 
@@ -37,21 +39,52 @@ test('ECE matches the hand-computed value; the bins hold what the hand computati
   assert.throws(() => expectedCalibrationError([1], [0.5, 0.2]), /same length/);
 });
 
-test('calibration: the interval holds the value, is deterministic for a seed, and resamples patients with groups', () => {
+test('basic bootstrap interval and bias correction: known values, clipped to [0, 1]', () => {
+  // 101 draws 0.00, 0.01, ..., 1.00: q2.5 = 0.025, q97.5 = 0.975 (numpy 'linear').
+  const grid = Array.from({ length: 101 }, (_, i) => i / 100);
+  const [lo, hi] = basicInterval(0.5, grid, 0.95);
+  assert.ok(Math.abs(lo - 0.025) < 1e-12 && Math.abs(hi - 0.975) < 1e-12, `${lo}, ${hi}`);
+  // The official model's test report: measured 0.0542, resampled ECEs with q2.5 = 0.0553 and q97.5 = 0.1328
+  // (41 draws, so these are order statistics 1 and 39). Percentile [0.0553, 0.1328] misses 0.0542; the basic
+  // interval is [2 * 0.0542 - 0.1328, 2 * 0.0542 - 0.0553] = [-0.0244, 0.0531], clipped to [0, 0.0531].
+  const draws = Array.from({ length: 41 }, (_, i) => 0.0553 + ((i - 1) * (0.1328 - 0.0553)) / 38);
+  const official = basicInterval(0.0542, draws, 0.95);
+  assert.equal(official[0], 0);
+  assert.ok(Math.abs(official[1] - 0.0531) < 1e-12, `${official[1]}`);
+  // Upper clip: a point far above its draws.
+  assert.deepEqual(basicInterval(0.9, [0.1, 0.2, 0.3], 0.5), [1, 1]);
+  assert.throws(() => basicInterval(0.1, [0.1], 1), /level/);
+  // 2 * 0.05 - mean(0.06, 0.08, 0.10) = 0.02; below 0 it is clipped.
+  assert.ok(Math.abs(biasCorrected(0.05, [0.06, 0.08, 0.1]) - 0.02) < 1e-12);
+  assert.equal(biasCorrected(0.01, [0.06, 0.08, 0.1]), 0);
+  assert.throws(() => biasCorrected(0.1, []), /no draw/);
+});
+
+test('calibration: the resampled ECEs sit above the measured one; the basic interval holds the bias-corrected value', () => {
+  // Perfectly calibrated in expectation: COVID with probability P. The measured ECE is then all bias.
+  const rng = new Rng(1);
   const y: Binary[] = [];
   const s: number[] = [];
-  for (let i = 0; i < 200; i++) { y.push(i % 3 === 0 ? 1 : 0); s.push(((i * 37) % 100) / 100); }
-  const a = calibration(y, s, { draws: 300, seed: 1 });
-  const b = calibration(y, s, { draws: 300, seed: 1 });
-  assert.deepEqual(a, b);
-  assert.ok(a.ece.ci[0] <= a.ece.value + 0.02 && a.ece.value <= a.ece.ci[1] + 1e-12, JSON.stringify(a.ece));
-  assert.ok(a.ece.ci[0] < a.ece.ci[1]);
+  for (let i = 0; i < 200; i++) { const p = rng.next(); s.push(p); y.push(rng.next() < p ? 1 : 0); }
+  const a = calibration(y, s, { draws: 500, seed: 1 });
+  assert.deepEqual(a, calibration(y, s, { draws: 500, seed: 1 }));
+  assert.equal(a.ece.interval, 'basic');
+  assert.ok(a.ece.bias_corrected < a.ece.value, `the correction lowers the upward-biased ECE: ${JSON.stringify(a.ece)}`);
+  assert.ok(a.ece.ci[0] <= a.ece.bias_corrected && a.ece.bias_corrected <= a.ece.ci[1], JSON.stringify(a.ece));
+  assert.ok(a.ece.ci[0] >= 0 && a.ece.ci[0] < a.ece.ci[1]);
   assert.equal(a.unit, 'image');
   const groups = y.map((_, i) => `p${Math.floor(i / 20)}`);
-  const g = calibration(y, s, { draws: 300, seed: 1, groups });
+  const g = calibration(y, s, { draws: 500, seed: 1, groups });
   assert.equal(g.unit, 'patient');
   assert.equal(g.ece.value, a.ece.value);
   assert.notDeepEqual(g.ece.ci, a.ece.ci);
+});
+
+test('the model card names the measured and the bias-corrected ECE; an older report keeps its reading', () => {
+  assert.equal(calibrationLine({ bins: 10, ece: { value: 0.0542, bias_corrected: 0.0101, ci: [0, 0.0531] } }),
+    'Calibration on the test split: expected calibration error 0.054 measured; bias-corrected 0.010, 95% CI [0.000, 0.053] (10 bins).');
+  assert.equal(calibrationLine({ bins: 10, ece: { value: 0.0542, ci: [0.0553, 0.1328] } }),
+    'Calibration on the test split: expected calibration error 0.054 [0.055, 0.133] (10 bins).');
 });
 
 test('the report writer adds a Calibration section and the reliability diagram PNG beside the report', async () => {
@@ -64,14 +97,15 @@ test('the report writer adds a Calibration section and the reliability diagram P
     await writeMarkdownReport({ result, bootstrap, yTrue: y, scores: s, calibration: cal, file: path.join(dir, 'r.md') });
     const md = await readFile(path.join(dir, 'r.md'), 'utf8');
     assert.match(md, /## Calibration/);
-    assert.ok(md.includes(`**Expected calibration error (ECE)**: ${cal.ece.value.toFixed(4)}, 95% CI [${cal.ece.ci[0].toFixed(4)}, ${cal.ece.ci[1].toFixed(4)}]`));
+    assert.ok(md.includes(`**Expected calibration error (ECE)**: ${cal.ece.value.toFixed(4)} measured; bias-corrected ${cal.ece.bias_corrected.toFixed(4)}, 95% CI [${cal.ece.ci[0].toFixed(4)}, ${cal.ece.ci[1].toFixed(4)}] (10 equal-width bins of P(COVID); basic bootstrap interval over images, stratified by class, 200 draws, seed 0).`));
+    assert.match(md, /basic \(reverse percentile\) bootstrap interval/);
     assert.match(md, /P\(COVID\) is not a calibrated probability/);
     assert.match(md, /!\[Reliability diagram, ECE [\d.]+\]\(r-reliability\.png\)/);
     const meta = await sharp(path.join(dir, 'r-reliability.png')).metadata();
     assert.equal(meta.format, 'png');
     assert.equal(meta.width, 640);
     assert.equal(meta.height, 820);
-    assert.match(formatTable(result, undefined, cal), /expected calibration error \(10 bins\): [\d.]+  95% CI/);
+    assert.match(formatTable(result, undefined, cal), /expected calibration error \(10 bins\): [\d.]+ measured; bias-corrected [\d.]+, 95% CI \[[\d.]+, [\d.]+\] \(basic bootstrap;/);
     // Without a calibration, no section (older callers).
     await writeMarkdownReport({ result, yTrue: y, scores: s, file: path.join(dir, 'plain.md') });
     assert.doesNotMatch(await readFile(path.join(dir, 'plain.md'), 'utf8'), /## Calibration/);

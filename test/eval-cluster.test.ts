@@ -38,24 +38,23 @@ test('cluster bootstrap: deterministic for a seed, different for another, checks
 });
 
 test('cluster bootstrap keeps each group together', () => {
-  // Group A: 3 COVID images predicted COVID (right); group B: 3 NonCOVID images predicted COVID (wrong).
-  // Drawing 2 groups gives AA (accuracy 1), AB/BA (0.5) or BB (0), each AA/BB with probability 1/4, so the 95%
-  // interval of accuracy is exactly [0, 1]; specificity is defined only when B is drawn (about 3/4 of the draws),
-  // and then 0. Resampling the 6 images one by one instead gives accuracy k/6 and a [1/6, 5/6] interval.
-  const y: Binary[] = [1, 1, 1, 0, 0, 0];
-  const s = [0.9, 0.9, 0.9, 0.8, 0.8, 0.8];
-  const groups = ['A', 'A', 'A', 'B', 'B', 'B'];
+  // COVID group A: 3 images predicted COVID; COVID group B: 1 image predicted NonCOVID; NonCOVID group C: 2 images
+  // predicted NonCOVID. Stratified, each draw takes 2 COVID groups (AA: sensitivity 1, AB or BA: 3/4, BB: 0, with
+  // probabilities 1/4, 1/2, 1/4) and C twice, so the 95% interval of sensitivity is exactly [0, 1]. Resampling the
+  // 4 COVID images one by one instead gives k/4 with k ~ Binomial(4, 3/4): P(k = 0) = 0.4% < 2.5% < P(k <= 1), so [0.25, 1].
+  const y: Binary[] = [1, 1, 1, 1, 0, 0];
+  const s = [0.9, 0.9, 0.9, 0.2, 0.1, 0.1];
+  const groups = ['A', 'A', 'A', 'B', 'C', 'C'];
   const draws = 2000;
   const cluster = bootstrapIntervals(y, s, 0.5, { draws, seed: 3, groups });
-  assert.deepEqual(cluster.intervals.accuracy.ci, [0, 1]);
-  assert.deepEqual(cluster.intervals.specificity.ci, [0, 0]);
-  const noB = cluster.intervals.specificity.skipped;
-  assert.ok(noB > 0.2 * draws && noB < 0.3 * draws, `about a quarter of the draws lack group B, got ${noB}`);
-  // The AUC needs both groups: skipped when AA or BB; and then always 1 (A's scores are above B's).
-  assert.equal(cluster.intervals.auc.skipped, noB + cluster.intervals.sensitivity.skipped);
-  assert.deepEqual(cluster.intervals.auc.ci, [1, 1]);
+  assert.deepEqual(cluster.intervals.sensitivity.ci, [0, 1]);
+  assert.deepEqual(cluster.intervals.specificity.ci, [1, 1]);
+  // Precision is undefined when BB is drawn (no predicted COVID): about a quarter of the draws, skipped.
+  const bb = cluster.intervals.precision.skipped;
+  assert.ok(bb > 0.2 * draws && bb < 0.3 * draws, `about a quarter of the draws are BB, got ${bb}`);
+  assert.equal(cluster.intervals.auc.skipped, 0);
   const image = bootstrapIntervals(y, s, 0.5, { draws, seed: 3 });
-  assert.deepEqual(image.intervals.accuracy.ci, [1 / 6, 5 / 6]);
+  assert.deepEqual(image.intervals.sensitivity.ci, [0.25, 1]);
 });
 
 test('perfectly correlated slices: the patient bootstrap is much wider than the image bootstrap', () => {
@@ -138,8 +137,8 @@ test('formatTable and the Markdown report say which data was scored, the bootstr
   assert.match(md, /^# COVID-CT evaluation: external data\n/);
   assert.match(md, /\n- Data: CSV manifest ext\/manifest\.csv, 6 patients\n- Bootstrap: over patients/);
   assert.match(md, /\n### Patient level\n/);
-  assert.match(md, /cluster-bootstrap intervals: the patients are resampled/);
+  assert.match(md, /cluster-bootstrap intervals, stratified by class: in each draw the\nCOVID patients are resampled with replacement from the COVID patients and the other patients from the others/);
   assert.match(md, /choice of the 6 evaluated patients only/);
   const folder = formatTable(result, { data: { kind: 'folder', path: 'x', n_patients: null }, bootstrap: { unit: 'image' } });
-  assert.match(folder, /\ndata: folder of class subfolders x, no patient ids\nbootstrap: over images\n/);
+  assert.match(folder, /\ndata: folder of class subfolders x, no patient ids\nbootstrap: over images, stratified by class \(each draw resamples the COVID images from the COVID images and the others from the others\)\n/);
 });

@@ -139,7 +139,8 @@ test('writeMarkdownReport writes the report and its ROC PNG beside it, reference
     });
     assert.equal(written.roc, path.join(dir, 'reports', 'eval-test-roc.png'));
     const md = await readFile(file, 'utf8');
-    assert.match(md, /^# COVID-CT evaluation: test split/);
+    // The command comes right under the title: which split (or data) was scored is the first thing to check.
+    assert.ok(md.startsWith('# COVID-CT evaluation: test split\n\n## Command\n\n```sh\ncovid-ct evaluate --split test --report reports/eval-test.md\n```\n\n## What was evaluated\n'), md.slice(0, 200));
     assert.match(md, /!\[[^\]]*\]\(eval-test-roc\.png\)/, 'relative image link');
     const meta = await sharp(written.roc).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['png', 640, 640]);

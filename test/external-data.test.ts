@@ -30,4 +30,9 @@ test('evaluate --data covid-ct-md-sample/manifest.csv: 768 slices, 6 patients, p
   assert.ok(j.patients.auc.value >= 0 && j.patients.auc.value <= 1);
   assert.ok(j.patients.auc.ci === null || (j.patients.auc.ci[0] <= j.patients.auc.value && j.patients.auc.value <= j.patients.auc.ci[1]));
   assert.ok(j.metrics.auc.value > 0 && j.metrics.auc.value < 1);
+  // Stratified patient bootstrap: both COVID patients are in every draw, so precision and F1 never reach 0 (they
+  // did when draws without a COVID patient were allowed).
+  assert.ok(j.metrics.precision.ci[0] > 0 && j.metrics.f1.ci[0] > 0, JSON.stringify([j.metrics.precision, j.metrics.f1]));
+  assert.deepEqual(Object.keys(j.calibration.ece), ['value', 'bias_corrected', 'ci', 'interval']);
+  assert.ok(j.calibration.ece.ci[0] <= j.calibration.ece.bias_corrected && j.calibration.ece.bias_corrected <= j.calibration.ece.ci[1]);
 });

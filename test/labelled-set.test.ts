@@ -39,6 +39,13 @@ test('labels and class folder names: covid / noncovid / non-covid / non_covid in
   for (const t of ['', 'positive', '1', 'non covid', 'covid19', 'CT_COVID']) assert.equal(parseLabel(t), null);
   assert.equal(classOfName('Non-Covid'), 'NonCOVID');
   assert.equal(classOfName(' covid'), null);
+  // Folders may carry COVID-CT's own CT_ prefix (CT_COVID/, CT_NonCOVID/); labels in a CSV may not.
+  for (const t of ['CT_COVID', 'ct-covid', 'COVID']) assert.equal(classOfName(t), 'COVID', t);
+  for (const t of ['CT_NonCOVID', 'non-COVID', 'NonCOVID', 'non_covid', 'CT-Non_Covid']) assert.equal(classOfName(t), 'NonCOVID', t);
+  // Nothing ambiguous or partial: these could be either class, or both.
+  for (const t of ['normal', 'positive', 'covid19', 'CT_COVID_and_NonCOVID', 'CTCOVID', 'CT__COVID', 'CT_', 'non covid', 'xCT_COVID']) {
+    assert.equal(classOfName(t), null, t);
+  }
 });
 
 test('parseCsvRecords: RFC 4180 quotes, CRLF, BOM, blank lines, and the line each record starts on', () => {
@@ -79,14 +86,14 @@ test('parseManifest errors name the file and the line', () => {
   assert.throws(() => parseManifest('', '/d/m.csv'), /empty CSV/);
 });
 
-test('ImageFolder: class folders in any case, images found recursively, hidden files and other folders skipped', async () => {
+test('ImageFolder: class folders in any case, images found recursively, hidden files and folders skipped', async () => {
   const root = path.join(dir, 'folder');
   await put(path.join(root, 'COVID', 'b.png'), await png(1));
   await put(path.join(root, 'COVID', 'a.png'), await png(2));
   await put(path.join(root, 'Non-Covid', 'scan1', 'x.png'), await png(3));
   await put(path.join(root, 'Non-Covid', 'y.png'), await png(4));
   await put(path.join(root, 'Non-Covid', '.DS_Store'), 'junk');
-  await put(path.join(root, 'unlabelled', 'z.png'), await png(5));
+  await put(path.join(root, '.thumbnails', 'z.png'), await png(5));
   const set = await loadLabelledSet(root);
   assert.equal(set.kind, 'folder');
   assert.equal(set.path, root);
@@ -104,6 +111,38 @@ test('ImageFolder: class folders in any case, images found recursively, hidden f
   await put(path.join(two, 'covid', 'a.png'), await png(1));
   await put(path.join(two, 'COVID', 'b.png'), await png(2));
   await assert.rejects(loadLabelledSet(two), /two folders hold class COVID/);
+});
+
+test("COVID-CT's own class folders CT_COVID/ and CT_NonCOVID/ are read; an unknown folder is named with what is accepted", async () => {
+  const root = path.join(dir, 'ct-folders');
+  await put(path.join(root, 'CT_COVID', 'c.png'), await png(1));
+  await put(path.join(root, 'CT_NonCOVID', 'n.png'), await png(2));
+  const set = await loadLabelledSet(root);
+  assert.equal(set.kind, 'folder');
+  assert.deepEqual(set.images.map((i) => [i.name, i.label]), [['CT_COVID/c.png', 'COVID'], ['CT_NonCOVID/n.png', 'NonCOVID']]);
+  assert.equal(set.warning, undefined);
+  // A third folder whose images would be left out, or a class name that could mean either class: refused, named.
+  await put(path.join(root, 'Normal', 'x.png'), await png(3));
+  await assert.rejects(loadLabelledSet(root), (e: Error) => {
+    assert.equal(e.name, 'UserError');
+    assert.equal(e.message, `${root}: folder Normal/ is not a class folder (a class folder is named covid, noncovid, non-covid or non_covid ` +
+      `(any case), optionally after CT_ or CT- (e.g. CT_COVID, CT_NonCOVID)); rename it, or move it out of ${root}`);
+    return true;
+  });
+  // No class folder at all: the folders found are named too.
+  const none = path.join(dir, 'no-class');
+  await put(path.join(none, 'positive', 'a.png'), await png(1));
+  await put(path.join(none, 'negative', 'b.png'), await png(2));
+  await assert.rejects(loadLabelledSet(none), /not a labelled data set \(its folders negative\/, positive\/ are not class folders\): .*CT_COVID, CT_NonCOVID/);
+  // The images/ folder of the COVID-CT layout holds every split: read, with a warning saying how to score one split.
+  const official = path.join(dir, 'ct-layout');
+  await put(path.join(official, 'images', 'CT_COVID', 'c.png'), await png(1));
+  await put(path.join(official, 'images', 'CT_NonCOVID', 'n.png'), await png(2));
+  await mkdir(path.join(official, 'splits'), { recursive: true });
+  const all = await loadLabelledSet(path.join(official, 'images'));
+  assert.equal(all.images.length, 2);
+  assert.equal(all.warning, `${path.join(official, 'images')} holds every split of the COVID-CT layout at ${official} (train, val and test together); ` +
+    `to score one split: --data ${official} --split val`);
 });
 
 test('a folder that is none of the layouts, and a missing path, are clear errors naming the path', async () => {
@@ -143,7 +182,7 @@ test('CSV manifest: paths relative to the CSV folder (whatever the cwd); a missi
   });
 });
 
-test('official layout: one split, the test split by default', async () => {
+test('official layout: one split, the val split by default (test only when asked for by name)', async () => {
   const root = path.join(dir, 'official');
   for (const split of ['train', 'val', 'test']) {
     for (const cls of ['CT_COVID', 'CT_NonCOVID']) {
@@ -152,12 +191,12 @@ test('official layout: one split, the test split by default', async () => {
       await put(path.join(root, 'splits', `${split}${cls}.txt`), `${name}\n`);
     }
   }
-  const test_ = await loadLabelledSet(root);
-  assert.equal(test_.kind, 'official');
-  assert.equal(test_.split, 'test');
-  assert.deepEqual(test_.images.map((i) => [i.name, i.label]), [['test-CT_COVID.png', 'COVID'], ['test-CT_NonCOVID.png', 'NonCOVID']]);
-  assert.equal(test_.images[0].path, path.join(root, 'images', 'CT_COVID', 'test-CT_COVID.png'));
-  assert.deepEqual((await loadLabelledSet(root, { split: 'val' })).images.map((i) => i.name), ['val-CT_COVID.png', 'val-CT_NonCOVID.png']);
+  const byDefault = await loadLabelledSet(root);
+  assert.equal(byDefault.kind, 'official');
+  assert.equal(byDefault.split, 'val');
+  assert.deepEqual(byDefault.images.map((i) => [i.name, i.label]), [['val-CT_COVID.png', 'COVID'], ['val-CT_NonCOVID.png', 'NonCOVID']]);
+  assert.equal(byDefault.images[0].path, path.join(root, 'images', 'CT_COVID', 'val-CT_COVID.png'));
+  assert.deepEqual((await loadLabelledSet(root, { split: 'test' })).images.map((i) => i.name), ['test-CT_COVID.png', 'test-CT_NonCOVID.png']);
 });
 
 test('covid-ct evaluate on class folders and on a CSV with patients (shipped model, synthetic images)', async () => {
@@ -227,4 +266,21 @@ test('covid-ct evaluate refuses metrics when an image cannot be scored, and name
   assert.ok(b.stderr.startsWith(`covid-ct: ${csv}:3: label "maybe" is neither covid nor noncovid`), b.stderr);
   const k = await runCli(['evaluate', '--data', csv, '--top-k', '0']);
   assert.match(k.stderr, /--top-k must be an integer >= 1/);
+});
+
+test("covid-ct evaluate on COVID-CT's folder names (CT_COVID/, CT_NonCOVID/); an unknown folder is a clear error", async () => {
+  const root = path.join(dir, 'cli-ct');
+  for (let i = 0; i < 4; i++) await put(path.join(root, i < 2 ? 'CT_COVID' : 'CT_NonCOVID', `s${i}.png`), await png(i));
+  const r = await runCli(['evaluate', '--data', root, '--json', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.split, 'external');
+  assert.equal(j.n, 4);
+  assert.equal(j.confusion.tp + j.confusion.fn, 2);
+  await put(path.join(root, 'CT_Pneumonia', 'p.png'), await png(9));
+  const u = await runCli(['evaluate', '--data', root, '--quiet']);
+  assert.equal(u.code, 1);
+  assert.equal(u.stdout, '');
+  assert.ok(u.stderr.startsWith(`covid-ct: ${root}: folder CT_Pneumonia/ is not a class folder (a class folder is named covid, noncovid, `), u.stderr);
+  assert.doesNotMatch(u.stderr, /at .*\.js:\d+/);
 });

@@ -1,11 +1,13 @@
 /**
  * Labelled images to evaluate on, from any of three layouts, told apart by what `--data` points at:
  *
- * - `official`: a folder with `splits/` (the COVID-CT layout, src/data/dataset.ts); one split of it.
+ * - `official`: a folder with `splits/` (the COVID-CT layout, src/data/dataset.ts); one split of it (val by default).
  * - `folder`: a folder with class subfolders (the ImageFolder convention): `covid/` and `noncovid/` in any case,
- *   `non-covid/` and `non_covid/` accepted too; every non-hidden file found recursively inside a class folder is
- *   an image of that class (nothing is silently dropped: a file that cannot be scored stops the evaluation and is
- *   listed). Other subfolders are ignored. No patient ids.
+ *   `non-covid/` and `non_covid/` accepted too, each optionally after `CT_` or `CT-` (COVID-CT ships its images as
+ *   `CT_COVID/` and `CT_NonCOVID/`); every non-hidden file found recursively inside a class folder is an image of
+ *   that class (nothing is silently dropped: a file that cannot be scored stops the evaluation and is listed).
+ *   Any other non-hidden subfolder is an error that names it: its images would otherwise be silently left out,
+ *   and a name such as `normal/` or `positive/` could be either class. No patient ids.
  * - `csv`: a CSV manifest (RFC 4180) whose header has `path` and `label`, optionally `patient_id` (other columns
  *   are ignored); paths are relative to the CSV's folder (absolute paths are kept), labels `covid`/`noncovid` in
  *   any case (`non-covid`, `non_covid` too). When the `patient_id` column exists every row must have one.
@@ -41,6 +43,8 @@ export interface LabelledSet {
   images: LabelledImage[];
   /** True when every image has a patient id. */
   hasPatients: boolean;
+  /** Something the user should know about what is scored (e.g. every split of COVID-CT at once), for stderr. */
+  warning?: string;
 }
 
 /** The class a folder name or label stands for: covid / noncovid / non-covid / non_covid in any case, else null. */
@@ -51,9 +55,16 @@ export function parseLabel(text: string): Label | null {
   return null;
 }
 
-/** Same rule for class folder names (no trimming: a folder named " covid" is not a class folder). */
+/** What a class folder may be called, for errors. */
+export const CLASS_FOLDER_NAMES = 'covid, noncovid, non-covid or non_covid (any case), optionally after CT_ or CT- (e.g. CT_COVID, CT_NonCOVID)';
+
+/**
+ * The class a folder name stands for: a label (parseLabel), optionally after a `CT_` / `CT-` prefix as COVID-CT
+ * names its folders; else null. No trimming (a folder named " covid" is not a class folder) and no partial match:
+ * `covid19`, `covid_and_noncovid` or `normal` are not classes.
+ */
 export function classOfName(name: string): Label | null {
-  return name === name.trim() ? parseLabel(name) : null;
+  return name === name.trim() ? parseLabel(name.replace(/^ct[_-]/i, '')) : null;
 }
 
 /** One CSV record with the line it starts on (1-based; a quoted field may span lines). */
@@ -161,15 +172,21 @@ async function walkFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-/** The class subfolders of `dir` (name -> label); throws when two of them are the same class. */
-async function classFolders(dir: string): Promise<{ name: string; label: Label }[]> {
+/**
+ * The class subfolders of `dir` (name -> label) and its other non-hidden subfolders; throws when two class folders
+ * are the same class.
+ */
+async function classFolders(dir: string): Promise<{ classes: { name: string; label: Label }[]; others: string[] }> {
   const entries = await readdir(dir, { withFileTypes: true });
   const found: { name: string; label: Label }[] = [];
+  const others: string[] = [];
   for (const e of entries) {
-    const label = classOfName(e.name);
-    if (!label) continue;
+    if (e.name.startsWith('.')) continue;
     const s = await stat(path.join(dir, e.name)).catch(() => undefined);
-    if (s?.isDirectory()) found.push({ name: e.name, label });
+    if (!s?.isDirectory()) continue;
+    const label = classOfName(e.name);
+    if (label) found.push({ name: e.name, label });
+    else others.push(e.name);
   }
   found.sort((a, b) => (a.label === b.label ? 0 : a.label === 'COVID' ? -1 : 1));
   for (let i = 1; i < found.length; i++) {
@@ -177,15 +194,15 @@ async function classFolders(dir: string): Promise<{ name: string; label: Label }
       throw new UserError(`${dir}: two folders hold class ${found[i].label}: ${found[i - 1].name}/ and ${found[i].name}/`);
     }
   }
-  return found;
+  return { classes: found, others: others.sort() };
 }
 
 const EXPECTED = 'expected a CSV manifest (header path,label[,patient_id]), a COVID-CT data folder (with splits/), ' +
-  'or a folder with covid/ and noncovid/ class subfolders';
+  `or a folder with covid/ and noncovid/ class subfolders (named ${CLASS_FOLDER_NAMES})`;
 
 /**
  * Loads the labelled images at `dataPath` (see the module comment). `split` applies to the official layout only
- * (default test); passing it for other data is an error, so nobody believes they scored a split they did not.
+ * (default val: the test split is scored once, to report, and only when asked for by name); passing it for other data is an error, so nobody believes they scored a split they did not.
  */
 export async function loadLabelledSet(dataPath: string, opts: { split?: Split } = {}): Promise<LabelledSet> {
   const root = path.resolve(dataPath);
@@ -197,15 +214,22 @@ export async function loadLabelledSet(dataPath: string, opts: { split?: Split } 
   }
   if (!s.isDirectory()) throw new UserError(`${root}: not a file or folder; ${EXPECTED}`);
   if (await stat(path.join(root, 'splits')).then((x) => x.isDirectory(), () => false)) {
-    const split = opts.split ?? 'test';
+    const split = opts.split ?? 'val';
     const entries = entriesOf(await loadDataset(root), split);
     return {
       kind: 'official', path: root, split, hasPatients: false,
       images: entries.map((e) => ({ path: e.path, name: e.name, label: e.label })),
     };
   }
-  const classes = await classFolders(root);
-  if (classes.length === 0) throw new UserError(`${root}: not a labelled data set: ${EXPECTED}`);
+  const { classes, others } = await classFolders(root);
+  const named = others.map((o) => `${o}/`).join(', ');
+  if (classes.length === 0) {
+    throw new UserError(`${root}: not a labelled data set${others.length ? ` (its folders ${named} are not class folders)` : ''}: ${EXPECTED}`);
+  }
+  if (others.length) {
+    throw new UserError(`${root}: folder${others.length > 1 ? 's' : ''} ${named} ${others.length > 1 ? 'are' : 'is'} not a class folder ` +
+      `(a class folder is named ${CLASS_FOLDER_NAMES}); rename ${others.length > 1 ? 'them' : 'it'}, or move ${others.length > 1 ? 'them' : 'it'} out of ${root}`);
+  }
   if (opts.split) throw new UserError(`--split applies only to the COVID-CT layout; ${root} is a folder of class subfolders`);
   const images: LabelledImage[] = [];
   for (const { name, label } of classes) {
@@ -213,7 +237,13 @@ export async function loadLabelledSet(dataPath: string, opts: { split?: Split } 
       images.push({ path: file, name: path.relative(root, file).split(path.sep).join('/'), label });
     }
   }
-  return { kind: 'folder', path: root, hasPatients: false, images };
+  // COVID-CT's own images/ folder holds all three splits: scoring it mixes test into what may be a tuning run.
+  const parent = path.dirname(root);
+  const warning = await stat(path.join(parent, 'splits')).then((x) => x.isDirectory(), () => false)
+    ? `${root} holds every split of the COVID-CT layout at ${parent} (train, val and test together); ` +
+      `to score one split: --data ${parent} --split val`
+    : undefined;
+  return { kind: 'folder', path: root, hasPatients: false, images, ...(warning ? { warning } : {}) };
 }
 
 /** A CSV manifest: parsed, then every listed file checked; all missing files are named in one error. */

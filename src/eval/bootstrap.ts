@@ -1,27 +1,36 @@
 /**
  * Percentile bootstrap confidence intervals for every metric of `binaryMetrics`.
  *
- * Each draw resamples the evaluated images with replacement (n out of n, not stratified: the class mix
- * varies between draws as it would between test sets drawn from the same population), recomputes every
- * metric at the fixed threshold, and the interval is the (1 - level)/2 and (1 + level)/2 percentiles of
- * the draws (linear interpolation between order statistics, numpy's default).
+ * Each draw resamples the evaluated units with replacement, stratified by class: the COVID units are drawn from
+ * the COVID units (as many as there are) and the NonCOVID units from the NonCOVID units, so every draw holds both
+ * classes in the data's own balance. Every metric is recomputed at the fixed threshold, and the interval is the
+ * (1 - level)/2 and (1 + level)/2 percentiles of the draws (linear interpolation between order statistics,
+ * numpy's default). Why stratified: the class counts of an evaluation set are fixed by how it was assembled
+ * (CT-MD: 2 COVID patients of 6; COVID-CT: chosen per class), not sampled from a population, so a draw with no
+ * COVID patient describes no data set anyone could have evaluated; unstratified, such draws dragged precision
+ * and F1 intervals to 0 on CT-MD (about (4/6)^6 = 9% of the draws hold no COVID patient). Stratification is the
+ * usual choice for ROC statistics (pROC's ci.auc bootstraps stratified by default, "same number of cases and
+ * controls in each replicate": Robin et al., BMC Bioinformatics 2011) and the standard resampling of several
+ * samples whose sizes the design fixed (Davison & Hinkley, Bootstrap Methods and their Application, 1997, 3.2).
  *
- * Skipping rule: a draw in which a metric is undefined — AUC when the draw holds one class only, a ratio
- * whose denominator is 0 (e.g. precision when the draw has no predicted COVID) — is left out of that
- * metric's interval only, and counted in its `skipped`. It is not counted as 0: the zero_division = 0
- * convention of the point estimate is a reporting convention, and folding those zeros into an interval
- * would drag it towards 0 for no reason in the data. A metric undefined in every draw has `ci: null`.
+ * Skipping rule: a draw in which a metric is undefined — a ratio whose denominator is 0 (e.g. precision when the
+ * draw has no predicted COVID; AUC with data of one class only) — is left out of that metric's interval only, and
+ * counted in its `skipped`. It is not counted as 0: the zero_division = 0 convention of the point estimate is a
+ * reporting convention, and folding those zeros into an interval would drag it towards 0 for no reason in the
+ * data. A metric undefined in every draw has `ci: null`.
  *
- * Cluster (patient) bootstrap: with `groups` (one id per image, e.g. its patient), each draw resamples the G
- * groups instead of the images: G groups drawn with replacement (a group drawn twice counts twice), and every
- * image of each drawn group goes into the draw, so the number of images varies between draws. Slices of one
- * patient are not independent (neighbouring slices look alike and share the patient's disease), and resampling
- * them one by one would pretend there were as many independent cases as slices, giving intervals that are too
- * narrow; resampling patients keeps each patient's slices together. Groups are numbered in order of first
- * appearance, so the result depends on the data's order only through that numbering. With one image per group
- * the draws have the same distribution as the image bootstrap (not the same random stream).
+ * Cluster (patient) bootstrap: with `groups` (one id per image, e.g. its patient), the units are the groups: each
+ * draw resamples groups (within their class, as above; a group drawn twice counts twice) and every image of each
+ * drawn group goes into the draw, so the number of images varies between draws. A group is COVID when any of its
+ * images is (as for the patient-level label, patients.ts). Slices of one patient are not independent (neighbouring
+ * slices look alike and share the patient's disease), and resampling them one by one would pretend there were as
+ * many independent cases as slices, giving intervals that are too narrow; resampling patients keeps each
+ * patient's slices together. Groups are numbered in order of first appearance, so the result depends on the
+ * data's order only through that numbering. With one image per group the draws have the same distribution as
+ * the image bootstrap (not the same random stream).
  *
- * Deterministic: all randomness comes from one `Rng(seed)` stream, consumed in a fixed order.
+ * Deterministic: all randomness comes from one `Rng(seed)` stream, consumed in a fixed order (the COVID stratum,
+ * then the NonCOVID one, in each draw).
  */
 import type { Binary } from '../types.js';
 import { Rng } from '../util/prng.js';
@@ -50,6 +59,33 @@ export function groupIndices(groups: readonly string[]): number[][] {
     else byId.set(g, [i]);
   });
   return [...byId.values()];
+}
+
+/** The resampling units (image indices of each unit) of each class: a unit is COVID when any of its images is. */
+export interface Strata {
+  covid: number[][];
+  noncovid: number[][];
+}
+
+/** The units of `yTrue` by class: one unit per image, or one per group with `groups` (see the module comment). */
+export function strataOf(yTrue: readonly Binary[], groups?: readonly string[]): Strata {
+  if (groups !== undefined && groups.length !== yTrue.length) throw new Error(`groups has ${groups.length} ids for ${yTrue.length} images`);
+  const units = groups === undefined ? yTrue.map((_, i) => [i]) : groupIndices(groups);
+  const out: Strata = { covid: [], noncovid: [] };
+  for (const u of units) (u.some((i) => yTrue[i] === 1) ? out.covid : out.noncovid).push(u);
+  return out;
+}
+
+/**
+ * One stratified draw: as many COVID units as there are, drawn with replacement from the COVID units, then the
+ * same for the NonCOVID units; returns the image indices of the drawn units, in draw order.
+ */
+export function drawStratified(rng: Rng, strata: Strata): number[] {
+  const out: number[] = [];
+  for (const units of [strata.covid, strata.noncovid]) {
+    for (let k = 0; k < units.length; k++) for (const i of units[rng.int(units.length)]) out.push(i);
+  }
+  return out;
 }
 
 export interface MetricInterval {
@@ -92,34 +128,22 @@ export function bootstrapIntervals(
 ): BootstrapResult {
   checkScores(yTrue, scores);
   checkOptions(draws, seed, level);
-  const n = yTrue.length;
-  if (groups !== undefined && groups.length !== n) throw new Error(`groups has ${groups.length} ids for ${n} images`);
-  const clusters = groups === undefined ? undefined : groupIndices(groups);
+  const strata = strataOf(yTrue, groups);
   // Predictions do not depend on the draw, only which images are in it.
   const yPred = predict(scores, threshold);
   const samples = Object.fromEntries(METRIC_NAMES.map((m) => [m, [] as number[]])) as Record<MetricName, number[]>;
   const rng = new Rng(seed);
-  let yb: Binary[] = new Array<Binary>(n);
-  let sb: number[] = new Array<number>(n);
   for (let d = 0; d < draws; d++) {
     const c = { tp: 0, fp: 0, tn: 0, fn: 0 };
-    const take = (i: number, k: number) => {
-      yb[k] = yTrue[i];
-      sb[k] = scores[i];
+    const drawn = drawStratified(rng, strata);
+    const yb = drawn.map((i) => yTrue[i]);
+    const sb = drawn.map((i) => scores[i]);
+    for (const i of drawn) {
       if (yTrue[i] === 1) {
         if (yPred[i] === 1) c.tp++;
         else c.fn++;
       } else if (yPred[i] === 1) c.fp++;
       else c.tn++;
-    };
-    if (clusters === undefined) {
-      for (let k = 0; k < n; k++) take(rng.int(n), k);
-    } else {
-      yb = [];
-      sb = [];
-      for (let g = 0; g < clusters.length; g++) {
-        for (const i of clusters[rng.int(clusters.length)]) take(i, yb.length);
-      }
     }
     const values: Record<MetricName, number | null> = { ...confusionRates(c), auc: aucOrNull(yb, sb) };
     for (const m of METRIC_NAMES) {
@@ -142,7 +166,7 @@ export function bootstrapIntervals(
 
 /**
  * Percentile bootstrap interval of AUC(scoresB) - AUC(scoresA) on the same images (paired: each draw resamples
- * images and scores both sets of the drawn images). Draws with one class only are skipped, as above. Used by the
+ * images, stratified by class as above, and scores both sets of the drawn images). Used by the
  * shortcut audit to say whether a variant's AUC change is larger than the resampling noise of the split.
  */
 export function pairedAucDifferenceInterval(
@@ -154,21 +178,14 @@ export function pairedAucDifferenceInterval(
   checkScores(yTrue, scoresA);
   checkScores(yTrue, scoresB);
   checkOptions(draws, seed, level);
-  const n = yTrue.length;
+  const strata = strataOf(yTrue);
   const rng = new Rng(seed);
-  const yb: Binary[] = new Array<Binary>(n);
-  const ab: number[] = new Array<number>(n);
-  const bb: number[] = new Array<number>(n);
   const diffs: number[] = [];
   for (let d = 0; d < draws; d++) {
-    for (let k = 0; k < n; k++) {
-      const i = rng.int(n);
-      yb[k] = yTrue[i];
-      ab[k] = scoresA[i];
-      bb[k] = scoresB[i];
-    }
-    const a = aucOrNull(yb, ab);
-    const b = aucOrNull(yb, bb);
+    const drawn = drawStratified(rng, strata);
+    const yb = drawn.map((i) => yTrue[i]);
+    const a = aucOrNull(yb, drawn.map((i) => scoresA[i]));
+    const b = aucOrNull(yb, drawn.map((i) => scoresB[i]));
     if (a !== null && b !== null) diffs.push(b - a);
   }
   diffs.sort((x, y) => x - y);

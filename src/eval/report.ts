@@ -47,8 +47,17 @@ export function describeData(result: EvaluationResult, context: EvaluationContex
 /** How the intervals were drawn, in words. */
 export function describeBootstrapUnit(context: EvaluationContext): string {
   return context.bootstrap.unit === 'patient'
-    ? 'over patients (each draw resamples patients with replacement and takes all their slices)'
-    : 'over images';
+    ? 'over patients, stratified by class (each draw resamples the COVID patients from the COVID patients and the others from the others, with replacement, and takes all their slices)'
+    : 'over images, stratified by class (each draw resamples the COVID images from the COVID images and the others from the others)';
+}
+
+/**
+ * The ECE in words: the measured value, then the bias-corrected one with its basic bootstrap interval
+ * (calibration.ts says why). A result from before the correction (no bias_corrected) keeps its old reading.
+ */
+export function eceText(ece: { value: number; bias_corrected?: number; ci: [number, number] }, digits = 4): string {
+  if (ece.bias_corrected === undefined) return `${num(ece.value, digits)}, 95% CI [${num(ece.ci[0], digits)}, ${num(ece.ci[1], digits)}] (percentile)`;
+  return `${num(ece.value, digits)} measured; bias-corrected ${num(ece.bias_corrected, digits)}, 95% CI [${num(ece.ci[0], digits)}, ${num(ece.ci[1], digits)}]`;
 }
 
 /** The patient-level AUC line, saying why when it is undefined. */
@@ -96,7 +105,7 @@ export function formatTable(result: EvaluationResult, context?: EvaluationContex
     '',
     `${LEGACY_F1_LABEL}: ${num(legacy.value)}  95% CI ${ciText(legacy.ci)}`,
     ...(context?.patients ? ['', patientAucText(context) as string] : []),
-    ...(cal ? ['', `expected calibration error (${cal.bins} bins): ${num(cal.ece.value)}  95% CI ${ciText(cal.ece.ci)}  (P(COVID) is a score, not a calibrated probability)`] : []),
+    ...(cal ? ['', `expected calibration error (${cal.bins} bins): ${eceText(cal.ece)} (basic bootstrap; P(COVID) is a score, not a calibrated probability)`] : []),
     '',
     'confusion matrix (rows: true class, columns: predicted class)',
     ...cm.map(cmLine),
@@ -252,13 +261,16 @@ export function calibrationSection(cal: CalibrationResult, figure: string): stri
   return [
     '## Calibration',
     '',
-    `**Expected calibration error (ECE)**: ${num(cal.ece.value)}, 95% CI ${ciText(cal.ece.ci)} (${cal.bins} equal-width bins of P(COVID); percentile bootstrap over ${unit}, ${cal.draws} draws, seed ${cal.seed}).`,
+    `**Expected calibration error (ECE)**: ${eceText(cal.ece)} (${cal.bins} equal-width bins of P(COVID); basic bootstrap interval over ${unit}, stratified by class, ${cal.draws} draws, seed ${cal.seed}).`,
     '',
     'ECE is the gap between the mean P(COVID) and the fraction of COVID images in each bin, averaged over the',
     'images. **P(COVID) is not a calibrated probability**: the model was trained to rank slices and its threshold',
     'was chosen on val; no calibration was fitted, so read P against the threshold, not as a chance of disease.',
-    'ECE is biased upwards on a resample (sparse bins look miscalibrated by chance), so the interval can lie',
-    'above the value measured on all images; it shows how much the number moves, not a range for the truth.',
+    'The measured ECE is biased upwards (a bin with few images shows a gap by chance even when P is calibrated),',
+    'and more so on a bootstrap resample, so a percentile interval would lie above the measured value. The',
+    'interval given is therefore the basic (reverse percentile) bootstrap interval, [2 ECE - q97.5, 2 ECE - q2.5]',
+    'of the resampled ECEs, clipped to [0, 1]: it corrects for the bias the bootstrap measures and is centred on',
+    'the bias-corrected ECE (2 ECE - mean of the resampled ECEs), not on the measured one, which it need not hold.',
     '',
     `![Reliability diagram, ECE ${num(cal.ece.value, 3)}](${encodeURI(figure)})`,
     '',
@@ -279,18 +291,20 @@ function fenced(text: string, lang = ''): string {
 function bootstrapNote(result: EvaluationResult, bootstrap: BootstrapResult | undefined, context?: EvaluationContext): string[] {
   const byPatient = context?.bootstrap.unit === 'patient';
   const lines = byPatient ? [
-    'The 95% confidence intervals are percentile cluster-bootstrap intervals: the patients are resampled with',
-    'replacement (as many patients as were evaluated, each drawn patient with all its slices, not stratified',
-    'by class), every metric is recomputed over the drawn slices at the same threshold, and the interval is the',
-    '2.5th to 97.5th percentile of the draws. A draw in which a metric is undefined (a single class for the AUC,',
-    'or a zero denominator, e.g. no predicted COVID for precision) is skipped for that metric only, never',
-    'counted as 0.',
+    'The 95% confidence intervals are percentile cluster-bootstrap intervals, stratified by class: in each draw the',
+    'COVID patients are resampled with replacement from the COVID patients and the other patients from the others',
+    '(as many of each as were evaluated, each drawn patient with all its slices; a patient is COVID when any of its',
+    'slices is), every metric is recomputed over the drawn slices at the same threshold, and the interval is the',
+    '2.5th to 97.5th percentile of the draws. Every draw thus holds both classes in the balance of the data, as any',
+    'evaluation set assembled like this one would. A draw in which a metric is undefined (a zero denominator, e.g.',
+    'no predicted COVID for precision) is skipped for that metric only, never counted as 0.',
   ] : [
-    'The 95% confidence intervals are percentile bootstrap intervals: the evaluated images are resampled with',
-    'replacement (same number of images, not stratified by class), every metric is recomputed at the same',
-    'threshold, and the interval is the 2.5th to 97.5th percentile of the draws. A draw in which a metric is',
-    'undefined (a single class for the AUC, or a zero denominator, e.g. no predicted COVID for precision) is',
-    'skipped for that metric only, never counted as 0.',
+    'The 95% confidence intervals are percentile bootstrap intervals, stratified by class: in each draw the COVID',
+    'images are resampled with replacement from the COVID images and the others from the others (as many of each',
+    'as were evaluated), every metric is recomputed at the same threshold, and the interval is the 2.5th to 97.5th',
+    'percentile of the draws. Every draw thus holds both classes in the balance of the data. A draw in which a',
+    'metric is undefined (a zero denominator, e.g. no predicted COVID for precision) is skipped for that metric',
+    'only, never counted as 0.',
   ];
   if (bootstrap) {
     const skipped = Object.entries(bootstrap.intervals)
@@ -322,7 +336,10 @@ export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile
   const { covid, noncovid } = classCounts(result);
   const c = result.confusion;
   const title = result.split === 'external' ? 'external data' : `${result.split} split`;
-  const out: string[] = [`# COVID-CT evaluation: ${title}`, '', '## What was evaluated', ''];
+  const out: string[] = [`# COVID-CT evaluation: ${title}`, ''];
+  // The command first: what was scored (which split, or other data) is the first thing a reader must check.
+  if (command) out.push('## Command', '', fenced(command, 'sh'), '');
+  out.push('## What was evaluated', '');
   if (model) {
     out.push(`- Model: **${model.name}**`);
     for (const d of model.description ?? []) out.push(`  - ${d}`);
@@ -334,7 +351,6 @@ export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile
     `- Decision threshold: ${num(result.threshold)} (an image is predicted COVID when P(COVID) >= threshold)`,
     '',
   );
-  if (command) out.push('## Command', '', fenced(command, 'sh'), '');
   out.push('## Results', '', '| metric (COVID = positive) | value | 95% CI |', '|---|---:|---|');
   for (const [key, label] of MAIN_METRICS) out.push(`| ${label} | ${num(result.metrics[key].value)} | ${ciText(result.metrics[key].ci)} |`);
   const legacy = result.metrics.legacy_f1_noncovid;

@@ -21,7 +21,7 @@ export interface EvaluationReport {
   confusion: { tp: number; fp: number; tn: number; fn: number };
   model?: { name?: string; headSha256: string; backboneSha256: string; views?: number };
   /** Expected calibration error of P on the evaluated images (reports since issue 12). */
-  calibration?: { bins: number; ece: Estimate };
+  calibration?: { bins: number; ece: Estimate & { bias_corrected?: number } };
 }
 
 /** What P is and is not, said wherever P is shown: it is ranked against a threshold, it is not a probability of disease. */

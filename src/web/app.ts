@@ -19,6 +19,8 @@ type Mode = 'server' | 'device';
 type Label = 'COVID' | 'NonCOVID' | 'NotCT';
 
 interface Estimate { value: number; ci: [number, number] }
+/** ECE of a report: since the basic bootstrap interval, with its bias-corrected value (older reports lack it). */
+interface EceEstimate extends Estimate { bias_corrected?: number }
 interface ModelCard {
   name: string; task: string; intendedUse: string; threshold: number; trainingData: string; attribution?: string;
   /** What P is not (a calibrated probability). */
@@ -27,7 +29,7 @@ interface ModelCard {
   preprocessing: Preprocessing;
   reading?: ReadingDesign;
   val?: { n: number; auc: number };
-  test?: { n: number; metrics: Record<string, Estimate>; confusion: { tp: number; fp: number; tn: number; fn: number }; calibration?: { bins: number; ece: Estimate } };
+  test?: { n: number; metrics: Record<string, Estimate>; confusion: { tp: number; fp: number; tn: number; fn: number }; calibration?: { bins: number; ece: EceEstimate } };
 }
 
 /** One row of the results: one image, or one slice of a DICOM file or zip. */
@@ -508,6 +510,18 @@ async function analyse(list: FileList | File[]): Promise<void> {
 
 // ---- model card -------------------------------------------------------------------------------------------
 
+/**
+ * The card's calibration line. The interval is centred on the bias-corrected ECE, not on the measured one
+ * (src/eval/calibration.ts), so both are named; a report from before the correction shows its value and interval.
+ */
+export function calibrationLine(cal: { bins: number; ece: EceEstimate }): string {
+  const e = cal.ece;
+  const ece = e.bias_corrected === undefined
+    ? `${e.value.toFixed(3)} [${e.ci[0].toFixed(3)}, ${e.ci[1].toFixed(3)}]`
+    : `${e.value.toFixed(3)} measured; bias-corrected ${e.bias_corrected.toFixed(3)}, 95% CI [${e.ci[0].toFixed(3)}, ${e.ci[1].toFixed(3)}]`;
+  return `Calibration on the test split: expected calibration error ${ece} (${cal.bins} bins).`;
+}
+
 function renderCard(c: ModelCard): void {
   const el = $('#model-card');
   el.replaceChildren();
@@ -541,8 +555,7 @@ function renderCard(c: ModelCard): void {
     add('p', `Confusion (COVID positive): TP ${cm.tp}, FN ${cm.fn}, FP ${cm.fp}, TN ${cm.tn}.`);
   }
   if (c.test?.calibration) {
-    const e = c.test.calibration.ece;
-    add('p', `Calibration on the test split: expected calibration error ${e.value.toFixed(3)} [${e.ci[0].toFixed(3)}, ${e.ci[1].toFixed(3)}] (${c.test.calibration.bins} bins).`);
+    add('p', calibrationLine(c.test.calibration));
   }
   add('p', c.calibration ?? 'P(COVID) is the model\'s score, not a calibrated probability: compare it with the threshold.').className = 'calibration';
   add('h3', 'Intended use');

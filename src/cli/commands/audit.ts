@@ -18,7 +18,7 @@ export const auditCommand: Command = {
   words: ['audit'],
   summary: 'shortcut audit: AUC and per-image P change when the images are re-encoded or changed outside the lungs',
   help: `
-Usage: covid-ct audit [--data DIR] [--model DIR] [--split test|val|train] [--variants A,B,...] [--json] [--max-delta D]
+Usage: covid-ct audit [--data DIR] [--model DIR] [--split val|test|train] [--variants A,B,...] [--json] [--max-delta D]
 
 Re-encodes every image of the split in several ways that keep the anatomy (PNG -> JPEG at quality 75,
 JPEG -> PNG, all to grey, a downscale by 2 and back) and reports AUC and accuracy of each variant beside the
@@ -34,7 +34,7 @@ image (bar: < 0.01); marks-on-noncovid also reports the change of the non-COVID 
 Options:
   --data DIR      COVID-CT data folder (default: $COVID_CT_DATA or ../shared/data/covid-ct)
   --model DIR     model folder (default: the shipped model)
-  --split NAME    test (default), val or train
+  --split NAME    val (default), test or train (score test only to report, once)
   --variants LIST comma-separated subset of: ${ALL_AUDIT_VARIANTS.filter((v) => v.name !== 'original').map((v) => v.name).join(', ')}
                   (default: all; the original is always scored as the baseline)
   --json          print one JSON object
@@ -54,8 +54,8 @@ Options:
       if (unknown.length) throw new UserError(`unknown variant(s) ${unknown.join(', ')}; known: ${ALL_AUDIT_VARIANTS.map((v) => v.name).join(', ')}`);
       variants = ALL_AUDIT_VARIANTS.filter((v) => v.name === 'original' || names.includes(v.name));
     }
-    const split = (values.split ?? 'test') as Split;
-    if (!SPLITS.includes(split)) throw new UserError(`--split must be test, val or train, got "${values.split}"`);
+    const split = (values.split ?? 'val') as Split;
+    if (!SPLITS.includes(split)) throw new UserError(`--split must be val, test or train, got "${values.split}"`);
     const maxDelta = values['max-delta'] === undefined ? undefined : Number(values['max-delta']);
     if (maxDelta !== undefined && !(maxDelta > 0)) throw new UserError('--max-delta must be a positive number');
     const entries = entriesOf(await loadDataset(resolveDataDir(values.data)), split);

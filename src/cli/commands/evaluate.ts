@@ -19,17 +19,22 @@ export const evaluateCommand: Command = {
   words: ['evaluate'],
   summary: 'score labelled images (a split, class folders or a CSV manifest) and report metrics with 95% bootstrap intervals',
   help: `
-Usage: covid-ct evaluate [--data DIR|FILE] [--model DIR] [--split test|val|train] [--top-k N] [--json] [--report FILE.md]
+Usage: covid-ct evaluate [--data DIR|FILE] [--model DIR] [--split val|test|train] [--top-k N] [--json] [--report FILE.md]
 
 Scores every labelled image with the model at its own (val-chosen) threshold and reports accuracy,
 sensitivity, specificity, precision, F1 and AUC with COVID as the positive class, each with a 95% percentile
-bootstrap interval (2000 draws, seed 0), the confusion matrix, and the legacy F1 with NonCOVID as the positive
-class (what the original COVID-CT code printed). If any image cannot be scored, no metric is given.
+bootstrap interval (2000 draws, seed 0, stratified by class: every draw resamples the COVID images from the
+COVID images and the others from the others), the confusion matrix, the legacy F1 with NonCOVID as the positive
+class (what the original COVID-CT code printed), and the expected calibration error as measured and
+bias-corrected, with a basic bootstrap interval. If any image cannot be scored, no metric is given.
 
 --data is told apart by what it is:
-  a folder with splits/     the COVID-CT layout; --split chooses the split (test by default)
-  a folder with covid/ and noncovid/ subfolders (any case; non-covid, non_covid too)
-                            every file found recursively in a class folder is an image of that class
+  a folder with splits/     the COVID-CT layout; --split chooses the split (val by default: score test
+                            only to report, once, with --split test)
+  a folder with covid/ and noncovid/ subfolders (any case; non-covid, non_covid too, each optionally after
+                            CT_ or CT-, as COVID-CT's own CT_COVID/ and CT_NonCOVID/); every file found
+                            recursively in a class folder is an image of that class; any other subfolder is
+                            an error
   a CSV file                a manifest whose header has path,label and optionally patient_id (other columns
                             ignored); paths relative to the CSV's folder; labels covid/noncovid (any case)
 Other data than the official layout is reported as split "external". A file that holds a whole scan (a NIfTI
@@ -37,14 +42,14 @@ volume, a multi-frame DICOM) gives every one of its slices its label; without pa
 unit of the bootstrap and of the patient-level AUC.
 
 With patient ids (a CSV patient_id column), the bootstrap resamples patients (each drawn patient with all its
-slices) instead of images, and a patient-level AUC is added: a patient's score is the mean of its top-k slice
+slices; the COVID patients from the COVID patients, the others from the others) instead of images, and a patient-level AUC is added: a patient's score is the mean of its top-k slice
 scores (k = 5, --top-k), a patient is COVID if any of its slices is; its interval is a bootstrap over patients
 (n/a when all patients are of one class). The official layout is bootstrapped over images.
 
 Options:
   --data DIR|FILE data folder or CSV manifest (default: $COVID_CT_DATA or ../shared/data/covid-ct)
   --model DIR     model folder (default: the shipped model, models/default)
-  --split NAME    test (default), val or train; official layout only
+  --split NAME    val (default), test or train; official layout only
   --top-k N       slices averaged per patient for the patient-level score (default 5)
   --json          print exactly one JSON object instead of the table
   --report FILE   also write a Markdown report, with its ROC curve (FILE-roc.png), its reliability
@@ -60,11 +65,12 @@ Options:
       'top-k': { type: 'string' },
     });
     const requested = values.split as Split | undefined;
-    if (requested !== undefined && !SPLITS.includes(requested)) throw new UserError(`--split must be test, val or train, got "${values.split}"`);
+    if (requested !== undefined && !SPLITS.includes(requested)) throw new UserError(`--split must be val, test or train, got "${values.split}"`);
     const topK = intOption(values['top-k'], 'top-k', DEFAULT_TOP_K, 1);
     const dataPath = resolveDataDir(values.data);
     const modelDir = resolveModelDir(values.model);
     const set = await loadLabelledSet(dataPath, { split: requested });
+    if (set.warning) console.error(`note: ${set.warning}`);
     const split: EvalSplit = set.kind === 'official' ? (set.split as Split) : 'external';
     const what = set.kind === 'official' ? `the ${split} split` : path.relative(process.cwd(), set.path) || set.path;
     const images = set.images;
