@@ -69,6 +69,7 @@ export const VARIANTS: Variant[] = [
   { name: 'wide-window', make: (b) => mapGrey(b, (v) => 0.7 * v + 40) },
   { name: 'gamma0.7', make: (b) => mapGrey(b, (v) => 255 * (v / 255) ** 0.7) },
   { name: 'pre-segmented', make: preSegmented },
+  { name: 'viewer-overlay', make: viewerOverlay },
   {
     name: 'double', make: async (b) => {
       const m = await sharp(b).metadata();
@@ -118,6 +119,30 @@ async function paperFigure(bytes: Uint8Array): Promise<Uint8Array> {
   const letter = `<svg width="${w}" height="${h}" xmlns="http://www.w3.org/2000/svg"><text x="8" y="26" font-family="sans-serif" font-size="22" font-weight="bold" fill="white">A</text></svg>`;
   return u8(await sharp({ create: { width: w + 12, height: h + 12, channels: 3, background: { r: 255, g: 255, b: 255 } } })
     .composite([{ input: small, left: 6, top: 6 }, { input: Buffer.from(letter), left: 6, top: 6 }]).jpeg({ quality: 80 }).toBuffer());
+}
+
+/**
+ * A screenshot of a PACS viewer: white annotation text in the four corners (patient line, study, series and image
+ * numbers, window width / level, slice thickness), the orientation letters R / L / A / P at the edges' middles and a
+ * 5 cm scale ruler with ticks at the bottom right, drawn over the slice as viewers draw them (text height 4% of the side).
+ */
+async function viewerOverlay(bytes: Uint8Array): Promise<Uint8Array> {
+  const img = await decodeGrey(bytes);
+  const { width: w, height: h } = img;
+  const f = Math.max(8, Math.round(0.04 * h)), line = Math.round(f * 1.2), m = Math.round(f * 0.4);
+  const text = (x: number, y: number, t: string, anchor = 'start') => `<text x="${x}" y="${y}" text-anchor="${anchor}">${t}</text>`;
+  const corner = (lines: string[], right: boolean, bottom: boolean) => lines.map((t, i) =>
+    text(right ? w - m : m, bottom ? h - m - (lines.length - 1 - i) * line : m + f + i * line, t, right ? 'end' : 'start')).join('');
+  const ruler = Math.round(0.2 * w), rx = w - m - ruler, ry = h - m - 3 * line;
+  const ticks = Array.from({ length: 6 }, (_, i) => `<line x1="${rx + (i * ruler) / 5}" y1="${ry}" x2="${rx + (i * ruler) / 5}" y2="${ry - (i % 5 === 0 ? f : f / 2)}"/>`).join('');
+  const svg = `<svg width="${w}" height="${h}" xmlns="http://www.w3.org/2000/svg"><g font-family="sans-serif" font-size="${f}" fill="white" stroke="white" stroke-width="1">
+    ${corner(['ANONYMOUS^PATIENT', 'ID 0000000', 'M 54Y'], false, false)}
+    ${corner(['CT CHEST', 'Se: 3', 'Im: 42/120'], true, false)}
+    ${corner(['W: 1500 L: -600', 'ST: 1.25 mm'], false, true)}
+    ${corner(['5 cm'], true, true)}
+    ${text(m, h / 2, 'R')}${text(w - m, h / 2, 'L', 'end')}${text(w / 2, m + f, 'A', 'middle')}${text(w / 2, h - m, 'P', 'middle')}
+    <line x1="${rx}" y1="${ry}" x2="${rx + ruler}" y2="${ry}"/>${ticks}</g></svg>`;
+  return u8(await sharp(await rawPng(img)).composite([{ input: Buffer.from(svg), left: 0, top: 0 }]).greyscale().png().toBuffer());
 }
 
 /** A wider field of view: the slice shrunk to 60% (Lanczos) in a frame of air (grey 0) of its old size. */
