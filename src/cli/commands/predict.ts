@@ -61,9 +61,12 @@ Options:
     if (files.length === 0 && missing.length === 0) throw new UserError(`no files found in ${positionals.join(', ')}`, 2);
     const prepareOn = prepareOnFor(files.length);
     const classifier = await loadEngine(resolveModelDir(values.model), values.engine, modelThreadsFor(prepareOn));
+    // Zip members skipped as not images, said once the progress line is done with.
+    const notes: string[] = [];
     const progress = new Progress(files.length, 'scoring', { enabled: !values.quiet && files.length > 8 });
-    const scored = await scoreFiles(classifier, files, { input: { window }, prepareOn, onProgress: (d) => progress.tick(d - progress.completed) });
+    const scored = await scoreFiles(classifier, files, { input: { window, onSkipped: (note) => notes.push(note) }, prepareOn, onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
+    for (const n of notes) process.stderr.write(`note: ${n}\n`);
     classifier.dispose();
     const report = reportPredictions(scored, missing, format, classifier.threshold, classifier.json.reading);
     process.stdout.write(report.text);
