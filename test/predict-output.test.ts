@@ -89,6 +89,10 @@ test('predict --format csv: every row has the header\'s 12 columns; series joins
     assert.equal(zip.code, 0, zip.stdout + zip.stderr);
     assert.match(zip.stdout, /scan \(DICOM series\)/);
     assert.match(zip.stderr, /skipped S\/README\.TXT/);
+    // --help says what the new column is and that such files are skipped
+    const help = await runCli(['predict', '--help']);
+    assert.match(help.stdout, /error, series \(the short\s+hash of the slice's DICOM series or NIfTI volume, the one its scan row shows/);
+    assert.match(help.stdout, /a zip's files that are no image \(a README, a report\) are skipped with a note on stderr/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
