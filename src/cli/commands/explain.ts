@@ -21,14 +21,15 @@ Usage: covid-ct explain FILE --out heatmap.png [--model DIR] [--frame N]
 FILE is a PNG, a JPEG or a DICOM slice (a CT DICOM is shown through the lung window, as predict does; a
 multi-frame DICOM, a zip or a NIfTI volume needs --frame N to pick one slice: N counts the slices in the order
 predict lists them, i.e. scan order, so --frame 3 is the third row predict prints for FILE). Scores that slice
-and writes it as a PNG with a map of the model's evidence overlaid: warm colours show where the evidence towards COVID comes from. For a
-lungs model (the shipped default) the map is by occlusion: each patch of the lungs view that shows lung is
-hidden in turn (set to the view's fill, as outside the lungs) and its heat is how much the score's logit falls,
-drawn on the pixels hidden; so there is heat only where the model reads the slice (the lungs), and each value
-was measured. For a whole-slice model (models/official) it is the class activation map over its square (equal
-to Grad-CAM for its head; see src/model/onnx-export.ts). The lungs' outline (cyan) and the involved lung
-(hatched green) are drawn over it, with a legend. Prints P(COVID), the involvement, the pattern and the
-category (or NotCT and why: then the picture is the slice as read, with any lungs found outlined, and no heat).
+and writes it as a PNG with a map of the model's evidence overlaid: warm colours show where the evidence
+towards COVID comes from. For a lungs model (the shipped default) the map is by occlusion: each patch of the
+lungs view that shows lung is hidden in turn (set to the view's fill, as outside the lungs) and its heat is
+how much the score's logit falls, drawn on the pixels hidden; so there is heat only where the model reads the
+slice (the lungs), and each value was measured. For a whole-slice model (models/official) it is the class
+activation map over its square (equal to Grad-CAM for its head; see src/model/onnx-export.ts). The lungs'
+outline (cyan) and the involved lung (hatched green) are drawn over it, with a legend. Prints P(COVID), the
+involvement, the pattern and the category (or NotCT and why: then the picture is the slice as read, with any
+lungs found outlined, and no heat).
 
 Options:
   --out FILE     the overlay PNG to write
