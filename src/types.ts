@@ -60,6 +60,8 @@ export interface SliceOrder {
   position?: number;
   /** 1-based frame number within a multi-frame file. */
   frame?: number;
+  /** Set when the slices are those of a NIfTI volume (not a DICOM series): its scan row is named so. */
+  volume?: true;
 }
 
 /**

@@ -13,7 +13,8 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { windowValue } from '../src/data/window.js';
-import { DATA, REPO, colourPng, drawnChest, fitPhantomOod, flatPhantom, huPhantom, lungPhantom, lungsModelVariant, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
+import { parseCsvRecords } from '../src/data/labelled-set.js';
+import { DATA, REPO, colourPng, drawnChest, fitPhantomOod, flatPhantom, huPhantom, lungPhantom, lungsModelVariant, niftiBytes, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
 import sharp from 'sharp';
 import { rm } from 'node:fs/promises';
 import { createApp, listen } from '../src/server/app.js';
@@ -23,6 +24,7 @@ import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import type { DatasetEntry } from '../src/types.js';
 import { zipSync } from 'fflate';
+import { gzipSync } from 'node:zlib';
 import { ctSlice } from './dicom-writer.js';
 
 const MODEL = path.join(REPO, 'models/default');
@@ -106,7 +108,7 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
   await waitForRows(3);
   const shown = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => ({
     file: (tr as HTMLElement).dataset.file, probability: (tr as HTMLElement).dataset.probability,
-    verdict: tr.querySelector('.verdict')?.textContent, text: tr.querySelector('.probability')?.firstChild?.textContent,
+    verdict: tr.querySelector('.verdict')?.textContent, text: tr.querySelector('.probability .value')?.textContent,
     tick: tr.querySelector('.tick-label')?.textContent, where: tr.querySelector('.where')?.textContent,
   })));
   picks.forEach((p, i) => {
@@ -152,7 +154,10 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
   assert.equal(await page.isVisible('#viewer'), false);
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
-  const csv = readCsv(await readFile((await download.path())!, 'utf8'));
+  const csvText = await readFile((await download.path())!, 'utf8');
+  // The command line's columns, then the page's own two.
+  assert.equal(csvText.split('\n')[0], 'file,probability,label,involvement,pattern,category,refusal,reason,orientation,polarity,error,series,threshold,mode');
+  const csv = readCsv(csvText);
   assert.equal(csv.length, 3);
   assert.equal(csv[0].file, picks[0].name);
   assert.ok(Math.abs(Number(csv[0].probability) - expected[0].probability) < 1e-5);
@@ -161,17 +166,65 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
   assert.equal(csv[0].mode, 'server');
 });
 
-test('on the server: a zipped DICOM series shows its slices and a scan score', async () => {
+test('on the server: a zipped DICOM series (a README beside it) and a NIfTI volume show their slices and scan scores, labelled on a phone, in the CSV', async () => {
   if (await page.isEnabled('#clear')) await page.click('#clear');
-  const zip = zipSync({ 'series/IM0002': ctSlice(2), 'series/IM0001': ctSlice(1), 'series/IM0003': ctSlice(3) });
+  const zip = zipSync({ 'series/IM0002': ctSlice(2), 'series/IM0001': ctSlice(1), 'series/IM0003': ctSlice(3), 'series/README.TXT': new TextEncoder().encode('exported') });
   await page.setInputFiles('#files', [{ name: 'series.zip', mimeType: 'application/zip', buffer: Buffer.from(zip) }]);
   await waitForRows(3);
   const files = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.file));
   assert.deepEqual(files, ['series.zip/series/IM0001', 'series.zip/series/IM0002', 'series.zip/series/IM0003']);
   assert.equal(await page.isVisible('#scans'), true);
+  assert.equal(await page.textContent('#scans h2'), 'Scans (DICOM series)');
   const scan = await page.$$eval('#scans tbody tr', (trs) => trs.map((tr) => tr.textContent));
   assert.equal(scan.length, 1);
   assert.match(scan[0] ?? '', /top 1 of 3/);
+  // A NIfTI volume: its scan is called a volume, and the heading names both kinds.
+  const n = 128, one = huPhantom(n), hu = new Int16Array(n * n * 2);
+  hu.set(one, 0); hu.set(one, n * n);
+  const nii = gzipSync(niftiBytes(n, n, 2, hu, { sform: [[-0.7, 0, 0, 0], [0, -0.7, 0, 0], [0, 0, 5, 0]] }));
+  await page.setInputFiles('#files', [{ name: 'ct.nii.gz', mimeType: 'application/gzip', buffer: Buffer.from(nii) }]);
+  await waitForRows(5);
+  assert.equal(await page.textContent('#scans h2'), 'Scans (DICOM series and NIfTI volumes)');
+
+  // On a phone the header is hidden: every number of a card says what it is.
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    const cards = await page.$$eval('#scans tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => (td as HTMLElement).innerText.replace(/\s+/g, ' ').trim())));
+    for (const c of cards) {
+      assert.match(c[0], /^scan [0-9a-f]{12}$/);
+      assert.match(c[1], /^slices \d+$/);
+      assert.match(c[2], /^P\(COVID\) of the scan \d\.\d{4}$/);
+      assert.match(c[3], /^lung involvement (\d+\.\d%|not measured)$/);
+      assert.match(c[4], /^verdict (COVID|NonCOVID)/);
+    }
+    const row = await page.$eval('#results tbody tr', (tr) => ({
+      p: (tr.querySelector('td.probability') as HTMLElement).innerText.replace(/\s+/g, ' ').trim(),
+      inv: (tr.querySelector('td.involvement') as HTMLElement).innerText.replace(/\s+/g, ' ').trim(),
+    }));
+    assert.match(row.p, /^P\(COVID\) \d\.\d{4} threshold \d\.\d\d$/);
+    assert.match(row.inv, /^involvement (\d+\.\d%|not measured)$/);
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
+  // On a wide screen the header says it: the cells hold the values alone.
+  assert.match(await page.$eval('#results tbody tr td.probability', (td) => (td as HTMLElement).innerText.trim()), /^\d\.\d{4}/);
+  assert.match(await page.$eval('#scans tbody tr td', (td) => (td as HTMLElement).innerText.trim()), /^[0-9a-f]{12}$/);
+
+  // The CSV: the slices, then a row per scan, series joining them, every row with the header's columns.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+  const text = await readFile((await download.path())!, 'utf8');
+  const csv = readCsv(text);
+  assert.equal(csv.length, 5 + 2);
+  const scansCsv = csv.filter((r) => r.file.startsWith('scan '));
+  assert.equal(scansCsv.length, 2);
+  for (const s of scansCsv) {
+    assert.ok(s.file.startsWith(`scan ${s.series} (mean of top 1 of `), JSON.stringify(s));
+    assert.equal(s.mode, 'server');
+    assert.equal(csv.filter((r) => !r.file.startsWith('scan ') && r.series === s.series).length, s.file.includes('of 3 slices') ? 3 : 2);
+  }
+  // every record has as many fields as the header
+  const records = parseCsvRecords(text);
+  assert.ok(records.every((r) => r.fields.length === records[0].fields.length), text);
 });
 
 test('on this device: the same slices get the same numbers, and nothing is uploaded', async () => {

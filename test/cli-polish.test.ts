@@ -135,7 +135,7 @@ test('a zip entry with an unsafe name ("../x", "/abs") gets a row with the reaso
   assert.ok(slices[1].image && !slices[1].error);
 });
 
-test('explain works on a DICOM slice (Hounsfield units through the lung window) and asks for --frame in a zip', async () => {
+test('explain works on a DICOM slice (Hounsfield units through the lung window), asks for --frame in a zip, and counts --frame in predict\'s order', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-explain-dicom-'));
   try {
     const synthetic = path.join(dir, 'slice.dcm');
@@ -152,14 +152,24 @@ test('explain works on a DICOM slice (Hounsfield units through the lung window) 
     const pj = JSON.parse(p.stdout);
     const row = (pj.predictions ?? pj)[0];
     assert.ok(Math.abs(row.probability - j.probability) < 1e-5, `explain ${j.probability} vs predict ${row.probability}`);
-    const zip = path.join(dir, 'two.zip');
-    await writeFile(zip, zipSync({ a: ctSlice(1), b: ctSlice(2) }));
+    // Members stored in an order that is not the scan order (a at 15 mm, b at 5, c at 10), with a README beside them.
+    const zip = path.join(dir, 'three.zip');
+    await writeFile(zip, zipSync({ a: ctSlice(3), b: ctSlice(1), c: ctSlice(2), 'README.TXT': new TextEncoder().encode('exported by a viewer') }));
     const z = await runCli(['explain', zip, '--out', out]);
     assert.equal(z.code, 2);
-    assert.match(z.stderr, /holds 2 slices: pick one with --frame N \(1 to 2\)/);
-    const z2 = await runCli(['explain', zip, '--out', out, '--frame', '2', '--json']);
-    assert.equal(z2.code, 0, z2.stderr);
-    assert.equal(JSON.parse(z2.stdout).file, `${zip}/b`);
+    assert.match(z.stderr, /holds 3 slices: pick one with --frame N \(1 to 3\)/);
+    // --frame N is the N-th row predict prints for the zip, the same slice with the same P.
+    const listed = JSON.parse((await runCli(['predict', zip, '--format', 'json', '--quiet'])).stdout).predictions;
+    assert.deepEqual(listed.map((q: { file: string }) => q.file), [`${zip}/b`, `${zip}/c`, `${zip}/a`]);
+    for (const n of [1, 3]) {
+      const zn = await runCli(['explain', zip, '--out', out, '--frame', String(n), '--json']);
+      assert.equal(zn.code, 0, zn.stderr);
+      const e = JSON.parse(zn.stdout);
+      assert.equal(e.file, listed[n - 1].file);
+      assert.ok(Math.abs(e.probability - listed[n - 1].probability) < 1e-5);
+    }
+    const help = await runCli(['explain', '--help']);
+    assert.match(help.stdout, /--frame N +the slice to explain in a multi-frame DICOM, a zip or a NIfTI volume: the N-th of its rows in\s+predict's output/);
     if (existsSync(P001)) {
       const real = await runCli(['explain', P001, '--out', out]);
       assert.equal(real.code, 0, real.stderr);

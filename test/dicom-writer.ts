@@ -53,6 +53,8 @@ export interface DicomSpec {
   pixels?: ArrayLike<number>;
   /** Leave out (7FE0,0010) altogether. */
   noPixelData?: boolean;
+  /** SOP Class UID, in the meta group and the data set (default CT Image Storage; DICOMDIR_CLASS for an index). */
+  sopClass?: string;
   /** Encapsulated frames written as-is (one fragment each), for compressed transfer syntaxes. */
   fragments?: Uint8Array[];
 }
@@ -148,7 +150,7 @@ export function writeDicom(spec: DicomSpec): Uint8Array {
   const ba = spec.bitsAllocated ?? 16;
   const str = (tag: number, vr: string, v: string): El => ({ tag, vr, value: ascii(v, vr === 'UI' ? '\0' : ' ') });
   const els: El[] = [
-    str(0x00080016, 'UI', '1.2.840.10008.5.1.4.1.1.2'),
+    str(0x00080016, 'UI', spec.sopClass ?? '1.2.840.10008.5.1.4.1.1.2'),
     str(0x00080018, 'UI', '1.2.3.4.5.6.7.8.1'),
     str(0x00100010, 'PN', spec.patientName ?? 'DOE^JANE'),
     str(0x00100020, 'LO', spec.patientId ?? 'PID-12345'),
@@ -225,7 +227,7 @@ export function writeDicom(spec: DicomSpec): Uint8Array {
 
   const meta = [
     { tag: 0x00020001, vr: 'OB', value: Uint8Array.of(0, 1) },
-    str(0x00020002, 'UI', '1.2.840.10008.5.1.4.1.1.2'),
+    str(0x00020002, 'UI', spec.sopClass ?? '1.2.840.10008.5.1.4.1.1.2'),
     str(0x00020003, 'UI', '1.2.3.4.5.6.7.8.1'),
     str(0x00020010, 'UI', ts),
     str(0x00020012, 'UI', '1.2.3.4.99'),

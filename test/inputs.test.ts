@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { zipSync } from 'fflate';
-import { checkLungWindow, decodeInput, DEFAULT_LUNG_WINDOW } from '../src/data/inputs.js';
+import { checkLungWindow, decodeInput, DEFAULT_LUNG_WINDOW, zipMemberSkip } from '../src/data/inputs.js';
+import { DICOMDIR_CLASS, mediaStorageClass } from '../src/data/dicom.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { crc32, readZip } from '../src/data/zip.js';
 import { aggregateScan, orderForDisplay, scoreScans, sortSeries, topK, type ScoredSlice } from '../src/predict/series.js';
@@ -64,30 +65,54 @@ test('bad content never throws: random bytes, empty files, a JPEG 2000 DICOM, a 
   assert.match(bomb[0].error!, /over the limit of 50 megapixels/);
 });
 
-test('zip: every entry decoded, errors per entry, folders/__MACOSX/dot-files skipped, nested zips refused', async () => {
+test('zip: every image entry decoded, errors per entry; folders/__MACOSX/dot-files/DICOMDIR skipped silently, a README with a note; nested zips refused', async () => {
   const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toBuffer();
   const archive = zipSync({
+    'series/': new Uint8Array(0),
     'series/IM0002': ctSlice(2),
     'series/IM0001': [ctSlice(1), { level: 0 }],
     'series/IM0003': ctSlice(3),
     'series/notes.txt': new TextEncoder().encode('not an image'),
+    'DICOMDIR': writeDicom({ rows: 0, columns: 0, sopClass: DICOMDIR_CLASS, noPixelData: true }),
     'series/.DS_Store': new Uint8Array(10),
     '__MACOSX/series/._IM0001': new Uint8Array(10),
     'series/inner.zip': zipSync({ 'a.png': png }),
+    'series/broken.dcm': ctSlice(4).subarray(0, 400),
     'photo.png': png,
   });
-  const slices = await decodeInput('series.zip', archive);
+  const notes: string[] = [];
+  const slices = await decodeInput('series.zip', archive, { onSkipped: (n) => notes.push(n) });
   assert.deepEqual(slices.map((s) => s.name), ['series.zip/series/IM0002', 'series.zip/series/IM0001', 'series.zip/series/IM0003',
-    'series.zip/series/notes.txt', 'series.zip/series/inner.zip', 'series.zip/photo.png']);
+    'series.zip/series/inner.zip', 'series.zip/series/broken.dcm', 'series.zip/photo.png']);
   assert.ok(slices.slice(0, 3).every((s) => s.image && s.dicom && s.image.width === 64));
   assert.equal(new Set(slices.slice(0, 3).map((s) => s.dicom!.series)).size, 1);
-  assert.match(slices[3].error!, /not a PNG, JPEG, TIFF or DICOM image/);
-  assert.match(slices[4].error!, /a zip inside a zip is not opened/);
+  // the text file is skipped with one note naming the zip and the member; the DICOMDIR (an index) without a word
+  assert.deepEqual(notes, ['series.zip: skipped series/notes.txt (not a PNG, JPEG, TIFF, DICOM or NIfTI image)']);
+  assert.match(slices[3].error!, /a zip inside a zip is not opened/);
+  // a DICOM that fails to decode is still an error row: it was meant to be a slice
+  assert.match(slices[4].error!, /truncated|cut short/);
   assert.deepEqual(slices[5].image, await decodeGrey(png));
   // the same slices as the files decoded one by one
   assert.deepEqual(slices[1].image, (await decodeInput('IM0001', ctSlice(1)))[0].image);
   const text = JSON.stringify(slices, (_k, v) => (v instanceof Uint8Array ? undefined : v));
   for (const secret of ['SECRET', 'ID-424242', '1.2.3.4.5.6.7']) assert.ok(!text.includes(secret), `${secret} leaked`);
+  // content decides, never the name: a member called README.TXT that holds a PNG is read
+  const named = await decodeInput('x.zip', zipSync({ 'README.TXT': png }));
+  assert.deepEqual(named[0].image, await decodeGrey(png));
+  // a zip with no image at all is one error row naming the zip
+  const none = await decodeInput('docs.zip', zipSync({ 'README.TXT': new TextEncoder().encode('hello'), DICOMDIR: writeDicom({ rows: 0, columns: 0, sopClass: DICOMDIR_CLASS, noPixelData: true }) }));
+  assert.deepEqual(none, [{ name: 'docs.zip', error: 'the zip archive holds no PNG, JPEG, TIFF, DICOM or NIfTI image (2 other file(s) skipped)' }]);
+});
+
+test('zipMemberSkip and mediaStorageClass: a DICOMDIR by its SOP class, text by the absence of any image format', () => {
+  assert.equal(mediaStorageClass(ctSlice(1)), '1.2.840.10008.5.1.4.1.1.2');
+  assert.equal(mediaStorageClass(writeDicom({ rows: 0, columns: 0, sopClass: DICOMDIR_CLASS, noPixelData: true })), DICOMDIR_CLASS);
+  assert.equal(mediaStorageClass(ctSlice(1).subarray(0, 140)), undefined);
+  assert.equal(zipMemberSkip(writeDicom({ rows: 0, columns: 0, sopClass: DICOMDIR_CLASS, noPixelData: true })), 'index');
+  assert.equal(zipMemberSkip(ctSlice(1)), undefined);
+  assert.equal(zipMemberSkip(new TextEncoder().encode('Exported by a viewer')), 'not an image');
+  assert.equal(zipMemberSkip(new Uint8Array(0)), 'not an image');
+  assert.equal(zipMemberSkip(Uint8Array.of(0x42, 0x4d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), undefined, 'a BMP is an image (its row says it is not supported)');
 });
 
 /** All entries of an archive (readZip is an async generator: it yields to the event loop while inflating). */
@@ -154,8 +179,11 @@ test('scan aggregate: mean of the top ceil(n/10) probabilities, labelled at the 
     { name: 'alone', probability: 0.99, dicom: { series: 'bbb' } },
     { name: 'x.png', probability: 0.99 },
   ];
-  assert.deepEqual(scoreScans(slices, 0.93), [{ series: 'aaa', slices: 11, probability: 0.925, method: 'mean of top k', k: 2, label: 'NonCOVID', labelRule: 'score at the slice threshold', involvementPresent: null, pattern: null, category: null, involvement: null, notCt: 0 }]);
+  assert.deepEqual(scoreScans(slices, 0.93), [{ series: 'aaa', kind: 'DICOM series', slices: 11, probability: 0.925, method: 'mean of top k', k: 2, label: 'NonCOVID', labelRule: 'score at the slice threshold', involvementPresent: null, pattern: null, category: null, involvement: null, notCt: 0 }]);
   assert.equal(scoreScans(slices, 0.92)[0].label, 'COVID');
+  // the slices of a NIfTI volume make a scan named as one
+  const volume = probs.map((p, i) => ({ name: `v [slice ${i + 1}]`, probability: p, dicom: { series: 'ccc', frame: i + 1, volume: true as const } }));
+  assert.equal(scoreScans(volume, 0.93)[0].kind, 'NIfTI volume');
 });
 
 test('covid-ct predict: a folder with a DICOM series (no extensions, names out of order), a PNG, a JPEG 2000 DICOM and a zipped series', async () => {

@@ -120,7 +120,7 @@ function reportInput(over: Partial<ReportInput> = {}): ReportInput {
   return {
     study, provenance, now: new Date('2026-01-02T03:04:05Z'), threshold: 0.2675, failed: 1, notCt: 2,
     source: { seriesUid: '1.2.3.4.5', instances: [{ sopClass: '1.2.840.10008.5.1.4.1.1.2', sopInstance: '1.2.3.4.5.1' }, { sopClass: '1.2.840.10008.5.1.4.1.1.2', sopInstance: '1.2.3.4.5.2' }] },
-    scan: { series: 'k', slices: 2, probability: 0.6, method: 'mean of top k', k: 1, label: 'COVID', labelRule: 'involvement and pattern', involvementPresent: 0.63, pattern: 0.7, category: 'typical', involvement: 0.05, notCt: 2 },
+    scan: { series: 'k', kind: 'DICOM series', slices: 2, probability: 0.6, method: 'mean of top k', k: 1, label: 'COVID', labelRule: 'involvement and pattern', involvementPresent: 0.63, pattern: 0.7, category: 'typical', involvement: 0.05, notCt: 2 },
     model: { version: 'v', backboneSha256: 'b'.repeat(64), headSha256: 'h'.repeat(64) },
     top: [{ sopClass: '1.2.840.10008.5.1.4.1.1.2', sopInstance: '1.2.3.4.5.2', probability: 0.6, heatmap: { sopClass: '1.2.840.10008.5.1.4.1.1.7', sopInstance: '1.2.9' } }],
     heatmapSeries: '1.2.8', uids: { series: '1.2.6', instance: '1.2.7' },

@@ -135,6 +135,35 @@ export function isDicom(bytes: Uint8Array): boolean {
   return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }
 
+/** Media Storage SOP Class of a DICOMDIR, the index of a DICOM CD or export: it names files and holds no image. */
+export const DICOMDIR_CLASS = '1.2.840.10008.1.3.10';
+
+/**
+ * The Media Storage SOP Class UID (0002,0002) of a Part-10 file, read from its file meta group (always explicit VR
+ * little endian, right after "DICM"); undefined when it is not there or the group is cut short. Pure.
+ */
+export function mediaStorageClass(bytes: Uint8Array): string | undefined {
+  if (!isDicom(bytes)) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const LONG = new Set(['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR', 'OD', 'OL', 'OV']);
+  let p = 132;
+  while (p + 8 <= bytes.length && view.getUint16(p, true) === 0x0002) {
+    const element = view.getUint16(p + 2, true);
+    const vr = String.fromCharCode(bytes[p + 4], bytes[p + 5]);
+    const long = LONG.has(vr);
+    if (long && p + 12 > bytes.length) return undefined;
+    const length = long ? view.getUint32(p + 8, true) : view.getUint16(p + 6, true);
+    const start = p + (long ? 12 : 8);
+    if (start + length > bytes.length) return undefined;
+    if (element === 0x0002) return new TextDecoder('latin1').decode(bytes.subarray(start, start + length)).replace(/[\0 ]+$/, '');
+    p = start + length;
+  }
+  return undefined;
+}
+
+/** A DICOMDIR (by its content, not its name): an index, never a slice. */
+export const isDicomDirectory = (bytes: Uint8Array): boolean => mediaStorageClass(bytes) === DICOMDIR_CLASS;
+
 /**
  * 12 hex digits of sha256: an opaque, stable key that groups slices without showing the UID. Unsalted on
  * purpose (the same series gets the same key in every run); someone who already holds a UID could confirm a
@@ -142,6 +171,14 @@ export function isDicom(bytes: Uint8Array): boolean {
  */
 export function opaqueKey(s: string): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 12);
+}
+
+/**
+ * opaqueKey of a file's bytes (after `kind`, so that keys of different kinds never meet): the same file gets the same
+ * key wherever it is and whatever it is called, so the command line (given a path) and the page (given a name) agree.
+ */
+export function opaqueContentKey(kind: string, bytes: Uint8Array): string {
+  return createHash('sha256').update(`${kind}:`).update(bytes).digest('hex').slice(0, 12);
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { GreyImage, SliceOrder } from '../types.js';
 import { errorMessage } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS, decodeGrey } from './decode.js';
-import { decodeDicom, isDicom, opaqueKey } from './dicom.js';
+import { decodeDicom, isDicom, isDicomDirectory, opaqueContentKey, opaqueKey } from './dicom.js';
 import { describeStart, otherImageFormat, sniffFormat } from './format.js';
 import { isTiff } from './tiff.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, huOfWindow, lungWindowProblem } from './window.js';
@@ -35,6 +35,11 @@ export interface InputOptions {
   pixelBudget?: ByteBudget;
   /** Checked while unpacking: a request that timed out stops. */
   signal?: AbortSignal;
+  /**
+   * Told of each zip member skipped as not an image (a README, a report), in one line naming the zip and the member;
+   * DICOMDIR indexes, folders and macOS metadata are skipped without a word.
+   */
+  onSkipped?: (note: string) => void;
 }
 
 /**
@@ -137,21 +142,42 @@ async function decodeNifti(name: string, bytes: Uint8Array, window: LungWindow, 
     volume = r.data;
     if (!isNifti(volume)) return [{ name, error: 'a gzip file that holds no NIfTI volume (of compressed files, .nii.gz volumes are read; send slices as PNG, JPEG, TIFF or DICOM)' }];
   }
-  const series = opaqueKey(`file:${name}`);
+  // Keyed by the file's bytes, not its name: the command line (a path) and the page (a file name) name it differently.
+  const series = opaqueContentKey('nifti', bytes);
   // Voxels are bounded before any slice is made: by the per-archive pixel limit and what the request has left.
   const maxVoxels = Math.min(opts.maxTotalPixels ?? DEFAULT_MAX_TOTAL_PIXELS, opts.pixelBudget?.remaining ?? Infinity);
   const slices = niftiSlices(volume, window, maxVoxels);
-  return slices.map((s, k) => ({ name: `${name} [slice ${k + 1}]`, image: s.image, dicom: { series, position: s.position, frame: k + 1 } }));
+  return slices.map((s, k) => ({ name: `${name} [slice ${k + 1}]`, image: s.image, dicom: { series, position: s.position, frame: k + 1, volume: true } }));
+}
+
+/**
+ * What a zip member is when it is no image to read: a DICOMDIR (an index: skipped silently) or a file of no image
+ * format at all (a README, a report: skipped with a note); undefined for anything that may be an image, which is then
+ * decoded (and, if it fails, gets an error row). Decided by content: a member called README.TXT that holds a PNG is read.
+ */
+export function zipMemberSkip(bytes: Uint8Array): 'index' | 'not an image' | undefined {
+  if (isDicom(bytes)) return isDicomDirectory(bytes) ? 'index' : undefined;
+  const image = sniffFormat(bytes) || isTiff(bytes) || isGzip(bytes) || isNifti(bytes) || isZip(bytes) || (bytes.length > 0 && otherImageFormat(bytes));
+  return image ? undefined : 'not an image';
 }
 
 async function decodeZip(name: string, bytes: Uint8Array, opts: InputOptions): Promise<InputSlice[]> {
   const out: InputSlice[] = [];
   const maxTotal = opts.maxTotalPixels ?? DEFAULT_MAX_TOTAL_PIXELS;
   let pixels = 0;
+  let skipped = 0;
   try {
     for await (const entry of readZip(bytes, opts.zipLimits ?? DEFAULT_ZIP_LIMITS, { budget: opts.budget, signal: opts.signal })) {
       const entryName = `${name}/${entry.name}`;
       if (entry.error !== undefined || !entry.bytes) { out.push({ name: entryName, error: entry.error ?? 'the entry could not be read' }); continue; }
+      // A series as a viewer or a PACS exports it comes with a DICOMDIR, a README or a report: not slices, and no
+      // reason to fail the run (exit 2) when every image was read.
+      const skip = zipMemberSkip(entry.bytes);
+      if (skip) {
+        skipped++;
+        if (skip === 'not an image') opts.onSkipped?.(`${name}: skipped ${entry.name} (not a PNG, JPEG, TIFF, DICOM or NIfTI image)`);
+        continue;
+      }
       const slices = await decodeSingle(entryName, entry.bytes, opts);
       for (const s of slices) pixels += s.image ? s.image.width * s.image.height : 0;
       if (pixels > maxTotal) {
@@ -166,6 +192,8 @@ async function decodeZip(name: string, bytes: Uint8Array, opts: InputOptions): P
     if (opts.signal?.aborted) throw e;
     out.push({ name, error: errorMessage(e) });
   }
-  if (out.length === 0) out.push({ name, error: 'the zip archive holds no files' });
+  if (out.length === 0) {
+    out.push({ name, error: skipped ? `the zip archive holds no PNG, JPEG, TIFF, DICOM or NIfTI image (${skipped} other file(s) skipped)` : 'the zip archive holds no files' });
+  }
   return out;
 }

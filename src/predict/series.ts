@@ -20,9 +20,14 @@ import type { SliceOrder } from '../data/inputs.js';
 import { scanInvolvement } from '../data/involvement.js';
 import { gateOf, OPERATING_GATE, type Category, type ReadingDesign } from '../model/reading.js';
 
-/** What series.ts needs of a scored slice. */
-export interface ScoredSlice {
+/** What ordering needs of a slice, scored or not: its name and where it sits in its series. */
+export interface OrderedSlice {
   name: string;
+  dicom?: SliceOrder;
+}
+
+/** What series.ts needs of a scored slice. */
+export interface ScoredSlice extends OrderedSlice {
   probability: number | null;
   /** NotCT slices (no lungs in them, e.g. above or below the chest) are left out of the scan's score. */
   label?: string | null;
@@ -31,11 +36,15 @@ export interface ScoredSlice {
   lungPixels?: number | null;
   /** P(COVID-typical pattern) of the slice (lungs design). */
   pattern?: number | null;
-  dicom?: SliceOrder;
 }
 
+/** What a scan row stands for: the slices of one DICOM series, or of one NIfTI volume. */
+export type ScanKind = 'DICOM series' | 'NIfTI volume';
+
 export interface ScanScore {
+  /** The opaque key of the series or volume (the `series` of its slices' rows). */
   series: string;
+  kind: ScanKind;
   /** Slices with a probability (slices that failed are not counted). */
   slices: number;
   probability: number;
@@ -74,7 +83,7 @@ export const topK = (n: number): number => Math.max(1, Math.ceil(n / 10));
  * Scan order: by position along the slice normal when every slice has one, else by instance number when every
  * slice has one (then frame), else by frame, else by name. Ties keep a stable order by name.
  */
-export function sortSeries<T extends ScoredSlice>(slices: T[]): T[] {
+export function sortSeries<T extends OrderedSlice>(slices: T[]): T[] {
   const all = (f: (s: T) => number | undefined) => slices.every((s) => f(s) !== undefined);
   const byName = (a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   const num = (f: (s: T) => number | undefined) => (a: T, b: T) => f(a)! - f(b)!;
@@ -103,7 +112,7 @@ export function aggregateScan(probabilities: number[]): { probability: number; k
 }
 
 /** Groups DICOM slices by series key, in first-seen order; non-DICOM slices are left out. */
-export function groupSeries<T extends ScoredSlice>(slices: T[]): Map<string, T[]> {
+export function groupSeries<T extends OrderedSlice>(slices: T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();
   for (const s of slices) {
     if (!s.dicom) continue;
@@ -126,7 +135,8 @@ export function scoreScans(slices: ScoredSlice[], threshold: number, minSlices =
     const { probability, k } = aggregateScan(scored.map((s) => s.probability));
     // Weighted by each slice's lung area (involvement.ts); a caller that gives no areas gets the plain mean.
     const involvement = scanInvolvement(ct.flatMap((s) => (typeof s.involvement === 'number' ? [{ fraction: s.involvement, lungPixels: s.lungPixels ?? 1 }] : [])));
-    const base = { series, slices: scored.length, probability, method: 'mean of top k' as const, k, involvement, notCt: group.length - ct.length };
+    const kind: ScanKind = group.some((s) => s.dicom?.volume) ? 'NIfTI volume' : 'DICOM series';
+    const base = { series, kind, slices: scored.length, probability, method: 'mean of top k' as const, k, involvement, notCt: group.length - ct.length };
     out.push(design ? { ...base, ...readScan(scored, k, involvement, design) } : {
       ...base, label: probability >= threshold ? 'COVID' : 'NonCOVID', labelRule: 'score at the slice threshold', involvementPresent: null, pattern: null, category: null,
     });
@@ -156,7 +166,7 @@ export function readScan(scored: readonly { probability: number; pattern?: numbe
  * The slices in display order: non-DICOM rows stay where they are; the slices of each series are gathered at the
  * place of the series' first slice, in scan order.
  */
-export function orderForDisplay<T extends ScoredSlice>(slices: T[]): T[] {
+export function orderForDisplay<T extends OrderedSlice>(slices: T[]): T[] {
   const groups = groupSeries(slices);
   const sorted = new Map([...groups].map(([k, g]) => [k, sortSeries(g)]));
   const out: T[] = [];

@@ -75,6 +75,7 @@ const PredictForm = z.object({
 
 const SliceOrderSchema = z.object({
   series: z.string(), instance: z.number().optional(), position: z.number().optional(), frame: z.number().optional(),
+  volume: z.literal(true).optional().openapi({ description: 'set for the slices of a NIfTI volume (series is then the volume\'s key, a hash of its bytes)' }),
 });
 const SliceResultSchema = z.object({
   file: z.string().openapi({ description: 'the uploaded name (for a zip or multi-frame DICOM, which entry or frame)' }),
@@ -96,7 +97,8 @@ const SliceResultSchema = z.object({
 const PredictResponse = z.object({
   results: z.array(SliceResultSchema),
   scans: z.array(z.object({
-    series: z.string().openapi({ description: 'an opaque key of the series (a hash; no DICOM identifier is returned)' }),
+    series: z.string().openapi({ description: 'an opaque key of the series or volume (a hash; no DICOM identifier is returned): the series of its slices\' dicom' }),
+    kind: z.enum(['DICOM series', 'NIfTI volume']).openapi({ description: 'what the scan is made of' }),
     slices: z.number(), probability: z.number(), method: z.literal('mean of top k'), k: z.number(),
     label: z.enum(['COVID', 'NonCOVID']).openapi({ description: 'lungs models: COVID when the scan\'s lungs are involved (P(involvement present) >= 0.5) and its top k slices read as COVID-typical (mean pattern >= the pattern threshold); other models: the score at the slice threshold (not calibrated for whole scans)' }),
     labelRule: z.enum(['involvement and pattern', 'score at the slice threshold']),
@@ -105,7 +107,7 @@ const PredictResponse = z.object({
     pattern: z.number().nullable().openapi({ description: 'mean P(COVID-typical pattern) of the top k slices by P (lungs models)' }),
     involvement: z.number().nullable().openapi({ description: 'the scan\'s lung involvement: its CT slices\' involvement averaged with weights by lung area; null when none was measured' }),
     notCt: z.number().openapi({ description: 'slices of the series left out of the scan score as NotCT (no lungs in them)' }),
-  })).openapi({ description: 'one per DICOM series of two or more scored CT slices (NotCT slices left out): the mean of the top k = ceil(n/10) slice probabilities' }),
+  })).openapi({ description: 'one per DICOM series or NIfTI volume of two or more scored CT slices (NotCT slices left out): the mean of the top k = ceil(n/10) slice probabilities' }),
 }).openapi('PredictResponse');
 
 const predictRoute = createRoute({

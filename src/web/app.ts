@@ -13,7 +13,7 @@ import type { Refusal } from '../types.js';
 import type { Orientation } from '../data/orientation.js';
 import { sliceNote, type Polarity } from '../data/polarity.js';
 import { resample } from '../data/working-image.js';
-import { csvField } from '../predict/format.js';
+import { CSV_COLUMNS, csvLine, scanCsvFields, sliceCsvFields } from '../predict/format.js';
 
 type Mode = 'server' | 'device';
 type Label = 'COVID' | 'NonCOVID' | 'NotCT';
@@ -52,6 +52,8 @@ export interface ResultRow {
   /** Set when the slice came as a negative (air white) and was read as its inverse (the thumbnail and heatmap are then air black). */
   polarity?: Exclude<Polarity, 'as-sent'>;
   error?: string;
+  /** The short hash of the slice's DICOM series or NIfTI volume (its scan row's), when it has one. */
+  series?: string;
   thumbnail?: string;
   heatmap?: string;
   /** Makes the heatmap on first use (device rows: the map of evidence costs about a second there). */
@@ -73,6 +75,7 @@ type ScanRow = ScanScore;
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
 const rows: ResultRow[] = [];
+const scans: ScanRow[] = [];
 let card: ModelCard | undefined;
 
 function mode(): Mode {
@@ -103,12 +106,26 @@ const whereText = (m: Mode): string => (m === 'device' ? 'analysed on this devic
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
+/**
+ * A cell's label, shown before its value only on a phone, where the table's header is hidden and each row becomes a
+ * card (style.css): without it a card shows "3.2%" with nothing to say what of.
+ */
+function cellLabel(text: string): HTMLSpanElement {
+  const label = document.createElement('span');
+  label.className = 'cell-label';
+  // A space inside the label, not a margin: the card reads "involvement 3.2%" when copied or read aloud too.
+  label.textContent = `${text} `;
+  return label;
+}
+
 /** The involvement cell: a bar and the percentage of the lung involved. */
-function involvementCell(v: number | null | undefined): HTMLTableCellElement {
+function involvementCell(v: number | null | undefined, label = 'involvement'): HTMLTableCellElement {
   const td = document.createElement('td');
   td.className = 'involvement';
-  if (typeof v !== 'number') { td.textContent = 'not measured'; td.classList.add('muted'); return td; }
+  td.append(cellLabel(label));
+  if (typeof v !== 'number') { td.append('not measured'); td.classList.add('muted'); return td; }
   const text = document.createElement('span');
+  text.className = 'value';
   text.textContent = pct(v);
   const bar = document.createElement('div');
   bar.className = 'bar involvement-bar';
@@ -163,7 +180,10 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
     prob.textContent = '-';
     prob.title = 'no P(COVID) for a slice that is not read';
   } else if (r.probability !== null) {
-    prob.textContent = r.probability.toFixed(4);
+    const value = document.createElement('span');
+    value.className = 'value';
+    value.textContent = r.probability.toFixed(4);
+    prob.append(cellLabel('P(COVID)'), value);
     const bar = document.createElement('div');
     bar.className = 'bar probability-bar';
     bar.setAttribute('role', 'meter');
@@ -244,20 +264,32 @@ function addRows(batch: ResultRow[]): void {
   $<HTMLButtonElement>('#clear').disabled = rows.length === 0;
 }
 
-function addScans(scans: ScanRow[]): void {
-  if (!scans.length) return;
+/** The scans' heading: what they are made of (`Scans (NIfTI volumes)`, `Scans (DICOM series and NIfTI volumes)`). */
+export function scansHeading(list: readonly ScanRow[]): string {
+  const kinds = [...new Set(list.map((s) => (s.kind === 'NIfTI volume' ? 'NIfTI volumes' : 'DICOM series')))].sort();
+  return `Scans (${kinds.join(' and ')})`;
+}
+
+function addScans(batch: ScanRow[]): void {
+  if (!batch.length) return;
+  scans.push(...batch);
   const section = $('#scans');
   section.hidden = false;
+  section.querySelector('h2')!.textContent = scansHeading(scans);
   const body = section.querySelector('tbody')!;
-  for (const s of scans) {
+  for (const s of batch) {
     const tr = document.createElement('tr');
     tr.className = `row-${s.label ?? ''}`;
     tr.dataset.probability = String(s.probability);
+    tr.dataset.series = s.series;
     const verdict = s.category ? `${s.label}: ${s.category}` : s.label;
-    for (const text of [s.series, String(s.slices), s.probability.toFixed(4), null, verdict, scanHow(s)]) {
-      if (text === null) { tr.append(involvementCell(s.involvement)); continue; }
+    // Each value with its label for the phone's cards (hidden on a wide screen, where the header says it).
+    const cells: [string | null, string][] = [['scan', s.series], ['slices', String(s.slices)], ['P(COVID) of the scan', s.probability.toFixed(4)], [null, ''], ['verdict', verdict], ['', scanHow(s)]];
+    for (const [label, text] of cells) {
+      if (label === null) { tr.append(involvementCell(s.involvement, 'lung involvement')); continue; }
       const td = document.createElement('td');
-      td.textContent = text;
+      if (label) td.append(cellLabel(label));
+      td.append(text);
       tr.append(td);
     }
     body.append(tr);
@@ -298,18 +330,20 @@ function openViewer(r: ResultRow): void {
 
 // ---- CSV --------------------------------------------------------------------------------------------------
 
-export function resultsCsv(list: ResultRow[]): string {
-  const lines = ['file,probability,label,involvement,pattern,category,refusal,reason,orientation,polarity,threshold,mode,error'];
-  const num = (v: number | null | undefined) => (typeof v === 'number' ? String(v) : '');
-  for (const r of list) {
-    lines.push([r.file, num(r.probability), r.label ?? '', num(r.involvement), num(r.pattern), r.category ?? '', r.refusal ?? '', r.reason ?? '', r.orientation ?? '', r.polarity ?? '', num(r.threshold), r.mode, r.error ?? '']
-      .map(csvField).join(','));
-  }
+/**
+ * The results as CSV: the command line's columns and rows (`covid-ct predict --format csv`: slices, then a row per
+ * scan, `series` joining them), then two the page alone knows: the threshold each row was read at and where (mode).
+ */
+export function resultsCsv(list: readonly ResultRow[], scanList: readonly ScanRow[] = []): string {
+  const lines = [[...CSV_COLUMNS, 'threshold', 'mode'].join(',')];
+  for (const r of list) lines.push(csvLine([...sliceCsvFields(r), typeof r.threshold === 'number' ? String(r.threshold) : '', r.mode]));
+  // Scans are scored on the server; a scan's label is read from its slices, not at a threshold.
+  for (const s of scanList) lines.push(csvLine([...scanCsvFields(s), '', 'server']));
   return lines.join('\n') + '\n';
 }
 
 function downloadCsv(): void {
-  const url = URL.createObjectURL(new Blob([resultsCsv(rows)], { type: 'text/csv' }));
+  const url = URL.createObjectURL(new Blob([resultsCsv(rows, scans)], { type: 'text/csv' }));
   const a = document.createElement('a');
   a.href = url;
   a.download = 'covid-ct-results.csv';
@@ -417,7 +451,7 @@ async function analyseOnServer(files: File[]): Promise<void> {
     addRows(json.results.map((r) => ({
       file: r.file, mode: 'server', probability: r.probability, label: r.label, threshold: r.threshold, error: r.error,
       involvement: r.involvement, pattern: r.pattern, category: r.category, refusal: r.refusal, reason: r.reason, orientation: r.orientation, polarity: r.polarity,
-      thumbnail: r.preview, heatmap: r.heatmap,
+      series: r.dicom?.series, thumbnail: r.preview, heatmap: r.heatmap,
     })));
     addScans(json.scans ?? []);
   }
@@ -565,7 +599,7 @@ function renderCard(c: ModelCard): void {
 
 // ---- wiring -----------------------------------------------------------------------------------------------
 
-(globalThis as Record<string, unknown>).covidCt = { analyseOnDevice, resultsCsv, rows };
+(globalThis as Record<string, unknown>).covidCt = { analyseOnDevice, resultsCsv, rows, scans };
 if (typeof document !== 'undefined') {
   showMode();
   // One legend in the HTML; the viewer gets a copy (without the id, shown whenever its slice has a heatmap).
@@ -590,6 +624,7 @@ if (typeof document !== 'undefined') {
   $('#download-csv').addEventListener('click', downloadCsv);
   $('#clear').addEventListener('click', () => {
     rows.length = 0;
+    scans.length = 0;
     $('#results tbody').replaceChildren();
     $('#scans tbody').replaceChildren();
     $('#scans').hidden = true;

@@ -6,6 +6,7 @@ import { REFUSAL_HEADINGS } from '../../model/reading.js';
 import { sliceNote } from '../../data/polarity.js';
 import { readImageBytes } from '../../data/decode.js';
 import { decodeInput } from '../../data/inputs.js';
+import { orderForDisplay } from '../../predict/series.js';
 import { DEFAULT_LUNG_WINDOW, lungWindowProblem } from '../../data/window.js';
 import { overlayPng, pictureLungs } from '../../explain/heatmap.js';
 import { writeFileAtomic } from '../../eval/report.js';
@@ -18,21 +19,25 @@ export const explainCommand: Command = {
 Usage: covid-ct explain FILE --out heatmap.png [--model DIR] [--frame N]
 
 FILE is a PNG, a JPEG or a DICOM slice (a CT DICOM is shown through the lung window, as predict does; a
-multi-frame DICOM or a zip needs --frame N to pick one slice). Scores that slice and writes it as a PNG with a
-map of the model's evidence overlaid: warm colours show where the evidence towards COVID comes from. For a
-lungs model (the shipped default) the map is by occlusion: each patch of the lungs view that shows lung is
-hidden in turn (set to the view's fill, as outside the lungs) and its heat is how much the score's logit falls,
-drawn on the pixels hidden; so there is heat only where the model reads the slice (the lungs), and each value
-was measured. For a whole-slice model (models/official) it is the class activation map over its square (equal
-to Grad-CAM for its head; see src/model/onnx-export.ts). The lungs' outline (cyan) and the involved lung
-(hatched green) are drawn over it, and a legend strip under the slice says what the colours mean (each map is
-scaled to its own slice's strongest evidence). Prints P(COVID), the involvement, the pattern and the
-category (or NotCT and why: then the picture is the slice as read, with any lungs found outlined, and no heat).
+multi-frame DICOM, a zip or a NIfTI volume needs --frame N to pick one slice: N counts the slices in the order
+predict lists them, i.e. scan order, so --frame 3 is the third row predict prints for FILE). Scores that slice
+and writes it as a PNG with a map of the model's evidence overlaid: warm colours show where the evidence
+towards COVID comes from. For a lungs model (the shipped default) the map is by occlusion: each patch of the
+lungs view that shows lung is hidden in turn (set to the view's fill, as outside the lungs) and its heat is
+how much the score's logit falls, drawn on the pixels hidden; so there is heat only where the model reads the
+slice (the lungs), and each value was measured. For a whole-slice model (models/official) it is the class
+activation map over its square (equal to Grad-CAM for its head; see src/model/onnx-export.ts). The lungs'
+outline (cyan) and the involved lung (hatched green) are drawn over it, and a legend strip under the slice says
+what the colours mean (each map is scaled to its own slice's strongest evidence). Prints P(COVID), the
+involvement, the pattern and the category (or NotCT and why: then the picture is the slice as read, with any
+lungs found outlined, and no heat).
 
 Options:
   --out FILE     the overlay PNG to write
   --model DIR    model folder (default: the shipped model, models/default)
-  --frame N      the slice to explain in a multi-frame DICOM or a zip (1 = first, in the file's order)
+  --frame N      the slice to explain in a multi-frame DICOM, a zip or a NIfTI volume: the N-th of its rows in
+                 predict's output (1 = first; scan order: position along the slice normal, else instance number,
+                 else frame; not the order of the zip's members or of the frames in the file)
   --window-width N, --window-level N   lung window for CT DICOMs (default ${DEFAULT_LUNG_WINDOW.width} / ${DEFAULT_LUNG_WINDOW.level} HU)
   --no-legend    the picture alone, at the slice's size (no legend strip under it)
   --json         print {file, probability, label, involvement, pattern, category, refusal, reason, threshold, heatmap} as JSON
@@ -54,8 +59,9 @@ Options:
     if (windowProblem) throw new UserError(windowProblem);
     const frame = values.frame === undefined ? undefined : intOption(values.frame, 'frame', 1, 1);
     const bytes = await readImageBytes(file).catch((e: unknown) => { throw new UserError(`${file}: ${errorMessage(e)}`, 2); });
-    // The same decoding as predict: PNG, JPEG, DICOM (Hounsfield units through the lung window), zip.
-    const slices = await decodeInput(file, bytes, { window });
+    // The same decoding as predict: PNG, JPEG, DICOM (Hounsfield units through the lung window), zip; and the same
+    // order as predict's rows (scan order), so that --frame N is the N-th row predict shows for this file.
+    const slices = orderForDisplay(await decodeInput(file, bytes, { window }));
     if (slices.length > 1 && frame === undefined) {
       throw new UserError(`${file} holds ${slices.length} slices: pick one with --frame N (1 to ${slices.length})`, 2);
     }

@@ -20,16 +20,20 @@ work too. A NIfTI volume (.nii, .nii.gz, in HU) gives one row per axial slice ("
 Each row: file, probability (P(COVID), a score, not calibrated), label (COVID or NonCOVID at the model's threshold,
 or NotCT when the slice is not read as a chest CT slice), involvement (share of the lung with ground glass or
 consolidation), pattern (P(COVID-typical)), category (RSNA-style), refusal and reason (why NotCT), orientation and
-polarity (when the slice came turned or as a negative and was read upright, air black), error.
-A multi-frame DICOM gives one row per frame ("scan.dcm [frame 3]"), a zip one row per image inside
-("series.zip/IM0001"). A file that cannot be scored gets a row with the reason and the others go on.
+polarity (when the slice came turned or as a negative and was read upright, air black), error, series (the short
+hash of the slice's DICOM series or NIfTI volume, the one its scan row shows: group by it to join slices to their
+scan; empty for a lone picture). In CSV every row has all these columns, scan rows too (empty where a field does
+not apply). A multi-frame DICOM gives one row per frame ("scan.dcm [frame 3]"), a zip one row per image inside
+("series.zip/IM0001"); a zip's files that are no image (a README, a report) are skipped with a note on stderr, its
+DICOMDIR, folders and macOS metadata silently. A file that cannot be scored gets a row with the reason and the
+others go on.
 
 DICOM: stored values are rescaled to Hounsfield units (RescaleSlope, RescaleIntercept) and CT images are
 shown to the model through a lung window: grey = round(255 * clamp((HU - (level - width/2)) / width, 0, 1)).
 Other monochrome images use the file's own window, else their min-max; RGB becomes grey luminance.
-The slices of each DICOM series (2 slices or more) are listed in scan order (position along the slice
-normal, else instance number) and get a scan row: its score is the mean of the top 10% slice probabilities
-(at least 1), which ranks scans. A lungs model (the default) labels a scan COVID when its lungs are involved
+The slices of each DICOM series or NIfTI volume (2 slices or more) are listed in scan order (position along the
+slice normal, else instance number) and get a scan row, under "scan (DICOM series)" or "scan (NIfTI volume)": its
+score is the mean of the top 10% slice probabilities (at least 1), which ranks scans. A lungs model (the default) labels a scan COVID when its lungs are involved
 (lung-weighted involvement of at least 3.5%) and its top slices read as COVID-typical, and gives its category
 (negative for pneumonia, typical, indeterminate, atypical); other models label the score at the slice threshold
 (not calibrated for whole scans).
@@ -61,9 +65,12 @@ Options:
     if (files.length === 0 && missing.length === 0) throw new UserError(`no files found in ${positionals.join(', ')}`, 2);
     const prepareOn = prepareOnFor(files.length);
     const classifier = await loadEngine(resolveModelDir(values.model), values.engine, modelThreadsFor(prepareOn));
+    // Zip members skipped as not images, said once the progress line is done with.
+    const notes: string[] = [];
     const progress = new Progress(files.length, 'scoring', { enabled: !values.quiet && files.length > 8 });
-    const scored = await scoreFiles(classifier, files, { input: { window }, prepareOn, onProgress: (d) => progress.tick(d - progress.completed) });
+    const scored = await scoreFiles(classifier, files, { input: { window, onSkipped: (note) => notes.push(note) }, prepareOn, onProgress: (d) => progress.tick(d - progress.completed) });
     progress.done();
+    for (const n of notes) process.stderr.write(`note: ${n}\n`);
     classifier.dispose();
     const report = reportPredictions(scored, missing, format, classifier.threshold, classifier.json.reading);
     process.stdout.write(report.text);
