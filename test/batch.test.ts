@@ -95,7 +95,9 @@ describe('covid-ct batch and worker on a real redis-server', { skip: noRedis }, 
     await png('phantom-a.png', true);
     await png('phantom-b.png', false);
     await writeFile(path.join(dir, 'same-as-a.png'), await readFile(path.join(dir, 'phantom-a.png'))); // same bytes, another name
-    await writeFile(path.join(dir, 'notes.txt'), 'not an image\n');
+    // Named like an image, so it gets an error row; a README is left out of the walk with a note (both as predict does).
+    await writeFile(path.join(dir, 'notes.png'), 'not an image\n');
+    await writeFile(path.join(dir, 'README.txt'), 'exported by a viewer\n');
     // A series of 24 slices in a folder, named out of scan order; a DICOM without a series UID; a zipped series.
     await mkdir(path.join(dir, 'series'));
     for (let k = 1; k <= 24; k++) await writeFile(path.join(dir, 'series', `IM${String((k * 7) % 25).padStart(2, '0')}`), ctSlice(k));
@@ -120,6 +122,7 @@ describe('covid-ct batch and worker on a real redis-server', { skip: noRedis }, 
       assert.equal(await readFile(out, 'utf8'), reference.csv.stdout);
       await rm(out);
       assert.match(first.stderr, /scored 30\/30/, 'progress on stderr');
+      assert.match(first.stderr, /note: skipped 1 file\(s\) .*README\.txt/);
       // 30 files, 6 jobs: the 24 slices of the series are one, and same-as-a.png shares phantom-a.png's (same bytes).
       assert.match(first.stderr, /6 jobs submitted .*, 0 results already stored/);
       const again = await runCli(['batch', ...inputs, '--redis', redis.url, '--format', 'json']);
@@ -201,7 +204,7 @@ describe('covid-ct batch and worker on a real redis-server', { skip: noRedis }, 
   test('a wrong Redis is one clear line, no stack trace', async () => {
     const r = await runCli(['batch', dir, '--redis', 'redis://127.0.0.1:1']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^covid-ct: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(.*ECONNREFUSED/);
+    assert.match(r.stderr, /^(note: skipped .*\n)?covid-ct: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(.*ECONNREFUSED/);
     assert.ok(!/\n\s+at /.test(r.stderr), r.stderr);
   });
 });

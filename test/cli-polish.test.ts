@@ -254,3 +254,36 @@ test('predict on a folder: a symbolic link looping back up the tree is walked on
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('predict on a folder leaves out what is no image (a README, a labels.csv, a DICOMDIR) with a note; a named file or a .png still gets its row', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'covid-ct-cd-'));
+  try {
+    const { expandPaths } = await import('../src/predict/score-files.js');
+    const { writeDicom } = await import('./dicom-writer.js');
+    const { DICOMDIR_CLASS } = await import('../src/data/dicom.js');
+    await mkdir(path.join(dir, 'cd', 'sub'), { recursive: true });
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).png().toBuffer();
+    await writeFile(path.join(dir, 'cd', 'a.png'), png);
+    await writeFile(path.join(dir, 'cd', 'IMG0001'), png); // an image without an extension: read by its bytes
+    await writeFile(path.join(dir, 'cd', 'README'), 'Exported by a viewer\n');
+    await writeFile(path.join(dir, 'cd', 'sub', 'labels.csv'), 'path,label\na.png,covid\n');
+    await writeFile(path.join(dir, 'cd', 'DICOMDIR'), writeDicom({ rows: 0, columns: 0, sopClass: DICOMDIR_CLASS, noPixelData: true }));
+    await writeFile(path.join(dir, 'cd', 'broken.png'), 'not a png');
+    const { files, skipped } = await expandPaths([path.join(dir, 'cd'), path.join(dir, 'cd', 'README')]);
+    assert.deepEqual(files.map((f) => path.relative(dir, f)), ['cd/IMG0001', 'cd/a.png', 'cd/broken.png', 'cd/README'], 'images, a broken .png and the README named on its own');
+    assert.deepEqual(skipped.map((f) => path.relative(dir, f)), ['cd/README', 'cd/sub/labels.csv'], 'the DICOMDIR silently');
+    const r = await runCli(['predict', path.join(dir, 'cd'), '--format', 'csv']);
+    assert.equal(r.code, 2, 'broken.png is an error row');
+    assert.match(r.stderr, /note: skipped 2 file\(s\) found in the folders that are not PNG, JPEG, TIFF, DICOM or NIfTI images: .*README, .*labels\.csv/);
+    const rows = r.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+    assert.deepEqual(rows.map((f) => path.basename(f)), ['IMG0001', 'a.png', 'broken.png']);
+    // A folder of nothing but such files: a clear error that says what was left out.
+    await mkdir(path.join(dir, 'docs'));
+    await writeFile(path.join(dir, 'docs', 'notes.txt'), 'hello');
+    const e = await runCli(['predict', path.join(dir, 'docs')]);
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /no image files found in .*docs \(skipped 1 file\(s\) .*notes\.txt\)/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

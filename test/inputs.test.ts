@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { zipSync } from 'fflate';
-import { checkLungWindow, decodeInput, DEFAULT_LUNG_WINDOW, zipMemberSkip } from '../src/data/inputs.js';
+import { checkLungWindow, decodeInput, DEFAULT_LUNG_WINDOW, noImageKind } from '../src/data/inputs.js';
 import { DICOMDIR_CLASS, mediaStorageClass } from '../src/data/dicom.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { crc32, readZip } from '../src/data/zip.js';
@@ -104,15 +104,15 @@ test('zip: every image entry decoded, errors per entry; folders/__MACOSX/dot-fil
   assert.deepEqual(none, [{ name: 'docs.zip', error: 'the zip archive holds no PNG, JPEG, TIFF, DICOM or NIfTI image (2 other file(s) skipped)' }]);
 });
 
-test('zipMemberSkip and mediaStorageClass: a DICOMDIR by its SOP class, text by the absence of any image format', () => {
+test('noImageKind and mediaStorageClass: a DICOMDIR by its SOP class, text by the absence of any image format', () => {
   assert.equal(mediaStorageClass(ctSlice(1)), '1.2.840.10008.5.1.4.1.1.2');
   assert.equal(mediaStorageClass(writeDicom({ rows: 0, columns: 0, sopClass: DICOMDIR_CLASS, noPixelData: true })), DICOMDIR_CLASS);
   assert.equal(mediaStorageClass(ctSlice(1).subarray(0, 140)), undefined);
-  assert.equal(zipMemberSkip(writeDicom({ rows: 0, columns: 0, sopClass: DICOMDIR_CLASS, noPixelData: true })), 'index');
-  assert.equal(zipMemberSkip(ctSlice(1)), undefined);
-  assert.equal(zipMemberSkip(new TextEncoder().encode('Exported by a viewer')), 'not an image');
-  assert.equal(zipMemberSkip(new Uint8Array(0)), 'not an image');
-  assert.equal(zipMemberSkip(Uint8Array.of(0x42, 0x4d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), undefined, 'a BMP is an image (its row says it is not supported)');
+  assert.equal(noImageKind(writeDicom({ rows: 0, columns: 0, sopClass: DICOMDIR_CLASS, noPixelData: true })), 'index');
+  assert.equal(noImageKind(ctSlice(1)), undefined);
+  assert.equal(noImageKind(new TextEncoder().encode('Exported by a viewer')), 'not an image');
+  assert.equal(noImageKind(new Uint8Array(0)), 'not an image');
+  assert.equal(noImageKind(Uint8Array.of(0x42, 0x4d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), undefined, 'a BMP is an image (its row says it is not supported)');
 });
 
 /** All entries of an archive (readZip is an async generator: it yields to the event loop while inflating). */

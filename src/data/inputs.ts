@@ -151,11 +151,12 @@ async function decodeNifti(name: string, bytes: Uint8Array, window: LungWindow, 
 }
 
 /**
- * What a zip member is when it is no image to read: a DICOMDIR (an index: skipped silently) or a file of no image
- * format at all (a README, a report: skipped with a note); undefined for anything that may be an image, which is then
- * decoded (and, if it fails, gets an error row). Decided by content: a member called README.TXT that holds a PNG is read.
+ * What a zip member or a file found in a folder is when it is no image to read: a DICOMDIR (an index: skipped
+ * silently) or a file of no image format at all (a README, a report, a CSV: skipped with a note); undefined for
+ * anything that may be an image, which is then decoded (and, if it fails, gets an error row). Decided by content (the
+ * first bytes are enough: formats are told by their start): a README.TXT that holds a PNG is read.
  */
-export function zipMemberSkip(bytes: Uint8Array): 'index' | 'not an image' | undefined {
+export function noImageKind(bytes: Uint8Array): 'index' | 'not an image' | undefined {
   if (isDicom(bytes)) return isDicomDirectory(bytes) ? 'index' : undefined;
   const image = sniffFormat(bytes) || isTiff(bytes) || isGzip(bytes) || isNifti(bytes) || isZip(bytes) || (bytes.length > 0 && otherImageFormat(bytes));
   return image ? undefined : 'not an image';
@@ -172,7 +173,7 @@ async function decodeZip(name: string, bytes: Uint8Array, opts: InputOptions): P
       if (entry.error !== undefined || !entry.bytes) { out.push({ name: entryName, error: entry.error ?? 'the entry could not be read' }); continue; }
       // A series as a viewer or a PACS exports it comes with a DICOMDIR, a README or a report: not slices, and no
       // reason to fail the run (exit 2) when every image was read.
-      const skip = zipMemberSkip(entry.bytes);
+      const skip = noImageKind(entry.bytes);
       if (skip) {
         skipped++;
         if (skip === 'not an image') opts.onSkipped?.(`${name}: skipped ${entry.name} (not a PNG, JPEG, TIFF, DICOM or NIfTI image)`);

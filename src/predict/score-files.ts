@@ -3,23 +3,47 @@
  * frames, zip entries: see data/inputs.ts), batches the model passes over slices, and turns every failure into
  * a per-slice error so that one bad file never stops the rest.
  */
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Prediction } from '../types.js';
 import { refusalFields } from '../model/reading.js';
 import type { Engine, EngineOptions, ScorableSlice } from '../model/engine.js';
 import { PrepareThread, type SlicePreparer } from './prepare-thread.js';
-import { decodeInput, type InputOptions, type InputSlice } from '../data/inputs.js';
+import { decodeInput, noImageKind, type InputOptions, type InputSlice } from '../data/inputs.js';
 import { readImageBytes } from '../data/decode.js';
 import { errorMessage } from '../util/errors.js';
 
-/** Expands files and folders (recursively, sorted, hidden entries skipped) into a list of files. */
-export async function expandPaths(paths: string[]): Promise<{ files: string[]; missing: string[] }> {
+/** Bytes read from the start of a file found in a folder to tell whether it is an image at all (noImageKind). */
+const HEAD_BYTES = 8192;
+
+/** Names that promise an image: such a file is kept whatever it holds, so that its row says it is not one. */
+const IMAGE_NAME = /\.(png|jpe?g|tiff?|dcm|dicom|ima|nii|nii\.gz|zip|gif|webp|bmp)$/i;
+
+async function headOf(file: string): Promise<Uint8Array | undefined> {
+  const fh = await open(file, 'r').catch(() => undefined);
+  if (!fh) return undefined; // unreadable: kept, so that its row says why
+  try {
+    const buf = new Uint8Array(HEAD_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Expands files and folders (recursively, sorted, hidden entries skipped) into a list of files. Files found by
+ * walking a folder that hold no image format at all and whose name does not promise one (a DICOM CD's README or
+ * DICOMDIR, a labels.csv beside the slices) are left out and listed in `skipped` (DICOMDIR indexes silently); a
+ * file named on the command line, or called .png, .dcm and the like, is kept, so that its row says what is wrong.
+ */
+export async function expandPaths(paths: string[]): Promise<{ files: string[]; missing: string[]; skipped: string[] }> {
   const files: string[] = [];
   const missing: string[] = [];
+  const skipped: string[] = [];
   // Folders by their real path: a symbolic link back up the tree (a loop) is walked once, not until the path is too long.
   const seen = new Set<string>();
-  const walk = async (p: string): Promise<void> => {
+  const walk = async (p: string, named: boolean): Promise<void> => {
     const s = await stat(p).catch(() => undefined);
     if (!s) { missing.push(p); return; }
     if (s.isDirectory()) {
@@ -27,13 +51,23 @@ export async function expandPaths(paths: string[]): Promise<{ files: string[]; m
       if (seen.has(real)) return;
       seen.add(real);
       const names = (await readdir(p)).filter((n) => !n.startsWith('.')).sort();
-      for (const n of names) await walk(path.join(p, n));
+      for (const n of names) await walk(path.join(p, n), false);
     } else if (s.isFile()) {
-      files.push(p);
+      const head = named || IMAGE_NAME.test(p) ? undefined : await headOf(p);
+      const kind = head ? noImageKind(head) : undefined;
+      if (kind === 'not an image') skipped.push(p);
+      else if (kind !== 'index') files.push(p);
     }
   };
-  for (const p of paths) await walk(p);
-  return { files, missing };
+  for (const p of paths) await walk(p, true);
+  return { files, missing, skipped };
+}
+
+/** One line naming the files a folder walk left out as no image (the first five, then how many more). */
+export function skippedNote(skipped: readonly string[]): string {
+  const shown = skipped.slice(0, 5).join(', ');
+  const more = skipped.length > 5 ? ` and ${skipped.length - 5} more` : '';
+  return `skipped ${skipped.length} file(s) found in the folders that are not PNG, JPEG, TIFF, DICOM or NIfTI images: ${shown}${more}`;
 }
 
 export interface ScoreOptions {

@@ -6,7 +6,7 @@ import { modelKey, readModelJson } from '../../model/model-files.js';
 import { queueName } from '../../batch/names.js';
 import { connectRedis } from '../../batch/redis.js';
 import { runBatch } from '../../batch/submit.js';
-import { expandPaths } from '../../predict/score-files.js';
+import { expandPaths, skippedNote } from '../../predict/score-files.js';
 import type { PredictFormat } from '../../predict/format.js';
 import { reportPredictions } from '../../predict/report.js';
 import { DEFAULT_LUNG_WINDOW } from '../../data/window.js';
@@ -58,7 +58,8 @@ Options:
     const json = await readModelJson(modelDir);
     const hash = modelKey(json);
     const threshold = json.threshold;
-    const { files, missing } = await expandPaths(positionals);
+    const { files, missing, skipped } = await expandPaths(positionals);
+    if (skipped.length) process.stderr.write(`note: ${skippedNote(skipped)}\n`);
     const connection = await connectRedis(url);
     const quiet = values.quiet ?? false;
     const progress = new Progress(files.length, 'scored', { enabled: !quiet && files.length > 0 });

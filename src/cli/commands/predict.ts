@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { parseCommandArgs, resolveModelDir } from '../command.js';
 import { loadEngine } from '../../model/load-engine.js';
-import { expandPaths, modelThreadsFor, prepareOnFor, scoreFiles } from '../../predict/score-files.js';
+import { expandPaths, modelThreadsFor, prepareOnFor, scoreFiles, skippedNote } from '../../predict/score-files.js';
 import type { PredictFormat } from '../../predict/format.js';
 import { reportPredictions } from '../../predict/report.js';
 import { DEFAULT_LUNG_WINDOW, type LungWindow, lungWindowProblem } from '../../data/window.js';
@@ -25,8 +25,9 @@ hash of the slice's DICOM series or NIfTI volume, the one its scan row shows: gr
 scan; empty for a lone picture). In CSV every row has all these columns, scan rows too (empty where a field does
 not apply). A multi-frame DICOM gives one row per frame ("scan.dcm [frame 3]"), a zip one row per image inside
 ("series.zip/IM0001"); a zip's files that are no image (a README, a report) are skipped with a note on stderr, its
-DICOMDIR, folders and macOS metadata silently. A file that cannot be scored gets a row with the reason and the
-others go on.
+DICOMDIR, folders and macOS metadata silently. So are the files found in a folder that hold no image and whose
+name does not promise one (a CD's README and DICOMDIR, a labels.csv); a file named on the command line always gets
+its row. A file that cannot be scored gets a row with the reason and the others go on.
 
 DICOM: stored values are rescaled to Hounsfield units (RescaleSlope, RescaleIntercept) and CT images are
 shown to the model through a lung window: grey = round(255 * clamp((HU - (level - width/2)) / width, 0, 1)).
@@ -61,8 +62,11 @@ Options:
     if (!['table', 'json', 'csv'].includes(format)) throw new UserError(`--format must be table, json or csv, got "${values.format}"`);
     const window = windowOption(values['window-width'], values['window-level']);
     if (positionals.length === 0) throw new UserError('give at least one image file or folder (see --help)');
-    const { files, missing } = await expandPaths(positionals);
-    if (files.length === 0 && missing.length === 0) throw new UserError(`no files found in ${positionals.join(', ')}`, 2);
+    const { files, missing, skipped } = await expandPaths(positionals);
+    if (files.length === 0 && missing.length === 0) {
+      throw new UserError(`no ${skipped.length ? 'image ' : ''}files found in ${positionals.join(', ')}${skipped.length ? ` (${skippedNote(skipped)})` : ''}`, 2);
+    }
+    if (skipped.length) process.stderr.write(`note: ${skippedNote(skipped)}\n`);
     const prepareOn = prepareOnFor(files.length);
     const classifier = await loadEngine(resolveModelDir(values.model), values.engine, modelThreadsFor(prepareOn));
     // Zip members skipped as not images, said once the progress line is done with.
