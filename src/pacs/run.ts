@@ -182,7 +182,11 @@ export class PacsScorer {
     // Heatmaps first, the report last: the report is what marks the series as done.
     await client.store(s.study, top.files);
     await client.store(s.study, [writePart10(report)]);
-    const verdict = scan ? `P(COVID) ${scan.probability.toFixed(4)} -> ${scan.label} (threshold ${this.o.engine.threshold.toFixed(4)})` : 'no verdict (no slice is a chest CT the model can score)';
+    // A lungs model labels a scan by its involvement and pattern, not by its score against the slice threshold.
+    const rule = (s: NonNullable<typeof scan>) => (s.labelRule === 'involvement and pattern'
+      ? `${s.category}; by involvement ${s.involvement === null ? '-' : `${(100 * s.involvement).toFixed(1)}%`} and pattern ${s.pattern === null ? '-' : s.pattern.toFixed(2)}, not by the score`
+      : `threshold ${this.o.engine.threshold.toFixed(4)}`);
+    const verdict = scan ? `score ${scan.probability.toFixed(4)} -> ${scan.label} (${rule(scan)})` : 'no verdict (no slice is a chest CT the model can score)';
     this.log(`${name}: ${instances.length} instances, ${verdict}; stored a report and ${top.files.length} heatmap(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 

@@ -24,7 +24,7 @@ export const CONCEPTS = {
   summary: code('CVCT-0003', SCHEME, 'Summary'),
   sourceSeries: code('112002', 'DCM', 'Series Instance UID'),
   scanProbability: code('CVCT-0010', SCHEME, 'P(COVID) of the scan'),
-  threshold: code('CVCT-0011', SCHEME, 'Decision threshold'),
+  threshold: code('CVCT-0011', SCHEME, 'Slice decision threshold'),
   label: code('CVCT-0012', SCHEME, 'Label'),
   method: code('CVCT-0013', SCHEME, 'Scan score method'),
   slicesScored: code('CVCT-0014', SCHEME, 'Slices scored'),

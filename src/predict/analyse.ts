@@ -109,8 +109,11 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
       try {
         // One preparation (lungs, views) serves the reading and the map: the map is of the views that were scored.
         const [prepared] = await engine.prepare([slice.image]);
-        // A NotCT slice gets no heatmap, so its map is not worth the occlusion runs.
-        const { reading, cam } = await engine.explainPrepared(prepared, { skipNotCT: true });
+        // The map costs the occlusion runs (about 80 more views a slice, docs/explain-maps.md): only when asked
+        // for, and not for a NotCT slice, which gets no heatmap. Without it, the reading alone (the same P).
+        const { reading, cam } = opts.heatmap
+          ? await engine.explainPrepared(prepared, { skipNotCT: true })
+          : { reading: (await engine.readPrepared([prepared]))[0], cam: null };
         const r: SliceResult = {
           ...base, probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
           category: reading.category, ...refusalFields(reading),
@@ -118,7 +121,7 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
           ...(prepared.polarity !== 'as-sent' ? { polarity: prepared.polarity } : {}),
         };
         // No map of "evidence towards COVID" over a slice that is not a chest CT: it gets no verdict, so no heat either.
-        if (opts.heatmap && reading.label !== 'NotCT') {
+        if (cam && reading.label !== 'NotCT') {
           r.heatmap = dataUrl(await overlayPng(prepared.image, cam, engine.json.preprocessing.fit, side, pictureLungs(prepared.lungs, engine.json.preprocessing.lungs), opts.legend ?? true));
         }
         if (opts.preview) r.preview = dataUrl(await greyPng(prepared.image, side));

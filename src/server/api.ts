@@ -79,7 +79,7 @@ const SliceOrderSchema = z.object({
 });
 const SliceResultSchema = z.object({
   file: z.string().openapi({ description: 'the uploaded name (for a zip or multi-frame DICOM, which entry or frame)' }),
-  probability: z.number().nullable().openapi({ description: 'P(COVID), null when the file could not be scored. For a lungs model: P(involvement present) x pattern' }),
+  probability: z.number().nullable().openapi({ description: 'P(COVID), null when the file could not be scored. For a lungs model: P(involvement present) x pattern. A NotCT slice keeps this raw score for research (0 when no lungs were found, nothing being measured): it carries no verdict, so do not threshold or rank NotCT rows with the others' }),
   label: z.enum(['COVID', 'NonCOVID', 'NotCT']).nullable().openapi({ description: 'COVID or NonCOVID at the threshold; NotCT when the slice shows no plausible pair of lungs, its pixels are unlike any CT slice (flat colours, no grain, mostly horizontal and vertical edges, noise; src/data/chest-check.ts) or its window hides the lungs (only a model with a reading design says NotCT; no COVID verdict is given then, see refusal and reason); null on error' }),
   threshold: z.number(),
   involvement: z.number().nullable().openapi({ description: 'share of the lung (0..1) with raised attenuation (ground glass or consolidation), vessels, hilar vessels and organ domes left out; null when no lungs were found or they could not be measured' }),
@@ -230,7 +230,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
       });
       return c.json(analysis, 200);
     } catch (e) {
-      if (abort.signal.aborted) return c.json({ error: `the analysis took longer than the limit of ${limits.timeoutMs / 1000} s` }, 504);
+      if (abort.signal.aborted) return c.json({ error: `the analysis took longer than the limit of ${limits.timeoutMs / 1000} s (the server's --timeout-s): send fewer slices per request, or ask without heatmap=1 (the heatmaps take most of the time)` }, 504);
       throw e;
     } finally {
       clearTimeout(timer);

@@ -139,5 +139,5 @@ export async function trainFineTuned(opts: TrainOptions): Promise<TrainSummary> 
     },
   });
   await writeFileAtomic(path.join(opts.outDir, 'model.onnx'), Buffer.from(exportOnnx({ dir: opts.outDir, json, layers: r.layers, head: r.head })));
-  return { outDir: opts.outDir, model: json, valAuc: r.bestAuc, seconds: (Date.now() - started) / 1000, skipped };
+  return { outDir: opts.outDir, model: json, valAuc: r.bestAuc, patternValAuc: r.bestAuc, seconds: (Date.now() - started) / 1000, skipped };
 }

@@ -46,7 +46,10 @@ export interface TrainOptions {
 export interface TrainSummary {
   outDir: string;
   model: ModelJson;
+  /** Val AUC of the model's P: gate x pattern for a lungs design, else the pattern model's. */
   valAuc: number;
+  /** Val AUC of the pattern model alone (equal to valAuc without a reading design). */
+  patternValAuc: number;
   seconds: number;
   skipped: SkippedFile[];
 }
@@ -198,5 +201,5 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   // The folder carries its ONNX export for the fast engine (if this step is interrupted, the engine exports
   // in memory instead; nothing is left half-written).
   await writeFileAtomic(path.join(opts.outDir, 'model.onnx'), Buffer.from(exportOnnx({ dir: opts.outDir, json, layers: opts.pretrained.layers, head: chosen.head })));
-  return { outDir: opts.outDir, model: json, valAuc: chosen.auc, seconds: (Date.now() - started) / 1000, skipped };
+  return { outDir: opts.outDir, model: json, valAuc: valMetrics.auc, patternValAuc: chosen.auc, seconds: (Date.now() - started) / 1000, skipped };
 }

@@ -79,7 +79,9 @@ Options:
       cacheDir: values['no-cache'] ? undefined : path.resolve(values.cache ?? '.cache/covid-ct/features'),
       quiet: values.quiet,
     });
-    console.log(`model written to ${summary.outDir} (val AUC ${summary.valAuc.toFixed(4)}, threshold ${summary.model.threshold.toFixed(4)}, ${Math.round(summary.seconds)} s)`);
+    // The model's own P (gate x pattern for a lungs design) and its threshold; the pattern model's AUC beside it.
+    const pattern = summary.model.reading ? `, pattern model alone ${summary.patternValAuc.toFixed(4)}` : '';
+    console.log(`model written to ${summary.outDir} (val AUC ${summary.valAuc.toFixed(4)}${pattern}, threshold ${summary.model.threshold.toFixed(4)}, ${Math.round(summary.seconds)} s)`);
     if (summary.skipped.length) console.log(`${summary.skipped.length} image(s) could not be decoded and were skipped (listed in model.json)`);
     return 0;
   },
