@@ -130,3 +130,22 @@ test('a NIfTI volume: its scan row is headed as a volume, and its key is the sam
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the API reads without the occlusion map unless a heatmap is asked for: the same readings, no map runs', async () => {
+  const engine = await OnnxClassifier.load(path.join(REPO, 'models/default'));
+  try {
+    const files = [1, 2, 3].map((k) => ({ name: `IM${k}.dcm`, bytes: ctSlice(k) }));
+    const real = engine.explainPrepared.bind(engine);
+    let maps = 0;
+    engine.explainPrepared = async (...args: Parameters<typeof real>) => { maps++; return real(...args); };
+    const plain = await analyseFiles(engine, files, {});
+    assert.equal(maps, 0, 'no map is made when none is asked for');
+    const withMaps = await analyseFiles(engine, files, { heatmap: true });
+    assert.ok(maps > 0, 'with heatmap=1 each read slice gets its map');
+    const strip = (a: typeof plain) => JSON.stringify({ results: a.results.map(({ heatmap: _h, ...r }) => r), scans: a.scans });
+    assert.equal(strip(plain), strip(withMaps), 'probabilities, labels, involvement and scans are the same either way');
+    assert.ok(plain.results.every((r) => r.heatmap === undefined));
+  } finally {
+    engine.dispose();
+  }
+});
