@@ -460,7 +460,7 @@ const ATTACKS: Attack[] = [
       ['text/plain', { method: 'POST', body: 'hello', headers: { 'content-type': 'text/plain' } }, 400],
       ['no content type', { method: 'POST', body: new Uint8Array(10) }, 400],
       ['a bad window in the query', { method: 'POST', path: '/api/predict?windowWidth=abc', body: form([{ name: 'IM1', bytes: ctSlice(1) }]) }, 400],
-      ['GET on the upload route (no such page)', { method: 'GET' }, 404],
+      ['GET on the upload route (it takes POST)', { method: 'GET' }, 405],
       ['DELETE on the upload route', { method: 'DELETE' }, 405],
       ['PUT on the page', { method: 'PUT', path: '/', body: 'x' }, 405],
       ['PATCH on the model card', { method: 'PATCH', path: '/api/model', body: 'x' }, 405],
@@ -470,6 +470,7 @@ const ATTACKS: Attack[] = [
       const text = await r.text();
       assert.equal(r.status, status, `${what}: ${text}`);
       assert.ok(!/\bat \S+ \(|node_modules/.test(text), `${what}: no stack trace (${text})`);
+      if (what.startsWith('GET on the upload')) assert.deepEqual([r.headers.get('allow'), /POST the files/.test(text)], ['POST', true], 'it says which method to use');
     }
     for (const garbage of ['GARBAGE\r\n\r\n', 'GET / HTTP/9.9\r\n\r\n', 'GET /\0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 'POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n', 'POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nzz\r\n']) {
       const r = await rawRequest(s.port, garbage);

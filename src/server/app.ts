@@ -18,6 +18,8 @@ export function createApp(opts: ServerOptions): OpenAPIHono {
   const app = createApi(opts);
   const assets = assetTable(opts.root, opts.modelDir);
   const read = assetReader();
+  // The API's POST-only path read with GET (a browser, a mistyped curl): say which method it takes.
+  app.get('/api/predict', (c) => c.json({ error: 'method not allowed here: POST the files (multipart, field "files") to /api/predict' }, 405, { allow: 'POST' }));
   app.get('*', async (c) => {
     const asset = assets.get(c.req.path);
     // The requested path is not echoed back (it is the client's text).

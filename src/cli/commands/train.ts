@@ -72,13 +72,20 @@ Options:
         'the ImageNet mobilenetv2-12-int8.onnx, see README "Pretrained weights")\n');
     }
     const pretrained = values.pretrained ? await loadPretrained(path.resolve(values.pretrained)) : await loadNsfwjsPretrained();
+    const cacheDir = values['no-cache'] ? undefined : path.resolve(values.cache ?? '.cache/covid-ct/features');
+    // Ctrl-C: every cache entry is written whole (atomically), so a run stopped anywhere resumes from what it kept.
+    const onInterrupt = () => {
+      process.stderr.write(`\ntrain: interrupted${cacheDir ? `; the features computed so far are kept in ${path.relative(process.cwd(), cacheDir) || '.'}: run the same command again to resume` : ''}\n`);
+      process.exit(130);
+    };
+    process.once('SIGINT', onInterrupt);
     const summary = await trainModel({
       dataDir, outDir: path.resolve(values.out), recipe, pretrained,
       seed: intOption(values.seed, 'seed', 0, 0),
       limit: values.limit === undefined ? undefined : intOption(values.limit, 'limit', 0, 1),
-      cacheDir: values['no-cache'] ? undefined : path.resolve(values.cache ?? '.cache/covid-ct/features'),
+      cacheDir,
       quiet: values.quiet,
-    });
+    }).finally(() => process.off('SIGINT', onInterrupt));
     // The model's own P (gate x pattern for a lungs design) and its threshold; the pattern model's AUC beside it.
     const pattern = summary.model.reading ? `, pattern model alone ${summary.patternValAuc.toFixed(4)}` : '';
     console.log(`model written to ${summary.outDir} (val AUC ${summary.valAuc.toFixed(4)}${pattern}, threshold ${summary.model.threshold.toFixed(4)}, ${Math.round(summary.seconds)} s)`);
