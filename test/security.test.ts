@@ -328,7 +328,14 @@ test('with a token the API needs "Authorization: Bearer <token>"; the page and /
   const none = await model();
   assert.equal(none.status, 401);
   assert.match(none.headers.get('www-authenticate')!, /^Bearer/);
+  assert.match((await none.json()).error, /a token is required/);
   for (const wrong of [`Bearer ${token}x`, `Bearer ${token.slice(1)}`, `Basic ${token}`, token]) assert.equal((await model(wrong)).status, 401, wrong);
+  // A wrong token is told apart from a missing one (RFC 6750's invalid_token), without saying anything of the right one.
+  const wrong = await model(`Bearer ${token}x`);
+  assert.match(wrong.headers.get('www-authenticate')!, /error="invalid_token"/);
+  const said = (await wrong.json()).error as string;
+  assert.match(said, /the token sent is not this server's/);
+  assert.ok(!said.includes(token), 'the server\'s token is never echoed');
   assert.equal((await model(`Bearer ${token}`)).status, 200);
   const post = (headers: Record<string, string>) => app.request('/api/predict', { method: 'POST', body: form([{ name: 'IM1', bytes: ctSlice(1) }]), headers });
   assert.equal((await post({})).status, 401);

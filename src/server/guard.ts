@@ -96,8 +96,12 @@ export function guard(opts: GuardOptions = {}): MiddlewareHandler {
     } else if (!WRITES_SAFE.has(c.req.method) && crossOriginRefused({ origin: c.req.header('origin'), fetchSite: c.req.header('sec-fetch-site'), host }, allowOrigins)) {
       refusal = c.json({ error: 'cross-origin request refused: only this server\'s own page may send files (start it with --allow-origin ORIGIN to add one)' }, 403);
     } else if (opts.token !== undefined && url.pathname.startsWith('/api/') && !tokenMatches(bearerToken(c.req.header('authorization')), opts.token)) {
-      c.header('WWW-Authenticate', 'Bearer realm="covid-ct"');
-      refusal = c.json({ error: 'a token is required: send the header "Authorization: Bearer <token>" (the token the server was started with, COVID_CT_TOKEN)' }, 401);
+      const sent = bearerToken(c.req.header('authorization')) !== undefined;
+      // RFC 6750: a token that was sent but does not match is invalid_token; a missing one gets the challenge alone.
+      c.header('WWW-Authenticate', sent ? 'Bearer realm="covid-ct", error="invalid_token"' : 'Bearer realm="covid-ct"');
+      refusal = c.json({ error: sent
+        ? 'the token sent is not this server\'s: send the token the server was started with (COVID_CT_TOKEN) as "Authorization: Bearer <token>"'
+        : 'a token is required: send the header "Authorization: Bearer <token>" (the token the server was started with, COVID_CT_TOKEN)' }, 401);
     }
     if (!refusal) await next();
     const res = refusal ?? c.res;
