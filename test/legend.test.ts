@@ -70,3 +70,24 @@ test('on a narrow picture the swatches go under the bar, so the text stays reada
   assert.ok(narrow.left > 10 && narrow.right === 0 && narrow.bottom > 10, `180 px: under it (${JSON.stringify(narrow)})`);
   assert.ok(narrow.height > legendSvg(240, true)!.height, 'the stacked strip is taller');
 });
+
+test('a map of the fall of P is drawn on one scale for every slice: a clear lung\'s small falls stay faint', async () => {
+  const { heatFullScale } = await import('../src/explain/lung-evidence.js');
+  const { overlayRgb } = await import('../src/explain/cam-overlay.js');
+  assert.equal(heatFullScale('P', 0.2393), 0.2393);
+  assert.equal(heatFullScale('logit', 0.2393), undefined, 'a logit map keeps its own maximum');
+  const image = { width: 4, height: 1, data: new Uint8Array([100, 100, 100, 100]) };
+  const colourOf = (rgb: Uint8Array, i: number) => Math.max(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]) - Math.min(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
+  // A clear lung: its largest fall of P is 0.01. Scaled to its own maximum it turns red; on the fixed scale it stays faint.
+  const small = new Float32Array([0, 0.005, 0.01, 0.01]);
+  const relative = overlayRgb(image, small), fixed = overlayRgb(image, small, 0.6, 0.2393);
+  assert.ok(colourOf(relative, 3) > 60, `relative: the clear lung's top cell in strong colour (${colourOf(relative, 3)})`);
+  assert.ok(colourOf(fixed, 3) < colourOf(relative, 3) / 2, `fixed scale: faint (${colourOf(fixed, 3)})`);
+  // A fall at or past the threshold is full colour (red), not more.
+  const big = overlayRgb(image, new Float32Array([0, 0.1, 0.2393, 0.5]), 0.6, 0.2393);
+  assert.deepEqual([...big.subarray(6, 9)], [...big.subarray(9, 12)], 'values past full scale are drawn as it');
+  assert.ok(big[9] > big[11] + 40, 'full colour is the warm end');
+  // The legend says what full colour means.
+  assert.ok(legendSvg(320, true, true, 0.2393)!.svg.includes('P falls by &#8805; 0.24'));
+  assert.ok(legendSvg(320, true, true)!.svg.includes('this slice\'s max'));
+});

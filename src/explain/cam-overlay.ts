@@ -83,17 +83,19 @@ export function heatColour(t: number): [number, number, number] {
 }
 
 /**
- * Grad-CAM style display: only evidence towards COVID (ReLU), scaled by its maximum, blended over the grey
- * slice with an opacity that grows with the evidence. Returns RGB bytes.
+ * Grad-CAM style display: only evidence towards COVID (ReLU), scaled by `fullScale` (values above it drawn as it)
+ * or, without one, by the map's own maximum, blended over the grey slice with an opacity that grows with the
+ * evidence. Returns RGB bytes.
  */
-export function overlayRgb(image: GreyImage, heat: Float32Array, maxOpacity = 0.6): Uint8Array {
+export function overlayRgb(image: GreyImage, heat: Float32Array, maxOpacity = 0.6, fullScale?: number): Uint8Array {
   let max = 0;
-  for (const v of heat) if (v > max) max = v;
+  if (fullScale !== undefined && fullScale > 0) max = fullScale;
+  else for (const v of heat) if (v > max) max = v;
   const out = new Uint8Array(image.width * image.height * 3);
   for (let i = 0; i < image.data.length; i++) {
     const g = image.data[i];
     const v = heat[i];
-    const t = Number.isNaN(v) || max <= 0 ? 0 : Math.max(0, v) / max;
+    const t = Number.isNaN(v) || max <= 0 ? 0 : Math.min(1, Math.max(0, v) / max);
     const a = maxOpacity * Math.sqrt(t);
     const [r, gg, b] = heatColour(t);
     out[i * 3] = Math.round(g * (1 - a) + r * a);
@@ -207,7 +209,7 @@ export function slicePictureRgb(picture: GreyImage, input: SlicePictureInput): U
   const heat = input.cam
     ? mapToImage(input.cam, width, height, camRegion(input.original.width, input.original.height, input.fit, input.seg, input.lungs), input.original)
     : new Float32Array(width * height);
-  const rgb = overlayRgb(picture, heat);
+  const rgb = overlayRgb(picture, heat, 0.6, input.cam?.fullScale);
   if (input.seg?.found) drawLungLayers(rgb, width, lungLayers(input.seg, input.involved ?? null, width, height, input.notLung));
   return rgb;
 }

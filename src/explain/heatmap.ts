@@ -25,7 +25,7 @@ export async function overlayPng(image: GreyImage, cam: ActivationMap | null, fi
   const base = await shrink(image, maxSide);
   const rgb = slicePictureRgb(base, { original: { width: image.width, height: image.height }, cam, fit, ...lungs });
   const seg = lungs.seg?.found ? lungs.seg : undefined;
-  const strip = legend ? legendSvg(base.width, Boolean(seg), cam !== null) : null;
+  const strip = legend ? legendSvg(base.width, Boolean(seg), cam !== null, cam?.fullScale) : null;
   if (!strip) return sharp(rgb, { raw: { width: base.width, height: base.height, channels: 3 } }).png().toBuffer();
   const height = base.height + strip.height;
   const canvas = new Uint8Array(base.width * height * 3); // the strip's ground is black
@@ -46,12 +46,14 @@ export const LEGEND_MIN_WIDTH = 120;
 
 /**
  * The legend, one strip under the picture. With heat: "heat: evidence towards COVID" over a gradient bar of the heat
- * colours from "none" to "this slice's max" (each map is scaled to its own maximum, so colours compare regions of one
- * slice, not slices), and, when the lungs are drawn, swatches for the involved lung and the outline beside it.
+ * colours from "none" to what full colour means: with `fullScale` (a map of the fall of P, lung-evidence.ts
+ * heatFullScale) "P falls by >= X", the same on every slice; without, "this slice's max" (the map scaled to its own
+ * maximum: colours compare regions of one slice, not slices). When the lungs are drawn, swatches for the involved
+ * lung and the outline beside it.
  * Without heat (a refused slice has no map) only the outline's swatch. Null for pictures too narrow for it and for a
  * picture with neither heat nor lungs (nothing to explain).
  */
-export function legendSvg(width: number, lungs: boolean, heat = true): LegendStrip | null {
+export function legendSvg(width: number, lungs: boolean, heat = true, fullScale?: number): LegendStrip | null {
   if (width < LEGEND_MIN_WIDTH || (!heat && !lungs)) return null;
   // Laid out for 320 px, the swatches beside the bar (that row takes 296 of 320), and scaled down below it; under
   // 240 px the swatches go under the bar, which keeps the text larger (the title, 197 units, is then the widest row).
@@ -81,7 +83,7 @@ export function legendSvg(width: number, lungs: boolean, heat = true): LegendStr
       `<text x="${pad}" y="${pad + font}">heat: evidence towards COVID</text>`,
       `<rect x="${pad}" y="${pad + rowH}" width="${bar}" height="${bh}" fill="url(#heat)"/>`,
       `<text x="${pad}" y="${labels}" font-size="${small}">none</text>`,
-      `<text x="${pad + bar}" y="${labels}" font-size="${small}" text-anchor="end">this slice's max</text>`,
+      `<text x="${pad + bar}" y="${labels}" font-size="${small}" text-anchor="end">${fullScale ? `P falls by &#8805; ${fullScale.toFixed(2)}` : 'this slice\'s max'}</text>`,
     );
     if (lungs && stacked) {
       swatch(pad, labels + rowH, 'fill="url(#hatch)"', 'involved lung');

@@ -242,10 +242,22 @@ export function mapMethodFor(preprocessing: { lungs?: LungFraming }, seg: LungSe
 export async function occlusionEvidence(
   views: Float32Array[], base: ArrayLike<number>, size: number, lungs: LungFraming,
   logitsOf: (views: Float32Array[]) => Promise<ArrayLike<number>>, gate?: GateEvidence,
-): Promise<{ grid: number; values: Float32Array }> {
+): Promise<{ grid: number; values: Float32Array; units: 'P' | 'logit' }> {
   const plan = occlusionPlan(views, size, OCCLUSION_GRID, fillValue(lungs.tissueGrey));
   const occluded = plan.cells.length ? await logitsOf(occludedViews(views, plan)) : new Float64Array(0);
   const counts = gate ? cellInvolvement(plan, gate) : null;
-  const cells = gate && counts ? readingMap(plan, base, occluded, gate.present, counts) : occlusionMap(plan, base, occluded);
-  return { grid: size, values: onChangedPixels(plan, cells, views[0]) };
+  const inP = Boolean(gate && counts);
+  const cells = inP ? readingMap(plan, base, occluded, gate!.present, counts!) : occlusionMap(plan, base, occluded);
+  // readingMap is in units of P (its fall when a cell is hidden); occlusionMap in units of the logit.
+  return { grid: size, values: onChangedPixels(plan, cells, views[0]), units: inP ? 'P' : 'logit' };
+}
+
+/**
+ * The heat drawn in full colour for a map in `units`: for a map of the fall of P (readingMap), the model's decision
+ * threshold, the same on every slice: a region shown red alone carries as much as a slice at the threshold has in
+ * all, and a slice far below the threshold (a clear lung) shows no more than faint colour instead of its own noise
+ * stretched to red. A logit map (no involvement to gate by) keeps each picture's own maximum (undefined).
+ */
+export function heatFullScale(units: 'P' | 'logit', threshold: number): number | undefined {
+  return units === 'P' && threshold > 0 ? threshold : undefined;
 }

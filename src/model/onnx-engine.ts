@@ -16,7 +16,7 @@ import { sigmoid } from './head.js';
 import { oodDistance, type OodModel } from './ood.js';
 import { UserError } from '../util/errors.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
-import { gateEvidence, logitsOfCams, mapMethodFor, occlusionEvidence, type MapMethod } from '../explain/lung-evidence.js';
+import { gateEvidence, heatFullScale, logitsOfCams, mapMethodFor, occlusionEvidence, type MapMethod } from '../explain/lung-evidence.js';
 
 export const ONNX_FILE = 'model.onnx';
 
@@ -29,6 +29,11 @@ export interface ActivationMap {
   grid: number;
   values: Float32Array;
   method?: MapMethod;
+  /**
+   * The value drawn in full colour, the same for every slice so that colours compare across slices (heatFullScale):
+   * for a map of the fall of P, the model's threshold. Absent: each picture is scaled to its own maximum.
+   */
+  fullScale?: number;
 }
 
 export interface Explanation {
@@ -166,7 +171,8 @@ export class OnnxClassifier extends EngineBase {
       const design = this.json.reading;
       const gate = gateEvidence(design && ((f: number) => gateOf(f, design.gate)), prepared.lungs, this.json.preprocessing.lungs);
       const map = await occlusionEvidence(views, logits, this.json.backbone.inputSize, this.json.preprocessing.lungs, async (v) => (await this.runViews(v)).logits, gate);
-      return { reading, cam: { grid: map.grid, values: map.values, method: chosen } };
+      const fullScale = heatFullScale(map.units, this.threshold);
+      return { reading, cam: { grid: map.grid, values: map.values, method: chosen, ...(fullScale ? { fullScale } : {}) } };
     }
     return { reading, cam: { grid, values: meanViewMap(cams, grid, views.length), method: 'cam' } };
   }

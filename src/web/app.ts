@@ -507,8 +507,8 @@ async function analyseHere(files: File[]): Promise<void> {
       row.thumbnail = pngUrl(small.width, small.height, (i) => [small.data[i], small.data[i], small.data[i]]);
       const original = { width: grey.width, height: grey.height };
       const picture = async () => {
-        const { grid, cam } = await map();
-        const rgb = slicePictureRgb(small, { original, cam: { grid, values: cam }, fit: p.fit, ...pictureLungs(lungs, p.lungs) });
+        const { grid, cam, fullScale } = await map();
+        const rgb = slicePictureRgb(small, { original, cam: { grid, values: cam, ...(fullScale ? { fullScale } : {}) }, fit: p.fit, ...pictureLungs(lungs, p.lungs) });
         return pngUrl(small.width, small.height, (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
       };
       // No heat over a slice that is not a chest CT. The map is made now when heatmaps are shown, else on request.
@@ -642,6 +642,10 @@ if (typeof document !== 'undefined') {
   apiFetch('/api/model').then((r) => r.json() as Promise<ModelCard>).then((c) => {
     card = c;
     renderCard(c);
+    // What full colour means: a lungs model's map is the fall of P, drawn on one scale for all slices (full colour at
+    // the threshold, lung-evidence.ts heatFullScale); a whole-slice model's CAM is scaled to each slice's maximum.
+    const full = c.reading && c.preprocessing.lungs ? `P falls by ≥ ${c.threshold.toFixed(2)}` : 'this slice\'s max';
+    for (const el of document.querySelectorAll<HTMLElement>('.heat-legend .heat-max')) el.textContent = full;
     $('#intended-use').textContent = c.intendedUse;
     document.body.dataset.ready = '1';
   }, () => { $('#model-card').textContent = 'the model card could not be loaded'; });

@@ -8,7 +8,7 @@ import { renderView } from '../data/render-view.js';
 import { TTA_PLAN, viewSpecs } from '../data/view-plan.js';
 import { workingImage, type WorkingFit } from '../data/working-image.js';
 import { meanViewMap } from '../explain/cam-overlay.js';
-import { gateEvidence, logitsOfCams, mapMethodFor, occlusionEvidence, type GateEvidence, type MapMethod } from '../explain/lung-evidence.js';
+import { gateEvidence, heatFullScale, logitsOfCams, mapMethodFor, occlusionEvidence, type GateEvidence, type MapMethod } from '../explain/lung-evidence.js';
 import { gaussianBlur } from '../data/band-limit.js';
 import { findLungs } from '../data/involvement.js';
 import { readableSlice } from '../data/polarity.js';
@@ -115,13 +115,14 @@ export async function runViews(views: Float32Array[], inputSize: number): Promis
  * The map of evidence the heatmap shows, as the server's (onnx-engine.ts): for a lungs view the occlusion map
  * (lung-evidence.ts; one more batch of views through the model), else the CAM already computed.
  */
-export async function evidenceMap(views: Float32Array[], run: { grid: number; cam: Float32Array; logits: Float64Array }, p: Preprocessing, method: MapMethod, gate?: GateEvidence): Promise<{ grid: number; cam: Float32Array }> {
+export async function evidenceMap(views: Float32Array[], run: { grid: number; cam: Float32Array; logits: Float64Array }, p: Preprocessing, method: MapMethod, gate?: GateEvidence, threshold = 0): Promise<{ grid: number; cam: Float32Array; fullScale?: number }> {
   if (method !== 'occlusion' || !p.lungs) return { grid: run.grid, cam: run.cam };
   const map = await occlusionEvidence(views, run.logits, p.inputSize, p.lungs, async (v) => {
     const r = await runChunks(v, p.inputSize);
     return logitsOfCams(r.cams, r.grid, v.length);
   }, gate);
-  return { grid: map.grid, cam: map.values };
+  const fullScale = heatFullScale(map.units, threshold);
+  return { grid: map.grid, cam: map.values, ...(fullScale ? { fullScale } : {}) };
 }
 
 const toLinear = (c: number) => (c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
@@ -189,9 +190,9 @@ export async function analyseOnDevice(file: Blob, m: DeviceModel, window?: LungW
   const reading: SliceReading = readSlice(run.probability, lungs.findings, m.threshold, m.reading, distance);
   // The map of evidence on request, once: a lungs model's occlusion runs ~80 more views (about a second here),
   // which a user who never opens a heatmap should not wait for.
-  let made: Promise<{ grid: number; cam: Float32Array }> | undefined;
+  let made: Promise<{ grid: number; cam: Float32Array; fullScale?: number }> | undefined;
   const design = m.reading;
   const gate = gateEvidence(design && ((f: number) => gateOf(f, design.gate)), lungs, m.preprocessing.lungs);
-  const map = () => (made ??= evidenceMap(views, { ...run, logits }, m.preprocessing, mapMethodFor(m.preprocessing, lungs.seg), gate));
+  const map = () => (made ??= evidenceMap(views, { ...run, logits }, m.preprocessing, mapMethodFor(m.preprocessing, lungs.seg), gate, m.threshold));
   return { grey, orientation: up.orientation, polarity: up.polarity, lungs, reading, probability: reading.probability, map };
 }

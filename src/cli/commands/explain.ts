@@ -28,7 +28,8 @@ how much the score's logit falls, drawn on the pixels hidden; so there is heat o
 slice (the lungs), and each value was measured. For a whole-slice model (models/official) it is the class
 activation map over its square (equal to Grad-CAM for its head; see src/model/onnx-export.ts). The lungs'
 outline (cyan) and the involved lung (hatched green) are drawn over it, and a legend strip under the slice says
-what the colours mean (each map is scaled to its own slice's strongest evidence). Prints P(COVID), the
+what the colours mean (lungs model: full colour where hiding that patch alone makes P(COVID) fall by the
+threshold, the same scale on every slice; whole-slice model: its own maximum). Prints P(COVID), the
 involvement, the pattern and the category (or NotCT and why: then the picture is the slice as read, with any
 lungs found outlined, and no heat).
 
