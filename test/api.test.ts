@@ -108,6 +108,10 @@ test('requests that are not valid get 400 with a reason; the OpenAPI document de
   const doc = await (await app.request('/api/openapi.json')).json() as any;
   assert.ok(doc.paths['/api/predict'].post.requestBody.content['multipart/form-data']);
   assert.ok(doc.paths['/api/model'].get && doc.paths['/healthz'].get);
+  // A client generator learns the token scheme and every refusal the server sends.
+  assert.deepEqual(doc.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer', description: doc.components.securitySchemes.bearer.description });
+  assert.deepEqual(doc.paths['/api/predict'].post.security, [{ bearer: [] }]);
+  for (const code of ['401', '403', '413', '421', '431', '504']) assert.ok(doc.paths['/api/predict'].post.responses[code], code);
   const card = await (await app.request('/api/model')).json() as any;
   assert.equal(card.threshold, engine.threshold);
   assert.match(card.intendedUse, /not a diagnosis/);

@@ -112,6 +112,8 @@ const PredictResponse = z.object({
 
 const predictRoute = createRoute({
   method: 'post', path: '/api/predict',
+  // Needed only when the server was started with a token (COVID_CT_TOKEN); on loopback by default it is not.
+  security: [{ bearer: [] }],
   summary: 'P(COVID) of each uploaded image, slice or DICOM series',
   request: {
     query: PredictQuery,
@@ -125,6 +127,8 @@ const predictRoute = createRoute({
     408: { description: 'the upload was too slow', content: { 'application/json': { schema: ErrorBody } } },
     429: { description: 'too many uploads in progress from this address', content: { 'application/json': { schema: ErrorBody } } },
     413: { description: 'upload larger than the limit, or more files than the limit', content: { 'application/json': { schema: ErrorBody } } },
+    421: { description: 'unknown Host name (the server answers only to its own names: --allow-host)', content: { 'application/json': { schema: ErrorBody } } },
+    431: { description: 'request headers too large', content: { 'application/json': { schema: ErrorBody } } },
     503: { description: 'queue or upload places full; see Retry-After', content: { 'application/json': { schema: ErrorBody } } },
     504: { description: 'took longer than the time limit', content: { 'application/json': { schema: ErrorBody } } },
   },
@@ -132,6 +136,7 @@ const predictRoute = createRoute({
 
 const modelRoute = createRoute({
   method: 'get', path: '/api/model', summary: 'the model card',
+  security: [{ bearer: [] }],
   responses: { 200: { description: 'model card', content: { 'application/json': { schema: z.object({}).passthrough().openapi('ModelCard') } } } },
 });
 
@@ -239,6 +244,9 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
 
   app.openapi(modelRoute, (c) => c.json(opts.card as unknown as Record<string, never>, 200));
   app.openapi(healthRoute, (c) => c.json({ ok: true, pending: queue.pending, active: queue.active, uploading: uploads.inProgress }, 200));
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http', scheme: 'bearer', description: 'the token the server was started with (COVID_CT_TOKEN); required only then',
+  });
   app.doc('/api/openapi.json', {
     openapi: '3.0.0',
     info: { title: 'covid-ct', version: '1', description: `P(COVID-19) of chest CT slices. ${opts.card.intendedUse}` },
