@@ -101,6 +101,11 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
   const cli = await runCli(['predict', ...picks.map((p) => p.path), '--format', 'json', '--quiet']);
   assert.equal(cli.code, 0, cli.stderr);
   const expected = (JSON.parse(cli.stdout) as { predictions: { file: string; probability: number; label: string }[] }).predictions;
+  // What the page asks of the API: no heatmaps while they are hidden (they cost most of the server's time).
+  const posts: string[] = [];
+  const onRequest = (req: { method(): string; url(): string }) => { if (req.method() === 'POST') posts.push(new URL(req.url()).searchParams.get('heatmap') ?? ''); };
+  page.on('request', onRequest);
+  assert.equal(await page.isChecked('#show-heatmaps'), false);
   await page.setInputFiles('#files', [
     ...await Promise.all(picks.map(async (p) => ({ name: p.name, mimeType: 'application/octet-stream', buffer: await readFile(p.path) }))),
     { name: 'scan.png', mimeType: 'image/png', buffer: Buffer.from('definitely not a PNG') },
@@ -125,9 +130,16 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
 
   const img = page.locator('#results tbody tr').first().locator('img');
   const before = await img.getAttribute('src');
+  assert.deepEqual(posts, ['0'], 'the results were asked for without heatmaps');
   await page.locator('#results tbody tr').first().locator('.heatmap-toggle').check();
+  await page.waitForFunction((b) => (document.querySelector('#results tbody tr img') as HTMLImageElement).src !== b, before, { timeout: 60_000 });
   const afterToggle = await img.getAttribute('src');
   assert.ok(before?.startsWith('data:image/png') && afterToggle?.startsWith('data:image/png') && before !== afterToggle, 'the heatmap replaces the slice');
+  // The second row's switch uses the maps that request brought: no new request.
+  await page.locator('#results tbody tr').nth(1).locator('.heatmap-toggle').check();
+  await page.waitForFunction(() => Boolean((window as any).covidCt.rows[1].heatmap), null, { timeout: 60_000 });
+  assert.deepEqual(posts, ['0', '1'], 'one request for the batch\'s heatmaps, on the first switch');
+  page.off('request', onRequest);
 
   // The heat colours are explained on the page; a click on a thumbnail shows it large with its heatmap.
   assert.equal(await page.isVisible('#heat-legend'), true);

@@ -56,7 +56,7 @@ export interface ResultRow {
   series?: string;
   thumbnail?: string;
   heatmap?: string;
-  /** Makes the heatmap on first use (device rows: the map of evidence costs about a second there). */
+  /** Makes the heatmap on first use (the map of evidence costs about a second on the device, and most of a request's time on the server). */
   makeHeatmap?: () => Promise<string>;
 }
 
@@ -244,7 +244,14 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
     box.checked = $<HTMLInputElement>('#show-heatmaps').checked;
     box.setAttribute('aria-label', `heatmap of ${r.file}`);
     box.addEventListener('change', async () => {
-      const heat = box.checked ? await heatmapOf(r) : undefined;
+      let heat: string | undefined;
+      try {
+        heat = box.checked ? await heatmapOf(r) : undefined;
+      } catch (e) {
+        // The thumbnail stays, the switch goes off and says why (the server could not be reached, a time limit).
+        box.checked = false;
+        box.title = `no heatmap: ${e instanceof Error ? e.message : String(e)}`;
+      }
       img.querySelector('img')!.src = box.checked && heat ? heat : r.thumbnail!;
     });
     label.append(box, ' heatmap');
@@ -310,7 +317,13 @@ function openViewer(r: ResultRow): void {
   const img = dialog.querySelector<HTMLImageElement>('img')!;
   const toggle = dialog.querySelector<HTMLInputElement>('#viewer-heatmap')!;
   const show = async () => {
-    const heat = toggle.checked ? await heatmapOf(r) : undefined;
+    let heat: string | undefined;
+    try {
+      heat = toggle.checked ? await heatmapOf(r) : undefined;
+    } catch (e) {
+      toggle.checked = false;
+      toggle.title = `no heatmap: ${e instanceof Error ? e.message : String(e)}`;
+    }
     img.src = toggle.checked && heat ? heat : r.thumbnail!;
   };
   toggle.checked = Boolean(r.heatmap);
@@ -434,8 +447,21 @@ async function analyseOnServer(files: File[]): Promise<void> {
   for (const batch of batchesOf(files)) {
     const body = new FormData();
     for (const f of batch) body.append('files', f, f.name);
+    // Heatmaps cost most of the server's time (the occlusion runs about 80 more views a slice): asked for with the
+    // results only when they are shown; otherwise the first row's switch asks for the batch's maps, once.
     // No legend strip: the page explains the colours beside the picture (#heat-legend).
-    const query = new URLSearchParams({ heatmap: '1', legend: '0', preview: '1', windowWidth: width, windowLevel: level });
+    const withMaps = $<HTMLInputElement>('#show-heatmaps').checked;
+    const query = new URLSearchParams({ heatmap: withMaps ? '1' : '0', legend: '0', preview: '1', windowWidth: width, windowLevel: level });
+    let mapsOfBatch: Promise<Map<string, string>> | undefined;
+    const maps = () => (mapsOfBatch ??= (async () => {
+      const again = new FormData();
+      for (const f of batch) again.append('files', f, f.name);
+      const q = new URLSearchParams({ heatmap: '1', legend: '0', windowWidth: width, windowLevel: level });
+      const r = await apiFetch(`/api/predict?${q}`, { method: 'POST', body: again });
+      const j = await r.json().catch(() => ({})) as { results?: { file: string; heatmap?: string }[]; error?: string };
+      if (!r.ok || !j.results) { mapsOfBatch = undefined; throw new Error(j.error ?? `the server answered ${r.status}`); }
+      return new Map(j.results.flatMap((x) => (x.heatmap ? [[x.file, x.heatmap] as [string, string]] : [])));
+    })());
     let res: Response;
     try {
       res = await apiFetch(`/api/predict?${query}`, { method: 'POST', body });
@@ -452,6 +478,12 @@ async function analyseOnServer(files: File[]): Promise<void> {
       file: r.file, mode: 'server', probability: r.probability, label: r.label, threshold: r.threshold, error: r.error,
       involvement: r.involvement, pattern: r.pattern, category: r.category, refusal: r.refusal, reason: r.reason, orientation: r.orientation, polarity: r.polarity,
       series: r.dicom?.series, thumbnail: r.preview, heatmap: r.heatmap,
+      // The same files asked again give the same names (the server's), so each row finds its own map.
+      ...(!withMaps && !r.error && r.label !== 'NotCT' ? { makeHeatmap: async () => {
+        const map = (await maps()).get(r.file);
+        if (!map) throw new Error('the server made no heatmap for this slice');
+        return map;
+      } } : {}),
     })));
     addScans(json.scans ?? []);
   }
