@@ -71,6 +71,22 @@ async function heatmapOf(r: ResultRow): Promise<string | undefined> {
 }
 
 const hasHeatmap = (r: ResultRow): boolean => Boolean(r.heatmap || r.makeHeatmap);
+
+/**
+ * What a heatmap switch shows: the row's heatmap when it is on (made now if made on request), else the slice. A map
+ * that cannot be made leaves the slice, turns the switch off and says why on it (the server could not be reached,
+ * a time limit).
+ */
+async function pictureFor(r: ResultRow, toggle: HTMLInputElement): Promise<string> {
+  if (!toggle.checked) return r.thumbnail!;
+  try {
+    return (await heatmapOf(r)) ?? r.thumbnail!;
+  } catch (e) {
+    toggle.checked = false;
+    toggle.title = `no heatmap: ${e instanceof Error ? e.message : String(e)}`;
+    return r.thumbnail!;
+  }
+}
 type ScanRow = ScanScore;
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
@@ -243,17 +259,7 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
     box.className = 'heatmap-toggle';
     box.checked = $<HTMLInputElement>('#show-heatmaps').checked;
     box.setAttribute('aria-label', `heatmap of ${r.file}`);
-    box.addEventListener('change', async () => {
-      let heat: string | undefined;
-      try {
-        heat = box.checked ? await heatmapOf(r) : undefined;
-      } catch (e) {
-        // The thumbnail stays, the switch goes off and says why (the server could not be reached, a time limit).
-        box.checked = false;
-        box.title = `no heatmap: ${e instanceof Error ? e.message : String(e)}`;
-      }
-      img.querySelector('img')!.src = box.checked && heat ? heat : r.thumbnail!;
-    });
+    box.addEventListener('change', async () => { img.querySelector('img')!.src = await pictureFor(r, box); });
     label.append(box, ' heatmap');
     img.append(label);
   }
@@ -316,16 +322,7 @@ function openViewer(r: ResultRow): void {
   const dialog = $<HTMLDialogElement>('#viewer');
   const img = dialog.querySelector<HTMLImageElement>('img')!;
   const toggle = dialog.querySelector<HTMLInputElement>('#viewer-heatmap')!;
-  const show = async () => {
-    let heat: string | undefined;
-    try {
-      heat = toggle.checked ? await heatmapOf(r) : undefined;
-    } catch (e) {
-      toggle.checked = false;
-      toggle.title = `no heatmap: ${e instanceof Error ? e.message : String(e)}`;
-    }
-    img.src = toggle.checked && heat ? heat : r.thumbnail!;
-  };
+  const show = async () => { img.src = await pictureFor(r, toggle); };
   toggle.checked = Boolean(r.heatmap);
   toggle.disabled = !hasHeatmap(r);
   toggle.onchange = show;
