@@ -68,10 +68,11 @@ test('the figure: isotropic grain gives about 1, rows interpolated between slice
   const f = planeFigures(segmentLungs(fine));
   assert.ok(f.pixels >= REFORMAT_LIMITS.minPixels, `enough lung measured (${f.pixels})`);
   assert.ok(f.ratio > 0.9 && f.ratio < 1.1, `fine sampling: ${f.ratio}`);
+  assert.ok(f.tissuePixels >= REFORMAT_LIMITS.minPixels && f.tissueRatio > 0.9 && f.tissueRatio < 1.1, `fine sampling, tissue: ${f.tissueRatio}`);
   for (const mode of ['linear', 'nearest', 'smooth'] as const) {
     const coarse = lungWindow(resampleRows(coronalHu(), 5, mode));
     const c = planeFigures(segmentLungs(coarse));
-    assert.ok(c.ratio < REFORMAT_LIMITS.maxRatio, `${mode} rows: ${c.ratio}`);
+    assert.ok(c.ratio < REFORMAT_LIMITS.maxRatio && c.tissueRatio < REFORMAT_LIMITS.maxRatio, `${mode} rows: ${c.ratio}, tissue ${c.tissueRatio}`);
     // Turned by 90 degrees the coarse direction runs across the picture: the figure rises above 1, never refused.
     const t = planeFigures(segmentLungs(transposeImage(coarse)));
     assert.ok(t.ratio > 1, `${mode}, turned: ${t.ratio}`);
