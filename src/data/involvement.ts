@@ -25,7 +25,7 @@ import { ballHalfWidths, dilate, erode, grownBox, rowBands, unitsWithin, type Wi
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { colourRefusal } from './colour.js';
 import { checkWindow } from './window-check.js';
-import { planeFigures, reformatRefusal } from './reformat-check.js';
+import { checkPlane } from './reformat-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
 import { histogramQuantile } from './histogram.js';
 import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
@@ -328,7 +328,7 @@ function refusalOf(img: GreyImage, seg: LungSegmentation, chest: ChestCheck | nu
   // The plane before the texture and the window: a reformat's interpolated rows can make its edges mostly
   // horizontal (the texture check's reason would then blame the picture, not the plane), and a reformat in a
   // soft-tissue window is no use in a lung window either.
-  const plane = reformatRefusal(planeFigures(seg));
+  const plane = checkPlane(seg);
   if (plane) return { kind: 'not-axial', reason: plane };
   if (chest?.refusal) return { kind: 'not-ct', reason: `not like a CT slice: ${chest.refusal}` };
   // A DICOM's window was checked in HU before segmenting; an 8-bit picture's window is read from its greys.

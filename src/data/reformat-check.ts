@@ -50,31 +50,59 @@ export interface PlaneFigures {
   tissuePixels: number;
 }
 
-/** Scratch: per analysis pixel, 1 = lung, 2 = tissue, 0 = neither (reused from call to call, written first). */
-let kinds = new Uint8Array(0);
-
 /** (mean |step 1| / mean |step lag|) down over the same across, from the four sums (NaN when a sum is 0). */
 const ratioOf = (d1: number, dL: number, a1: number, aL: number): number => (dL > 0 && a1 > 0 && aL > 0 ? (d1 / dL) / (a1 / aL) : NaN);
 
-/** The detail figures of a segmentation (found or not; an empty mask gives NaN). */
-export function planeFigures(seg: LungSegmentation): PlaneFigures {
+/**
+ * The figure over the pixels of one kind within [x0, x1) x [y0, y1): `kind(i)` is true for them. A pixel counts when
+ * its lag neighbours across and down are of the kind too.
+ */
+function detail(seg: LungSegmentation, kind: (i: number) => boolean, x0: number, y0: number, x1: number, y1: number): { ratio: number; pixels: number } {
   const { width: w, height: h, data } = seg.analysis;
-  const n = w * h, L = REFORMAT_LIMITS.lag, labels = seg.labels, body = seg.body, t = seg.threshold ?? 256;
-  if (kinds.length < n) kinds = new Uint8Array(n);
-  // Tissue: body pixels outside the lungs at or above the threshold and below clipped white (flat, no detail).
-  for (let i = 0; i < n; i++) kinds[i] = labels[i] !== 0 ? 1 : body[i] !== 0 && data[i] >= t && data[i] < 250 ? 2 : 0;
-  // Sums per kind (lung, tissue): down 1, down L, across 1, across L; a pixel counts when its lag neighbours across
-  // and down are of its kind.
-  let ld1 = 0, ldL = 0, la1 = 0, laL = 0, lp = 0, td1 = 0, tdL = 0, ta1 = 0, taL = 0, tp = 0;
-  for (let y = 0; y < h - L; y++) {
-    for (let x = 0, i = y * w; x < w - L; x++, i++) {
-      const k = kinds[i];
-      if (k === 0 || kinds[i + L] !== k || kinds[i + L * w] !== k) continue;
-      const v = data[i], d1 = Math.abs(data[i + w] - v), dL = Math.abs(data[i + L * w] - v), a1 = Math.abs(data[i + 1] - v), aL = Math.abs(data[i + L] - v);
-      if (k === 1) { ld1 += d1; ldL += dL; la1 += a1; laL += aL; lp++; } else { td1 += d1; tdL += dL; ta1 += a1; taL += aL; tp++; }
+  const L = REFORMAT_LIMITS.lag;
+  let d1 = 0, dL = 0, a1 = 0, aL = 0, pixels = 0;
+  for (let y = y0; y < Math.min(y1, h - L); y++) {
+    for (let x = x0, i = y * w + x0; x < Math.min(x1, w - L); x++, i++) {
+      if (!kind(i) || !kind(i + L) || !kind(i + L * w)) continue;
+      const v = data[i];
+      d1 += Math.abs(data[i + w] - v); dL += Math.abs(data[i + L * w] - v);
+      a1 += Math.abs(data[i + 1] - v); aL += Math.abs(data[i + L] - v);
+      pixels++;
     }
   }
-  return { ratio: ratioOf(ld1, ldL, la1, laL), pixels: lp, tissueRatio: ratioOf(td1, tdL, ta1, taL), tissuePixels: tp };
+  return { ratio: ratioOf(d1, dL, a1, aL), pixels };
+}
+
+/** The lungs' figure (over the lungs' box). */
+function lungDetail(seg: LungSegmentation): { ratio: number; pixels: number } {
+  const b = seg.box;
+  if (!b) return { ratio: NaN, pixels: 0 };
+  const labels = seg.labels;
+  return detail(seg, (i) => labels[i] !== 0, b.x0, b.y0, b.x1, b.y1);
+}
+
+/** The tissue's figure: body pixels outside the lungs at or above the threshold, below clipped white (flat). */
+function tissueDetail(seg: LungSegmentation): { ratio: number; pixels: number } {
+  const { width: w, height: h, data } = seg.analysis;
+  const labels = seg.labels, body = seg.body, t = seg.threshold ?? 256;
+  return detail(seg, (i) => labels[i] === 0 && body[i] !== 0 && data[i] >= t && data[i] < 250, 0, 0, w, h);
+}
+
+/** Both figures of a segmentation (found or not; an empty mask gives NaN). */
+export function planeFigures(seg: LungSegmentation): PlaneFigures {
+  const lung = lungDetail(seg), tissue = tissueDetail(seg);
+  return { ratio: lung.ratio, pixels: lung.pixels, tissueRatio: tissue.ratio, tissuePixels: tissue.pixels };
+}
+
+/**
+ * The check on a segmentation, as findLungs asks it: the tissue is measured only when the lungs already look like a
+ * reformat's (an axial slice's lungs almost never do), which keeps the cost to one pass over the lungs' box.
+ */
+export function checkPlane(seg: LungSegmentation): string | undefined {
+  const lung = lungDetail(seg);
+  if (!(lung.pixels >= REFORMAT_LIMITS.minPixels && lung.ratio < REFORMAT_LIMITS.maxRatio)) return undefined;
+  const tissue = tissueDetail(seg);
+  return reformatRefusal({ ratio: lung.ratio, pixels: lung.pixels, tissueRatio: tissue.ratio, tissuePixels: tissue.pixels });
 }
 
 /** Why the picture is a reformat rather than an axial slice, in words; undefined when it may be axial. */
