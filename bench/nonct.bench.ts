@@ -63,16 +63,16 @@ async function realCtCases(): Promise<Case[]> {
   return out;
 }
 
-interface Row { group: string; n: number; scored: number; flagged: number; covid: number; meanP: number; why: [number, number, number] }
+interface Row { group: string; n: number; scored: number; flagged: number; covid: number; meanP: number; why: [number, number, number, number] }
 
-/** Which kind of refusal (the prediction's `refusal`): 0 = no lungs found, 1 = not like a CT slice, 2 = a window that hides the lungs. */
-const why = (p: Prediction): 0 | 1 | 2 => (p.refusal === 'window' ? 2 : p.refusal === 'not-ct' ? 1 : 0);
+/** Which kind of refusal (the prediction's `refusal`): 0 = no lungs found, 1 = not like a CT slice, 2 = a window that hides the lungs, 3 = a coronal or sagittal reformat. */
+const why = (p: Prediction): 0 | 1 | 2 | 3 => (p.refusal === 'not-axial' ? 3 : p.refusal === 'window' ? 2 : p.refusal === 'not-ct' ? 1 : 0);
 
 function summarise(cases: Case[], preds: Prediction[]): Row[] {
   const by = new Map<string, Row & { sumP: number }>();
   cases.forEach((c, i) => {
     const p = preds[i];
-    const r = by.get(c.group) ?? { group: c.group, n: 0, scored: 0, flagged: 0, covid: 0, meanP: NaN, sumP: 0, why: [0, 0, 0] };
+    const r = by.get(c.group) ?? { group: c.group, n: 0, scored: 0, flagged: 0, covid: 0, meanP: NaN, sumP: 0, why: [0, 0, 0, 0] };
     r.n++;
     if (p.probability !== null) { r.scored++; r.sumP += p.probability; }
     if (flagged(p)) { r.flagged++; r.why[why(p)]++; }
@@ -87,9 +87,9 @@ function table(title: string, rows: Row[], goal: string): string {
   const total = rows.reduce((a, r) => ({
     n: a.n + r.n, scored: a.scored + r.scored, flagged: a.flagged + r.flagged, covid: a.covid + r.covid, sumP: a.sumP + (r.scored ? r.meanP * r.scored : 0),
     why: a.why.map((k, j) => k + r.why[j]) as Row['why'],
-  }), { n: 0, scored: 0, flagged: 0, covid: 0, sumP: 0, why: [0, 0, 0] as Row['why'] });
+  }), { n: 0, scored: 0, flagged: 0, covid: 0, sumP: 0, why: [0, 0, 0, 0] as Row['why'] });
   const lines = [
-    `| ${title} | n | not scored | flagged NotCT | % flagged | flagged for: no lungs / not like CT / window hides the lungs | % labelled COVID | mean P(COVID) |`,
+    `| ${title} | n | not scored | flagged NotCT | % flagged | flagged for: no lungs / not like CT / window hides the lungs / not axial | % labelled COVID | mean P(COVID) |`,
     '|---|---:|---:|---:|---:|---|---:|---:|',
     ...rows.map((r) => `| ${r.group} | ${r.n} | ${r.n - r.scored} | ${r.flagged} | ${pct(r.flagged, r.n)} | ${r.why.join(' / ')} | ${pct(r.covid, r.n)} | ${Number.isNaN(r.meanP) ? '-' : r.meanP.toFixed(3)} |`),
     `| **all** (goal: ${goal}) | ${total.n} | ${total.n - total.scored} | ${total.flagged} | ${pct(total.flagged, total.n)} | ${total.why.join(' / ')} | ${pct(total.covid, total.n)} | ${total.scored ? (total.sumP / total.scored).toFixed(3) : '-'} |`,

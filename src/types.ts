@@ -10,10 +10,12 @@ export const SPLITS: readonly Split[] = ['train', 'val', 'test'];
  * Why a slice is not read, by kind (its words are in `reason`): the picture is not like a CT slice (colour,
  * texture; reading.ts adds a feature distance far from the training slices), no lungs were found in it (the neck or
  * abdomen of a chest series; any picture without a dark pair enclosed by tissue), or it is a CT slice whose display
- * window hides the lungs (a DICOM window, or an 8-bit slice exported in a soft-tissue window). The kinds are told
- * apart because the user's next step differs: another picture, another slice, or the same slice in a lung window.
+ * window hides the lungs (a DICOM window, or an 8-bit slice exported in a soft-tissue window), or it is a chest CT
+ * picture in another plane (a coronal or sagittal reformat: reformat-check.ts). The kinds are told apart because the
+ * user's next step differs: another picture, another slice, the same slice in a lung window, or the series' axial
+ * slices.
  */
-export type Refusal = 'not-ct' | 'no-lungs' | 'window';
+export type Refusal = 'not-ct' | 'no-lungs' | 'window' | 'not-axial';
 
 /** 1 = COVID (positive), 0 = NonCOVID. */
 export type Binary = 0 | 1;

@@ -25,6 +25,7 @@ import { ballHalfWidths, dilate, erode, grownBox, rowBands, unitsWithin, type Wi
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { colourRefusal } from './colour.js';
 import { checkWindow } from './window-check.js';
+import { checkPlane } from './reformat-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
 import { histogramQuantile } from './histogram.js';
 import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
@@ -307,8 +308,8 @@ export function findLungs(img: GreyImage, ready?: LungSegmentation): { seg: Lung
 }
 
 /**
- * Why the slice is not read (its kind and its words), the first check that fails: colour, then lungs, then texture,
- * then the display window (window-check.ts); undefined when all pass. Without lungs, a picture in Hounsfield units is
+ * Why the slice is not read (its kind and its words), the first check that fails: colour, then lungs, then the plane
+ * (reformat-check.ts: a coronal or sagittal reformat), then texture, then the display window (window-check.ts); undefined when all pass. Without lungs, a picture in Hounsfield units is
  * still a CT slice (a CT DICOM through a known window), so its reason says that it holds no air-filled lung (the
  * neck and the abdomen at the ends of a chest series, or lungs without air) rather than leaving the user to wonder
  * whether the scan is a CT at all.
@@ -324,6 +325,11 @@ function refusalOf(img: GreyImage, seg: LungSegmentation, chest: ChestCheck | nu
       reason: img.hu ? 'a CT slice with no air-filled lung found: above or below the lungs, or lungs without air' : seg.reason ?? 'no plausible pair of lungs found',
     };
   }
+  // The plane before the texture and the window: a reformat's interpolated rows can make its edges mostly
+  // horizontal (the texture check's reason would then blame the picture, not the plane), and a reformat in a
+  // soft-tissue window is no use in a lung window either.
+  const plane = checkPlane(seg);
+  if (plane) return { kind: 'not-axial', reason: plane };
   if (chest?.refusal) return { kind: 'not-ct', reason: `not like a CT slice: ${chest.refusal}` };
   // A DICOM's window was checked in HU before segmenting; an 8-bit picture's window is read from its greys.
   const window = img.hu ? undefined : checkWindow(seg).refusal;

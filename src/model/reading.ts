@@ -31,6 +31,7 @@ export const REFUSAL_HEADINGS: Readonly<Record<Refusal, string>> = {
   'not-ct': 'not a chest CT slice',
   'no-lungs': 'no lungs found',
   window: 'lungs not readable in this window',
+  'not-axial': 'not an axial slice',
 };
 
 /** A slice's verdict: COVID, NonCOVID, or not a chest CT slice at all. */

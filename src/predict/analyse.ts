@@ -51,7 +51,7 @@ export interface SliceResult {
   pattern: number | null;
   /** RSNA-style category (lungs design only; null otherwise). */
   category: Category | null;
-  /** What kind of refusal, when NotCT: not like a CT slice, no lungs in it, or a window that hides the lungs. */
+  /** What kind of refusal, when NotCT: not like a CT slice, no lungs in it, a window that hides the lungs, or not an axial slice (a reformat). */
   refusal?: Refusal;
   /** Why the slice is NotCT, in words. */
   reason?: string;

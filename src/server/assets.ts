@@ -25,7 +25,7 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
       // The lungs (segmentation, involvement, lungs-only view) and the reading: a lungs model's views and P on the device.
       'data/lungs.js', 'data/morphology.js', 'data/edge-blur.js', 'data/involvement.js', 'data/lung-view.js', 'model/reading.js', 'model/head.js',
       // "Not a chest CT slice" by texture (involvement.js's findLungs applies it): the same refusals on the device.
-      'data/chest-check.js', 'data/window-check.js', 'data/histogram.js', 'data/enclosed-tissue.js', 'data/colour.js', 'data/grey16.js', 'data/png16.js', 'data/window.js',
+      'data/chest-check.js', 'data/window-check.js', 'data/reformat-check.js', 'data/histogram.js', 'data/enclosed-tissue.js', 'data/colour.js', 'data/grey16.js', 'data/png16.js', 'data/window.js',
       // The segmentation's run-based steps and its choice of the lung pair (lungs.js imports them).
       'data/run-thickness.js', 'data/run-closing.js', 'data/lung-pair.js',
       // The orientation stage (a turned or upside-down slice read upright), before the lungs as on the server.

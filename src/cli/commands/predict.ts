@@ -19,10 +19,11 @@ Scores every image file given, walking folders recursively. The format is detect
 work too. A NIfTI volume (.nii, .nii.gz, in HU) gives one row per axial slice ("ct.nii.gz [slice 3]") and a scan row.
 Each row: file, probability (P(COVID), a score, not calibrated), label (COVID or NonCOVID at the model's threshold,
 or NotCT when the slice is not read as a chest CT slice), involvement (share of the lung with ground glass or
-consolidation), pattern (P(COVID-typical)), category (RSNA-style), refusal and reason (why NotCT), orientation and
-polarity (when the slice came turned or as a negative and was read upright, air black), error, series (the short
-hash of the slice's DICOM series or NIfTI volume, the one its scan row shows: group by it to join slices to their
-scan; empty for a lone picture). In CSV every row has all these columns, scan rows too (empty where a field does
+consolidation), pattern (P(COVID-typical)), category (RSNA-style), refusal and reason (why NotCT: not-ct, no-lungs,
+window, or not-axial for a coronal or sagittal reformat; the model reads axial slices), orientation and polarity
+(when the slice came turned or as a negative and was read upright, air black), error, series (the short hash of
+the slice's DICOM series or NIfTI volume, the one its scan row shows: group by it to join slices to their scan;
+empty for a lone picture). In CSV every row has all these columns, scan rows too (empty where a field does
 not apply). A multi-frame DICOM gives one row per frame ("scan.dcm [frame 3]"), a zip one row per image inside
 ("series.zip/IM0001"); a zip's files that are no image (a README, a report) are skipped with a note on stderr, its
 DICOMDIR, folders and macOS metadata silently. So are the files found in a folder that hold no image and whose
