@@ -87,8 +87,8 @@ test('a reformat is refused as not-axial with a reason that says what to send; t
     assert.ok(r.seg.found, `${mode}: the lungs are found, so the plane check is what decides`);
     assert.equal(r.findings.found, false, mode);
     assert.equal(r.findings.refusal, 'not-axial', `${mode}: ${r.findings.reason}`);
-    assert.match(r.findings.reason!, /^a coronal or sagittal reformat, not an axial slice \(the detail down the picture is \d+% of that across it in the lungs and \d+% in the tissue/);
-    assert.match(r.findings.reason!, /send the axial slices$/);
+    assert.match(r.findings.reason!, /^a coronal or sagittal reformat \(the detail down the picture is \d+% of that across it in the lungs and \d+% in the tissue/);
+    assert.match(r.findings.reason!, /send the series' axial slices$/);
     // What the user sees: NotCT under the heading "not an axial slice", with that reason.
     const reading = readSlice(0.9, r.findings, 0.5, design);
     assert.equal(reading.label, 'NotCT');
@@ -139,7 +139,7 @@ test('predict with the shipped model: the reformat is NotCT "not an axial slice"
     const cor = rows.get('coronal.png')!;
     assert.equal(cor.label, 'NotCT');
     assert.equal(cor.refusal, 'not-axial');
-    assert.match(cor.reason, /^a coronal or sagittal reformat, not an axial slice .*send the axial slices$/);
+    assert.match(cor.reason, /^a coronal or sagittal reformat \(.*send the series' axial slices$/);
     assert.notEqual(rows.get('axial.png')!.refusal, 'not-axial');
     const table = await runCli(['predict', path.join(dir, 'coronal.png')]);
     assert.match(table.stdout, /not an axial slice: a coronal or sagittal reformat/);

@@ -111,5 +111,5 @@ export function reformatRefusal(f: PlaneFigures): string | undefined {
   // Both the lungs and the tissue: the slice spacing coarsens the whole picture, not one region of it.
   if (!(f.pixels >= minPixels && f.ratio < maxRatio && f.tissuePixels >= minPixels && f.tissueRatio < maxRatio)) return undefined;
   const pct = (r: number): number => Math.round(100 * r);
-  return `a coronal or sagittal reformat, not an axial slice (the detail down the picture is ${pct(f.ratio)}% of that across it in the lungs and ${pct(f.tissueRatio)}% in the tissue, as a reformat's slice spacing makes it): the model reads axial slices; send the axial slices`;
+  return `a coronal or sagittal reformat (the detail down the picture is ${pct(f.ratio)}% of that across it in the lungs and ${pct(f.tissueRatio)}% in the tissue, as a reformat's slice spacing makes it): the model reads axial slices; send the series' axial slices`;
 }
