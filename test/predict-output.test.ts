@@ -91,7 +91,7 @@ test('predict --format csv: every row has the header\'s 12 columns; series joins
     assert.match(zip.stderr, /skipped S\/README\.TXT/);
     // --help says what the new column is and that such files are skipped
     const help = await runCli(['predict', '--help']);
-    assert.match(help.stdout, /error, series \(the short\s+hash of the slice's DICOM series or NIfTI volume, the one its scan row shows/);
+    assert.match(help.stdout, /error, series \(the short\s+hash\s+of\s+the\s+slice's\s+DICOM\s+series\s+or\s+NIfTI\s+volume,\s+the\s+one\s+its\s+scan\s+row\s+shows/);
     assert.match(help.stdout, /a zip's files that are no image \(a README, a report\) are skipped with a note on stderr/);
   } finally {
     await rm(dir, { recursive: true, force: true });
