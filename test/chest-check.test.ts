@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { findLungs } from '../src/data/involvement.js';
-import { CHEST_RULES, chestFigures, checkChest } from '../src/data/chest-check.js';
+import { CHEST_LIMITS, CHEST_RULES, chestFigures, checkChest } from '../src/data/chest-check.js';
 import { segmentLungs } from '../src/data/lungs.js';
+import { keptRegion } from '../src/data/lung-view.js';
 import { readSlice } from '../src/model/reading.js';
 import { loadEngine } from '../src/model/load-engine.js';
 import { scoreFiles } from '../src/predict/score-files.js';
@@ -151,6 +152,21 @@ test('a chest shown in a viewer (panel, toolbar, interface text) passes: edges a
   assert.ok(r.seg.found, 'lungs found in the viewer picture');
   assert.equal(r.findings.found, true, `${r.findings.reason} ${JSON.stringify(r.chest?.figures)}`);
   assert.ok(r.chest!.figures.axisEdges < 0.3, `axis ${r.chest!.figures.axisEdges}`);
+});
+
+/** The chest as some public sets ship it: the lungs and a rim of chest wall (their mask grown by 4 px), the rest black. */
+function lungsOnBlack(ct: GreyImage): GreyImage {
+  const keep = keptRegion(segmentLungs(ct), ct.width, ct.height, 4);
+  return { ...ct, data: ct.data.map((v, i) => (keep[i] ? v : 0)) };
+}
+
+test('lungs cut out onto black (a pre-segmented set) pass: the body\'s outline against black is no grain', () => {
+  const r = findLungs(lungsOnBlack(chest(6)));
+  assert.ok(r.seg.found, 'lungs found on black');
+  assert.equal(r.chest?.refusal, undefined, `${r.chest?.refusal} ${JSON.stringify(r.chest?.figures)}`);
+  assert.equal(r.findings.found, true);
+  // The old measure took the step from the rim to black for grain: 29.7 on this picture, refused as noise.
+  assert.ok(r.chest!.figures.tissueGrain < CHEST_LIMITS.maxTissueGrain, `tissue grain ${r.chest!.figures.tissueGrain}`);
 });
 
 test('a chest drawn in a few flat greys has its lungs found but is refused: areas of one exact grey', () => {

@@ -80,7 +80,10 @@ export interface ChestFigures {
   flat: number;
   /** Mean |pixel - mean of its 3x3 neighbourhood| in the lungs (eroded by 1 px). */
   lungGrain: number;
-  /** The same in the tissue: body pixels outside the lungs at or above the segmentation's threshold. */
+  /**
+   * The same in the tissue: body pixels outside the lungs at or above the segmentation's threshold, leaving out the
+   * body's outline (a pixel with a neighbour outside the body).
+   */
   tissueGrain: number;
   /** Median grey of the tissue minus that of the lungs. */
   contrast: number;
@@ -178,7 +181,12 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
         lungHp += Math.abs(v - NINTHS[row3[i - w] + row3[i] + row3[i + w]]); lungHpN++;
       } else if (body[i] && !labels[i] && v >= t) {
         tissueHist[v]++; nTissue++;
-        tisHp += Math.abs(v - NINTHS[row3[i - w] + row3[i] + row3[i + w]]); tisHpN++;
+        // Not on the body's outline: there the 3x3 mean takes in the air outside, a step rather than grain, and a
+        // picture cut to the lungs on black is nearly all such outline.
+        if (body[i - w - 1] && body[i - w] && body[i - w + 1] && body[i - 1] && body[i + 1] && body[i + w - 1] &&
+          body[i + w] && body[i + w + 1]) {
+          tisHp += Math.abs(v - NINTHS[row3[i - w] + row3[i] + row3[i + w]]); tisHpN++;
+        }
       }
     }
   }
