@@ -244,7 +244,10 @@ function oldChestFigures(seg: LungSegmentation): ChestFigures {
         lungHp += Math.abs(v - (row3[i - w] + row3[i] + row3[i + w]) / 9); lungHpN++;
       } else if (body[i] && !labels[i] && v >= t) {
         tissueHist[v]++; nTissue++;
-        tisHp += Math.abs(v - (row3[i - w] + row3[i] + row3[i + w]) / 9); tisHpN++;
+        // Off the body's outline only (ca71dee): every one of the 8 neighbours inside the body.
+        let inside = true;
+        for (const d of [-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1]) if (!body[i + d]) inside = false;
+        if (inside) { tisHp += Math.abs(v - (row3[i - w] + row3[i] + row3[i + w]) / 9); tisHpN++; }
       }
     }
   }
