@@ -17,7 +17,7 @@
  *     on a white page inverted is a black page round a white panel whose "body" holds no such lungs, spine and air.
  *
  * Unsure: as sent. A picture in Hounsfield units never: its grey-to-HU mapping is increasing (lungs.ts), so air is
- * at the bottom by construction (a DICOM's MONOCHROME1 is inverted by the decoder).
+ * at the bottom by construction (a CT DICOM's MONOCHROME1 only says how a viewer shows it: its HU are read as HU).
  */
 import type { GreyImage } from '../types.js';
 import type { LungSegmentation } from './lungs.js';
