@@ -3,7 +3,8 @@
  * HU (helpers.ts huPhantom): each must give the picture the scanner's own DICOM gives, with its lungs found.
  *   - a CT DICOM stored as MONOCHROME1 (its values are still HU: air black, as MONOCHROME2);
  *   - a signed 16-bit array saved as an unsigned PNG or TIFF, negatives wrapped to the top of the range (HU itself,
- *     or HU + 1024 with the scanner's padding outside its circular field at -2048 or -3024 HU).
+ *     or HU + 1024 with the scanner's padding outside its circular field at -2048 or -3024 HU);
+ *   - an 8-bit export whose padding outside the field is white or grey, not black (fov-padding.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import sharp from 'sharp';
 import { decodeInput } from '../src/data/inputs.js';
 import { greyOf16 } from '../src/data/grey16.js';
 import { findLungs } from '../src/data/involvement.js';
+import { fillFovPadding } from '../src/data/fov-padding.js';
+import { readableSlice } from '../src/data/polarity.js';
 import { DEFAULT_LUNG_WINDOW, huOfWindow, windowValue } from '../src/data/window.js';
 import type { GreyImage } from '../src/types.js';
 import { huPhantom, tiffBytes } from './helpers.js';
@@ -91,4 +94,55 @@ test('a display picture that only looks wrapped stays a display picture: an 8-bi
   const { mapping, image } = greyOf16(Uint16Array.from(grey, (v) => v * 257), SIZE, SIZE);
   assert.deepEqual(mapping, { kind: 'display' });
   assert.deepEqual(image.data, grey);
+});
+
+/** The phantom through the lung window, with every pixel outside the inscribed disc (the scanner's field) at `fill`. */
+function lungWindowPadded(fill: number | null): GreyImage {
+  const data = lungWindow(noisy()), c = (SIZE - 1) / 2;
+  if (fill !== null) for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) if (Math.hypot(x - c, y - c) > SIZE / 2) data[y * SIZE + x] = fill;
+  return { width: SIZE, height: SIZE, data };
+}
+
+test('a bright fill outside the field of view (8-bit export) is read as air: the findings of the slice without it', () => {
+  const plain = lungWindowPadded(null);
+  const reference = findLungs(readableSlice(plain).image).findings;
+  assert.ok(reference.found);
+  // Air's grey: the darkest the field measured (1st percentile of the disc), computed here by sorting.
+  const inDisc = Array.from(plain.data).filter((_, i) => Math.hypot((i % SIZE) - (SIZE - 1) / 2, Math.floor(i / SIZE) - (SIZE - 1) / 2) < 0.97 * SIZE / 2).sort((a, b) => a - b);
+  const air = inDisc[Math.floor(0.01 * inDisc.length)];
+  const asAir = lungWindowPadded(air);
+  for (const fill of [255, 180]) {
+    const padded = lungWindowPadded(fill);
+    assert.deepEqual(fillFovPadding(padded).data, asAir.data, `fill ${fill}: set to air's grey ${air}`);
+    // The polarity stage's first step: what the lung stage and the model see.
+    assert.deepEqual(readableSlice(padded).image.data, asAir.data);
+    const found = findLungs(readableSlice(padded).image).findings;
+    assert.deepEqual(found, findLungs(asAir).findings);
+    assert.ok(found.found && Math.abs(found.involvement! - reference.involvement!) < 0.01, `fill ${fill}: involvement ${found.involvement} for ${reference.involvement}`);
+  }
+  // A black fill is as scanners export it: untouched (the same object).
+  const black = lungWindowPadded(0);
+  assert.equal(fillFovPadding(black), black);
+  // Through a JPEG the fill wobbles by a few greys: still one flat fill.
+  const wobbly = lungWindowPadded(250);
+  for (let i = 0; i < wobbly.data.length; i += 7) if (wobbly.data[i] === 250) wobbly.data[i] = 253;
+  assert.notEqual(fillFovPadding(wobbly), wobbly);
+});
+
+test('what is not padding is left alone: a page running into the picture, a body filling the field, an oblong picture, HU', () => {
+  // A slice on a white page: the white reaches inside the disc (a figure's margin), so it is no field padding.
+  const page = lungWindowPadded(null);
+  for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) if (x < 20 || y < 20) page.data[y * SIZE + x] = 255;
+  for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) if (Math.hypot(x - (SIZE - 1) / 2, y - (SIZE - 1) / 2) > SIZE / 2) page.data[y * SIZE + x] = 255;
+  assert.equal(fillFovPadding(page), page);
+  // Black corners round a body that fills the disc (COVID-CT's tight fields): black is air already.
+  const tight = lungWindowPadded(0);
+  for (let i = 0; i < tight.data.length; i++) if (tight.data[i] < 40 && Math.hypot((i % SIZE) - 127.5, Math.floor(i / SIZE) - 127.5) <= SIZE / 2) tight.data[i] = 120;
+  assert.equal(fillFovPadding(tight), tight);
+  // An oblong picture is no reconstruction grid.
+  const wide = { width: SIZE + 40, height: SIZE, data: new Uint8Array((SIZE + 40) * SIZE).fill(255) };
+  assert.equal(fillFovPadding(wide), wide);
+  // A picture in HU went through a window: its padding is black by construction.
+  const hu = { ...lungWindowPadded(255), hu: huOfWindow(DEFAULT_LUNG_WINDOW) };
+  assert.equal(fillFovPadding(hu), hu);
 });

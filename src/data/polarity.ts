@@ -21,6 +21,7 @@
  */
 import type { GreyImage } from '../types.js';
 import type { LungSegmentation } from './lungs.js';
+import { fillFovPadding } from './fov-padding.js';
 import { decideOrientation, orientImage, ORIENTATION_NOTES, plausiblePair, type Orientation, type OrientationDecision, type UprightSlice } from './orientation.js';
 
 /** The picture as sent, or a negative (air white) that was read as its inverse. */
@@ -102,10 +103,12 @@ export interface ReadableSlice extends UprightSlice {
 
 /**
  * The polarity and orientation stages on one slice (what prepareSlice and the page's reading run): the slice as sent
- * (the same object) unless it is a negative or turned; then its inverse, turned upright, with what was done.
+ * (the same object) unless it is a negative or turned, or has a bright fill outside the scanner's field (set to air);
+ * then its inverse, turned upright, with what was done.
  */
 export function readableSlice(img: GreyImage): ReadableSlice {
-  const { polarity, image, orientation: d } = decidePolarity(img);
+  // A bright fill outside the scanner's field is air first (fov-padding.ts), or both polarities would see a frame.
+  const { polarity, image, orientation: d } = decidePolarity(fillFovPadding(img));
   return { image: orientImage(image, d.orientation), orientation: d.orientation, polarity, ...(d.seg ? { seg: d.seg } : {}) };
 }
 
