@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { decodeInput } from '../src/data/inputs.js';
 import { greyOf16 } from '../src/data/grey16.js';
 import { findLungs } from '../src/data/involvement.js';
+import { SQUEEZED_REASON } from '../src/data/lungs.js';
 import { fillFovPadding } from '../src/data/fov-padding.js';
 import { readableSlice } from '../src/data/polarity.js';
 import { DEFAULT_LUNG_WINDOW, huOfWindow, windowValue } from '../src/data/window.js';
@@ -25,7 +26,8 @@ const lungWindow = (hu: ArrayLike<number>): Uint8Array => Uint8Array.from(hu, (v
 /** The phantom with CT's noise (+-20 HU): a real slice holds thousands of distinct values, the phantom alone a few dozen. */
 function noisy(): Int16Array {
   const hu = huPhantom(SIZE);
-  for (let i = 0; i < hu.length; i++) hu[i] += ((i * 2654435761) >>> 0) % 41 - 20;
+  // Never below -1024 HU: a scanner's stored values start at 0 (HU + 1024).
+  for (let i = 0; i < hu.length; i++) hu[i] = Math.max(-1024, hu[i] + ((i * 2654435761) >>> 0) % 41 - 20);
   return hu;
 }
 
@@ -145,4 +147,22 @@ test('what is not padding is left alone: a page running into the picture, a body
   // A picture in HU went through a window: its padding is black by construction.
   const hu = { ...lungWindowPadded(255), hu: huOfWindow(DEFAULT_LUNG_WINDOW) };
   assert.equal(fillFovPadding(hu), hu);
+});
+
+test('CT numbers squeezed into a few greys (min-max over wrapped padding, no window) are refused naming the window to use', () => {
+  // HU + 1024 with padding -2048 wrapped to 64512, then min-max to 8 bits: the body lands in greys 0..16, the
+  // padding at 255 (then set to air's grey by the padding stage).
+  const wrapped = Uint16Array.from(padded(-2048), (v) => (v + 1024) & 0xffff);
+  let hi = 0;
+  for (const v of wrapped) hi = Math.max(hi, v);
+  const squeezed: GreyImage = { width: SIZE, height: SIZE, data: Uint8Array.from(wrapped, (v) => Math.round((255 * v) / hi)) };
+  const up = readableSlice(squeezed);
+  const { findings } = findLungs(up.image, up.seg);
+  assert.equal(findings.found, false);
+  assert.equal(findings.refusal, 'window');
+  assert.equal(findings.reason, SQUEEZED_REASON);
+  assert.match(findings.reason!, /lung window \(such as level -600, width 1500 HU\)/);
+  // A blank picture is still just flat.
+  const blank = findLungs({ width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE).fill(128) }).findings;
+  assert.deepEqual([blank.refusal, blank.reason], ['no-lungs', 'the image is flat (no contrast)']);
 });
