@@ -3,7 +3,7 @@
  * same CT-MD slices and read by the product: is each read as the scanner's DICOM is, refused with a clear reason,
  * or misread?
  *
- *   node dist/bench/external-forms.js [--model DIR] [--shared DIR] [--forms a,b] [--out DIR] [--details FILE]
+ *   node dist/bench/external-forms.js [--model DIR] [--shared DIR] [--forms a,b] [--out DIR] [--details FILE] [--png-every N]
  *
  * - Slices: CT-MD's two raw DICOM series (P001 COVID, 41 of 74 slices marked infected; normal001, 77 slices), HU
  *   rebuilt exactly with the project's decoder (bench/ct-md-dicom.ts).
@@ -12,8 +12,10 @@
  *   the DICOM itself in the same run: slices read / refused by kind and reason / errors; slice AUC on the
  *   labelled slices (P001 infected vs normal001 + P001 not infected; a refused slice keeps its raw P, an error
  *   scores 0); mean P of P001 infected / P001 not infected / normal001; |P - P(DICOM)| on slices both read.
+ * - --png-every N: also every Nth of the 768 CT-MD PNGs (6 patients) as shipped, as CC-CCII's 512-px JPEG and as a
+ *   tinted body crop; slice and patient AUC (as `evaluate --data manifest.csv`), |P - P(PNG)|.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -22,6 +24,7 @@ import { windowValue, type LungWindow } from '../src/data/window.js';
 import { loadEngine } from '../src/model/load-engine.js';
 import { scoreSources } from '../src/predict/score-files.js';
 import { aucOrNull } from '../src/eval/metrics.js';
+import { patientScores } from '../src/eval/patients.js';
 import type { Prediction } from '../src/types.js';
 import { niftiBytes, tiffBytes } from '../test/helpers.js';
 import { writeDicom, TS } from '../test/dicom-writer.js';
@@ -29,7 +32,7 @@ import { loadCtMdDicom, type DicomSlice } from './ct-md-dicom.js';
 import { Rng, deriveSeed } from '../src/util/prng.js';
 
 const { values: args } = parseArgs({
-  options: { model: { type: 'string' }, shared: { type: 'string' }, forms: { type: 'string' }, out: { type: 'string' }, details: { type: 'string' } },
+  options: { model: { type: 'string' }, shared: { type: 'string' }, forms: { type: 'string' }, out: { type: 'string' }, details: { type: 'string' }, 'png-every': { type: 'string' } },
 });
 const shared = path.resolve(args.shared ?? '/work/shared');
 const outDir = path.resolve(args.out ?? '.cache/ext/forms');
@@ -88,11 +91,10 @@ function lungMask(s: DicomSlice): Uint8Array {
 }
 
 /** The body's bounding box: the largest region above -500 HU, as a screenshot cropped tightly to the body keeps it. */
-function bodyBox(s: DicomSlice): { left: number; top: number; width: number; height: number } {
-  const { width: w, height: h, hu } = s;
-  const outside = floodFromBorder(w, h, (i) => hu[i] < -500);
+function bodyBox(w: number, h: number, body: (i: number) => boolean): { left: number; top: number; width: number; height: number } {
+  const outside = floodFromBorder(w, h, (i) => !body(i));
   let x0 = w, y0 = h, x1 = -1, y1 = -1;
-  for (let i = 0; i < w * h; i++) if (!outside[i] && hu[i] >= -500) {
+  for (let i = 0; i < w * h; i++) if (!outside[i] && body(i)) {
     const x = i % w, y = (i / w) | 0;
     if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
   }
@@ -115,6 +117,7 @@ const FORMS: Form[] = [
   { name: '16-bit PNG, stored values (HU + 1024)', group: '1 COVID-CTset', ext: 'png', make: async (s) => png16(s, Uint16Array.from(s.hu, (v) => v + 1024)) },
   { name: '16-bit TIFF, stored values (HU + 1024)', group: '1 COVID-CTset', ext: 'tif', make: async (s) => tiffBytes(s.width, s.height, Uint16Array.from(s.hu, (v) => v + 1024)) },
   { name: '16-bit TIFF, signed HU', group: '1 COVID-CTset', ext: 'tif', make: async (s) => tiffBytes(s.width, s.height, s.hu, { signed: true }) },
+  { name: '16-bit PNG, signed HU saved unsigned (wrapped)', group: '1 COVID-CTset', ext: 'png', make: async (s) => png16(s, Uint16Array.from(s.hu, (v) => v & 0xffff)) },
   { name: '16-bit PNG, HU + 1024, FOV padding -2048 clipped to 0', group: '1 COVID-CTset', ext: 'png', make: async (s) => png16(s, Uint16Array.from(padded(s, -2048), (v) => Math.max(0, v + 1024))) },
   { name: '16-bit PNG, HU + 1024, FOV padding -2048 wrapped (uint16 cast)', group: '1 COVID-CTset', ext: 'png', make: async (s) => png16(s, Uint16Array.from(padded(s, -2048), (v) => (v + 1024) & 0xffff)) },
   // 3. CC-CCII: 512 px lung-window JPEG/PNG, and lung-segmented.
@@ -132,6 +135,16 @@ const FORMS: Form[] = [
   { name: '8-bit PNG, lung window, FOV padding white', group: '4 padding', ext: 'png', make: async (s) => {
     const fov = outsideFov(s);
     return u8(await grey(windowed(s, LUNG).map((v, i) => (fov[i] ? 255 : v)), s.width, s.height).png().toBuffer());
+  } },
+  { name: '8-bit PNG, lung window, FOV padding grey 180', group: '4 padding', ext: 'png', make: async (s) => {
+    const fov = outsideFov(s);
+    return u8(await grey(windowed(s, LUNG).map((v, i) => (fov[i] ? 180 : v)), s.width, s.height).png().toBuffer());
+  } },
+  { name: '8-bit PNG, min-max of HU + 1024 with padding -2048 wrapped', group: '4 naive', ext: 'png', make: async (s) => {
+    const v = Uint16Array.from(padded(s, -2048), (x) => (x + 1024) & 0xffff);
+    let lo = Infinity, hi = -Infinity;
+    for (const x of v) { if (x < lo) lo = x; if (x > hi) hi = x; }
+    return u8(await grey(Uint8Array.from(v, (x) => Math.round((255 * (x - lo)) / Math.max(1, hi - lo))), s.width, s.height).png().toBuffer());
   } },
   { name: 'DICOM, FOV padding -2048 HU (signed)', group: '4 padding', ext: 'dcm', make: async (s) => dicom(s, { rows: s.height, columns: s.width, pixelRepresentation: 1, bitsStored: 16, rescaleSlope: 1, rescaleIntercept: 0, pixels: padded(s, -2048) }) },
   { name: 'DICOM, FOV padding -3024 HU (signed)', group: '4 padding', ext: 'dcm', make: async (s) => dicom(s, { rows: s.height, columns: s.width, pixelRepresentation: 1, bitsStored: 16, rescaleSlope: 1, rescaleIntercept: 0, pixels: padded(s, -3024) }) },
@@ -152,12 +165,12 @@ const FORMS: Form[] = [
   { name: '8-bit PNG, 12-bit stored values >> 4 (no window)', group: '4 naive', ext: 'png', make: async (s) => u8(await grey(Uint8Array.from(s.hu, (v) => Math.min(255, Math.max(0, (v + 1024) >> 4))), s.width, s.height).png().toBuffer()) },
   // 5. SARS-CoV-2 CT-scan dataset (Brazil): screenshots cropped to the body, 200-500 px, slight tint.
   { name: 'PNG cropped to the body, 200-500 px, lung window', group: '5 SARS-CoV-2 CT', ext: 'png', make: async (s, k) => {
-    const box = bodyBox(s), rng = new Rng(deriveSeed(7, s.file));
+    const box = bodyBox(s.width, s.height, (i) => s.hu[i] >= -500), rng = new Rng(deriveSeed(7, s.file));
     const side = 200 + Math.floor(rng.next() * 300);
     return u8(await sharp(await grey(windowed(s, LUNG), s.width, s.height).extract(box).png().toBuffer()).resize(side, undefined, { fit: 'inside' }).png().toBuffer());
   } },
   { name: 'PNG cropped to the body, 200-500 px, tinted RGB', group: '5 SARS-CoV-2 CT', ext: 'png', make: async (s, k) => {
-    const box = bodyBox(s), rng = new Rng(deriveSeed(7, s.file));
+    const box = bodyBox(s.width, s.height, (i) => s.hu[i] >= -500), rng = new Rng(deriveSeed(7, s.file));
     const side = 200 + Math.floor(rng.next() * 300);
     const tint = [1, 0.93 + 0.04 * rng.next(), 0.86 + 0.06 * rng.next()];
     const g = windowed(s, LUNG), rgb = new Uint8Array(3 * g.length);
@@ -250,6 +263,47 @@ for (const r of results) {
   if (why.size) reasons.push(`- ${r.name}:\n${[...why].sort((a, b) => b[1] - a[1]).map(([k, n]) => `    ${n} x ${k}`).join('\n')}`);
 }
 console.log(`\nReasons (NotCT and errors):\n${reasons.join('\n')}`);
+// ---------- the 768 CT-MD PNGs (lung window, 256 px) in the 8-bit forms ----------
+const pngEvery = Number(args['png-every'] ?? '0');
+const pngLines: string[] = [];
+if (pngEvery > 0) {
+  const md = path.join(shared, 'data', 'covid-ct-md-sample');
+  const lines = (await readFile(path.join(md, 'manifest.csv'), 'utf8')).trim().split('\n');
+  const head = lines[0].split(',');
+  const col = (n: string) => head.indexOf(n);
+  const rows = lines.slice(1).filter((_, i) => i % pngEvery === 0).map((l) => l.split(',')).map((c) => ({ path: c[col('path')], covid: (c[col('label')].toLowerCase() === 'covid' ? 1 : 0) as 0 | 1, patient: c[col('patient_id')] }));
+  const pngForms: Record<string, (b: Uint8Array, file: string) => Promise<Uint8Array>> = {
+    'PNG as shipped (reference)': async (b) => b,
+    'JPEG q90 at 512 px (CC-CCII)': async (b) => u8(await sharp(b).greyscale().resize(512, 512).jpeg({ quality: 90 }).toBuffer()),
+    'cropped to the body, 200-500 px, tinted RGB (SARS-CoV-2 CT)': async (b, file) => {
+      const { data, info } = await sharp(b).greyscale().raw().toBuffer({ resolveWithObject: true });
+      const box = bodyBox(info.width, info.height, (i) => data[i] >= windowValue(-500, LUNG));
+      const rng = new Rng(deriveSeed(7, file));
+      const side = 200 + Math.floor(rng.next() * 300), t = [1, 0.93 + 0.04 * rng.next(), 0.86 + 0.06 * rng.next()];
+      const small = await sharp(b).greyscale().extract(box).resize(side, undefined, { fit: 'inside' }).raw().toBuffer({ resolveWithObject: true });
+      const rgb = new Uint8Array(3 * small.data.length);
+      for (let i = 0; i < small.data.length; i++) for (let c = 0; c < 3; c++) rgb[3 * i + c] = Math.round(small.data[i] * t[c]);
+      return u8(await grey(rgb, small.info.width, small.info.height, 3).png().toBuffer());
+    },
+  };
+  pngLines.push(`\nCT-MD PNGs (every ${pngEvery}th of 768: ${rows.length} slices, 6 patients)\n`, '| form | read | NotCT (kind) | errors | slice AUC | patient AUC (top-5 mean) | mean abs(P - P PNG), both read |', '|---|---:|---|---:|---:|---:|---:|');
+  const bytes = await Promise.all(rows.map(async (r) => new Uint8Array(await readFile(path.join(md, r.path)))));
+  let ref: Prediction[] | undefined;
+  for (const [name, make] of Object.entries(pngForms)) {
+    const preds = await scoreSources(engine, await Promise.all(rows.map(async (r, i) => { const b = await make(bytes[i], r.path); return { name: r.path, read: async () => b }; })));
+    ref ??= preds;
+    const y = rows.map((r) => r.covid), p = preds.map((q) => q.probability ?? 0);
+    const pat = patientScores(y, p, rows.map((r) => r.patient));
+    const notCt = preds.filter((q) => q.label === 'NotCT'), kinds = new Map<string, number>();
+    for (const q of notCt) kinds.set(q.refusal ?? '?', (kinds.get(q.refusal ?? '?') ?? 0) + 1);
+    const dP = preds.map((q, i) => [q, ref![i]] as const).filter(([q, r]) => q.label !== 'NotCT' && !q.error && r.label !== 'NotCT').map(([q, r]) => Math.abs((q.probability ?? 0) - (r.probability ?? 0)));
+    const m = dP.length ? dP.reduce((a, b) => a + b, 0) / dP.length : NaN;
+    pngLines.push(`| ${name} | ${preds.filter((q) => !q.error && q.label !== 'NotCT').length} | ${notCt.length}${notCt.length ? ` (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')})` : ''} | ${preds.filter((q) => q.error).length} | ${aucOrNull(y, p)?.toFixed(4) ?? 'n/a'} | ${aucOrNull(pat.yTrue, pat.scores)?.toFixed(3) ?? 'n/a'} | ${m.toFixed(3)} |`);
+    process.stderr.write(`scored: ${name}\n`);
+  }
+}
+
+console.log(pngLines.join('\n'));
 if (args.details) {
   const rows = ['form,file,label,refusal,P,P_dicom,orientation,polarity,error'];
   for (const r of results) r.preds.forEach((p, i) => rows.push([r.name, slices[i]?.file, p.label, p.refusal ?? '', p.probability?.toFixed(4) ?? '', reference[i]?.probability?.toFixed(4) ?? '', p.orientation ?? '', p.polarity ?? '', (p.error ?? '').replace(/,/g, ';')].map((c) => `"${c}"`).join(',')));
