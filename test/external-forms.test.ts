@@ -8,7 +8,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import sharp from 'sharp';
+import { assetTable } from '../src/server/assets.js';
 import { decodeInput } from '../src/data/inputs.js';
 import { greyOf16 } from '../src/data/grey16.js';
 import { findLungs } from '../src/data/involvement.js';
@@ -17,7 +20,7 @@ import { fillFovPadding } from '../src/data/fov-padding.js';
 import { readableSlice } from '../src/data/polarity.js';
 import { DEFAULT_LUNG_WINDOW, huOfWindow, windowValue } from '../src/data/window.js';
 import type { GreyImage } from '../src/types.js';
-import { huPhantom, tiffBytes } from './helpers.js';
+import { REPO, huPhantom, tiffBytes } from './helpers.js';
 import { writeDicom } from './dicom-writer.js';
 
 const SIZE = 256;
@@ -165,4 +168,12 @@ test('CT numbers squeezed into a few greys (min-max over wrapped padding, no win
   // A blank picture is still just flat.
   const blank = findLungs({ width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE).fill(128) }).findings;
   assert.deepEqual([blank.refusal, blank.reason], ['no-lungs', 'the image is flat (no contrast)']);
+});
+
+test("the page is served every module the polarity stage imports (the padding stage runs on the device too)", async () => {
+  const table = assetTable(REPO, path.join(REPO, 'models/default'));
+  const source = await readFile(path.join(REPO, 'dist/src/data/polarity.js'), 'utf8');
+  const imports = [...source.matchAll(/from '\.\/([\w-]+\.js)'/g)].map((m) => m[1]);
+  assert.ok(imports.includes('fov-padding.js'));
+  for (const f of imports) assert.ok(table.has(`/js/data/${f}`), `/js/data/${f} is served`);
 });
