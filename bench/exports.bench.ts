@@ -13,52 +13,23 @@
  * - Each export goes through scoreSources (exactly `covid-ct predict`): slices whose P, label and involvement equal
  *   the DICOM's, and the slice AUC of P001 against normal001.
  */
-import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
-import { decodeDicom } from '../src/data/dicom.js';
 import { windowValue } from '../src/data/window.js';
 import { loadEngine } from '../src/model/load-engine.js';
 import { scoreSources, type ScoreSource } from '../src/predict/score-files.js';
 import { aucOrNull } from '../src/eval/metrics.js';
 import type { Prediction } from '../src/types.js';
 import { niftiBytes, tiffBytes } from '../test/helpers.js';
+import { loadCtMdDicom, type DicomSlice } from './ct-md-dicom.js';
 
 const { values: args } = parseArgs({ options: { model: { type: 'string' }, shared: { type: 'string' } } });
 const shared = path.resolve(args.shared ?? path.join(process.cwd(), '..', 'shared'));
-const dicomDir = path.join(shared, 'data', 'covid-ct-md-sample', 'dicom');
 
-interface Slice { series: string; covid: boolean; file: string; bytes: Uint8Array; hu: Int16Array; width: number; height: number }
-
-/** The HU of a CT DICOM slice, exactly (windows 255 HU wide map HU lo..lo+254 to grey 0..254). */
-async function huOf(bytes: Uint8Array): Promise<{ hu: Int16Array; width: number; height: number; position: number }> {
-  let hu: Int16Array | undefined, set: Uint8Array | undefined, width = 0, height = 0, position = 0;
-  for (let lo = -1024; lo < 3072; lo += 255) {
-    const frame = (await decodeDicom(bytes, { window: { width: 255, level: lo + 127.5 } })).frames[0];
-    ({ width, height } = frame.image);
-    position = frame.position ?? 0;
-    hu ??= new Int16Array(width * height).fill(3071);
-    set ??= new Uint8Array(width * height);
-    for (let i = 0; i < width * height; i++) if (!set[i] && frame.image.data[i] < 255) { hu[i] = lo + frame.image.data[i]; set[i] = 1; }
-  }
-  return { hu: hu!, width, height, position };
-}
-
-const slices: Slice[] = [];
-const started = performance.now();
-for (const [series, covid] of [['P001', true], ['normal001', false]] as const) {
-  const dir = path.join(dicomDir, series);
-  const read: (Slice & { position: number })[] = [];
-  for (const f of (await readdir(dir)).filter((n) => n.endsWith('.dcm')).sort()) {
-    const bytes = new Uint8Array(await readFile(path.join(dir, f)));
-    read.push({ series, covid, file: `${series}/${f}`, bytes, ...(await huOf(bytes)) });
-    process.stderr.write(`\rrebuilding HU: ${read.length + slices.length} slices (${((performance.now() - started) / 1000).toFixed(0)} s)`);
-  }
-  slices.push(...read.sort((a, b) => a.position - b.position));
-}
-process.stderr.write('\n');
+type Slice = DicomSlice;
+const slices: Slice[] = await loadCtMdDicom(shared);
 
 const png16 = (s: Slice) => sharp(Uint16Array.from(s.hu, (v) => v + 1024), { raw: { width: s.width, height: s.height, channels: 1 } }).toColourspace('grey16').png().toBuffer();
 const png8 = (s: Slice, w: { width: number; level: number }) => sharp(Uint8Array.from(s.hu, (v) => windowValue(v, w)), { raw: { width: s.width, height: s.height, channels: 1 } }).png().toBuffer();

@@ -79,7 +79,7 @@ test('BitsStored: bits above HighBit are masked and 12-bit values are sign-exten
   assert.deepEqual(shifted, clean);
 });
 
-test('non-CT monochrome: the file window if given, else min-max; MONOCHROME1 is inverted', async () => {
+test('non-CT monochrome: the file window if given, else min-max; MONOCHROME1 is inverted (not CT in HU)', async () => {
   const base: DicomSpec = { rows: 1, columns: 3, bitsAllocated: 8, modality: 'MR', pixels: [10, 20, 30] };
   const d = await decodeDicom(writeDicom(base));
   assert.equal(d.mapping, 'min-max');
@@ -90,7 +90,8 @@ test('non-CT monochrome: the file window if given, else min-max; MONOCHROME1 is 
   // lo = 0: 10 -> 0.25 -> 64, 20 -> 128, 30 -> 0.75 -> 191.25 -> 191
   assert.deepEqual(Array.from(win.frames[0].image.data), [64, 128, 191]);
   assert.deepEqual(await grey({ ...base, photometric: 'MONOCHROME1' }), [255, 127, 0]);
-  assert.deepEqual(await grey(ct({ photometric: 'MONOCHROME1' })), GREY.map((g) => 255 - g));
+  // CT in HU: MONOCHROME1 is how a viewer shows it; the values are HU, so air stays black as in MONOCHROME2.
+  assert.deepEqual(await grey(ct({ photometric: 'MONOCHROME1' })), GREY);
   // a flat image has no contrast: black, not NaN
   assert.deepEqual(await grey({ ...base, pixels: [7, 7, 7] }), [0, 0, 0]);
 });

@@ -184,7 +184,7 @@ export function opaqueContentKey(kind: string, bytes: Uint8Array): string {
 /**
  * Decodes every frame of a DICOM Part-10 file into 8-bit grey. Greyscale: stored value -> (sign, BitsStored)
  * -> value * RescaleSlope + RescaleIntercept -> for CT the lung window (`opts.window`), otherwise the file's
- * own WindowCenter/WindowWidth, otherwise the frame's min-max -> inverted for MONOCHROME1. RGB: luminance, as
+ * own WindowCenter/WindowWidth, otherwise the frame's min-max -> inverted for MONOCHROME1 (not CT in HU). RGB: luminance, as
  * for an RGB PNG. Throws DicomDecodeError for anything it cannot decode.
  */
 export async function decodeDicom(bytes: Uint8Array, opts: DicomOptions = {}): Promise<DecodedDicom> {
@@ -455,10 +455,13 @@ function greyFrame(bytes: Uint8Array, g: Geometry, spec: GreyMappingSpec): GreyI
     // A flat frame has no contrast to stretch: it becomes black (MONOCHROME2) rather than a division by zero.
     window = hi > lo ? { level: (lo + hi) / 2, width: hi - lo } : { level: lo + 0.5, width: 1 };
   }
+  // MONOCHROME1 asks a viewer to show low values white. CT values are Hounsfield units whatever the display (the
+  // rescale is defined on the stored values alone), and the lung stage reads grey as rising HU: air stays black.
+  const invert = g.monochrome1 && spec.mapping !== 'lung window';
   const lut = new Uint8Array(levels);
   for (let c = 0; c < levels; c++) {
     const grey = windowValue(valueOf(c), window);
-    lut[c] = g.monochrome1 ? 255 - grey : grey;
+    lut[c] = invert ? 255 - grey : grey;
   }
   const data = new Uint8Array(n);
   for (let i = 0; i < n; i++) data[i] = lut[codes[i]];

@@ -12,6 +12,12 @@
  *     in -150..+150 HU, air or lung below -600 HU, almost nothing above +3100 HU): Hounsfield units through the lung
  *     window, with the HU of each grey level known, exactly as a CT DICOM is read;
  *   - any other narrow span: stretched linearly from its 0.1 to its 99.9 percentile.
+ *
+ * A signed 16-bit array saved as an unsigned PNG or TIFF (numpy's astype(uint16), PNG having no signed samples)
+ * wraps its negative values to the top of the range: HU itself (air -1000 -> 64536), or HU + 1024 with the
+ * scanner's padding outside its field of view (-2048 or -3024 HU -> 64512 or 63536). Its span then looks like a
+ * display picture's. It is read as CT numbers when the 16 bits taken as two's complement are narrow, read as CT
+ * numbers under one of the codings, and hold more distinct values than a scaled 8-bit picture can (256).
  */
 import type { GreyImage } from '../types.js';
 import { DEFAULT_LUNG_WINDOW, huOfWindow, windowValue, type LungWindow } from './window.js';
@@ -19,7 +25,8 @@ import { DEFAULT_LUNG_WINDOW, huOfWindow, windowValue, type LungWindow } from '.
 /** How the 16-bit values became grey levels. */
 export type Grey16Mapping =
   | { kind: 'display' }
-  | { kind: 'ct numbers'; offset: number; window: LungWindow }
+  /** wrapped: the values are a signed array stored unsigned (negatives wrapped to the top); HU = signed value - offset. */
+  | { kind: 'ct numbers'; offset: number; window: LungWindow; wrapped?: true }
   | { kind: 'stretched'; low: number; high: number };
 
 /** A span of values (0.1-99.9 percentile) below this is not a display picture: its top byte would be 32 grey levels at most. */
@@ -98,6 +105,14 @@ export function greyOf16(values: ArrayLike<number>, width: number, height: numbe
   const low = n ? quantile16(h, n, 0.001) : 0;
   const high = n ? quantile16(h, n, 0.999) : 0;
   if (high - low >= NARROW_SPAN) {
+    const offset = wrappedCtOffset(h, n);
+    if (offset !== undefined) {
+      // Flipping the top bit turns two's complement v into v + 32768: the signed value s reads as HU = s - offset.
+      const lut = new Uint8Array(65536);
+      for (let v = 0; v < 65536; v++) lut[v] = windowValue((v ^ 0x8000) - 32768 - offset, window);
+      for (let i = 0; i < n; i++) data[i] = lut[values[i]];
+      return { image: { width, height, data, hu: huOfWindow(window) }, mapping: { kind: 'ct numbers', offset, window, wrapped: true } };
+    }
     for (let i = 0; i < n; i++) data[i] = values[i] >> 8;
     return { image: { width, height, data }, mapping: { kind: 'display' } };
   }
@@ -116,4 +131,25 @@ export function greyOf16(values: ArrayLike<number>, width: number, height: numbe
     data[i] = t <= 0 ? 0 : t >= 1 ? 255 : Math.round(t * 255);
   }
   return { image: { width, height, data }, mapping: { kind: 'stretched', low, high } };
+}
+
+/** Distinct values above which a picture cannot be an 8-bit one scaled to 16 bits. */
+const SCALED_8BIT_VALUES = 256;
+
+/**
+ * The offset (0: HU itself, 1024: HU + 1024) under which wide-looking values read as a signed array of CT numbers
+ * stored unsigned (module comment), or undefined.
+ */
+function wrappedCtOffset(h: Uint32Array, n: number): number | undefined {
+  if (n === 0) return undefined;
+  let distinct = 0;
+  for (let v = 0; v < 65536; v++) if (h[v]) distinct++;
+  if (distinct <= SCALED_8BIT_VALUES) return undefined;
+  // The histogram of the signed values shifted by 32768 (the top bit flipped).
+  const signed = new Uint32Array(65536);
+  for (let v = 0; v < 65536; v++) signed[v ^ 0x8000] = h[v];
+  if (quantile16(signed, n, 0.999) - quantile16(signed, n, 0.001) >= NARROW_SPAN) return undefined;
+  // HU + 1024 first: read as HU itself, its air (about 0) would pass for soft tissue; HU itself read as HU + 1024
+  // has no soft tissue at all (its tissue falls near -1000 HU).
+  return [1024, 0].find((o) => readsAsCtNumbers(signed, n, 32768 + o));
 }

@@ -20,7 +20,7 @@
  * that leave the mediastinum at the hila, are left out as not lung (enclosed-tissue.ts; docs/healthy-involvement.md).
  */
 import type { GreyImage, HuMapping, Refusal } from '../types.js';
-import { LUNG_BAND_MARGIN, LUNG_BAND_ROWS, LUNG_BANDS, segmentLungs, windowHidesLungs, type LungSegmentation } from './lungs.js';
+import { LUNG_BAND_MARGIN, LUNG_BAND_ROWS, LUNG_BANDS, segmentLungs, SQUEEZED_REASON, windowHidesLungs, type LungSegmentation } from './lungs.js';
 import { ballHalfWidths, dilate, erode, grownBox, rowBands, unitsWithin, type Window } from './morphology.js';
 import { checkChest, type ChestCheck } from './chest-check.js';
 import { colourRefusal } from './colour.js';
@@ -320,6 +320,8 @@ function refusalOf(img: GreyImage, seg: LungSegmentation, chest: ChestCheck | nu
   if (!seg.found) {
     // A window that hides the lungs keeps the segmentation's reason, which names the window and the one to use.
     if (img.hu && windowHidesLungs(img.hu)) return { kind: 'window', reason: seg.reason ?? 'the DICOM window hides the lung tissue' };
+    // CT numbers squeezed into a few greys: the export's window is the problem, and the reason names the one to use.
+    if (seg.reason === SQUEEZED_REASON) return { kind: 'window', reason: SQUEEZED_REASON };
     return {
       kind: 'no-lungs',
       reason: img.hu ? 'a CT slice with no air-filled lung found: above or below the lungs, or lungs without air' : seg.reason ?? 'no plausible pair of lungs found',

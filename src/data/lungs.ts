@@ -383,6 +383,26 @@ function emptyResult(analysis: GreyImage, scale: number, reason: string, body?: 
   };
 }
 
+/**
+ * A picture with almost no contrast that still holds several grey levels: CT numbers scaled to 8 bits with no window
+ * (min-max over 4096 HU or more, or over a wrapped padding) put the whole body in a few greys. A blank or flat
+ * picture holds one grey (two after JPEG).
+ */
+export const SQUEEZED_REASON = 'almost no contrast: the picture holds its body in a few grey levels, as when CT numbers are scaled to 8 bits with no window; export the slice in a lung window (such as level -600, width 1500 HU)';
+
+/** At least 3 grey levels between the 0.5 and 99.5 percentiles of the analysis image (histogram). */
+function squeezedGreys(hist: Float64Array): boolean {
+  let n = 0;
+  for (let v = 0; v < 256; v++) n += hist[v];
+  let acc = 0, low = -1, high = 255;
+  for (let v = 0; v < 256; v++) {
+    acc += hist[v];
+    if (low < 0 && acc > 0.005 * n) low = v;
+    if (acc >= 0.995 * n) { high = v; break; }
+  }
+  return high - low >= 2;
+}
+
 export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSegmentation {
   const { analysis, scale } = analysisImage(img);
   const w = analysis.width, h = analysis.height;
@@ -401,7 +421,7 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
   }
   const hist = greyHistogram(analysis.data);
   const o = otsuOfHistogram(hist);
-  if (o.variance < 4) return emptyResult(analysis, scale, 'the image is flat (no contrast)');
+  if (o.variance < 4) return emptyResult(analysis, scale, squeezedGreys(hist) ? SQUEEZED_REASON : 'the image is flat (no contrast)');
   if (o.separability < MIN_SEPARABILITY) {
     // Much noise or flat grey around the lungs can hide the split in the picture as a whole: try it anyway, and
     // keep the lungs only when the lungs and the tissue around them (RING_OUTER px) show a clear split themselves.

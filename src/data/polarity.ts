@@ -17,10 +17,11 @@
  *     on a white page inverted is a black page round a white panel whose "body" holds no such lungs, spine and air.
  *
  * Unsure: as sent. A picture in Hounsfield units never: its grey-to-HU mapping is increasing (lungs.ts), so air is
- * at the bottom by construction (a DICOM's MONOCHROME1 is inverted by the decoder).
+ * at the bottom by construction (a CT DICOM's MONOCHROME1 only says how a viewer shows it: its HU are read as HU).
  */
 import type { GreyImage } from '../types.js';
 import type { LungSegmentation } from './lungs.js';
+import { fillFovPadding } from './fov-padding.js';
 import { decideOrientation, orientImage, ORIENTATION_NOTES, plausiblePair, type Orientation, type OrientationDecision, type UprightSlice } from './orientation.js';
 
 /** The picture as sent, or a negative (air white) that was read as its inverse. */
@@ -102,10 +103,12 @@ export interface ReadableSlice extends UprightSlice {
 
 /**
  * The polarity and orientation stages on one slice (what prepareSlice and the page's reading run): the slice as sent
- * (the same object) unless it is a negative or turned; then its inverse, turned upright, with what was done.
+ * (the same object) unless it is a negative or turned, or has a bright fill outside the scanner's field (set to air);
+ * then its inverse, turned upright, with what was done.
  */
 export function readableSlice(img: GreyImage): ReadableSlice {
-  const { polarity, image, orientation: d } = decidePolarity(img);
+  // A bright fill outside the scanner's field is air first (fov-padding.ts), or both polarities would see a frame.
+  const { polarity, image, orientation: d } = decidePolarity(fillFovPadding(img));
   return { image: orientImage(image, d.orientation), orientation: d.orientation, polarity, ...(d.seg ? { seg: d.seg } : {}) };
 }
 

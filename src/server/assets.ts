@@ -32,6 +32,8 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
       'data/orientation.js',
       // The polarity stage (a negative read as its inverse), before the orientation stage as on the server.
       'data/polarity.js',
+      // A bright fill outside the scanner's field set to air (the polarity stage's first step).
+      'data/fov-padding.js',
       // Which files the device leaves to the server, told by the same checks the server decodes by.
       'data/tiff.js', 'data/nifti.js', 'util/errors.js',
       // The not-CT feature distance (its vectors: /model/ood.bin, requested only when the card's reading has one).
