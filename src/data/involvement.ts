@@ -182,9 +182,20 @@ function islandsWindow(seg: LungSegmentation, hu: HuMapping | undefined, options
     grey.set(data.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
   }
   const low = lungLowOf(seg, hu);
-  const solid = solidLevel(lung, grey, w, h, low);
+  const solid = seg.cutOut ? cutOutSolidLevel(seg, hu) : solidLevel(lung, grey, w, h, low);
   if (solid === null) return null;
   return { island: enclosedTissue(lung, grey, w, h, solid, { stripVessels: options.stripDomeVessels, hilarTubes: options.hilarTubes }), x0, y0, w, h };
+}
+
+/**
+ * The solid level of lungs cut out onto black (lungs.ts's cutOut): there is no tissue beside them to read, only the
+ * black the picture's maker painted, so the level is read on the lungs' own brightest percentile (the calibrated
+ * scale's soft-tissue anchor: vessels and whatever solid the mask holds are blood and soft tissue, as dense as the
+ * chest wall), at the same share of the way from their darkest decile (ENCLOSED_TISSUE.solid). Null without it.
+ */
+function cutOutSolidLevel(seg: LungSegmentation, hu: HuMapping | undefined): number | null {
+  const ref = hu ? null : intensityReference(seg);
+  return ref ? ref.lungLow + ENCLOSED_TISSUE.solid * (ref.softTissue - ref.lungLow) : null;
 }
 
 /**
