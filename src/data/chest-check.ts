@@ -316,7 +316,10 @@ export const CHEST_RULES: readonly ChestRule[] = Object.freeze([
     // NaN (no lung core or no tissue to measure) never refuses.
     // (The bright regions' grain: Math.max of a NaN tissue grain would be NaN, and lungs on black never refused.)
     refuses: (f) => f.contrast / Math.max(0.5, brightGrain(f), f.lungGrain) < L.minContrastToGrain,
-    reason: (f) => `the dark regions are hardly darker than their own texture (contrast ${num(f.contrast)}), unlike air-filled lungs in tissue`,
+    // With no tissue (lungs cut out onto black) the contrast is the vessels' against the parenchyma: said so.
+    reason: (f) => (Number.isNaN(f.tissueGrain)
+      ? `the regions taken for lungs show nothing brighter than their own texture (contrast ${num(f.contrast)}), unlike lungs with their vessels`
+      : `the dark regions are hardly darker than their own texture (contrast ${num(f.contrast)}), unlike air-filled lungs in tissue`),
   },
   {
     name: 'projection',
