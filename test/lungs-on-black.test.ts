@@ -74,6 +74,17 @@ test('the whole phantom is still found by the search, not as a cut-out; a pictur
   assert.deepEqual(cutOutLungs(grey), { reason: 'no black background' });
 });
 
+test('a slice without lungs turned by 30 degrees (black corners) is no cut-out: the black does not surround one region', async () => {
+  // Grey air and a body of grainy soft tissue, no lungs (a neck or an abdomen slice), turned: sharp fills the corners black.
+  const s = 256, data = new Uint8Array(s * s);
+  for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) data[y * s + x] = ((x - 128) / 100) ** 2 + ((y - 128) / 80) ** 2 <= 1 ? 150 + ((x * 7 + y * 13) % 9) : 55 + ((x * 3 + y * 5) % 5);
+  const turned = await sharp(await png({ width: s, height: s, data })).rotate(30).raw().toBuffer({ resolveWithObject: true });
+  const img: GreyImage = { width: turned.info.width, height: turned.info.height, data: new Uint8Array(turned.data.buffer, turned.data.byteOffset, turned.data.length).filter((_, i) => i % turned.info.channels === 0) };
+  const seg = segmentLungs(img);
+  assert.equal(seg.found, false);
+  assert.deepEqual(cutOutLungs(seg.analysis), { reason: 'the black does not surround one region' });
+});
+
 test('a lungs-only picture saved as JPEG 75 is found as well: the rings JPEG leaves round the cut go back to the black', async () => {
   const { cut, keep } = phantomOnBlack(256);
   const jpeg = await sharp(await png(cut)).jpeg({ quality: 75 }).raw().toBuffer({ resolveWithObject: true });

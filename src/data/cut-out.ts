@@ -44,6 +44,13 @@ export const CUT_OUT_LIMITS = Object.freeze({
   maxBoxFill: 0.92,
   /** A lung touching the picture's edge does so along at most this many px per sqrt(area) (lungs.ts's MAX_BORDER_RATIO). */
   maxBorderRatio: 1.6,
+  /**
+   * The black was painted round the lungs: one region holds at least this share of it (lungs' holes aside). Black
+   * corners left by turning a picture, or black bars above and below it, are several regions, each in a corner or
+   * along an edge; what they frame is the whole picture (a slice without lungs turned by 30 degrees would pass as
+   * one lung).
+   */
+  minSurround: 0.9,
 });
 
 /** Lungs found on black: labels as lungs.ts writes them (1 = the lung on the picture's left, 2 = the other). */
@@ -106,6 +113,7 @@ export function cutOutLungs(img: GreyImage): CutOutLungs | { reason: string } {
   // Black holes inside a piece (airways, emphysema in a dark window) are lung: each piece's holes are filled first,
   // so that its shape is the lung's.
   fillHoles(comp, pieces, w, h);
+  if (surroundShare(comp, w, h) < L.minSurround) return { reason: 'the black does not surround one region' };
   const sized = pieces.filter((p) => p.area >= L.minLungFraction * n).sort((a, b) => b.area - a.area);
   if (sized.length === 0) return { reason: 'nothing lung-sized on the black' };
   const lungLike = sized.slice(0, 3).filter((p) => plausibleLung(p, comp, w, h));
@@ -170,6 +178,30 @@ function trimRinging(kept: Piece[], comp: Int32Array, data: Uint8Array, black: n
       for (let x = p.x0, i = y * w + x; x < p.x1; x++, i++) if (comp[i] === -p.id) { comp[i] = 0; p.area--; }
     }
   }
+}
+
+/** Of the black pixels outside every piece (comp 0, holes filled), the share in the largest 4-connected region. */
+function surroundShare(comp: Int32Array, w: number, h: number): number {
+  const n = w * h;
+  const seen = new Uint8Array(n);
+  const stack = new Int32Array(n);
+  let total = 0, largest = 0;
+  for (let s = 0; s < n; s++) {
+    if (comp[s] !== 0 || seen[s]) continue;
+    let top = 0, size = 0;
+    stack[top++] = s; seen[s] = 1;
+    while (top > 0) {
+      const i = stack[--top], x = i % w;
+      size++;
+      if (x > 0 && comp[i - 1] === 0 && !seen[i - 1]) { seen[i - 1] = 1; stack[top++] = i - 1; }
+      if (x < w - 1 && comp[i + 1] === 0 && !seen[i + 1]) { seen[i + 1] = 1; stack[top++] = i + 1; }
+      if (i >= w && comp[i - w] === 0 && !seen[i - w]) { seen[i - w] = 1; stack[top++] = i - w; }
+      if (i + w < n && comp[i + w] === 0 && !seen[i + w]) { seen[i + w] = 1; stack[top++] = i + w; }
+    }
+    total += size;
+    if (size > largest) largest = size;
+  }
+  return total ? largest / total : 0;
 }
 
 /** Marks (in comp) the black pixels enclosed by each piece as that piece's; records the piece's own area first. */
