@@ -68,7 +68,12 @@ export const VARIANTS: Variant[] = [
   { name: 'figure', make: paperFigure },
   { name: 'wide-window', make: (b) => mapGrey(b, (v) => 0.7 * v + 40) },
   { name: 'gamma0.7', make: (b) => mapGrey(b, (v) => 255 * (v / 255) ** 0.7) },
-  { name: 'pre-segmented', make: preSegmented },
+  { name: 'pre-segmented', make: (b) => preSegmented(b, 2) },
+  // Lungs cut out onto black with no rim (CC-CCII's segmented slices, many Kaggle sets; docs/lungs-on-black.md),
+  // also saved as JPEG 75 and blurred (sigma 1.2) before the cut's black is painted again.
+  { name: 'on-black', make: (b) => preSegmented(b, 0) },
+  { name: 'on-black-jpeg75', make: async (b) => u8(await sharp(await preSegmented(b, 0)).jpeg({ quality: 75 }).toBuffer()) },
+  { name: 'on-black-blur1.2', make: (b) => preSegmented(b, 0, 1.2) },
   { name: 'viewer-overlay', make: viewerOverlay },
   {
     name: 'double', make: async (b) => {
@@ -86,10 +91,12 @@ export const VARIANTS: Variant[] = [
 ];
 
 /** As some public sets ship slices: the lungs only (the mask grown by 2 analysis px), everything else black. */
-async function preSegmented(bytes: Uint8Array): Promise<Uint8Array> {
+/** The slice cut to its lungs grown by `rim` px, the rest black; `blur`: the slice blurred first (sigma px). */
+async function preSegmented(bytes: Uint8Array, rim: number, blur = 0): Promise<Uint8Array> {
   const img = await decodeGrey(bytes);
-  const keep = keptRegion(segmentLungs(img), img.width, img.height, 2);
-  return u8(await rawPng({ ...img, data: img.data.map((v, i) => (keep[i] ? v : 0)) }));
+  const keep = keptRegion(segmentLungs(img), img.width, img.height, rim);
+  const src = blur ? await decodeGrey(u8(await sharp(bytes).blur(blur).png().toBuffer())) : img;
+  return u8(await rawPng({ ...img, data: src.data.map((v, i) => (keep[i] ? v : 0)) }));
 }
 
 /** The body's box: rows and columns where at least 5% of the pixels are brighter than grey 110 (air, grey in some lung windows, is darker). */

@@ -13,6 +13,8 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { windowValue } from '../src/data/window.js';
+import { segmentLungs } from '../src/data/lungs.js';
+import { keptRegion } from '../src/data/lung-view.js';
 import { parseCsvRecords } from '../src/data/labelled-set.js';
 import { DATA, REPO, colourPng, drawnChest, fitPhantomOod, flatPhantom, huPhantom, lungPhantom, lungsModelVariant, niftiBytes, readCsv, requireShared, runCli, stripedLungsPhantom } from './helpers.js';
 import sharp from 'sharp';
@@ -445,6 +447,32 @@ test('a chest drawn in flat greys or painted in colours: "not a chest CT slice";
       assert.ok(Math.abs(d.probability - server[i].probability) < tolerance, `${d.file}: device ${d.probability} vs server ${server[i].probability}`);
     });
     console.log(`# colour pictures, device vs server P: ${device.slice(2).map((d, i) => `${d.file}: ${d.probability.toFixed(4)} / ${server[i + 2].probability.toFixed(4)}`).join('; ')}`);
+  } finally {
+    await p.close();
+  }
+});
+
+test('lungs cut out onto black with no rim: read on the server and on this device alike; flat shapes on black refused alike', async () => {
+  // The phantom cut to its own lung mask (a pre-segmented set's slice), and two flat grey ellipses on black (an icon).
+  const whole = lungPhantom(256, true);
+  const keep = keptRegion(segmentLungs(whole), 256, 256, 0);
+  const cut = { ...whole, data: whole.data.map((v, i) => (keep[i] ? v : 0)) };
+  const blobs = { width: 256, height: 256, data: new Uint8Array(256 * 256) };
+  for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) if (((x - 80) / 40) ** 2 + ((y - 128) / 60) ** 2 <= 1 || ((x - 176) / 40) ** 2 + ((y - 128) / 60) ** 2 <= 1) blobs.data[y * 256 + x] = 120;
+  const files = [
+    { name: 'lungs-on-black.png', mimeType: 'image/png', buffer: await phantomPng(cut) },
+    { name: 'blobs-on-black.png', mimeType: 'image/png', buffer: await phantomPng(blobs) },
+  ];
+  const p = await lungsPage();
+  try {
+    const { server, device } = await serverThenDevice(p, files);
+    assert.doesNotMatch(server[0].verdict, /not a chest CT|no lungs/, server[0].text);
+    assert.match(server[1].verdict, /^not a chest CT slice/);
+    assert.match(server[1].text, /no image noise/);
+    device.forEach((d, i) => {
+      assert.equal(d.verdict, server[i].verdict, d.file);
+      assert.ok(Math.abs(d.probability - server[i].probability) < 1e-5, `${d.file}: device ${d.probability} vs server ${server[i].probability}`);
+    });
   } finally {
     await p.close();
   }

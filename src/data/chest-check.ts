@@ -15,10 +15,12 @@
  *     box grown by a quarter on each side), the share running horizontally or vertically > 0.5;
  *   - flat colour: of the pixels not at the picture's clipped extremes, the share whose 5x5 neighbourhood is one
  *     exact grey > 0.6, or > 0.4 with little grain in the tissue (< 1.2);
- *   - no grain: the tissue's grain (mean |pixel - its 3x3 mean|) < 0.3 grey levels;
+ *   - no grain: the tissue's grain (mean |pixel - its 3x3 mean|) < 0.3 grey levels (the lungs' own grain when there is
+ *     no tissue: lungs cut out onto black, lungs.ts's cutOut; so too in the flat-colour and contrast checks);
  *   - noise: grain > 28 in the lungs or > 22 in the tissue;
  *   - no coarse structure: the variance of 16x16 block means < 0.2 of the pixels' variance (noise, fine patterns);
- *   - lungs as textured as they are dark: (tissue median - lung median) / the larger grain < 4.5;
+ *   - lungs as textured as they are dark: (tissue median - lung median) / the larger grain < 4.5 (lungs cut out onto
+ *     black: their vessels, the brightest percentile, stand for the tissue);
  *   - projection: the lungs' 5th percentile above the picture's darkest grey > 0.65 of the tissue's median above it
  *     (docs/notct-rules3.md: real CT, its degraded copies and CT photographed in a viewer reach 0.53 at most).
  *
@@ -85,7 +87,10 @@ export interface ChestFigures {
    * body's outline (a pixel with a neighbour outside the body).
    */
   tissueGrain: number;
-  /** Median grey of the tissue minus that of the lungs. */
+  /**
+   * Median grey of the tissue minus that of the lungs; for lungs cut out onto black (no tissue), the lungs' brightest
+   * percentile (their vessels) minus their median.
+   */
   contrast: number;
   /**
    * Variance of the means of 16x16 blocks / variance of the pixels: how much of the picture's contrast is
@@ -148,7 +153,7 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
   const n = w * h;
   const t = seg.threshold ?? 128;
   const { row3 } = scratch(n);
-  const labels = seg.labels, body = seg.body;
+  const labels = seg.labels, body = seg.body, cutOut = seg.cutOut === true;
   const lungHist = new Float64Array(256), tissueHist = new Float64Array(256);
   let nLung = 0, nTissue = 0;
   // Tissue on the image's edge (the lungs' core never is: it is the lungs eroded by 1 px, see below).
@@ -178,7 +183,11 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
       // tissue is partial volume, neither.
       if (labels[i] && labels[i - 1] && labels[i + 1] && labels[i - w] && labels[i + w]) {
         lungHist[v]++; nLung++;
-        lungHp += Math.abs(v - NINTHS[row3[i - w] + row3[i] + row3[i + w]]); lungHpN++;
+        // Lungs cut out onto black: not where the 3x3 mean takes in the black (a diagonal neighbour), a step of a
+        // hundred grey levels rather than grain, which would lend a flat shape on black the grain of a scan.
+        if (!cutOut || (labels[i - w - 1] && labels[i - w + 1] && labels[i + w - 1] && labels[i + w + 1])) {
+          lungHp += Math.abs(v - NINTHS[row3[i - w] + row3[i] + row3[i + w]]); lungHpN++;
+        }
       } else if (body[i] && !labels[i] && v >= t) {
         tissueHist[v]++; nTissue++;
         // Not on the body's outline: there the 3x3 mean takes in the air outside, a step rather than grain, and a
@@ -191,7 +200,10 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
     }
   }
   const tissueMedian = median(tissueHist, nTissue);
-  const contrast = tissueMedian - median(lungHist, nLung);
+  // Lungs cut out onto black (lungs.ts's cutOut) have no tissue around them: their contrast is that of the vessels
+  // in them (blood, as dense as soft tissue: the lungs' brightest percentile) against their parenchyma, which a
+  // drawing, an icon or noise on black lacks (no contrast, or none beyond its own grain).
+  const contrast = (seg.cutOut ? histogramQuantile(lungHist, nLung, VESSEL_QUANTILE) : tissueMedian) - median(lungHist, nLung);
   // A strong edge is a step of a good part of the lung-tissue contrast, so that a washed-out export (contrast
   // halved) keeps the same edges; 40 grey levels when there is no contrast to measure.
   const edgeT = contrast > 0 ? Math.max(CHEST_LIMITS.minEdge, CHEST_LIMITS.edgeOfContrast * contrast) : CHEST_LIMITS.edge;
@@ -252,6 +264,15 @@ export function chestFigures(seg: LungSegmentation): ChestFigures {
   };
 }
 
+/** The share of a cut-out lung's pixels at or above its vessels' grey: its brightest percentile (see contrast). */
+const VESSEL_QUANTILE = 0.99;
+
+/**
+ * The grain of the picture's bright regions: the tissue's, or with no tissue to read (lungs cut out onto black) the
+ * lungs' own, so that a picture without tissue must still show a scanner's grain somewhere.
+ */
+const brightGrain = (f: ChestFigures): number => (Number.isNaN(f.tissueGrain) ? f.lungGrain : f.tissueGrain);
+
 const pct = (x: number) => `${Math.round(100 * x)}%`;
 const num = (x: number) => x.toFixed(x < 10 ? 2 : 1);
 const L = CHEST_LIMITS;
@@ -272,13 +293,13 @@ export const CHEST_RULES: readonly ChestRule[] = Object.freeze([
   },
   {
     name: 'flat-colour',
-    refuses: (f) => f.flat > L.maxFlat || (f.flat > L.maxFlatWithLowGrain && f.tissueGrain < L.lowGrain),
+    refuses: (f) => f.flat > L.maxFlat || (f.flat > L.maxFlatWithLowGrain && brightGrain(f) < L.lowGrain),
     reason: (f) => `areas of one exact grey (${pct(f.flat)} of the picture), as in a drawing, an icon or a screenshot, without a scanner's image noise`,
   },
   {
     name: 'no-grain',
-    refuses: (f) => f.tissueGrain < L.minTissueGrain,
-    reason: (f) => `smooth as a drawing, a gradient or a very blurred picture: no image noise or fine structure in the bright regions (grain ${num(f.tissueGrain)})`,
+    refuses: (f) => brightGrain(f) < L.minTissueGrain,
+    reason: (f) => `smooth as a drawing, a gradient or a very blurred picture: no image noise or fine structure in the bright regions (grain ${num(brightGrain(f))})`,
   },
   {
     name: 'noise',
@@ -293,8 +314,12 @@ export const CHEST_RULES: readonly ChestRule[] = Object.freeze([
   {
     name: 'contrast',
     // NaN (no lung core or no tissue to measure) never refuses.
-    refuses: (f) => f.contrast / Math.max(0.5, f.tissueGrain, f.lungGrain) < L.minContrastToGrain,
-    reason: (f) => `the dark regions are hardly darker than their own texture (contrast ${num(f.contrast)}), unlike air-filled lungs in tissue`,
+    // (The bright regions' grain: Math.max of a NaN tissue grain would be NaN, and lungs on black never refused.)
+    refuses: (f) => f.contrast / Math.max(0.5, brightGrain(f), f.lungGrain) < L.minContrastToGrain,
+    // With no tissue (lungs cut out onto black) the contrast is the vessels' against the parenchyma: said so.
+    reason: (f) => (Number.isNaN(f.tissueGrain)
+      ? `the regions taken for lungs show nothing brighter than their own texture (contrast ${num(f.contrast)}), unlike lungs with their vessels`
+      : `the dark regions are hardly darker than their own texture (contrast ${num(f.contrast)}), unlike air-filled lungs in tissue`),
   },
   {
     name: 'projection',

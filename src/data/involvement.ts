@@ -182,10 +182,30 @@ function islandsWindow(seg: LungSegmentation, hu: HuMapping | undefined, options
     grey.set(data.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
   }
   const low = lungLowOf(seg, hu);
-  const solid = solidLevel(lung, grey, w, h, low);
+  const solid = seg.cutOut ? cutOutSolidLevel(seg, hu) : solidLevel(lung, grey, w, h, low);
   if (solid === null) return null;
   return { island: enclosedTissue(lung, grey, w, h, solid, { stripVessels: options.stripDomeVessels, hilarTubes: options.hilarTubes }), x0, y0, w, h };
 }
+
+/**
+ * The solid level of lungs cut out onto black (lungs.ts's cutOut): there is no tissue beside them to read, only the
+ * black the picture's maker painted, so the tissue's grey is read on the lungs' own brightest pixels, the largest
+ * vessels at the hila (blood, as dense as the chest wall), at the same share of the way from their darkest decile
+ * (ENCLOSED_TISSUE.solid). The top thousandth, not the top percentile (the calibrated scale's anchor): a patch of
+ * ground glass can be the brightest percentile of a lung with few vessels, and would then be taken for a dome.
+ */
+function cutOutSolidLevel(seg: LungSegmentation, hu: HuMapping | undefined): number | null {
+  const ref = hu ? null : intensityReference(seg);
+  if (!ref) return null;
+  const { analysis, labels } = seg;
+  const hist = new Float64Array(256);
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]) { hist[analysis.data[i]]++; n++; }
+  const tissue = histogramQuantile(hist, n, CUT_OUT_TISSUE_QUANTILE);
+  return tissue > ref.lungLow ? ref.lungLow + ENCLOSED_TISSUE.solid * (tissue - ref.lungLow) : null;
+}
+/** The share of a cut-out lung's pixels that are at least as bright as the tissue's grey (cutOutSolidLevel). */
+const CUT_OUT_TISSUE_QUANTILE = 0.999;
 
 /**
  * The lungs eroded by 2 px (as erode(labels, W, H, 2) gives: the image's edge counts as lung, but no pixel within

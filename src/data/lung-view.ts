@@ -66,6 +66,9 @@ export function keptRegion(seg: LungSegmentation, width: number, height: number,
  */
 export function shownRegion(seg: LungSegmentation, source: GreyImage, radius: number): Uint8Array {
   const { width: w, height: h, data } = source;
+  // Lungs cut out onto black (lungs.ts's cutOut): beyond them is only the black the picture's maker painted (and the
+  // rings JPEG left in it), nothing of the scan: the lungs alone are shown.
+  if (seg.found && seg.cutOut) return keptRegion(seg, w, h, 0);
   const keep = keptRegion(seg, w, h, radius);
   const ref = seg.found ? intensityReference(seg) : null;
   if (!ref) return keep;

@@ -28,9 +28,10 @@ import { ballRowLimits, dilate, grownBox, rowBands, type RowBandScratch } from '
 import { componentThickness, rowStarts, type ThicknessScratch } from './run-thickness.js';
 import { closeComponent, newClosingScratch, type ClosingScratch } from './run-closing.js';
 import { CENTRAL_FRACTION, chooseLungPair, notAPartner, type Region } from './lung-pair.js';
+import { cutOutLungs } from './cut-out.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v6-wall';
+export const LUNGS_VERSION = 'lungs-v7-onblack';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
@@ -64,6 +65,11 @@ export interface LungSegmentation {
   reason?: string;
   /** The grey threshold used (analysis grey values below it are dark: air or lung). */
   threshold?: number;
+  /**
+   * The lungs were found cut out onto black with no tissue around them (cut-out.ts): the picture's non-black regions.
+   * Then body = the lungs (there is no tissue to read) and there is no threshold.
+   */
+  cutOut?: true;
 }
 
 export interface SegmentOptions {
@@ -444,7 +450,36 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
     const third = attempt(analysis, scale, upper.t);
     if (third.found) return refine(third);
   }
-  return first;
+  return onBlack(analysis, scale) ?? first;
+}
+
+/**
+ * The lungs of a picture cut out onto black with no rim (cut-out.ts), as a segmentation: asked only when the search
+ * above found none, so a slice whose lungs it finds never pays for it. Null when the picture does not look so.
+ */
+function onBlack(analysis: GreyImage, scale: number): LungSegmentation | null {
+  const cut = cutOutLungs(analysis);
+  if ('reason' in cut) return null;
+  const { width: w, height: h } = analysis;
+  const labels = cut.labels;
+  let x0 = w, y0 = h, x1 = 0, y1 = 0, total = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0, i = y * w; x < w; x++, i++) {
+      if (!labels[i]) continue;
+      total++;
+      if (x < x0) x0 = x;
+      if (x >= x1) x1 = x + 1;
+      if (y < y0) y0 = y;
+      if (y >= y1) y1 = y + 1;
+    }
+  }
+  const areaFraction = total / (w * h);
+  const { areas } = cut;
+  return {
+    analysis, scale, labels, body: labels.map((v) => (v ? 1 : 0)), box: { x0, y0, x1, y1 },
+    quality: { areaFraction, components: areas.length, balance: areas.length === 2 ? Math.min(areas[0], areas[1]) / Math.max(areas[0], areas[1]) : 0 },
+    found: areaFraction >= MIN_FOUND_FRACTION, cutOut: true,
+  };
 }
 
 /**
