@@ -36,6 +36,11 @@ export function fillFovPadding(img: GreyImage): GreyImage {
   const fill = data[0];
   const near = (v: number) => Math.abs(v - fill) <= c.tolerance;
   if (!near(data[w - 1]) || !near(data[(h - 1) * w]) || !near(data[h * w - 1])) return img;
+  // A fill within tolerance of the picture's darkest grey is no brighter than air (air's grey, below, is at least
+  // that): the common case, black corners, is left before the fill is traced.
+  let darkest = 255;
+  for (let i = 0; i < w * h; i++) if (data[i] < darkest) darkest = data[i];
+  if (fill - darkest <= c.tolerance) return img;
   const cx = (w - 1) / 2, cy = (h - 1) / 2, r = Math.min(w, h) / 2;
   const dist = (i: number) => Math.hypot((i % w) - cx, ((i / w) | 0) - cy);
 
