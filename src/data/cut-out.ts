@@ -13,6 +13,7 @@ import type { GreyImage } from '../types.js';
 import { distanceToSet } from './morphology.js';
 import { histogramQuantile } from './histogram.js';
 import { notAPartner, sideBySide, type Region } from './lung-pair.js';
+import { LUNG_SHAPE, lungShaped, runsAlongEdge } from './lung-shape.js';
 
 export const CUT_OUT_LIMITS = Object.freeze({
   /**
@@ -27,23 +28,12 @@ export const CUT_OUT_LIMITS = Object.freeze({
    */
   minBlackShare: 0.35,
   /**
-   * The lungs hold at least this share of the non-black pixels in pieces of a lung's size at least (minLungFraction):
+   * The lungs hold at least this share of the non-black pixels in pieces of a lung's size at least (lung-shape.ts):
    * nothing else as large (tissue, a second shape) is left on the black. Smaller specks are not counted: JPEG rings
    * round the cut's edge as hundreds of specks of a few px (CT-MD cut out, quality 75: 5-10% of the non-black pixels,
    * none over 30 px or brighter than 42).
    */
   minLungShare: 0.9,
-  /** A lung is at least this fraction of the picture (lungs.ts's MIN_COMPONENT_FRACTION). */
-  minLungFraction: 0.0015,
-  /** Half-thickness (px) at least this, and at least this share of the box's long side (lungs.ts: 2.5 and 0.05). */
-  minHalfThickness: 2.5,
-  minThicknessRatio: 0.05,
-  /** At least this share of a lung lies 2 px or more inside it (lungs.ts: thin bands, text, lines are not lungs). */
-  minCore: 0.4,
-  /** A lung fills at most this share of its box (lungs.ts: rectangles, panels and filled boxes are not lungs). */
-  maxBoxFill: 0.92,
-  /** A lung touching the picture's edge does so along at most this many px per sqrt(area) (lungs.ts's MAX_BORDER_RATIO). */
-  maxBorderRatio: 1.6,
   /**
    * The black was painted round the lungs: one region holds at least this share of it (lungs' holes aside). Black
    * corners left by turning a picture, or black bars above and below it, are several regions, each in a corner or
@@ -114,7 +104,7 @@ export function cutOutLungs(img: GreyImage): CutOutLungs | { reason: string } {
   // so that its shape is the lung's.
   fillHoles(comp, pieces, w, h);
   if (surroundShare(comp, w, h) < L.minSurround) return { reason: 'the black does not surround one region' };
-  const sized = pieces.filter((p) => p.area >= L.minLungFraction * n).sort((a, b) => b.area - a.area);
+  const sized = pieces.filter((p) => p.area >= LUNG_SHAPE.minFraction * n).sort((a, b) => b.area - a.area);
   if (sized.length === 0) return { reason: 'nothing lung-sized on the black' };
   const lungLike = sized.slice(0, 3).filter((p) => plausibleLung(p, comp, w, h));
   let kept = lungLike.slice(0, 2);
@@ -236,11 +226,9 @@ function fillHoles(comp: Int32Array, pieces: Piece[], w: number, h: number): voi
   }
 }
 
-/** lungs.ts's shape rules for a lung candidate: thick enough for its size, a solid core, not a filled box, not a border band. */
+/** A lung's shape (lung-shape.ts): not a band along the picture's edge, thick enough for its size, a solid core, not a filled box. */
 function plausibleLung(p: Piece, comp: Int32Array, w: number, h: number): boolean {
-  const L = CUT_OUT_LIMITS;
-  if (p.border > 0 && p.border / Math.sqrt(p.area) >= L.maxBorderRatio) return false;
-  if (p.area > L.maxBoxFill * (p.x1 - p.x0) * (p.y1 - p.y0)) return false;
+  if (p.border > 0 && runsAlongEdge(p.border, p.area)) return false;
   // Distance to the nearest pixel outside the piece, within its box grown by 1 px (the picture's edge does not end it).
   const x0 = Math.max(0, p.x0 - 1), y0 = Math.max(0, p.y0 - 1), x1 = Math.min(w, p.x1 + 1), y1 = Math.min(h, p.y1 + 1);
   const bw = x1 - x0, bh = y1 - y0;
@@ -253,5 +241,5 @@ function plausibleLung(p: Piece, comp: Int32Array, w: number, h: number): boolea
     if (d[i] > max) max = d[i];
     if (d[i] >= 2) core++;
   }
-  return max >= L.minHalfThickness && max >= L.minThicknessRatio * Math.max(p.x1 - p.x0, p.y1 - p.y0) && core >= L.minCore * p.area;
+  return lungShaped({ area: p.area, core, halfThickness: max, x0: p.x0, y0: p.y0, x1: p.x1, y1: p.y1 });
 }

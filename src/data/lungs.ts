@@ -29,6 +29,7 @@ import { componentThickness, rowStarts, type ThicknessScratch } from './run-thic
 import { closeComponent, newClosingScratch, type ClosingScratch } from './run-closing.js';
 import { CENTRAL_FRACTION, chooseLungPair, notAPartner, type Region } from './lung-pair.js';
 import { cutOutLungs } from './cut-out.js';
+import { LUNG_SHAPE, lungShaped, runsAlongEdge } from './lung-shape.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
 export const LUNGS_VERSION = 'lungs-v7-onblack';
@@ -90,11 +91,9 @@ export function windowHidesLungs(hu: { slope: number; intercept: number }): bool
   return hu.intercept > LUNG_RANGE_HU.low || hu.slope * 255 + hu.intercept < LUNG_RANGE_HU.high;
 }
 /** Dark components smaller than this fraction of the image are never lung. */
-const MIN_COMPONENT_FRACTION = 0.0015;
+const MIN_COMPONENT_FRACTION = LUNG_SHAPE.minFraction;
 /** found needs at least this fraction of the image as lung. */
 const MIN_FOUND_FRACTION = 0.0015;
-/** A border-touching dark component is lung (cut by the crop) when border pixels / sqrt(area) is below this. */
-const MAX_BORDER_RATIO = 1.6;
 /** Chamfer 3-4 distances: one pixel step is 3. */
 const CH = 3;
 
@@ -400,13 +399,7 @@ export const SQUEEZED_REASON = 'almost no contrast: the picture holds its body i
 function squeezedGreys(hist: Float64Array): boolean {
   let n = 0;
   for (let v = 0; v < 256; v++) n += hist[v];
-  let acc = 0, low = -1, high = 255;
-  for (let v = 0; v < 256; v++) {
-    acc += hist[v];
-    if (low < 0 && acc > 0.005 * n) low = v;
-    if (acc >= 0.995 * n) { high = v; break; }
-  }
-  return high - low >= 2;
+  return histogramQuantile(hist, n, 0.995) - histogramQuantile(hist, n, 0.005) >= 2;
 }
 
 export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSegmentation {
@@ -632,7 +625,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     if (c.border === 0) continue;
     const nSides = (c.sides & 1) + ((c.sides >> 1) & 1) + ((c.sides >> 2) & 1) + ((c.sides >> 3) & 1);
     // A band from the left edge to the right edge (the table, the gap under the body) is never one lung.
-    if (nSides >= 3 || (c.sides & 3) === 3 || c.border / Math.sqrt(c.area) >= MAX_BORDER_RATIO) { c.background = true; isBg[c.id] = 1; }
+    if (nSides >= 3 || (c.sides & 3) === 3 || runsAlongEdge(c.border, c.area)) { c.background = true; isBg[c.id] = 1; }
   }
   // The same for dark regions that reach within a few pixels of the edges (outside air inside a white frame or
   // page margin): near three edges, or near both the left and the right edge.
@@ -661,13 +654,9 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
       c.core = core; c.maxDist = max * CH;
     }
   }
-  const minThick = 2.5 * CH;
-  // Thin bands (the gaps inside the table, the space between body and table) are not lung: half-thickness
-  // against length.
-  // Rectangles that fill their bounding box (windows and panels of a screenshot) are not lung either.
-  cands = cands.filter((c) => c.maxDist >= minThick && c.core >= 0.4 * c.area
-    && c.maxDist / CH >= MIN_THICKNESS_RATIO * Math.max(c.x1 - c.x0, c.y1 - c.y0)
-    && c.area <= MAX_BOX_FILL * (c.x1 - c.x0) * (c.y1 - c.y0));
+  // Thin bands (the gaps inside the table, the space between body and table) and rectangles that fill their box
+  // (windows and panels of a screenshot) are not lung (lung-shape.ts).
+  cands = cands.filter((c) => lungShaped({ area: c.area, core: c.core, halfThickness: c.maxDist / CH, x0: c.x0, y0: c.y0, x1: c.x1, y1: c.y1 }));
   cands.sort((a, b) => b.area - a.area);
   cands = cands.slice(0, 8);
 
@@ -956,9 +945,6 @@ function isTrachea(c: Component, midline: number, w: number): boolean {
 /** A piece of tissue apart from the body holds a lung when it is at least this fraction of the body's area. */
 const MIN_PIECE_FRACTION = 0.2;
 
-/** A lung's largest distance to tissue (its half-thickness) is at least this fraction of its bounding box's long side. */
-const MIN_THICKNESS_RATIO = 0.05;
-
 /** Lung pixels closer than WALL_MIN analysis pixels to the outside air: at most this fraction of the lung. */
 const WALL_MIN = 2;
 const MAX_NEAR_OUTSIDE = 0.25;
@@ -971,9 +957,6 @@ const MAX_CENTROID_Y = 0.8;
 
 /** A merged pair of lungs is split where a column holds at most this fraction of the fullest column's pixels. */
 const MAX_JUNCTION = 0.25;
-
-/** A lung fills at most this fraction of its bounding box (an ellipse fills 0.785). */
-const MAX_BOX_FILL = 0.92;
 
 /** Closing radius of a lung: this times sqrt(lung area), at most MAX_CLOSE_RADIUS analysis pixels. */
 const CLOSE_RADIUS_FACTOR = 0.16;
