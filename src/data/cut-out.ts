@@ -14,6 +14,7 @@ import { distanceToSet } from './morphology.js';
 import { histogramQuantile } from './histogram.js';
 import { notAPartner, sideBySide, type Region } from './lung-pair.js';
 import { LUNG_SHAPE, lungShaped, runsAlongEdge } from './lung-shape.js';
+import { flood4 } from './flood.js';
 
 export const CUT_OUT_LIMITS = Object.freeze({
   /**
@@ -75,7 +76,7 @@ export function cutOutLungs(img: GreyImage): CutOutLungs | { reason: string } {
   if (nBlack < L.minBlackShare * n) return { reason: 'no black background' };
   if (nBlack === n) return { reason: 'all black' };
 
-  // 4-connected pieces of non-black (flood fill with an explicit stack: a few per picture).
+  // 4-connected pieces of non-black.
   const comp = new Int32Array(n);
   const pieces: Piece[] = [];
   const stack = new Int32Array(n);
@@ -83,21 +84,18 @@ export function cutOutLungs(img: GreyImage): CutOutLungs | { reason: string } {
     if (comp[s] || data[s] <= black) continue;
     const p: Piece = { id: pieces.length + 1, area: 0, cx: 0, cy: 0, x0: w, y0: h, x1: 0, y1: 0, border: 0 };
     pieces.push(p);
-    let top = 0;
-    stack[top++] = s; comp[s] = p.id;
-    while (top > 0) {
-      const i = stack[--top], x = i % w, y = (i - x) / w;
+    flood4(w, h, [s], (i) => {
+      if (comp[i] || data[i] <= black) return false;
+      comp[i] = p.id;
+      const x = i % w, y = (i - x) / w;
       p.area++; p.cx += x; p.cy += y;
       if (x < p.x0) p.x0 = x;
       if (y < p.y0) p.y0 = y;
       if (x >= p.x1) p.x1 = x + 1;
       if (y >= p.y1) p.y1 = y + 1;
       if (x === 0 || y === 0 || x === w - 1 || y === h - 1) p.border++;
-      if (x > 0 && !comp[i - 1] && data[i - 1] > black) { comp[i - 1] = p.id; stack[top++] = i - 1; }
-      if (x < w - 1 && !comp[i + 1] && data[i + 1] > black) { comp[i + 1] = p.id; stack[top++] = i + 1; }
-      if (y > 0 && !comp[i - w] && data[i - w] > black) { comp[i - w] = p.id; stack[top++] = i - w; }
-      if (y < h - 1 && !comp[i + w] && data[i + w] > black) { comp[i + w] = p.id; stack[top++] = i + w; }
-    }
+      return true;
+    }, undefined, stack);
     p.cx /= p.area; p.cy /= p.area;
   }
   // Black holes inside a piece (airways, emphysema in a dark window) are lung: each piece's holes are filled first,
@@ -144,25 +142,21 @@ function trimRinging(kept: Piece[], comp: Int32Array, data: Uint8Array, black: n
   }
   const t = black + (histogramQuantile(hist, n, 0.5) - black) / 2;
   // Seeds: the kept pieces' pixels below t with a 4-neighbour outside every kept piece.
-  const stack: number[] = [];
+  const seeds: number[] = [];
   const out = (j: number) => !isKept.has(comp[j]);
   for (const p of kept) {
     for (let y = p.y0; y < p.y1; y++) {
       for (let x = p.x0, i = y * w + x; x < p.x1; x++, i++) {
         if (comp[i] !== p.id || data[i] >= t) continue;
-        if ((x > 0 && out(i - 1)) || (x < w - 1 && out(i + 1)) || (y > 0 && out(i - w)) || (y < h - 1 && out(i + w)) || x === 0 || y === 0 || x === w - 1 || y === h - 1) stack.push(i);
+        if ((x > 0 && out(i - 1)) || (x < w - 1 && out(i + 1)) || (y > 0 && out(i - w)) || (y < h - 1 && out(i + w)) || x === 0 || y === 0 || x === w - 1 || y === h - 1) seeds.push(i);
       }
     }
   }
-  for (const i of stack) comp[i] = -comp[i];
-  while (stack.length) {
-    const i = stack.pop()!, x = i % w;
-    for (const j of [x > 0 ? i - 1 : -1, x < w - 1 ? i + 1 : -1, i - w, i + w]) {
-      if (j < 0 || j >= w * h || comp[j] <= 0 || !isKept.has(comp[j]) || data[j] >= t) continue;
-      comp[j] = -comp[j];
-      stack.push(j);
-    }
-  }
+  flood4(w, h, seeds, (j) => {
+    if (comp[j] <= 0 || !isKept.has(comp[j]) || data[j] >= t) return false;
+    comp[j] = -comp[j];
+    return true;
+  });
   for (const p of kept) {
     for (let y = p.y0; y < p.y1; y++) {
       for (let x = p.x0, i = y * w + x; x < p.x1; x++, i++) if (comp[i] === -p.id) { comp[i] = 0; p.area--; }
@@ -175,19 +169,11 @@ function surroundShare(comp: Int32Array, w: number, h: number): number {
   const n = w * h;
   const seen = new Uint8Array(n);
   const stack = new Int32Array(n);
+  const enter = (j: number) => (comp[j] === 0 && !seen[j] ? (seen[j] = 1, true) : false);
   let total = 0, largest = 0;
   for (let s = 0; s < n; s++) {
     if (comp[s] !== 0 || seen[s]) continue;
-    let top = 0, size = 0;
-    stack[top++] = s; seen[s] = 1;
-    while (top > 0) {
-      const i = stack[--top], x = i % w;
-      size++;
-      if (x > 0 && comp[i - 1] === 0 && !seen[i - 1]) { seen[i - 1] = 1; stack[top++] = i - 1; }
-      if (x < w - 1 && comp[i + 1] === 0 && !seen[i + 1]) { seen[i + 1] = 1; stack[top++] = i + 1; }
-      if (i >= w && comp[i - w] === 0 && !seen[i - w]) { seen[i - w] = 1; stack[top++] = i - w; }
-      if (i + w < n && comp[i + w] === 0 && !seen[i + w]) { seen[i + w] = 1; stack[top++] = i + w; }
-    }
+    const size = flood4(w, h, [s], enter, undefined, stack);
     total += size;
     if (size > largest) largest = size;
   }
@@ -198,24 +184,27 @@ function surroundShare(comp: Int32Array, w: number, h: number): number {
 function fillHoles(comp: Int32Array, pieces: Piece[], w: number, h: number): void {
   // Black regions (comp 0) not touching the picture's edge, with every neighbour in one piece, are that piece's holes.
   const seen = new Uint8Array(w * h);
-  const stack: number[] = [];
+  const stack = new Int32Array(w * h);
   const region: number[] = [];
   for (const p of pieces) p.ownArea = p.area;
+  let edge = false, owner = 0, mixed = false;
+  // A black pixel is taken; a piece's pixel next to the region names its owner (two owners: not a hole).
+  const enter = (j: number): boolean => {
+    const c = comp[j];
+    if (c === 0) { if (seen[j]) return false; seen[j] = 1; return true; }
+    if (owner === 0) owner = c; else if (c !== owner) mixed = true;
+    return false;
+  };
+  const take = (i: number): void => {
+    region.push(i);
+    const x = i % w, y = (i - x) / w;
+    if (x === 0 || y === 0 || x === w - 1 || y === h - 1) edge = true;
+  };
   for (let s = 0; s < w * h; s++) {
     if (comp[s] || seen[s]) continue;
     region.length = 0;
-    let edge = false, owner = 0, mixed = false;
-    stack.push(s); seen[s] = 1;
-    while (stack.length) {
-      const i = stack.pop()!, x = i % w, y = (i - x) / w;
-      region.push(i);
-      if (x === 0 || y === 0 || x === w - 1 || y === h - 1) edge = true;
-      for (const j of [x > 0 ? i - 1 : -1, x < w - 1 ? i + 1 : -1, y > 0 ? i - w : -1, y < h - 1 ? i + w : -1]) {
-        if (j < 0) continue;
-        const c = comp[j];
-        if (c === 0) { if (!seen[j]) { seen[j] = 1; stack.push(j); } } else if (owner === 0) owner = c; else if (c !== owner) mixed = true;
-      }
-    }
+    edge = false; owner = 0; mixed = false;
+    flood4(w, h, [s], enter, take, stack);
     if (edge || mixed || owner === 0) continue;
     const p = pieces[owner - 1];
     for (const i of region) {
