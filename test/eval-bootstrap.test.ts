@@ -183,3 +183,22 @@ test('paired AUC difference: zero for rank-preserving changes, antisymmetric, an
   const back = pairedAucDifferenceInterval(y, noisy, s, { draws: 1000, seed: 1 });
   assert.ok(back.ci && Math.abs(back.ci[0] + iv.ci[1]) < 1e-12 && Math.abs(back.ci[1] + iv.ci[0]) < 1e-12);
 });
+
+test('one unit in a class: no interval (every draw would take it again), two: intervals; the calibration interval alike', async () => {
+  const { calibration } = await import('../src/eval/calibration.js');
+  // Two patients of 20 slices each, one COVID: before the rule every interval had zero width.
+  const y: Binary[] = [...Array(20).fill(1), ...Array(20).fill(0)];
+  const s = y.map((v, i) => (v ? 0.3 + 0.02 * (i % 20) : 0.1 + 0.02 * (i % 20)));
+  const groups = y.map((v) => (v ? 'covid-patient' : 'normal-patient'));
+  const one = bootstrapIntervals(y, s, 0.5, { draws: 200, groups });
+  assert.deepEqual(one.tooFew, { covid: 1, noncovid: 1 });
+  for (const m of METRIC_NAMES) assert.deepEqual(one.intervals[m], { ci: null, defined: 0, skipped: 200 });
+  assert.equal(calibration(y, s, { draws: 200, groups }).ece.ci, null);
+  // The same slices by image, or split into two patients per class: intervals of non-zero width.
+  const byImage = bootstrapIntervals(y, s, 0.5, { draws: 200 });
+  assert.equal(byImage.tooFew, undefined);
+  const two = bootstrapIntervals(y, s, 0.5, { draws: 200, groups: y.map((v, i) => `${v}-${i % 20 < 10}`) });
+  assert.equal(two.tooFew, undefined);
+  // (The COVID patients' first halves score 0.30-0.48, under the threshold, their second halves 0.50-0.68.)
+  for (const r of [byImage, two]) assert.ok(r.intervals.sensitivity.ci && r.intervals.sensitivity.ci[0] < r.intervals.sensitivity.ci[1], JSON.stringify(r.intervals.sensitivity));
+});

@@ -70,7 +70,7 @@ test('calibration: the resampled ECEs sit above the measured one; the basic inte
   assert.deepEqual(a, calibration(y, s, { draws: 500, seed: 1 }));
   assert.equal(a.ece.interval, 'basic');
   assert.ok(a.ece.bias_corrected < a.ece.value, `the correction lowers the upward-biased ECE: ${JSON.stringify(a.ece)}`);
-  assert.ok(a.ece.ci[0] <= a.ece.bias_corrected && a.ece.bias_corrected <= a.ece.ci[1], JSON.stringify(a.ece));
+  assert.ok(a.ece.ci !== null && a.ece.ci[0] <= a.ece.bias_corrected && a.ece.bias_corrected <= a.ece.ci[1], JSON.stringify(a.ece));
   assert.ok(a.ece.ci[0] >= 0 && a.ece.ci[0] < a.ece.ci[1]);
   assert.equal(a.unit, 'image');
   const groups = y.map((_, i) => `p${Math.floor(i / 20)}`);
@@ -97,7 +97,7 @@ test('the report writer adds a Calibration section and the reliability diagram P
     await writeMarkdownReport({ result, bootstrap, yTrue: y, scores: s, calibration: cal, file: path.join(dir, 'r.md') });
     const md = await readFile(path.join(dir, 'r.md'), 'utf8');
     assert.match(md, /## Calibration/);
-    assert.ok(md.includes(`**Expected calibration error (ECE)**: ${cal.ece.value.toFixed(4)} measured; bias-corrected ${cal.ece.bias_corrected.toFixed(4)}, 95% CI [${cal.ece.ci[0].toFixed(4)}, ${cal.ece.ci[1].toFixed(4)}] (10 equal-width bins of P(COVID); basic bootstrap interval over images, stratified by class, 200 draws, seed 0).`));
+    assert.ok(md.includes(`**Expected calibration error (ECE)**: ${cal.ece.value.toFixed(4)} measured; bias-corrected ${cal.ece.bias_corrected.toFixed(4)}, 95% CI [${cal.ece.ci![0].toFixed(4)}, ${cal.ece.ci![1].toFixed(4)}] (10 equal-width bins of P(COVID); basic bootstrap interval over images, stratified by class, 200 draws, seed 0).`));
     assert.match(md, /basic \(reverse percentile\) bootstrap interval/);
     assert.match(md, /P\(COVID\) is not a calibrated probability/);
     assert.match(md, /!\[Reliability diagram, ECE [\d.]+\]\(r-reliability\.png\)/);

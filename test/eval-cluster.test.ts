@@ -39,12 +39,12 @@ test('cluster bootstrap: deterministic for a seed, different for another, checks
 
 test('cluster bootstrap keeps each group together', () => {
   // COVID group A: 3 images predicted COVID; COVID group B: 1 image predicted NonCOVID; NonCOVID group C: 2 images
-  // predicted NonCOVID. Stratified, each draw takes 2 COVID groups (AA: sensitivity 1, AB or BA: 3/4, BB: 0, with
-  // probabilities 1/4, 1/2, 1/4) and C twice, so the 95% interval of sensitivity is exactly [0, 1]. Resampling the
+  // predicted NonCOVID, and so is D (two NonCOVID groups: with one, no interval is given). Stratified, each draw takes
+  // 2 COVID groups (AA: sensitivity 1, AB or BA: 3/4, BB: 0, with probabilities 1/4, 1/2, 1/4) and 2 NonCOVID ones, so the 95% interval of sensitivity is exactly [0, 1]. Resampling the
   // 4 COVID images one by one instead gives k/4 with k ~ Binomial(4, 3/4): P(k = 0) = 0.4% < 2.5% < P(k <= 1), so [0.25, 1].
-  const y: Binary[] = [1, 1, 1, 1, 0, 0];
-  const s = [0.9, 0.9, 0.9, 0.2, 0.1, 0.1];
-  const groups = ['A', 'A', 'A', 'B', 'C', 'C'];
+  const y: Binary[] = [1, 1, 1, 1, 0, 0, 0, 0];
+  const s = [0.9, 0.9, 0.9, 0.2, 0.1, 0.1, 0.1, 0.1];
+  const groups = ['A', 'A', 'A', 'B', 'C', 'C', 'D', 'D'];
   const draws = 2000;
   const cluster = bootstrapIntervals(y, s, 0.5, { draws, seed: 3, groups });
   assert.deepEqual(cluster.intervals.sensitivity.ci, [0, 1]);
@@ -123,19 +123,19 @@ test('formatTable and the Markdown report say which data was scored, the bootstr
   const { y, s, g } = correlated(6, 3, 6);
   const { result, bootstrap } = evaluateScoresWithBootstrap({ split: 'external', yTrue: y, scores: s, threshold: 0.5, draws: 100, groups: g });
   const context = {
-    data: { kind: 'csv' as const, path: 'ext/manifest.csv', n_patients: 6 },
+    data: { kind: 'csv' as const, path: 'ext/manifest.csv', n_patients: 6, patients_from: 'patient_id column' as const },
     bootstrap: { unit: 'patient' as const },
     patients: { n: 6, top_k: 5, auc: { value: null, ci: null } },
   };
   const t = formatTable(result, context);
   assert.match(t, /^split: external /);
-  assert.match(t, /\ndata: CSV manifest ext\/manifest\.csv, 6 patients\nbootstrap: over patients/);
+  assert.match(t, /\ndata: CSV manifest ext\/manifest\.csv, 6 patients \(from its patient_id column\)\nbootstrap: over patients/);
   assert.match(t, /\npatient-level ROC AUC \(6 patients; patient score = mean of its top 5 slice scores\): n\/a \(all patients are of one class, so AUC is undefined\)\n/);
   // Without a context, the table is as before (no data or patient line).
   assert.doesNotMatch(formatTable(result), /data:|bootstrap:|patient-level/);
   const md = markdownReport({ result, yTrue: y, scores: s, bootstrap, context }, 'r-roc.png');
   assert.match(md, /^# COVID-CT evaluation: external data\n/);
-  assert.match(md, /\n- Data: CSV manifest ext\/manifest\.csv, 6 patients\n- Bootstrap: over patients/);
+  assert.match(md, /\n- Data: CSV manifest ext\/manifest\.csv, 6 patients \(from its patient_id column\)\n- Bootstrap: over patients/);
   assert.match(md, /\n### Patient level\n/);
   assert.match(md, /cluster-bootstrap intervals, stratified by class: in each draw the\nCOVID patients are resampled with replacement from the COVID patients and the other patients from the others/);
   assert.match(md, /choice of the 6 evaluated patients only/);

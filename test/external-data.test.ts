@@ -22,7 +22,7 @@ test('evaluate --data covid-ct-md-sample/manifest.csv: 768 slices, 6 patients, p
   assert.deepEqual(j.confusion.tp + j.confusion.fn, 148);
   // The scan ends without lungs are refused and still counted: the user is told how many, on stderr.
   assert.match(r.stderr, /note: \d+ of 768 slices were refused as NotCT \(no-lungs \d+\); the metrics count them with their raw P\(COVID\)/);
-  assert.deepEqual(j.data, { kind: 'csv', path: '../shared/data/covid-ct-md-sample/manifest.csv', n_patients: 6 });
+  assert.deepEqual(j.data, { kind: 'csv', path: '../shared/data/covid-ct-md-sample/manifest.csv', n_patients: 6, patients_from: 'patient_id column' });
   assert.deepEqual(j.bootstrap, { unit: 'patient' });
   assert.equal(j.patients.n, 6);
   assert.equal(j.patients.top_k, 5);

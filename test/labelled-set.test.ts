@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { classOfName, loadLabelledSet, parseCsvRecords, parseLabel, parseManifest } from '../src/data/labelled-set.js';
+import { classOfName, loadLabelledSet, parseCsvRecords, parseLabel, parseManifest, patientFolders } from '../src/data/labelled-set.js';
 import { REPO, readCsv, runCli } from './helpers.js';
 
 let dir = '';
@@ -216,7 +216,7 @@ test('covid-ct evaluate on class folders and on a CSV with patients (shipped mod
   assert.deepEqual(Object.keys(fj), ['split', 'n', 'threshold', 'metrics', 'confusion', 'model', 'data', 'bootstrap', 'calibration']);
   assert.equal(fj.split, 'external');
   assert.equal(fj.n, 12);
-  assert.deepEqual(fj.data, { kind: 'folder', path: path.relative(REPO, path.join(root, 'data')), n_patients: null });
+  assert.deepEqual(fj.data, { kind: 'folder', path: path.relative(REPO, path.join(root, 'data')), n_patients: null, patients_from: null });
   assert.deepEqual(fj.bootstrap, { unit: 'image' });
 
   const scores = path.join(root, 'scores.csv');
@@ -241,7 +241,7 @@ test('covid-ct evaluate on class folders and on a CSV with patients (shipped mod
   const t = await runCli(['evaluate', '--data', csv, '--quiet']);
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stdout, /^split: external {3}n = 12 \(6 COVID, 6 NonCOVID\)/);
-  assert.match(t.stdout, /\ndata: CSV manifest .*manifest\.csv, 4 patients\n/);
+  assert.match(t.stdout, /\ndata: CSV manifest .*manifest\.csv, 4 patients \(from its patient_id column\)\n/);
   assert.match(t.stdout, /\nbootstrap: over patients/);
   assert.match(t.stdout, /\npatient-level ROC AUC \(4 patients; patient score = mean of its top 5 slice scores\): \d\.\d{4}/);
 });
@@ -283,4 +283,51 @@ test("covid-ct evaluate on COVID-CT's folder names (CT_COVID/, CT_NonCOVID/); an
   assert.equal(u.stdout, '');
   assert.ok(u.stderr.startsWith(`covid-ct: ${root}: folder CT_Pneumonia/ is not a class folder (a class folder is named covid, noncovid, `), u.stderr);
   assert.doesNotMatch(u.stderr, /at .*\.js:\d+/);
+});
+
+test('patient folders: the folder under each class folder is the patient, the same name under both classes one patient', () => {
+  assert.deepEqual(patientFolders(['covid/P1/a.png', 'covid/P1/sub/b.dcm', 'noncovid/N2/c.png', 'noncovid/P1/d.png']), { ids: ['P1', 'P1', 'N2', 'P1'] });
+  assert.deepEqual(patientFolders(['covid/a.png', 'noncovid/b.png']), {}, 'no subfolders: images one by one, nothing to say');
+  const mixed = patientFolders(['covid/P1/a.png', 'noncovid/b.png']);
+  assert.equal(mixed.ids, undefined);
+  assert.match(mixed.why ?? '', /1 images lie in folders under their class folder and 1 directly in it \(e\.g\. noncovid\/b\.png\)/);
+});
+
+test('covid-ct evaluate on patient folders: intervals over patients, none when a class has one patient, --no-patients over images', async () => {
+  const root = path.join(dir, 'patients');
+  // 3 COVID and 3 NonCOVID patients, 2 slices each, as a PACS export lays them out (class/patient/slice).
+  for (let i = 0; i < 12; i++) {
+    const cls = i < 6 ? 'covid' : 'noncovid';
+    await put(path.join(root, 'three', cls, `pat${Math.floor(i / 2)}`, `s${i}.png`), await png(i));
+    if (i % 6 < 2) await put(path.join(root, 'one', cls, `pat${Math.floor(i / 2)}`, `s${i}.png`), await png(i));
+  }
+  const three = await runCli(['evaluate', '--data', path.join(root, 'three'), '--json', '--quiet']);
+  assert.equal(three.code, 0, three.stderr);
+  const tj = JSON.parse(three.stdout);
+  assert.deepEqual(tj.data, { kind: 'folder', path: path.relative(REPO, path.join(root, 'three')), n_patients: 6, patients_from: 'folder under the class folder' });
+  assert.deepEqual(tj.bootstrap, { unit: 'patient' });
+  assert.equal(tj.patients.n, 6);
+  assert.ok(Array.isArray(tj.metrics.auc.ci), 'three patients of each class: an interval');
+
+  const text = await runCli(['evaluate', '--data', path.join(root, 'three'), '--quiet']);
+  assert.match(text.stdout, /\ndata: folder of class subfolders .*three, 6 patients \(one per folder under a class folder\)\n/);
+
+  // One patient of each class: every draw would take the same two patients again; no interval is claimed.
+  const one = await runCli(['evaluate', '--data', path.join(root, 'one'), '--quiet']);
+  assert.equal(one.code, 0, one.stderr);
+  assert.match(one.stdout, /\nROC AUC +\d\.\d{4} {2}n\/a \(too few patients for an interval\)\n/);
+  assert.match(one.stdout, /\nno 95% intervals: the data holds 1 COVID patient and 1 other patient, and a bootstrap interval needs 2 or more of each class/);
+  assert.doesNotMatch(one.stdout, /\[(\d\.\d{4}), \1\]/, 'no zero-width interval anywhere');
+  const oj = JSON.parse((await runCli(['evaluate', '--data', path.join(root, 'one'), '--quiet', '--json'])).stdout);
+  assert.deepEqual(oj.bootstrap, { unit: 'patient', too_few: { covid: 1, noncovid: 1 } });
+  assert.equal(oj.metrics.auc.ci, null);
+  assert.equal(oj.calibration.ece.ci, null);
+
+  const bySlice = await runCli(['evaluate', '--data', path.join(root, 'one'), '--quiet', '--json', '--no-patients']);
+  assert.equal(bySlice.code, 0, bySlice.stderr);
+  const bj = JSON.parse(bySlice.stdout);
+  assert.deepEqual(bj.bootstrap, { unit: 'image' });
+  assert.equal(bj.data.n_patients, null);
+  assert.equal(bj.patients, undefined);
+  assert.match(bySlice.stderr, /--no-patients: the patient ids \(folder under the class folder\) are not used/);
 });

@@ -7,7 +7,10 @@
  *   `CT_COVID/` and `CT_NonCOVID/`); every non-hidden file found recursively inside a class folder is an image of
  *   that class (nothing is silently dropped: a file that cannot be scored stops the evaluation and is listed).
  *   Any other non-hidden subfolder is an error that names it: its images would otherwise be silently left out,
- *   and a name such as `normal/` or `positive/` could be either class. No patient ids.
+ *   and a name such as `normal/` or `positive/` could be either class. When every image lies in a subfolder of its
+ *   class folder (`covid/<patient>/...`, as a PACS export is laid out), that subfolder's name is the image's patient
+ *   id (the same name under both class folders is one patient, whose slices differ in label); when only some do,
+ *   there are no patient ids and the set says why (`warning`).
  * - `csv`: a CSV manifest (RFC 4180) whose header has `path` and `label`, optionally `patient_id` (other columns
  *   are ignored); paths are relative to the CSV's folder (absolute paths are kept), labels `covid`/`noncovid` in
  *   any case (`non-covid`, `non_covid` too). When the `patient_id` column exists every row must have one.
@@ -23,6 +26,8 @@ import { UserError } from '../util/errors.js';
 import { entriesOf, loadDataset } from './dataset.js';
 
 export type DataKind = 'official' | 'folder' | 'csv';
+/** A CSV's patient_id column, or the folder under each class folder. */
+export type PatientSource = 'patient_id column' | 'folder under the class folder';
 
 export interface LabelledImage {
   /** Absolute path of the image file. */
@@ -30,7 +35,7 @@ export interface LabelledImage {
   /** How the image is named in outputs: the file name (official), the path under the root folder, or the CSV's path. */
   name: string;
   label: Label;
-  /** Patient id, when the data gives one (CSV `patient_id`). */
+  /** Patient id, when the data gives one (CSV `patient_id`, or the folder under its class folder). */
   patient?: string;
 }
 
@@ -43,6 +48,8 @@ export interface LabelledSet {
   images: LabelledImage[];
   /** True when every image has a patient id. */
   hasPatients: boolean;
+  /** Where the patient ids come from, when there are any. */
+  patientsFrom?: PatientSource;
   /** Something the user should know about what is scored (e.g. every split of COVID-CT at once), for stderr. */
   warning?: string;
 }
@@ -237,13 +244,40 @@ export async function loadLabelledSet(dataPath: string, opts: { split?: Split } 
       images.push({ path: file, name: path.relative(root, file).split(path.sep).join('/'), label });
     }
   }
+  const patients = patientFolders(images.map((im) => im.name));
+  if (patients.ids) images.forEach((im, i) => { im.patient = patients.ids![i]; });
   // COVID-CT's own images/ folder holds all three splits: scoring it mixes test into what may be a tuning run.
   const parent = path.dirname(root);
-  const warning = await stat(path.join(parent, 'splits')).then((x) => x.isDirectory(), () => false)
-    ? `${root} holds every split of the COVID-CT layout at ${parent} (train, val and test together); ` +
-      `to score one split: --data ${parent} --split val`
-    : undefined;
-  return { kind: 'folder', path: root, hasPatients: false, images, ...(warning ? { warning } : {}) };
+  const warnings = [
+    await stat(path.join(parent, 'splits')).then((x) => x.isDirectory(), () => false)
+      ? `${root} holds every split of the COVID-CT layout at ${parent} (train, val and test together); ` +
+        `to score one split: --data ${parent} --split val`
+      : undefined,
+    patients.why,
+  ].filter((w): w is string => w !== undefined);
+  return {
+    kind: 'folder', path: root, hasPatients: patients.ids !== undefined, images,
+    ...(patients.ids ? { patientsFrom: 'folder under the class folder' as const } : {}),
+    ...(warnings.length ? { warning: warnings.join('\nnote: ') } : {}),
+  };
+}
+
+/**
+ * Patient ids of a class-folder layout from the images' names (`class/rest`, '/'-separated): the first folder under
+ * the class folder, when every image lies in one. When some images lie in the class folder itself and others in
+ * subfolders, no ids (a loose image belongs to no patient we can name) and `why` says so; with no subfolders at all,
+ * neither (images one by one is then the plain reading of the layout).
+ */
+export function patientFolders(names: readonly string[]): { ids?: string[]; why?: string } {
+  const parts = names.map((n) => n.split('/'));
+  const loose = parts.filter((p) => p.length <= 2).length;
+  if (loose === 0 && names.length > 0) return { ids: parts.map((p) => p[1]) };
+  if (loose === names.length) return {};
+  return {
+    why: `${names.length - loose} images lie in folders under their class folder and ${loose} directly in it ` +
+      '(e.g. ' + names.find((n) => n.split('/').length <= 2) + '), so no patient ids are taken from the folders and the ' +
+      'intervals are drawn over images; put every image in its patient\'s folder (covid/<patient>/...) to draw them over patients',
+  };
 }
 
 /** A CSV manifest: parsed, then every listed file checked; all missing files are named in one error. */
@@ -260,5 +294,5 @@ async function loadManifest(file: string): Promise<LabelledSet> {
     if (missing.length > 20) shown.push(`  ... and ${missing.length - 20} more`);
     throw new UserError(`${file}: ${missing.length} listed file(s) not found:\n${shown.join('\n')}`);
   }
-  return { kind: 'csv', path: file, hasPatients, images };
+  return { kind: 'csv', path: file, hasPatients, images, ...(hasPatients ? { patientsFrom: 'patient_id column' as const } : {}) };
 }

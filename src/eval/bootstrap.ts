@@ -29,6 +29,11 @@
  * data's order only through that numbering. With one image per group the draws have the same distribution as
  * the image bootstrap (not the same random stream).
  *
+ * Too few units: with fewer than MIN_UNITS_PER_CLASS units in a class, every draw takes that class's one unit again,
+ * so the draws vary only with the other class and the interval would claim a certainty the data cannot give (one
+ * COVID patient against one normal patient gave intervals of zero width). Then no interval is given (`ci: null`,
+ * `tooFew` says why); the point estimates stand.
+ *
  * Deterministic: all randomness comes from one `Rng(seed)` stream, consumed in a fixed order (the COVID stratum,
  * then the NonCOVID one, in each draw).
  */
@@ -102,6 +107,20 @@ export interface BootstrapResult {
   seed: number;
   level: number;
   intervals: Record<MetricName, MetricInterval>;
+  /** The units of each class, when a class has fewer than MIN_UNITS_PER_CLASS (then no interval; module comment). */
+  tooFew?: UnitCounts;
+}
+
+/** Resampling units (images, or patients) of each class. */
+export interface UnitCounts { covid: number; noncovid: number }
+
+/** A class needs at least this many units for a bootstrap interval (module comment). */
+export const MIN_UNITS_PER_CLASS = 2;
+
+/** The unit counts when a class has too few units for an interval, else undefined. */
+export function tooFewUnits(strata: Strata): UnitCounts | undefined {
+  const counts = { covid: strata.covid.length, noncovid: strata.noncovid.length };
+  return Math.min(counts.covid, counts.noncovid) < MIN_UNITS_PER_CLASS ? counts : undefined;
 }
 
 /** The p-quantile (0 <= p <= 1) of ascending `sorted`, interpolating linearly (numpy 'linear'). */
@@ -129,6 +148,11 @@ export function bootstrapIntervals(
   checkScores(yTrue, scores);
   checkOptions(draws, seed, level);
   const strata = strataOf(yTrue, groups);
+  const tooFew = tooFewUnits(strata);
+  if (tooFew) {
+    const none: MetricInterval = { ci: null, defined: 0, skipped: draws };
+    return { draws, seed, level, intervals: Object.fromEntries(METRIC_NAMES.map((m) => [m, { ...none }])) as Record<MetricName, MetricInterval>, tooFew };
+  }
   // Predictions do not depend on the draw, only which images are in it.
   const yPred = predict(scores, threshold);
   const samples = Object.fromEntries(METRIC_NAMES.map((m) => [m, [] as number[]])) as Record<MetricName, number[]>;

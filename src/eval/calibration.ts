@@ -27,7 +27,7 @@
 import type { Binary } from '../types.js';
 import { Rng } from '../util/prng.js';
 import { checkScores } from './metrics.js';
-import { drawStratified, quantileSorted, strataOf } from './bootstrap.js';
+import { drawStratified, quantileSorted, strataOf, tooFewUnits } from './bootstrap.js';
 
 export const DEFAULT_CALIBRATION_BINS = 10;
 
@@ -99,9 +99,10 @@ export interface CalibrationResult {
   binning: 'equal-width';
   /**
    * value: the ECE measured on all images (what the diagram shows); bias_corrected: 2 value - mean of the draws;
-   * ci: the basic bootstrap interval (centred on bias_corrected, so it need not hold value: module comment).
+   * ci: the basic bootstrap interval (centred on bias_corrected, so it need not hold value: module comment); null,
+   * and bias_corrected = value, when a class has too few units for a bootstrap (bootstrap.ts).
    */
-  ece: { value: number; bias_corrected: number; ci: [number, number]; interval: 'basic' };
+  ece: { value: number; bias_corrected: number; ci: [number, number] | null; interval: 'basic' };
   /** Bootstrap draws and seed behind the interval, and what was resampled. */
   draws: number;
   seed: number;
@@ -117,6 +118,12 @@ export function calibration(
 ): CalibrationResult {
   const value = expectedCalibrationError(yTrue, scores, bins);
   const strata = strataOf(yTrue, groups);
+  if (tooFewUnits(strata)) {
+    return {
+      bins, binning: 'equal-width', ece: { value, bias_corrected: value, ci: null, interval: 'basic' },
+      draws, seed, unit: groups ? 'patient' : 'image', reliability: reliabilityBins(yTrue, scores, bins),
+    };
+  }
   const rng = new Rng(seed);
   const samples: number[] = [];
   for (let d = 0; d < draws; d++) {

@@ -13,17 +13,19 @@
  */
 import type { Binary, Split } from '../types.js';
 import { METRIC_NAMES, type Confusion, type MetricName, binaryMetrics } from './metrics.js';
-import { type BootstrapResult, bootstrapIntervals } from './bootstrap.js';
+import { type BootstrapResult, type UnitCounts, bootstrapIntervals } from './bootstrap.js';
 import type { PatientResult } from './patients.js';
-import type { DataKind } from '../data/labelled-set.js';
+import type { DataKind, PatientSource } from '../data/labelled-set.js';
 
 /** What was scored: the `split` of a result is a split of the official layout, or "external" for any other data. */
 export type EvalSplit = Split | 'external';
 
 /** Where the scored images came from and how the intervals were drawn (the extra keys of `evaluate --json`). */
 export interface EvaluationContext {
-  data: { kind: DataKind; path: string; n_patients: number | null };
-  bootstrap: { unit: 'image' | 'patient' };
+  /** patients_from: where the patient ids (the bootstrap's units) came from; null when there are none. */
+  data: { kind: DataKind; path: string; n_patients: number | null; patients_from?: PatientSource | 'one per scan file' | null };
+  /** too_few: the units of each class when a class had too few for an interval (bootstrap.ts; then every ci is null). */
+  bootstrap: { unit: 'image' | 'patient'; too_few?: UnitCounts };
   /** Patient-level AUC; present only when the data gives patient ids. */
   patients?: PatientResult;
 }

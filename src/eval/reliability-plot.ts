@@ -45,7 +45,8 @@ export function reliabilitySvg(cal: CalibrationResult, opts: { title?: string; t
   // Legend, top left: the corner a reliability curve reaches only for a badly under-confident top bin.
   const ece = cal.ece;
   const legend = [
-    `ECE ${ece.value.toFixed(3)}; bias-corrected ${ece.bias_corrected.toFixed(3)} [${ece.ci[0].toFixed(3)}, ${ece.ci[1].toFixed(3)}]`,
+    ece.ci === null ? `ECE ${ece.value.toFixed(3)} (too few units for an interval)`
+      : `ECE ${ece.value.toFixed(3)}; bias-corrected ${ece.bias_corrected.toFixed(3)} [${ece.ci[0].toFixed(3)}, ${ece.ci[1].toFixed(3)}]`,
     `${cal.bins} equal-width bins; dashed: perfect calibration`,
   ];
   parts.push(`<rect x="${left + 8}" y="${top + 8}" width="${Math.min(pw - 16, 330)}" height="${legend.length * 20 + 8}" fill="#fff" fill-opacity="0.92" stroke="#999"/>`);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Binary } from '../types.js';
 import { type MetricName, binaryMetrics, rocAuc, rocCurve } from './metrics.js';
-import type { BootstrapResult } from './bootstrap.js';
+import { MIN_UNITS_PER_CLASS, type BootstrapResult } from './bootstrap.js';
 import type { EvaluationContext, EvaluationResult } from './evaluation.js';
 import type { CalibrationResult } from './calibration.js';
 import { reliabilitySvg } from './reliability-plot.js';
@@ -29,19 +29,47 @@ const MAIN_METRICS: readonly [Exclude<MetricName, 'legacy_f1_noncovid'>, string]
 ];
 
 const num = (v: number, digits = 4): string => v.toFixed(digits);
-const ciText = (ci: [number, number] | null): string => (ci === null ? 'n/a (undefined in every draw)' : `[${num(ci[0])}, ${num(ci[1])}]`);
+/** An interval in words; `why`: why there is none, when the data gave too few units (else: undefined in every draw). */
+const ciText = (ci: [number, number] | null, why?: string): string => (ci === null ? `n/a (${why ?? 'undefined in every draw'})` : `[${num(ci[0])}, ${num(ci[1])}]`);
+
+/** Why no interval was drawn, when a class had too few units for a bootstrap (bootstrap.ts), else undefined. */
+export const tooFewText = (context?: EvaluationContext): string | undefined => {
+  const why = tooFewReason(context);
+  return why && `no 95% intervals: ${why}`;
+};
+function tooFewReason(context?: EvaluationContext): string | undefined {
+  const few = context?.bootstrap.too_few;
+  if (!few) return undefined;
+  const unit = context!.bootstrap.unit;
+  const n = (k: number, what: string) => `${k} ${what} ${unit}${k === 1 ? '' : 's'}`;
+  return `the data holds ${n(few.covid, 'COVID')} and ${n(few.noncovid, 'other')}, and a bootstrap ` +
+    `interval needs ${MIN_UNITS_PER_CLASS} or more of each class (with one, every draw takes it again and the interval ` +
+    'would claim a certainty the data cannot give)' +
+    (unit === 'patient' ? '; --no-patients draws them over images, as if every slice were an independent case' : '');
+}
 
 function classCounts(result: EvaluationResult): { covid: number; noncovid: number } {
   const c = result.confusion;
   return { covid: c.tp + c.fn, noncovid: c.fp + c.tn };
 }
 
+const PATIENTS_FROM: Record<NonNullable<EvaluationContext['data']['patients_from']>, string> = {
+  'patient_id column': 'from its patient_id column',
+  'folder under the class folder': 'one per folder under a class folder',
+  'one per scan file': 'one per scan file: no patient ids, each volume taken as one patient',
+};
+
+/** The interval cell when there is none because of too few units (the reason is given once, under the table). */
+const shortWhy = (context?: EvaluationContext): string | undefined =>
+  (context?.bootstrap.too_few ? `too few ${context.bootstrap.unit}s for an interval` : undefined);
+
 /** One line saying which data was scored, e.g. "CSV manifest data/manifest.csv, 6 patients". */
 export function describeData(result: EvaluationResult, context: EvaluationContext): string {
   const d = context.data;
   const what = d.kind === 'official' ? `COVID-CT official layout ${d.path}, ${result.split} split`
     : d.kind === 'csv' ? `CSV manifest ${d.path}` : `folder of class subfolders ${d.path}`;
-  return d.n_patients === null ? `${what}, no patient ids` : `${what}, ${d.n_patients} patients`;
+  if (d.n_patients === null) return `${what}, no patient ids`;
+  return d.patients_from ? `${what}, ${d.n_patients} patients (${PATIENTS_FROM[d.patients_from]})` : `${what}, ${d.n_patients} patients`;
 }
 
 /** How the intervals were drawn, in words. */
@@ -55,7 +83,8 @@ export function describeBootstrapUnit(context: EvaluationContext): string {
  * The ECE in words: the measured value, then the bias-corrected one with its basic bootstrap interval
  * (calibration.ts says why). A result from before the correction (no bias_corrected) keeps its old reading.
  */
-export function eceText(ece: { value: number; bias_corrected?: number; ci: [number, number] }, digits = 4): string {
+export function eceText(ece: { value: number; bias_corrected?: number; ci: [number, number] | null }, digits = 4, why?: string): string {
+  if (ece.ci === null) return `${num(ece.value, digits)} measured; 95% CI n/a (${why ?? 'too few units for a bootstrap'})`;
   if (ece.bias_corrected === undefined) return `${num(ece.value, digits)}, 95% CI [${num(ece.ci[0], digits)}, ${num(ece.ci[1], digits)}] (percentile)`;
   return `${num(ece.value, digits)} measured; bias-corrected ${num(ece.bias_corrected, digits)}, 95% CI [${num(ece.ci[0], digits)}, ${num(ece.ci[1], digits)}]`;
 }
@@ -66,7 +95,7 @@ export function patientAucText(context: EvaluationContext): string | undefined {
   if (!p) return undefined;
   const head = `patient-level ROC AUC (${p.n} patients; patient score = mean of its top ${p.top_k} slice scores)`;
   if (p.auc.value === null) return `${head}: n/a (all patients are of one class, so AUC is undefined)`;
-  return `${head}: ${num(p.auc.value)}  95% CI ${p.auc.ci === null ? 'n/a (undefined in every draw)' : ciText(p.auc.ci)} (bootstrap over patients)`;
+  return `${head}: ${num(p.auc.value)}  95% CI ${ciText(p.auc.ci, shortWhy(context))} (bootstrap over patients)`;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -79,7 +108,7 @@ export function patientAucText(context: EvaluationContext): string | undefined {
 export function formatTable(result: EvaluationResult, context?: EvaluationContext, cal?: CalibrationResult): string {
   const { covid, noncovid } = classCounts(result);
   const rows: [string, string, string][] = [['metric (COVID = positive)', 'value', '95% CI']];
-  for (const [key, label] of MAIN_METRICS) rows.push([label, num(result.metrics[key].value), ciText(result.metrics[key].ci)]);
+  for (const [key, label] of MAIN_METRICS) rows.push([label, num(result.metrics[key].value), ciText(result.metrics[key].ci, shortWhy(context))]);
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   const line = (r: [string, string, string]): string => `${r[0].padEnd(w0)}  ${r[1].padStart(w1)}  ${r[2]}`.trimEnd();
@@ -102,10 +131,11 @@ export function formatTable(result: EvaluationResult, context?: EvaluationContex
     line(rows[0]),
     rule,
     ...rows.slice(1).map(line),
+    ...(tooFewText(context) ? ['', tooFewText(context) as string] : []),
     '',
-    `${LEGACY_F1_LABEL}: ${num(legacy.value)}  95% CI ${ciText(legacy.ci)}`,
+    `${LEGACY_F1_LABEL}: ${num(legacy.value)}  95% CI ${ciText(legacy.ci, shortWhy(context))}`,
     ...(context?.patients ? ['', patientAucText(context) as string] : []),
-    ...(cal ? ['', `expected calibration error (${cal.bins} bins): ${eceText(cal.ece)} (basic bootstrap; P(COVID) is a score, not a calibrated probability)`] : []),
+    ...(cal ? ['', `expected calibration error (${cal.bins} bins): ${eceText(cal.ece, 4, shortWhy(context))} (basic bootstrap; P(COVID) is a score, not a calibrated probability)`] : []),
     '',
     'confusion matrix (rows: true class, columns: predicted class)',
     ...cm.map(cmLine),
@@ -261,7 +291,7 @@ export function calibrationSection(cal: CalibrationResult, figure: string): stri
   return [
     '## Calibration',
     '',
-    `**Expected calibration error (ECE)**: ${eceText(cal.ece)} (${cal.bins} equal-width bins of P(COVID); basic bootstrap interval over ${unit}, stratified by class, ${cal.draws} draws, seed ${cal.seed}).`,
+    `**Expected calibration error (ECE)**: ${eceText(cal.ece, 4, cal.ece.ci === null ? `too few ${unit} of one class for a bootstrap` : undefined)} (${cal.bins} equal-width bins of P(COVID); basic bootstrap interval over ${unit}, stratified by class, ${cal.draws} draws, seed ${cal.seed}).`,
     '',
     'ECE is the gap between the mean P(COVID) and the fraction of COVID images in each bin, averaged over the',
     'images. **P(COVID) is not a calibrated probability**: the model was trained to rank slices and its threshold',
@@ -306,7 +336,9 @@ function bootstrapNote(result: EvaluationResult, bootstrap: BootstrapResult | un
     'metric is undefined (a zero denominator, e.g. no predicted COVID for precision) is skipped for that metric',
     'only, never counted as 0.',
   ];
-  if (bootstrap) {
+  if (bootstrap?.tooFew) {
+    lines.push('', `No draw was made for this report: ${tooFewReason(context) ?? 'a class has too few units for a bootstrap'}.`);
+  } else if (bootstrap) {
     const skipped = Object.entries(bootstrap.intervals)
       .filter(([, iv]) => iv.skipped > 0)
       .map(([k, iv]) => `${k}: ${iv.skipped}`);
@@ -352,9 +384,11 @@ export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile
     '',
   );
   out.push('## Results', '', '| metric (COVID = positive) | value | 95% CI |', '|---|---:|---|');
-  for (const [key, label] of MAIN_METRICS) out.push(`| ${label} | ${num(result.metrics[key].value)} | ${ciText(result.metrics[key].ci)} |`);
+  for (const [key, label] of MAIN_METRICS) out.push(`| ${label} | ${num(result.metrics[key].value)} | ${ciText(result.metrics[key].ci, shortWhy(context))} |`);
   const legacy = result.metrics.legacy_f1_noncovid;
+  const few = tooFewText(context);
   out.push(
+    ...(few ? ['', `**${few[0].toUpperCase()}${few.slice(1)}.**`] : []),
     '',
     '### Confusion matrix',
     '',
@@ -365,7 +399,7 @@ export function markdownReport(input: Omit<MarkdownReportInput, 'file'>, rocFile
     '',
     '### Legacy F1',
     '',
-    `**${LEGACY_F1_LABEL}**: ${num(legacy.value)}, 95% CI ${ciText(legacy.ci)}.`,
+    `**${LEGACY_F1_LABEL}**: ${num(legacy.value)}, 95% CI ${ciText(legacy.ci, shortWhy(context))}.`,
     '',
     'Shown only for comparison with numbers published with the original COVID-CT code, which printed the F1',
     'of the NonCOVID class. It is not the F1 of the table above.',

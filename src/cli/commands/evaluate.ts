@@ -19,7 +19,7 @@ export const evaluateCommand: Command = {
   words: ['evaluate'],
   summary: 'score labelled images (a split, class folders or a CSV manifest) and report metrics with 95% bootstrap intervals',
   help: `
-Usage: covid-ct evaluate [--data DIR|FILE] [--model DIR] [--split val|test|train] [--top-k N] [--json] [--report FILE.md]
+Usage: covid-ct evaluate [--data DIR|FILE] [--model DIR] [--split val|test|train] [--top-k N] [--no-patients] [--json] [--report FILE.md]
 
 Scores every labelled image with the model at its own (val-chosen) threshold and reports accuracy,
 sensitivity, specificity, precision, F1 and AUC with COVID as the positive class, each with a 95% percentile
@@ -34,14 +34,15 @@ bias-corrected, with a basic bootstrap interval. If any image cannot be scored, 
   a folder with covid/ and noncovid/ subfolders (any case; non-covid, non_covid too, each optionally after
                             CT_ or CT-, as COVID-CT's own CT_COVID/ and CT_NonCOVID/); every file found
                             recursively in a class folder is an image of that class; any other subfolder is
-                            an error
+                            an error. When every image lies in a folder under its class folder
+                            (covid/<patient>/..., as a PACS export), that folder is its patient
   a CSV file                a manifest whose header has path,label and optionally patient_id (other columns
                             ignored); paths relative to the CSV's folder; labels covid/noncovid (any case)
 Other data than the official layout is reported as split "external". A file that holds a whole scan (a NIfTI
 volume, a multi-frame DICOM) gives every one of its slices its label; without patient ids each such file is one
 unit of the bootstrap and of the patient-level AUC.
 
-With patient ids (a CSV patient_id column), the bootstrap resamples patients (each drawn patient with all its
+With patient ids (a CSV patient_id column, or patient folders), the bootstrap resamples patients (each drawn patient with all its
 slices; the COVID patients from the COVID patients, the others from the others) instead of images, and a patient-level AUC is added: a patient's score is the mean of its top-k slice
 scores (k = 5, --top-k), a patient is COVID if any of its slices is; its interval is a bootstrap over patients
 (n/a when all patients are of one class). The official layout is bootstrapped over images.
@@ -51,6 +52,8 @@ Options:
   --model DIR     model folder (default: the shipped model, models/default)
   --split NAME    val (default), test or train; official layout only
   --top-k N       slices averaged per patient for the patient-level score (default 5)
+  --no-patients   draw the intervals over images even when the data gives patient ids (narrower, and too
+                  narrow when a patient's slices are alike: for comparing with a report that did so)
   --json          print exactly one JSON object instead of the table
   --report FILE   also write a Markdown report, with its ROC curve (FILE-roc.png), its reliability
                   diagram (FILE-reliability.png) and the exact JSON result (FILE.json) beside it
@@ -62,7 +65,7 @@ Options:
     const { values } = parseCommandArgs(argv, {
       data: { type: 'string' }, model: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' },
       report: { type: 'string' }, scores: { type: 'string' }, engine: { type: 'string' }, quiet: { type: 'boolean' },
-      'top-k': { type: 'string' },
+      'top-k': { type: 'string' }, 'no-patients': { type: 'boolean' },
     });
     const requested = values.split as Split | undefined;
     if (requested !== undefined && !SPLITS.includes(requested)) throw new UserError(`--split must be val, test or train, got "${values.split}"`);
@@ -71,6 +74,7 @@ Options:
     const modelDir = resolveModelDir(values.model);
     const set = await loadLabelledSet(dataPath, { split: requested });
     if (set.warning) console.error(`note: ${set.warning}`);
+    if (set.hasPatients && values['no-patients']) console.error(`note: --no-patients: the patient ids (${set.patientsFrom}) are not used; the intervals are drawn over images`);
     const split: EvalSplit = set.kind === 'official' ? (set.split as Split) : 'external';
     const what = set.kind === 'official' ? `the ${split} split` : path.relative(process.cwd(), set.path) || set.path;
     const images = set.images;
@@ -97,11 +101,15 @@ Options:
     }
     const yTrue = fileOf.map((f) => labelToBinary(images[f].label));
     const scores = preds.map((p) => p.probability as number);
-    const groups = set.hasPatients ? fileOf.map((f) => images[f].patient as string) : volumes ? fileOf.map((f) => images[f].path) : undefined;
+    const byPatient = set.hasPatients && !values['no-patients'];
+    const groups = byPatient ? fileOf.map((f) => images[f].patient as string) : volumes ? fileOf.map((f) => images[f].path) : undefined;
     const { result, bootstrap } = evaluateScoresWithBootstrap({ split, yTrue, scores, threshold: classifier.threshold, groups });
     const context: EvaluationContext = {
-      data: { kind: set.kind, path: path.relative(process.cwd(), set.path) || '.', n_patients: groups ? new Set(groups).size : null },
-      bootstrap: { unit: groups ? 'patient' : 'image' },
+      data: {
+        kind: set.kind, path: path.relative(process.cwd(), set.path) || '.', n_patients: groups ? new Set(groups).size : null,
+        patients_from: byPatient ? set.patientsFrom ?? null : groups ? 'one per scan file' : null,
+      },
+      bootstrap: { unit: groups ? 'patient' : 'image', ...(bootstrap.tooFew ? { too_few: bootstrap.tooFew } : {}) },
     };
     if (groups) context.patients = evaluatePatients({ yTrue, scores, groups, topK }).result;
     if (values.scores) {
@@ -121,7 +129,8 @@ Options:
       // The exact result beside the report, so that anyone can check a re-run reproduces it to the last digit.
       await writeFileAtomic(path.resolve(values.report).replace(/\.md$/i, '') + '.json', JSON.stringify(output, null, 2) + '\n');
       const card = classifier.json.card as { name?: string };
-      const dataArg = set.kind === 'official' ? `--split ${split}` : `--data ${context.data.path}${groups && topK !== DEFAULT_TOP_K ? ` --top-k ${topK}` : ''}`;
+      const dataArg = set.kind === 'official' ? `--split ${split}`
+        : `--data ${context.data.path}${groups && topK !== DEFAULT_TOP_K ? ` --top-k ${topK}` : ''}${values['no-patients'] ? ' --no-patients' : ''}`;
       await writeMarkdownReport({
         result, yTrue, scores, bootstrap, context, calibration: output.calibration,
         file: path.resolve(values.report),
