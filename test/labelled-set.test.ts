@@ -331,3 +331,28 @@ test('covid-ct evaluate on patient folders: intervals over patients, none when a
   assert.equal(bj.patients, undefined);
   assert.match(bySlice.stderr, /--no-patients: the patient ids \(folder under the class folder\) are not used/);
 });
+
+test('covid-ct evaluate on loose DICOM files in class folders: one bootstrap unit per series, not per slice', async () => {
+  const { ctSlice } = await import('./dicom-writer.js');
+  const root = path.join(dir, 'dicom-series');
+  // Two series per class, three slices each, all files loose in their class folder (no patient folders).
+  for (const [cls, base] of [['covid', 1], ['noncovid', 3]] as const) {
+    for (const series of [base, base + 1]) {
+      for (let k = 1; k <= 3; k++) {
+        await put(path.join(root, cls, `s${series}-${k}.dcm`), Buffer.from(ctSlice(10 * series + k, { seriesUid: `1.2.826.0.1.3680043.9.7.${series}` })));
+      }
+    }
+  }
+  const r = await runCli(['evaluate', '--data', root, '--json', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.n, 12);
+  assert.deepEqual(j.data, { kind: 'folder', path: path.relative(REPO, root), n_patients: 4, patients_from: 'one per scan' });
+  assert.deepEqual(j.bootstrap, { unit: 'patient' });
+  assert.equal(j.patients.n, 4);
+  const t = await runCli(['evaluate', '--data', root, '--quiet']);
+  assert.match(t.stdout, /\ndata: folder of class subfolders .*, 4 patients \(one per scan, DICOM series or volume: no patient ids, each scan taken as one patient\)\n/);
+  const img = JSON.parse((await runCli(['evaluate', '--data', root, '--json', '--quiet', '--no-patients'])).stdout);
+  assert.deepEqual(img.bootstrap, { unit: 'image' });
+  assert.equal(img.data.n_patients, null);
+});

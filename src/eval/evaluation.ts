@@ -23,7 +23,7 @@ export type EvalSplit = Split | 'external';
 /** Where the scored images came from and how the intervals were drawn (the extra keys of `evaluate --json`). */
 export interface EvaluationContext {
   /** patients_from: where the patient ids (the bootstrap's units) came from; null when there are none. */
-  data: { kind: DataKind; path: string; n_patients: number | null; patients_from?: PatientSource | 'one per scan file' | null };
+  data: { kind: DataKind; path: string; n_patients: number | null; patients_from?: PatientSource | 'one per scan' | 'one per scan file' | null };
   /** too_few: the units of each class when a class had too few for an interval (bootstrap.ts; then every ci is null). */
   bootstrap: { unit: 'image' | 'patient'; too_few?: UnitCounts };
   /** Patient-level AUC; present only when the data gives patient ids. */

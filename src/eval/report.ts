@@ -56,6 +56,7 @@ function classCounts(result: EvaluationResult): { covid: number; noncovid: numbe
 const PATIENTS_FROM: Record<NonNullable<EvaluationContext['data']['patients_from']>, string> = {
   'patient_id column': 'from its patient_id column',
   'folder under the class folder': 'one per folder under a class folder',
+  'one per scan': 'one per scan, DICOM series or volume: no patient ids, each scan taken as one patient',
   'one per scan file': 'one per scan file: no patient ids, each volume taken as one patient',
 };
 

@@ -39,8 +39,9 @@ bias-corrected, with a basic bootstrap interval. If any image cannot be scored, 
   a CSV file                a manifest whose header has path,label and optionally patient_id (other columns
                             ignored); paths relative to the CSV's folder; labels covid/noncovid (any case)
 Other data than the official layout is reported as split "external". A file that holds a whole scan (a NIfTI
-volume, a multi-frame DICOM) gives every one of its slices its label; without patient ids each such file is one
-unit of the bootstrap and of the patient-level AUC.
+volume, a multi-frame DICOM) gives every one of its slices its label. Without patient ids, when every slice comes
+from a scan (DICOM files, NIfTI volumes), each scan (DICOM series, volume) is one unit of the bootstrap and of the
+patient-level AUC: a scan's slices are one patient's, not independent cases.
 
 With patient ids (a CSV patient_id column, or patient folders), the bootstrap resamples patients (each drawn patient with all its
 slices; the COVID patients from the COVID patients, the others from the others) instead of images, and a patient-level AUC is added: a patient's score is the mean of its top-k slice
@@ -52,8 +53,8 @@ Options:
   --model DIR     model folder (default: the shipped model, models/default)
   --split NAME    val (default), test or train; official layout only
   --top-k N       slices averaged per patient for the patient-level score (default 5)
-  --no-patients   draw the intervals over images even when the data gives patient ids (narrower, and too
-                  narrow when a patient's slices are alike: for comparing with a report that did so)
+  --no-patients   draw the intervals over images even when the data gives patient ids or scans (narrower, and
+                  too narrow when a patient's slices are alike: for comparing with a report that did so)
   --json          print exactly one JSON object instead of the table
   --report FILE   also write a Markdown report, with its ROC curve (FILE-roc.png), its reliability
                   diagram (FILE-reliability.png) and the exact JSON result (FILE.json) beside it
@@ -74,7 +75,7 @@ Options:
     const modelDir = resolveModelDir(values.model);
     const set = await loadLabelledSet(dataPath, { split: requested });
     if (set.warning) console.error(`note: ${set.warning}`);
-    if (set.hasPatients && values['no-patients']) console.error(`note: --no-patients: the patient ids (${set.patientsFrom}) are not used; the intervals are drawn over images`);
+    if (set.hasPatients && byImageArg(values)) console.error(`note: --no-patients: the patient ids (${set.patientsFrom}) are not used; the intervals are drawn over images`);
     const split: EvalSplit = set.kind === 'official' ? (set.split as Split) : 'external';
     const what = set.kind === 'official' ? `the ${split} split` : path.relative(process.cwd(), set.path) || set.path;
     const images = set.images;
@@ -101,13 +102,20 @@ Options:
     }
     const yTrue = fileOf.map((f) => labelToBinary(images[f].label));
     const scores = preds.map((p) => p.probability as number);
-    const byPatient = set.hasPatients && !values['no-patients'];
-    const groups = byPatient ? fileOf.map((f) => images[f].patient as string) : volumes ? fileOf.map((f) => images[f].path) : undefined;
+    // The bootstrap's units: patients when the data names them; else scans when every slice came from one (a DICOM
+    // series, a volume: its slices are one patient's, never independent cases); else files holding several slices.
+    const byImage = byImageArg(values);
+    const byPatient = set.hasPatients && !byImage;
+    const byScan = !byPatient && !byImage && preds.every((p) => p.dicom?.series !== undefined);
+    const groups = byPatient ? fileOf.map((f) => images[f].patient as string)
+      // (A volume is its file: two copies of one volume are two units, as listed.)
+      : byScan ? preds.map((p, i) => (p.dicom!.volume ? images[fileOf[i]].path : p.dicom!.series))
+        : volumes && !byImage ? fileOf.map((f) => images[f].path) : undefined;
     const { result, bootstrap } = evaluateScoresWithBootstrap({ split, yTrue, scores, threshold: classifier.threshold, groups });
     const context: EvaluationContext = {
       data: {
         kind: set.kind, path: path.relative(process.cwd(), set.path) || '.', n_patients: groups ? new Set(groups).size : null,
-        patients_from: byPatient ? set.patientsFrom ?? null : groups ? 'one per scan file' : null,
+        patients_from: byPatient ? set.patientsFrom ?? null : byScan ? 'one per scan' : groups ? 'one per scan file' : null,
       },
       bootstrap: { unit: groups ? 'patient' : 'image', ...(bootstrap.tooFew ? { too_few: bootstrap.tooFew } : {}) },
     };
@@ -151,6 +159,8 @@ Options:
     return 0;
   },
 };
+
+const byImageArg = (v: { 'no-patients'?: boolean }): boolean => Boolean(v['no-patients']);
 
 /**
  * For each scored slice, the index of the file it came from: a file's slices are named as the file, or as the file
