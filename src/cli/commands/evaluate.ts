@@ -75,7 +75,8 @@ Options:
     const modelDir = resolveModelDir(values.model);
     const set = await loadLabelledSet(dataPath, { split: requested });
     if (set.warning) console.error(`note: ${set.warning}`);
-    if (set.hasPatients && byImageArg(values)) console.error(`note: --no-patients: the patient ids (${set.patientsFrom}) are not used; the intervals are drawn over images`);
+    const byImage = Boolean(values['no-patients']);
+    if (set.hasPatients && byImage) console.error(`note: --no-patients: the patient ids (${set.patientsFrom}) are not used; the intervals are drawn over images`);
     const split: EvalSplit = set.kind === 'official' ? (set.split as Split) : 'external';
     const what = set.kind === 'official' ? `the ${split} split` : path.relative(process.cwd(), set.path) || set.path;
     const images = set.images;
@@ -104,7 +105,6 @@ Options:
     const scores = preds.map((p) => p.probability as number);
     // The bootstrap's units: patients when the data names them; else scans when every slice came from one (a DICOM
     // series, a volume: its slices are one patient's, never independent cases); else files holding several slices.
-    const byImage = byImageArg(values);
     const byPatient = set.hasPatients && !byImage;
     const byScan = !byPatient && !byImage && preds.every((p) => p.dicom?.series !== undefined);
     const groups = byPatient ? fileOf.map((f) => images[f].patient as string)
@@ -138,7 +138,7 @@ Options:
       await writeFileAtomic(path.resolve(values.report).replace(/\.md$/i, '') + '.json', JSON.stringify(output, null, 2) + '\n');
       const card = classifier.json.card as { name?: string };
       const dataArg = set.kind === 'official' ? `--split ${split}`
-        : `--data ${context.data.path}${groups && topK !== DEFAULT_TOP_K ? ` --top-k ${topK}` : ''}${values['no-patients'] ? ' --no-patients' : ''}`;
+        : `--data ${context.data.path}${groups && topK !== DEFAULT_TOP_K ? ` --top-k ${topK}` : ''}${byImage ? ' --no-patients' : ''}`;
       await writeMarkdownReport({
         result, yTrue, scores, bootstrap, context, calibration: output.calibration,
         file: path.resolve(values.report),
@@ -159,8 +159,6 @@ Options:
     return 0;
   },
 };
-
-const byImageArg = (v: { 'no-patients'?: boolean }): boolean => Boolean(v['no-patients']);
 
 /**
  * For each scored slice, the index of the file it came from: a file's slices are named as the file, or as the file
