@@ -197,10 +197,10 @@ if (pngEvery > 0) {
 }
 
 if (args.details) {
-  const out = ['variant,form,file,label,refusal,reason,P,involvement,error'];
+  const out = ['variant,form,file,label,refusal,reason,P,involvement,pattern,error'];
   const cell = (x: unknown) => `"${String(x ?? '').replace(/"/g, "'")}"`;
-  for (const r of results) r.preds.forEach((p, i) => out.push([r.name, r.form, slices[i].file, p.label, p.refusal, p.reason, p.probability?.toFixed(4), p.involvement?.toFixed(4), p.error].map(cell).join(',')));
-  for (const r of pngResults) r.preds.forEach((p) => out.push([r.name, 'CT-MD PNG', p.file, p.label, p.refusal, p.reason, p.probability?.toFixed(4), p.involvement?.toFixed(4), p.error].map(cell).join(',')));
+  for (const r of results) r.preds.forEach((p, i) => out.push([r.name, r.form, slices[i].file, p.label, p.refusal, p.reason, p.probability?.toFixed(4), p.involvement?.toFixed(4), p.pattern?.toFixed(4), p.error].map(cell).join(',')));
+  for (const r of pngResults) r.preds.forEach((p) => out.push([r.name, 'CT-MD PNG', p.file, p.label, p.refusal, p.reason, p.probability?.toFixed(4), p.involvement?.toFixed(4), p.pattern?.toFixed(4), p.error].map(cell).join(',')));
   await writeFile(args.details, out.join('\n') + '\n');
 }
 engine.dispose();
