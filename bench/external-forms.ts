@@ -15,20 +15,21 @@
  * - --png-every N: also every Nth of the 768 CT-MD PNGs (6 patients) as shipped, as CC-CCII's 512-px JPEG and as a
  *   tinted body crop; slice and patient AUC (as `evaluate --data manifest.csv`), |P - P(PNG)|.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
-import { windowValue, type LungWindow } from '../src/data/window.js';
+import { windowValue } from '../src/data/window.js';
 import { loadEngine } from '../src/model/load-engine.js';
 import { scoreSources } from '../src/predict/score-files.js';
-import { aucOrNull } from '../src/eval/metrics.js';
-import { patientScores } from '../src/eval/patients.js';
 import type { Prediction } from '../src/types.js';
 import { niftiBytes, tiffBytes } from '../test/helpers.js';
-import { writeDicom, TS } from '../test/dicom-writer.js';
 import { loadCtMdDicom, type DicomSlice } from './ct-md-dicom.js';
+import {
+  LUNG, bodyBox, ctMdPngRows, deltaP, dicom, dicomAuc, f3, grey, isRead, lungMask, mean, outsideFov, padded, png16, png8,
+  PNG_TABLE_HEAD, pngTableRow, reasonLines, refusedCell, sliceGroup, u8, windowed,
+} from './ct-md-forms.js';
 import { Rng, deriveSeed } from '../src/util/prng.js';
 
 const { values: args } = parseArgs({
@@ -39,78 +40,8 @@ const outDir = path.resolve(args.out ?? '.cache/ext/forms');
 
 const slices = await loadCtMdDicom(shared);
 
-// ---------- pixel helpers ----------
-const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-const windowed = (s: DicomSlice, w: LungWindow): Uint8Array => Uint8Array.from(s.hu, (v) => windowValue(v, w));
-const grey = (data: Uint8Array, w: number, h: number, channels: 1 | 3 = 1) => sharp(Buffer.from(data.buffer, data.byteOffset, data.length), { raw: { width: w, height: h, channels } });
-const LUNG: LungWindow = { width: 1500, level: -600 };
-
-/** Pixels outside the scanner's circular field of view (radius half the side), as scanners pad them. */
-function outsideFov(s: DicomSlice): Uint8Array {
-  const out = new Uint8Array(s.hu.length), c = (s.width - 1) / 2, r = s.width / 2;
-  for (let y = 0; y < s.height; y++) for (let x = 0; x < s.width; x++) if (Math.hypot(x - c, y - c) > r) out[y * s.width + x] = 1;
-  return out;
-}
-const padded = (s: DicomSlice, pad: number): Int16Array => {
-  const fov = outsideFov(s);
-  return Int16Array.from(s.hu, (v, i) => (fov[i] ? pad : v));
-};
-
-/** 4-neighbour flood fill from every border pixel through pixels where `pass` holds. */
-function floodFromBorder(w: number, h: number, pass: (i: number) => boolean): Uint8Array {
-  const seen = new Uint8Array(w * h), stack: number[] = [];
-  const push = (i: number) => { if (!seen[i] && pass(i)) { seen[i] = 1; stack.push(i); } };
-  for (let x = 0; x < w; x++) { push(x); push((h - 1) * w + x); }
-  for (let y = 0; y < h; y++) { push(y * w); push(y * w + w - 1); }
-  while (stack.length) {
-    const i = stack.pop()!, x = i % w;
-    if (x > 0) push(i - 1);
-    if (x < w - 1) push(i + 1);
-    if (i >= w) push(i - w);
-    if (i < w * (h - 1)) push(i + w);
-  }
-  return seen;
-}
-
-/** A lung mask as segmented sets ship it: air below -400 HU not connected to the outside, holes (vessels) filled, grown 3 px. */
-function lungMask(s: DicomSlice): Uint8Array {
-  const { width: w, height: h, hu } = s;
-  const outside = floodFromBorder(w, h, (i) => hu[i] < -400);
-  const lung = Uint8Array.from(hu, (v, i) => (v < -400 && !outside[i] ? 1 : 0));
-  const reach = floodFromBorder(w, h, (i) => !lung[i]);
-  let mask = Uint8Array.from(reach, (r) => (r ? 0 : 1));
-  for (let step = 0; step < 3; step++) {
-    const grown = mask.slice();
-    for (let i = 0; i < w * h; i++) if (!mask[i]) {
-      const x = i % w;
-      if ((x > 0 && mask[i - 1]) || (x < w - 1 && mask[i + 1]) || (i >= w && mask[i - w]) || (i < w * (h - 1) && mask[i + w])) grown[i] = 1;
-    }
-    mask = grown;
-  }
-  return mask;
-}
-
-/** The body's bounding box: the largest region above -500 HU, as a screenshot cropped tightly to the body keeps it. */
-function bodyBox(w: number, h: number, body: (i: number) => boolean): { left: number; top: number; width: number; height: number } {
-  const outside = floodFromBorder(w, h, (i) => !body(i));
-  let x0 = w, y0 = h, x1 = -1, y1 = -1;
-  for (let i = 0; i < w * h; i++) if (!outside[i] && body(i)) {
-    const x = i % w, y = (i / w) | 0;
-    if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
-  }
-  if (x1 < 0) return { left: 0, top: 0, width: w, height: h };
-  return { left: x0, top: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
-}
-
 // ---------- the forms ----------
 interface Form { name: string; group: string; ext: string; make: (s: DicomSlice, k: number) => Promise<Uint8Array> }
-const dicom = (s: DicomSlice, extra: Parameters<typeof writeDicom>[0]) => writeDicom({
-  transferSyntax: TS.explicit, modality: 'CT', seriesUid: `1.2.826.0.1.3680043.9.${s.series === 'P001' ? 1 : 2}`,
-  imageOrientation: [1, 0, 0, 0, 1, 0], imagePosition: [0, 0, s.position], ...extra,
-});
-const png16 = async (s: DicomSlice, v: Uint16Array) => u8(await sharp(v, { raw: { width: s.width, height: s.height, channels: 1 } }).toColourspace('grey16').png().toBuffer());
-const png8 = async (s: DicomSlice, w: LungWindow) => u8(await grey(windowed(s, w), s.width, s.height).png().toBuffer());
-
 const FORMS: Form[] = [
   { name: 'DICOM as shipped (reference)', group: 'reference', ext: 'dcm', make: async (s) => s.bytes },
   // 1. COVID-CTset (Iran): the scanner's stored values, no window.
@@ -235,43 +166,24 @@ for (const v of pick(VOLUMES)) {
 
 // ---------- report ----------
 const reference = results[0].preds;
-const labelled = slices.map((s) => (s.infected ? 1 : 0));
-const group = (s: DicomSlice) => (s.series === 'normal001' ? 'normal001' : s.infected ? 'P001 infected' : 'P001 not infected');
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(3));
 console.log(`\nCT-MD DICOM series P001 (COVID, ${slices.filter((s) => s.infected).length} infected of ${slices.filter((s) => s.series === 'P001').length}) and normal001 (${slices.filter((s) => s.series === 'normal001').length}); model ${args.model ?? 'models/default'}\n`);
 console.log('| form | read | NotCT (kind) | errors | slice AUC (infected vs rest) | mean P: P001 infected / P001 not infected / normal001 | mean abs(P - P DICOM), both read | slices abs dP > 0.1 |');
 console.log('|---|---:|---|---:|---:|---|---:|---:|');
 const reasons: string[] = [];
 for (const r of results) {
   if (r.preds.length !== slices.length) { console.log(`| ${r.name} | ${r.preds.length} rows for ${slices.length} slices: ${r.preds[0]?.error ?? r.preds[0]?.reason ?? ''} | | | | | | |`); continue; }
-  const errors = r.preds.filter((p) => p.error);
-  const notCt = r.preds.filter((p) => p.label === 'NotCT');
-  const kinds = new Map<string, number>();
-  for (const p of notCt) kinds.set(p.refusal ?? '?', (kinds.get(p.refusal ?? '?') ?? 0) + 1);
-  const read = r.preds.filter((p) => !p.error && p.label !== 'NotCT').length;
-  const auc = aucOrNull(labelled, r.preds.map((p) => p.probability ?? 0));
-  const byGroup = ['P001 infected', 'P001 not infected', 'normal001'].map((g) => f3(mean(r.preds.filter((_, i) => group(slices[i]) === g).map((p) => p.probability ?? 0)))).join(' / ');
-  const both = r.preds.map((p, i) => [p, reference[i]] as const).filter(([p, q]) => p.label !== 'NotCT' && !p.error && q.label !== 'NotCT');
-  const dP = both.map(([p, q]) => Math.abs((p.probability ?? 0) - (q.probability ?? 0)));
-  console.log(`| ${r.name} | ${read} | ${notCt.length}${notCt.length ? ` (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')})` : ''} | ${errors.length} | ${f3(auc)} | ${byGroup} | ${f3(mean(dP))} | ${dP.filter((d) => d > 0.1).length} |`);
-  const why = new Map<string, number>();
-  for (const p of [...notCt, ...errors]) {
-    const k = (p.error ?? `${p.refusal}: ${p.reason}`).replace(/\d+(\.\d+)?%/g, 'N%');
-    why.set(k, (why.get(k) ?? 0) + 1);
-  }
-  if (why.size) reasons.push(`- ${r.name}:\n${[...why].sort((a, b) => b[1] - a[1]).map(([k, n]) => `    ${n} x ${k}`).join('\n')}`);
+  const byGroup = ['P001 infected', 'P001 not infected', 'normal001'].map((g) => f3(mean(r.preds.filter((_, i) => sliceGroup(slices[i]) === g).map((p) => p.probability ?? 0)))).join(' / ');
+  const dP = deltaP(r.preds, reference);
+  console.log(`| ${r.name} | ${r.preds.filter(isRead).length} | ${refusedCell(r.preds)} | ${r.preds.filter((p) => p.error).length} | ${f3(dicomAuc(r.preds, slices))} | ${byGroup} | ${f3(mean(dP))} | ${dP.filter((d) => d > 0.1).length} |`);
+  const why = reasonLines(r.name, r.preds);
+  if (why) reasons.push(why);
 }
 console.log(`\nReasons (NotCT and errors):\n${reasons.join('\n')}`);
 // ---------- the 768 CT-MD PNGs (lung window, 256 px) in the 8-bit forms ----------
 const pngEvery = Number(args['png-every'] ?? '0');
 const pngLines: string[] = [];
 if (pngEvery > 0) {
-  const md = path.join(shared, 'data', 'covid-ct-md-sample');
-  const lines = (await readFile(path.join(md, 'manifest.csv'), 'utf8')).trim().split('\n');
-  const head = lines[0].split(',');
-  const col = (n: string) => head.indexOf(n);
-  const rows = lines.slice(1).filter((_, i) => i % pngEvery === 0).map((l) => l.split(',')).map((c) => ({ path: c[col('path')], covid: (c[col('label')].toLowerCase() === 'covid' ? 1 : 0) as 0 | 1, patient: c[col('patient_id')] }));
+  const { rows, bytes } = await ctMdPngRows(shared, pngEvery);
   const pngForms: Record<string, (b: Uint8Array, file: string) => Promise<Uint8Array>> = {
     'PNG as shipped (reference)': async (b) => b,
     'JPEG q90 at 512 px (CC-CCII)': async (b) => u8(await sharp(b).greyscale().resize(512, 512).jpeg({ quality: 90 }).toBuffer()),
@@ -286,19 +198,12 @@ if (pngEvery > 0) {
       return u8(await grey(rgb, small.info.width, small.info.height, 3).png().toBuffer());
     },
   };
-  pngLines.push(`\nCT-MD PNGs (every ${pngEvery}th of 768: ${rows.length} slices, 6 patients)\n`, '| form | read | NotCT (kind) | errors | slice AUC | patient AUC (top-5 mean) | mean abs(P - P PNG), both read |', '|---|---:|---|---:|---:|---:|---:|');
-  const bytes = await Promise.all(rows.map(async (r) => new Uint8Array(await readFile(path.join(md, r.path)))));
+  pngLines.push(`\nCT-MD PNGs (every ${pngEvery}th of 768: ${rows.length} slices, 6 patients)\n`, ...PNG_TABLE_HEAD);
   let ref: Prediction[] | undefined;
   for (const [name, make] of Object.entries(pngForms)) {
     const preds = await scoreSources(engine, await Promise.all(rows.map(async (r, i) => { const b = await make(bytes[i], r.path); return { name: r.path, read: async () => b }; })));
     ref ??= preds;
-    const y = rows.map((r) => r.covid), p = preds.map((q) => q.probability ?? 0);
-    const pat = patientScores(y, p, rows.map((r) => r.patient));
-    const notCt = preds.filter((q) => q.label === 'NotCT'), kinds = new Map<string, number>();
-    for (const q of notCt) kinds.set(q.refusal ?? '?', (kinds.get(q.refusal ?? '?') ?? 0) + 1);
-    const dP = preds.map((q, i) => [q, ref![i]] as const).filter(([q, r]) => q.label !== 'NotCT' && !q.error && r.label !== 'NotCT').map(([q, r]) => Math.abs((q.probability ?? 0) - (r.probability ?? 0)));
-    const m = dP.length ? dP.reduce((a, b) => a + b, 0) / dP.length : NaN;
-    pngLines.push(`| ${name} | ${preds.filter((q) => !q.error && q.label !== 'NotCT').length} | ${notCt.length}${notCt.length ? ` (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')})` : ''} | ${preds.filter((q) => q.error).length} | ${aucOrNull(y, p)?.toFixed(4) ?? 'n/a'} | ${aucOrNull(pat.yTrue, pat.scores)?.toFixed(3) ?? 'n/a'} | ${m.toFixed(3)} |`);
+    pngLines.push(pngTableRow(name, preds, ref, rows));
     process.stderr.write(`scored: ${name}\n`);
   }
 }
