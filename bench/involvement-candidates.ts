@@ -114,6 +114,8 @@ export const CANDIDATES: Record<string, (img: GreyImage) => LungFindings> = {
   'no-hilar': withOptions({ hilarTubes: false }),
   'no-strip': withOptions({ stripDomeVessels: false }),
   'v5domes': withOptions({ hilarTubes: false, stripDomeVessels: false }),
+  // The 8-bit scale's 0 at the darkest decile only, as before involvement-v7airway (docs/diffuse-ground-glass.md).
+  'no-airway': withOptions({ airwayAnchor: false }),
 };
 /** What predict does, with involvement measured under other InvolvementOptions (the segmentation and checks as shipped). */
 function withOptions(o: Partial<InvolvementOptions>): (img: GreyImage) => LungFindings {

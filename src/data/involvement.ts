@@ -8,6 +8,9 @@
  * - On an 8-bit image of unknown window: a scale calibrated inside the lungs, on which their darkest decile is 0
  *   and their brightest percentile (vessels: blood, soft-tissue density) is 1 (healthy parenchyma about -870 HU, soft tissue about +40 HU),
  *   and involved when above 0.3 (about -600 HU on a typical slice); consolidation above 0.65 (about -280 HU).
+ *   When the darkest decile is itself diseased (ground glass over nearly all of the lung), 0 is instead an upper
+ *   bound on healthy lung read from the lung's darkest pixels, airways and what aerated lung is left
+ *   (healthy-anchor.ts; docs/diffuse-ground-glass.md).
  *
  * The lung mask is eroded by 2 analysis pixels first, so that the partial-volume rim where lung meets chest wall
  * or mediastinum is not counted as disease, and the involved mask is opened (vesselRadius) so that vessels,
@@ -29,8 +32,9 @@ import { checkPlane } from './reformat-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
 import { histogramQuantile } from './histogram.js';
 import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
+import { healthyAnchor, lungDarkLevel } from './healthy-anchor.js';
 
-export const INVOLVEMENT_VERSION = 'involvement-v6hila';
+export const INVOLVEMENT_VERSION = 'involvement-v7airway';
 
 /** Thresholds of the two scales (documented above; not fitted). */
 export const INVOLVEMENT_THRESHOLDS = {
@@ -64,9 +68,11 @@ export interface InvolvementOptions {
   stripDomeVessels: boolean;
   /** Solid tubes leaving the mediastinum (hilar vessels and bronchi) left out like islands (enclosed-tissue.ts). */
   hilarTubes: boolean;
+  /** 8-bit scale: 0 at most the healthy bound read from the lung's darkest pixels, for diffuse disease (healthy-anchor.ts). */
+  airwayAnchor: boolean;
 }
 /** What predict, the page and every bench use. */
-export const INVOLVEMENT_OPTIONS: Readonly<InvolvementOptions> = Object.freeze({ stripDomeVessels: true, hilarTubes: true });
+export const INVOLVEMENT_OPTIONS: Readonly<InvolvementOptions> = Object.freeze({ stripDomeVessels: true, hilarTubes: true, airwayAnchor: true });
 
 /** Grey levels of the two anchors of the calibrated scale. */
 export interface IntensityReference {
@@ -253,9 +259,12 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping, options: 
   } else {
     const ref = intensityReference(seg);
     if (!ref) return null;
-    const span = ref.softTissue - ref.lungLow;
-    lo = ref.lungLow + INVOLVEMENT_THRESHOLDS.calibrated.involved * span;
-    hi = ref.lungLow + INVOLVEMENT_THRESHOLDS.calibrated.consolidation * span;
+    // Only this measure's 0 moves: the lungs-only view (lung-view.ts) keeps intensityReference's decile, so the
+    // model sees the same pixels.
+    const low = options.airwayAnchor ? healthyAnchor(ref.lungLow, ref.softTissue, lungDarkLevel(data, seg.labels, W, box)) : ref.lungLow;
+    const span = ref.softTissue - low;
+    lo = low + INVOLVEMENT_THRESHOLDS.calibrated.involved * span;
+    hi = low + INVOLVEMENT_THRESHOLDS.calibrated.consolidation * span;
   }
   // Solid organ domes the lung mask encloses (enclosed-tissue.ts) are not lung: left out, with their rim.
   // (On the islands' window: nothing outside it is an island or within the rim of one.)
