@@ -1,14 +1,11 @@
 /** The healthy-lung bound of the 8-bit involvement scale (healthy-anchor.ts) and what it does to involvement (involvement.ts). */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { assetTable } from '../src/server/assets.js';
 import { HEALTHY_SHARE, healthyAnchor, healthyBound, lungDarkLevel } from '../src/data/healthy-anchor.js';
 import { findLungs, INVOLVEMENT_OPTIONS, lungInvolvement } from '../src/data/involvement.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { Rng } from '../src/util/prng.js';
-import { lungPhantom, REPO } from './helpers.js';
+import { lungPhantom } from './helpers.js';
 
 test('the bound is 130 HU above air on a scale whose top is soft tissue (1040 HU above air); it only ever lowers the decile', () => {
   assert.equal(HEALTHY_SHARE, 0.125);
@@ -95,12 +92,4 @@ test('healthy lungs (clear, with a patch, noisy) read exactly as with the decile
     assert.equal(a.fraction, b.fraction, what);
     assert.deepEqual(a.mask, b.mask, what);
   }
-});
-
-test('the page is served every module involvement.js imports (the same measure runs on the device)', async () => {
-  const table = assetTable(REPO, path.join(REPO, 'models/default'));
-  const source = await readFile(path.join(REPO, 'dist/src/data/involvement.js'), 'utf8');
-  const imports = [...source.matchAll(/from '\.\/([\w-]+\.js)'/g)].map((m) => m[1]);
-  assert.ok(imports.includes('healthy-anchor.js'));
-  for (const f of imports) assert.ok(table.has(`/js/data/${f}`), `/js/data/${f} is served`);
 });
