@@ -20,7 +20,8 @@ import { decodeInput } from '../src/data/inputs.js';
 import { loadDataset } from '../src/data/dataset.js';
 import { uprightSlice } from '../src/data/orientation.js';
 import { segmentLungs, type LungSegmentation } from '../src/data/lungs.js';
-import { INVOLVEMENT_OPTIONS, lungInvolvement, type InvolvementOptions } from '../src/data/involvement.js';
+import { lungInvolvement } from '../src/data/involvement.js';
+import { involvementOptionCandidates } from './involvement-candidates.js';
 import { aucOrNull } from '../src/eval/metrics.js';
 import type { GreyImage, HuMapping } from '../src/types.js';
 
@@ -51,16 +52,7 @@ if (values.set === 'ct-md') {
   }
 } else throw new Error(`--set must be ct-md, covid-ct or dicom, got ${values.set}`);
 
-const candidates = values.candidates!.split(';').map((spec) => {
-  const [name, rest] = spec.split(':');
-  const o: InvolvementOptions = { ...INVOLVEMENT_OPTIONS };
-  for (const kv of (rest ?? '').split(',').filter(Boolean)) {
-    const [k, v] = kv.split('=');
-    if (!(k in o)) throw new Error(`unknown option ${k}; known: ${Object.keys(o).join(', ')}`);
-    (o as unknown as Record<string, boolean>)[k] = v !== '0' && v !== 'false';
-  }
-  return { name, o };
-});
+const candidates = involvementOptionCandidates(values.candidates!);
 
 const q = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN; };
 const f3 = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));

@@ -22,23 +22,15 @@ import { decodeInput } from '../src/data/inputs.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { readableSlice } from '../src/data/polarity.js';
 import { segmentLungs } from '../src/data/lungs.js';
-import { INVOLVEMENT_OPTIONS, lungInvolvement, type InvolvementOptions } from '../src/data/involvement.js';
+import { lungInvolvement, type InvolvementOptions } from '../src/data/involvement.js';
+import { involvementOptionCandidates } from './involvement-candidates.js';
 import { windowValue, huOfWindow, DEFAULT_LUNG_WINDOW } from '../src/data/window.js';
 import type { GreyImage, HuMapping } from '../src/types.js';
 import type { LungSegmentation } from '../src/data/lungs.js';
 
 const { values } = parseArgs({ options: { shared: { type: 'string', default: '../shared' }, candidates: { type: 'string', default: 'shipped;no-airway:airwayAnchor=0' }, list: { type: 'string', default: '0' }, painted: { type: 'boolean' } } });
 
-const candidates = values.candidates!.split(';').map((spec) => {
-  const [name, rest] = spec.split(':');
-  const o: InvolvementOptions = { ...INVOLVEMENT_OPTIONS };
-  for (const kv of (rest ?? '').split(',').filter(Boolean)) {
-    const [k, v] = kv.split('=');
-    if (!(k in o)) throw new Error(`unknown option ${k}; known: ${Object.keys(o).join(', ')}`);
-    (o as unknown as Record<string, boolean>)[k] = v !== '0' && v !== 'false';
-  }
-  return { name, o };
-});
+const candidates = involvementOptionCandidates(values.candidates!);
 
 /** As prepareSlice: the polarity and orientation stages, then the lungs. */
 function lungsOf(img: GreyImage): { seg: LungSegmentation; hu?: HuMapping } {

@@ -137,3 +137,20 @@ export function addCandidate(spec: string): string {
   return name;
 }
 
+
+/**
+ * `name[:option=0|1,...];...` -> named InvolvementOptions, each from the shipped ones with the options given set
+ * (e.g. `shipped;no-airway:airwayAnchor=0`); an unknown option is an error naming the known ones.
+ */
+export function involvementOptionCandidates(specs: string): { name: string; o: InvolvementOptions }[] {
+  return specs.split(';').map((spec) => {
+    const [name, rest] = spec.split(':');
+    const o: InvolvementOptions = { ...INVOLVEMENT_OPTIONS };
+    for (const kv of (rest ?? '').split(',').filter(Boolean)) {
+      const [k, v] = kv.split('=');
+      if (!(k in o)) throw new Error(`unknown option ${k}; known: ${Object.keys(o).join(', ')}`);
+      (o as unknown as Record<string, boolean>)[k] = v !== '0' && v !== 'false';
+    }
+    return { name, o };
+  });
+}
