@@ -51,6 +51,8 @@ export interface CutOutLungs {
   areas: number[];
   /** The picture's black: greys at or below it are background. */
   black: number;
+  /** The box of the lung pixels, ends exclusive. */
+  box: { x0: number; y0: number; x1: number; y1: number };
 }
 
 interface Piece extends Region {
@@ -119,12 +121,20 @@ export function cutOutLungs(img: GreyImage): CutOutLungs | { reason: string } {
   const labelOf = kept.length === 2 ? [1, 2] : [kept[0].cx < w / 2 ? 1 : 2];
   const labels = new Uint8Array(n);
   const areas = kept.map(() => 0);
+  const box = { x0: w, y0: h, x1: 0, y1: 0 };
   kept.forEach((p, k) => {
     for (let y = p.y0; y < p.y1; y++) {
-      for (let x = p.x0, i = y * w + x; x < p.x1; x++, i++) if (comp[i] === p.id) { labels[i] = labelOf[k]; areas[k]++; }
+      for (let x = p.x0, i = y * w + x; x < p.x1; x++, i++) {
+        if (comp[i] !== p.id) continue;
+        labels[i] = labelOf[k]; areas[k]++;
+        if (x < box.x0) box.x0 = x;
+        if (x >= box.x1) box.x1 = x + 1;
+        if (y < box.y0) box.y0 = y;
+        if (y >= box.y1) box.y1 = y + 1;
+      }
     }
   });
-  return { labels, areas, black };
+  return { labels, areas, black, box };
 }
 
 /**

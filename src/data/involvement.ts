@@ -135,6 +135,16 @@ export function withIntensityReference(seg: LungSegmentation, ref: IntensityRefe
 
 /** The two anchors, read from the analysis pixels under the lung labels: their darkest decile and brightest percentile. */
 function computeIntensityReference(seg: LungSegmentation): IntensityReference | null {
+  const { hist, n } = lungHistogram(seg);
+  if (n < 16) return null;
+  const lungLow = histogramQuantile(hist, n, 0.1);
+  const softTissue = histogramQuantile(hist, n, 0.99);
+  if (softTissue - lungLow < 16) return null;
+  return { lungLow, softTissue };
+}
+
+/** The histogram of the analysis greys under the lung labels, and their count. */
+function lungHistogram(seg: LungSegmentation): { hist: Float64Array; n: number } {
   const { analysis, labels } = seg;
   const W = analysis.width;
   // Every lung pixel is inside seg.box (the whole image when there is none): only it is read.
@@ -144,11 +154,7 @@ function computeIntensityReference(seg: LungSegmentation): IntensityReference | 
   for (let y = box.y0; y < box.y1; y++) {
     for (let i = y * W + box.x0, end = y * W + box.x1; i < end; i++) if (labels[i]) { hist[analysis.data[i]]++; n++; }
   }
-  if (n < 16) return null;
-  const lungLow = histogramQuantile(hist, n, 0.1);
-  const softTissue = histogramQuantile(hist, n, 0.99);
-  if (softTissue - lungLow < 16) return null;
-  return { lungLow, softTissue };
+  return { hist, n };
 }
 
 /** The lungs' darkest decile (grey), as the calibrated scale reads it; in HU slices, the grey of -1000 HU (air). */
@@ -203,10 +209,7 @@ function islandsWindow(seg: LungSegmentation, hu: HuMapping | undefined, options
 function cutOutSolidLevel(seg: LungSegmentation, hu: HuMapping | undefined): number | null {
   const ref = hu ? null : intensityReference(seg);
   if (!ref) return null;
-  const { analysis, labels } = seg;
-  const hist = new Float64Array(256);
-  let n = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i]) { hist[analysis.data[i]]++; n++; }
+  const { hist, n } = lungHistogram(seg);
   const tissue = histogramQuantile(hist, n, CUT_OUT_TISSUE_QUANTILE);
   return tissue > ref.lungLow ? ref.lungLow + ENCLOSED_TISSUE.solid * (tissue - ref.lungLow) : null;
 }

@@ -453,23 +453,10 @@ export function segmentLungs(img: GreyImage, opts: SegmentOptions = {}): LungSeg
 function onBlack(analysis: GreyImage, scale: number): LungSegmentation | null {
   const cut = cutOutLungs(analysis);
   if ('reason' in cut) return null;
-  const { width: w, height: h } = analysis;
-  const labels = cut.labels;
-  let x0 = w, y0 = h, x1 = 0, y1 = 0, total = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0, i = y * w; x < w; x++, i++) {
-      if (!labels[i]) continue;
-      total++;
-      if (x < x0) x0 = x;
-      if (x >= x1) x1 = x + 1;
-      if (y < y0) y0 = y;
-      if (y >= y1) y1 = y + 1;
-    }
-  }
-  const areaFraction = total / (w * h);
-  const { areas } = cut;
+  const { labels, areas, box } = cut;
+  const areaFraction = areas.reduce((a, b) => a + b, 0) / (analysis.width * analysis.height);
   return {
-    analysis, scale, labels, body: labels.map((v) => (v ? 1 : 0)), box: { x0, y0, x1, y1 },
+    analysis, scale, labels, body: labels.map((v) => (v ? 1 : 0)), box,
     quality: { areaFraction, components: areas.length, balance: areas.length === 2 ? Math.min(areas[0], areas[1]) / Math.max(areas[0], areas[1]) : 0 },
     found: areaFraction >= MIN_FOUND_FRACTION, cutOut: true,
   };

@@ -118,22 +118,20 @@ export function calibration(
 ): CalibrationResult {
   const value = expectedCalibrationError(yTrue, scores, bins);
   const strata = strataOf(yTrue, groups);
-  if (tooFewUnits(strata)) {
-    return {
-      bins, binning: 'equal-width', ece: { value, bias_corrected: value, ci: null, interval: 'basic' },
-      draws, seed, unit: groups ? 'patient' : 'image', reliability: reliabilityBins(yTrue, scores, bins),
-    };
-  }
+  // Too few units of a class for a bootstrap (bootstrap.ts): no draw, no interval, nothing to correct.
+  const tooFew = tooFewUnits(strata) !== undefined;
   const rng = new Rng(seed);
   const samples: number[] = [];
-  for (let d = 0; d < draws; d++) {
+  for (let d = 0; d < (tooFew ? 0 : draws); d++) {
     const drawn = drawStratified(rng, strata);
     samples.push(expectedCalibrationError(drawn.map((i) => yTrue[i]), drawn.map((i) => scores[i]), bins));
   }
   samples.sort((a, b) => a - b);
   return {
     bins, binning: 'equal-width',
-    ece: { value, bias_corrected: biasCorrected(value, samples), ci: basicInterval(value, samples, level), interval: 'basic' },
+    ece: tooFew
+      ? { value, bias_corrected: value, ci: null, interval: 'basic' }
+      : { value, bias_corrected: biasCorrected(value, samples), ci: basicInterval(value, samples, level), interval: 'basic' },
     draws, seed, unit: groups ? 'patient' : 'image',
     reliability: reliabilityBins(yTrue, scores, bins),
   };
