@@ -30,10 +30,10 @@ import { closeComponent, newClosingScratch, type ClosingScratch } from './run-cl
 import { CENTRAL_FRACTION, chooseLungPair, notAPartner, type Region } from './lung-pair.js';
 import { cutOutLungs } from './cut-out.js';
 import { LUNG_SHAPE, lungShaped, runsAlongEdge } from './lung-shape.js';
-import { cutLungByGrey } from './edge-lung.js';
+import { edgePartner, type EdgeRegion } from './edge-lung.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v7-onblack';
+export const LUNGS_VERSION = 'lungs-v8-edge-piece';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
@@ -594,34 +594,27 @@ function buffers(n: number) {
   return scratchBuffers;
 }
 
-/**
- * Of the regions in `along` (background only because they run along the edge), those whose median grey says lung
- * (cutLungByGrey): the air is the darkest median of the edge-touching background regions of at least minArea
- * pixels, the lungs the two largest dark regions enclosed by tissue (not the frame rule's), together.
- */
-function keptAtEdge(list: readonly Component[], along: readonly Component[], R: Runs, data: Uint8Array, w: number, minArea: number): Component[] {
-  const enclosed = list.filter((c) => c.border === 0 && !c.background && c.area >= minArea).sort((a, b) => b.area - a.area).slice(0, 2);
-  if (enclosed.length === 0) return [];
-  const air = list.filter((c) => c.background && c.border > 0 && c.area >= minArea);
-  // Histogram slots: 0 the lungs, then one per air region (the regions in question are among them).
-  const slot = new Int32Array(list.length + 1).fill(-1);
-  for (const c of enclosed) slot[c.id] = 0;
-  air.forEach((c, k) => { slot[c.id] = k + 1; });
-  const hist = new Uint32Array(256 * (air.length + 1));
-  const counts = new Uint32Array(air.length + 1);
+/** A component as edge-lung.ts reads it: box, area, centroid and the picture's edges it touches. */
+const regionAt = (c: Component): EdgeRegion => ({ area: c.area, cx: c.sx / c.area, cy: c.sy / c.area, x0: c.x0, y0: c.y0, x1: c.x1, y1: c.y1, sides: c.sides });
+
+/** The median grey of each group of dark components (their pixels together), from their runs in R (NaN when empty). */
+function groupMedians(groups: readonly (readonly Component[])[], R: Runs, data: Uint8Array, w: number): number[] {
+  let maxId = 0;
+  for (const g of groups) for (const c of g) maxId = Math.max(maxId, c.id);
+  const slot = new Int32Array(maxId + 1).fill(-1);
+  groups.forEach((g, s) => { for (const c of g) slot[c.id] = s; });
+  const hist = new Uint32Array(256 * groups.length);
+  const counts = new Uint32Array(groups.length);
   const { rs, re, ry, ids } = R;
   for (let r = 0; r < R.n; r++) {
-    const s = slot[ids[r]];
+    const id = ids[r];
+    const s = id <= maxId ? slot[id] : -1;
     if (s < 0) continue;
     const row = ry[r] * w;
     for (let i = row + rs[r], end = row + re[r]; i < end; i++) hist[256 * s + data[i]]++;
     counts[s] += re[r] - rs[r];
   }
-  const median = (s: number) => histogramQuantile(hist.subarray(256 * s, 256 * s + 256), counts[s], 0.5);
-  const lung = median(0);
-  const medians = air.map((_, k) => median(k + 1));
-  const darkest = Math.min(...medians);
-  return along.filter((c) => cutLungByGrey({ region: medians[air.indexOf(c)], air: darkest, lung }));
+  return groups.map((_, s) => histogramQuantile(hist.subarray(256 * s, 256 * s + 256), counts[s], 0.5));
 }
 
 /** The segmentation with a given grey threshold (analysis pixels < t are dark). */
@@ -639,17 +632,11 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
 
   // 2. Background: dark regions touching the border on 3-4 sides or along a long stretch (the outside air).
   const isBg = new Uint8Array(nc);
-  const minArea = Math.max(8, MIN_COMPONENT_FRACTION * n);
-  // Regions that are background only because they run along the edge (not by the sides they touch): a lung cut by
-  // the edge may be one of them (edge-lung.ts, below).
-  const alongOnly: Component[] = [];
   for (const c of list) {
     if (c.border === 0) continue;
     const nSides = (c.sides & 1) + ((c.sides >> 1) & 1) + ((c.sides >> 2) & 1) + ((c.sides >> 3) & 1);
     // A band from the left edge to the right edge (the table, the gap under the body) is never one lung.
-    const bySides = nSides >= 3 || (c.sides & 3) === 3;
-    if (bySides || runsAlongEdge(c.border, c.area)) { c.background = true; isBg[c.id] = 1; }
-    if (!bySides && c.background && c.area >= minArea) alongOnly.push(c);
+    if (nSides >= 3 || (c.sides & 3) === 3 || runsAlongEdge(c.border, c.area)) { c.background = true; isBg[c.id] = 1; }
   }
   // The same for dark regions that reach within a few pixels of the edges (outside air inside a white frame or
   // page margin): near three edges, or near both the left and the right edge.
@@ -659,15 +646,11 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     const l = c.x0 <= margin ? 1 : 0, r = c.x1 >= w - margin ? 1 : 0, tp = c.y0 <= margin ? 1 : 0, b = c.y1 >= h - margin ? 1 : 0;
     if (l + r + tp + b >= 3 || (l && r)) { c.background = true; isBg[c.id] = 1; }
   }
-  // A region that runs along the edge but is as grey as the lungs, not as dark as the air, is a lung cut by the edge
-  // (a field tighter than the body): a candidate again, for the rules below to judge like any other.
-  if (alongOnly.length > 0) {
-    for (const c of keptAtEdge(list, alongOnly, darkRuns, data, w, minArea)) { c.background = false; isBg[c.id] = 0; }
-  }
 
   // 3. Candidates: large, thick, not background. Thickness at a pixel = the shortest of its four straight runs
   // (left, right, up, down) to a pixel outside the component (the image border does not end a run): row-major
   // sweeps over each large component's box.
+  const minArea = Math.max(8, MIN_COMPONENT_FRACTION * n);
   // The largest few only (the rest could not be among the two lungs kept).
   let cands = list.filter((c) => !c.background && c.area >= minArea).sort((a, b) => b.area - a.area).slice(0, 12);
   if (cands.length > 0) {
@@ -865,13 +848,28 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     }
   }
   kept.sort((a, b) => a.sx / a.area - b.sx / b.area);
+  // A lung cut by the picture's side edge can fall apart into pieces that meet beyond it (the costophrenic recess
+  // round the liver's dome at the bases, a field tighter than the body): a candidate that touches the same side edge
+  // as a kept lung, above or below it, and is as grey as that lung, not as dark as the outside air, is that lung's
+  // (edge-lung.ts).
+  const parts = kept.map((c, k) => ({ c, k }));
+  const loose = cands.filter((c, k) => !airway[k] && !kept.includes(c) && (c.sides & 3) !== 0);
+  if (loose.length > 0 && kept.some((c) => (c.sides & 3) !== 0)) {
+    const air = list.filter((c) => c.background && c.border > 0 && c.area >= minArea);
+    const med = groupMedians([...kept.map((c) => [c]), ...loose.map((c) => [c]), ...air.map((c) => [c])], darkRuns, data, w);
+    const airGrey = air.length > 0 ? Math.min(...med.slice(kept.length + loose.length)) : NaN;
+    loose.forEach((c, j) => {
+      const k = kept.findIndex((l, i) => edgePartner(regionAt(l), regionAt(c), { region: med[kept.length + j], air: airGrey, lung: med[i] }));
+      if (k >= 0) parts.push({ c, k });
+    });
+  }
 
   // 5. Per-lung closing (radius grows with the lung) and hole filling: consolidations stay lung.
   const labels = new Uint8Array(n);
   const lungLabel = kept.length === 2 ? [1, 2] : [kept[0].sx / kept[0].area < w / 2 ? 1 : 2];
-  const areas: number[] = [];
   let bx0 = w, by0 = h, bx1 = 0, by1 = 0, total = 0;
-  kept.forEach((c, k) => {
+  const areas = kept.map(() => 0);
+  parts.forEach(({ c, k }) => {
     const lab = lungLabel[k];
     const r = Math.max(2, Math.min(MAX_CLOSE_RADIUS, Math.round(CLOSE_RADIUS_FACTOR * Math.sqrt(c.area))));
     const R = r * CH;
@@ -893,7 +891,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
         }
       }
     }
-    areas.push(area);
+    areas[k] += area;
     total += area;
   });
 
