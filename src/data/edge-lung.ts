@@ -34,18 +34,17 @@ export interface EdgeRegion { area: number; cx: number; cy: number; x0: number; 
 
 /** Median greys (0..255) of a picture's dark regions. */
 export interface EdgeGreys {
-  /** The edge-running region in question. */
+  /** The region in question (a piece touching the edge). */
   region: number;
-  /** The picture's outside air: the darkest median among its dark regions that touch the edge. */
+  /** The picture's outside air: the darkest median among its background regions that touch the edge (NaN: none). */
   air: number;
-  /** The picture's lungs: the dark regions enclosed by tissue (the two largest together). */
+  /** The lung the piece would belong to. */
   lung: number;
 }
 
 /**
- * Whether the region is a lung cut by the edge: the picture's lungs stand clearly above its air (EDGE_LUNG.minGap),
- * and the region's grey lies nearer its lungs' than its air's. The air is the darkest edge region, so the darkest
- * region itself is never kept: a picture whose only edge regions are lungs keeps calling its darkest one air.
+ * Whether the region's grey says lung: the lung stands clearly above the picture's air (EDGE_LUNG.minGap), and the
+ * region's grey lies nearer the lung's than the air's. Gas (stomach, bowel) is air and sits at the air's grey.
  */
 export function cutLungByGrey(g: EdgeGreys): boolean {
   const gap = g.lung - g.air;

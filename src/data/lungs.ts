@@ -11,7 +11,8 @@
  *   the other dark components that are large, thick (text, arrows, noise, table gaps are thin), not at the
  *   bottom (table), not hugging the outside air, behind a wall of tissue (not mostly within 3 px of other air: the
  *   gap between the back and the mattress; docs/neck-gap.md), and inside the body -> trachea/bronchi dropped (small,
- *   central, between the lungs; one trachea on the body's midline is never a lung) -> at most two lungs, side by side at similar heights (lung-pair.ts), each closed
+ *   central, between the lungs; one trachea on the body's midline is never a lung) -> at most two lungs, side by side at similar heights (lung-pair.ts),
+ *   each with the pieces of it that a side edge cut apart (edge-lung.ts), each closed
  *   with a chamfer disc whose radius grows with its size and hole-filled, so that consolidations as bright as
  *   soft tissue stay lung. Without HU, the threshold is then refined on the lungs themselves: halfway between
  *   their parenchyma and the tissue 1-3 px around them, segmenting again until it settles (refine), so that what
