@@ -11,7 +11,8 @@
  *   the other dark components that are large, thick (text, arrows, noise, table gaps are thin), not at the
  *   bottom (table), not hugging the outside air, behind a wall of tissue (not mostly within 3 px of other air: the
  *   gap between the back and the mattress; docs/neck-gap.md), and inside the body -> trachea/bronchi dropped (small,
- *   central, between the lungs; one trachea on the body's midline is never a lung) -> at most two lungs, side by side at similar heights (lung-pair.ts), each closed
+ *   central, between the lungs; one trachea on the body's midline is never a lung) -> at most two lungs, side by side at similar heights (lung-pair.ts),
+ *   each with the pieces of it that a side edge cut apart (edge-lung.ts), each closed
  *   with a chamfer disc whose radius grows with its size and hole-filled, so that consolidations as bright as
  *   soft tissue stay lung. Without HU, the threshold is then refined on the lungs themselves: halfway between
  *   their parenchyma and the tissue 1-3 px around them, segmenting again until it settles (refine), so that what
@@ -30,9 +31,10 @@ import { closeComponent, newClosingScratch, type ClosingScratch } from './run-cl
 import { CENTRAL_FRACTION, chooseLungPair, notAPartner, type Region } from './lung-pair.js';
 import { cutOutLungs } from './cut-out.js';
 import { LUNG_SHAPE, lungShaped, runsAlongEdge } from './lung-shape.js';
+import { edgePartner, type EdgeRegion } from './edge-lung.js';
 
 /** Names this segmentation in cache keys: bump whenever the output bytes change. */
-export const LUNGS_VERSION = 'lungs-v7-onblack';
+export const LUNGS_VERSION = 'lungs-v8-edge-piece';
 /** Long side of the analysis image. */
 export const ANALYSIS_SIDE = 256;
 
@@ -593,6 +595,29 @@ function buffers(n: number) {
   return scratchBuffers;
 }
 
+/** A component as edge-lung.ts reads it: box, area, centroid and the picture's edges it touches. */
+const regionAt = (c: Component): EdgeRegion => ({ area: c.area, cx: c.sx / c.area, cy: c.sy / c.area, x0: c.x0, y0: c.y0, x1: c.x1, y1: c.y1, sides: c.sides });
+
+/** The median grey of each group of dark components (their pixels together), from their runs in R (NaN when empty). */
+function groupMedians(groups: readonly (readonly Component[])[], R: Runs, data: Uint8Array, w: number): number[] {
+  let maxId = 0;
+  for (const g of groups) for (const c of g) maxId = Math.max(maxId, c.id);
+  const slot = new Int32Array(maxId + 1).fill(-1);
+  groups.forEach((g, s) => { for (const c of g) slot[c.id] = s; });
+  const hist = new Uint32Array(256 * groups.length);
+  const counts = new Uint32Array(groups.length);
+  const { rs, re, ry, ids } = R;
+  for (let r = 0; r < R.n; r++) {
+    const id = ids[r];
+    const s = id <= maxId ? slot[id] : -1;
+    if (s < 0) continue;
+    const row = ry[r] * w;
+    for (let i = row + rs[r], end = row + re[r]; i < end; i++) hist[256 * s + data[i]]++;
+    counts[s] += re[r] - rs[r];
+  }
+  return groups.map((_, s) => histogramQuantile(hist.subarray(256 * s, 256 * s + 256), counts[s], 0.5));
+}
+
 /** The segmentation with a given grey threshold (analysis pixels < t are dark). */
 function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentation {
   const w = analysis.width, h = analysis.height, n = w * h;
@@ -824,13 +849,28 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
     }
   }
   kept.sort((a, b) => a.sx / a.area - b.sx / b.area);
+  // A lung cut by the picture's side edge can fall apart into pieces that meet beyond it (the costophrenic recess
+  // round the liver's dome at the bases, a field tighter than the body): a candidate that touches the same side edge
+  // as a kept lung, above or below it, and is as grey as that lung, not as dark as the outside air, is that lung's
+  // (edge-lung.ts).
+  const parts = kept.map((c, k) => ({ c, k }));
+  const loose = cands.filter((c, k) => !airway[k] && !kept.includes(c) && (c.sides & 3) !== 0);
+  if (loose.length > 0 && kept.some((c) => (c.sides & 3) !== 0)) {
+    const air = list.filter((c) => c.background && c.border > 0 && c.area >= minArea);
+    const med = groupMedians([...kept.map((c) => [c]), ...loose.map((c) => [c]), ...air.map((c) => [c])], darkRuns, data, w);
+    const airGrey = air.length > 0 ? Math.min(...med.slice(kept.length + loose.length)) : NaN;
+    loose.forEach((c, j) => {
+      const k = kept.findIndex((l, i) => edgePartner(regionAt(l), regionAt(c), { region: med[kept.length + j], air: airGrey, lung: med[i] }));
+      if (k >= 0) parts.push({ c, k });
+    });
+  }
 
   // 5. Per-lung closing (radius grows with the lung) and hole filling: consolidations stay lung.
   const labels = new Uint8Array(n);
   const lungLabel = kept.length === 2 ? [1, 2] : [kept[0].sx / kept[0].area < w / 2 ? 1 : 2];
-  const areas: number[] = [];
   let bx0 = w, by0 = h, bx1 = 0, by1 = 0, total = 0;
-  kept.forEach((c, k) => {
+  const areas = kept.map(() => 0);
+  parts.forEach(({ c, k }) => {
     const lab = lungLabel[k];
     const r = Math.max(2, Math.min(MAX_CLOSE_RADIUS, Math.round(CLOSE_RADIUS_FACTOR * Math.sqrt(c.area))));
     const R = r * CH;
@@ -852,7 +892,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
         }
       }
     }
-    areas.push(area);
+    areas[k] += area;
     total += area;
   });
 

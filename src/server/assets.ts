@@ -27,7 +27,7 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
       // "Not a chest CT slice" by texture (involvement.js's findLungs applies it): the same refusals on the device.
       'data/chest-check.js', 'data/window-check.js', 'data/reformat-check.js', 'data/histogram.js', 'data/enclosed-tissue.js', 'data/colour.js', 'data/grey16.js', 'data/png16.js', 'data/window.js',
       // The segmentation's run-based steps, its choice of the lung pair and its lungs cut out onto black (lungs.js imports them).
-      'data/run-thickness.js', 'data/run-closing.js', 'data/lung-pair.js', 'data/cut-out.js', 'data/lung-shape.js', 'data/flood.js',
+      'data/run-thickness.js', 'data/run-closing.js', 'data/lung-pair.js', 'data/cut-out.js', 'data/lung-shape.js', 'data/edge-lung.js', 'data/flood.js',
       // The orientation stage (a turned or upside-down slice read upright), before the lungs as on the server.
       'data/orientation.js',
       // The polarity stage (a negative read as its inverse), before the orientation stage as on the server.
