@@ -29,8 +29,8 @@ export const EDGE_LUNG = Object.freeze({
   maxGap: 1,
 });
 
-/** A dark region in analysis px: area, centroid, box (exclusive x1, y1), edges touched (1 left, 2 right, 4 top, 8 bottom). */
-export interface EdgeRegion { area: number; cx: number; cy: number; x0: number; y0: number; x1: number; y1: number; sides: number }
+/** A dark region in analysis px: area, box (exclusive x1, y1), edges touched (1 left, 2 right, 4 top, 8 bottom). */
+export interface EdgeRegion { area: number; x0: number; y0: number; x1: number; y1: number; sides: number }
 
 /** Median greys (0..255) of a picture's dark regions. */
 export interface EdgeGreys {

@@ -595,27 +595,24 @@ function buffers(n: number) {
   return scratchBuffers;
 }
 
-/** A component as edge-lung.ts reads it: box, area, centroid and the picture's edges it touches. */
-const regionAt = (c: Component): EdgeRegion => ({ area: c.area, cx: c.sx / c.area, cy: c.sy / c.area, x0: c.x0, y0: c.y0, x1: c.x1, y1: c.y1, sides: c.sides });
+/** A component as edge-lung.ts reads it: area, box and the picture's edges it touches. */
+const regionAt = (c: Component): EdgeRegion => ({ area: c.area, x0: c.x0, y0: c.y0, x1: c.x1, y1: c.y1, sides: c.sides });
 
-/** The median grey of each group of dark components (their pixels together), from their runs in R (NaN when empty). */
-function groupMedians(groups: readonly (readonly Component[])[], R: Runs, data: Uint8Array, w: number): number[] {
+/** The median grey of each dark component, from their runs in R. */
+function componentMedians(comps: readonly Component[], R: Runs, data: Uint8Array, w: number): number[] {
   let maxId = 0;
-  for (const g of groups) for (const c of g) maxId = Math.max(maxId, c.id);
+  for (const c of comps) maxId = Math.max(maxId, c.id);
   const slot = new Int32Array(maxId + 1).fill(-1);
-  groups.forEach((g, s) => { for (const c of g) slot[c.id] = s; });
-  const hist = new Uint32Array(256 * groups.length);
-  const counts = new Uint32Array(groups.length);
+  comps.forEach((c, s) => { slot[c.id] = s; });
+  const hist = new Uint32Array(256 * comps.length);
   const { rs, re, ry, ids } = R;
   for (let r = 0; r < R.n; r++) {
-    const id = ids[r];
-    const s = id <= maxId ? slot[id] : -1;
+    const s = ids[r] <= maxId ? slot[ids[r]] : -1;
     if (s < 0) continue;
     const row = ry[r] * w;
     for (let i = row + rs[r], end = row + re[r]; i < end; i++) hist[256 * s + data[i]]++;
-    counts[s] += re[r] - rs[r];
   }
-  return groups.map((_, s) => histogramQuantile(hist.subarray(256 * s, 256 * s + 256), counts[s], 0.5));
+  return comps.map((c, s) => histogramQuantile(hist.subarray(256 * s, 256 * s + 256), c.area, 0.5));
 }
 
 /** The segmentation with a given grey threshold (analysis pixels < t are dark). */
@@ -857,7 +854,7 @@ function attempt(analysis: GreyImage, scale: number, t: number): LungSegmentatio
   const loose = cands.filter((c, k) => !airway[k] && !kept.includes(c) && (c.sides & 3) !== 0);
   if (loose.length > 0 && kept.some((c) => (c.sides & 3) !== 0)) {
     const air = list.filter((c) => c.background && c.border > 0 && c.area >= minArea);
-    const med = groupMedians([...kept.map((c) => [c]), ...loose.map((c) => [c]), ...air.map((c) => [c])], darkRuns, data, w);
+    const med = componentMedians([...kept, ...loose, ...air], darkRuns, data, w);
     const airGrey = air.length > 0 ? Math.min(...med.slice(kept.length + loose.length)) : NaN;
     loose.forEach((c, j) => {
       const k = kept.findIndex((l, i) => edgePartner(regionAt(l), regionAt(c), { region: med[kept.length + j], air: airGrey, lung: med[i] }));
