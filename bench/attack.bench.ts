@@ -11,11 +11,11 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { packageRoot } from '../src/cli/command.js';
 import { ctSlice, deflatedDicomBomb, overlappingZip, writeRawZip, zeros } from '../test/dicom-writer.js';
 
-const { values } = parseArgs({ options: { 'idle-s': { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { 'idle-s': { type: 'string' } } });
 const idleSeconds = Number(values['idle-s'] ?? 10);
 const root = packageRoot();
 

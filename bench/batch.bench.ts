@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { packageRoot } from '../src/cli/command.js';
@@ -31,7 +31,7 @@ import { ResultStore } from '../src/batch/redis.js';
 import { DEFAULT_LUNG_WINDOW } from '../src/data/window.js';
 import { startRedis } from '../test/redis-server.js';
 
-const { values } = parseArgs({ options: { images: { type: 'string' }, data: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { images: { type: 'string' }, data: { type: 'string' } } });
 const root = packageRoot();
 const CLI = path.join(root, 'dist/src/cli/main.js');
 const modelDir = path.join(root, 'models/default');

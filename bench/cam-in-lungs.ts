@@ -33,11 +33,13 @@ import type { PreparedSlice } from '../src/model/engine.js';
 import { camRegion, gridToImage, mapToImage } from '../src/explain/cam-overlay.js';
 import { overlayPng } from '../src/explain/heatmap.js';
 import type { GreyImage } from '../src/types.js';
+import { benchArgs } from './args.js';
 
 /** The lung mask is grown by this many analysis pixels (as the lungs view and the outside audits keep). */
 const DILATE = 4;
 
-const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const { values: argv } = benchArgs(import.meta.url, { options: { data: { type: 'string' }, examples: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, maps: { type: 'string' } } });
+const arg = (name: string): string | undefined => argv[name.slice(2) as keyof typeof argv];
 const dataDir = arg('--data') ?? process.env.COVID_CT_DATA ?? '../shared/data/covid-ct';
 const examplesDir = arg('--examples');
 const split = (arg('--split') ?? 'test') as 'val' | 'test';

@@ -9,11 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import dicomParser from 'dicom-parser';
 import { decodeDicom } from '../src/data/dicom.js';
 
-const { values } = parseArgs({ options: { slices: { type: 'string', default: '8' }, shared: { type: 'string', default: '../shared' } } });
+const { values } = benchArgs(import.meta.url, { options: { slices: { type: 'string', default: '8' }, shared: { type: 'string', default: '../shared' } } });
 const series = path.join(values.shared!, 'data/covid-ct-md-sample/dicom/P001');
 const sources = readdirSync(series).filter((n) => n.endsWith('.dcm')).sort().slice(0, Number(values.slices)).map((n) => path.join(series, n));
 const dir = mkdtempSync(path.join(tmpdir(), 'covid-ct-codecs-bench-'));

@@ -5,13 +5,13 @@
  *
  *   node dist/bench/conv-grads.bench.js [--reps N]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { initTf, tf } from '../src/model/tf-backend.js';
 import { registerWasmConvGradients } from '../src/train/engine/conv-grads.js';
 import { Rng } from '../src/util/prng.js';
 
-const { values } = parseArgs({ options: { reps: { type: 'string' }, batch: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { reps: { type: 'string' }, batch: { type: 'string' } } });
 const REPS = Number(values.reps ?? 5);
 const BATCH = Number(values.batch ?? 16);
 

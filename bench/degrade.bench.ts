@@ -24,7 +24,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { entriesOf, loadDataset } from '../src/data/dataset.js';
 import type { LungFindings } from '../src/data/involvement.js';
@@ -37,7 +37,7 @@ import type { Binary, Prediction } from '../src/types.js';
 import { CANDIDATES, addCandidate } from './involvement-candidates.js';
 import { VARIANTS } from './degrade-variants.js';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.url, {
   options: {
     every: { type: 'string', default: '4' }, model: { type: 'string', default: 'models/default' }, 'no-model': { type: 'boolean' },
     shared: { type: 'string', default: '../shared' }, set: { type: 'string', default: 'ct-md' }, candidates: { type: 'string', default: 'shipped' }, variants: { type: 'string' },

@@ -4,14 +4,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import sharp from 'sharp';
 import { decodeGrey } from '../src/data/decode.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { addedBlur, edgeBlur } from '../src/data/edge-blur.js';
 import { lungInvolvement } from '../src/data/involvement.js';
 
-const { values } = parseArgs({ options: { every: { type: 'string', default: '8' }, shared: { type: 'string', default: '../shared' } } });
+const { values } = benchArgs(import.meta.url, { options: { every: { type: 'string', default: '8' }, shared: { type: 'string', default: '../shared' } } });
 const md = path.resolve(values.shared!, 'data/covid-ct-md-sample');
 const every = Number(values.every);
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

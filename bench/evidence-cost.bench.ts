@@ -12,8 +12,10 @@ import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { readAndDecodeGrey } from '../src/data/decode.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { logitsOfCams, mapMethodFor, occlusionEvidence, OCCLUSION_GRID } from '../src/explain/lung-evidence.js';
+import { benchArgs } from './args.js';
 
-const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const { values: argv } = benchArgs(import.meta.url, { options: { data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' } } });
+const arg = (name: string): string | undefined => argv[name.slice(2) as keyof typeof argv];
 const dataDir = arg('--data') ?? process.env.COVID_CT_DATA ?? '../shared/data/covid-ct';
 const split = (arg('--split') ?? 'val') as 'val';
 if (split !== 'val') throw new Error('this bench runs on val only');

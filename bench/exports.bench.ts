@@ -14,7 +14,7 @@
  *   the DICOM's, and the slice AUC of P001 against normal001.
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { windowValue } from '../src/data/window.js';
@@ -25,7 +25,7 @@ import type { Prediction } from '../src/types.js';
 import { niftiBytes, tiffBytes } from '../test/helpers.js';
 import { loadCtMdDicom, type DicomSlice } from './ct-md-dicom.js';
 
-const { values: args } = parseArgs({ options: { model: { type: 'string' }, shared: { type: 'string' } } });
+const { values: args } = benchArgs(import.meta.url, { options: { model: { type: 'string' }, shared: { type: 'string' } } });
 const shared = path.resolve(args.shared ?? path.join(process.cwd(), '..', 'shared'));
 
 type Slice = DicomSlice;

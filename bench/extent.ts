@@ -14,7 +14,7 @@
  * (-520 +- 60 HU, or the pixel's own HU where higher, so vessels stay).
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import sharp from 'sharp';
 import { loadCtMdDicom, type DicomSlice } from './ct-md-dicom.js';
 import { writeDicom, TS } from '../test/dicom-writer.js';
@@ -23,7 +23,7 @@ import { scoreSources } from '../src/predict/score-files.js';
 import { windowValue } from '../src/data/window.js';
 import { paint } from './painted-lungs.js';
 
-const { values: args } = parseArgs({ options: { shared: { type: 'string', default: '../shared' }, model: { type: 'string', default: 'models/default' }, every: { type: 'string', default: '3' } } });
+const { values: args } = benchArgs(import.meta.url, { options: { shared: { type: 'string', default: '../shared' }, model: { type: 'string', default: 'models/default' }, every: { type: 'string', default: '3' } } });
 const every = Math.max(1, Number(args.every));
 
 const LUNG = { width: 1500, level: -600 };

@@ -17,7 +17,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { windowValue } from '../src/data/window.js';
@@ -32,7 +32,7 @@ import {
 } from './ct-md-forms.js';
 import { Rng, deriveSeed } from '../src/util/prng.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs(import.meta.url, {
   options: { model: { type: 'string' }, shared: { type: 'string' }, forms: { type: 'string' }, out: { type: 'string' }, details: { type: 'string' }, 'png-every': { type: 'string' } },
 });
 const shared = path.resolve(args.shared ?? '/work/shared');

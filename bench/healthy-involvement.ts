@@ -14,7 +14,7 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { decodeInput } from '../src/data/inputs.js';
 import { loadDataset } from '../src/data/dataset.js';
@@ -25,7 +25,7 @@ import { involvementOptionCandidates } from './involvement-candidates.js';
 import { aucOrNull } from '../src/eval/metrics.js';
 import type { GreyImage, HuMapping } from '../src/types.js';
 
-const { values } = parseArgs({ options: { shared: { type: 'string', default: '../shared' }, set: { type: 'string', default: 'ct-md' }, candidates: { type: 'string', default: 'shipped;none:stripDomeVessels=0' } } });
+const { values } = benchArgs(import.meta.url, { options: { shared: { type: 'string', default: '../shared' }, set: { type: 'string', default: 'ct-md' }, candidates: { type: 'string', default: 'shipped;none:stripDomeVessels=0' } } });
 const shared = values.shared!;
 const md = path.join(shared, 'data/covid-ct-md-sample');
 

@@ -14,7 +14,7 @@
  * (bench/painted-lungs.ts): no real slice of the two series has more than 10% of its lung involved in HU.
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import sharp from 'sharp';
 import { loadCtMdDicom, type DicomSlice } from './ct-md-dicom.js';
 import { paint } from './painted-lungs.js';
@@ -28,7 +28,7 @@ import { windowValue, huOfWindow, DEFAULT_LUNG_WINDOW } from '../src/data/window
 import type { GreyImage, HuMapping } from '../src/types.js';
 import type { LungSegmentation } from '../src/data/lungs.js';
 
-const { values } = parseArgs({ options: { shared: { type: 'string', default: '../shared' }, candidates: { type: 'string', default: 'shipped;no-airway:airwayAnchor=0' }, list: { type: 'string', default: '0' }, painted: { type: 'boolean' } } });
+const { values } = benchArgs(import.meta.url, { options: { shared: { type: 'string', default: '../shared' }, candidates: { type: 'string', default: 'shipped;no-airway:airwayAnchor=0' }, list: { type: 'string', default: '0' }, painted: { type: 'boolean' } } });
 
 const candidates = involvementOptionCandidates(values.candidates!);
 

@@ -7,7 +7,7 @@
  *   node dist/bench/inception-probe.js [--size S (default 160)] [--train-views N (default 4)]
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { initTf, tf } from '../src/model/tf-backend.js';
 import { loadNsfwjsBundle } from '../src/model/nsfwjs-import.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
@@ -22,7 +22,7 @@ import { evalPlanOf, trainPlanOf } from '../src/train/recipe-features.js';
 import { Progress } from '../src/util/progress.js';
 import { labelToBinary, type Binary, type GreyImage } from '../src/types.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, 'train-views': { type: 'string' }, data: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { size: { type: 'string' }, 'train-views': { type: 'string' }, data: { type: 'string' } } });
 const S = Number(values.size ?? 160);
 const recipe = { ...RECIPES.default, inputSize: S, trainViews: Number(values['train-views'] ?? 4) };
 const dataDir = values.data ?? process.env.COVID_CT_DATA ?? '../shared/data/covid-ct';

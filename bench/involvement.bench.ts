@@ -10,8 +10,9 @@ import { decodeInput } from '../src/data/inputs.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { lungInvolvement, scanInvolvement } from '../src/data/involvement.js';
 import { loadDataset } from '../src/data/dataset.js';
+import { benchArgs } from './args.js';
 
-const shared = process.argv.includes('--shared') ? process.argv[process.argv.indexOf('--shared') + 1] : '../shared';
+const shared = benchArgs(import.meta.url, { options: { shared: { type: 'string', default: '../shared' } } }).values.shared;
 const md = path.join(shared, 'data/covid-ct-md-sample');
 
 function quantiles(xs: number[]): string {

@@ -10,14 +10,14 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import autocannon from 'autocannon';
 import { packageRoot } from '../src/cli/command.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { readAndDecodeGrey } from '../src/data/decode.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string' }, image: { type: 'string' }, data: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { seconds: { type: 'string' }, image: { type: 'string' }, data: { type: 'string' } } });
 const root = packageRoot();
 const seconds = Number(values.seconds ?? 10);
 const image = values.image ?? entriesOf(await loadDataset(path.resolve(values.data ?? path.join(root, '../shared/data/covid-ct'))), 'test')[0].path;

@@ -15,7 +15,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { readImageBytes } from '../src/data/decode.js';
 import { decodeInput } from '../src/data/inputs.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
@@ -25,7 +25,7 @@ import * as newView from '../src/data/lung-view.js';
 import type { GreyImage } from '../src/types.js';
 import { sliceImages } from './real-ct.js';
 
-const { values } = parseArgs({ options: { old: { type: 'string' }, shared: { type: 'string', default: '../shared' }, 'skip-outputs': { type: 'boolean' }, list: { type: 'boolean' }, reps: { type: 'string', default: '9' } } });
+const { values } = benchArgs(import.meta.url, { options: { old: { type: 'string' }, shared: { type: 'string', default: '../shared' }, 'skip-outputs': { type: 'boolean' }, list: { type: 'boolean' }, reps: { type: 'string', default: '9' } } });
 if (!values.old) throw new Error('--old DIR (a built checkout of the code to compare with) is required');
 const oldDist = path.resolve(values.old, 'dist/src/data');
 const shared = path.resolve(values.shared!, 'data');

@@ -7,13 +7,13 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import sharp from 'sharp';
 import { readAndDecodeGrey } from '../src/data/decode.js';
 import { type LungSegmentation, lungOutline, segmentLungs } from '../src/data/lungs.js';
 import type { GreyImage } from '../src/types.js';
 
-const { values } = parseArgs({ options: { sheet: { type: 'string' }, seed: { type: 'string', default: '1' }, shared: { type: 'string', default: '../shared' }, only: { type: 'string' }, match: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { sheet: { type: 'string' }, seed: { type: 'string', default: '1' }, shared: { type: 'string', default: '../shared' }, only: { type: 'string' }, match: { type: 'string' } } });
 const shared = path.resolve(values.shared!);
 
 async function listPng(dir: string): Promise<string[]> {

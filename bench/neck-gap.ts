@@ -9,13 +9,13 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { readableSlice } from '../src/data/polarity.js';
 import { findLungs } from '../src/data/involvement.js';
 import { distanceToSet } from '../src/data/morphology.js';
 import { sliceImages } from './real-ct.js';
 
-const { values } = parseArgs({ options: { shared: { type: 'string', default: '/work/shared' }, list: { type: 'string', default: '40' }, near: { type: 'string', default: '6' } } });
+const { values } = benchArgs(import.meta.url, { options: { shared: { type: 'string', default: '/work/shared' }, list: { type: 'string', default: '40' }, near: { type: 'string', default: '6' } } });
 const shared = path.resolve(values.shared!, 'data');
 const NEAR = Number(values.near);
 const list = async (dir: string) => (await readdir(dir)).filter((f) => !f.startsWith('.')).sort().map((f) => path.join(dir, f));

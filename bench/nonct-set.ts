@@ -29,14 +29,14 @@ import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from 'node
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import sharp, { type Sharp } from 'sharp';
 import dicomParser from 'dicom-parser';
 import { Rng, deriveSeed } from '../src/util/prng.js';
 import { decodeDicom } from '../src/data/dicom.js';
 import { packageRoot } from '../src/cli/command.js';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.url, {
   options: {
     out: { type: 'string' },
     'data-md': { type: 'string' },

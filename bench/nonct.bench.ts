@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { loadEngine } from '../src/model/load-engine.js';
 import { parseCsvTable } from '../src/data/labelled-set.js';
 import { scoreFiles } from '../src/predict/score-files.js';
@@ -21,7 +21,7 @@ import { packageRoot } from '../src/cli/command.js';
 import { Progress } from '../src/util/progress.js';
 import type { Prediction } from '../src/types.js';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.url, {
   options: {
     model: { type: 'string' },
     set: { type: 'string' },

@@ -22,7 +22,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import sharp from 'sharp';
 import { decodeGrey, readAndDecodeGrey } from '../src/data/decode.js';
 import { findLungs } from '../src/data/involvement.js';
@@ -37,7 +37,7 @@ import type { GreyImage } from '../src/types.js';
 import { DEGRADE, VARIANTS, u8 } from './degrade-variants.js';
 import { realCtFiles } from './real-ct.js';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.url, {
   options: {
     set: { type: 'string' }, heldout: { type: 'string' }, data: { type: 'string' }, 'data-md': { type: 'string' },
     every: { type: 'string', default: '4' }, figures: { type: 'string' }, only: { type: 'string' },

@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import sharp from 'sharp';
 import { decodeGrey, readAndDecodeGrey } from '../src/data/decode.js';
 import { findLungs, lungInvolvement } from '../src/data/involvement.js';
@@ -27,7 +27,7 @@ import { packageRoot } from '../src/cli/command.js';
 import { Progress } from '../src/util/progress.js';
 import type { GreyImage } from '../src/types.js';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.url, {
   options: {
     set: { type: 'string' },
     data: { type: 'string' },

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { prepareSlice } from '../src/model/engine.js';
 import { readAndDecodeGrey } from '../src/data/decode.js';
@@ -22,7 +22,7 @@ import { renderViews } from '../src/data/views.js';
 import { RECIPES } from '../src/train/recipe.js';
 import { trainPlanOf } from '../src/train/recipe-features.js';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.url, {
   options: {
     model: { type: 'string' }, set: { type: 'string' }, cache: { type: 'string', default: '/tmp/ood-sweep-feats.json' },
     aug: { type: 'string', default: '0' },

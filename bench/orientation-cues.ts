@@ -10,12 +10,12 @@
  * cues (spine, heart, body, table) and the decision.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { decideOrientation, TURNS, type Orientation } from '../src/data/orientation.js';
 import { realCtFiles } from './real-ct.js';
 
-const { values } = parseArgs({ options: { jsonl: { type: 'string' }, data: { type: 'string', default: '../shared/data/covid-ct' }, 'data-md': { type: 'string', default: '../shared/data/covid-ct-md-sample' } } });
+const { values } = benchArgs(import.meta.url, { options: { jsonl: { type: 'string' }, data: { type: 'string', default: '../shared/data/covid-ct' }, 'data-md': { type: 'string', default: '../shared/data/covid-ct-md-sample' } } });
 
 const DECISIONS: Orientation[] = ['as-sent', 'flipped', 'transposed', 'transposed-flipped'];
 

@@ -19,7 +19,7 @@
  * Nothing is fitted; no label is read except marks' "non-COVID only".
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import path from 'node:path';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { decodeGrey } from '../src/data/decode.js';
@@ -35,7 +35,7 @@ import { resolveDataDir } from '../src/cli/command.js';
 import { Progress } from '../src/util/progress.js';
 import type { GreyImage } from '../src/types.js';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.url, {
   options: {
     model: { type: 'string', default: 'models/default' }, split: { type: 'string', default: 'val' }, data: { type: 'string' },
     every: { type: 'string', default: '1' }, variants: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean' },

@@ -10,11 +10,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { packageRoot } from '../src/cli/command.js';
 import { orthancMissing, startOrthanc } from '../test/orthanc.js';
 
-const { values } = parseArgs({ options: { series: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { series: { type: 'string' } } });
 const root = packageRoot();
 const dir = path.resolve(root, '../shared/data/covid-ct-md-sample/dicom', values.series ?? 'P001');
 const CLI = path.join(root, 'dist/src/cli/main.js');

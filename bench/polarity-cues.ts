@@ -10,7 +10,7 @@
  * one: the orientation stage's upright answer for it, up to a mirror).
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { decodeGrey } from '../src/data/decode.js';
 import { TURNS } from '../src/data/orientation.js';
 import { invertImage, readableSlice } from '../src/data/polarity.js';
@@ -18,7 +18,7 @@ import type { GreyImage } from '../src/types.js';
 import { VARIANTS } from './degrade-variants.js';
 import { realCtFiles } from './real-ct.js';
 
-const { values } = parseArgs({ options: { every: { type: 'string', default: '4' }, data: { type: 'string', default: '../shared/data/covid-ct' }, 'data-md': { type: 'string', default: '../shared/data/covid-ct-md-sample' } } });
+const { values } = benchArgs(import.meta.url, { options: { every: { type: 'string', default: '4' }, data: { type: 'string', default: '../shared/data/covid-ct' }, 'data-md': { type: 'string', default: '../shared/data/covid-ct-md-sample' } } });
 const every = Number(values.every);
 const same = (a: GreyImage, b: GreyImage) => a.width === b.width && a.height === b.height && a.data.every((v, i) => v === b.data[i]);
 

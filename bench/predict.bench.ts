@@ -22,7 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { Classifier } from '../src/model/classifier.js';
 import { modelViews, type Engine, type PreparedSlice } from '../src/model/engine.js';
 import { findLungs, lungInvolvement } from '../src/data/involvement.js';
@@ -47,7 +47,7 @@ import { Rng } from '../src/util/prng.js';
 import type { Binary } from '../src/types.js';
 import { packageRoot } from '../src/cli/command.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, 'lungs-model': { type: 'string' }, images: { type: 'string' }, data: { type: 'string' }, only: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { model: { type: 'string' }, 'lungs-model': { type: 'string' }, images: { type: 'string' }, data: { type: 'string' }, only: { type: 'string' } } });
 if (values.only !== undefined && values.only !== 'lungs') throw new Error(`--only takes 'lungs', got '${values.only}'`);
 const lungsOnly = values.only === 'lungs';
 const root = packageRoot();

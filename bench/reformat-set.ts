@@ -10,14 +10,14 @@
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import sharp from 'sharp';
 import dicomParser from 'dicom-parser';
 import { decodeInput } from '../src/data/inputs.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { packageRoot } from '../src/cli/command.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { md: { type: 'string' } } });
+const { values, positionals } = benchArgs(import.meta.url, { allowPositionals: true, options: { md: { type: 'string' } } });
 const MD = path.resolve(values.md ?? path.join(packageRoot(), '../shared/data/covid-ct-md-sample'));
 const OUT = path.resolve(positionals[0] ?? path.join(packageRoot(), '.cache/reformat/planes'));
 mkdirSync(OUT, { recursive: true });

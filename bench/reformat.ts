@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import sharp from 'sharp';
 import { decodeGrey, readAndDecodeGrey } from '../src/data/decode.js';
 import { findLungs } from '../src/data/involvement.js';
@@ -23,7 +23,7 @@ import { DEGRADE, VARIANTS } from './degrade-variants.js';
 import { realCtFiles, sliceImages } from './real-ct.js';
 import { readdirSync } from 'node:fs';
 
-const { values } = parseArgs({ options: { reformats: { type: 'string' }, truth: { type: 'string' }, every: { type: 'string', default: '4' }, only: { type: 'string' }, out: { type: 'string' }, set: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { reformats: { type: 'string' }, truth: { type: 'string' }, every: { type: 'string', default: '4' }, only: { type: 'string' }, out: { type: 'string' }, set: { type: 'string' } } });
 const ROOT = packageRoot();
 const DATA = path.join(ROOT, '../shared/data/covid-ct'), MD = path.join(ROOT, '../shared/data/covid-ct-md-sample');
 const SET = path.resolve(values.set ?? path.join(ROOT, '.cache/covid-ct/nonct'));

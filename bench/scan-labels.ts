@@ -8,13 +8,13 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { loadLabelledSet } from '../src/data/labelled-set.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { scoreFiles } from '../src/predict/score-files.js';
 import { scoreScans, type ScanScore } from '../src/predict/series.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/default' }, shared: { type: 'string', default: '../shared' } } });
+const { values } = benchArgs(import.meta.url, { options: { model: { type: 'string', default: 'models/default' }, shared: { type: 'string', default: '../shared' } } });
 const root = path.resolve(values.shared!, 'data/covid-ct-md-sample');
 const engine = await OnnxClassifier.load(values.model!);
 const set = await loadLabelledSet(path.join(root, 'manifest.csv'));

@@ -16,7 +16,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import sharp from 'sharp';
 import { huOfWindow, windowValue } from '../src/data/window.js';
 import { loadEngine } from '../src/model/load-engine.js';
@@ -33,7 +33,7 @@ import {
   HU_MAX, HU_MIN, addNoise, contrast, correlatedNoise, rescale, shallowBreath, sharpen, slab, soften, type HuImage,
 } from './scanner-ops.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs(import.meta.url, {
   options: { model: { type: 'string' }, shared: { type: 'string' }, variants: { type: 'string' }, 'png-every': { type: 'string' }, details: { type: 'string' }, out: { type: 'string' } },
 });
 const shared = path.resolve(args.shared ?? '/work/shared');

@@ -15,12 +15,12 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { packageRoot } from '../src/cli/command.js';
 import { crc32 } from '../src/data/zip.js';
 import { ctSlice, deflatedDicomBomb, malformedDicoms, overlappingZip, writeRawZip, zeros, zipBombStream } from '../test/dicom-writer.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'idle-s': { type: 'string' }, normal: { type: 'string' }, hostile: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { seconds: { type: 'string' }, 'idle-s': { type: 'string' }, normal: { type: 'string' }, hostile: { type: 'string' } } });
 const seconds = Number(values.seconds ?? 60);
 const idleSeconds = Number(values['idle-s'] ?? 10);
 const normalClients = Number(values.normal ?? 2);

@@ -17,7 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { initTf, tf } from '../src/model/tf-backend.js';
 import { registerWasmConvGradients } from '../src/train/engine/conv-grads.js';
 import { FineTuner, lowerShape, type UpperSpec } from '../src/train/engine/finetune.js';
@@ -36,7 +36,7 @@ import { packageRoot } from '../src/cli/command.js';
 import { Rng } from '../src/util/prng.js';
 import type { ConvLayer } from '../src/model/mobilenetv2.js';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.url, {
   options: {
     steps: { type: 'string' }, 'cpu-steps': { type: 'string' }, 'torch-steps': { type: 'string' }, 'time-to-auc': { type: 'boolean' },
     'torch-epochs': { type: 'string' }, target: { type: 'string' }, 'install-torch': { type: 'boolean' }, data: { type: 'string' },
