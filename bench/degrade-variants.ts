@@ -4,7 +4,8 @@
  *   - DEGRADE: exports (blur, downscaling, JPEG 30 and 10, 128 px, contrast halved, gamma, rotation,
  *     nearest-neighbour upscaling, and blur sigma 4 px, heavier than an export should be), bench/notct-structure.ts;
  *   - VARIANTS: the degrade bench's (bench/degrade.bench.ts): half, blur, JPEG, phone photo, window, gamma,
- *     screen photo, noise, wider field, crops, paper figure, pre-segmented, double, upside-down, rotated 90.
+ *     screen photo, noise, wider field, crops, paper figure, pre-segmented, double, upside-down, rotated 90, tilted 10
+ *     and 20 degrees.
  * Deterministic: sharp with fixed parameters, noise seeded by the file's bytes.
  */
 import sharp from 'sharp';
@@ -83,6 +84,9 @@ export const VARIANTS: Variant[] = [
   },
   { name: 'upside-down', make: async (b) => u8(await sharp(b).flip().png().toBuffer()) },
   { name: 'rotated90', make: async (b) => u8(await sharp(b).rotate(90).png().toBuffer()) },
+  // A slice tilted in a picture of its own size (a patient lying rolled on the table, a phone held askew), corners air.
+  { name: 'tilt10', make: (b) => tilted(b, 10) },
+  { name: 'tilt20', make: (b) => tilted(b, 20) },
   // A soft-tissue (mediastinal) window, W 400 / L 40 HU, from CT-MD's lung window (W 1500 / L -600): the lungs go black.
   { name: 'mediastinal', make: (b) => mapGrey(b, (v) => windowValue(CT_MD_HU.slope * v + CT_MD_HU.intercept, { width: 400, level: 40 })) },
   { name: 'mirrored', make: async (b) => u8(await sharp(b).flop().png().toBuffer()) },
@@ -192,3 +196,10 @@ async function screenPhoto(bytes: Uint8Array): Promise<Uint8Array> {
     .jpeg({ quality: 70 }).toBuffer());
 }
 
+/** The slice turned by `degrees` (clockwise) about its centre in a picture of its own size, the corners filled with black (air). */
+async function tilted(b: Uint8Array, degrees: number): Promise<Uint8Array> {
+  const { width: w, height: h } = await sharp(b).metadata();
+  const r = sharp(await sharp(b).rotate(degrees, { background: '#000' }).png().toBuffer());
+  const m = await r.metadata();
+  return u8(await r.extract({ left: Math.floor((m.width! - w!) / 2), top: Math.floor((m.height! - h!) / 2), width: w!, height: h! }).png().toBuffer());
+}
