@@ -98,8 +98,14 @@ async function scoresOf(dir: string): Promise<Scores> {
 
 async function trainSeed(seed: number): Promise<string> {
   const dir = path.join(outDir, `s${seed}`);
-  if (!existsSync(path.join(dir, 'model.json'))) {
+  const jsonFile = path.join(dir, 'model.json');
+  if (!existsSync(jsonFile)) {
     await cli(['train', '--recipe', recipeName, '--seed', String(seed), '--pretrained', pretrained, '--data', dataDir, '--cache', cacheDir, '--out', dir, '--quiet']);
+  }
+  // A folder reused from another run must hold this recipe's model for this seed.
+  const card = (JSON.parse(await readFile(jsonFile, 'utf8')) as ModelJson).card as { seed?: number; recipe?: { name?: string } };
+  if (card.seed !== seed || card.recipe?.name !== recipeName) {
+    throw new Error(`${dir} holds recipe ${card.recipe?.name} seed ${card.seed}, not ${recipeName} seed ${seed}: choose another --out`);
   }
   return dir;
 }
@@ -141,7 +147,7 @@ const done: { seed: number; dir: string; scores: Scores }[] = [];
 const queue = [...seeds];
 const shown = (p: string) => (path.relative(process.cwd(), p).startsWith('..') ? p : path.relative(process.cwd(), p) || '.');
 process.stderr.write(`seed-spread: recipe ${recipeName}, seeds ${seeds.join(', ')}, models in ${shown(outDir)}\n`);
-await Promise.all(Array.from({ length: Math.min(jobs, seeds.length) }, async () => {
+const workers = Promise.all(Array.from({ length: Math.min(jobs, seeds.length) }, async () => {
   for (let seed = queue.shift(); seed !== undefined; seed = queue.shift()) {
     const dir = await trainSeed(seed);
     done.push({ seed, dir, scores: await scoresOf(dir) });
@@ -151,6 +157,10 @@ await Promise.all(Array.from({ length: Math.min(jobs, seeds.length) }, async () 
     process.stderr.write(`  seed ${seed}: CT-MD ${done[done.length - 1].scores.ctmdAuc.toFixed(4)} (${done.length} of ${seeds.length}${done.length < seeds.length ? `, about ${left} min left` : ''})\n`);
   }
 }));
+await workers.catch((e: Error) => {
+  process.stderr.write(`seed-spread: ${e.message}\n`);
+  process.exit(1);
+});
 done.sort((a, b) => a.seed - b.seed);
 const ens = await ensemble(done.map((d) => d.dir));
 const ensScores = await scoresOf(ens.dir);
