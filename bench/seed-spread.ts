@@ -82,7 +82,7 @@ function cli(args: string[]): Promise<string> {
 
 interface Scores { ctmdAuc: number; ctmdCi: [number, number]; patientAuc: number; sensitivity: number; specificity: number; valAuc: number }
 
-/** A model's val and CT-MD figures, cached beside it (scores.json) so that a rerun does not score it again. */
+/** A model's val and CT-MD figures, kept in its folder (seed-spread-scores.json) so that a rerun does not score it again. */
 async function scoresOf(dir: string): Promise<Scores> {
   const file = path.join(dir, 'seed-spread-scores.json');
   if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8')) as Scores;
