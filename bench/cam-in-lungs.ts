@@ -39,12 +39,11 @@ import { benchArgs } from './args.js';
 const DILATE = 4;
 
 const { values: argv } = benchArgs(import.meta.url, { options: { data: { type: 'string' }, examples: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, maps: { type: 'string' } } });
-const arg = (name: string): string | undefined => argv[name.slice(2) as keyof typeof argv];
-const dataDir = arg('--data') ?? process.env.COVID_CT_DATA ?? '../shared/data/covid-ct';
-const examplesDir = arg('--examples');
-const split = (arg('--split') ?? 'test') as 'val' | 'test';
+const dataDir = argv.data ?? process.env.COVID_CT_DATA ?? '../shared/data/covid-ct';
+const examplesDir = argv.examples;
+const split = (argv.split ?? 'test') as 'val' | 'test';
 if (split !== 'val' && split !== 'test') throw new Error('--split val|test');
-const limit = Number(arg('--limit') ?? Infinity);
+const limit = Number(argv.limit ?? Infinity);
 
 interface CamMeasure {
   /** Share of the positive map's mass inside the dilated lung mask (null: lungs not found, or no positive mass). */
@@ -120,7 +119,7 @@ const CANDIDATES: Candidate[] = [
   { name: 'official cam', model: 'official', how: { method: 'cam' } },
 ];
 /** --maps a,b: only these candidates (names with '-' for ' ', e.g. default-occlusion8-pixels); the rest are skipped. */
-const only = arg('--maps')?.split(',').map((m) => m.replace(/-/g, ' '));
+const only = argv.maps?.split(',').map((m) => m.replace(/-/g, ' '));
 if (only) CANDIDATES.splice(0, CANDIDATES.length, ...CANDIDATES.filter((c) => only.includes(c.name)));
 const OLD = 'default cam', NEW = process.env.NEW_MAP ?? 'default occlusion8 pixels';
 

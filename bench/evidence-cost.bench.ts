@@ -15,11 +15,10 @@ import { logitsOfCams, mapMethodFor, occlusionEvidence, OCCLUSION_GRID } from '.
 import { benchArgs } from './args.js';
 
 const { values: argv } = benchArgs(import.meta.url, { options: { data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' } } });
-const arg = (name: string): string | undefined => argv[name.slice(2) as keyof typeof argv];
-const dataDir = arg('--data') ?? process.env.COVID_CT_DATA ?? '../shared/data/covid-ct';
-const split = (arg('--split') ?? 'val') as 'val';
+const dataDir = argv.data ?? process.env.COVID_CT_DATA ?? '../shared/data/covid-ct';
+const split = (argv.split ?? 'val') as 'val';
 if (split !== 'val') throw new Error('this bench runs on val only');
-const limit = Number(arg('--limit') ?? 20);
+const limit = Number(argv.limit ?? 20);
 
 interface WebTensor { data: Float32Array; dims: readonly number[] }
 interface WebOrt {

@@ -24,11 +24,10 @@ import { averageHeads, headProbability } from '../src/model/head.js';
 import { loadModel, saveModel, type ModelJson } from '../src/model/model-files.js';
 import { exportOnnx } from '../src/model/onnx-export.js';
 import { mobileNetV2Backbone } from '../src/model/backbone.js';
-import { OPERATING_GATE } from '../src/model/reading.js';
 import { loadDataset, entriesOf } from '../src/data/dataset.js';
 import { chooseThreshold, rocAuc } from '../src/eval/metrics.js';
 import { evalPlanOf, recipeFeatures, type RecipeFeatureRun } from '../src/train/recipe-features.js';
-import { weightsFingerprint } from '../src/train/train.js';
+import { frozenFeatureKey, modelThreshold } from '../src/train/train.js';
 import { RECIPES, type Recipe } from '../src/train/recipe.js';
 import { labelToBinary } from '../src/types.js';
 
@@ -120,7 +119,7 @@ async function ensemble(dirs: string[]): Promise<{ dir: string; patternValAuc: n
   const normalisation = base.json.preprocessing.normalisation;
   const backbone = await mobileNetV2Backbone(base.layers, { taps: r.taps, inputSize: r.inputSize, normalisation });
   const val = entriesOf(await loadDataset(dataDir), 'val');
-  const run: RecipeFeatureRun = { recipe: r, backbone, cacheDir, key: { wfp: weightsFingerprint(base.layers), normalisation, taps: r.taps }, quiet: true, log: () => undefined, skipped: [] };
+  const run: RecipeFeatureRun = { recipe: r, backbone, cacheDir, key: frozenFeatureKey(base.layers, normalisation, r.taps), quiet: true, log: () => undefined, skipped: [] };
   const feats = await recipeFeatures(run, val, evalPlanOf(r), 'val features');
   backbone.dispose();
   const idx = val.map((_, i) => i).filter((i) => feats[i] !== null);
@@ -133,7 +132,7 @@ async function ensemble(dirs: string[]): Promise<{ dir: string; patternValAuc: n
     // A not-CT distance (default-ood) is fitted on one head's standardisation; the ensemble goes without it.
     delete json.reading.ood;
   }
-  json.threshold = json.reading ? OPERATING_GATE * patternThreshold : patternThreshold;
+  json.threshold = modelThreshold(patternThreshold, json.reading !== undefined);
   json.card = { ...json.card, name: `covid-ct ${recipeName} (ensemble of seeds ${models.map((m) => m.json.card.seed).join(', ')})`, ensemble: models.map((m) => ({ seed: m.json.card.seed, chosen: m.json.card.chosen })) };
   const { layers: _layers, file: _file, sha256: _sha, ...backboneJson } = json.backbone;
   const saved = await saveModel(dir, { layers: base.layers, head, json: { ...json, backbone: backboneJson }, attribution: await readFile(path.join(dirs[0], 'ATTRIBUTION.md'), 'utf8') });

@@ -65,6 +65,19 @@ export function limitEntries(entries: DatasetEntry[], limit: number | undefined)
   });
 }
 
+/** What identifies the frozen backbone's features in the cache besides the framing and the plan. */
+export function frozenFeatureKey(layers: ConvLayer[], normalisation: string, taps: readonly string[]): Record<string, unknown> {
+  return { wfp: weightsFingerprint(layers), normalisation, taps };
+}
+
+/**
+ * The model's decision threshold from its pattern model's. The lungs design (a reading) fixes it by design, not on
+ * val (whose slices all show diseased lungs): the P of a slice at both cuts, gate 0.5 x the pattern's threshold.
+ */
+export function modelThreshold(patternThreshold: number, reading: boolean): number {
+  return reading ? OPERATING_GATE * patternThreshold : patternThreshold;
+}
+
 export function weightsFingerprint(layers: ConvLayer[]): string {
   const h = createHash('sha256');
   for (const l of layers) { h.update(new Uint8Array(l.weight.buffer, l.weight.byteOffset, l.weight.byteLength)); h.update(new Uint8Array(l.bias.buffer, l.bias.byteOffset, l.bias.byteLength)); }
@@ -100,12 +113,11 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
 
   const normalisation = opts.pretrained.source.normalisation;
   const backbone: Backbone = await mobileNetV2Backbone(opts.pretrained.layers, { taps: recipe.taps, inputSize: recipe.inputSize, normalisation });
-  const wfp = weightsFingerprint(opts.pretrained.layers);
   const skipped: SkippedFile[] = [];
 
   const bandLimit = bandLimitOf(recipe);
   const run: RecipeFeatureRun = {
-    recipe, backbone, cacheDir: opts.cacheDir, key: { wfp, normalisation, taps: recipe.taps },
+    recipe, backbone, cacheDir: opts.cacheDir, key: frozenFeatureKey(opts.pretrained.layers, normalisation, recipe.taps),
     quiet: opts.quiet, log, skipped,
   };
   const trainFeats = await trainFeatures(run, train, recipe, seed);
@@ -164,7 +176,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
     ood = fitOod(fitRows, { mean: chosen.head.mean, std: chosen.head.std, k: o.k, quantile: o.quantile, taps, use: tapMask(recipe.taps, TAP_CHANNELS, taps) });
     log(`not-CT distance: k ${ood.design.k} on ${fitRows.length} slices (${taps.join(', ')}), threshold ${ood.design.threshold.toFixed(1)} (${o.quantile} quantile out of fold), ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
-  const threshold = reading ? OPERATING_GATE * patternThreshold : patternThreshold;
+  const threshold = modelThreshold(patternThreshold, reading !== undefined);
   const valMetrics = binaryMetrics(yVal, finalScores, threshold);
 
   const json = await saveModel(opts.outDir, {
