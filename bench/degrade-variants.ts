@@ -5,7 +5,7 @@
  *     nearest-neighbour upscaling, and blur sigma 4 px, heavier than an export should be), bench/notct-structure.ts;
  *   - VARIANTS: the degrade bench's (bench/degrade.bench.ts): half, blur, JPEG, phone photo, window, gamma,
  *     screen photo, noise, wider field, crops, paper figure, pre-segmented, double, upside-down, rotated 90, tilted 10
- *     and 20 degrees.
+ *     20 and 30 degrees.
  * Deterministic: sharp with fixed parameters, noise seeded by the file's bytes.
  */
 import sharp from 'sharp';
@@ -87,6 +87,7 @@ export const VARIANTS: Variant[] = [
   // A slice tilted in a picture of its own size (a patient lying rolled on the table, a phone held askew), corners air.
   { name: 'tilt10', make: (b) => tilted(b, 10) },
   { name: 'tilt20', make: (b) => tilted(b, 20) },
+  { name: 'tilt30', make: (b) => tilted(b, 30) },
   // A soft-tissue (mediastinal) window, W 400 / L 40 HU, from CT-MD's lung window (W 1500 / L -600): the lungs go black.
   { name: 'mediastinal', make: (b) => mapGrey(b, (v) => windowValue(CT_MD_HU.slope * v + CT_MD_HU.intercept, { width: 400, level: 40 })) },
   { name: 'mirrored', make: async (b) => u8(await sharp(b).flop().png().toBuffer()) },

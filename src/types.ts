@@ -92,6 +92,8 @@ export interface Prediction {
   orientation?: 'flipped' | 'transposed' | 'transposed-flipped';
   /** Set when the slice came as a negative (air white) and was read as its inverse (data/polarity.ts). */
   polarity?: 'negative';
+  /** Set when the slice came tilted in its picture and was turned level before it was read (data/tilt.ts): the tilt, degrees clockwise. */
+  tilt?: number;
   error?: string;
   dicom?: SliceOrder;
 }

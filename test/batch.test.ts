@@ -190,7 +190,7 @@ describe('covid-ct batch and worker on a real redis-server', { skip: noRedis }, 
       const r = await batch;
       assert.equal(r.code, 2, r.stderr);
       const [header, a, b] = r.stdout.trim().split('\n');
-      assert.equal(header, 'file,probability,label,involvement,pattern,category,refusal,reason,orientation,polarity,error,series');
+      assert.equal(header, 'file,probability,label,involvement,pattern,category,refusal,reason,orientation,polarity,tilt,error,series');
       assert.match(a, new RegExp(`^${esc(path.join(sub, 'a.png'))},,,,,,,,,,"?scoring failed on the worker after 1 attempt\\(s\\): .*a\\.png changed after it was submitted`));
       assert.match(b, new RegExp(`^${esc(path.join(sub, 'b.png'))},0\\.\\d+,`), 'the other file is scored');
     } finally {

@@ -28,6 +28,7 @@ import type { DatasetEntry } from '../src/types.js';
 import { zipSync } from 'fflate';
 import { gzipSync } from 'node:zlib';
 import { ctSlice } from './dicom-writer.js';
+import { rotateImage } from '../src/data/tilt.js';
 
 const MODEL = path.join(REPO, 'models/default');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -170,7 +171,7 @@ test('on the server: dropped slices show predict\'s probability, a corrupt file 
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
   const csvText = await readFile((await download.path())!, 'utf8');
   // The command line's columns, then the page's own two.
-  assert.equal(csvText.split('\n')[0], 'file,probability,label,involvement,pattern,category,refusal,reason,orientation,polarity,error,series,threshold,mode');
+  assert.equal(csvText.split('\n')[0], 'file,probability,label,involvement,pattern,category,refusal,reason,orientation,polarity,tilt,error,series,threshold,mode');
   const csv = readCsv(csvText);
   assert.equal(csv.length, 3);
   assert.equal(csv[0].file, picks[0].name);
@@ -395,6 +396,27 @@ test('a slice that came upside down is read upright and the row says so, on the 
       assert.match(rows[1].text, /it came upside down and was read upright/);
       assert.equal(rows[1].probability, rows[0].probability, 'read as the upright slice');
     }
+  } finally {
+    await p.close();
+  }
+});
+
+test('a slice that came tilted by 20 degrees is read level and the row says so, on the server and on this device alike', async () => {
+  const level = drawnChest();
+  const files = [
+    { name: 'chest-level.png', mimeType: 'image/png', buffer: await phantomPng(level) },
+    { name: 'chest-tilted.png', mimeType: 'image/png', buffer: await phantomPng(rotateImage(level, 20, 0)) },
+  ];
+  const p = await lungsPage();
+  try {
+    const { server, device } = await serverThenDevice(p, files);
+    for (const rows of [server, device]) {
+      assert.doesNotMatch(rows[0].text, /tilted/);
+      assert.match(rows[1].text, /it came tilted by 20 degrees clockwise and was read level/);
+    }
+    // The page reads the tilted slice with the server's code (the same turn, lungs and views): the same P (within
+    // 1e-5, as every slice on the device).
+    assert.ok(Math.abs(device[1].probability - server[1].probability) < 1e-5, `device ${device[1].probability} vs server ${server[1].probability}`);
   } finally {
     await p.close();
   }

@@ -56,7 +56,7 @@ test('predict --format csv: every row has the header\'s 12 columns; series joins
     const r = await runCli(['predict', dir, '--format', 'csv', '--quiet']);
     assert.equal(r.code, 2, r.stderr); // the broken file
     const [head, ...rows] = parseCsv(r.stdout);
-    assert.deepEqual(head, ['file', 'probability', 'label', 'involvement', 'pattern', 'category', 'refusal', 'reason', 'orientation', 'polarity', 'error', 'series']);
+    assert.deepEqual(head, ['file', 'probability', 'label', 'involvement', 'pattern', 'category', 'refusal', 'reason', 'orientation', 'polarity', 'tilt', 'error', 'series']);
     for (const row of rows) assert.equal(row.length, head.length, `row ${row.join('|')}`);
     const at = (name: string) => head.indexOf(name);
     const byFile = (f: string) => rows.find((x) => path.basename(x[0]) === f)!;

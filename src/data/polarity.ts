@@ -20,8 +20,9 @@
  * at the bottom by construction (a CT DICOM's MONOCHROME1 only says how a viewer shows it: its HU are read as HU).
  */
 import type { GreyImage } from '../types.js';
-import type { LungSegmentation } from './lungs.js';
+import { segmentLungs, type LungSegmentation } from './lungs.js';
 import { fillFovPadding } from './fov-padding.js';
+import { levelSlice, tiltField, tiltNote } from './tilt.js';
 import { decideOrientation, orientImage, ORIENTATION_NOTES, plausiblePair, type Orientation, type OrientationDecision, type UprightSlice } from './orientation.js';
 
 /** The picture as sent, or a negative (air white) that was read as its inverse. */
@@ -95,30 +96,40 @@ export function decidePolarity(img: GreyImage, asSent: OrientationDecision = dec
   return plausibleCt(d) ? { polarity: 'negative', image: inverse, orientation: d } : kept;
 }
 
-/** A slice made ready for the lung stage: right way up and air black. */
+/** A slice made ready for the lung stage: right way up, level and air black. */
 export interface ReadableSlice extends UprightSlice {
   /** What the polarity stage did: 'negative' when the picture as sent was inverted (then turned by `orientation`). */
   polarity: Polarity;
+  /**
+   * Set when the upright slice's body was tilted in its picture by at least MIN_TILT_DEGREES and the slice was
+   * turned level before it was read (tilt.ts): the tilt found, in degrees, clockwise positive (it was turned back by
+   * -tilt). `image` is then the turned picture, of the same size.
+   */
+  tilt?: number;
 }
 
 /**
- * The polarity and orientation stages on one slice (what prepareSlice and the page's reading run): the slice as sent
- * (the same object) unless it is a negative or turned, or has a bright fill outside the scanner's field (set to air);
- * then its inverse, turned upright, with what was done.
+ * The polarity, orientation and tilt stages on one slice (what prepareSlice and the page's reading run): the slice
+ * as sent (the same object) unless it is a negative, turned or tilted, or has a bright fill outside the scanner's
+ * field (set to air); then its inverse, turned upright and level, with what was done. `seg`, the segmentation of
+ * `image`, is always given (findLungs takes it instead of segmenting again).
  */
 export function readableSlice(img: GreyImage): ReadableSlice {
   // A bright fill outside the scanner's field is air first (fov-padding.ts), or both polarities would see a frame.
   const { polarity, image, orientation: d } = decidePolarity(fillFovPadding(img));
-  return { image: orientImage(image, d.orientation), orientation: d.orientation, polarity, ...(d.seg ? { seg: d.seg } : {}) };
+  const upright = orientImage(image, d.orientation);
+  const level = levelSlice(upright, d.seg ?? segmentLungs(upright, upright.hu ? { hu: upright.hu } : {}));
+  return { image: level.image, orientation: d.orientation, polarity, seg: level.seg, ...tiltField(level.tilt) };
 }
 
 /**
  * What the user is told about a slice that was not read as sent (the page, predict's table, explain): the polarity
- * note, then the orientation note, joined by "; ". Empty when it was read as sent.
+ * note, then the orientation note, then the tilt note, joined by "; ". Empty when it was read as sent.
  */
-export function sliceNote(orientation: Orientation | undefined, polarity: Polarity | undefined): string {
+export function sliceNote(orientation: Orientation | undefined, polarity: Polarity | undefined, tilt?: number): string {
   const notes: string[] = [];
   if (polarity && polarity !== 'as-sent') notes.push(POLARITY_NOTE);
   if (orientation && orientation !== 'as-sent') notes.push(ORIENTATION_NOTES[orientation]);
+  if (tilt !== undefined) notes.push(tiltNote(tilt));
   return notes.join('; ');
 }

@@ -8,6 +8,7 @@ import { renderViews, TTA_PLAN } from '../data/views.js';
 import { findLungs } from '../data/involvement.js';
 import type { Orientation } from '../data/orientation.js';
 import { readableSlice, type Polarity } from '../data/polarity.js';
+import { tiltField } from '../data/tilt.js';
 import type { LungSegmentation } from '../data/lungs.js';
 import { readSlice, type SliceReading } from './reading.js';
 import { oodDistance, type OodModel } from './ood.js';
@@ -59,6 +60,8 @@ export interface PreparedSlice {
   orientation: Orientation;
   /** What the polarity stage did: 'negative' when the slice came air white and was read as its inverse (polarity.ts). */
   polarity: Polarity;
+  /** Set when the slice came tilted and was turned level (tilt.ts): the tilt, degrees clockwise. */
+  tilt?: number;
   lungs: ReturnType<typeof findLungs>;
   views: Float32Array[];
 }
@@ -71,14 +74,14 @@ export interface PreparedSlice {
 export async function prepareSlice(json: ModelJson, img: GreyImage): Promise<PreparedSlice> {
   const up = readableSlice(img);
   const lungs = findLungs(up.image, up.seg);
-  return { image: up.image, orientation: up.orientation, polarity: up.polarity, lungs, views: await modelViews(json, up.image, lungs.seg) };
+  return { image: up.image, orientation: up.orientation, polarity: up.polarity, ...tiltField(up.tilt), lungs, views: await modelViews(json, up.image, lungs.seg) };
 }
 
 /**
  * What a reading needs of a prepared slice: a PreparedSlice is one. Batch scoring's preparation thread
  * (predict/prepare-thread.ts) sends back only this, so the images and masks never cross between threads.
  */
-export type ScorableSlice = Pick<PreparedSlice, 'orientation' | 'polarity' | 'views'> & { lungs: Pick<PreparedSlice['lungs'], 'findings'> };
+export type ScorableSlice = Pick<PreparedSlice, 'orientation' | 'polarity' | 'tilt' | 'views'> & { lungs: Pick<PreparedSlice['lungs'], 'findings'> };
 
 export const labelAt = (threshold: number, p: number): Label => (p >= threshold ? 'COVID' : 'NonCOVID');
 

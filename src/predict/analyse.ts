@@ -12,6 +12,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Orientation } from '../data/orientation.js';
 import type { Polarity } from '../data/polarity.js';
 import { orderForDisplay, scoreScans, type ScanScore } from './series.js';
+import { tiltField } from '../data/tilt.js';
 
 export interface UploadedFile {
   /** The name the client gave (display only: never used as a path). */
@@ -118,7 +119,7 @@ export async function analyseFiles(engine: OnnxClassifier, files: UploadedFile[]
           ...base, probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
           category: reading.category, ...refusalFields(reading),
           ...(prepared.orientation !== 'as-sent' ? { orientation: prepared.orientation } : {}),
-          ...(prepared.polarity !== 'as-sent' ? { polarity: prepared.polarity } : {}),
+          ...(prepared.polarity !== 'as-sent' ? { polarity: prepared.polarity } : {}), ...tiltField(prepared.tilt),
         };
         // No map of "evidence towards COVID" over a slice that is not a chest CT: it gets no verdict, so no heat either.
         if (cam && reading.label !== 'NotCT') {

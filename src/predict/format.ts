@@ -26,12 +26,12 @@ export const scanKinds = (scans: readonly { kind: ScanKind }[]): string => [...n
  * their places) is the short hash of a slice's DICOM series or NIfTI volume, the one its scan row shows: it joins
  * slices to their scan in a spreadsheet. Fields that do not apply to a row are empty.
  */
-export const CSV_COLUMNS = ['file', 'probability', 'label', 'involvement', 'pattern', 'category', 'refusal', 'reason', 'orientation', 'polarity', 'error', 'series'] as const;
+export const CSV_COLUMNS = ['file', 'probability', 'label', 'involvement', 'pattern', 'category', 'refusal', 'reason', 'orientation', 'polarity', 'tilt', 'error', 'series'] as const;
 
 /** What a slice row of the CSV needs (a Prediction, or one of the page's rows). */
 export interface CsvSlice {
   file: string; probability: number | null; label: string | null; involvement?: number | null; pattern?: number | null; category?: string | null;
-  refusal?: string; reason?: string; orientation?: string; polarity?: string; error?: string; series?: string;
+  refusal?: string; reason?: string; orientation?: string; polarity?: string; tilt?: number; error?: string; series?: string;
 }
 
 const num = (v: number | null | undefined): string => (typeof v === 'number' ? String(v) : '');
@@ -39,12 +39,12 @@ const num = (v: number | null | undefined): string => (typeof v === 'number' ? S
 /** A slice's fields, in CSV_COLUMNS' order. */
 export function sliceCsvFields(p: CsvSlice): string[] {
   return [p.file, num(p.probability), p.label ?? '', num(p.involvement), num(p.pattern), p.category ?? '', p.refusal ?? '', p.reason ?? '',
-    p.orientation ?? '', p.polarity ?? '', p.error ?? '', p.series ?? ''];
+    p.orientation ?? '', p.polarity ?? '', num(p.tilt), p.error ?? '', p.series ?? ''];
 }
 
 /** A scan's fields, in CSV_COLUMNS' order: its name in `file`, the slice-only fields empty. */
 export function scanCsvFields(s: ScanScore): string[] {
-  return [scanName(s), num(s.probability), s.label, num(s.involvement), num(s.pattern), s.category ?? '', '', '', '', '', '', s.series];
+  return [scanName(s), num(s.probability), s.label, num(s.involvement), num(s.pattern), s.category ?? '', '', '', '', '', '', '', s.series];
 }
 
 /** One CSV line of fields, each quoted where needed. */
@@ -56,7 +56,7 @@ export function formatPredictions(preds: Prediction[], format: PredictFormat, th
       threshold,
       predictions: preds.map((p) => ({
         file: p.file, probability: p.probability, label: p.label, involvement: p.involvement ?? null, pattern: p.pattern ?? null,
-        category: p.category ?? null, refusal: p.refusal ?? null, reason: p.reason ?? null, orientation: p.orientation ?? null, polarity: p.polarity ?? null, error: p.error ?? null, ...(p.dicom ? { series: p.dicom.series } : {}),
+        category: p.category ?? null, refusal: p.refusal ?? null, reason: p.reason ?? null, orientation: p.orientation ?? null, polarity: p.polarity ?? null, tilt: p.tilt ?? null, error: p.error ?? null, ...(p.dicom ? { series: p.dicom.series } : {}),
       })),
       scans: scans.map((s) => ({
         series: s.series, kind: s.kind, slices: s.slices, probability: s.probability, label: s.label, labelRule: s.labelRule, category: s.category,
@@ -76,7 +76,7 @@ export function formatPredictions(preds: Prediction[], format: PredictFormat, th
   const lines = [`${'file'.padEnd(width)}  P(COVID)  involvement  label     category`, `${'-'.repeat(width)}  --------  -----------  --------  --------`];
   for (const p of preds) {
     if (p.error) { lines.push(`${cut(p.file)}  error: ${p.error}`); continue; }
-    const note = sliceNote(p.orientation, p.polarity);
+    const note = sliceNote(p.orientation, p.polarity, p.tilt);
     const turned = note ? ` (${note})` : '';
     const why = (p.label === 'NotCT' ? `${REFUSAL_HEADINGS[p.refusal ?? 'not-ct']}: ${p.reason ?? ''}` : p.category ?? '') + turned;
     lines.push(`${cut(p.file)}  ${p.probability!.toFixed(4).padStart(8)}  ${pct(p.involvement)}  ${String(p.label).padEnd(8)}  ${why}`);

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { modelViews, prepareSlice, type ScorableSlice } from '../model/engine.js';
 import type { GreyImage } from '../types.js';
 import { postMoving, type PrepareReply, type PrepareRequest, type PrepareThreadData } from './prepare-thread.js';
+import { tiltField } from '../data/tilt.js';
 
 const { json, lungStage } = workerData as PrepareThreadData;
 const port = parentPort;
@@ -18,7 +19,7 @@ const SKIPPED: ScorableSlice['lungs'] = { findings: { found: false, reason: 'lun
 async function prepareOne(img: GreyImage): Promise<ScorableSlice> {
   if (!lungStage) return { orientation: 'as-sent', polarity: 'as-sent', lungs: SKIPPED, views: await modelViews(json, img) };
   const p = await prepareSlice(json, img);
-  return { orientation: p.orientation, polarity: p.polarity, lungs: { findings: p.lungs.findings }, views: p.views };
+  return { orientation: p.orientation, polarity: p.polarity, ...tiltField(p.tilt), lungs: { findings: p.lungs.findings }, views: p.views };
 }
 
 async function handle(req: PrepareRequest): Promise<void> {

@@ -12,6 +12,7 @@ import { PrepareThread, type SlicePreparer } from './prepare-thread.js';
 import { decodeInput, noImageKind, type InputOptions, type InputSlice } from '../data/inputs.js';
 import { readImageBytes } from '../data/decode.js';
 import { errorMessage } from '../util/errors.js';
+import { tiltField } from '../data/tilt.js';
 
 /** Bytes read from the start of a file found in a folder to tell whether it is an image at all (noImageKind). */
 const HEAD_BYTES = 8192;
@@ -215,12 +216,12 @@ async function scoreWith(classifier: Engine, preparer: SlicePreparer, files: Sco
     for (const s of current.slices) {
       const dicom = s.dicom ? { dicom: s.dicom } : {};
       if (s.image) {
-        const { orientation: turned, polarity } = current.prepared[k];
+        const { orientation: turned, polarity, tilt } = current.prepared[k];
         const r = readings[k++];
         out.push({
           file: s.name, probability: r.probability, label: r.label, involvement: r.involvement, lungPixels: r.lungPixels, pattern: r.pattern, category: r.category,
           ...refusalFields(r), ...(turned !== 'as-sent' ? { orientation: turned } : {}),
-          ...(polarity !== 'as-sent' ? { polarity } : {}), ...dicom,
+          ...(polarity !== 'as-sent' ? { polarity } : {}), ...tiltField(tilt), ...dicom,
         });
       } else {
         out.push({ file: s.name, probability: null, label: null, error: s.error ?? 'not decoded', ...dicom });

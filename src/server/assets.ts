@@ -32,6 +32,8 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
       'data/orientation.js',
       // The polarity stage (a negative read as its inverse), before the orientation stage as on the server.
       'data/polarity.js',
+      // The tilt stage (a tilted slice turned level), after the orientation stage as on the server.
+      'data/tilt.js',
       // A bright fill outside the scanner's field set to air (the polarity stage's first step).
       'data/fov-padding.js',
       // Which files the device leaves to the server, told by the same checks the server decodes by.

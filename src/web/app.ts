@@ -51,6 +51,8 @@ export interface ResultRow {
   orientation?: Exclude<Orientation, 'as-sent'>;
   /** Set when the slice came as a negative (air white) and was read as its inverse (the thumbnail and heatmap are then air black). */
   polarity?: Exclude<Polarity, 'as-sent'>;
+  /** Set when the slice came tilted and was turned level (the thumbnail and heatmap are then level): the tilt, degrees clockwise. */
+  tilt?: number;
   error?: string;
   /** The short hash of the slice's DICOM series or NIfTI volume (its scan row's), when it has one. */
   series?: string;
@@ -183,10 +185,10 @@ function renderRow(r: ResultRow): HTMLTableRowElement {
   where.className = 'where muted';
   where.textContent = whereText(r.mode);
   name.append(where);
-  if (r.orientation || r.polarity) {
+  if (r.orientation || r.polarity || r.tilt !== undefined) {
     const turned = document.createElement('div');
     turned.className = 'turned';
-    turned.textContent = sliceNote(r.orientation, r.polarity);
+    turned.textContent = sliceNote(r.orientation, r.polarity, r.tilt);
     name.append(turned);
   }
   const prob = document.createElement('td');
@@ -331,7 +333,7 @@ function openViewer(r: ResultRow): void {
   dialog.querySelector('h2')!.textContent = r.file;
   const p = r.probability === null || r.label === 'NotCT' ? '' : `P(COVID) ${r.probability.toFixed(4)}, threshold ${r.threshold?.toFixed(4)}: `;
   const inv = typeof r.involvement === 'number' ? `; lung involvement ${pct(r.involvement)}` : '';
-  const note = sliceNote(r.orientation, r.polarity);
+  const note = sliceNote(r.orientation, r.polarity, r.tilt);
   const turned = note ? `; ${note}` : '';
   dialog.querySelector('.viewer-caption')!.textContent = `${p}${verdictText(r)}${inv}${r.category ? `; ${r.category}` : ''}${turned}; ${whereText(r.mode)}.`;
   dialog.querySelector<HTMLElement>('.heat-legend')!.hidden = !hasHeatmap(r);
@@ -473,7 +475,7 @@ async function analyseOnServer(files: File[]): Promise<void> {
     }
     addRows(json.results.map((r) => ({
       file: r.file, mode: 'server', probability: r.probability, label: r.label, threshold: r.threshold, error: r.error,
-      involvement: r.involvement, pattern: r.pattern, category: r.category, refusal: r.refusal, reason: r.reason, orientation: r.orientation, polarity: r.polarity,
+      involvement: r.involvement, pattern: r.pattern, category: r.category, refusal: r.refusal, reason: r.reason, orientation: r.orientation, polarity: r.polarity, tilt: r.tilt,
       series: r.dicom?.series, thumbnail: r.preview, heatmap: r.heatmap,
       // The same files asked again give the same names (the server's), so each row finds its own map.
       ...(!withMaps && !r.error && r.label !== 'NotCT' ? { makeHeatmap: async () => {
@@ -527,10 +529,11 @@ async function analyseHere(files: File[]): Promise<void> {
           ? 'DICOM files (uncompressed or compressed: JPEG lossless, JPEG-LS, JPEG 2000, lossy JPEG) and zips are read in server mode only: switch to "On this covid-ct server"'
           : `not a PNG or JPEG image`);
       }
-      const { grey, orientation, polarity, lungs, reading, map } = await analyseOnDevice(f, card!, pageWindow());
+      const { grey, orientation, polarity, tilt, lungs, reading, map } = await analyseOnDevice(f, card!, pageWindow());
       Object.assign(row, {
         probability: reading.probability, label: reading.label, involvement: reading.involvement, pattern: reading.pattern,
         category: reading.category, ...refusalFields(reading), ...(orientation !== 'as-sent' ? { orientation } : {}), ...(polarity !== 'as-sent' ? { polarity } : {}),
+        ...(tilt !== undefined ? { tilt } : {}),
       });
       const small = shrink(grey, 512);
       row.thumbnail = pngUrl(small.width, small.height, (i) => [small.data[i], small.data[i], small.data[i]]);

@@ -177,8 +177,8 @@ export function viewsOf(grey: Grey, p: Preprocessing, seg?: ReturnType<typeof fi
  * the model run, and P combined by the model's reading design (reading.ts); `map()` makes its map of evidence.
  */
 export async function analyseOnDevice(file: Blob, m: DeviceModel, window?: LungWindow) {
-  // The polarity and orientation stages as on the server (engine.ts prepareSlice): the reading, the map and the row's
-  // picture are all of the slice upright and air black.
+  // The polarity, orientation and tilt stages as on the server (engine.ts prepareSlice): the reading, the map and the
+  // row's picture are all of the slice upright, level and air black.
   const up = readableSlice(await decodeInBrowser(file, window));
   const grey = up.image;
   const lungs = findLungs(grey, up.seg);
@@ -194,5 +194,5 @@ export async function analyseOnDevice(file: Blob, m: DeviceModel, window?: LungW
   const design = m.reading;
   const gate = gateEvidence(design && ((f: number) => gateOf(f, design.gate)), lungs, m.preprocessing.lungs);
   const map = () => (made ??= evidenceMap(views, { ...run, logits }, m.preprocessing, mapMethodFor(m.preprocessing, lungs.seg), gate, m.threshold));
-  return { grey, orientation: up.orientation, polarity: up.polarity, lungs, reading, probability: reading.probability, map };
+  return { grey, orientation: up.orientation, polarity: up.polarity, tilt: up.tilt, lungs, reading, probability: reading.probability, map };
 }

@@ -11,6 +11,7 @@ import { DEFAULT_LUNG_WINDOW, lungWindowProblem } from '../../data/window.js';
 import { overlayPng, pictureLungs } from '../../explain/heatmap.js';
 import { writeFileAtomic } from '../../eval/report.js';
 import { UserError, errorMessage } from '../../util/errors.js';
+import { tiltField } from '../../data/tilt.js';
 
 export const explainCommand: Command = {
   words: ['explain'],
@@ -85,7 +86,7 @@ Options:
         refusal: r.refusal ?? null, reason: r.reason ?? null, threshold: engine.threshold, heatmap: refused ? null : values.out,
         ...(refused ? { picture: values.out } : {}),
         ...(prepared.orientation !== 'as-sent' ? { orientation: prepared.orientation } : {}),
-        ...(prepared.polarity !== 'as-sent' ? { polarity: prepared.polarity } : {}),
+        ...(prepared.polarity !== 'as-sent' ? { polarity: prepared.polarity } : {}), ...tiltField(prepared.tilt),
       }));
       return 0;
     }
@@ -94,7 +95,7 @@ Options:
       ? `NotCT: ${REFUSAL_HEADINGS[r.refusal ?? 'not-ct']} (${r.reason ?? 'no plausible pair of lungs'}); no COVID verdict`
       // Says what the model did, not a diagnosis: NonCOVID is a score below the threshold, not a clinical negative.
       : `${r.label} (${r.label === 'COVID' ? 'at or above' : 'below'} the model's threshold ${engine.threshold.toFixed(4)}; P is a score, not a calibrated probability)${r.category ? `, ${r.category}` : ''}`;
-    const note = sliceNote(prepared.orientation, prepared.polarity);
+    const note = sliceNote(prepared.orientation, prepared.polarity, prepared.tilt);
     const turned = note ? ` (${note}; the heatmap is of the slice as read)` : '';
     const written = refused
       ? `no heatmap; the slice as read${lungs.seg?.found ? ', with the lungs found outlined,' : ''} written to ${values.out}`

@@ -21,7 +21,8 @@ Each row: file, probability (P(COVID), a score, not calibrated), label (COVID or
 or NotCT when the slice is not read as a chest CT slice), involvement (share of the lung with ground glass or
 consolidation), pattern (P(COVID-typical)), category (RSNA-style), refusal and reason (why NotCT: not-ct, no-lungs,
 window, or not-axial for a coronal or sagittal reformat; the model reads axial slices), orientation and polarity
-(when the slice came turned or as a negative and was read upright, air black), error, series (the short hash of
+(when the slice came turned or as a negative and was read upright, air black), tilt (degrees clockwise, when the
+slice came tilted by 10 degrees or more and was read level), error, series (the short hash of
 the slice's DICOM series or NIfTI volume, the one its scan row shows: group by it to join slices to their scan;
 empty for a lone picture). In CSV every row has all these columns, scan rows too (empty where a field does
 not apply). A multi-frame DICOM gives one row per frame ("scan.dcm [frame 3]"), a zip one row per image inside
