@@ -15,6 +15,7 @@ import { mirrorImage, transposeImage } from '../src/data/orientation.js';
 import { readableSlice, sliceNote } from '../src/data/polarity.js';
 import { segmentLungs } from '../src/data/lungs.js';
 import { decodeGrey } from '../src/data/decode.js';
+import { parseCsvTable } from '../src/data/labelled-set.js';
 import { prepareSlice } from '../src/model/engine.js';
 import { readModelJson } from '../src/model/model-files.js';
 import { OnnxClassifier } from '../src/model/onnx-engine.js';
@@ -178,13 +179,13 @@ const MD = path.resolve(REPO, '../shared/data/covid-ct-md-sample');
 const skipMd = existsSync(path.join(MD, 'manifest.csv')) ? false : `the CT-MD sample is not at ${MD}: real-slice tilt test skipped`;
 
 test('real CT-MD slices (every 16th): none as scanned is turned; tilted by 20 degrees, each is turned back by 20 +- 10 (slices as scanned lie up to about 9 degrees off) and its lungs found', { skip: skipMd }, async () => {
-  const rows = readFileSync(path.join(MD, 'manifest.csv'), 'utf8').trim().split(/\r?\n/).slice(1).filter((_, i) => i % 16 === 0);
+  const rows = parseCsvTable(readFileSync(path.join(MD, 'manifest.csv'), 'utf8')).filter((_, i) => i % 16 === 0);
   let turnedBack = 0, found = 0;
   for (const row of rows) {
-    const img = await decodeGrey(new Uint8Array(readFileSync(path.join(MD, row.split(',')[0]))));
-    assert.equal(readableSlice(img).tilt, undefined, `${row}: read as scanned`);
+    const img = await decodeGrey(new Uint8Array(readFileSync(path.join(MD, row.path))));
+    assert.equal(readableSlice(img).tilt, undefined, `${row.path}: read as scanned`);
     const r = readableSlice(rotateImage(img, 20, 0));
-    if (r.tilt !== undefined) { assert.ok(Math.abs(r.tilt - 20) < 10, `${row}: ${r.tilt}`); turnedBack++; }
+    if (r.tilt !== undefined) { assert.ok(Math.abs(r.tilt - 20) < 10, `${row.path}: ${r.tilt}`); turnedBack++; }
     if (r.seg?.found) found++;
   }
   // Most, not all, are turned: at the lungs' ends no lungs are found (3 of 48), and a broad patient tilted by 20
