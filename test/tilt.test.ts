@@ -22,7 +22,8 @@ import { OnnxClassifier } from '../src/model/onnx-engine.js';
 import { scoreFiles } from '../src/predict/score-files.js';
 import { formatPredictions } from '../src/predict/format.js';
 import type { GreyImage } from '../src/types.js';
-import { DATA, drawnChest, REPO } from './helpers.js';
+import { DATA, drawnChest, huPhantom, REPO } from './helpers.js';
+import { DEFAULT_LUNG_WINDOW, huOfWindow, windowValue } from '../src/data/window.js';
 
 /** A filled ellipse (semi-axes a, b) turned by `degrees` clockwise, centred in a w x h mask. */
 function ellipseMask(w: number, h: number, a: number, b: number, degrees: number): Uint8Array {
@@ -132,6 +133,18 @@ test('readableSlice: a chest tilted by 20 degrees is read level (its tilt said),
   const sixty = readableSlice(rotateImage(c, 60, 0));
   assert.notEqual(sixty.orientation, 'as-sent', 'the orientation stage takes the quarter turn');
   assert.ok(sixty.tilt !== undefined && Math.abs(Math.abs(sixty.tilt) - 30) < 1.5, String(sixty.tilt));
+});
+
+test('a slice in HU (DICOM through a lung window) tilted by 20 degrees is turned level, its new corners the grey of -1000 HU', () => {
+  const w = DEFAULT_LUNG_WINDOW;
+  const level: GreyImage = { width: 256, height: 256, data: Uint8Array.from(huPhantom(256), (v) => windowValue(v, w)), hu: huOfWindow(w) };
+  const tilted = rotateImage(level, 20, windowValue(-1000, w));
+  const r = readableSlice(tilted);
+  assert.ok(r.tilt !== undefined && Math.abs(r.tilt - 20) < 1.5, String(r.tilt));
+  assert.deepEqual(r.image.hu, level.hu, 'still read in HU');
+  assert.ok(r.seg?.found);
+  // The corner turned into the picture is air (-1000 HU), not black (the bottom of the window, -1350 HU).
+  assert.ok(Math.abs(r.image.data[0] - windowValue(-1000, w)) <= 1, String(r.image.data[0]));
 });
 
 test('the note: the tilt in whole degrees and its sense, after the other stages\' notes', () => {
