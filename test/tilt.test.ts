@@ -78,9 +78,11 @@ test('rotateImage: 0 degrees is the picture itself, a quarter turn of a square i
   const back = rotateImage(rotateImage(c, 20, 0), -20, 0);
   assert.equal(back.width, c.width);
   assert.equal(back.height, c.height);
-  // Inside a disc that stays in the picture both ways, the round trip only blurs (the drawn texture is 9 levels deep).
+  // Inside a disc that stays in the picture both ways, the round trip only blurs the drawn texture (9 levels deep),
+  // and little: Lanczos-3 leaves 1.6 grey levels on average where bilinear interpolation left 2.6.
   const r2 = (i: number) => ((i % c.width) - c.width / 2) ** 2 + (Math.floor(i / c.width) - c.height / 2) ** 2;
-  assert.ok(meanAbsDiff(back.data, c.data, (i) => r2(i) < 150 ** 2) < 4, 'round trip');
+  const err = meanAbsDiff(back.data, c.data, (i) => r2(i) < 150 ** 2);
+  assert.ok(err < 2, `round trip: ${err}`);
   // The corners turned into the picture take the fill.
   assert.equal(rotateImage(c, 30, 77).data[0], 77);
   const hu = { ...c, hu: { slope: 6, intercept: -1024 } };
