@@ -25,7 +25,10 @@ const { values } = benchArgs(import.meta.url, {
   },
 });
 const tilts = values.tilts!.split(',').map(Number);
-if (tilts.some((t) => !Number.isFinite(t))) throw new Error(`--tilts takes degrees separated by commas, not "${values.tilts}"`);
+if (tilts.some((t) => !Number.isFinite(t))) {
+  process.stderr.write(`tilt-check: --tilts takes degrees separated by commas (such as 10,20,-15), not "${values.tilts}"\n`);
+  process.exit(2);
+}
 
 const files = await realCtFiles(values.data!, values['data-md']!);
 const asScanned = new Map<string, { n: number; turned: number }>();
