@@ -28,6 +28,8 @@
  */
 import type { GreyImage } from '../types.js';
 import { segmentLungs, type LungSegmentation } from './lungs.js';
+import { histogramQuantile } from './histogram.js';
+import { LANCZOS_A, lanczos } from './working-image.js';
 
 /** Below this many degrees off the horizontal, the body's axis is read as a slice as scanned: no turn. */
 export const MIN_TILT_DEGREES = 10;
@@ -117,9 +119,10 @@ export function tiltCorrection(seg: LungSegmentation): number {
   const { width: w, height: h } = seg.analysis;
   const axis = maskAxis(seg.body, w, h);
   if (!axis || axis.share >= MAX_BODY_SHARE || axis.elongation < MIN_ELONGATION) return 0;
-  if (frameContact(seg.body, w, h) > MAX_FRAME_CONTACT || outlineRaggedness(seg.body, w, h) > MAX_RAGGEDNESS) return 0;
   const off = Math.abs(axis.degrees);
   if (off < MIN_TILT_DEGREES || off > MAX_TILT_DEGREES) return 0;
+  // Only for the few slices whose axis is off: the outline's checks are a pass over the mask each.
+  if (frameContact(seg.body, w, h) > MAX_FRAME_CONTACT || outlineRaggedness(seg.body, w, h) > MAX_RAGGEDNESS) return 0;
   return -axis.degrees;
 }
 
@@ -130,9 +133,7 @@ export function airGrey(img: GreyImage, seg: LungSegmentation): number {
   const hist = new Uint32Array(256);
   let n = 0;
   for (let i = 0; i < w * h; i++) if (!seg.body[i]) { hist[data[i]]++; n++; }
-  let c = 0;
-  for (let v = 0; v < 256; v++) { c += hist[v]; if (n > 0 && 2 * c >= n) return v; }
-  return 0;
+  return n > 0 ? histogramQuantile(hist, n, 0.5) : 0;
 }
 
 /**
@@ -188,17 +189,11 @@ export function rotateImage(img: GreyImage, degrees: number, fill: number): Grey
   return { ...img, data: out };
 }
 
-/** Lanczos-3 (as working-image.ts resamples): 6 x 6 taps a pixel. */
-const KERNEL_RADIUS = 3;
+/** Lanczos-3, the kernel working-image.ts resamples with: 6 x 6 taps a pixel. */
+const KERNEL_RADIUS = LANCZOS_A;
 /** The kernel sampled every 1/KERNEL_STEPS of a pixel: the turn reads it 12 times a pixel, and sines are slow. */
 const KERNEL_STEPS = 1024;
-const KERNEL_TABLE = Float64Array.from({ length: KERNEL_RADIUS * KERNEL_STEPS + 1 }, (_, i) => {
-  const x = i / KERNEL_STEPS;
-  if (x === 0) return 1;
-  if (x >= KERNEL_RADIUS) return 0;
-  const px = Math.PI * x;
-  return (KERNEL_RADIUS * Math.sin(px) * Math.sin(px / KERNEL_RADIUS)) / (px * px);
-});
+const KERNEL_TABLE = Float64Array.from({ length: KERNEL_RADIUS * KERNEL_STEPS + 1 }, (_, i) => lanczos(i / KERNEL_STEPS));
 
 /** The weights of the 2R taps at -R+1..R pixels from a point `frac` (in [0, 1)) past a pixel, normalised to sum 1. */
 function kernelWeights(frac: number, out: Float64Array): void {

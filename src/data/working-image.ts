@@ -23,9 +23,10 @@ export const WORKING_SIZE = 256;
  */
 export type WorkingFit = 'cover' | 'fill' | 'contain';
 
-const LANCZOS_A = 3;
+/** Lanczos-a's a: its kernel reaches 3 pixels either side (the tilt stage's turn uses it too, tilt.ts). */
+export const LANCZOS_A = 3;
 
-function lanczos(x: number): number {
+export function lanczos(x: number): number {
   if (x === 0) return 1;
   if (x <= -LANCZOS_A || x >= LANCZOS_A) return 0;
   const px = Math.PI * x;
