@@ -49,12 +49,7 @@ const CT_MD_HU = huOfWindow({ width: 1500, level: -600 });
 export interface Variant { name: string; make(bytes: Uint8Array): Promise<Uint8Array> }
 export const VARIANTS: Variant[] = [
   { name: 'original', make: async (b) => b },
-  {
-    name: 'half', make: async (b) => {
-      const m = await sharp(b).metadata();
-      return u8(await sharp(b).resize(Math.round(m.width! / 2), Math.round(m.height! / 2), { fit: 'fill', kernel: 'lanczos3' }).png().toBuffer());
-    },
-  },
+  { name: 'half', make: halved },
   { name: 'blur1.2', make: async (b) => u8(await sharp(b).blur(1.2).png().toBuffer()) },
   { name: 'jpeg30', make: async (b) => u8(await sharp(b).jpeg({ quality: 30 }).toBuffer()) },
   { name: 'photo', make: async (b) => u8(await sharp(await sharp(b).blur(1).linear(0.75, 10).png().toBuffer()).jpeg({ quality: 60 }).toBuffer()) },
@@ -75,6 +70,8 @@ export const VARIANTS: Variant[] = [
   { name: 'on-black', make: (b) => preSegmented(b, 0) },
   { name: 'on-black-jpeg75', make: async (b) => u8(await sharp(await preSegmented(b, 0)).jpeg({ quality: 75 }).toBuffer()) },
   { name: 'on-black-blur1.2', make: (b) => preSegmented(b, 0, 1.2) },
+  // Cut out, then halved (a cut-out set exported smaller): the cut's edge is as soft as the rest.
+  { name: 'on-black-half', make: async (b) => halved(await preSegmented(b, 0)) },
   { name: 'viewer-overlay', make: viewerOverlay },
   {
     name: 'double', make: async (b) => {
@@ -94,6 +91,12 @@ export const VARIANTS: Variant[] = [
   // A negative (some viewers' invert key): air white, bone black.
   { name: 'negative', make: (b) => mapGrey(b, (v) => 255 - v) },
 ];
+
+/** Downscaled 2x with Lanczos-3 (the file is then 128 px). */
+async function halved(b: Uint8Array): Promise<Uint8Array> {
+  const m = await sharp(b).metadata();
+  return u8(await sharp(b).resize(Math.round(m.width! / 2), Math.round(m.height! / 2), { fit: 'fill', kernel: 'lanczos3' }).png().toBuffer());
+}
 
 /** As some public sets ship slices: the lungs only (the mask grown by 2 analysis px), everything else black. */
 /** The slice cut to its lungs grown by `rim` px, the rest black; `blur`: the slice blurred first (sigma px). */

@@ -30,6 +30,7 @@ import { colourRefusal } from './colour.js';
 import { checkWindow } from './window-check.js';
 import { checkPlane } from './reformat-check.js';
 import { addedBlur, edgeBlur } from './edge-blur.js';
+import { addedInteriorBlur, interiorBlur } from './interior-blur.js';
 import { histogramQuantile } from './histogram.js';
 import { enclosedTissue, ENCLOSED_TISSUE, solidLevel } from './enclosed-tissue.js';
 import { healthyAnchor, lungDarkLevel } from './healthy-anchor.js';
@@ -246,6 +247,17 @@ function anySet(a: Uint8Array): boolean {
 /** lungCore's output, reused (lungInvolvement reads it and drops it). */
 let coreBuf = new Uint8Array(0);
 
+/**
+ * The blur a slice carries beyond a sharp one (analysis px), read on the lungs' border (edge-blur.ts); where the
+ * border shows none (lungs cut out onto black: a painted, sharp step whatever the slice's blur), read inside the
+ * lungs instead (interior-blur.ts). Without that, a blurred or downscaled cut-out read as sharp, and its blurred
+ * vessels as ground glass (docs/lungs-on-black.md).
+ */
+export function sliceBlur(seg: LungSegmentation): number {
+  const edge = edgeBlur(seg);
+  return edge ? addedBlur(edge) : addedInteriorBlur(interiorBlur(seg));
+}
+
 /** The involvement of one slice, or null when it cannot be measured (no lungs, or no contrast to calibrate). */
 export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping, options: Readonly<InvolvementOptions> = INVOLVEMENT_OPTIONS): Involvement | null {
   if (!seg.found) return null;
@@ -287,7 +299,7 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping, options: 
   if (n === 0) return null;
   // Vessels are raised attenuation too, but thin: an opening removes what is narrower than twice the radius,
   // which grows with the slice's blur (a blurred vessel is wider).
-  const blur = addedBlur(edgeBlur(seg));
+  const blur = sliceBlur(seg);
   const radius = vesselRadius(blur);
   const opened = dilate(erode(mask, W, H, radius, box), W, H, radius, box);
   inv = 0;

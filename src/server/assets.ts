@@ -23,7 +23,7 @@ export function assetTable(root: string, modelDir: string): Map<string, Asset> {
     // The page's scripts: its own, and the pure modules it shares with the server (same pixels, same maps).
     ...['web/app.js', 'web/on-device.js', 'data/render-view.js', 'data/view-plan.js', 'util/prng.js', 'data/working-image.js', 'data/band-limit.js', 'explain/cam-overlay.js', 'predict/format.js', 'predict/series.js',
       // The lungs (segmentation, involvement, lungs-only view) and the reading: a lungs model's views and P on the device.
-      'data/lungs.js', 'data/morphology.js', 'data/edge-blur.js', 'data/involvement.js', 'data/healthy-anchor.js', 'data/lung-view.js', 'model/reading.js', 'model/head.js',
+      'data/lungs.js', 'data/morphology.js', 'data/edge-blur.js', 'data/interior-blur.js', 'data/involvement.js', 'data/healthy-anchor.js', 'data/lung-view.js', 'model/reading.js', 'model/head.js',
       // "Not a chest CT slice" by texture (involvement.js's findLungs applies it): the same refusals on the device.
       'data/chest-check.js', 'data/window-check.js', 'data/reformat-check.js', 'data/histogram.js', 'data/enclosed-tissue.js', 'data/colour.js', 'data/grey16.js', 'data/png16.js', 'data/window.js',
       // The segmentation's run-based steps, its choice of the lung pair and its lungs cut out onto black (lungs.js imports them).
