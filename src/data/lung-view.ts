@@ -107,20 +107,33 @@ export function shownRegion(seg: LungSegmentation, source: GreyImage, radius: nu
 }
 
 /**
- * The lungs-only square (see lungViewRegion), cut from `source`, the slice that `seg` segmented. Its pixels inside
- * the kept region (keptRegion: the lung mask dilated by framing.dilate) are put on the calibrated scale, every
- * other pixel set to the soft-tissue grey, and only then is the square resampled to analysis pixels: so the
- * resampling kernel (Lanczos-3, 3 analysis px wide) cannot carry anything from outside the kept region into the
- * view. (Cut from the analysis image instead, the view's outer ring mixed in up to 3 px of the surroundings:
- * mean |dP| 0.011 per slice under the outside-noise audit even with the segmentation held fixed;
- * docs/outside-audits.md.)
+ * The picture the view is cut from: the slice, except for lungs cut out onto black in a picture coarser than the
+ * analysis grid, which are cut from the analysis image (the slice resampled to the grid with Lanczos-3, on which
+ * they were found). A cut-out's kept region ends on the lungs' own edge, with no tissue beyond it to hide the step
+ * to the view's tissue grey, and on a coarse picture's grid that edge is a staircase of its pixels, which the view
+ * enlarges. CT-MD cut out and halved to 128 px: the pattern's AUC 0.566 -> 0.688 (docs/lungs-on-black.md).
+ */
+function viewSource(seg: LungSegmentation, slice: GreyImage): GreyImage {
+  const { width: W, height: H } = seg.analysis;
+  return seg.cutOut && slice.width * slice.height < W * H ? seg.analysis : slice;
+}
+
+/**
+ * The lungs-only square (see lungViewRegion), cut from `slice`, the slice that `seg` segmented (a coarse cut-out:
+ * from its analysis image, viewSource). Its pixels inside the kept region (keptRegion: the lung mask dilated by
+ * framing.dilate) are put on the calibrated scale, every other pixel set to the soft-tissue grey, and only then is
+ * the square resampled to analysis pixels: so the resampling kernel (Lanczos-3, 3 analysis px wide) cannot carry
+ * anything from outside the kept region into the view. (Cut from the analysis image instead, the view's outer ring
+ * mixed in up to 3 px of the surroundings: mean |dP| 0.011 per slice under the outside-noise audit even with the
+ * segmentation held fixed; docs/outside-audits.md. A cut-out has no surroundings but the painted black.)
  * When no lungs were found, or they show no contrast to calibrate on, the analysis image itself (the model's P is
  * then for research only: such a slice is labelled NotCT or has no calibrated view).
  */
-export function lungView(seg: LungSegmentation, source: GreyImage, framing: LungFraming = DEFAULT_LUNG_FRAMING): GreyImage {
+export function lungView(seg: LungSegmentation, slice: GreyImage, framing: LungFraming = DEFAULT_LUNG_FRAMING): GreyImage {
   const ref = seg.found && seg.box ? intensityReference(seg) : null;
   if (!ref || !seg.box) return seg.analysis;
   const { width: W, height: H } = seg.analysis;
+  const source = viewSource(seg, slice);
   const { width: w, height: h, data } = source;
   const { x0: ox, y0: oy, side } = squareOf(seg.box, framing);
   // The square in slice pixels (the analysis grid maps x by w / W and y by h / H), on a canvas that holds it
