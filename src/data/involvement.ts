@@ -144,6 +144,39 @@ function computeIntensityReference(seg: LungSegmentation): IntensityReference | 
   return { lungLow, softTissue };
 }
 
+/**
+ * The calibrated scale's anchors for lungs cut out onto black, as involvement reads them: without the cut's dark
+ * edge. A lung pixel on the cut (a 4-neighbour off the lungs) that is darker than the lungs' median mixes lung with
+ * the painted black, wherever the cut was blurred or downscaled; those pixels pulled the darkest decile down, and
+ * with it the whole scale, so that the small lungs of the apex and base read up to 78% involved (CT-MD cut out and
+ * halved to 128 px). A brighter pixel on the cut is lung against the chest wall it was cut from, as in a slice
+ * with its body, and stays. The lungs-only view keeps intensityReference. Null as intensityReference is.
+ */
+function cutOutReference(seg: LungSegmentation): IntensityReference | null {
+  const { analysis, labels } = seg;
+  const { width: W, height: H, data } = analysis;
+  const all = lungHistogram(seg);
+  if (all.n < 16) return null;
+  const median = histogramQuantile(all.hist, all.n, 0.5);
+  const box = seg.box ?? { x0: 0, y0: 0, x1: W, y1: H };
+  const hist = new Float64Array(256);
+  let n = 0;
+  for (let y = box.y0; y < box.y1; y++) {
+    for (let x = box.x0; x < box.x1; x++) {
+      const i = y * W + x;
+      if (!labels[i]) continue;
+      const onCut = x === 0 || y === 0 || x === W - 1 || y === H - 1 || !labels[i - 1] || !labels[i + 1] || !labels[i - W] || !labels[i + W];
+      if (onCut && data[i] < median) continue;
+      hist[data[i]]++;
+      n++;
+    }
+  }
+  if (n < 16) return intensityReference(seg);
+  const lungLow = histogramQuantile(hist, n, 0.1);
+  const softTissue = histogramQuantile(hist, n, 0.99);
+  return softTissue - lungLow < 16 ? null : { lungLow, softTissue };
+}
+
 /** The histogram of the analysis greys under the lung labels, and their count. */
 function lungHistogram(seg: LungSegmentation): { hist: Float64Array; n: number } {
   const { analysis, labels } = seg;
@@ -272,7 +305,7 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping, options: 
     lo = (INVOLVEMENT_THRESHOLDS.hu.involved - hu.intercept) / hu.slope;
     hi = (INVOLVEMENT_THRESHOLDS.hu.consolidation - hu.intercept) / hu.slope;
   } else {
-    const ref = intensityReference(seg);
+    const ref = seg.cutOut ? cutOutReference(seg) : intensityReference(seg);
     if (!ref) return null;
     // Only this measure's 0 moves: the lungs-only view (lung-view.ts) keeps intensityReference's decile, so the
     // model sees the same pixels.
