@@ -474,21 +474,26 @@ test('a chest drawn in flat greys or painted in colours: "not a chest CT slice";
   }
 });
 
-test('lungs cut out onto black with no rim: read on the server and on this device alike; flat shapes on black refused alike', async () => {
+test('lungs cut out onto black with no rim, also at 128 px: read on the server and on this device alike; flat shapes on black refused alike', async () => {
   // The phantom cut to its own lung mask (a pre-segmented set's slice), and two flat grey ellipses on black (an icon).
   const whole = lungPhantom(256, true);
   const keep = keptRegion(segmentLungs(whole), 256, 256, 0);
   const cut = { ...whole, data: whole.data.map((v, i) => (keep[i] ? v : 0)) };
   const blobs = { width: 256, height: 256, data: new Uint8Array(256 * 256) };
   for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) if (((x - 80) / 40) ** 2 + ((y - 128) / 60) ** 2 <= 1 || ((x - 176) / 40) ** 2 + ((y - 128) / 60) ** 2 <= 1) blobs.data[y * 256 + x] = 120;
+  // The same cut-out halved to 128 px: its blur read inside the lungs, its view cut from the analysis
+  // image, its anchors without the cut's dark edge (interior-blur.ts, lung-view.ts, involvement.ts), on both sides.
+  const small = await sharp(await phantomPng(cut)).resize(128, 128, { kernel: 'lanczos3' }).png().toBuffer();
   const files = [
     { name: 'lungs-on-black.png', mimeType: 'image/png', buffer: await phantomPng(cut) },
     { name: 'blobs-on-black.png', mimeType: 'image/png', buffer: await phantomPng(blobs) },
+    { name: 'lungs-on-black-128.png', mimeType: 'image/png', buffer: small },
   ];
   const p = await lungsPage();
   try {
     const { server, device } = await serverThenDevice(p, files);
     assert.doesNotMatch(server[0].verdict, /not a chest CT|no lungs/, server[0].text);
+    assert.doesNotMatch(server[2].verdict, /not a chest CT|no lungs/, server[2].text);
     assert.match(server[1].verdict, /^not a chest CT slice/);
     assert.match(server[1].text, /no image noise/);
     device.forEach((d, i) => {
