@@ -137,6 +137,11 @@ export function withIntensityReference(seg: LungSegmentation, ref: IntensityRefe
 /** The two anchors, read from the analysis pixels under the lung labels: their darkest decile and brightest percentile. */
 function computeIntensityReference(seg: LungSegmentation): IntensityReference | null {
   const { hist, n } = lungHistogram(seg);
+  return anchorsOf(hist, n);
+}
+
+/** The darkest decile and brightest percentile of a histogram of n lung greys; null for too few or no contrast. */
+function anchorsOf(hist: Float64Array, n: number): IntensityReference | null {
   if (n < 16) return null;
   const lungLow = histogramQuantile(hist, n, 0.1);
   const softTissue = histogramQuantile(hist, n, 0.99);
@@ -171,10 +176,7 @@ function cutOutReference(seg: LungSegmentation): IntensityReference | null {
       n++;
     }
   }
-  if (n < 16) return intensityReference(seg);
-  const lungLow = histogramQuantile(hist, n, 0.1);
-  const softTissue = histogramQuantile(hist, n, 0.99);
-  return softTissue - lungLow < 16 ? null : { lungLow, softTissue };
+  return n < 16 ? intensityReference(seg) : anchorsOf(hist, n);
 }
 
 /** The histogram of the analysis greys under the lung labels, and their count. */
@@ -307,8 +309,8 @@ export function lungInvolvement(seg: LungSegmentation, hu?: HuMapping, options: 
   } else {
     const ref = seg.cutOut ? cutOutReference(seg) : intensityReference(seg);
     if (!ref) return null;
-    // Only this measure's 0 moves: the lungs-only view (lung-view.ts) keeps intensityReference's decile, so the
-    // model sees the same pixels.
+    // Only this measure's scale moves (its 0 for diffuse disease; a cut-out's anchors): the lungs-only view
+    // (lung-view.ts) keeps intensityReference's, so the model sees the same pixels.
     const low = options.airwayAnchor ? healthyAnchor(ref.lungLow, ref.softTissue, lungDarkLevel(data, seg.labels, W, box)) : ref.lungLow;
     const span = ref.softTissue - low;
     lo = low + INVOLVEMENT_THRESHOLDS.calibrated.involved * span;
