@@ -35,16 +35,15 @@ const MIN_DEEP = 50, MIN_EDGES = 20;
  */
 const DEPTH = 4;
 
-/** The interior blur reading (analysis px) and the count of edge pixels it came from, or null when the lungs hold too few. */
-export interface InteriorBlur { sigma: number; edges: number }
+/** The interior blur reading (analysis px). */
+export interface InteriorBlur { sigma: number }
 
 /** The lungs' interior blur reading (see the module comment), or null without enough deep lung. */
 export function interiorBlur(seg: LungSegmentation): InteriorBlur | null {
   if (!seg.found || !seg.box) return null;
   const { width: W, height: H, data } = seg.analysis;
-  const lung = new Uint8Array(W * H);
-  for (let i = 0; i < lung.length; i++) lung[i] = seg.labels[i] ? 1 : 0;
-  const deep = erode(lung, W, H, DEPTH, seg.box);
+  // erode reads any non-zero label as lung.
+  const deep = erode(seg.labels, W, H, DEPTH, seg.box);
   // The second blur, in floating point, over the lungs' box only (a deep pixel's kernel stays inside it).
   const win = grownBox(seg.box, 1, W, H);
   const ww = win.x1 - win.x0, hh = win.y1 - win.y0;
@@ -87,7 +86,7 @@ export function interiorBlur(seg: LungSegmentation): InteriorBlur | null {
   const rs = order.slice(0, take).map((i) => ratio[i]).sort((a, b) => a - b);
   const med = rs[Math.floor(rs.length / 2)];
   if (!(med > 1) || !Number.isFinite(med) || sharpG[order[take - 1]] === 0) return null;
-  return { sigma: REBLUR / Math.sqrt(med * med - 1), edges: take };
+  return { sigma: REBLUR / Math.sqrt(med * med - 1) };
 }
 
 /** The Gaussian blur (analysis px) a slice carries beyond a sharp one, from the interior reading; 0 when none. */
